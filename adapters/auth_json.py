@@ -1,0 +1,298 @@
+"""The auth.json wire format, byte-compatible with the Codex CLI.
+
+One cattrs converter owns the mapping between ``CredentialRecord`` and JSON:
+renames (``OPENAI_API_KEY``), the null and omission rules, RFC 3339 timestamps,
+and the unknown fields other tools wrote, which are kept on every rewrite.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from codex_login.domain.claims import IdToken, parse_id_token
+from codex_login.domain.errors import InvalidJwt, MalformedCredentials
+from codex_login.domain.modes import StoredMode, mode_name, parse_mode
+from codex_login.domain.record import CredentialRecord, Loaded
+from codex_login.domain.tokens import TokenData
+
+RECORD_FIELDS = ("auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh")
+TOKEN_FIELDS = ("id_token", "access_token", "refresh_token", "account_id")
+_BOM = b"\xef\xbb\xbf"
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)"
+)
+
+
+class _Rejected(ValueError):
+    """A value of the wrong shape; its message becomes part of the error."""
+
+
+def decode(data: bytes, location: str) -> Loaded:
+    """Parse auth.json bytes; raises ``MalformedCredentials`` naming the problem."""
+    document = _parse_json(data, location)
+    warnings = _drop_malformed_optionals(document)
+    try:
+        record = _converter.structure(document, CredentialRecord)
+    except cattrs.BaseValidationError as exc:
+        raise MalformedCredentials(location, _first_problem(exc)) from None
+    return Loaded(record, tuple(warnings))
+
+
+def encode(record: CredentialRecord) -> bytes:
+    """Serialize like the Codex CLI: 2-space indent, raw UTF-8, no trailing newline."""
+    document = _converter.unstructure(record, CredentialRecord)
+    try:
+        return json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (from a "\ud800" escape in a preserved field) has no
+        # UTF-8 form; escaping keeps the file valid and the value intact.
+        return json.dumps(document, indent=2, ensure_ascii=True).encode("ascii")
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 UTC with ``Z``, fractional digits as chrono's AutoSi writes them."""
+    moment = moment.astimezone(UTC)
+    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    micros = moment.microsecond
+    if micros == 0:
+        return f"{base}Z"
+    if micros % 1000 == 0:
+        return f"{base}.{micros // 1000:03d}Z"
+    return f"{base}.{micros:06d}Z"
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse RFC 3339 (any number of fractional digits); raises ValueError."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not an RFC 3339 timestamp")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction, offset = match.group(7) or "0", match.group(8)
+    micros = int(fraction[:6].ljust(6, "0"))
+    zone = UTC if offset in "Zz" else _offset(offset)
+    moment = datetime(year, month, day, hour, minute, second, micros, tzinfo=zone)
+    return moment.astimezone(UTC)
+
+
+def _offset(text: str) -> timezone:
+    sign = -1 if text[0] == "-" else 1
+    return timezone(sign * timedelta(hours=int(text[1:3]), minutes=int(text[4:6])))
+
+
+def _parse_json(data: bytes, location: str) -> dict[str, Any]:
+    def malformed(problem: str) -> MalformedCredentials:
+        return MalformedCredentials(location, problem)
+
+    if data.startswith(_BOM):
+        raise malformed("it starts with a byte-order mark (BOM); save it as UTF-8 without BOM")
+    if not data.strip():
+        raise malformed("it is empty")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise malformed(f"it is not UTF-8 text (bad byte at offset {exc.start})") from None
+    try:
+        document = json.loads(
+            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+        )
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise malformed(f"it is not valid JSON ({exc.msg} at {where})") from None
+    except (_Rejected, RecursionError) as exc:
+        raise malformed(f"it is not valid JSON ({exc or 'nested too deeply'})") from None
+    if not isinstance(document, dict):
+        raise malformed(f"it holds a JSON {_json_type(document)}, not an object")
+    return document
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _Rejected(f"the key {key!r} appears twice")
+        document[key] = value
+    return document
+
+
+def _reject_constant(name: str) -> Any:
+    raise _Rejected(f"{name} is not a JSON value")
+
+
+def _drop_malformed_optionals(document: dict[str, Any]) -> list[str]:
+    """Treat unreadable informational fields as absent, so a stray tool cannot lock us out."""
+    warnings = []
+    stamp = document.get("last_refresh")
+    if stamp is not None and not _is_timestamp(stamp):
+        del document["last_refresh"]
+        warnings.append(f"ignoring last_refresh {_shown(stamp)}: not an RFC 3339 timestamp")
+    tokens = document.get("tokens")
+    if isinstance(tokens, dict):
+        account = tokens.get("account_id")
+        if account is not None and not isinstance(account, str):
+            del tokens["account_id"]
+            warnings.append(f"ignoring tokens.account_id {_shown(account)}: not a string")
+    return warnings
+
+
+def _is_timestamp(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_timestamp(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _json_type(value: object) -> str:
+    names = {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+    }
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _first_problem(exc: cattrs.BaseValidationError) -> str:
+    messages = cattrs.transform_error(exc, path="$", format_exception=_describe)
+    message = messages[0] if messages else str(exc)
+    problem, _, path = message.rpartition(" @ $.")
+    if not path:
+        return message
+    return f"{path.replace('openai_api_key', 'OPENAI_API_KEY')} {problem}"
+
+
+def _describe(exc: BaseException, _type: Any) -> str:
+    if isinstance(exc, KeyError):
+        return "is missing"
+    if isinstance(exc, _Rejected | InvalidJwt):
+        return str(exc)
+    return "has the wrong type"
+
+
+# -- the converter ---------------------------------------------------------
+
+
+def _strict_str(value: object, _type: object) -> str:
+    if not isinstance(value, str):
+        raise _Rejected(f"must be a string, not {_json_type(value)}")
+    return value
+
+
+def _structure_mode(value: object, _type: object) -> StoredMode:
+    return parse_mode(_strict_str(value, str))
+
+
+def _mode_name(mode: StoredMode | None) -> str | None:
+    return None if mode is None else mode_name(mode)
+
+
+def _structure_id_token(value: object, _type: object) -> IdToken:
+    try:
+        return parse_id_token(_strict_str(value, str))
+    except InvalidJwt as exc:
+        raise _Rejected(f"is not a decodable JWT ({exc})") from None
+
+
+def _structure_timestamp(value: object, _type: object) -> datetime:
+    return parse_timestamp(_strict_str(value, str))
+
+
+def _with_extras(
+    base: Callable[[dict[str, Any], Any], Any], known: tuple[str, ...]
+) -> Callable[[object, Any], Any]:
+    """Wrap a structure function so unknown keys land in the ``extra`` field."""
+
+    def structure(value: object, type_: Any) -> Any:
+        if not isinstance(value, dict):
+            raise _Rejected(f"must be an object, not {_json_type(value)}")
+        extra = {key: item for key, item in value.items() if key not in known}
+        return base({**value, "extra": extra}, type_)
+
+    return structure
+
+
+def _unstructure_with_extras(
+    base: Callable[[Any], dict[str, Any]], known: tuple[str, ...]
+) -> Callable[[Any], dict[str, Any]]:
+    def unstructure(value: Any) -> dict[str, Any]:
+        # Known keys in the Codex CLI's order, then the unknown ones as read.
+        generated = base(value)
+        document = {key: generated[key] for key in known if key in generated}
+        document.update((k, v) for k, v in value.extra.items() if k not in known)
+        return document
+
+    return unstructure
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter()
+    converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook_func(
+        lambda type_: type_ == StoredMode | None,
+        lambda value, _: None if value is None else _structure_mode(value, StoredMode),
+    )
+    converter.register_structure_hook(IdToken, _structure_id_token)
+    converter.register_structure_hook(datetime, _structure_timestamp)
+    converter.register_unstructure_hook_func(lambda type_: type_ == StoredMode | None, _mode_name)
+    converter.register_unstructure_hook(IdToken, lambda token: token.raw)
+    converter.register_unstructure_hook(datetime, format_timestamp)
+    raw_extra = override(struct_hook=lambda value, _: value)
+
+    converter.register_structure_hook(
+        TokenData,
+        _with_extras(make_dict_structure_fn(TokenData, converter, extra=raw_extra), TOKEN_FIELDS),
+    )
+    converter.register_structure_hook(
+        CredentialRecord,
+        _with_extras(
+            make_dict_structure_fn(
+                CredentialRecord,
+                converter,
+                openai_api_key=override(rename="OPENAI_API_KEY"),
+                extra=raw_extra,
+            ),
+            RECORD_FIELDS,
+        ),
+    )
+    converter.register_unstructure_hook(
+        TokenData,
+        _unstructure_with_extras(
+            make_dict_unstructure_fn(TokenData, converter, extra=override(omit=True)),
+            TOKEN_FIELDS,
+        ),
+    )
+    converter.register_unstructure_hook(
+        CredentialRecord,
+        _unstructure_with_extras(
+            make_dict_unstructure_fn(
+                CredentialRecord,
+                converter,
+                auth_mode=override(omit_if_default=True),
+                openai_api_key=override(rename="OPENAI_API_KEY"),
+                tokens=override(omit_if_default=True),
+                last_refresh=override(omit_if_default=True),
+                extra=override(omit=True),
+            ),
+            RECORD_FIELDS,
+        ),
+    )
+    return converter
+
+
+_converter = _make_converter()

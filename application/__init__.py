@@ -1,0 +1,1 @@
+"""Use cases of codex-login; they talk to the domain's ports only."""

@@ -1,0 +1,42 @@
+"""Signing in with an OpenAI API key."""
+
+from __future__ import annotations
+
+from codex_login.domain.errors import CodexLoginError, InvalidApiKey
+from codex_login.domain.modes import AuthMode
+from codex_login.domain.ports import CredentialStore
+from codex_login.domain.record import CredentialRecord
+
+
+def validate_api_key(raw: str) -> str:
+    """Trim surrounding whitespace; refuse empty keys and keys with inner whitespace."""
+    key = raw.strip()
+    if not key:
+        raise InvalidApiKey("the API key is empty; pipe it in: printenv OPENAI_API_KEY | ...")
+    if any(ch.isspace() or not ch.isprintable() for ch in key):
+        raise InvalidApiKey(
+            "the API key contains spaces, line breaks or control characters; "
+            "give exactly one key on one line"
+        )
+    return key
+
+
+def login_with_api_key(store: CredentialStore, raw_key: str) -> None:
+    """Store the key as an ``apikey`` login, replacing any previous credentials.
+
+    Unknown top-level fields another tool wrote are kept; a malformed previous
+    file is simply replaced, since the user asked for a new login.
+    """
+    key = validate_api_key(raw_key)
+    with store.exclusive():
+        store.save(
+            CredentialRecord(auth_mode=AuthMode.API_KEY, openai_api_key=key, extra=_kept(store))
+        )
+
+
+def _kept(store: CredentialStore) -> dict[str, object]:
+    try:
+        loaded = store.load()
+    except CodexLoginError:
+        return {}
+    return dict(loaded.record.extra) if loaded else {}

@@ -1,0 +1,33 @@
+"""Loading the credential to use, with the seed's fallback to the environment."""
+
+from __future__ import annotations
+
+from codex_login.domain.modes import AuthMode
+from codex_login.domain.ports import CredentialStore
+from codex_login.domain.record import Loaded
+from codex_login.domain.resolution import ApiKeyAuth, ResolvedAuth, resolve
+
+
+def resolve_loaded(
+    loaded: Loaded | None,
+    *,
+    location: str,
+    env_api_key: str | None,
+    preferred: AuthMode,
+) -> ResolvedAuth | None:
+    """A stored record decides; only when nothing is stored does the env key count.
+
+    A stored but malformed record raises: falling back to the environment
+    would silently switch a ChatGPT user to an API key.
+    """
+    if loaded is None:
+        return ApiKeyAuth(env_api_key) if env_api_key else None
+    return resolve(loaded.record, preferred, location=location)
+
+
+def load_credentials(
+    store: CredentialStore, *, env_api_key: str | None, preferred: AuthMode
+) -> ResolvedAuth | None:
+    return resolve_loaded(
+        store.load(), location=store.location, env_api_key=env_api_key, preferred=preferred
+    )

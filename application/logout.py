@@ -1,0 +1,10 @@
+"""Signing out."""
+
+from __future__ import annotations
+
+from codex_login.domain.ports import CredentialStore
+
+
+def logout_locally(store: CredentialStore) -> bool:
+    """Delete the stored credentials; False when nothing was stored."""
+    return store.delete()

@@ -1,0 +1,73 @@
+"""What the stored credentials are, for `status` and for embedders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from codex_login.domain.claims import token_expiry
+from codex_login.domain.masking import mask_api_key
+from codex_login.domain.modes import AuthMode
+from codex_login.domain.plans import plan_name
+from codex_login.domain.ports import Clock, CredentialStore
+from codex_login.domain.refresh_policy import RefreshPolicy
+from codex_login.domain.resolution import ApiKeyAuth, resolve
+
+ENV_SOURCE = "OPENAI_API_KEY environment variable"
+
+
+@attrs.frozen
+class Status:
+    """A login, described without secrets."""
+
+    mode: AuthMode
+    source: str
+    masked_api_key: str | None = None
+    email: str | None = None
+    plan: str | None = None
+    account_id: str | None = None
+    last_refresh: datetime | None = None
+    access_token_expires_at: datetime | None = None
+    refresh_due: bool | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def get_status(
+    store: CredentialStore,
+    clock: Clock,
+    *,
+    env_api_key: str | None,
+    preferred: AuthMode,
+    policy: RefreshPolicy,
+) -> Status | None:
+    """The current login, or None when not logged in."""
+    loaded = store.load()
+    if loaded is None:
+        if not env_api_key:
+            return None
+        return Status(AuthMode.API_KEY, ENV_SOURCE, masked_api_key=mask_api_key(env_api_key))
+    auth = resolve(loaded.record, preferred, location=store.location)
+    if auth is None:
+        return None
+    if isinstance(auth, ApiKeyAuth):
+        return Status(
+            AuthMode.API_KEY,
+            store.location,
+            masked_api_key=mask_api_key(auth.api_key),
+            warnings=loaded.warnings,
+        )
+    record = loaded.record
+    tokens, claims = auth.tokens, auth.tokens.id_token
+    return Status(
+        AuthMode.CHATGPT,
+        store.location,
+        masked_api_key=mask_api_key(record.openai_api_key) if record.openai_api_key else None,
+        email=claims.email,
+        plan=plan_name(claims.plan) if claims.plan else None,
+        account_id=tokens.account_id or claims.account_id,
+        last_refresh=record.last_refresh,
+        access_token_expires_at=token_expiry(tokens.access_token),
+        refresh_due=policy.is_due(tokens, record.last_refresh, clock.now()),
+        warnings=loaded.warnings,
+    )

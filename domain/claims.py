@@ -1,0 +1,74 @@
+"""Claims read from ID and access tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import attrs
+
+from codex_login.domain.errors import InvalidJwt
+from codex_login.domain.jwt import decode_payload
+from codex_login.domain.plans import Plan, parse_plan
+
+AUTH_CLAIM = "https://api.openai.com/auth"
+
+
+@attrs.frozen
+class IdToken:
+    """An ID token: the raw JWT and the claims codex-login uses."""
+
+    raw: str = attrs.field(repr=False)
+    email: str | None = None
+    plan: Plan | None = None
+    account_id: str | None = None
+    user_id: str | None = None
+    organization_id: str | None = None
+    project_id: str | None = None
+    completed_platform_onboarding: bool = False
+    is_org_owner: bool = False
+
+    @property
+    def needs_setup(self) -> bool:
+        """An org owner who has not finished platform onboarding."""
+        return self.is_org_owner and not self.completed_platform_onboarding
+
+
+def parse_id_token(raw: str) -> IdToken:
+    """Read the claims of an ID token; raises ``InvalidJwt`` if it is not a JWT.
+
+    Claims of the wrong type are treated as absent: they are informational.
+    """
+    payload = decode_payload(raw)
+    auth = payload.get(AUTH_CLAIM)
+    auth_claims: dict[str, object] = auth if isinstance(auth, dict) else {}
+    plan = _string(auth_claims, "chatgpt_plan_type")
+    return IdToken(
+        raw=raw,
+        email=_string(payload, "email"),
+        plan=parse_plan(plan) if plan is not None else None,
+        account_id=_string(auth_claims, "chatgpt_account_id"),
+        user_id=_string(auth_claims, "chatgpt_user_id") or _string(auth_claims, "user_id"),
+        organization_id=_string(auth_claims, "organization_id"),
+        project_id=_string(auth_claims, "project_id"),
+        completed_platform_onboarding=auth_claims.get("completed_platform_onboarding") is True,
+        is_org_owner=auth_claims.get("is_org_owner") is True,
+    )
+
+
+def token_expiry(token: str) -> datetime | None:
+    """The ``exp`` of a JWT access token, or None when it cannot be read."""
+    try:
+        exp = decode_payload(token).get("exp")
+    except InvalidJwt:
+        return None
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(exp, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _string(claims: dict[str, object], name: str) -> str | None:
+    value = claims.get(name)
+    return value if isinstance(value, str) else None

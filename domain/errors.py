@@ -1,0 +1,125 @@
+"""The one error hierarchy of codex-login.
+
+Every error the library raises is a ``CodexLoginError``; adapters translate
+foreign exceptions (``OSError``, aiohttp, authlib, cattrs) into these at the
+boundary. Messages are one line, say what is wrong and what to do, and never
+contain a secret.
+
+    CodexLoginError
+    ├── CredentialsError            stored credentials cannot be used
+    │   ├── MalformedCredentials    the credential file exists but is invalid
+    │   ├── UnsupportedAuthMode     auth_mode written by a newer tool
+    │   └── NotLoggedIn             nothing stored, no API key in the environment
+    ├── StorageError                the store cannot be read or written
+    │   └── LockTimeout             another process holds the credential lock
+    ├── InvalidJwt                  a token is not a decodable JWT
+    ├── InvalidApiKey               a key given to login is unusable
+    ├── LoginError                  the browser login did not complete
+    │   ├── LoginCancelled
+    │   ├── LoginTimedOut
+    │   ├── CallbackPortUnavailable
+    │   └── AuthorizationDenied     the issuer answered with an error
+    └── TokenEndpointError          the issuer's token endpoint failed
+        ├── TransientTokenError     network, timeout, 5xx: a later call may succeed
+        └── SessionEnded            refresh token expired, reused or revoked: log in again
+"""
+
+from __future__ import annotations
+
+
+class CodexLoginError(Exception):
+    """Base of every error codex-login raises."""
+
+
+class CredentialsError(CodexLoginError):
+    """Stored credentials exist but cannot be used."""
+
+
+class MalformedCredentials(CredentialsError):
+    """The credential file exists but is not a valid auth.json."""
+
+    def __init__(self, location: str, problem: str) -> None:
+        super().__init__(
+            f"cannot use {location}: {problem}; fix it or run `codex-login login` to replace it"
+        )
+        self.location = location
+        self.problem = problem
+
+
+class UnsupportedAuthMode(CredentialsError):
+    """The record's auth_mode is one this version does not know."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(
+            f"auth_mode {mode!r} is not supported by this version of codex-login; "
+            "log in again with `codex-login login` or use the tool that wrote it"
+        )
+        self.mode = mode
+
+
+class NotLoggedIn(CredentialsError):
+    """No credentials are stored and no API key is in the environment."""
+
+    def __init__(self) -> None:
+        super().__init__("not logged in; run `codex-login login`")
+
+
+class StorageError(CodexLoginError):
+    """The credential store cannot be read or written."""
+
+
+class LockTimeout(StorageError):
+    """Another process held the credential lock for too long."""
+
+
+class InvalidJwt(CodexLoginError):
+    """A token that should be a JWT cannot be decoded."""
+
+
+class InvalidApiKey(CodexLoginError):
+    """An API key given to login is empty or malformed."""
+
+
+class LoginError(CodexLoginError):
+    """The browser or device login did not complete."""
+
+
+class LoginCancelled(LoginError):
+    """The login was cancelled (Ctrl-C or a newer login took over the port)."""
+
+
+class LoginTimedOut(LoginError):
+    """No callback arrived in time."""
+
+
+class CallbackPortUnavailable(LoginError):
+    """No loopback port could be bound for the callback server."""
+
+
+class AuthorizationDenied(LoginError):
+    """The issuer redirected back with an error instead of a code."""
+
+    def __init__(self, error: str, description: str | None) -> None:
+        detail = f"{error}: {description}" if description else error
+        super().__init__(f"the sign-in was refused by the issuer ({detail})")
+        self.error = error
+        self.description = description
+
+
+class TokenEndpointError(CodexLoginError):
+    """The issuer's token endpoint did not give usable tokens."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, error_code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+
+
+class TransientTokenError(TokenEndpointError):
+    """Network trouble, a timeout or a server error; a later call may succeed."""
+
+
+class SessionEnded(TokenEndpointError):
+    """The refresh token is expired, reused or revoked: the user must log in again."""

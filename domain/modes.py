@@ -1,0 +1,37 @@
+"""Authentication modes."""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+
+class AuthMode(enum.Enum):
+    """How requests are authenticated."""
+
+    API_KEY = "apikey"
+    CHATGPT = "chatgpt"
+
+
+@attrs.frozen
+class UnsupportedMode:
+    """An ``auth_mode`` value written by another tool, kept verbatim."""
+
+    name: str
+
+
+StoredMode = AuthMode | UnsupportedMode
+
+
+def parse_mode(value: str) -> StoredMode:
+    """Map an ``auth_mode`` string to a known mode or keep it verbatim."""
+    try:
+        return AuthMode(value)
+    except ValueError:
+        return UnsupportedMode(value)
+
+
+def mode_name(mode: StoredMode) -> str:
+    """The string written to ``auth_mode``."""
+    return mode.value if isinstance(mode, AuthMode) else mode.name

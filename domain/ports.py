@@ -1,0 +1,69 @@
+"""The ports: what the application needs from the outside world."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from codex_login.domain.record import CredentialRecord, Loaded
+from codex_login.domain.tokens import TokenGrant
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class CredentialStore(Protocol):
+    """Where one set of credentials lives (a file, the OS keyring, memory)."""
+
+    @property
+    def location(self) -> str:
+        """Where the credentials are, for messages (a path, 'memory', a keyring entry)."""
+        ...
+
+    def load(self) -> Loaded | None:
+        """The stored record, or None when nothing is stored. Takes no lock."""
+        ...
+
+    def save(self, record: CredentialRecord) -> None:
+        """Replace the stored record atomically."""
+        ...
+
+    def delete(self) -> bool:
+        """Remove the stored record; False when there was none."""
+        ...
+
+    def fingerprint(self) -> Hashable:
+        """A cheap value that changes whenever the stored record may have changed."""
+        ...
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Hold the lock every writer takes, across processes, until the block ends.
+
+        ``save`` and ``delete`` inside the block reuse it.
+        """
+        ...
+
+
+class TokenEndpoint(Protocol):
+    """The issuer's OAuth token, revocation and API-key exchange endpoints."""
+
+    async def exchange_code(self, *, code: str, redirect_uri: str, verifier: str) -> TokenGrant:
+        """Trade an authorization code (and its PKCE verifier) for tokens."""
+        ...
+
+    async def exchange_api_key(self, *, id_token: str) -> str:
+        """Trade an ID token for an OpenAI API key (RFC 8693)."""
+        ...
+
+    async def refresh(self, *, refresh_token: str) -> TokenGrant:
+        """Use a refresh token; raises SessionEnded or TransientTokenError on failure."""
+        ...
+
+    async def revoke(self, *, token: str, hint: str) -> None:
+        """Revoke a token (RFC 7009)."""
+        ...

@@ -1,0 +1,35 @@
+"""When stored ChatGPT tokens must be refreshed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import attrs
+
+from codex_login.domain.claims import token_expiry
+from codex_login.domain.tokens import TokenData
+
+EXPIRY_MARGIN = timedelta(minutes=5)
+MAX_TOKEN_AGE = timedelta(days=8)
+# The seed refreshed only after 28 days; kept for embedders who want its behaviour.
+SEED_MAX_TOKEN_AGE = timedelta(days=28)
+
+
+@attrs.frozen
+class RefreshPolicy:
+    """Refresh when the access token expires within ``expiry_margin``.
+
+    When its expiry cannot be read (an opaque token), refresh once the last
+    refresh is older than ``max_age`` or unknown.
+    """
+
+    expiry_margin: timedelta = EXPIRY_MARGIN
+    max_age: timedelta = MAX_TOKEN_AGE
+
+    def is_due(self, tokens: TokenData, last_refresh: datetime | None, now: datetime) -> bool:
+        expires_at = token_expiry(tokens.access_token)
+        if expires_at is not None:
+            return expires_at - now <= self.expiry_margin
+        if last_refresh is None:
+            return True
+        return now - last_refresh >= self.max_age

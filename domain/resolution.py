@@ -1,0 +1,59 @@
+"""Which credential a record yields: the API key or the ChatGPT tokens."""
+
+from __future__ import annotations
+
+import attrs
+
+from codex_login.domain.errors import MalformedCredentials, UnsupportedAuthMode
+from codex_login.domain.modes import AuthMode, UnsupportedMode
+from codex_login.domain.plans import should_use_api_key
+from codex_login.domain.record import CredentialRecord
+from codex_login.domain.tokens import TokenData
+
+
+@attrs.frozen
+class ApiKeyAuth:
+    api_key: str = attrs.field(repr=False)
+    mode: AuthMode = attrs.field(default=AuthMode.API_KEY, init=False)
+
+
+@attrs.frozen
+class ChatGptAuth:
+    tokens: TokenData
+    mode: AuthMode = attrs.field(default=AuthMode.CHATGPT, init=False)
+
+
+ResolvedAuth = ApiKeyAuth | ChatGptAuth
+
+
+def resolve(
+    record: CredentialRecord, preferred: AuthMode, *, location: str = "auth.json"
+) -> ResolvedAuth | None:
+    """Resolve a record to a credential; None means not logged in.
+
+    With both tokens and a key: a preferred ``apikey`` picks the key, else an
+    explicit ``auth_mode`` decides, else the plan policy.
+    """
+    mode, key, tokens = record.auth_mode, record.openai_api_key, record.tokens
+    if isinstance(mode, UnsupportedMode):
+        raise UnsupportedAuthMode(mode.name)
+    if mode is AuthMode.API_KEY and key is None:
+        raise MalformedCredentials(location, 'auth_mode is "apikey" but OPENAI_API_KEY is null')
+    if tokens is None:
+        return ApiKeyAuth(key) if key is not None else None
+    if key is None:
+        return ChatGptAuth(tokens)
+    if preferred is AuthMode.API_KEY or mode is AuthMode.API_KEY:
+        return ApiKeyAuth(key)
+    if mode is AuthMode.CHATGPT:
+        return ChatGptAuth(tokens)
+    if should_use_api_key(preferred, tokens.id_token.plan):
+        return ApiKeyAuth(key)
+    return ChatGptAuth(tokens)
+
+
+def mode_for_new_login(tokens: TokenData) -> AuthMode:
+    """The auth_mode a browser login writes, so every tool agrees afterwards."""
+    if should_use_api_key(AuthMode.CHATGPT, tokens.id_token.plan):
+        return AuthMode.API_KEY
+    return AuthMode.CHATGPT

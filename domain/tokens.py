@@ -1,0 +1,32 @@
+"""OAuth tokens as stored and as returned by the token endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from codex_login.domain.claims import IdToken
+
+# Unknown JSON fields written by other tools, kept so that a rewrite loses nothing.
+Extras = Mapping[str, object]
+
+
+@attrs.frozen
+class TokenData:
+    """The ``tokens`` object of auth.json."""
+
+    id_token: IdToken
+    access_token: str = attrs.field(repr=False)
+    refresh_token: str = attrs.field(repr=False)
+    account_id: str | None = None
+    extra: Extras = attrs.field(factory=dict, repr=False, hash=False)
+
+
+@attrs.frozen
+class TokenGrant:
+    """What a token endpoint returned; every field may be missing on refresh."""
+
+    id_token: str | None = attrs.field(default=None, repr=False)
+    access_token: str | None = attrs.field(default=None, repr=False)
+    refresh_token: str | None = attrs.field(default=None, repr=False)

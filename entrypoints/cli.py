@@ -1,0 +1,169 @@
+"""The ``codex-login`` command: translates arguments and errors, decides nothing.
+
+Messages go to stderr, data (tokens, JSON) to stdout. Exit codes: 0 success,
+1 failure, 2 usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from codex_login.application.service import AuthService
+from codex_login.application.status import Status
+from codex_login.domain.errors import CodexLoginError
+from codex_login.entrypoints.bootstrap import bootstrap
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_KEY_BYTES = 64 * 1024
+PIPE_HINT = "printenv OPENAI_API_KEY | codex-login login --with-api-key"
+
+
+class UsageError(Exception):
+    """Bad command-line input: exit 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        service = bootstrap(codex_home=args.codex_home)
+        return int(args.run(service, args))
+    except UsageError as exc:
+        parser.error(str(exc))
+    except KeyboardInterrupt:
+        _say("Cancelled.")
+        return EXIT_INTERRUPTED
+    except CodexLoginError as exc:
+        _say(f"Error: {exc}")
+        return EXIT_FAILURE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codex-login",
+        description="Sign in with ChatGPT or an OpenAI API key; credentials live in "
+        "$CODEX_HOME/auth.json, shared with the Codex CLI.",
+    )
+    parser.add_argument(
+        "--codex-home",
+        type=Path,
+        metavar="DIR",
+        help="credential directory (default: $CODEX_HOME or ~/.codex)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="say more")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    login = commands.add_parser("login", help="sign in")
+    login.add_argument(
+        "--with-api-key", action="store_true", help="read an OpenAI API key from stdin"
+    )
+    login.add_argument("--api-key", metavar="KEY", help=argparse.SUPPRESS)
+    login.set_defaults(run=_login)
+
+    status = commands.add_parser("status", help="show how you are logged in")
+    status.add_argument("--json", action="store_true", help="print details as JSON on stdout")
+    status.set_defaults(run=_status)
+
+    logout = commands.add_parser("logout", help="remove the stored credentials")
+    logout.set_defaults(run=_logout)
+    return parser
+
+
+def _login(service: AuthService, args: argparse.Namespace) -> int:
+    if args.api_key is not None:
+        raise UsageError(
+            f"--api-key is not accepted (keys in arguments leak via ps); use: {PIPE_HINT}"
+        )
+    if not args.with_api_key:
+        raise UsageError("browser login is not available yet; use --with-api-key")
+    service.login_with_api_key(_read_key_from_stdin())
+    _say("Successfully logged in")
+    if args.verbose:
+        _say(f"  credentials: {service.store.location}")
+    return EXIT_OK
+
+
+def _read_key_from_stdin() -> str:
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError(
+            f"--with-api-key reads the key from stdin, not a terminal; use: {PIPE_HINT}"
+        )
+    data = sys.stdin.buffer.read(MAX_KEY_BYTES + 1)
+    if len(data) > MAX_KEY_BYTES:
+        raise UsageError("stdin holds more than 64 KiB; pipe in just the API key")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("the API key on stdin is not UTF-8 text") from None
+
+
+def _status(service: AuthService, args: argparse.Namespace) -> int:
+    try:
+        status = service.status()
+    except CodexLoginError as exc:
+        _say(f"Error checking login status: {exc}")
+        return EXIT_FAILURE
+    if status is not None:
+        for warning in status.warnings:
+            _say(f"Warning: {warning}")
+    if args.json:
+        print(json.dumps(_status_document(status), indent=2))
+    if status is None:
+        _say("Not logged in")
+        return EXIT_FAILURE
+    if status.masked_api_key is not None and status.mode.value == "apikey":
+        _say(f"Logged in using an API key - {status.masked_api_key}")
+    else:
+        _say("Logged in using ChatGPT")
+    if args.verbose:
+        _say_details(status)
+    return EXIT_OK
+
+
+def _status_document(status: Status | None) -> dict[str, object]:
+    if status is None:
+        return {"logged_in": False}
+    return {
+        "logged_in": True,
+        "mode": status.mode.value,
+        "source": status.source,
+        "email": status.email,
+        "plan": status.plan,
+        "account_id": status.account_id,
+        "last_refresh": _iso(status.last_refresh),
+        "access_token_expires_at": _iso(status.access_token_expires_at),
+        "refresh_due": status.refresh_due,
+        "api_key": status.masked_api_key,
+        "warnings": list(status.warnings),
+    }
+
+
+def _say_details(status: Status) -> None:
+    for label, value in _status_document(status).items():
+        if value not in (None, [], True) and label not in ("logged_in", "mode"):
+            _say(f"  {label}: {value}")
+
+
+def _logout(service: AuthService, args: argparse.Namespace) -> int:
+    if service.logout():
+        _say("Successfully logged out")
+    else:
+        _say("Not logged in")
+    return EXIT_OK
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
