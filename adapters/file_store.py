@@ -156,7 +156,15 @@ def _held(lock: BaseFileLock, timeout: float, holder: str) -> Iterator[None]:
     from filelock import Timeout  # noqa: PLC0415
 
     try:
-        lock.acquire(timeout=timeout)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            import logging  # noqa: PLC0415  (only under contention)
+
+            logging.getLogger(__name__).info(
+                "waiting up to %g s for %s, held by %s", timeout, lock.lock_file, holder
+            )
+            lock.acquire(timeout=timeout)
     except Timeout:
         raise LockTimeout(
             f"gave up after {timeout:g} s waiting for {lock.lock_file}, held by {holder}; "

@@ -6,6 +6,7 @@ boundary. Messages are one line, say what is wrong and what to do, and never
 contain a secret.
 
     CodexLoginError
+    ├── ConfigurationError          a setting (environment, option) is unusable
     ├── CredentialsError            stored credentials cannot be used
     │   ├── MalformedCredentials    the credential file exists but is invalid
     │   ├── UnsupportedAuthMode     auth_mode written by a newer tool
@@ -29,6 +30,10 @@ from __future__ import annotations
 
 class CodexLoginError(Exception):
     """Base of every error codex-login raises."""
+
+
+class ConfigurationError(CodexLoginError):
+    """A setting in the environment or on the command line is unusable."""
 
 
 class CredentialsError(CodexLoginError):

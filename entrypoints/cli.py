@@ -30,8 +30,17 @@ class UsageError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.verbose:
+        import logging  # noqa: PLC0415  (only when asked: it costs start-up time)
+
+        logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+        logging.getLogger("codex_login").setLevel(logging.DEBUG)
     try:
-        service = bootstrap(codex_home=args.codex_home)
+        service = bootstrap(
+            codex_home=args.codex_home,
+            issuer=getattr(args, "issuer", None),
+            client_id=getattr(args, "client_id", None),
+        )
         return int(args.run(service, args))
     except UsageError as exc:
         parser.error(str(exc))
@@ -58,11 +67,26 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="say more")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    login = commands.add_parser("login", help="sign in")
+    login = commands.add_parser("login", help="sign in with ChatGPT (or an API key)")
     login.add_argument(
         "--with-api-key", action="store_true", help="read an OpenAI API key from stdin"
     )
     login.add_argument("--api-key", metavar="KEY", help=argparse.SUPPRESS)
+    login.add_argument("--no-browser", action="store_true", help="only print the URL")
+    login.add_argument(
+        "--port", type=_port, metavar="N", help="callback port (default 1455, then 1457; 0 = any)"
+    )
+    login.add_argument(
+        "--issuer", metavar="URL", help="OAuth issuer (default https://auth.openai.com)"
+    )
+    login.add_argument("--client-id", metavar="ID", help="OAuth client id")
+    login.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=15 * 60,
+        metavar="SECONDS",
+        help="give up after this long (default 900)",
+    )
     login.set_defaults(run=_login)
 
     status = commands.add_parser("status", help="show how you are logged in")
@@ -79,13 +103,64 @@ def _login(service: AuthService, args: argparse.Namespace) -> int:
         raise UsageError(
             f"--api-key is not accepted (keys in arguments leak via ps); use: {PIPE_HINT}"
         )
-    if not args.with_api_key:
-        raise UsageError("browser login is not available yet; use --with-api-key")
-    service.login_with_api_key(_read_key_from_stdin())
+    if args.with_api_key:
+        service.login_with_api_key(_read_key_from_stdin())
+    else:
+        _login_in_browser(service, args)
     _say("Successfully logged in")
     if args.verbose:
         _say(f"  credentials: {service.store.location}")
     return EXIT_OK
+
+
+def _login_in_browser(service: AuthService, args: argparse.Namespace) -> None:
+    import asyncio  # noqa: PLC0415  (the HTTP stack loads only for logins)
+
+    from codex_login.adapters.browser import SystemBrowser  # noqa: PLC0415
+    from codex_login.entrypoints.callback_server import login_in_browser  # noqa: PLC0415
+
+    def announce(url: str, port: int) -> None:
+        _say(f"Starting local login server on http://localhost:{port}.")
+        _say("If your browser did not open, navigate to this URL to authenticate:")
+        _say(f"\n{url}\n")
+        _say(
+            "On a remote machine, forward the port first "
+            f"(ssh -L {port}:localhost:{port} HOST) and open the URL on your own computer."
+        )
+
+    outcome = asyncio.run(
+        login_in_browser(
+            service,
+            announce=announce,
+            open_browser=None if args.no_browser else SystemBrowser().open,
+            port=args.port,
+            timeout=args.timeout,
+        )
+    )
+    if args.verbose:
+        claims = outcome.id_token
+        _say(f"  email: {claims.email}, plan: {claims.plan}")
+        _say(f"  API key stored: {outcome.api_key_stored}")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not between 0 and 65535")
+    return port
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError("the timeout must be more than 0 seconds")
+    return seconds
 
 
 def _read_key_from_stdin() -> str:

@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support.records import chatgpt_document, chatgpt_record
-from support.tokens import id_token
 
 from codex_login.adapters.auth_json import decode, encode, format_timestamp, parse_timestamp
 from codex_login.domain.claims import parse_id_token
@@ -17,6 +15,8 @@ from codex_login.domain.errors import MalformedCredentials
 from codex_login.domain.modes import AuthMode, UnsupportedMode
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.tokens import TokenData
+from support.records import chatgpt_document, chatgpt_record
+from support.tokens import id_token
 
 LOCATION = "/home/u/.codex/auth.json"
 

@@ -9,12 +9,12 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support.tokens import b64url, id_token, make_jwt
 
 from codex_login.domain.claims import parse_id_token, token_expiry
 from codex_login.domain.errors import InvalidJwt
 from codex_login.domain.jwt import decode_payload
 from codex_login.domain.plans import KnownPlan, UnknownPlan
+from support.tokens import b64url, id_token, make_jwt
 
 
 @given(st.text())

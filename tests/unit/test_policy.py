@@ -7,19 +7,20 @@ from datetime import timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support.fakes import NOW
-from support.records import chatgpt_tokens
-from support.tokens import access_token, id_token
 
 from codex_login.domain.claims import parse_id_token
 from codex_login.domain.errors import MalformedCredentials, UnsupportedAuthMode
+from codex_login.domain.login import mode_for_new_login
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode, StoredMode, UnsupportedMode
 from codex_login.domain.plans import KnownPlan, Plan, UnknownPlan, parse_plan, should_use_api_key
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.refresh_policy import SEED_MAX_TOKEN_AGE, RefreshPolicy
-from codex_login.domain.resolution import ApiKeyAuth, ChatGptAuth, mode_for_new_login, resolve
+from codex_login.domain.resolution import ApiKeyAuth, ChatGptAuth, resolve
 from codex_login.domain.tokens import TokenData
+from support.fakes import NOW
+from support.records import chatgpt_tokens
+from support.tokens import access_token, id_token
 
 plans = st.sampled_from(list(KnownPlan)) | st.builds(UnknownPlan, st.text()) | st.none()
 modes = st.sampled_from(list(AuthMode))

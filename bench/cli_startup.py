@@ -1,0 +1,91 @@
+"""Cold-start wall time of `codex-login status`, beside `python -c pass`, in one run.
+
+    python bench/cli_startup.py [--runs 40]
+
+Runs are interleaved so that machine noise hits every command alike. When the
+Codex CLI binary is installed (see .ci/install-codex.sh), its `login status`
+on the same files is measured too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from support.records import chatgpt_document
+
+CLI = str(Path(sys.executable).with_name("codex-login"))
+API_KEY_FILE = '{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "sk-test-123456789"\n}'
+
+
+def timed(command: Sequence[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    )
+    return time.perf_counter() - start
+
+
+def codex_binary() -> str | None:
+    found = os.environ.get("CODEX_BIN")
+    if found:
+        return found
+    cache = Path(os.environ.get("CODEX_LOGIN_PEERS", Path.home() / ".cache/codex-login-peers"))
+    matches = sorted(cache.glob("codex/node_modules/@openai/codex-*/vendor/*/bin/codex"))
+    return str(matches[0]) if matches else None
+
+
+def homes(root: Path) -> dict[str, Path]:
+    made = {}
+    for name, content in (
+        ("API-key file", API_KEY_FILE),
+        ("ChatGPT file", json.dumps(chatgpt_document(), indent=2)),
+    ):
+        home = root / name.split()[0]
+        home.mkdir()
+        (home / "auth.json").write_text(content)
+        made[name] = home
+    return made
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=40)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as root:
+        cases: dict[str, tuple[list[str], dict[str, str]]] = {}
+        base_env = {"PATH": os.environ.get("PATH", ""), "HOME": root}
+        cases["python -c pass"] = ([sys.executable, "-c", "pass"], base_env)
+        codex = codex_binary()
+        for name, home in homes(Path(root)).items():
+            env = {**base_env, "CODEX_HOME": str(home)}
+            cases[f"codex-login status, {name}"] = ([CLI, "status"], env)
+            if codex:
+                cases[f"codex login status, {name}"] = ([codex, "login", "status"], env)
+        samples: dict[str, list[float]] = {name: [] for name in cases}
+        for command, env in cases.values():
+            timed(command, env)  # warm the page cache
+        for _ in range(args.runs):
+            for name, (command, env) in cases.items():
+                samples[name].append(timed(command, env))
+    baseline = statistics.median(samples["python -c pass"])
+    print(f"{'command':<42} {'median ms':>10} {'p90 ms':>8} {'x python':>9}")
+    for name, values in samples.items():
+        median = statistics.median(values)
+        p90 = statistics.quantiles(values, n=10)[-1]
+        print(f"{name:<42} {median * 1000:>10.1f} {p90 * 1000:>8.1f} {median / baseline:>9.2f}")
+    print(f"({args.runs} interleaved runs each; {os.cpu_count()} CPUs)")
+
+
+if __name__ == "__main__":
+    main()

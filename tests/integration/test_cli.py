@@ -1,0 +1,304 @@
+"""The installed ``codex-login`` command, run as users run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support.cli import CLI, clean_env, run_cli
+from support.records import chatgpt_document
+from support.tokens import id_token
+
+KEY = "sk-test-123456789"
+API_KEY_FILE = b'{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "sk-test-123456789"\n}'
+
+
+def write_auth(home: Path, content: bytes | dict[str, object]) -> Path:
+    home.mkdir(exist_ok=True)
+    path = home / "auth.json"
+    data = content if isinstance(content, bytes) else json.dumps(content, indent=2).encode()
+    path.write_bytes(data)
+    return path
+
+
+# -- login --with-api-key ---------------------------------------------------------
+
+
+def test_api_key_login_from_a_pipe(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    result = run_cli("login", "--with-api-key", home=home, stdin=f"  {KEY}\n")
+    assert result.returncode == 0
+    assert result.stderr.strip() == "Successfully logged in"
+    assert result.stdout == ""
+    assert (home / "auth.json").read_bytes() == API_KEY_FILE
+    assert oct((home / "auth.json").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize(
+    ("stdin", "problem"),
+    [("", "empty"), (" \n\n", "empty"), ("sk-one\nsk-two\n", "line breaks"), ("sk a", "spaces")],
+)
+def test_unusable_keys_are_refused_and_nothing_changes(
+    tmp_path: Path, stdin: str, problem: str
+) -> None:
+    path = write_auth(tmp_path, API_KEY_FILE)
+    result = run_cli("login", "--with-api-key", home=tmp_path, stdin=stdin)
+    assert result.returncode == 1
+    assert problem in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert path.read_bytes() == API_KEY_FILE
+
+
+def test_a_terminal_on_stdin_is_refused(tmp_path: Path) -> None:
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run(
+            [str(CLI), "login", "--with-api-key"],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            env=clean_env(tmp_path),
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert result.returncode == 2
+    assert "not a terminal" in result.stderr
+    assert "printenv OPENAI_API_KEY | codex-login login --with-api-key" in result.stderr
+    assert not (tmp_path / "auth.json").exists()
+
+
+def test_a_key_in_the_arguments_is_refused(tmp_path: Path) -> None:
+    result = run_cli("login", "--api-key", KEY, home=tmp_path)
+    assert result.returncode == 2
+    assert "leak" in result.stderr
+    assert "| codex-login login --with-api-key" in result.stderr
+    assert KEY not in result.stderr
+    assert not (tmp_path / "auth.json").exists()
+
+
+def test_login_replaces_a_malformed_file(tmp_path: Path) -> None:
+    write_auth(tmp_path, b"{not json")
+    result = run_cli("login", "--with-api-key", home=tmp_path, stdin=KEY)
+    assert result.returncode == 0
+    assert (tmp_path / "auth.json").read_bytes() == API_KEY_FILE
+
+
+def test_interrupting_login_exits_130_and_writes_nothing(tmp_path: Path) -> None:
+    child = subprocess.Popen(
+        [str(CLI), "login", "--with-api-key"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(tmp_path),
+        text=True,
+    )
+    try:
+        assert child.stdin is not None
+        child.stdin.write("sk-partial")
+        child.stdin.flush()
+        _wait_until_reading_stdin(child.pid)
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 130
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "auth.json").exists()
+
+
+def _wait_until_reading_stdin(pid: int) -> None:
+    """Wait for the child to block in read(2) on fd 0, where Ctrl-C would reach it."""
+    syscall = Path(f"/proc/{pid}/syscall")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        fields = syscall.read_text().split()
+        if len(fields) > 1 and fields[0] == "0" and int(fields[1], 16) == 0:
+            return
+        time.sleep(0.01)
+    pytest.fail("the command never started reading stdin")
+
+
+# -- status ---------------------------------------------------------------------
+
+
+def test_status_of_an_api_key_login(tmp_path: Path) -> None:
+    write_auth(tmp_path, API_KEY_FILE)
+    result = run_cli("status", home=tmp_path)
+    assert (result.returncode, result.stderr) == (
+        0,
+        "Logged in using an API key - sk-test-***56789\n",
+    )
+
+
+def test_status_of_a_chatgpt_login_as_json(tmp_path: Path) -> None:
+    write_auth(tmp_path, chatgpt_document(plan="plus"))
+    result = run_cli("status", "--json", home=tmp_path)
+    assert result.returncode == 0
+    assert result.stderr == "Logged in using ChatGPT\n"
+    document = json.loads(result.stdout)
+    assert document["mode"] == "chatgpt"
+    assert document["email"] == "user@example.com"
+    assert document["plan"] == "plus"
+    assert document["account_id"] == "acc-123"
+    assert document["last_refresh"] == "2026-11-28T10:45:43.654531Z"
+    assert document["access_token_expires_at"] is not None
+    assert isinstance(document["refresh_due"], bool)
+    assert document["source"] == str(tmp_path / "auth.json")
+
+
+def test_status_when_not_logged_in(tmp_path: Path) -> None:
+    result = run_cli("status", home=tmp_path / "empty")
+    assert (result.returncode, result.stderr) == (1, "Not logged in\n")
+    assert not (tmp_path / "empty").exists()
+
+
+def test_status_uses_the_environment_key_only_without_a_file(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, OPENAI_API_KEY="sk-env-0123456789")
+    result = run_cli("status", env=env)
+    assert result.stderr == "Logged in using an API key - sk-env-0***56789\n"
+    write_auth(tmp_path, b"[]")
+    result = run_cli("status", env=env)
+    assert result.returncode == 1
+    assert "sk-env" not in result.stderr
+
+
+MALFORMED = [
+    (b"", "it is empty"),
+    (b'\xef\xbb\xbf{"OPENAI_API_KEY": "k"}', "byte-order mark"),
+    (b'{"OPENAI_API_KEY": "k",}', "not valid JSON"),
+    (b"[1, 2]", "holds a JSON array"),
+    (b'{"auth_mode": 3}', "auth_mode must be a string"),
+    (b'{"OPENAI_API_KEY": ["k"]}', "OPENAI_API_KEY must be a string"),
+    (
+        json.dumps({"tokens": {"id_token": id_token(), "refresh_token": "r"}}).encode(),
+        "tokens.access_token is missing",
+    ),
+    (
+        json.dumps(
+            {"tokens": {"id_token": "nope", "access_token": "a", "refresh_token": "r"}}
+        ).encode(),
+        "tokens.id_token is not a decodable JWT",
+    ),
+    (
+        json.dumps(
+            {"tokens": {"id_token": id_token(), "access_token": 1, "refresh_token": "r"}}
+        ).encode(),
+        "tokens.access_token must be a string",
+    ),
+    (b'{"auth_mode": "apikey", "OPENAI_API_KEY": null}', "OPENAI_API_KEY is null"),
+]
+
+
+@pytest.mark.parametrize(("data", "problem"), MALFORMED)
+def test_malformed_files_give_one_line_and_stay_byte_identical(
+    tmp_path: Path, data: bytes, problem: str
+) -> None:
+    path = write_auth(tmp_path, data)
+    env = clean_env(tmp_path, OPENAI_API_KEY="sk-env-fallback-must-not-be-used")
+    result = run_cli("status", env=env)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"Error checking login status: cannot use {path}: ")
+    assert problem in lines[0]
+    assert path.read_bytes() == data
+
+
+def test_unknown_auth_mode_is_reported_as_unsupported(tmp_path: Path) -> None:
+    data = b'{\n  "auth_mode": "agentIdentity",\n  "OPENAI_API_KEY": null\n}'
+    path = write_auth(tmp_path, data)
+    result = run_cli("status", home=tmp_path)
+    assert result.returncode == 1
+    assert "auth_mode 'agentIdentity' is not supported" in result.stderr
+    assert path.read_bytes() == data
+
+
+def test_a_malformed_optional_field_is_only_a_warning(tmp_path: Path) -> None:
+    path = write_auth(tmp_path, chatgpt_document(last_refresh=""))
+    before = path.read_bytes()
+    result = run_cli("status", home=tmp_path)
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        'Warning: ignoring last_refresh "": not an RFC 3339 timestamp',
+        "Logged in using ChatGPT",
+    ]
+    assert path.read_bytes() == before
+
+
+def test_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "auth.json").mkdir()
+    result = run_cli("status", home=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error checking login status: cannot read {tmp_path / 'auth.json'}: "
+        "it is a directory, not a file"
+    )
+
+
+def test_codex_home_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    home = tmp_path / "not-a-dir"
+    home.write_text("")
+    status = run_cli("status", home=home)
+    assert status.returncode == 1
+    assert "Not a directory" in status.stderr
+    login = run_cli("login", "--with-api-key", home=home, stdin=KEY)
+    assert login.returncode == 1
+    assert login.stderr.strip() == f"Error: cannot create {home}: File exists"
+
+
+def test_codex_home_option_beats_the_environment(tmp_path: Path) -> None:
+    write_auth(tmp_path / "chosen", API_KEY_FILE)
+    env = clean_env(tmp_path / "ignored")
+    result = run_cli("--codex-home", str(tmp_path / "chosen"), "status", env=env)
+    assert result.returncode == 0
+
+
+# -- logout ---------------------------------------------------------------------
+
+
+def test_logout(tmp_path: Path) -> None:
+    write_auth(tmp_path, API_KEY_FILE)
+    first = run_cli("logout", home=tmp_path)
+    assert (first.returncode, first.stderr) == (0, "Successfully logged out\n")
+    assert not (tmp_path / "auth.json").exists()
+    second = run_cli("logout", home=tmp_path)
+    assert (second.returncode, second.stderr) == (0, "Not logged in\n")
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert run_cli(home=tmp_path).returncode == 2
+    assert run_cli("frobnicate", home=tmp_path).returncode == 2
+
+
+# -- start-up cost ----------------------------------------------------------------
+
+_IMPORTS = """
+import sys
+from codex_login.entrypoints.cli import main
+code = main(["status"])
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("aiohttp", "authlib", "filelock"))
+print(code, heavy)
+"""
+
+
+def test_status_imports_neither_aiohttp_nor_authlib_nor_filelock(tmp_path: Path) -> None:
+    write_auth(tmp_path, chatgpt_document())
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTS],
+        capture_output=True,
+        text=True,
+        env=clean_env(tmp_path),
+        check=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "0 []"
