@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import attrs
 
 from codex_login.application.api_key_login import login_with_api_key
 from codex_login.application.credentials import load_credentials
 from codex_login.application.logout import logout_locally
 from codex_login.application.status import Status, get_status
+from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.modes import AuthMode
-from codex_login.domain.ports import Clock, CredentialStore
+from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.domain.resolution import ResolvedAuth
+
+if TYPE_CHECKING:
+    from codex_login.application.browser_login import BrowserLogin
+
+
+def _no_endpoint() -> TokenEndpoint:
+    raise ConfigurationError("no token endpoint was configured for this service")
 
 
 @attrs.define
 class AuthService:
     """Log in, inspect and log out against one credential store.
 
-    Build it with ``codex_login.entrypoints.bootstrap.bootstrap()``.
+    Build it with ``codex_login.entrypoints.bootstrap.bootstrap()``. The token
+    endpoint is created on first use, so read-only work never loads the HTTP stack.
     """
 
     store: CredentialStore
@@ -26,6 +39,15 @@ class AuthService:
     env_api_key: str | None = attrs.field(default=None, repr=False)
     preferred: AuthMode = AuthMode.CHATGPT
     policy: RefreshPolicy = attrs.Factory(RefreshPolicy)
+    issuer: IssuerConfig = attrs.Factory(IssuerConfig)
+    endpoint_factory: Callable[[], TokenEndpoint] = attrs.field(default=_no_endpoint, repr=False)
+    _endpoint: TokenEndpoint | None = attrs.field(default=None, init=False, repr=False)
+
+    @property
+    def endpoint(self) -> TokenEndpoint:
+        if self._endpoint is None:
+            self._endpoint = self.endpoint_factory()
+        return self._endpoint
 
     def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in."""
@@ -43,6 +65,18 @@ class AuthService:
 
     def login_with_api_key(self, api_key: str) -> None:
         login_with_api_key(self.store, api_key)
+
+    def begin_browser_login(self, *, redirect_uri: str) -> BrowserLogin:
+        """A new authorization request; hand it to a callback server (entrypoints)."""
+        from codex_login.application.browser_login import BrowserLogin  # noqa: PLC0415
+
+        endpoint = self.endpoint
+        return BrowserLogin(
+            request=endpoint.authorization_request(redirect_uri=redirect_uri),
+            endpoint=endpoint,
+            store=self.store,
+            clock=self.clock,
+        )
 
     def logout(self) -> bool:
         """Forget the stored credentials; False when there were none."""

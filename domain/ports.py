@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from codex_login.domain.login import AuthorizationRequest
 from codex_login.domain.record import CredentialRecord, Loaded
 from codex_login.domain.tokens import TokenGrant
 
@@ -50,7 +51,11 @@ class CredentialStore(Protocol):
 
 
 class TokenEndpoint(Protocol):
-    """The issuer's OAuth token, revocation and API-key exchange endpoints."""
+    """The issuer's OAuth endpoints: authorization, token, revocation, API-key exchange."""
+
+    def authorization_request(self, *, redirect_uri: str) -> AuthorizationRequest:
+        """A fresh PKCE verifier and state, and the authorize URL carrying them."""
+        ...
 
     async def exchange_code(self, *, code: str, redirect_uri: str, verifier: str) -> TokenGrant:
         """Trade an authorization code (and its PKCE verifier) for tokens."""

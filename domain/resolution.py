@@ -50,10 +50,3 @@ def resolve(
     if should_use_api_key(preferred, tokens.id_token.plan):
         return ApiKeyAuth(key)
     return ChatGptAuth(tokens)
-
-
-def mode_for_new_login(tokens: TokenData) -> AuthMode:
-    """The auth_mode a browser login writes, so every tool agrees afterwards."""
-    if should_use_api_key(AuthMode.CHATGPT, tokens.id_token.plan):
-        return AuthMode.API_KEY
-    return AuthMode.CHATGPT

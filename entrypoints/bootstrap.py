@@ -18,16 +18,13 @@ from codex_login.adapters.clock import SystemClock
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.memory_store import MemoryCredentialStore
 from codex_login.application.service import AuthService
-from codex_login.domain.errors import CodexLoginError
+from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.issuer import IssuerConfig, issuer_config
 from codex_login.domain.modes import AuthMode
-from codex_login.domain.ports import Clock, CredentialStore
+from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 from codex_login.domain.refresh_policy import RefreshPolicy
 
 STORES = ("file", "memory")
-
-
-class ConfigurationError(CodexLoginError):
-    """A setting in the environment or on the command line is unusable."""
 
 
 def codex_home_from(environ: Mapping[str, str], override: Path | str | None = None) -> Path:
@@ -46,11 +43,35 @@ def make_store(kind: str, codex_home: Path) -> CredentialStore:
     )
 
 
+def issuer_from(
+    environ: Mapping[str, str], *, issuer: str | None = None, client_id: str | None = None
+) -> IssuerConfig:
+    """Options beat ``CODEX_LOGIN_ISSUER``; every command that talks to the issuer uses this."""
+    return issuer_config(
+        issuer=issuer or environ.get("CODEX_LOGIN_ISSUER") or None,
+        client_id=client_id,
+        profile=environ.get("CODEX_LOGIN_ISSUER_PROFILE") or None,
+        refresh_url=environ.get("CODEX_REFRESH_TOKEN_URL_OVERRIDE") or None,
+        revoke_url=environ.get("CODEX_REVOKE_TOKEN_URL_OVERRIDE") or None,
+    )
+
+
+def http_endpoint(config: IssuerConfig, environ: Mapping[str, str]) -> TokenEndpoint:
+    """The real token endpoint; imports aiohttp and authlib only now."""
+    from codex_login.adapters.oauth_http import HttpTokenEndpoint  # noqa: PLC0415
+
+    ca_file = environ.get("CODEX_CA_CERTIFICATE") or environ.get("SSL_CERT_FILE") or None
+    return HttpTokenEndpoint(config, ca_file=ca_file)
+
+
 def bootstrap(
     *,
     codex_home: Path | str | None = None,
     store: CredentialStore | None = None,
     clock: Clock | None = None,
+    endpoint: TokenEndpoint | None = None,
+    issuer: str | None = None,
+    client_id: str | None = None,
     environ: Mapping[str, str] | None = None,
     preferred: AuthMode = AuthMode.CHATGPT,
     policy: RefreshPolicy | None = None,
@@ -59,10 +80,13 @@ def bootstrap(
     env = os.environ if environ is None else environ
     if store is None:
         store = make_store(env.get("CODEX_LOGIN_STORE") or "file", codex_home_from(env, codex_home))
+    config = issuer_from(env, issuer=issuer, client_id=client_id)
     return AuthService(
         store=store,
         clock=clock or SystemClock(),
         env_api_key=env.get("OPENAI_API_KEY") or None,
         preferred=preferred,
         policy=policy or RefreshPolicy(),
+        issuer=config,
+        endpoint_factory=(lambda: endpoint) if endpoint else (lambda: http_endpoint(config, env)),
     )

@@ -1,0 +1,101 @@
+"""`codex-login login` against a real OpenID Connect server (npm oidc-provider).
+
+A scripted browser submits the provider's login and consent forms; the real
+Codex CLI then reads what we stored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from interop.codex_peer import clean_stderr, find_codex, run_codex
+from interop.oidc_issuer import OidcIssuer, issuer_unavailable_reason
+from interop.scripted_browser import complete_authorization
+from support.cli import CLI, clean_env
+
+REASON = issuer_unavailable_reason()
+pytestmark = [pytest.mark.interop, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
+URL_LINE = re.compile(r"^(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)$", re.MULTILINE)
+
+
+@pytest.fixture
+def issuer() -> Iterator[OidcIssuer]:
+    with OidcIssuer() as running:
+        yield running
+
+
+def login_with_browser(home: Path, issuer: OidcIssuer) -> subprocess.CompletedProcess[str]:
+    child = subprocess.Popen(
+        [str(CLI), "login", "--no-browser", "--port", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer),
+        text=True,
+    )
+    assert child.stderr is not None
+    seen = ""
+    for line in child.stderr:
+        seen += line
+        match = URL_LINE.search(seen)
+        if match:
+            complete_authorization(match.group(1))
+            break
+    stdout, rest = child.communicate(timeout=60)
+    return subprocess.CompletedProcess(child.args, child.returncode, stdout, seen + rest)
+
+
+def test_login_against_a_real_oidc_server(tmp_path: Path, issuer: OidcIssuer) -> None:
+    home = tmp_path / "codex"
+    result = login_with_browser(home, issuer)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().endswith("Successfully logged in")
+    document = json.loads((home / "auth.json").read_bytes())
+    assert document["auth_mode"] == "chatgpt"
+    assert document["OPENAI_API_KEY"].startswith("sk-proj-")
+    assert document["tokens"]["account_id"] == "acc-123"
+    assert document["tokens"]["refresh_token"]
+    codes = [
+        e for e in issuer.events("grant.success") if e.get("grant_type") == "authorization_code"
+    ]
+    assert len(codes) == 1
+    status = json.loads(
+        subprocess.run(
+            [str(CLI), "status", "--json"],
+            capture_output=True,
+            text=True,
+            env=clean_env(home),
+            check=True,
+        ).stdout
+    )
+    assert (status["email"], status["plan"], status["refresh_due"]) == (
+        "user@example.com",
+        "pro",
+        False,
+    )
+
+
+def test_the_codex_cli_sees_our_chatgpt_login(tmp_path: Path, issuer: OidcIssuer) -> None:
+    codex = find_codex()
+    if codex is None:
+        pytest.skip("Codex CLI not installed: run .ci/install-codex.sh or set CODEX_BIN")
+    home = tmp_path / "codex"
+    assert login_with_browser(home, issuer).returncode == 0
+    status = run_codex(codex, ["login", "status"], home)
+    assert (status.returncode, clean_stderr(status.stderr)) == (0, "Logged in using ChatGPT")
+
+
+def test_a_refused_api_key_exchange_still_logs_in(tmp_path: Path) -> None:
+    with OidcIssuer(token_exchange_fails=True, claims={"chatgpt_plan_type": "plus"}) as issuer:
+        home = tmp_path / "codex"
+        result = login_with_browser(home, issuer)
+    assert result.returncode == 0, result.stderr
+    document = json.loads((home / "auth.json").read_bytes())
+    assert document["OPENAI_API_KEY"] is None
+    assert document["auth_mode"] == "chatgpt"
