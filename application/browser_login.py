@@ -71,7 +71,16 @@ class BrowserLogin:
         tokens = tokens_from_grant(grant)
         api_key = await self._api_key_for(tokens)
         superseded = await asyncio.to_thread(self._store_login, tokens, api_key)
+        if superseded is not None:
+            await self._revoke(superseded)
         return LoginOutcome(tokens.id_token, api_key is not None, superseded)
+
+    async def _revoke(self, refresh_token: str) -> None:
+        """The replaced login's refresh token is of no use to anyone now: revoke it."""
+        try:
+            await self._endpoint.revoke(token=refresh_token, hint="refresh_token")
+        except CodexLoginError as exc:
+            log.info("could not revoke the replaced refresh token: %s", exc)
 
     async def _api_key_for(self, tokens: TokenData) -> str | None:
         """The API-key exchange is a bonus: its failure does not fail the login."""

@@ -1,10 +1,58 @@
-"""Signing out."""
+"""Signing out: revoke at the issuer (best effort), then delete the stored credentials."""
 
 from __future__ import annotations
 
-from codex_login.domain.ports import CredentialStore
+import logging
+from collections.abc import Callable
+
+import attrs
+
+from codex_login.domain.errors import CodexLoginError
+from codex_login.domain.ports import CredentialStore, TokenEndpoint
+
+log = logging.getLogger(__name__)
 
 
-def logout_locally(store: CredentialStore) -> bool:
-    """Delete the stored credentials; False when nothing was stored."""
-    return store.delete()
+@attrs.frozen
+class LogoutResult:
+    removed: bool
+    revoked: bool = False
+    revoke_error: str | None = None
+
+
+async def logout(
+    store: CredentialStore, endpoint_factory: Callable[[], TokenEndpoint], *, revoke: bool
+) -> LogoutResult:
+    """Revoke the refresh token (or access token) unless told not to; always delete.
+
+    Revoking signs out every machine sharing the grant, hence ``revoke=False``
+    for ``--local``. A failed revoke never blocks the logout; a malformed file
+    is deleted without revoking.
+    """
+    revoked, error = False, None
+    if revoke:
+        revoked, error = await _revoke_stored(store, endpoint_factory)
+    return LogoutResult(store.delete(), revoked, error)
+
+
+async def _revoke_stored(
+    store: CredentialStore, endpoint_factory: Callable[[], TokenEndpoint]
+) -> tuple[bool, str | None]:
+    try:
+        loaded = store.load()
+    except CodexLoginError:
+        return False, None
+    tokens = loaded.record.tokens if loaded else None
+    if tokens is None:
+        return False, None
+    token, hint = (
+        (tokens.refresh_token, "refresh_token")
+        if tokens.refresh_token
+        else (tokens.access_token, "access_token")
+    )
+    try:
+        await endpoint_factory().revoke(token=token, hint=hint)
+    except CodexLoginError as exc:
+        log.info("revoking failed: %s", exc)
+        return False, str(exc)
+    return True, None

@@ -9,7 +9,6 @@ import attrs
 
 from codex_login.application.api_key_login import login_with_api_key
 from codex_login.application.credentials import load_credentials
-from codex_login.application.logout import logout_locally
 from codex_login.application.status import Status, get_status
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.issuer import IssuerConfig
@@ -18,8 +17,11 @@ from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.domain.resolution import ResolvedAuth
 
+# Imported when first used: read-only commands should not pay for asyncio and logging.
 if TYPE_CHECKING:
+    from codex_login.application.auth_manager import AuthManager, CurrentAuth
     from codex_login.application.browser_login import BrowserLogin
+    from codex_login.application.logout import LogoutResult
 
 
 def _no_endpoint() -> TokenEndpoint:
@@ -41,13 +43,44 @@ class AuthService:
     policy: RefreshPolicy = attrs.Factory(RefreshPolicy)
     issuer: IssuerConfig = attrs.Factory(IssuerConfig)
     endpoint_factory: Callable[[], TokenEndpoint] = attrs.field(default=_no_endpoint, repr=False)
+    refresh_timeout: float = 60.0
     _endpoint: TokenEndpoint | None = attrs.field(default=None, init=False, repr=False)
+    _manager: AuthManager | None = attrs.field(default=None, init=False, repr=False)
 
     @property
     def endpoint(self) -> TokenEndpoint:
         if self._endpoint is None:
             self._endpoint = self.endpoint_factory()
         return self._endpoint
+
+    @property
+    def manager(self) -> AuthManager:
+        """The token manager for this store (one per service, shared by its callers)."""
+        if self._manager is None:
+            from codex_login.application.auth_manager import AuthManager  # noqa: PLC0415
+
+            self._manager = AuthManager(
+                store=self.store,
+                clock=self.clock,
+                endpoint_factory=lambda: self.endpoint,
+                env_api_key=self.env_api_key,
+                preferred=self.preferred,
+                policy=self.policy,
+                refresh_timeout=self.refresh_timeout,
+            )
+        return self._manager
+
+    async def get_token(self) -> str:
+        """The bearer token to send, refreshed first when due."""
+        return await self.manager.get_token()
+
+    async def auth(self) -> CurrentAuth:
+        """The credential with its kind and expiry, refreshed first when due."""
+        return await self.manager.auth()
+
+    async def refresh(self) -> CurrentAuth:
+        """Refresh the ChatGPT tokens now."""
+        return await self.manager.refresh()
 
     def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in."""
@@ -78,6 +111,12 @@ class AuthService:
             clock=self.clock,
         )
 
-    def logout(self) -> bool:
-        """Forget the stored credentials; False when there were none."""
-        return logout_locally(self.store)
+    def logout_locally(self) -> bool:
+        """Forget the stored credentials without telling the issuer."""
+        return self.store.delete()
+
+    async def logout(self, *, revoke: bool = True) -> LogoutResult:
+        """Revoke at the issuer (best effort, unless ``revoke=False``) and forget."""
+        from codex_login.application.logout import logout  # noqa: PLC0415
+
+        return await logout(self.store, lambda: self.endpoint, revoke=revoke)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
@@ -13,6 +13,8 @@ EXPIRY_MARGIN = timedelta(minutes=5)
 MAX_TOKEN_AGE = timedelta(days=8)
 # The seed refreshed only after 28 days; kept for embedders who want its behaviour.
 SEED_MAX_TOKEN_AGE = timedelta(days=28)
+ALWAYS = datetime.min.replace(tzinfo=UTC)
+NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 @attrs.frozen
@@ -26,10 +28,21 @@ class RefreshPolicy:
     expiry_margin: timedelta = EXPIRY_MARGIN
     max_age: timedelta = MAX_TOKEN_AGE
 
-    def is_due(self, tokens: TokenData, last_refresh: datetime | None, now: datetime) -> bool:
+    def due_at(self, tokens: TokenData, last_refresh: datetime | None) -> datetime:
+        """The first moment at which a refresh is due."""
         expires_at = token_expiry(tokens.access_token)
         if expires_at is not None:
-            return expires_at - now <= self.expiry_margin
+            return _shifted(expires_at, -self.expiry_margin)
         if last_refresh is None:
-            return True
-        return now - last_refresh >= self.max_age
+            return ALWAYS
+        return _shifted(last_refresh, self.max_age)
+
+    def is_due(self, tokens: TokenData, last_refresh: datetime | None, now: datetime) -> bool:
+        return now >= self.due_at(tokens, last_refresh)
+
+
+def _shifted(moment: datetime, delta: timedelta) -> datetime:
+    try:
+        return moment + delta
+    except OverflowError:
+        return NEVER if delta > timedelta(0) else ALWAYS

@@ -93,7 +93,16 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print details as JSON on stdout")
     status.set_defaults(run=_status)
 
-    logout = commands.add_parser("logout", help="remove the stored credentials")
+    token = commands.add_parser("token", help="print the bearer token, refreshed when due")
+    token.add_argument("--json", action="store_true", help="add its kind and expiry, as JSON")
+    token.set_defaults(run=_token)
+
+    logout = commands.add_parser("logout", help="revoke and remove the stored credentials")
+    logout.add_argument(
+        "--local",
+        action="store_true",
+        help="only delete here; don't revoke (revoking signs out every machine sharing the login)",
+    )
     logout.set_defaults(run=_logout)
     return parser
 
@@ -224,11 +233,34 @@ def _say_details(status: Status) -> None:
             _say(f"  {label}: {value}")
 
 
-def _logout(service: AuthService, args: argparse.Namespace) -> int:
-    if service.logout():
-        _say("Successfully logged out")
+def _token(service: AuthService, args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415  (only this command needs an event loop)
+
+    current = asyncio.run(service.auth())
+    if args.json:
+        document = {
+            "token": current.token,
+            "kind": current.mode.value,
+            "expires_at": _iso(current.expires_at),
+            "account_id": current.account_id,
+        }
+        print(json.dumps(document, indent=2))
     else:
-        _say("Not logged in")
+        print(current.token)
+    return EXIT_OK
+
+
+def _logout(service: AuthService, args: argparse.Namespace) -> int:
+    if args.local:
+        removed = service.logout_locally()
+    else:
+        import asyncio  # noqa: PLC0415
+
+        result = asyncio.run(service.logout(revoke=True))
+        if result.revoke_error:
+            _say(f"Warning: could not revoke the login at the issuer: {result.revoke_error}")
+        removed = result.removed
+    _say("Successfully logged out" if removed else "Not logged in")
     return EXIT_OK
 
 

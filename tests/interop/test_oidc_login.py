@@ -7,48 +7,25 @@ Codex CLI then reads what we stored.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from interop.browser_login import login_with_browser
 from interop.codex_peer import clean_stderr, find_codex, run_codex
 from interop.oidc_issuer import OidcIssuer, issuer_unavailable_reason
-from interop.scripted_browser import complete_authorization
 from support.cli import CLI, clean_env
 
 REASON = issuer_unavailable_reason()
 pytestmark = [pytest.mark.interop, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
-URL_LINE = re.compile(r"^(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)$", re.MULTILINE)
 
 
 @pytest.fixture
 def issuer() -> Iterator[OidcIssuer]:
     with OidcIssuer() as running:
         yield running
-
-
-def login_with_browser(home: Path, issuer: OidcIssuer) -> subprocess.CompletedProcess[str]:
-    child = subprocess.Popen(
-        [str(CLI), "login", "--no-browser", "--port", "0"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer),
-        text=True,
-    )
-    assert child.stderr is not None
-    seen = ""
-    for line in child.stderr:
-        seen += line
-        match = URL_LINE.search(seen)
-        if match:
-            complete_authorization(match.group(1))
-            break
-    stdout, rest = child.communicate(timeout=60)
-    return subprocess.CompletedProcess(child.args, child.returncode, stdout, seen + rest)
 
 
 def test_login_against_a_real_oidc_server(tmp_path: Path, issuer: OidcIssuer) -> None:

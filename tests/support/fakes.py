@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import attrs
+
+from codex_login.domain.login import AuthorizationRequest
+from codex_login.domain.tokens import TokenGrant
+from support.tokens import access_token, id_token
 
 NOW = datetime(2026, 11, 28, 10, 45, 43, 654531, tzinfo=UTC)
 
@@ -18,3 +23,51 @@ class FakeClock:
 
     def advance(self, delta: timedelta) -> None:
         self.current += delta
+
+
+class FakeTokenEndpoint:
+    """Records refreshes and revocations; answers with fresh tokens or a set failure."""
+
+    def __init__(self, clock: FakeClock, *, ttl: timedelta = timedelta(hours=1)) -> None:
+        self.clock = clock
+        self.ttl = ttl
+        self.refreshed: list[str] = []
+        self.revoked: list[tuple[str, str]] = []
+        self.failure: Exception | None = None
+        self.grant: TokenGrant | None = None
+        self.gate: asyncio.Event | None = None
+        self._serial = 0
+
+    def authorization_request(self, *, redirect_uri: str) -> AuthorizationRequest:
+        return AuthorizationRequest(
+            url="https://issuer.invalid/oauth/authorize",
+            redirect_uri=redirect_uri,
+            state="state",
+            verifier="verifier",
+        )
+
+    async def exchange_code(self, *, code: str, redirect_uri: str, verifier: str) -> TokenGrant:
+        raise NotImplementedError
+
+    async def exchange_api_key(self, *, id_token: str) -> str:
+        raise NotImplementedError
+
+    async def refresh(self, *, refresh_token: str) -> TokenGrant:
+        self.refreshed.append(refresh_token)
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.failure is not None:
+            raise self.failure
+        if self.grant is not None:
+            return self.grant
+        self._serial += 1
+        return TokenGrant(
+            id_token=id_token(),
+            access_token=access_token(self.clock.now() + self.ttl),
+            refresh_token=f"rt-refreshed-{self._serial}",
+        )
+
+    async def revoke(self, *, token: str, hint: str) -> None:
+        self.revoked.append((token, hint))
+        if self.failure is not None:
+            raise self.failure
