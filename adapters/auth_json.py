@@ -7,6 +7,7 @@ and the unknown fields other tools wrote, which are kept on every rewrite.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -39,7 +40,7 @@ def decode(data: bytes, location: str) -> Loaded:
     document = _parse_json(data, location)
     warnings = _drop_malformed_optionals(document)
     try:
-        record = _converter.structure(document, CredentialRecord)
+        record = _converter().structure(document, CredentialRecord)
     except cattrs.BaseValidationError as exc:
         raise MalformedCredentials(location, _first_problem(exc)) from None
     return Loaded(record, tuple(warnings))
@@ -47,7 +48,7 @@ def decode(data: bytes, location: str) -> Loaded:
 
 def encode(record: CredentialRecord) -> bytes:
     """Serialize like the Codex CLI: 2-space indent, raw UTF-8, no trailing newline."""
-    document = _converter.unstructure(record, CredentialRecord)
+    document = _converter().unstructure(record, CredentialRecord)
     try:
         return json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
@@ -241,6 +242,8 @@ def _unstructure_with_extras(
 
 
 def _make_converter() -> cattrs.Converter:
+    """One converter; each direction's code is generated on first use, so reading never
+    pays for writing."""
     converter = cattrs.Converter()
     converter.register_structure_hook(str, _strict_str)
     converter.register_structure_hook_func(
@@ -254,45 +257,42 @@ def _make_converter() -> cattrs.Converter:
     converter.register_unstructure_hook(datetime, format_timestamp)
     raw_extra = override(struct_hook=lambda value, _: value)
 
-    converter.register_structure_hook(
-        TokenData,
-        _with_extras(make_dict_structure_fn(TokenData, converter, extra=raw_extra), TOKEN_FIELDS),
-    )
-    converter.register_structure_hook(
-        CredentialRecord,
-        _with_extras(
-            make_dict_structure_fn(
-                CredentialRecord,
-                converter,
-                openai_api_key=override(rename="OPENAI_API_KEY"),
-                extra=raw_extra,
-            ),
-            RECORD_FIELDS,
-        ),
-    )
-    converter.register_unstructure_hook(
-        TokenData,
-        _unstructure_with_extras(
-            make_dict_unstructure_fn(TokenData, converter, extra=override(omit=True)),
-            TOKEN_FIELDS,
-        ),
-    )
-    converter.register_unstructure_hook(
-        CredentialRecord,
-        _unstructure_with_extras(
-            make_dict_unstructure_fn(
-                CredentialRecord,
-                converter,
-                auth_mode=override(omit_if_default=True),
-                openai_api_key=override(rename="OPENAI_API_KEY"),
-                tokens=override(omit_if_default=True),
-                last_refresh=override(omit_if_default=True),
-                extra=override(omit=True),
-            ),
-            RECORD_FIELDS,
-        ),
-    )
+    def structure_tokens(_: type) -> Callable[[object, Any], Any]:
+        generated = make_dict_structure_fn(TokenData, converter, extra=raw_extra)
+        return _with_extras(generated, TOKEN_FIELDS)
+
+    def structure_record(_: type) -> Callable[[object, Any], Any]:
+        generated = make_dict_structure_fn(
+            CredentialRecord,
+            converter,
+            openai_api_key=override(rename="OPENAI_API_KEY"),
+            extra=raw_extra,
+        )
+        return _with_extras(generated, RECORD_FIELDS)
+
+    def unstructure_tokens(_: type) -> Callable[[Any], dict[str, Any]]:
+        generated = make_dict_unstructure_fn(TokenData, converter, extra=override(omit=True))
+        return _unstructure_with_extras(generated, TOKEN_FIELDS)
+
+    def unstructure_record(_: type) -> Callable[[Any], dict[str, Any]]:
+        generated = make_dict_unstructure_fn(
+            CredentialRecord,
+            converter,
+            auth_mode=override(omit_if_default=True),
+            openai_api_key=override(rename="OPENAI_API_KEY"),
+            tokens=override(omit_if_default=True),
+            last_refresh=override(omit_if_default=True),
+            extra=override(omit=True),
+        )
+        return _unstructure_with_extras(generated, RECORD_FIELDS)
+
+    converter.register_structure_hook_factory(lambda t: t is TokenData, structure_tokens)
+    converter.register_structure_hook_factory(lambda t: t is CredentialRecord, structure_record)
+    converter.register_unstructure_hook_factory(lambda t: t is TokenData, unstructure_tokens)
+    converter.register_unstructure_hook_factory(lambda t: t is CredentialRecord, unstructure_record)
     return converter
 
 
-_converter = _make_converter()
+@functools.cache
+def _converter() -> cattrs.Converter:
+    return _make_converter()

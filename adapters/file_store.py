@@ -14,7 +14,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 import threading
 from collections.abc import Hashable, Iterator
 from pathlib import Path
@@ -128,6 +127,8 @@ class FileCredentialStore:
             raise StorageError(f"cannot create {self.codex_home}: {_reason(exc)}") from None
 
     def _commit(self, data: bytes) -> None:
+        import tempfile  # noqa: PLC0415  (writers only)
+
         try:
             fd, temp_name = tempfile.mkstemp(prefix=".auth-", dir=self.codex_home)
         except OSError as exc:

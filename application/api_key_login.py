@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from codex_login.domain.errors import CodexLoginError, InvalidApiKey
 from codex_login.domain.modes import AuthMode
-from codex_login.domain.ports import CredentialStore
 from codex_login.domain.record import CredentialRecord
+
+if TYPE_CHECKING:
+    from codex_login.domain.ports import CredentialStore
 
 
 def validate_api_key(raw: str) -> str:

@@ -7,13 +7,11 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from codex_login.application.api_key_login import login_with_api_key
 from codex_login.application.credentials import load_credentials
 from codex_login.application.status import Status, get_status
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.modes import AuthMode
-from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.domain.resolution import ResolvedAuth
 
@@ -22,6 +20,7 @@ if TYPE_CHECKING:
     from codex_login.application.auth_manager import AuthManager, CurrentAuth
     from codex_login.application.browser_login import BrowserLogin
     from codex_login.application.logout import LogoutResult
+    from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 
 
 def _no_endpoint() -> TokenEndpoint:
@@ -97,6 +96,8 @@ class AuthService:
         return load_credentials(self.store, env_api_key=self.env_api_key, preferred=self.preferred)
 
     def login_with_api_key(self, api_key: str) -> None:
+        from codex_login.application.api_key_login import login_with_api_key  # noqa: PLC0415
+
         login_with_api_key(self.store, api_key)
 
     def begin_browser_login(self, *, redirect_uri: str) -> BrowserLogin:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -10,9 +11,11 @@ from codex_login.domain.claims import token_expiry
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.plans import plan_name
-from codex_login.domain.ports import Clock, CredentialStore
 from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.domain.resolution import ApiKeyAuth, resolve
+
+if TYPE_CHECKING:
+    from codex_login.domain.ports import Clock, CredentialStore
 
 ENV_SOURCE = "OPENAI_API_KEY environment variable"
 

@@ -2,9 +2,10 @@
 
     python bench/cli_startup.py [--runs 40]
 
-Runs are interleaved so that machine noise hits every command alike. When the
-Codex CLI binary is installed (see .ci/install-codex.sh), its `login status`
-on the same files is measured too.
+Runs are interleaved so that machine noise hits every command alike. Two more
+baselines show what the design card's packages cost on their own: importing
+attrs, and attrs with cattrs. When the Codex CLI binary is installed (see
+.ci/install-codex.sh), its `login status` on the same files is measured too.
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ def main() -> None:
         cases: dict[str, tuple[list[str], dict[str, str]]] = {}
         base_env = {"PATH": os.environ.get("PATH", ""), "HOME": root}
         cases["python -c pass"] = ([sys.executable, "-c", "pass"], base_env)
+        cases["python -c 'import attrs'"] = ([sys.executable, "-c", "import attrs"], base_env)
+        cases["python -c 'import attrs, cattrs'"] = (
+            [sys.executable, "-c", "import attrs, cattrs"],
+            base_env,
+        )
         codex = codex_binary()
         for name, home in homes(Path(root)).items():
             env = {**base_env, "CODEX_HOME": str(home)}

@@ -2,8 +2,7 @@
 
 Embedders and tests call ``bootstrap()`` with keyword overrides::
 
-    from codex_login.adapters.memory_store import MemoryCredentialStore
-    from codex_login.entrypoints.bootstrap import bootstrap
+        from codex_login.entrypoints.bootstrap import bootstrap
 
     auth = bootstrap(store=MemoryCredentialStore())
 """
@@ -13,16 +12,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codex_login.adapters.clock import SystemClock
 from codex_login.adapters.file_store import FileCredentialStore
-from codex_login.adapters.memory_store import MemoryCredentialStore
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.issuer import IssuerConfig, issuer_config
 from codex_login.domain.modes import AuthMode
-from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 from codex_login.domain.refresh_policy import RefreshPolicy
+
+if TYPE_CHECKING:
+    from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 
 STORES = ("file", "memory")
 
@@ -37,6 +38,8 @@ def make_store(kind: str, codex_home: Path) -> CredentialStore:
     if kind == "file":
         return FileCredentialStore(codex_home)
     if kind == "memory":
+        from codex_login.adapters.memory_store import MemoryCredentialStore  # noqa: PLC0415
+
         return MemoryCredentialStore()
     raise ConfigurationError(
         f"CODEX_LOGIN_STORE={kind!r} is not a credential store; use one of: {', '.join(STORES)}"
