@@ -15,6 +15,7 @@ import base64
 import hashlib
 import itertools
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -200,17 +201,19 @@ def _s256(verifier: str) -> str:
 
 
 @contextmanager
-def running_issuer(issuer: FakeIssuer) -> Iterator[FakeIssuer]:
-    """Serve ``issuer`` from a background thread's event loop, for subprocess tests."""
+def running_issuer(
+    issuer: FakeIssuer, *, tls: ssl.SSLContext | None = None
+) -> Iterator[FakeIssuer]:
+    """Serve ``issuer`` from a background thread's event loop (HTTPS when given ``tls``)."""
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(issuer.app(), access_log=None)
 
     async def start() -> None:
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
         await site.start()
         port = runner.addresses[0][1]
-        issuer.url = f"http://127.0.0.1:{port}"
+        issuer.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
 
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
