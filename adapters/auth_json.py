@@ -46,15 +46,16 @@ def decode(data: bytes, location: str) -> Loaded:
     return Loaded(record, tuple(warnings))
 
 
-def encode(record: CredentialRecord) -> bytes:
-    """Serialize like the Codex CLI: 2-space indent, raw UTF-8, no trailing newline."""
+def encode(record: CredentialRecord, *, compact: bool = False) -> bytes:
+    """Serialize like the Codex CLI: 2-space indent (or compact), raw UTF-8, no newline."""
     document = _converter().unstructure(record, CredentialRecord)
+    layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
     try:
-        return json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
+        return json.dumps(document, ensure_ascii=False, **layout).encode("utf-8")
     except UnicodeEncodeError:
         # A lone surrogate (from a "\ud800" escape in a preserved field) has no
         # UTF-8 form; escaping keeps the file valid and the value intact.
-        return json.dumps(document, indent=2, ensure_ascii=True).encode("ascii")
+        return json.dumps(document, ensure_ascii=True, **layout).encode("ascii")
 
 
 def format_timestamp(moment: datetime) -> str:

@@ -43,6 +43,7 @@ class AuthService:
     issuer: IssuerConfig = attrs.Factory(IssuerConfig)
     endpoint_factory: Callable[[], TokenEndpoint] = attrs.field(default=_no_endpoint, repr=False)
     refresh_timeout: float = 60.0
+    store_notice: str | None = None
     _endpoint: TokenEndpoint | None = attrs.field(default=None, init=False, repr=False)
     _manager: AuthManager | None = attrs.field(default=None, init=False, repr=False)
 

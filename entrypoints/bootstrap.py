@@ -25,7 +25,7 @@ from codex_login.domain.refresh_policy import RefreshPolicy
 if TYPE_CHECKING:
     from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 
-STORES = ("file", "memory")
+STORES = ("file", "memory", "keyring", "auto")
 
 
 def codex_home_from(environ: Mapping[str, str], override: Path | str | None = None) -> Path:
@@ -34,13 +34,24 @@ def codex_home_from(environ: Mapping[str, str], override: Path | str | None = No
     return Path(os.path.abspath(Path(chosen).expanduser()))
 
 
-def make_store(kind: str, codex_home: Path) -> CredentialStore:
+def make_store(kind: str, codex_home: Path) -> tuple[CredentialStore, str | None]:
+    """The store named by CODEX_LOGIN_STORE, and a notice when ``auto`` had to choose."""
     if kind == "file":
-        return FileCredentialStore(codex_home)
+        return FileCredentialStore(codex_home), None
     if kind == "memory":
         from codex_login.adapters.memory_store import MemoryCredentialStore  # noqa: PLC0415
 
-        return MemoryCredentialStore()
+        return MemoryCredentialStore(), None
+    if kind in ("keyring", "auto"):
+        from codex_login.adapters import keyring_store  # noqa: PLC0415
+
+        backend = keyring_store.system_keyring()
+        if backend is not None or kind == "keyring":
+            store = keyring_store.KeyringCredentialStore(codex_home, backend=backend)
+            return store, f"Using {store.location}" if kind == "auto" else None
+        return FileCredentialStore(codex_home), (
+            f"No OS keyring is available; using {codex_home / 'auth.json'} (mode 0600)"
+        )
     raise ConfigurationError(
         f"CODEX_LOGIN_STORE={kind!r} is not a credential store; use one of: {', '.join(STORES)}"
     )
@@ -81,8 +92,10 @@ def bootstrap(
 ) -> AuthService:
     """Wire the service. Anything not passed comes from ``environ`` (default ``os.environ``)."""
     env = os.environ if environ is None else environ
+    notice = None
     if store is None:
-        store = make_store(env.get("CODEX_LOGIN_STORE") or "file", codex_home_from(env, codex_home))
+        kind = env.get("CODEX_LOGIN_STORE") or "file"
+        store, notice = make_store(kind, codex_home_from(env, codex_home))
     config = issuer_from(env, issuer=issuer, client_id=client_id)
     return AuthService(
         store=store,
@@ -92,4 +105,5 @@ def bootstrap(
         policy=policy or RefreshPolicy(),
         issuer=config,
         endpoint_factory=(lambda: endpoint) if endpoint else (lambda: http_endpoint(config, env)),
+        store_notice=notice,
     )

@@ -108,6 +108,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _login(service: AuthService, args: argparse.Namespace) -> int:
+    if service.store_notice:
+        _say(service.store_notice)
     if args.api_key is not None:
         raise UsageError(
             f"--api-key is not accepted (keys in arguments leak via ps); use: {PIPE_HINT}"

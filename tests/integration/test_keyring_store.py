@@ -1,0 +1,115 @@
+"""The OS keyring store (optional extra), in process and through the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from codex_login.adapters.keyring_store import SERVICE, KeyringCredentialStore, keyring_account
+from codex_login.domain.errors import ConfigurationError, StorageError
+from codex_login.domain.modes import AuthMode
+from codex_login.domain.record import CredentialRecord
+from support.cli import clean_env, run_cli
+from support.keyring_backends import MemoryKeyring
+from support.records import chatgpt_record
+
+TESTS = str(Path(__file__).resolve().parent.parent)
+
+
+def test_the_account_name_is_the_codex_clis(tmp_path: Path) -> None:
+    digest = hashlib.sha256(str(tmp_path.resolve()).encode()).hexdigest()
+    assert keyring_account(tmp_path) == "cli|" + digest[:16]
+
+
+def test_records_round_trip_as_compact_json(tmp_path: Path) -> None:
+    keys = MemoryKeyring()
+    store = KeyringCredentialStore(tmp_path, backend=keys)
+    record = chatgpt_record()
+    store.save(record)
+    value = keys.entries[(SERVICE, keyring_account(tmp_path))]
+    assert "\n" not in value
+    assert value.startswith('{"auth_mode":"chatgpt","OPENAI_API_KEY":null,"tokens":{')
+    loaded = store.load()
+    assert loaded is not None
+    assert loaded.record == record
+    assert not (tmp_path / "auth.json").exists()
+
+
+def test_delete_and_fingerprint(tmp_path: Path) -> None:
+    store = KeyringCredentialStore(tmp_path, backend=MemoryKeyring())
+    empty = store.fingerprint()
+    assert store.delete() is False
+    store.save(CredentialRecord(auth_mode=AuthMode.API_KEY, openai_api_key="sk-1"))
+    assert store.fingerprint() != empty
+    assert store.delete() is True
+    assert store.load() is None
+
+
+def test_a_failing_keyring_is_a_storage_error(tmp_path: Path) -> None:
+    keys = MemoryKeyring()
+    keys.broken = True
+    with pytest.raises(StorageError, match="the OS keyring failed: the keyring is locked"):
+        KeyringCredentialStore(tmp_path, backend=keys).load()
+
+
+def test_without_the_keyring_package_the_error_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "keyring", None)
+    with pytest.raises(ConfigurationError, match=r"pip install 'codex-login\[keyring\]'"):
+        KeyringCredentialStore(tmp_path).load()
+
+
+def keyring_env(home: Path, keyring_file: Path, store: str, backend: str) -> dict[str, str]:
+    return clean_env(
+        home,
+        CODEX_LOGIN_STORE=store,
+        PYTHON_KEYRING_BACKEND=backend,
+        TEST_KEYRING_FILE=str(keyring_file),
+        PYTHONPATH=os.pathsep.join(filter(None, [TESTS, os.environ.get("PYTHONPATH")])),
+    )
+
+
+def test_the_cli_logs_in_and_out_through_the_keyring(tmp_path: Path) -> None:
+    keyring_file = tmp_path / "keyring.json"
+    home = tmp_path / "codex"
+    env = keyring_env(home, keyring_file, "keyring", "support.keyring_backends.FileKeyring")
+    login = run_cli("login", "--with-api-key", env=env, stdin="sk-test-123456789")
+    assert login.returncode == 0, login.stderr
+    assert not (home / "auth.json").exists()
+    [value] = json.loads(keyring_file.read_text()).values()
+    assert json.loads(value) == {"auth_mode": "apikey", "OPENAI_API_KEY": "sk-test-123456789"}
+    status = run_cli("status", "--json", env=env)
+    assert json.loads(status.stdout)["source"].startswith("the OS keyring (Codex Auth / cli|")
+    assert run_cli("logout", env=env).stderr == "Successfully logged out\n"
+    assert json.loads(keyring_file.read_text()) == {}
+
+
+def test_auto_says_when_it_falls_back_to_the_file(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    env = keyring_env(home, tmp_path / "unused.json", "auto", "keyring.backends.fail.Keyring")
+    login = run_cli("login", "--with-api-key", env=env, stdin="sk-test-123456789")
+    assert login.returncode == 0, login.stderr
+    assert login.stderr.splitlines()[0] == (
+        f"No OS keyring is available; using {home / 'auth.json'} (mode 0600)"
+    )
+    assert (home / "auth.json").exists()
+
+
+def test_auto_uses_the_keyring_when_there_is_one(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    env = keyring_env(home, tmp_path / "k.json", "auto", "support.keyring_backends.FileKeyring")
+    login = run_cli("login", "--with-api-key", env=env, stdin="sk-test-123456789")
+    assert login.stderr.splitlines()[0].startswith("Using the OS keyring (Codex Auth / cli|")
+    assert not (home / "auth.json").exists()
+
+
+def test_an_unknown_store_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_cli("status", env=clean_env(tmp_path, CODEX_LOGIN_STORE="cloud"))
+    assert result.returncode == 1
+    assert "CODEX_LOGIN_STORE='cloud' is not a credential store" in result.stderr
