@@ -73,7 +73,8 @@ class HttpTokenEndpoint:
         revoke_timeout: float = 10.0,
     ) -> None:
         self.config = config
-        self._ssl = _ssl_context(ca_file)
+        self._ca_file = ca_file
+        self._ssl: ssl.SSLContext | None = None
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
         self._revoke_timeout = aiohttp.ClientTimeout(
             total=revoke_timeout, connect=min(connect_timeout, revoke_timeout)
@@ -173,6 +174,12 @@ class HttpTokenEndpoint:
 
     # -- plumbing -------------------------------------------------------------------
 
+    def _tls(self) -> ssl.SSLContext:
+        """Loading the trust store is slow; only HTTPS requests need it."""
+        if self._ssl is None:
+            self._ssl = _ssl_context(self._ca_file)
+        return self._ssl
+
     def _success(self, answer: _Answer, what: str) -> dict[str, Any]:
         document = answer.json_object()
         if answer.status == 200 and document is not None:
@@ -203,13 +210,12 @@ class HttpTokenEndpoint:
         if form is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         timeout = self._revoke_timeout if revoke else self._timeout
+        tls: ssl.SSLContext | bool = self._tls() if url.startswith("https:") else True
         log.debug("POST %s (%s)", url, what)
         try:
             async with (
                 aiohttp.ClientSession(timeout=timeout, trust_env=True) as session,
-                session.post(
-                    url, data=form, json=json_body, headers=headers, ssl=self._ssl
-                ) as response,
+                session.post(url, data=form, json=json_body, headers=headers, ssl=tls) as response,
             ):
                 body = await _read_limited(response)
                 return _Answer(response.status, response.reason or "", body)

@@ -160,10 +160,9 @@ class AuthManager:
         seen = self._current_snapshot()
         if self._ended is not None and self._ended[0] == seen.fingerprint:
             raise self._ended[1]  # this record's session is over; don't ask again
-        endpoint = self._token_endpoint()
         loop = asyncio.get_running_loop()
         try:
-            snapshot = await asyncio.to_thread(self._locked_refresh, seen, force, endpoint, loop)
+            snapshot = await asyncio.to_thread(self._locked_refresh, seen, force, loop)
         except SessionEnded as exc:
             self._ended = (self._store.fingerprint(), exc)
             raise
@@ -173,11 +172,7 @@ class AuthManager:
         return snapshot.current
 
     def _locked_refresh(
-        self,
-        seen: _Snapshot,
-        force: bool,
-        endpoint: TokenEndpoint,
-        loop: asyncio.AbstractEventLoop,
+        self, seen: _Snapshot, force: bool, loop: asyncio.AbstractEventLoop
     ) -> _Snapshot:
         """Steps 2 and 3 of the protocol, in a worker thread that holds the writer lock."""
         with self._store.exclusive():
@@ -193,7 +188,8 @@ class AuthManager:
             if not force and self._clock.now() < now_seen.refresh_at:
                 return now_seen
             log.debug("refreshing the ChatGPT tokens")
-            grant = self._post_refresh(endpoint, tokens.refresh_token, loop)
+            # Built only now: processes that adopt another's tokens never load the HTTP stack.
+            grant = self._post_refresh(self._token_endpoint(), tokens.refresh_token, loop)
             self._store.save(refreshed_record(record, grant, self._clock.now()))
             return self._read(self._store.fingerprint())
 
