@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -285,20 +286,25 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 _IMPORTS = """
 import sys
 from codex_login.entrypoints.cli import main
-code = main(["status"])
+code = main(sys.argv[1:])
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("aiohttp", "authlib", "filelock"))
-print(code, heavy)
+print(code, heavy, file=sys.stderr)
 """
 
 
-def test_status_imports_neither_aiohttp_nor_authlib_nor_filelock(tmp_path: Path) -> None:
-    write_auth(tmp_path, chatgpt_document())
+@pytest.mark.parametrize("command", ["status", "token"])
+@pytest.mark.parametrize("kind", ["apikey", "chatgpt"])
+def test_read_only_commands_import_neither_aiohttp_nor_authlib_nor_filelock(
+    tmp_path: Path, command: str, kind: str
+) -> None:
+    fresh = chatgpt_document(expires_at=datetime.now(UTC) + timedelta(hours=1))
+    write_auth(tmp_path, API_KEY_FILE if kind == "apikey" else fresh)
     result = subprocess.run(
-        [sys.executable, "-c", _IMPORTS],
+        [sys.executable, "-c", _IMPORTS, command],
         capture_output=True,
         text=True,
         env=clean_env(tmp_path),
         check=True,
         timeout=60,
     )
-    assert result.stdout.strip() == "0 []"
+    assert result.stderr.strip().splitlines()[-1] == "0 []"

@@ -30,14 +30,16 @@ def chatgpt_record(**kwargs: Any) -> CredentialRecord:
     )
 
 
-def chatgpt_document(*, plan: str = "pro", **top: Any) -> dict[str, Any]:
+def chatgpt_document(
+    *, plan: str = "pro", expires_at: datetime | None = None, **top: Any
+) -> dict[str, Any]:
     """A ChatGPT auth.json as the Codex CLI writes it."""
     document: dict[str, Any] = {
         "auth_mode": "chatgpt",
         "OPENAI_API_KEY": None,
         "tokens": {
             "id_token": id_token(plan=plan),
-            "access_token": access_token(NOW + timedelta(hours=1)),
+            "access_token": access_token(expires_at or NOW + timedelta(hours=1)),
             "refresh_token": "rt-1",
             "account_id": "acc-123",
         },
