@@ -129,21 +129,23 @@ class FileCredentialStore:
     def _commit(self, data: bytes) -> None:
         import tempfile  # noqa: PLC0415  (writers only)
 
+        # A symlinked auth.json (dotfiles) stays a link: like the Codex CLI, write its target.
+        target = Path(os.path.realpath(self.path)) if self.path.is_symlink() else self.path
         try:
-            fd, temp_name = tempfile.mkstemp(prefix=".auth-", dir=self.codex_home)
+            fd, temp_name = tempfile.mkstemp(prefix=".auth-", dir=target.parent)
         except OSError as exc:
-            raise StorageError(f"cannot write in {self.codex_home}: {_reason(exc)}") from None
+            raise StorageError(f"cannot write in {target.parent}: {_reason(exc)}") from None
         try:
             with os.fdopen(fd, "wb") as temp:
                 temp.write(data)
                 temp.flush()
                 os.fsync(temp.fileno())
-            os.replace(temp_name, self.path)
+            os.replace(temp_name, target)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(temp_name)
-            raise StorageError(f"cannot write {self.path}: {_reason(exc)}") from None
-        _fsync_directory(self.codex_home)
+            raise StorageError(f"cannot write {target}: {_reason(exc)}") from None
+        _fsync_directory(target.parent)
 
 
 def _file_lock(path: Path) -> BaseFileLock:

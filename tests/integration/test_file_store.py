@@ -207,3 +207,16 @@ def test_threads_of_one_process_take_turns(tmp_path: Path) -> None:
     release.set()
     holder.join()
     second.save(API_KEY_RECORD)
+
+
+def test_a_symlinked_auth_json_stays_a_link_and_its_target_is_written(tmp_path: Path) -> None:
+    home, dotfiles = tmp_path / "codex", tmp_path / "dotfiles"
+    home.mkdir()
+    dotfiles.mkdir()
+    (dotfiles / "auth.json").write_text("{}")
+    (home / "auth.json").symlink_to(dotfiles / "auth.json")
+    FileCredentialStore(home).save(API_KEY_RECORD)
+    assert (home / "auth.json").is_symlink()
+    assert (dotfiles / "auth.json").read_bytes() == encode(API_KEY_RECORD)
+    assert mode_of(dotfiles / "auth.json") == 0o600
+    assert sorted(p.name for p in dotfiles.iterdir()) == ["auth.json"]
