@@ -10,7 +10,12 @@ import attrs
 
 from codex_login.domain.claims import IdToken
 from codex_login.domain.errors import CodexLoginError, TokenEndpointError
-from codex_login.domain.login import AuthorizationRequest, login_record, tokens_from_grant
+from codex_login.domain.login import (
+    AuthorizationRequest,
+    issued_by,
+    login_record,
+    tokens_from_grant,
+)
 from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.tokens import TokenData
@@ -37,8 +42,12 @@ class BrowserLogin:
         endpoint: TokenEndpoint,
         store: CredentialStore,
         clock: Clock,
+        issuer: str,
+        client_id: str,
     ) -> None:
         self.request = request
+        self._issuer = issuer
+        self._client_id = client_id
         self._endpoint = endpoint
         self._store = store
         self._clock = clock
@@ -91,11 +100,16 @@ class BrowserLogin:
             return None
 
     def _store_login(self, tokens: TokenData, api_key: str | None) -> str | None:
+        """Commit the login; return the replaced refresh token if it may be revoked here."""
         with self._store.exclusive():
             previous = _previous_record(self._store)
             self._store.save(login_record(tokens, api_key, self._clock.now(), previous))
-        old = previous.tokens.refresh_token if previous and previous.tokens else None
-        return old if old and old != tokens.refresh_token else None
+        old = previous.tokens if previous else None
+        if old is None or old.refresh_token == tokens.refresh_token:
+            return None
+        if not issued_by(old.id_token, self._issuer, self._client_id):
+            return None  # another issuer's token must not be sent to this one
+        return old.refresh_token
 
 
 def _previous_record(store: CredentialStore) -> CredentialRecord | None:

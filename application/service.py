@@ -111,6 +111,8 @@ class AuthService:
             endpoint=endpoint,
             store=self.store,
             clock=self.clock,
+            issuer=self.issuer.issuer,
+            client_id=self.issuer.client_id,
         )
 
     def logout_locally(self) -> bool:

@@ -26,6 +26,8 @@ class IdToken:
     project_id: str | None = None
     completed_platform_onboarding: bool = False
     is_org_owner: bool = False
+    issuer: str | None = None
+    audience: tuple[str, ...] = ()
 
     @property
     def needs_setup(self) -> bool:
@@ -52,7 +54,17 @@ def parse_id_token(raw: str) -> IdToken:
         project_id=_string(auth_claims, "project_id"),
         completed_platform_onboarding=auth_claims.get("completed_platform_onboarding") is True,
         is_org_owner=auth_claims.get("is_org_owner") is True,
+        issuer=_string(payload, "iss"),
+        audience=_audience(payload.get("aud")),
     )
+
+
+def _audience(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(item for item in value if isinstance(item, str))
+    return ()
 
 
 def token_expiry(token: str) -> datetime | None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import attrs
 
-from codex_login.domain.claims import parse_id_token
+from codex_login.domain.claims import IdToken, parse_id_token
 from codex_login.domain.errors import InvalidJwt, TokenEndpointError
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.plans import should_use_api_key
@@ -24,11 +24,26 @@ class AuthorizationRequest:
     verifier: str = attrs.field(repr=False)
 
 
-def mode_for_new_login(tokens: TokenData) -> AuthMode:
-    """The auth_mode a browser login writes, so every tool agrees afterwards."""
-    if should_use_api_key(AuthMode.CHATGPT, tokens.id_token.plan):
+def mode_for_new_login(tokens: TokenData, api_key: str | None) -> AuthMode:
+    """The auth_mode a browser login writes, so every tool agrees afterwards.
+
+    The plan policy decides, but ``apikey`` only when the exchange gave a key:
+    a record naming ``apikey`` without one would be unusable.
+    """
+    if api_key and should_use_api_key(AuthMode.CHATGPT, tokens.id_token.plan):
         return AuthMode.API_KEY
     return AuthMode.CHATGPT
+
+
+def issued_by(id_token: IdToken, issuer: str, client_id: str) -> bool:
+    """Whether an ID token says it came from ``issuer`` for ``client_id``.
+
+    Only then may its refresh token be sent to that issuer (to revoke it):
+    a token of another issuer must never leave for this one.
+    """
+    return (id_token.issuer or "").rstrip("/") == issuer.rstrip("/") and (
+        client_id in id_token.audience
+    )
 
 
 def tokens_from_grant(grant: TokenGrant) -> TokenData:
@@ -60,7 +75,7 @@ def login_record(
     kept_top = previous.extra if previous else {}
     kept_tokens = previous.tokens.extra if previous and previous.tokens else {}
     return CredentialRecord(
-        auth_mode=mode_for_new_login(tokens),
+        auth_mode=mode_for_new_login(tokens, api_key),
         openai_api_key=api_key,
         tokens=attrs.evolve(tokens, extra=dict(kept_tokens)),
         last_refresh=now,

@@ -33,6 +33,8 @@ from codex_login.domain.errors import (
     TransientTokenError,
 )
 from codex_login.domain.issuer import issuer_config
+from codex_login.domain.modes import AuthMode
+from codex_login.domain.resolution import resolve
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.callback_server import CallbackServer, login_in_browser
 from support.fake_issuer import Failure, FakeIssuer, running_issuer
@@ -257,6 +259,22 @@ def test_a_new_login_replaces_credentials_and_keeps_unknown_fields(
     document = stored(tmp_path)
     assert document["installation_id"] == "abc"
     assert document["OPENAI_API_KEY"] == "sk-proj-exchanged-0123456789"
+
+
+def test_an_enterprise_login_without_a_key_stays_usable(tmp_path: Path, issuer: FakeIssuer) -> None:
+    issuer.plan = "enterprise"
+    issuer.api_key_failure = Failure(403, '{"error": "access_denied"}')
+
+    async def scenario() -> None:
+        async with browser_login(service_for(tmp_path, issuer)) as login:
+            await login.approve()
+            await login.outcome()
+
+    run(scenario)
+    assert stored(tmp_path)["auth_mode"] == "chatgpt"
+    status = FileCredentialStore(tmp_path).load()
+    assert status is not None
+    assert resolve(status.record, AuthMode.CHATGPT) is not None
 
 
 def test_a_failed_api_key_exchange_does_not_fail_the_login(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -201,28 +202,41 @@ def test_logout_deletes_a_malformed_file_without_revoking(
     assert issuer.requests == []
 
 
-def test_a_new_login_revokes_the_refresh_token_it_replaces(
-    tmp_path: Path, issuer: FakeIssuer
-) -> None:
-    old = issuer.new_refresh_token()
-    write_login(tmp_path, old, expires_in=timedelta(hours=1))
+def browser_login(home: Path, issuer: FakeIssuer) -> None:
     child = subprocess.Popen(
         [str(CLI), "login", "--no-browser", "--port", "0"],
         stdin=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env=issuer_env(tmp_path, issuer, profile="standard"),
+        env=issuer_env(home, issuer, profile="standard"),
         text=True,
     )
     assert child.stderr is not None
     url = next(line.strip() for line in child.stderr if line.startswith(issuer.url))
-    import urllib.request  # noqa: PLC0415
-
     with urllib.request.urlopen(url, timeout=30) as page:
         page.read()
     child.communicate(timeout=30)
     assert child.returncode == 0
+
+
+def test_a_new_login_revokes_the_refresh_token_it_replaces(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    old = issuer.new_refresh_token()
+    write_login(tmp_path, old, expires_in=timedelta(hours=1), issuer=issuer.url)
+    browser_login(tmp_path, issuer)
     assert not issuer.refresh_token_works(old)
     assert issuer.refresh_token_works(stored(tmp_path)["tokens"]["refresh_token"])
+
+
+def test_a_login_at_another_issuer_never_sends_it_the_old_refresh_token(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    write_login(tmp_path, "rt-of-auth-openai-com", expires_in=timedelta(hours=1),
+                issuer="https://auth.openai.com")  # fmt: skip
+    browser_login(tmp_path, issuer)
+    sent = [r.json or r.form for r in issuer.requests]
+    assert all("rt-of-auth-openai-com" not in json.dumps(fields) for fields in sent)
+    assert [r.path for r in issuer.requests if r.path == "/oauth/revoke"] == []
 
 
 def test_an_issuer_slower_than_the_timeout_leaves_the_file_unchanged(

@@ -167,7 +167,7 @@ class FakeIssuer:
     def _tokens(self, refresh: str) -> dict[str, str]:
         expires = datetime.now(UTC) + self.access_ttl
         return {
-            "id_token": id_token(plan=self.plan, **self.claims),
+            "id_token": id_token(plan=self.plan, issuer=self.url, **self.claims),
             "access_token": access_token(expires),
             "refresh_token": refresh,
         }

@@ -16,13 +16,15 @@ def issuer_env(home: Path, issuer: FakeIssuer, profile: str = "openai") -> dict[
     return clean_env(home, CODEX_LOGIN_ISSUER=issuer.url, CODEX_LOGIN_ISSUER_PROFILE=profile)
 
 
-def write_login(home: Path, refresh_token: str, *, expires_in: timedelta) -> bytes:
+def write_login(
+    home: Path, refresh_token: str, *, expires_in: timedelta, issuer: str | None = None
+) -> bytes:
     home.mkdir(exist_ok=True)
     document: dict[str, Any] = {
         "auth_mode": "chatgpt",
         "OPENAI_API_KEY": None,
         "tokens": {
-            "id_token": id_token(),
+            "id_token": id_token(issuer=issuer),
             "access_token": access_token(datetime.now(UTC) + expires_in),
             "refresh_token": refresh_token,
             "account_id": "acc-123",

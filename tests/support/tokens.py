@@ -26,6 +26,8 @@ def id_token(
     plan: str | None = "pro",
     account_id: str | None = "acc-123",
     user_id: str = "user-123",
+    issuer: str | None = None,
+    audience: str = "app_EMoamEEZ73f0CkXaXp7hrann",
     **auth: Any,
 ) -> str:
     claims: dict[str, Any] = {"chatgpt_user_id": user_id, **auth}
@@ -33,7 +35,9 @@ def id_token(
         claims["chatgpt_plan_type"] = plan
     if account_id is not None:
         claims["chatgpt_account_id"] = account_id
-    payload: dict[str, Any] = {"sub": user_id, AUTH_CLAIM: claims}
+    payload: dict[str, Any] = {"sub": user_id, "aud": [audience], AUTH_CLAIM: claims}
+    if issuer is not None:
+        payload["iss"] = issuer
     if email is not None:
         payload["email"] = email
     return make_jwt(payload)

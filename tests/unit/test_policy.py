@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from codex_login.domain.claims import parse_id_token
 from codex_login.domain.errors import MalformedCredentials, UnsupportedAuthMode
-from codex_login.domain.login import mode_for_new_login
+from codex_login.domain.login import issued_by, login_record, mode_for_new_login
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode, StoredMode, UnsupportedMode
 from codex_login.domain.plans import KnownPlan, Plan, UnknownPlan, parse_plan, should_use_api_key
@@ -20,7 +20,7 @@ from codex_login.domain.resolution import ApiKeyAuth, ChatGptAuth, resolve
 from codex_login.domain.tokens import TokenData
 from support.fakes import NOW
 from support.records import chatgpt_tokens
-from support.tokens import access_token, id_token
+from support.tokens import access_token, id_token, make_jwt
 
 plans = st.sampled_from(list(KnownPlan)) | st.builds(UnknownPlan, st.text()) | st.none()
 modes = st.sampled_from(list(AuthMode))
@@ -120,11 +120,34 @@ def test_neither_key_nor_tokens_is_not_logged_in() -> None:
 
 
 @pytest.mark.parametrize(
-    ("plan", "mode"),
-    [("plus", AuthMode.CHATGPT), ("enterprise", AuthMode.API_KEY), (None, AuthMode.API_KEY)],
+    ("plan", "key", "mode"),
+    [
+        ("plus", "sk-x", AuthMode.CHATGPT),
+        ("enterprise", "sk-x", AuthMode.API_KEY),
+        (None, "sk-x", AuthMode.API_KEY),
+        ("enterprise", None, AuthMode.CHATGPT),
+        (None, None, AuthMode.CHATGPT),
+    ],
 )
-def test_new_login_mode_follows_the_plan_policy(plan: str | None, mode: AuthMode) -> None:
-    assert mode_for_new_login(chatgpt_tokens(plan=plan)) is mode
+def test_new_login_mode_follows_the_plan_policy_when_a_key_was_obtained(
+    plan: str | None, key: str | None, mode: AuthMode
+) -> None:
+    assert mode_for_new_login(chatgpt_tokens(plan=plan), key) is mode
+
+
+@given(plans, st.none() | st.just("sk-key"))
+def test_a_new_login_record_always_resolves(plan: Plan | None, key: str | None) -> None:
+    tokens = _tokens_for(plan)
+    record = login_record(tokens, key, NOW, None)
+    assert resolve(record, AuthMode.CHATGPT) is not None
+
+
+def test_only_tokens_of_the_same_issuer_and_client_are_sent_back_to_it() -> None:
+    claims = parse_id_token(make_jwt({"iss": "https://auth.openai.com", "aud": ["app_1"]}))
+    assert issued_by(claims, "https://auth.openai.com/", "app_1")
+    assert not issued_by(claims, "https://idp.example", "app_1")
+    assert not issued_by(claims, "https://auth.openai.com", "app_2")
+    assert not issued_by(parse_id_token(make_jwt({})), "https://auth.openai.com", "app_1")
 
 
 # -- refresh due --------------------------------------------------------------
