@@ -160,9 +160,8 @@ class AuthManager:
         seen = self._current_snapshot()
         if self._ended is not None and self._ended[0] == seen.fingerprint:
             raise self._ended[1]  # this record's session is over; don't ask again
-        loop = asyncio.get_running_loop()
         try:
-            snapshot = await asyncio.to_thread(self._locked_refresh, seen, force, loop)
+            snapshot = await asyncio.to_thread(self._locked_refresh, seen, force)
         except SessionEnded as exc:
             self._ended = (self._store.fingerprint(), exc)
             raise
@@ -171,9 +170,7 @@ class AuthManager:
             raise NotLoggedIn()
         return snapshot.current
 
-    def _locked_refresh(
-        self, seen: _Snapshot, force: bool, loop: asyncio.AbstractEventLoop
-    ) -> _Snapshot:
+    def _locked_refresh(self, seen: _Snapshot, force: bool) -> _Snapshot:
         """Steps 2 and 3 of the protocol, in a worker thread that holds the writer lock."""
         with self._store.exclusive():
             now_seen = self._read(self._store.fingerprint())
@@ -189,21 +186,21 @@ class AuthManager:
                 return now_seen
             log.debug("refreshing the ChatGPT tokens")
             # Built only now: processes that adopt another's tokens never load the HTTP stack.
-            grant = self._post_refresh(self._token_endpoint(), tokens.refresh_token, loop)
+            grant = self._post_refresh(self._token_endpoint(), tokens.refresh_token)
             self._store.save(refreshed_record(record, grant, self._clock.now()))
             return self._read(self._store.fingerprint())
 
-    def _post_refresh(
-        self, endpoint: TokenEndpoint, refresh_token: str, loop: asyncio.AbstractEventLoop
-    ) -> TokenGrant:
-        """Run the POST on the caller's event loop while this thread keeps the lock."""
-        posted = asyncio.run_coroutine_threadsafe(
-            endpoint.refresh(refresh_token=refresh_token), loop
-        )
+    def _post_refresh(self, endpoint: TokenEndpoint, refresh_token: str) -> TokenGrant:
+        """POST on this worker thread's own event loop.
+
+        The caller's loop is never needed while the lock is held, so code on that
+        loop that takes the store lock cannot deadlock with us; and a caller that
+        gives up does not stop a refresh whose new tokens must be committed.
+        """
+        posted = endpoint.refresh(refresh_token=refresh_token)
         try:
-            return posted.result(self._refresh_timeout)
+            return asyncio.run(asyncio.wait_for(posted, self._refresh_timeout))
         except TimeoutError:
-            posted.cancel()
             raise TransientTokenError(
                 f"the refresh took longer than {self._refresh_timeout:g} s; "
                 "the stored login is unchanged, try again later"

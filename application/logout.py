@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -32,7 +33,8 @@ async def logout(
     revoked, error = False, None
     if revoke:
         revoked, error = await _revoke_stored(store, endpoint_factory)
-    return LogoutResult(store.delete(), revoked, error)
+    removed = await asyncio.to_thread(store.delete)  # waits for the lock off the event loop
+    return LogoutResult(removed, revoked, error)
 
 
 async def _revoke_stored(

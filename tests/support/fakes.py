@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -35,7 +36,8 @@ class FakeTokenEndpoint:
         self.revoked: list[tuple[str, str]] = []
         self.failure: Exception | None = None
         self.grant: TokenGrant | None = None
-        self.gate: asyncio.Event | None = None
+        self.gate: threading.Event | None = None
+        self.hang = False
         self._serial = 0
 
     def authorization_request(self, *, redirect_uri: str) -> AuthorizationRequest:
@@ -55,7 +57,9 @@ class FakeTokenEndpoint:
     async def refresh(self, *, refresh_token: str) -> TokenGrant:
         self.refreshed.append(refresh_token)
         if self.gate is not None:
-            await self.gate.wait()
+            await asyncio.to_thread(self.gate.wait, 30)
+        if self.hang:
+            await asyncio.sleep(3600)
         if self.failure is not None:
             raise self.failure
         if self.grant is not None:

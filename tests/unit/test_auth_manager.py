@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -180,7 +181,7 @@ def test_concurrent_callers_share_one_refresh() -> None:
     manager, _, endpoint, _ = setup(expiring_in(1))
 
     async def scenario() -> set[str]:
-        endpoint.gate = asyncio.Event()
+        endpoint.gate = threading.Event()
         callers = [asyncio.create_task(manager.get_token()) for _ in range(20)]
         while not endpoint.refreshed:
             await asyncio.sleep(0)
@@ -296,9 +297,27 @@ def test_a_refresh_that_hangs_gives_up_after_the_refresh_timeout() -> None:
     )
 
     async def scenario() -> None:
-        endpoint.gate = asyncio.Event()  # never set: the issuer never answers
+        endpoint.hang = True  # the issuer never answers
         await manager.get_token()
 
     with pytest.raises(TransientTokenError, match=r"longer than 0\.2 s"):
         asyncio.run(scenario())
     assert store.saved == []
+
+
+def test_a_lock_taken_on_the_event_loop_does_not_stall_a_refresh() -> None:
+    """A logout on the same loop waits for the refresh's lock; the refresh must still finish."""
+    manager, store, endpoint, _ = setup(expiring_in(60))
+
+    async def scenario() -> None:
+        endpoint.gate = threading.Event()
+        refresh = asyncio.create_task(manager.refresh())
+        while not endpoint.refreshed:
+            await asyncio.sleep(0)
+        threading.Timer(0.1, endpoint.gate.set).start()
+        with store.exclusive():  # blocks this loop until the refresh has committed
+            pass
+        await refresh
+
+    asyncio.run(scenario())
+    assert stored_tokens(store).refresh_token == "rt-refreshed-1"
