@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -18,7 +19,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from codex_login.domain.claims import IdToken, parse_id_token
-from codex_login.domain.errors import InvalidJwt, MalformedCredentials
+from codex_login.domain.errors import InvalidJwt, MalformedCredentials, StorageError
 from codex_login.domain.modes import StoredMode, mode_name, parse_mode
 from codex_login.domain.record import CredentialRecord, Loaded
 from codex_login.domain.tokens import TokenData
@@ -51,11 +52,14 @@ def encode(record: CredentialRecord, *, compact: bool = False) -> bytes:
     document = _converter().unstructure(record, CredentialRecord)
     layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
     try:
-        return json.dumps(document, ensure_ascii=False, **layout).encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate (from a "\ud800" escape in a preserved field) has no
-        # UTF-8 form; escaping keeps the file valid and the value intact.
-        return json.dumps(document, ensure_ascii=True, **layout).encode("ascii")
+        try:
+            return json.dumps(document, ensure_ascii=False, allow_nan=False, **layout).encode()
+        except UnicodeEncodeError:
+            # A lone surrogate (from a "\ud800" escape in a preserved field) has no
+            # UTF-8 form; escaping keeps the file valid and the value intact.
+            return json.dumps(document, ensure_ascii=True, allow_nan=False, **layout).encode()
+    except ValueError as exc:
+        raise StorageError(f"the credentials cannot be written as JSON: {exc}") from None
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -78,9 +82,12 @@ def parse_timestamp(text: str) -> datetime:
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     fraction, offset = match.group(7) or "0", match.group(8)
     micros = int(fraction[:6].ljust(6, "0"))
-    zone = UTC if offset in "Zz" else _offset(offset)
-    moment = datetime(year, month, day, hour, minute, second, micros, tzinfo=zone)
-    return moment.astimezone(UTC)
+    try:
+        zone = UTC if offset in "Zz" else _offset(offset)
+        moment = datetime(year, month, day, hour, minute, second, micros, tzinfo=zone)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"{text!r} is not a valid moment: {exc}") from None
 
 
 def _offset(text: str) -> timezone:
@@ -102,12 +109,16 @@ def _parse_json(data: bytes, location: str) -> dict[str, Any]:
         raise malformed(f"it is not UTF-8 text (bad byte at offset {exc.start})") from None
     try:
         document = json.loads(
-            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+            text,
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
         )
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise malformed(f"it is not valid JSON ({exc.msg} at {where})") from None
-    except (_Rejected, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # _Rejected, an integer too long to convert, or nesting too deep.
         raise malformed(f"it is not valid JSON ({exc or 'nested too deeply'})") from None
     if not isinstance(document, dict):
         raise malformed(f"it holds a JSON {_json_type(document)}, not an object")
@@ -121,6 +132,13 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise _Rejected(f"the key {key!r} appears twice")
         document[key] = value
     return document
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _Rejected(f"the number {text[:20]} is out of range")
+    return value
 
 
 def _reject_constant(name: str) -> Any:

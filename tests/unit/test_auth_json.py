@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from codex_login.adapters.auth_json import decode, encode, format_timestamp, parse_timestamp
 from codex_login.domain.claims import parse_id_token
-from codex_login.domain.errors import MalformedCredentials
+from codex_login.domain.errors import MalformedCredentials, StorageError
 from codex_login.domain.modes import AuthMode, UnsupportedMode
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.tokens import TokenData
@@ -130,6 +130,9 @@ def _tokens(*, without: str = "", **fields: object) -> bytes:
         (b'"x"', "holds a JSON string"),
         (b'{"a": 1, "a": 2}', "'a' appears twice"),
         (b'{"OPENAI_API_KEY": NaN}', "NaN is not a JSON value"),
+        (b'{"OPENAI_API_KEY": "k", "x": -Infinity}', "-Infinity is not a JSON value"),
+        (b'{"OPENAI_API_KEY": "k", "x": 1e999}', "the number 1e999 is out of range"),
+        (b'{"OPENAI_API_KEY": "k", "x": ' + b"9" * 5000 + b"}", "not valid JSON"),
         (b'{"auth_mode": 1}', "auth_mode must be a string, not number"),
         (b'{"auth_mode": ["chatgpt"]}', "auth_mode must be a string, not array"),
         (b'{"OPENAI_API_KEY": true}', "OPENAI_API_KEY must be a string, not boolean"),
@@ -159,7 +162,18 @@ def test_secrets_never_appear_in_errors() -> None:
     assert "secret" not in str(caught.value)
 
 
-@pytest.mark.parametrize("stamp", ["", "yesterday", 17, "2026-13-01T00:00:00Z", "2026-11-28"])
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "",
+        "yesterday",
+        17,
+        "2026-13-01T00:00:00Z",
+        "2026-11-28",
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+    ],
+)
 def test_malformed_last_refresh_is_a_warning(stamp: object) -> None:
     data = json.dumps(chatgpt_document(last_refresh=stamp)).encode()
     loaded = decode(data, LOCATION)
@@ -243,3 +257,8 @@ def test_round_trip_is_the_identity(record: CredentialRecord) -> None:
 def test_encoding_is_stable(record: CredentialRecord) -> None:
     data = encode(record)
     assert encode(decode(data, LOCATION).record) == data
+
+
+def test_a_record_json_cannot_represent_is_refused_before_writing() -> None:
+    with pytest.raises(StorageError, match="cannot be written as JSON"):
+        encode(CredentialRecord(extra={"x": float("inf")}))
