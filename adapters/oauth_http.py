@@ -229,6 +229,10 @@ class HttpTokenEndpoint:
             raise TransientTokenError(
                 f"{what} failed: cannot reach {url}: {_reason(exc)}"
             ) from None
+        except ValueError as exc:  # aiohttp's reading of a malformed proxy variable
+            raise ConfigurationError(
+                f"{what} failed: {exc}; check HTTPS_PROXY, HTTP_PROXY and NO_PROXY"
+            ) from None
 
 
 async def _read_limited(response: aiohttp.ClientResponse) -> bytes:

@@ -76,9 +76,9 @@ class CallbackServer:
         """Bind ``port``, or by default 1455 then 1457, taking over from a stale login."""
         self._done = asyncio.get_running_loop().create_future()
         app = web.Application(middlewares=[self._check_host])
-        app.router.add_get(CALLBACK_PATH, self._callback)
-        app.router.add_get("/success", self._success)
-        app.router.add_get("/cancel", self._cancel)
+        app.router.add_get(CALLBACK_PATH, self._callback, allow_head=False)
+        app.router.add_get("/success", self._success, allow_head=False)
+        app.router.add_get("/cancel", self._cancel, allow_head=False)
         # No access log: callback URLs carry the code and state.
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=1.0
@@ -86,7 +86,11 @@ class CallbackServer:
         await self._runner.setup()
         candidates = self._ports if port is None else (port,)
         for candidate in candidates:
-            listener = await self._claim(candidate)
+            try:
+                listener = await self._claim(candidate)
+            except BaseException:
+                await self.close()
+                raise
             if listener is not None:
                 self.port = listener.getsockname()[1]
                 self._allowed_hosts = frozenset(
@@ -194,6 +198,11 @@ class CallbackServer:
         except CodexLoginError as exc:
             self._finish(exc)
             return _html(502, error_page("Sign-in failed", str(exc)))
+        except Exception as exc:  # a bug must end the login visibly, not leave it waiting
+            log.debug("the sign-in failed unexpectedly", exc_info=True)
+            failure = LoginError(f"the sign-in failed unexpectedly ({type(exc).__name__})")
+            self._finish(failure)
+            return _html(500, error_page("Sign-in failed", str(failure)))
         # The credentials are stored: finish even if the browser never shows /success.
         asyncio.get_running_loop().call_later(self._success_grace, self._finish, self._outcome)
         raise web.HTTPFound(f"/success?{urlencode(self._success_query(self._outcome))}")
@@ -223,6 +232,13 @@ class CallbackServer:
         return response
 
     async def _cancel(self, request: web.Request) -> web.StreamResponse:
+        """A newer login taking over the port; never a web page, never a login mid-exchange."""
+        if _from_a_web_page(request):
+            return _html(
+                403, error_page("Not allowed", "Web pages cannot cancel a login.", retry=False)
+            )
+        if self._login is not None and self._login.exchange_started:
+            return _html(409, notice_page("Signing in", "This login is finishing; try again."))
         self.cancel("cancelled: another login took over the callback port")
         return _html(200, notice_page("Login cancelled", "This login was cancelled."))
 
@@ -261,6 +277,12 @@ class CallbackServer:
             self._done.set_exception(result)
         else:
             self._done.set_result(result)
+
+
+def _from_a_web_page(request: web.Request) -> bool:
+    """Browsers label requests a page makes; a login taking over the port sends neither."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    return "Origin" in request.headers or fetch_site not in (None, "none")
 
 
 def _listen(port: int) -> socket.socket:

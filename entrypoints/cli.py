@@ -50,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CodexLoginError as exc:
         _say(f"Error: {exc}")
         return EXIT_FAILURE
+    except Exception as exc:  # a bug: one line, and the traceback only when asked for
+        if args.verbose:
+            raise
+        _say(f"Error: unexpected {type(exc).__name__}: {exc} (run with -v for details)")
+        return EXIT_FAILURE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -126,6 +131,12 @@ def _login(service: AuthService, args: argparse.Namespace) -> int:
 
 def _login_in_browser(service: AuthService, args: argparse.Namespace) -> None:
     import asyncio  # noqa: PLC0415  (the HTTP stack loads only for logins)
+    import logging  # noqa: PLC0415
+
+    if not args.verbose:
+        # aiohttp reports malformed requests with a traceback (and request data) through
+        # Python's last-resort handler; the login answers them with a 4xx and goes on.
+        logging.getLogger("aiohttp").addHandler(logging.NullHandler())
 
     from codex_login.adapters.browser import SystemBrowser  # noqa: PLC0415
     from codex_login.entrypoints.callback_server import login_in_browser  # noqa: PLC0415

@@ -35,6 +35,7 @@ from codex_login.domain.errors import (
 from codex_login.domain.issuer import issuer_config
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.resolution import resolve
+from codex_login.domain.tokens import TokenGrant
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.callback_server import CallbackServer, login_in_browser
 from support.fake_issuer import Failure, FakeIssuer, running_issuer
@@ -583,3 +584,55 @@ def test_a_browser_that_never_shows_the_success_page_still_completes(
 
     assert run(scenario).id_token.email == "user@example.com"
     assert (tmp_path / "auth.json").exists()
+
+
+def test_web_pages_and_late_requests_cannot_cancel_a_login(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    issuer.exchange_delay = 0.5
+
+    async def scenario() -> list[int]:
+        async with browser_login(service_for(tmp_path, issuer)) as login:
+            statuses = []
+            for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.get(f"http://127.0.0.1:{login.port}/cancel", headers=headers) as page,
+                ):
+                    statuses.append(page.status)
+            for path in ("/cancel", "/auth/callback"):
+                statuses.append((await login.get(path, method="HEAD"))[0])
+            approving = asyncio.create_task(login.approve())
+            while not issuer.posts("authorization_code"):
+                await asyncio.sleep(0.01)
+            statuses.append((await login.get("/cancel"))[0])  # mid-exchange: too late
+            await approving
+            await login.outcome()
+            return statuses
+
+    assert run(scenario) == [403, 403, 405, 405, 409]
+    assert stored(tmp_path)["auth_mode"] == "chatgpt"
+
+
+class ExplodingEndpoint(HttpTokenEndpoint):
+    async def exchange_code(self, *, code: str, redirect_uri: str, verifier: str) -> TokenGrant:
+        raise RuntimeError("a bug")
+
+
+def test_an_unexpected_failure_ends_the_login_instead_of_leaving_it_waiting(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    endpoint = ExplodingEndpoint(issuer_config(issuer=issuer.url))
+    service = bootstrap(
+        store=FileCredentialStore(tmp_path), endpoint=endpoint, issuer=issuer.url, environ={}
+    )
+
+    async def scenario() -> int:
+        async with browser_login(service) as login:
+            status, _, _ = await login.approve()
+            with pytest.raises(LoginError, match="failed unexpectedly"):
+                await login.outcome()
+            return status
+
+    assert run(scenario) == 500
+    assert not (tmp_path / "auth.json").exists()

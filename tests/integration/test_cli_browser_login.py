@@ -107,3 +107,24 @@ def test_bad_login_options_are_refused(tmp_path: Path, args: list[str], message:
     assert result.returncode in (1, 2)
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_malformed_requests_leave_no_traces_on_the_terminal(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    home = tmp_path / "codex"
+    child, url = start_login(home, issuer)
+    port = int(re.search(r"localhost%3A(\d+)", url).group(1))  # type: ignore[union-attr]
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        raw.sendall(b"GET /auth/callback?code=" + b"x" * 20_000 + b" HTTP/1.1\r\n\r\n")
+        assert raw.recv(100).split(b" ")[1] == b"400"
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        assert raw.recv(100).split(b" ")[1] == b"400"
+    with urllib.request.urlopen(url, timeout=30) as page:
+        page.read()
+    _, stderr = child.communicate(timeout=30)
+    assert child.returncode == 0
+    assert "Traceback" not in stderr
+    assert "xxxxxxxx" not in stderr
+    assert stderr.strip().endswith("Successfully logged in")

@@ -249,3 +249,13 @@ def test_an_issuer_slower_than_the_timeout_leaves_the_file_unchanged(
     with pytest.raises(TransientTokenError, match=r"did not answer within 0\.5 s"):
         asyncio.run(service.get_token())
     assert (tmp_path / "auth.json").read_bytes() == before
+
+
+def test_a_malformed_proxy_variable_is_a_one_line_error(tmp_path: Path, issuer: FakeIssuer) -> None:
+    before = write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
+    env = {**issuer_env(tmp_path, issuer), "HTTP_PROXY": "http://[bad", "NO_PROXY": ""}
+    result = run_cli("token", env=env)
+    assert result.returncode == 1
+    assert "check HTTPS_PROXY, HTTP_PROXY and NO_PROXY" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "auth.json").read_bytes() == before
