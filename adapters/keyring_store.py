@@ -59,7 +59,7 @@ class KeyringCredentialStore:
         return f"the OS keyring ({SERVICE} / {self.account})"
 
     def load(self) -> Loaded | None:
-        value = self._call(lambda keys: keys.get_password(SERVICE, self.account))
+        value = self._value()
         if value is None:
             return None
         return auth_json.decode(value.encode("utf-8"), self.location)
@@ -73,7 +73,7 @@ class KeyringCredentialStore:
         from keyring.errors import PasswordDeleteError  # noqa: PLC0415
 
         with self.exclusive():
-            if self.load() is None:
+            if self._value() is None:  # present is enough: a malformed entry goes too
                 return False
             try:
                 self._call(lambda keys: keys.delete_password(SERVICE, self.account))
@@ -84,6 +84,11 @@ class KeyringCredentialStore:
         return True
 
     def fingerprint(self) -> Hashable:
+        """A digest of the entry: the entry itself holds secrets and must not be kept around."""
+        value = self._value()
+        return None if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+    def _value(self) -> str | None:
         return self._call(lambda keys: keys.get_password(SERVICE, self.account))
 
     def exclusive(self) -> AbstractContextManager[None]:

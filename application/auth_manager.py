@@ -86,7 +86,8 @@ class AuthManager:
         self._policy = policy or RefreshPolicy()
         self._refresh_timeout = refresh_timeout
         self._snapshot: _Snapshot | None = None
-        self._ended: tuple[Hashable, SessionEnded] | None = None
+        # The refresh token the issuer declared dead, and what it said.
+        self._ended: tuple[str, SessionEnded] | None = None
         self._inflight: tuple[asyncio.AbstractEventLoop, asyncio.Task[CurrentAuth]] | None = None
 
     # -- the API --------------------------------------------------------------------
@@ -158,13 +159,10 @@ class AuthManager:
 
     async def _refresh(self, *, force: bool) -> CurrentAuth:
         seen = self._current_snapshot()
-        if self._ended is not None and self._ended[0] == seen.fingerprint:
-            raise self._ended[1]  # this record's session is over; don't ask again
-        try:
-            snapshot = await asyncio.to_thread(self._locked_refresh, seen, force)
-        except SessionEnded as exc:
-            self._ended = (self._store.fingerprint(), exc)
-            raise
+        ended = self._ended
+        if ended is not None and seen.tokens and seen.tokens.refresh_token == ended[0]:
+            raise ended[1]  # this session is over; don't ask the issuer again
+        snapshot = await asyncio.to_thread(self._locked_refresh, seen, force)
         self._snapshot = snapshot
         if snapshot.current is None:
             raise NotLoggedIn()
@@ -200,6 +198,9 @@ class AuthManager:
         posted = endpoint.refresh(refresh_token=refresh_token)
         try:
             return asyncio.run(asyncio.wait_for(posted, self._refresh_timeout))
+        except SessionEnded as exc:
+            self._ended = (refresh_token, exc)
+            raise
         except TimeoutError:
             raise TransientTokenError(
                 f"the refresh took longer than {self._refresh_timeout:g} s; "

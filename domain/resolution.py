@@ -34,11 +34,14 @@ def resolve(
     With both tokens and a key: a preferred ``apikey`` picks the key, else an
     explicit ``auth_mode`` decides, else the plan policy.
     """
-    mode, key, tokens = record.auth_mode, record.openai_api_key, record.tokens
+    # An empty key is no key: handing out "" as a bearer would only fail later.
+    mode, key, tokens = record.auth_mode, record.openai_api_key or None, record.tokens
     if isinstance(mode, UnsupportedMode):
         raise UnsupportedAuthMode(mode.name)
     if mode is AuthMode.API_KEY and key is None:
-        raise MalformedCredentials(location, 'auth_mode is "apikey" but OPENAI_API_KEY is null')
+        raise MalformedCredentials(
+            location, 'auth_mode is "apikey" but OPENAI_API_KEY is null or empty'
+        )
     if tokens is None:
         return ApiKeyAuth(key) if key is not None else None
     if key is None:

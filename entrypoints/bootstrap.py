@@ -63,7 +63,7 @@ def issuer_from(
     """Options beat ``CODEX_LOGIN_ISSUER``; every command that talks to the issuer uses this."""
     return issuer_config(
         issuer=issuer or environ.get("CODEX_LOGIN_ISSUER") or None,
-        client_id=client_id,
+        client_id=client_id or environ.get("CODEX_LOGIN_CLIENT_ID") or None,
         profile=environ.get("CODEX_LOGIN_ISSUER_PROFILE") or None,
         refresh_url=environ.get("CODEX_REFRESH_TOKEN_URL_OVERRIDE") or None,
         revoke_url=environ.get("CODEX_REVOKE_TOKEN_URL_OVERRIDE") or None,

@@ -113,3 +113,16 @@ def test_an_unknown_store_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("status", env=clean_env(tmp_path, CODEX_LOGIN_STORE="cloud"))
     assert result.returncode == 1
     assert "CODEX_LOGIN_STORE='cloud' is not a credential store" in result.stderr
+
+
+def test_the_fingerprint_does_not_hold_the_secret(tmp_path: Path) -> None:
+    store = KeyringCredentialStore(tmp_path, backend=MemoryKeyring())
+    store.save(chatgpt_record(refresh="rt-very-secret"))
+    assert "rt-very-secret" not in repr(store.fingerprint())
+
+
+def test_a_malformed_entry_can_still_be_logged_out(tmp_path: Path) -> None:
+    keys = MemoryKeyring()
+    keys.entries[(SERVICE, keyring_account(tmp_path))] = "{not json"
+    assert KeyringCredentialStore(tmp_path, backend=keys).delete() is True
+    assert keys.entries == {}

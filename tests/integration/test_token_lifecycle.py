@@ -259,3 +259,24 @@ def test_a_malformed_proxy_variable_is_a_one_line_error(tmp_path: Path, issuer: 
     assert "check HTTPS_PROXY, HTTP_PROXY and NO_PROXY" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert (tmp_path / "auth.json").read_bytes() == before
+
+
+def test_a_redirect_from_the_token_endpoint_is_not_followed(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    before = write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
+    issuer.refresh_failure = Failure(307, "", "text/plain")
+    result = run_cli("token", env=issuer_env(tmp_path, issuer))
+    assert result.returncode == 1
+    assert "HTTP 307" in result.stderr
+    assert len(issuer.posts("refresh_token")) == 1
+    assert (tmp_path / "auth.json").read_bytes() == before
+
+
+def test_the_client_id_comes_from_the_environment_for_every_command(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
+    env = {**issuer_env(tmp_path, issuer), "CODEX_LOGIN_CLIENT_ID": "app_custom"}
+    assert run_cli("token", env=env).returncode == 0
+    assert issuer.posts("refresh_token")[0].json["client_id"] == "app_custom"

@@ -208,10 +208,13 @@ def test_a_permanent_failure_is_not_retried_until_the_file_changes(failure: Sess
             asyncio.run(manager.get_token())
     assert endpoint.refreshed == ["rt-1"]
     assert stored_tokens(store).refresh_token == "rt-1"  # the record is kept
-    store.save(expiring_in(1))  # e.g. the user logged in again elsewhere
-    endpoint.failure = None
+    store.save(expiring_in(1))  # rewritten, but with the same dead refresh token
+    with pytest.raises(SessionEnded):
+        asyncio.run(manager.get_token())
+    store.save(chatgpt_record(refresh="rt-2", expires_at=NOW + timedelta(minutes=1)))
+    endpoint.failure = None  # the user logged in again elsewhere
     asyncio.run(manager.get_token())
-    assert endpoint.refreshed == ["rt-1", "rt-1"]
+    assert endpoint.refreshed == ["rt-1", "rt-2"]
 
 
 def test_a_transient_failure_leaves_the_record_and_is_retried_later() -> None:
@@ -321,3 +324,22 @@ def test_a_lock_taken_on_the_event_loop_does_not_stall_a_refresh() -> None:
 
     asyncio.run(scenario())
     assert stored_tokens(store).refresh_token == "rt-refreshed-1"
+
+
+def test_a_login_committed_just_after_a_failed_refresh_is_tried() -> None:
+    """The remembered failure belongs to the dead refresh token, not to whatever is stored next."""
+    manager, store, endpoint, _ = setup(expiring_in(1))
+    endpoint.failure = SessionEnded("already used", status=401)
+    fresh = chatgpt_record(refresh="rt-new-login", expires_at=NOW + timedelta(minutes=1))
+    with pytest.raises(SessionEnded):
+        asyncio.run(manager.get_token())
+    store.save(fresh)  # another process logs in right after the failure
+    endpoint.failure = None
+    asyncio.run(manager.get_token())
+    assert endpoint.refreshed == ["rt-1", "rt-new-login"]
+
+
+def test_an_empty_stored_key_is_not_a_login() -> None:
+    manager, *_ = setup(CredentialRecord(openai_api_key=""))
+    with pytest.raises(NotLoggedIn):
+        asyncio.run(manager.get_token())

@@ -92,7 +92,7 @@ def test_mode_resolution_matches_the_spec(
             resolve(record, preferred)
         return
     if expected == "error":
-        with pytest.raises(MalformedCredentials, match="OPENAI_API_KEY is null"):
+        with pytest.raises(MalformedCredentials, match="OPENAI_API_KEY is null or empty"):
             resolve(record, preferred)
         return
     auth = resolve(record, preferred)
@@ -117,6 +117,7 @@ def test_seed_enterprise_account_with_api_key_uses_the_key() -> None:
 
 def test_neither_key_nor_tokens_is_not_logged_in() -> None:
     assert resolve(CredentialRecord(), AuthMode.CHATGPT) is None
+    assert resolve(CredentialRecord(openai_api_key=""), AuthMode.CHATGPT) is None
 
 
 @pytest.mark.parametrize(
