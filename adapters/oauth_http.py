@@ -148,8 +148,11 @@ class HttpTokenEndpoint:
             )
             answer = await self._post(url, form=body, what="the refresh")
         if answer.status != 200:
-            code, description = _oauth_error(answer.json_object())
-            raise refresh_failure(answer.status, code, description)
+            document = answer.json_object()
+            code, description = _oauth_error(document)
+            if document is None:
+                description = f"the issuer answered with {answer.describe_body()}"
+            raise refresh_failure(answer.status, code, description, readable=document is not None)
         document = answer.json_object()
         if document is None:
             raise refresh_failure(

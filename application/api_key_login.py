@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from codex_login.domain.errors import CodexLoginError, InvalidApiKey
+from codex_login.application.credentials import record_or_none
+from codex_login.domain.errors import InvalidApiKey
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
 
@@ -39,8 +40,5 @@ def login_with_api_key(store: CredentialStore, raw_key: str) -> None:
 
 
 def _kept(store: CredentialStore) -> dict[str, object]:
-    try:
-        loaded = store.load()
-    except CodexLoginError:
-        return {}
-    return dict(loaded.record.extra) if loaded else {}
+    previous = record_or_none(store)
+    return dict(previous.extra) if previous else {}

@@ -21,6 +21,7 @@ from datetime import datetime
 
 import attrs
 
+from codex_login.application.credentials import resolve_loaded
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import NotLoggedIn, SessionEnded, TransientTokenError
 from codex_login.domain.modes import AuthMode
@@ -28,7 +29,7 @@ from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.refresh import refreshed_record
 from codex_login.domain.refresh_policy import NEVER, RefreshPolicy
-from codex_login.domain.resolution import ApiKeyAuth, ChatGptAuth, ResolvedAuth, resolve
+from codex_login.domain.resolution import ApiKeyAuth, ChatGptAuth
 from codex_login.domain.tokens import TokenData, TokenGrant
 
 log = logging.getLogger(__name__)
@@ -126,10 +127,12 @@ class AuthManager:
     def _read(self, fingerprint: Hashable) -> _Snapshot:
         loaded = self._store.load()
         record = loaded.record if loaded else None
-        if loaded is None:
-            auth: ResolvedAuth | None = ApiKeyAuth(self._env_api_key) if self._env_api_key else None
-        else:
-            auth = resolve(loaded.record, self._preferred, location=self._store.location)
+        auth = resolve_loaded(
+            loaded,
+            location=self._store.location,
+            env_api_key=self._env_api_key,
+            preferred=self._preferred,
+        )
         if isinstance(auth, ChatGptAuth):
             tokens = auth.tokens
             current = CurrentAuth(

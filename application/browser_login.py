@@ -8,6 +8,7 @@ import logging
 
 import attrs
 
+from codex_login.application.credentials import record_or_none
 from codex_login.domain.claims import IdToken
 from codex_login.domain.errors import CodexLoginError, TokenEndpointError
 from codex_login.domain.login import (
@@ -17,7 +18,6 @@ from codex_login.domain.login import (
     tokens_from_grant,
 )
 from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
-from codex_login.domain.record import CredentialRecord
 from codex_login.domain.tokens import TokenData
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class BrowserLogin:
     def _store_login(self, tokens: TokenData, api_key: str | None) -> str | None:
         """Commit the login; return the replaced refresh token if it may be revoked here."""
         with self._store.exclusive():
-            previous = _previous_record(self._store)
+            previous = record_or_none(self._store)
             self._store.save(login_record(tokens, api_key, self._clock.now(), previous))
         old = previous.tokens if previous else None
         if old is None or old.refresh_token == tokens.refresh_token:
@@ -110,12 +110,3 @@ class BrowserLogin:
         if not issued_by(old.id_token, self._issuer, self._client_id):
             return None  # another issuer's token must not be sent to this one
         return old.refresh_token
-
-
-def _previous_record(store: CredentialStore) -> CredentialRecord | None:
-    """The record being replaced; an unreadable one is simply replaced."""
-    try:
-        loaded = store.load()
-    except CodexLoginError:
-        return None
-    return loaded.record if loaded else None

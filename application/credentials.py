@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from codex_login.domain.errors import CodexLoginError
 from codex_login.domain.modes import AuthMode
-from codex_login.domain.record import Loaded
+from codex_login.domain.record import CredentialRecord, Loaded
 from codex_login.domain.resolution import ApiKeyAuth, ResolvedAuth, resolve
 
 if TYPE_CHECKING:
@@ -35,3 +36,16 @@ def load_credentials(
     return resolve_loaded(
         store.load(), location=store.location, env_api_key=env_api_key, preferred=preferred
     )
+
+
+def record_or_none(store: CredentialStore) -> CredentialRecord | None:
+    """The stored record, or None when there is none or it cannot be read.
+
+    For writers about to replace it (a login, a logout): a malformed record is
+    simply replaced, never a reason to refuse.
+    """
+    try:
+        loaded = store.load()
+    except CodexLoginError:
+        return None
+    return loaded.record if loaded else None

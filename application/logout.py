@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import attrs
 
+from codex_login.application.credentials import record_or_none
 from codex_login.domain.errors import CodexLoginError
 from codex_login.domain.ports import CredentialStore, TokenEndpoint
 
@@ -40,11 +41,8 @@ async def logout(
 async def _revoke_stored(
     store: CredentialStore, endpoint_factory: Callable[[], TokenEndpoint]
 ) -> tuple[bool, str | None]:
-    try:
-        loaded = store.load()
-    except CodexLoginError:
-        return False, None
-    tokens = loaded.record.tokens if loaded else None
+    previous = record_or_none(store)  # a malformed file is deleted without revoking
+    tokens = previous.tokens if previous else None
     if tokens is None:
         return False, None
     token, hint = (

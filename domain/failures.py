@@ -20,9 +20,17 @@ _SESSION_ENDED = {
 
 
 def refresh_failure(
-    status: int | None, error_code: str | None, description: str | None
+    status: int | None,
+    error_code: str | None,
+    description: str | None,
+    *,
+    readable: bool = True,
 ) -> TokenEndpointError:
-    """Classify a failed refresh: SessionEnded (log in again) or TransientTokenError (retry)."""
+    """Classify a failed refresh: SessionEnded (log in again) or TransientTokenError (retry).
+
+    ``readable`` is False when the answer's body was not an OAuth error document
+    (an HTML page from a proxy, say): only a 401 is then taken at its word.
+    """
     detail = _detail(status, error_code, description)
     if error_code in _SESSION_ENDED:
         return SessionEnded(
@@ -36,7 +44,7 @@ def refresh_failure(
             status=status,
             error_code=error_code,
         )
-    if status is not None and 400 <= status < 500:
+    if status is not None and 400 <= status < 500 and status != 429 and readable:
         return TokenEndpointError(
             f"the issuer refused the refresh ({detail})", status=status, error_code=error_code
         )

@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from codex_login.domain.claims import parse_id_token
-from codex_login.domain.errors import MalformedCredentials, UnsupportedAuthMode
+from codex_login.domain.errors import (
+    MalformedCredentials,
+    SessionEnded,
+    TokenEndpointError,
+    TransientTokenError,
+    UnsupportedAuthMode,
+)
+from codex_login.domain.failures import refresh_failure
 from codex_login.domain.login import issued_by, login_record, mode_for_new_login
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode, StoredMode, UnsupportedMode
@@ -203,3 +210,25 @@ def test_masking_never_reveals_more_than_13_characters(key: str) -> None:
 
 def test_masking_matches_the_codex_cli() -> None:
     assert mask_api_key("sk-test-123456789") == "sk-test-***56789"
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "readable", "kind"),
+    [
+        (401, None, False, SessionEnded),
+        (400, "refresh_token_reused", True, SessionEnded),
+        (403, "invalid_grant", True, SessionEnded),
+        (400, "invalid_request", True, TokenEndpointError),
+        (429, "rate_limited", True, TransientTokenError),
+        (403, None, False, TransientTokenError),
+        (500, None, True, TransientTokenError),
+        (None, None, True, TransientTokenError),
+    ],
+)
+def test_refresh_failures_are_classified_as_the_spec_says(
+    status: int | None, code: str | None, readable: bool, kind: type[Exception]
+) -> None:
+    failure = refresh_failure(status, code, None, readable=readable)
+    assert type(failure) is kind
+    if kind is SessionEnded:
+        assert "codex-login login" in str(failure)
