@@ -24,14 +24,22 @@ def refreshed_record(
     tokens = record.tokens
     if tokens is None:
         raise TokenEndpointError("there are no ChatGPT tokens to refresh")
-    if not grant.access_token:
-        raise TokenEndpointError("the refresh answer lacks an access_token")
-    _check_access_token(grant.access_token)
-    updated = attrs.evolve(tokens, access_token=grant.access_token)
+    try:
+        if not grant.access_token:
+            raise TokenEndpointError("the refresh answer lacks an access_token")
+        _check_access_token(grant.access_token)
+        updated = attrs.evolve(tokens, access_token=grant.access_token)
+        if grant.id_token:
+            updated = _with_id_token(updated, grant.id_token)
+    except TokenEndpointError as exc:
+        if not grant.refresh_token:
+            raise
+        raise TokenEndpointError(
+            f"{exc}; the stored login is unchanged, but the issuer also sent a new refresh "
+            "token, so the stored one may be spent: if the next try fails, run `codex-login login`"
+        ) from None
     if grant.refresh_token:
         updated = attrs.evolve(updated, refresh_token=grant.refresh_token)
-    if grant.id_token:
-        updated = _with_id_token(updated, grant.id_token)
     return attrs.evolve(record, tokens=updated, last_refresh=now)
 
 

@@ -343,3 +343,11 @@ def test_an_empty_stored_key_is_not_a_login() -> None:
     manager, *_ = setup(CredentialRecord(openai_api_key=""))
     with pytest.raises(NotLoggedIn):
         asyncio.run(manager.get_token())
+
+
+def test_a_rejected_answer_that_rotated_the_token_says_the_stored_one_may_be_spent() -> None:
+    manager, store, endpoint, _ = setup(expiring_in(1))
+    endpoint.grant = TokenGrant(access_token=make_jwt({"sub": "x"}), refresh_token="rt-rotated")
+    with pytest.raises(TokenEndpointError, match="may be spent: if the next try fails, run"):
+        asyncio.run(manager.get_token())
+    assert store.saved == []
