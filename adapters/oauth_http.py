@@ -20,13 +20,16 @@ from authlib.common.urls import add_params_to_uri, url_encode
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from codex_login.domain.device import DEFAULT_INTERVAL, MAX_WAIT, DeviceCode, DevicePending
 from codex_login.domain.errors import (
+    AuthorizationDenied,
     ConfigurationError,
+    LoginTimedOut,
     TokenEndpointError,
     TransientTokenError,
 )
 from codex_login.domain.failures import refresh_failure
-from codex_login.domain.issuer import IssuerConfig, IssuerProfile
+from codex_login.domain.issuer import IssuerConfig, IssuerProfile, check_url
 from codex_login.domain.login import AuthorizationRequest
 from codex_login.domain.tokens import TokenGrant
 
@@ -36,6 +39,7 @@ SCOPE = "openid profile email offline_access"
 REFRESH_SCOPE = "openid profile email"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 MAX_BODY = 1 << 20
 
 
@@ -175,6 +179,92 @@ class HttpTokenEndpoint:
                 f"the issuer did not revoke the token ({detail})", status=answer.status
             )
 
+    # -- device code (RFC 8628, or the OpenAI issuer's own endpoints) -------------
+
+    async def start_device_authorization(self) -> DeviceCode:
+        if self.config.profile is IssuerProfile.OPENAI:
+            return await self._start_openai_device()
+        url = await self._device_authorization_url()
+        body = url_encode([("client_id", self.config.client_id), ("scope", SCOPE)])
+        answer = await self._post(url, form=body, what="asking for a device code")
+        document = self._success(answer, "asking for a device code")
+        device_code, user_code = _text(document, "device_code"), _text(document, "user_code")
+        uri = _text(document, "verification_uri") or _text(document, "verification_url")
+        if not (device_code and user_code and uri):
+            raise TokenEndpointError(
+                "the issuer's device code answer lacks fields RFC 8628 requires"
+            )
+        return DeviceCode(
+            verification_uri=check_url(uri, "verification URI"),
+            user_code=user_code,
+            device_code=device_code,
+            interval=_seconds(document.get("interval"), DEFAULT_INTERVAL),
+            expires_in=_seconds(document.get("expires_in"), MAX_WAIT),
+            verification_uri_complete=_text(document, "verification_uri_complete"),
+        )
+
+    async def poll_device_authorization(self, device: DeviceCode) -> TokenGrant | DevicePending:
+        if self.config.profile is IssuerProfile.OPENAI:
+            return await self._poll_openai_device(device)
+        body = prepare_token_request(
+            DEVICE_CODE_GRANT, device_code=device.device_code, client_id=self.config.client_id
+        )
+        answer = await self._post(self.config.token_url, form=body, what="polling")
+        if answer.status == 200:
+            return _grant(self._success(answer, "polling"))
+        code, description = _oauth_error(answer.json_object())
+        if code in ("authorization_pending", "slow_down"):
+            return DevicePending(slow_down=code == "slow_down")
+        if code == "access_denied":
+            raise AuthorizationDenied(code, description)
+        if code == "expired_token":
+            raise LoginTimedOut("the device code expired before it was approved; try again")
+        self._success(answer, "polling")  # raises with the issuer's error
+        raise AssertionError("unreachable")
+
+    async def _start_openai_device(self) -> DeviceCode:
+        fields = {"client_id": self.config.client_id}
+        url = self.config.device_usercode_url
+        answer = await self._post(url, json_body=fields, what="asking for a device code")
+        document = self._success(answer, "asking for a device code")
+        device_auth_id, user_code = _text(document, "device_auth_id"), _text(document, "user_code")
+        if not (device_auth_id and user_code):
+            raise TokenEndpointError(
+                "the issuer's device code answer lacks device_auth_id or user_code"
+            )
+        return DeviceCode(
+            verification_uri=self.config.device_verification_url,
+            user_code=user_code,
+            device_code=device_auth_id,
+            interval=_seconds(document.get("interval"), DEFAULT_INTERVAL),
+        )
+
+    async def _poll_openai_device(self, device: DeviceCode) -> TokenGrant | DevicePending:
+        fields = {"device_auth_id": device.device_code, "user_code": device.user_code}
+        answer = await self._post(self.config.device_token_url, json_body=fields, what="polling")
+        if answer.status in (403, 404):
+            return DevicePending()  # not approved yet
+        document = self._success(answer, "polling")
+        code, verifier = _text(document, "authorization_code"), _text(document, "code_verifier")
+        if not (code and verifier):
+            raise TokenEndpointError("the approval lacks authorization_code or code_verifier")
+        return await self.exchange_code(
+            code=code, redirect_uri=self.config.device_redirect_uri, verifier=verifier
+        )
+
+    async def _device_authorization_url(self) -> str:
+        """A standard issuer names its device endpoint in its discovery document."""
+        for url in self.config.discovery_urls:
+            answer = await self._request("GET", url, what="reading the issuer's metadata")
+            document = answer.json_object() if answer.status == 200 else None
+            endpoint = _text(document or {}, "device_authorization_endpoint")
+            if endpoint:
+                return check_url(endpoint, "device authorization endpoint")
+        raise TokenEndpointError(
+            f"{self.config.issuer} offers no device login (no device_authorization_endpoint "
+            "in its metadata); use the browser login"
+        )
+
     # -- plumbing -------------------------------------------------------------------
 
     def _tls(self) -> ssl.SSLContext:
@@ -209,18 +299,40 @@ class HttpTokenEndpoint:
         json_body: Mapping[str, str] | None = None,
         revoke: bool = False,
     ) -> _Answer:
+        return await self._request(
+            "POST", url, what=what, form=form, json_body=json_body, revoke=revoke
+        )
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        form: str | None = None,
+        json_body: Mapping[str, str] | None = None,
+        revoke: bool = False,
+    ) -> _Answer:
         headers = {"Accept": "application/json"}
         if form is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         timeout = self._revoke_timeout if revoke else self._timeout
         tls: ssl.SSLContext | bool = self._tls() if url.startswith("https:") else True
-        log.debug("POST %s (%s)", url, what)
+        log.debug("%s %s (%s)", method, url, what)
         try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout, trust_env=True) as session,
-                session.post(url, data=form, json=json_body, headers=headers, ssl=tls) as response,
-            ):
-                body = await _read_limited(response)
+            async with aiohttp.ClientSession(timeout=timeout, trust_env=True) as session:
+                # Never follow a redirect: it would carry codes and tokens to another URL.
+                response = await session.request(
+                    method,
+                    url,
+                    data=form,
+                    json=json_body,
+                    headers=headers,
+                    ssl=tls,
+                    allow_redirects=False,
+                )
+                async with response:
+                    body = await _read_limited(response)
                 return _Answer(response.status, response.reason or "", body)
         except TimeoutError:
             raise TransientTokenError(
@@ -252,15 +364,27 @@ async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
 
 
 def _grant(document: dict[str, Any]) -> TokenGrant:
-    def text(name: str) -> str | None:
-        value = document.get(name)
-        return value if isinstance(value, str) and value else None
-
     return TokenGrant(
-        id_token=text("id_token"),
-        access_token=text("access_token"),
-        refresh_token=text("refresh_token"),
+        id_token=_text(document, "id_token"),
+        access_token=_text(document, "access_token"),
+        refresh_token=_text(document, "refresh_token"),
     )
+
+
+def _text(document: dict[str, Any], name: str) -> str | None:
+    value = document.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _seconds(value: object, default: float) -> float:
+    """A positive number of seconds, given as a number or a numeric string."""
+    if isinstance(value, bool):
+        return default
+    try:
+        seconds = float(value) if isinstance(value, int | float | str) else default
+    except ValueError:
+        return default
+    return seconds if 0 < seconds < 24 * 3600 else default
 
 
 def _oauth_error(document: dict[str, Any] | None) -> tuple[str | None, str | None]:

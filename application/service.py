@@ -19,7 +19,9 @@ from codex_login.domain.resolution import ResolvedAuth
 if TYPE_CHECKING:
     from codex_login.application.auth_manager import AuthManager, CurrentAuth
     from codex_login.application.browser_login import BrowserLogin
+    from codex_login.application.device_login import DeviceLogin
     from codex_login.application.logout import LogoutResult
+    from codex_login.application.signin import SignIn
     from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 
 
@@ -105,10 +107,20 @@ class AuthService:
         """A new authorization request; hand it to a callback server (entrypoints)."""
         from codex_login.application.browser_login import BrowserLogin  # noqa: PLC0415
 
-        endpoint = self.endpoint
-        return BrowserLogin(
-            request=endpoint.authorization_request(redirect_uri=redirect_uri),
-            endpoint=endpoint,
+        request = self.endpoint.authorization_request(redirect_uri=redirect_uri)
+        return BrowserLogin(request=request, signin=self._signin())
+
+    def begin_device_login(self) -> DeviceLogin:
+        """A device-code login, for machines without a browser."""
+        from codex_login.application.device_login import DeviceLogin  # noqa: PLC0415
+
+        return DeviceLogin(signin=self._signin())
+
+    def _signin(self) -> SignIn:
+        from codex_login.application.signin import SignIn  # noqa: PLC0415
+
+        return SignIn(
+            endpoint=self.endpoint,
             store=self.store,
             clock=self.clock,
             issuer=self.issuer.issuer,

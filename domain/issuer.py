@@ -47,6 +47,30 @@ class IssuerConfig:
         return self.revoke_url_override or f"{self.issuer}/oauth/revoke"
 
     @property
+    def device_usercode_url(self) -> str:
+        return f"{self.issuer}/api/accounts/deviceauth/usercode"
+
+    @property
+    def device_token_url(self) -> str:
+        return f"{self.issuer}/api/accounts/deviceauth/token"
+
+    @property
+    def device_verification_url(self) -> str:
+        return f"{self.issuer}/codex/device"
+
+    @property
+    def device_redirect_uri(self) -> str:
+        return f"{self.issuer}/deviceauth/callback"
+
+    @property
+    def discovery_urls(self) -> tuple[str, str]:
+        """Where a standard issuer describes itself (OpenID Connect, then RFC 8414)."""
+        return (
+            f"{self.issuer}/.well-known/openid-configuration",
+            f"{self.issuer}/.well-known/oauth-authorization-server",
+        )
+
+    @property
     def platform_url(self) -> str:
         """Where org owners finish setting up their API organization."""
         if self.issuer == DEFAULT_ISSUER:

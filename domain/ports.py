@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from codex_login.domain.device import DeviceCode, DevicePending
 from codex_login.domain.login import AuthorizationRequest
 from codex_login.domain.record import CredentialRecord, Loaded
 from codex_login.domain.tokens import TokenGrant
@@ -71,4 +72,12 @@ class TokenEndpoint(Protocol):
 
     async def revoke(self, *, token: str, hint: str) -> None:
         """Revoke a token (RFC 7009)."""
+        ...
+
+    async def start_device_authorization(self) -> DeviceCode:
+        """Ask for a user code to approve on another device."""
+        ...
+
+    async def poll_device_authorization(self, device: DeviceCode) -> TokenGrant | DevicePending:
+        """The tokens once the user approved; raises AuthorizationDenied or LoginTimedOut."""
         ...

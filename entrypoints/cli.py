@@ -12,11 +12,15 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codex_login.application.service import AuthService
 from codex_login.application.status import Status
-from codex_login.domain.errors import CodexLoginError
+from codex_login.domain.errors import CodexLoginError, LoginTimedOut
 from codex_login.entrypoints.bootstrap import bootstrap
+
+if TYPE_CHECKING:
+    from codex_login.application.signin import LoginOutcome
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MAX_KEY_BYTES = 64 * 1024
@@ -77,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
         "--with-api-key", action="store_true", help="read an OpenAI API key from stdin"
     )
     login.add_argument("--api-key", metavar="KEY", help=argparse.SUPPRESS)
+    login.add_argument(
+        "--device-auth",
+        action="store_true",
+        help="sign in on another device with a code (for machines without a browser)",
+    )
     login.add_argument("--no-browser", action="store_true", help="only print the URL")
     login.add_argument(
         "--port", type=_port, metavar="N", help="callback port (default 1455, then 1457; 0 = any)"
@@ -119,17 +128,24 @@ def _login(service: AuthService, args: argparse.Namespace) -> int:
         raise UsageError(
             f"--api-key is not accepted (keys in arguments leak via ps); use: {PIPE_HINT}"
         )
+    outcome = None
     if args.with_api_key:
         service.login_with_api_key(_read_key_from_stdin())
+    elif args.device_auth:
+        outcome = _login_with_device_code(service, args)
     else:
-        _login_in_browser(service, args)
+        outcome = _login_in_browser(service, args)
     _say("Successfully logged in")
     if args.verbose:
         _say(f"  credentials: {service.store.location}")
+        if outcome is not None:
+            claims = outcome.id_token
+            _say(f"  email: {claims.email}, plan: {claims.plan}")
+            _say(f"  API key stored: {outcome.api_key_stored}")
     return EXIT_OK
 
 
-def _login_in_browser(service: AuthService, args: argparse.Namespace) -> None:
+def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOutcome:
     import asyncio  # noqa: PLC0415  (the HTTP stack loads only for logins)
     import logging  # noqa: PLC0415
 
@@ -146,11 +162,11 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> None:
         _say("If your browser did not open, navigate to this URL to authenticate:")
         _say(f"\n{url}\n")
         _say(
-            "On a remote machine, forward the port first "
-            f"(ssh -L {port}:localhost:{port} HOST) and open the URL on your own computer."
+            "On a remote or headless machine, use `codex-login login --device-auth` instead "
+            f"(or forward the port: ssh -L {port}:localhost:{port} HOST)."
         )
 
-    outcome = asyncio.run(
+    return asyncio.run(
         login_in_browser(
             service,
             announce=announce,
@@ -159,10 +175,27 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> None:
             timeout=args.timeout,
         )
     )
-    if args.verbose:
-        claims = outcome.id_token
-        _say(f"  email: {claims.email}, plan: {claims.plan}")
-        _say(f"  API key stored: {outcome.api_key_stored}")
+
+
+def _login_with_device_code(service: AuthService, args: argparse.Namespace) -> LoginOutcome:
+    import asyncio  # noqa: PLC0415
+
+    async def sign_in() -> LoginOutcome:
+        login = service.begin_device_login()
+        device = await login.start()
+        _say(f"To sign in, open this page on any device:\n\n    {device.verification_uri}\n")
+        _say(f"and enter this code:\n\n    {device.user_code}\n")
+        if device.verification_uri_complete:
+            _say(f"(or open {device.verification_uri_complete})")
+        _say(f"Waiting for approval; the code expires in {round(device.expires_in / 60)} minutes.")
+        return await asyncio.wait_for(login.wait(device), args.timeout)
+
+    try:
+        return asyncio.run(sign_in())
+    except TimeoutError:
+        raise LoginTimedOut(
+            f"the code was not approved within {args.timeout:g} s; run the login again"
+        ) from None
 
 
 def _port(text: str) -> int:

@@ -265,11 +265,12 @@ def test_a_redirect_from_the_token_endpoint_is_not_followed(
     tmp_path: Path, issuer: FakeIssuer
 ) -> None:
     before = write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
-    issuer.refresh_failure = Failure(307, "", "text/plain")
+    elsewhere = {"Location": f"{issuer.url}/elsewhere"}
+    issuer.refresh_failure = Failure(307, "", "text/plain", headers=elsewhere)
     result = run_cli("token", env=issuer_env(tmp_path, issuer))
     assert result.returncode == 1
     assert "HTTP 307" in result.stderr
-    assert len(issuer.posts("refresh_token")) == 1
+    assert [r.path for r in issuer.requests] == ["/oauth/token"]
     assert (tmp_path / "auth.json").read_bytes() == before
 
 

@@ -46,6 +46,7 @@ class Failure:
     body: str = '{"error": "server_error"}'
     content_type: str = "application/json"
     delay: float = 0.0
+    headers: dict[str, str] = attrs.Factory(dict)
 
 
 @attrs.define
@@ -64,6 +65,9 @@ class FakeIssuer:
         self.api_key_failure: Failure | None = None
         self.refresh_failure: Failure | None = None
         self.exchange_delay = 0.0
+        self.device_interval = 0.05
+        self.device_slow_downs = 0  # answer slow_down this many times first (RFC 8628)
+        self.devices: dict[str, dict[str, str]] = {}  # user code -> device state
         self.url = ""
         self._codes: dict[str, dict[str, str]] = {}
         self._grants: dict[str, Grant] = {}
@@ -81,6 +85,12 @@ class FakeIssuer:
         self._grants[token] = Grant([token])
         return token
 
+    def approve_device(self, user_code: str) -> None:
+        self.devices[user_code]["state"] = "approved"
+
+    def deny_device(self, user_code: str) -> None:
+        self.devices[user_code]["state"] = "denied"
+
     def refresh_token_works(self, token: str) -> bool:
         grant = self._grant_of(token)
         return grant is not None and not grant.revoked and grant.refresh_tokens[-1] == token
@@ -92,6 +102,11 @@ class FakeIssuer:
         app.router.add_get("/oauth/authorize", self._authorize)
         app.router.add_post("/oauth/token", self._token)
         app.router.add_post("/oauth/revoke", self._revoke)
+        app.router.add_post("/elsewhere", self._record_only)  # where a redirect would lead
+        app.router.add_get("/.well-known/openid-configuration", self._metadata)
+        app.router.add_post("/oauth/device/code", self._device_code)
+        app.router.add_post("/api/accounts/deviceauth/usercode", self._openai_usercode)
+        app.router.add_post("/api/accounts/deviceauth/token", self._openai_device_token)
         return app
 
     async def _record(self, request: web.Request) -> Recorded:
@@ -128,6 +143,8 @@ class FakeIssuer:
             )
         if grant_type == "refresh_token":
             return await self._fail(self.refresh_failure) or self._refresh(fields)
+        if grant_type == "urn:ietf:params:oauth:grant-type:device_code":
+            return self._device_grant(fields.get("device_code", ""))
         return _error(400, "unsupported_grant_type")
 
     async def _exchange_code(self, fields: dict[str, str]) -> web.StreamResponse:
@@ -156,6 +173,10 @@ class FakeIssuer:
             self._grants[new] = grant
             return web.json_response(self._tokens(new))
 
+    async def _record_only(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        return web.json_response({})
+
     async def _revoke(self, request: web.Request) -> web.Response:
         recorded = await self._record(request)
         fields = recorded.json if recorded.json is not None else recorded.form
@@ -163,6 +184,83 @@ class FakeIssuer:
         if grant is not None:
             grant.revoked = True
         return web.json_response({})
+
+    # -- device code: RFC 8628 (standard profile) and the OpenAI issuer's endpoints --
+
+    def _new_device(self) -> dict[str, str]:
+        serial = next(self._counter)
+        device = {"device_code": f"dc-{serial}", "user_code": f"CODE-{serial}", "state": "pending"}
+        self.devices[device["user_code"]] = device
+        return device
+
+    async def _metadata(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "issuer": self.url,
+                "token_endpoint": f"{self.url}/oauth/token",
+                "device_authorization_endpoint": f"{self.url}/oauth/device/code",
+            }
+        )
+
+    async def _device_code(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        device = self._new_device()
+        return web.json_response(
+            {
+                "device_code": device["device_code"],
+                "user_code": device["user_code"],
+                "verification_uri": f"{self.url}/device",
+                "verification_uri_complete": f"{self.url}/device?user_code={device['user_code']}",
+                "expires_in": 600,
+                "interval": self.device_interval,
+            }
+        )
+
+    def _device_grant(self, device_code: str) -> web.Response:
+        device = next((d for d in self.devices.values() if d["device_code"] == device_code), None)
+        if device is None:
+            return _error(400, "invalid_grant", "unknown device code")
+        if self.device_slow_downs > 0:
+            self.device_slow_downs -= 1
+            return _error(400, "slow_down")
+        state = device["state"]
+        if state != "approved":
+            return _error(400, "access_denied" if state == "denied" else "authorization_pending")
+        device["state"] = "used"
+        return web.json_response(self._tokens(self.new_refresh_token()))
+
+    async def _openai_usercode(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        device = self._new_device()
+        return web.json_response(
+            {
+                "device_auth_id": device["device_code"],
+                "user_code": device["user_code"],
+                "interval": str(self.device_interval),  # the OpenAI issuer sends a string
+            }
+        )
+
+    async def _openai_device_token(self, request: web.Request) -> web.Response:
+        recorded = await self._record(request)
+        device = self.devices.get(recorded.json.get("user_code", ""))
+        if device is None or device["device_code"] != recorded.json.get("device_auth_id"):
+            return _error(404, "not_found")
+        if device["state"] != "approved":
+            return _error(403, "deviceauth_authorization_pending")
+        device["state"] = "used"
+        verifier = f"verifier-{device['device_code']}"
+        code = f"code-{next(self._counter)}"
+        self._codes[code] = {
+            "challenge": _s256(verifier),
+            "redirect_uri": f"{self.url}/deviceauth/callback",
+        }
+        return web.json_response(
+            {
+                "authorization_code": code,
+                "code_challenge": _s256(verifier),
+                "code_verifier": verifier,
+            }
+        )
 
     def _tokens(self, refresh: str) -> dict[str, str]:
         expires = datetime.now(UTC) + self.access_ttl
@@ -181,7 +279,10 @@ class FakeIssuer:
             return None
         await asyncio.sleep(failure.delay)
         return web.Response(
-            status=failure.status, text=failure.body, content_type=failure.content_type
+            status=failure.status,
+            text=failure.body,
+            content_type=failure.content_type,
+            headers=failure.headers,
         )
 
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
+from codex_login.domain.device import DeviceCode, DevicePending
+from codex_login.domain.errors import TokenEndpointError
 from codex_login.domain.login import AuthorizationRequest
 from codex_login.domain.tokens import TokenGrant
 from support.tokens import access_token, id_token
@@ -38,6 +40,11 @@ class FakeTokenEndpoint:
         self.grant: TokenGrant | None = None
         self.gate: threading.Event | None = None
         self.hang = False
+        # Device login: answers handed out in order, one per poll; each poll's loop time.
+        self.device = DeviceCode("https://issuer.invalid/device", "ABCD-EFGH", "dc-1", 0.01)
+        self.device_answers: list[TokenGrant | DevicePending | Exception] = []
+        self.polled_at: list[float] = []
+        self.api_key: str | None = None
         self._serial = 0
 
     def authorization_request(self, *, redirect_uri: str) -> AuthorizationRequest:
@@ -52,7 +59,9 @@ class FakeTokenEndpoint:
         raise NotImplementedError
 
     async def exchange_api_key(self, *, id_token: str) -> str:
-        raise NotImplementedError
+        if self.api_key is None:
+            raise TokenEndpointError("this issuer gives no API keys")
+        return self.api_key
 
     async def refresh(self, *, refresh_token: str) -> TokenGrant:
         self.refreshed.append(refresh_token)
@@ -70,6 +79,16 @@ class FakeTokenEndpoint:
             access_token=access_token(self.clock.now() + self.ttl),
             refresh_token=f"rt-refreshed-{self._serial}",
         )
+
+    async def start_device_authorization(self) -> DeviceCode:
+        return self.device
+
+    async def poll_device_authorization(self, device: DeviceCode) -> TokenGrant | DevicePending:
+        self.polled_at.append(asyncio.get_running_loop().time())
+        answer = self.device_answers.pop(0) if self.device_answers else DevicePending()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     async def revoke(self, *, token: str, hint: str) -> None:
         self.revoked.append((token, hint))

@@ -1,0 +1,76 @@
+"""What every ChatGPT login does once the issuer has given tokens: one place, two flows."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import attrs
+
+from codex_login.application.credentials import record_or_none
+from codex_login.domain.claims import IdToken
+from codex_login.domain.errors import CodexLoginError, TokenEndpointError
+from codex_login.domain.login import issued_by, login_record, tokens_from_grant
+from codex_login.domain.tokens import TokenData, TokenGrant
+
+if TYPE_CHECKING:
+    from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class LoginOutcome:
+    """What a completed login stored, without secrets."""
+
+    id_token: IdToken
+    api_key_stored: bool
+    superseded_refresh_token: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class SignIn:
+    """The ports and issuer identity a login needs after the issuer answered."""
+
+    endpoint: TokenEndpoint
+    store: CredentialStore
+    clock: Clock
+    issuer: str
+    client_id: str
+
+    async def store_grant(self, grant: TokenGrant) -> LoginOutcome:
+        """Check the tokens, try the API-key exchange, commit, revoke what was replaced."""
+        tokens = tokens_from_grant(grant)
+        api_key = await self._api_key_for(tokens)
+        superseded = await asyncio.to_thread(self._commit, tokens, api_key)
+        if superseded is not None:
+            await self._revoke(superseded)
+        return LoginOutcome(tokens.id_token, api_key is not None, superseded)
+
+    async def _api_key_for(self, tokens: TokenData) -> str | None:
+        """The API-key exchange is a bonus: its failure does not fail the login."""
+        try:
+            return await self.endpoint.exchange_api_key(id_token=tokens.id_token.raw)
+        except TokenEndpointError as exc:
+            log.info("no API key from the issuer: %s", exc)
+            return None
+
+    def _commit(self, tokens: TokenData, api_key: str | None) -> str | None:
+        """Commit the login; return the replaced refresh token if it may be revoked here."""
+        with self.store.exclusive():
+            previous = record_or_none(self.store)
+            self.store.save(login_record(tokens, api_key, self.clock.now(), previous))
+        old = previous.tokens if previous else None
+        if old is None or old.refresh_token == tokens.refresh_token:
+            return None
+        if not issued_by(old.id_token, self.issuer, self.client_id):
+            return None  # another issuer's token must not be sent to this one
+        return old.refresh_token
+
+    async def _revoke(self, refresh_token: str) -> None:
+        """The replaced login's refresh token is of no use to anyone now: revoke it."""
+        try:
+            await self.endpoint.revoke(token=refresh_token, hint="refresh_token")
+        except CodexLoginError as exc:
+            log.info("could not revoke the replaced refresh token: %s", exc)

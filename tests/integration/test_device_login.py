@@ -1,0 +1,100 @@
+"""`codex-login login --device-auth` in a real process against the fake issuer."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.cli import CLI
+from support.fake_issuer import FakeIssuer, running_issuer
+from support.logins import issuer_env
+
+CODE = re.compile(r"and enter this code:\s+(\S+)")
+
+
+@pytest.fixture
+def issuer() -> Iterator[FakeIssuer]:
+    with running_issuer(FakeIssuer(plan="plus")) as running:
+        yield running
+
+
+def start(home: Path, issuer: FakeIssuer, profile: str) -> tuple[subprocess.Popen[str], str, str]:
+    """Start a device login; return it, its user code, and what it printed so far."""
+    child = subprocess.Popen(
+        [str(CLI), "login", "--device-auth"],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=issuer_env(home, issuer, profile),
+        text=True,
+    )
+    assert child.stderr is not None
+    seen = ""
+    for line in child.stderr:
+        seen += line
+        found = CODE.search(seen)
+        if found and line.startswith("Waiting for approval"):
+            return child, found.group(1), seen
+    child.wait(timeout=30)
+    pytest.fail(f"no user code printed:\n{seen}")
+
+
+def finish(child: subprocess.Popen[str]) -> tuple[int, str]:
+    _, rest = child.communicate(timeout=60)
+    return child.returncode, rest
+
+
+def test_the_openai_device_flow(tmp_path: Path, issuer: FakeIssuer) -> None:
+    child, code, shown = start(tmp_path, issuer, "openai")
+    assert f"{issuer.url}/codex/device" in shown
+    issuer.approve_device(code)
+    status, rest = finish(child)
+    assert status == 0, rest
+    assert rest.strip().endswith("Successfully logged in")
+    [exchange] = issuer.posts("authorization_code")
+    assert exchange.form["redirect_uri"] == f"{issuer.url}/deviceauth/callback"
+    assert exchange.form["code_verifier"].startswith("verifier-")
+    usercode_request = next(r for r in issuer.requests if r.path.endswith("/usercode"))
+    assert usercode_request.json == {"client_id": "app_EMoamEEZ73f0CkXaXp7hrann"}
+    document = json.loads((tmp_path / "auth.json").read_bytes())
+    assert document["auth_mode"] == "chatgpt"
+    assert document["tokens"]["account_id"] == "acc-123"
+
+
+def test_the_standard_device_flow_honours_slow_down(tmp_path: Path, issuer: FakeIssuer) -> None:
+    issuer.device_slow_downs = 1
+    child, code, shown = start(tmp_path, issuer, "standard")
+    assert f"{issuer.url}/device?user_code={code}" in shown
+    issuer.approve_device(code)
+    status, rest = finish(child)
+    assert status == 0, rest
+    polls = issuer.posts("urn:ietf:params:oauth:grant-type:device_code")
+    assert len(polls) >= 2
+    assert polls[0].form["client_id"] == "app_EMoamEEZ73f0CkXaXp7hrann"
+    assert json.loads((tmp_path / "auth.json").read_bytes())["tokens"]["refresh_token"]
+
+
+def test_a_denied_device_login_writes_nothing(tmp_path: Path, issuer: FakeIssuer) -> None:
+    child, code, _ = start(tmp_path, issuer, "standard")
+    issuer.deny_device(code)
+    status, rest = finish(child)
+    assert status == 1
+    assert rest.strip().splitlines()[-1] == (
+        "Error: the sign-in was refused by the issuer (access_denied)"
+    )
+    assert not (tmp_path / "auth.json").exists()
+
+
+def test_an_issuer_without_device_login_says_so(tmp_path: Path, issuer: FakeIssuer) -> None:
+    env = issuer_env(tmp_path, issuer, "standard")
+    env["CODEX_LOGIN_ISSUER"] = f"{issuer.url}/elsewhere"
+    result = subprocess.run(
+        [str(CLI), "login", "--device-auth"], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 1
+    assert "offers no device login" in result.stderr
+    assert "Traceback" not in result.stderr
