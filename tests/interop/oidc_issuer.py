@@ -49,6 +49,8 @@ class OidcIssuer:
         claims: Mapping[str, object] | None = None,
         access_token_ttl: int | None = None,
         token_exchange_fails: bool = False,
+        device_interval: int | None = None,
+        device_code_ttl: int | None = None,
         client_id: str = DEFAULT_CLIENT_ID,
         port: int = 0,
         ready_timeout: float = 20.0,
@@ -61,6 +63,10 @@ class OidcIssuer:
             self._env["ACCESS_TOKEN_TTL"] = str(access_token_ttl)
         if token_exchange_fails:
             self._env["TOKEN_EXCHANGE"] = "fail"
+        if device_interval is not None:  # else the device code answer has no `interval`
+            self._env["DEVICE_INTERVAL"] = str(device_interval)
+        if device_code_ttl is not None:
+            self._env["DEVICE_CODE_TTL"] = str(device_code_ttl)
         self._ready_timeout = ready_timeout
         self._process: subprocess.Popen[str] | None = None
         self._stderr: IO[bytes] | None = None
@@ -151,6 +157,10 @@ class OidcIssuer:
     @property
     def revoke_url(self) -> str:
         return f"{self.issuer}/oauth/revoke"
+
+    @property
+    def device_authorization_url(self) -> str:
+        return f"{self.issuer}/oauth/device/code"
 
     @property
     def pid(self) -> int | None:

@@ -4,6 +4,9 @@ Standard library only. It walks the authorization request the way a person's bro
 would: follows the issuer's redirects, fills the login form (any login name, any
 password), submits the consent form, and stops at the redirect that leaves the issuer
 for the client's loopback callback.
+
+`approve_device` / `deny_device` play the user of a device-code login (RFC 8628): open
+the verification page, enter the user code, confirm (or abort), sign in and consent.
 """
 
 from __future__ import annotations
@@ -182,3 +185,56 @@ def complete_authorization(authorize_url: str, *, login: str = "user", timeout: 
             f"the callback answered HTTP {answer.status} at {answer.url}: {_text(answer.body)}"
         )
     return callback_url
+
+
+def approve_device(
+    verification_uri: str, user_code: str, *, login: str = "user", timeout: float = 30
+) -> None:
+    """Enter `user_code` at the verification page, confirm, sign in and consent.
+
+    Returns at the issuer's "Sign-in Success" page; the device's next poll gets tokens.
+    """
+    _device_steps(verification_uri, user_code, login=login, abort=False, timeout=timeout)
+
+
+def deny_device(verification_uri: str, user_code: str, *, timeout: float = 30) -> None:
+    """Enter `user_code`, then press Abort on the confirm page: the poll gets access_denied."""
+    _device_steps(verification_uri, user_code, login="", abort=True, timeout=timeout)
+
+
+def _device_steps(
+    verification_uri: str, user_code: str, *, login: str, abort: bool, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    opener = _opener(follow_redirects=False)
+    issuer_origin = _origin(verification_uri)
+    url, data = verification_uri, None
+    for _ in range(_MAX_STEPS):
+        step = _fetch(opener, url, data, deadline)
+        if step.status in (301, 302, 303, 307, 308) and step.location:
+            url, data = urllib.parse.urljoin(url, step.location), None
+            if _origin(url) != issuer_origin:
+                _fail(step, "the device login left the issuer")
+            continue
+        if step.status != 200:
+            _fail(step, "the issuer refused the device login")
+        if "<title>Sign-in Success</title>" in step.body:
+            if abort:
+                _fail(step, "the device login was approved, not aborted")
+            return
+        if 'class="red"' in step.body:  # the code page again, with an error message
+            if abort and "interrupted" in step.body:
+                return
+            _fail(step, "the issuer did not accept the user code")
+        parser = _FormParser()
+        parser.feed(step.body)
+        if len(parser.forms) != 1 or parser.forms[0].method != "post":
+            _fail(step, "expected one user code, confirm, login or consent form")
+        form = parser.forms[0]
+        fields = _fill(form, login)
+        if "user_code" in fields:
+            fields["user_code"] = fields["user_code"] or user_code
+        if abort and fields.pop("confirm", None) is not None:
+            fields["abort"] = "yes"  # the confirm page's [ Abort ] button
+        url, data = urllib.parse.urljoin(step.url, form.action), fields
+    raise ScriptedBrowserError(f"more than {_MAX_STEPS} steps without reaching the end")

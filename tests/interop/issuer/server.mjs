@@ -5,7 +5,9 @@
 // provider event. Everything else (oidc-provider's notices and warnings) goes to stderr.
 //
 // Environment: PORT (0 = any free port), CLIENT_ID, CLAIMS_JSON, ACCESS_TOKEN_TTL,
-// TOKEN_EXCHANGE=fail, EXIT_ON_STDIN_EOF=1 (exit when the parent closes our stdin).
+// TOKEN_EXCHANGE=fail, DEVICE_INTERVAL (seconds; adds `interval` to the device code answer,
+// which oidc-provider leaves out), DEVICE_CODE_TTL (seconds, default 600),
+// EXIT_ON_STDIN_EOF=1 (exit when the parent closes our stdin).
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 
@@ -20,6 +22,8 @@ const CLIENT_ID = env.CLIENT_ID || 'app_EMoamEEZ73f0CkXaXp7hrann';
 const ACCESS_TOKEN_TTL = Number.parseInt(env.ACCESS_TOKEN_TTL || '3600', 10);
 const AUTH_CLAIM = 'https://api.openai.com/auth';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
+const DEVICE_INTERVAL = env.DEVICE_INTERVAL ? Number.parseInt(env.DEVICE_INTERVAL, 10) : undefined;
 const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 const API_KEY_TYPE = 'urn:openai:params:oauth:token-type:api-key';
 // The resource (audience) of the JWT access tokens, as in OpenAI's own access tokens.
@@ -92,13 +96,15 @@ const configuration = {
     application_type: 'native',
     token_endpoint_auth_method: 'none',
     redirect_uris: ['http://localhost/auth/callback'],
-    grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE],
+    grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE, DEVICE_CODE],
     response_types: ['code'],
   }],
   routes: {
     authorization: '/oauth/authorize',
     token: '/oauth/token',
     revocation: '/oauth/revoke',
+    device_authorization: '/oauth/device/code',
+    code_verification: '/device',
   },
   responseTypes: ['code'],
   scopes: ['openid', 'profile', 'email', 'offline_access'],
@@ -118,7 +124,8 @@ const configuration = {
       },
     };
   },
-  // The Codex login sends no prompt=consent; issue a refresh token whenever allowed.
+  // The Codex login sends no prompt=consent; issue a refresh token whenever allowed (for
+  // the device grant too).
   async issueRefreshToken(ctx, client) {
     return client.grantTypeAllowed('refresh_token');
   },
@@ -126,6 +133,7 @@ const configuration = {
   pkce: { required: () => true },
   features: {
     devInteractions: { enabled: true },
+    deviceFlow: { enabled: true },
     revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -149,6 +157,7 @@ const configuration = {
     Grant: 14 * 24 * 3600,
     Session: 14 * 24 * 3600,
     Interaction: 3600,
+    DeviceCode: Number.parseInt(env.DEVICE_CODE_TTL || '600', 10),
   },
 };
 
@@ -185,6 +194,11 @@ provider.on('authorization.success', (ctx) => log('authorization.success', {
   client_id: ctx.oidc.client?.clientId,
 }));
 provider.on('authorization.error', (ctx, err) => log('authorization.error', errorFields(err)));
+provider.on('device_authorization.success', (ctx, body) => log('device_authorization.success', {
+  client_id: ctx.oidc.client?.clientId, user_code: body.user_code,
+}));
+provider.on('device_authorization.error', (ctx, err) => log('device_authorization.error', errorFields(err)));
+provider.on('code_verification.error', (ctx, err) => log('code_verification.error', errorFields(err)));
 provider.on('server_error', (ctx, err) => log('server_error', {
   path: ctx.path, message: err.message, stack: err.stack,
 }));
@@ -193,6 +207,9 @@ provider.use(async (ctx, next) => {
   await next();
   if (ctx.oidc?.route === 'revocation' && ctx.status === 200) {
     log('revocation.success', { token_type_hint: ctx.oidc.params?.token_type_hint });
+  }
+  if (ctx.oidc?.route === 'device_authorization' && ctx.status === 200 && DEVICE_INTERVAL) {
+    ctx.body = { ...ctx.body, interval: DEVICE_INTERVAL };
   }
 });
 

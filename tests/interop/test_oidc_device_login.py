@@ -1,0 +1,82 @@
+"""`codex-login login --device-auth` against a real RFC 8628 server (npm oidc-provider)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from interop.codex_peer import clean_stderr, find_codex, run_codex
+from interop.oidc_issuer import OidcIssuer, issuer_unavailable_reason
+from interop.scripted_browser import approve_device, deny_device
+from support.cli import CLI, clean_env
+
+REASON = issuer_unavailable_reason()
+pytestmark = [pytest.mark.interop, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
+PAGE = re.compile(r"open this page on any device:\s+(\S+)")
+CODE = re.compile(r"and enter this code:\s+(\S+)")
+
+
+def start(home: Path, issuer: OidcIssuer) -> tuple[subprocess.Popen[str], str, str]:
+    child = subprocess.Popen(
+        [str(CLI), "login", "--device-auth"],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer),
+        text=True,
+    )
+    assert child.stderr is not None
+    seen = ""
+    for line in child.stderr:
+        seen += line
+        if line.startswith("Waiting for approval"):
+            page, code = PAGE.search(seen), CODE.search(seen)
+            assert page is not None
+            assert code is not None
+            return child, page.group(1), code.group(1)
+    child.wait(timeout=30)
+    pytest.fail(f"no device code printed:\n{seen}")
+
+
+def test_a_device_login_approved_on_another_device(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    with OidcIssuer(device_interval=1) as issuer:
+        child, page, code = start(home, issuer)
+        assert page == f"{issuer.issuer}/device"
+        approve_device(page, code)
+        _, rest = child.communicate(timeout=60)
+        successes = issuer.wait_for_count(
+            lambda e: (
+                e.get("event") == "grant.success"
+                and str(e.get("grant_type")).endswith("device_code")
+            ),
+            1,
+        )
+    assert child.returncode == 0, rest
+    assert len(successes) == 1
+    document = json.loads((home / "auth.json").read_bytes())
+    assert document["auth_mode"] == "chatgpt"
+    assert document["OPENAI_API_KEY"].startswith("sk-proj-")
+    assert document["tokens"]["account_id"] == "acc-123"
+    codex = find_codex()
+    if codex is not None:
+        status = run_codex(codex, ["login", "status"], home)
+        assert clean_stderr(status.stderr) == "Logged in using ChatGPT"
+
+
+def test_a_device_login_refused_on_the_other_device(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    with OidcIssuer(device_interval=1) as issuer:
+        child, page, code = start(home, issuer)
+        deny_device(page, code)
+        _, rest = child.communicate(timeout=60)
+    assert child.returncode == 1
+    assert (
+        rest.strip()
+        .splitlines()[-1]
+        .startswith("Error: the sign-in was refused by the issuer (access_denied")
+    )
+    assert not (home / "auth.json").exists()
