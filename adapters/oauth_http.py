@@ -116,7 +116,9 @@ class HttpTokenEndpoint:
             client_id=self.config.client_id,
             code_verifier=verifier,
         )
-        answer = await self._post(self.config.token_url, form=body, what="the code exchange")
+        answer = await self._request(
+            "POST", self.config.token_url, form=body, what="the code exchange"
+        )
         return _grant(self._success(answer, "the code exchange"))
 
     async def exchange_api_key(self, *, id_token: str) -> str:
@@ -127,7 +129,9 @@ class HttpTokenEndpoint:
             subject_token=id_token,
             subject_token_type=ID_TOKEN_TYPE,
         )
-        answer = await self._post(self.config.token_url, form=body, what="the API-key exchange")
+        answer = await self._request(
+            "POST", self.config.token_url, form=body, what="the API-key exchange"
+        )
         key = self._success(answer, "the API-key exchange").get("access_token")
         if not isinstance(key, str) or not key:
             raise TokenEndpointError("the API-key exchange answered without an access_token")
@@ -142,7 +146,7 @@ class HttpTokenEndpoint:
         }
         url = self.config.refresh_url
         if self.config.profile is IssuerProfile.OPENAI:
-            answer = await self._post(url, json_body=fields, what="the refresh")
+            answer = await self._request("POST", url, json_body=fields, what="the refresh")
         else:
             body = prepare_token_request(
                 "refresh_token",
@@ -150,7 +154,7 @@ class HttpTokenEndpoint:
                 refresh_token=refresh_token,
                 scope=REFRESH_SCOPE,
             )
-            answer = await self._post(url, form=body, what="the refresh")
+            answer = await self._request("POST", url, form=body, what="the refresh")
         if answer.status != 200:
             document = answer.json_object()
             code, description = _oauth_error(document)
@@ -168,10 +172,12 @@ class HttpTokenEndpoint:
         fields = {"token": token, "token_type_hint": hint, "client_id": self.config.client_id}
         url = self.config.revoke_url
         if self.config.profile is IssuerProfile.OPENAI:
-            answer = await self._post(url, json_body=fields, what="revoking", revoke=True)
+            answer = await self._request(
+                "POST", url, json_body=fields, what="revoking", revoke=True
+            )
         else:
             body = url_encode(list(fields.items()))
-            answer = await self._post(url, form=body, what="revoking", revoke=True)
+            answer = await self._request("POST", url, form=body, what="revoking", revoke=True)
         if answer.status != 200:
             code, description = _oauth_error(answer.json_object())
             detail = ": ".join(p for p in (f"HTTP {answer.status}", code, description) if p)
@@ -186,7 +192,7 @@ class HttpTokenEndpoint:
             return await self._start_openai_device()
         url = await self._device_authorization_url()
         body = url_encode([("client_id", self.config.client_id), ("scope", SCOPE)])
-        answer = await self._post(url, form=body, what="asking for a device code")
+        answer = await self._request("POST", url, form=body, what="asking for a device code")
         document = self._success(answer, "asking for a device code")
         device_code, user_code = _text(document, "device_code"), _text(document, "user_code")
         uri = _text(document, "verification_uri") or _text(document, "verification_url")
@@ -209,7 +215,7 @@ class HttpTokenEndpoint:
         body = prepare_token_request(
             DEVICE_CODE_GRANT, device_code=device.device_code, client_id=self.config.client_id
         )
-        answer = await self._post(self.config.token_url, form=body, what="polling")
+        answer = await self._request("POST", self.config.token_url, form=body, what="polling")
         if answer.status == 200:
             return _grant(self._success(answer, "polling"))
         code, description = _oauth_error(answer.json_object())
@@ -225,7 +231,7 @@ class HttpTokenEndpoint:
     async def _start_openai_device(self) -> DeviceCode:
         fields = {"client_id": self.config.client_id}
         url = self.config.device_usercode_url
-        answer = await self._post(url, json_body=fields, what="asking for a device code")
+        answer = await self._request("POST", url, json_body=fields, what="asking for a device code")
         document = self._success(answer, "asking for a device code")
         device_auth_id, user_code = _text(document, "device_auth_id"), _text(document, "user_code")
         if not (device_auth_id and user_code):
@@ -241,7 +247,9 @@ class HttpTokenEndpoint:
 
     async def _poll_openai_device(self, device: DeviceCode) -> TokenGrant | DevicePending:
         fields = {"device_auth_id": device.device_code, "user_code": device.user_code}
-        answer = await self._post(self.config.device_token_url, json_body=fields, what="polling")
+        answer = await self._request(
+            "POST", self.config.device_token_url, json_body=fields, what="polling"
+        )
         if answer.status in (403, 404):
             return DevicePending()  # not approved yet
         document = self._success(answer, "polling")
@@ -289,19 +297,6 @@ class HttpTokenEndpoint:
             detail += f" ({answer.describe_body()})"
         error = TransientTokenError if answer.status >= 500 else TokenEndpointError
         raise error(f"{what} failed ({detail})", status=answer.status, error_code=code)
-
-    async def _post(
-        self,
-        url: str,
-        *,
-        what: str,
-        form: str | None = None,
-        json_body: Mapping[str, str] | None = None,
-        revoke: bool = False,
-    ) -> _Answer:
-        return await self._request(
-            "POST", url, what=what, form=form, json_body=json_body, revoke=revoke
-        )
 
     async def _request(
         self,

@@ -25,7 +25,6 @@ import contextlib
 import io
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,7 +44,7 @@ from interop.codex_peer import (
     find_codex,
     refresh_with_app_server,
 )
-from support.cli import CLI
+from support.cli import run_all
 from support.fake_issuer import FakeIssuer, Recorded, running_issuer
 from support.logins import issuer_env, stored, write_login
 
@@ -64,26 +63,13 @@ class Row:
     from_codex: int | None = None
 
 
-def run_all(command: str, count: int, env: dict[str, str]) -> tuple[float, list[str]]:
+def run_timed(command: str, count: int, env: dict[str, str]) -> tuple[float, list[str]]:
     """Start ``count`` children at once; wall seconds and the stderr of each failure."""
     start = time.perf_counter()
-    children = [
-        subprocess.Popen(
-            [str(CLI), command],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-        for _ in range(count)
-    ]
-    failures = []
-    for child in children:
-        _, err = child.communicate(timeout=240)
-        if child.returncode != 0:
-            failures.append(err.strip() or f"exit {child.returncode}")
-    return time.perf_counter() - start, failures
+    results = run_all(command, count=count, env=env)
+    seconds = time.perf_counter() - start
+    failures = [r.stderr.strip() or f"exit {r.returncode}" for r in results if r.returncode]
+    return seconds, failures
 
 
 def expired_login(home: Path, issuer: FakeIssuer) -> None:
@@ -100,14 +86,14 @@ def baseline(size: int, root: Path) -> tuple[float, list[str]]:
     home = root / f"status-{size}"
     with running_issuer(FakeIssuer()) as issuer:
         expired_login(home, issuer)
-        return run_all("status", size, issuer_env(home, issuer))
+        return run_timed("status", size, issuer_env(home, issuer))
 
 
 def storm(size: int, root: Path) -> tuple[Row, list[str]]:
     home = root / f"storm-{size}"
     with running_issuer(FakeIssuer()) as issuer:
         expired_login(home, issuer)
-        seconds, failures = run_all("token", size, issuer_env(home, issuer))
+        seconds, failures = run_timed("token", size, issuer_env(home, issuer))
         refreshes = len(issuer.posts("refresh_token"))
         row = Row("codex-login token", size, refreshes, len(failures), seconds, alive(home, issuer))
     return row, failures
@@ -145,7 +131,7 @@ def mixed(size: int, root: Path, codex: Path) -> tuple[Row, list[str]]:
         start = time.perf_counter()
         for thread in threads:
             thread.start()
-        _, failures = run_all("token", size - len(threads), issuer_env(home, issuer))
+        _, failures = run_timed("token", size - len(threads), issuer_env(home, issuer))
         for thread in threads:
             thread.join(timeout=240)
         seconds = time.perf_counter() - start

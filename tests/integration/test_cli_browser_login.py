@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from support.cli import CLI, clean_env
+from support.cli import CLI, clean_env, start_browser_login
 from support.fake_issuer import FakeIssuer, running_issuer
-
-URL_LINE = re.compile(r"^(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)$", re.MULTILINE)
 
 
 @pytest.fixture
@@ -26,23 +24,7 @@ def issuer() -> Iterator[FakeIssuer]:
 
 
 def start_login(home: Path, issuer: FakeIssuer, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    child = subprocess.Popen(
-        [str(CLI), "login", "--no-browser", "--port", "0", "--issuer", issuer.url, *extra],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=clean_env(home),
-        text=True,
-    )
-    assert child.stderr is not None
-    seen = ""
-    for line in child.stderr:
-        seen += line
-        match = URL_LINE.search(seen)
-        if match:
-            return child, match.group(1)
-    child.wait(timeout=30)
-    pytest.fail(f"no authorization URL printed:\n{seen}")
+    return start_browser_login(["--issuer", issuer.url, *extra], clean_env(home))
 
 
 def test_login_prints_the_url_and_finishes_when_the_browser_returns(

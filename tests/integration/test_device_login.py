@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support.cli import CLI
+from support.cli import CLI, start_device_login
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env
-
-CODE = re.compile(r"and enter this code:\s+(\S+)")
 
 
 @pytest.fixture
@@ -23,24 +20,11 @@ def issuer() -> Iterator[FakeIssuer]:
         yield running
 
 
-def start(home: Path, issuer: FakeIssuer, profile: str) -> tuple[subprocess.Popen[str], str, str]:
-    """Start a device login; return it, its user code, and what it printed so far."""
-    child = subprocess.Popen(
-        [str(CLI), "login", "--device-auth"],
-        stdin=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=issuer_env(home, issuer, profile),
-        text=True,
-    )
-    assert child.stderr is not None
-    seen = ""
-    for line in child.stderr:
-        seen += line
-        found = CODE.search(seen)
-        if found and line.startswith("Waiting for approval"):
-            return child, found.group(1), seen
-    child.wait(timeout=30)
-    pytest.fail(f"no user code printed:\n{seen}")
+def start(
+    home: Path, issuer: FakeIssuer, profile: str
+) -> tuple[subprocess.Popen[str], str, str, str]:
+    """Start a device login; return it, the page, the code and all it printed."""
+    return start_device_login(issuer_env(home, issuer, profile))
 
 
 def finish(child: subprocess.Popen[str]) -> tuple[int, str]:
@@ -49,8 +33,8 @@ def finish(child: subprocess.Popen[str]) -> tuple[int, str]:
 
 
 def test_the_openai_device_flow(tmp_path: Path, issuer: FakeIssuer) -> None:
-    child, code, shown = start(tmp_path, issuer, "openai")
-    assert f"{issuer.url}/codex/device" in shown
+    child, page, code, _ = start(tmp_path, issuer, "openai")
+    assert page == f"{issuer.url}/codex/device"
     issuer.approve_device(code)
     status, rest = finish(child)
     assert status == 0, rest
@@ -67,8 +51,9 @@ def test_the_openai_device_flow(tmp_path: Path, issuer: FakeIssuer) -> None:
 
 def test_the_standard_device_flow_honours_slow_down(tmp_path: Path, issuer: FakeIssuer) -> None:
     issuer.device_slow_downs = 1
-    child, code, shown = start(tmp_path, issuer, "standard")
-    assert f"{issuer.url}/device?user_code={code}" in shown
+    child, page, code, shown = start(tmp_path, issuer, "standard")
+    assert page == f"{issuer.url}/device"
+    assert f"(or open {issuer.url}/device?user_code={code})" in shown
     issuer.approve_device(code)
     status, rest = finish(child)
     assert status == 0, rest
@@ -79,7 +64,7 @@ def test_the_standard_device_flow_honours_slow_down(tmp_path: Path, issuer: Fake
 
 
 def test_a_denied_device_login_writes_nothing(tmp_path: Path, issuer: FakeIssuer) -> None:
-    child, code, _ = start(tmp_path, issuer, "standard")
+    child, _, code, _ = start(tmp_path, issuer, "standard")
     issuer.deny_device(code)
     status, rest = finish(child)
     assert status == 1

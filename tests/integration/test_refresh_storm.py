@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from support.cli import CLI
+from support.cli import run_all
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env, stored, write_login
 
@@ -21,32 +20,13 @@ def issuer() -> Iterator[FakeIssuer]:
         yield running
 
 
-def storm(count: int, env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:
-    children = [
-        subprocess.Popen(
-            [str(CLI), "token"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-        for _ in range(count)
-    ]
-    results = []
-    for child in children:
-        out, err = child.communicate(timeout=240)
-        results.append(subprocess.CompletedProcess(child.args, child.returncode, out, err))
-    return results
-
-
 @pytest.mark.parametrize("profile", ["openai", "standard"])
 def test_sixteen_processes_send_one_refresh_and_all_succeed(
     tmp_path: Path, issuer: FakeIssuer, profile: str
 ) -> None:
     first = issuer.new_refresh_token()
     write_login(tmp_path, first, expires_in=timedelta(minutes=-1))
-    results = storm(16, issuer_env(tmp_path, issuer, profile))
+    results = run_all("token", count=16, env=issuer_env(tmp_path, issuer, profile))
     assert [r.stderr for r in results if r.returncode != 0] == []
     document = stored(tmp_path)
     assert {r.stdout.strip() for r in results} == {document["tokens"]["access_token"]}

@@ -96,6 +96,20 @@ def test_token_when_not_logged_in(tmp_path: Path) -> None:
     assert result.stderr == "Error: not logged in; run `codex-login login`\n"
 
 
+def failed_refresh(home: Path, issuer: FakeIssuer, failure: Failure) -> str:
+    """Run `token` on a login due for refresh against a failing issuer; its one-line error.
+
+    Whatever the failure, the command exits 1 and auth.json stays byte for byte.
+    """
+    before = write_login(home, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
+    issuer.refresh_failure = failure
+    result = run_cli("token", env=issuer_env(home, issuer))
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (home / "auth.json").read_bytes() == before
+    return result.stderr.strip()
+
+
 @pytest.mark.parametrize(
     ("failure", "message"),
     [
@@ -115,14 +129,9 @@ def test_token_when_not_logged_in(tmp_path: Path) -> None:
 def test_a_session_that_ended_says_to_log_in_again_and_keeps_the_file(
     tmp_path: Path, issuer: FakeIssuer, failure: Failure, message: str
 ) -> None:
-    before = write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
-    issuer.refresh_failure = failure
-    result = run_cli("token", env=issuer_env(tmp_path, issuer))
-    assert result.returncode == 1
-    assert message in result.stderr
-    assert result.stderr.strip().endswith("run `codex-login login` to sign in again")
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert (tmp_path / "auth.json").read_bytes() == before
+    error = failed_refresh(tmp_path, issuer, failure)
+    assert message in error
+    assert error.endswith("run `codex-login login` to sign in again")
 
 
 @pytest.mark.parametrize(
@@ -145,13 +154,7 @@ def test_a_session_that_ended_says_to_log_in_again_and_keeps_the_file(
 def test_bad_answers_from_the_issuer_leave_the_file_unchanged(
     tmp_path: Path, issuer: FakeIssuer, failure: Failure, message: str
 ) -> None:
-    before = write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
-    issuer.refresh_failure = failure
-    result = run_cli("token", env=issuer_env(tmp_path, issuer))
-    assert result.returncode == 1
-    assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert (tmp_path / "auth.json").read_bytes() == before
+    assert message in failed_refresh(tmp_path, issuer, failure)
 
 
 # -- logout ------------------------------------------------------------------------

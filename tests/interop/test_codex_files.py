@@ -17,7 +17,6 @@ from interop.codex_peer import (
     chatgpt_backend_routes,
     chatgpt_record,
     clean_stderr,
-    find_codex,
     flock_is_free,
     hold_flock,
     refresh_with_app_server,
@@ -29,19 +28,7 @@ from interop.codex_peer import (
 )
 from support.cli import CLI, clean_env, run_cli
 
-CODEX = find_codex()
-pytestmark = [
-    pytest.mark.interop,
-    pytest.mark.skipif(
-        CODEX is None, reason="Codex CLI not installed: run .ci/install-codex.sh or set CODEX_BIN"
-    ),
-]
-
-
-@pytest.fixture
-def codex() -> Path:
-    assert CODEX is not None
-    return CODEX
+pytestmark = pytest.mark.interop
 
 
 def new_home(tmp_path: Path, name: str) -> Path:

@@ -17,7 +17,6 @@ from interop.codex_peer import (
     chatgpt_backend_routes,
     chatgpt_record,
     clean_stderr,
-    find_codex,
     flock_is_free,
     hold_flock,
     refresh_with_app_server,
@@ -28,21 +27,8 @@ from interop.codex_peer import (
     write_auth_json,
 )
 
-CODEX = find_codex()
-pytestmark = [
-    pytest.mark.interop,
-    pytest.mark.skipif(
-        CODEX is None,
-        reason="Codex CLI not installed: run .ci/install-codex.sh or set CODEX_BIN",
-    ),
-]
+pytestmark = pytest.mark.interop
 KEY = "sk-test-123456789"
-
-
-@pytest.fixture
-def codex() -> Path:
-    assert CODEX is not None
-    return CODEX
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
@@ -12,33 +11,15 @@ import pytest
 from interop.codex_peer import clean_stderr, find_codex, run_codex
 from interop.oidc_issuer import OidcIssuer, issuer_unavailable_reason
 from interop.scripted_browser import approve_device, deny_device
-from support.cli import CLI, clean_env
+from support.cli import clean_env, start_device_login
 
 REASON = issuer_unavailable_reason()
 pytestmark = [pytest.mark.interop, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
-PAGE = re.compile(r"open this page on any device:\s+(\S+)")
-CODE = re.compile(r"and enter this code:\s+(\S+)")
 
 
 def start(home: Path, issuer: OidcIssuer) -> tuple[subprocess.Popen[str], str, str]:
-    child = subprocess.Popen(
-        [str(CLI), "login", "--device-auth"],
-        stdin=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer),
-        text=True,
-    )
-    assert child.stderr is not None
-    seen = ""
-    for line in child.stderr:
-        seen += line
-        if line.startswith("Waiting for approval"):
-            page, code = PAGE.search(seen), CODE.search(seen)
-            assert page is not None
-            assert code is not None
-            return child, page.group(1), code.group(1)
-    child.wait(timeout=30)
-    pytest.fail(f"no device code printed:\n{seen}")
+    child, page, code, _ = start_device_login(clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer))
+    return child, page, code
 
 
 def test_a_device_login_approved_on_another_device(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from interop.browser_login import login_with_browser
-from interop.codex_peer import clean_stderr, find_codex, run_codex
+from interop.codex_peer import clean_stderr, run_codex
 from interop.oidc_issuer import OidcIssuer, issuer_unavailable_reason
 from support.cli import CLI, clean_env
 
@@ -58,10 +58,9 @@ def test_login_against_a_real_oidc_server(tmp_path: Path, issuer: OidcIssuer) ->
     )
 
 
-def test_the_codex_cli_sees_our_chatgpt_login(tmp_path: Path, issuer: OidcIssuer) -> None:
-    codex = find_codex()
-    if codex is None:
-        pytest.skip("Codex CLI not installed: run .ci/install-codex.sh or set CODEX_BIN")
+def test_the_codex_cli_sees_our_chatgpt_login(
+    tmp_path: Path, issuer: OidcIssuer, codex: Path
+) -> None:
     home = tmp_path / "codex"
     assert login_with_browser(home, issuer).returncode == 0
     status = run_codex(codex, ["login", "status"], home)

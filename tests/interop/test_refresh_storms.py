@@ -17,35 +17,15 @@ from interop.codex_peer import (
     AppServerError,
     LoopbackServer,
     chatgpt_backend_routes,
-    find_codex,
     refresh_with_app_server,
 )
 from interop.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
-from support.cli import CLI, clean_env
+from support.cli import CLI, clean_env, run_all
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env, write_login
 from support.tokens import access_token
 
 pytestmark = pytest.mark.interop
-
-
-def storm(count: int, env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:
-    children = [
-        subprocess.Popen(
-            [str(CLI), "token"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-        for _ in range(count)
-    ]
-    results = []
-    for child in children:
-        out, err = child.communicate(timeout=240)
-        results.append(subprocess.CompletedProcess(child.args, child.returncode, out, err))
-    return results
 
 
 def expire_access_token(home: Path) -> None:
@@ -68,7 +48,7 @@ def test_a_storm_against_oidc_provider_refreshes_once(tmp_path: Path) -> None:
         assert login_with_browser(home, issuer).returncode == 0
         expire_access_token(home)
         env = clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer)
-        results = storm(16, env)
+        results = run_all("token", count=16, env=env)
         assert [r.stderr for r in results if r.returncode != 0] == []
         assert len({r.stdout for r in results}) == 1
         # The stored refresh token still works: one more forced refresh succeeds.
@@ -85,18 +65,13 @@ def test_a_storm_against_oidc_provider_refreshes_once(tmp_path: Path) -> None:
         assert issuer.events("grant.revoked") == []
 
 
-@pytest.mark.skipif(
-    find_codex() is None, reason="Codex CLI not installed: run .ci/install-codex.sh"
-)
-def test_a_mixed_storm_with_the_codex_cli(tmp_path: Path) -> None:
+def test_a_mixed_storm_with_the_codex_cli(tmp_path: Path, codex: Path) -> None:
     """Codex posts refreshes without holding a lock, so a mixed storm can spend a token twice.
 
     What we guarantee is on our side: none of our processes ever posts a refresh
     token twice, none crashes, and the file is never corrupted. The outcome is
     printed (pytest -s) so that it can be reported as measured.
     """
-    codex = find_codex()
-    assert codex is not None
     home = tmp_path / "codex"
     with (
         running_issuer(FakeIssuer()) as issuer,
@@ -118,7 +93,7 @@ def test_a_mixed_storm_with_the_codex_cli(tmp_path: Path) -> None:
         started = time.monotonic()
         for thread in threads:
             thread.start()
-        ours = storm(12, issuer_env(home, issuer))
+        ours = run_all("token", count=12, env=issuer_env(home, issuer))
         for thread in threads:
             thread.join(timeout=120)
         elapsed = time.monotonic() - started

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 CLI = Path(sys.executable).with_name("codex-login")
+# The authorization URL `login` prints on a line of its own (loopback test issuers).
+AUTHORIZE_URL = re.compile(r"^(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)$", re.MULTILINE)
+DEVICE_PAGE = re.compile(r"open this page on any device:\s+(\S+)")
+DEVICE_CODE = re.compile(r"and enter this code:\s+(\S+)")
 
 
 def clean_env(home: Path | None = None, **extra: str) -> dict[str, str]:
@@ -47,3 +53,68 @@ def run_cli(
     )
     assert "Traceback" not in completed.stderr, completed.stderr
     return completed
+
+
+def run_all(*args: str, count: int, env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:
+    """Start ``count`` copies of the command at once and wait for all of them."""
+    children = [
+        subprocess.Popen(
+            [str(CLI), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    results = []
+    for child in children:
+        out, err = child.communicate(timeout=240)
+        results.append(subprocess.CompletedProcess(child.args, child.returncode, out, err))
+    return results
+
+
+def start_until(
+    args: list[str], env: dict[str, str], done: Callable[[str, str], bool]
+) -> tuple[subprocess.Popen[str], str]:
+    """Start the command and read its stderr until ``done(line, everything so far)``.
+
+    For commands that print something a test must act on (a URL, a code) and go on.
+    """
+    child = subprocess.Popen(
+        [str(CLI), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    assert child.stderr is not None
+    seen = ""
+    for line in child.stderr:
+        seen += line
+        if done(line, seen):
+            return child, seen
+    child.wait(timeout=30)
+    raise AssertionError(f"the command ended before printing what was expected:\n{seen}")
+
+
+def start_browser_login(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """Start `login --no-browser --port 0 ...`; return it and the URL it printed."""
+    command = ["login", "--no-browser", "--port", "0", *args]
+    child, seen = start_until(command, env, lambda _, seen: AUTHORIZE_URL.search(seen) is not None)
+    found = AUTHORIZE_URL.search(seen)
+    assert found is not None
+    return child, found.group(1)
+
+
+def start_device_login(env: dict[str, str]) -> tuple[subprocess.Popen[str], str, str, str]:
+    """Start `login --device-auth`; return it, the page, the code and all it printed."""
+    child, seen = start_until(
+        ["login", "--device-auth"], env, lambda line, _: line.startswith("Waiting for approval")
+    )
+    page, code = DEVICE_PAGE.search(seen), DEVICE_CODE.search(seen)
+    assert page is not None
+    assert code is not None
+    return child, page.group(1), code.group(1), seen
