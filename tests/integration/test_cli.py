@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from support.cli import CLI, clean_env, run_cli
+from support.locks import in_syscall
 from support.records import chatgpt_document
 from support.tokens import id_token
 
@@ -119,14 +120,11 @@ def test_interrupting_login_exits_130_and_writes_nothing(tmp_path: Path) -> None
 
 def _wait_until_reading_stdin(pid: int) -> None:
     """Wait for the child to block in read(2) on fd 0, where Ctrl-C would reach it."""
-    syscall = Path(f"/proc/{pid}/syscall")
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        fields = syscall.read_text().split()
-        if len(fields) > 1 and fields[0] == "0" and int(fields[1], 16) == 0:
-            return
+    while not in_syscall(pid, "read", first_argument=0):
+        if time.monotonic() > deadline:
+            pytest.fail("the command never started reading stdin")
         time.sleep(0.01)
-    pytest.fail("the command never started reading stdin")
 
 
 # -- status ---------------------------------------------------------------------

@@ -27,6 +27,7 @@ from interop.codex_peer import (
     write_auth_json,
 )
 from support.cli import CLI, clean_env, run_cli
+from support.locks import in_syscall
 
 pytestmark = pytest.mark.interop
 
@@ -138,18 +139,9 @@ def test_the_codex_cli_waits_while_we_hold_the_writer_lock(codex: Path, tmp_path
     store = FileCredentialStore(home)
     with store.exclusive():
         theirs = start_api_key_login(codex, home, "sk-codex-key-00000")
-        wait_for(lambda: _blocked_in_flock(theirs.pid), 20, "codex to wait for auth.lock")
+        wait_for(lambda: in_syscall(theirs.pid, "flock"), 20, "codex to wait for auth.lock")
         store.save(CredentialRecord(auth_mode=AuthMode.API_KEY, openai_api_key="sk-ours-111111"))
         assert theirs.poll() is None
     theirs.communicate(timeout=30)
     assert theirs.returncode == 0
     assert json.loads((home / "auth.json").read_bytes())["OPENAI_API_KEY"] == "sk-codex-key-00000"
-
-
-def _blocked_in_flock(pid: int) -> bool:
-    """Whether some thread of ``pid`` sits in flock(2) (syscall 73 on x86-64)."""
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        fields = (task / "syscall").read_text().split()
-        if fields and fields[0] == "73":
-            return True
-    return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import platform
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,8 +38,6 @@ def lock_held_elsewhere(path: Path) -> Iterator[subprocess.Popen[str]]:
 
 def is_locked(path: Path) -> bool:
     """True when some process holds an exclusive flock on ``path``."""
-    import fcntl  # noqa: PLC0415
-
     with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -45,3 +45,19 @@ def is_locked(path: Path) -> bool:
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)
         return False
+
+
+# Linux system call numbers, which differ between architectures.
+SYSCALLS = {"x86_64": {"read": 0, "flock": 73}, "aarch64": {"read": 63, "flock": 32}}
+
+
+def in_syscall(pid: int, name: str, first_argument: int | None = None) -> bool:
+    """Whether some thread of ``pid`` is inside system call ``name`` right now."""
+    number = str(SYSCALLS[platform.machine()][name])
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "syscall").read_text().split()
+        if len(fields) < 2 or fields[0] != number:
+            continue
+        if first_argument is None or int(fields[1], 16) == first_argument:
+            return True
+    return False
