@@ -57,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, and the traceback only when asked for
         if args.verbose:
             raise
-        _say(f"Error: unexpected {type(exc).__name__}: {exc} (run with -v for details)")
+        # Its message could hold anything, secrets included: -v shows it to those who ask.
+        _say(f"Error: unexpected {type(exc).__name__}, a bug in codex-login (-v shows details)")
         return EXIT_FAILURE
 
 
