@@ -306,3 +306,20 @@ def test_read_only_commands_import_neither_aiohttp_nor_authlib_nor_filelock(
         timeout=60,
     )
     assert result.stderr.strip().splitlines()[-1] == "0 []"
+
+
+def test_a_bug_is_one_line_without_its_message_unless_asked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from codex_login.entrypoints import cli  # noqa: PLC0415
+
+    def broken(**_: object) -> None:
+        raise RuntimeError("sk-secret-in-a-message")
+
+    monkeypatch.setattr(cli, "bootstrap", broken)
+    assert cli.main(["status"]) == 1
+    assert capsys.readouterr().err == (
+        "Error: unexpected RuntimeError, a bug in codex-login (-v shows details)\n"
+    )
+    with pytest.raises(RuntimeError, match="sk-secret"):
+        cli.main(["-v", "status"])
