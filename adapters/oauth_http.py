@@ -144,40 +144,20 @@ class HttpTokenEndpoint:
             "refresh_token": refresh_token,
             "scope": REFRESH_SCOPE,
         }
-        url = self.config.refresh_url
-        if self.config.profile is IssuerProfile.OPENAI:
-            answer = await self._request("POST", url, json_body=fields, what="the refresh")
-        else:
-            body = prepare_token_request(
-                "refresh_token",
-                client_id=self.config.client_id,
-                refresh_token=refresh_token,
-                scope=REFRESH_SCOPE,
-            )
-            answer = await self._request("POST", url, form=body, what="the refresh")
-        if answer.status != 200:
-            document = answer.json_object()
-            code, description = _oauth_error(document)
-            if document is None:
-                description = f"the issuer answered with {answer.describe_body()}"
-            raise refresh_failure(answer.status, code, description, readable=document is not None)
+        answer = await self._post_fields(self.config.refresh_url, fields, what="the refresh")
         document = answer.json_object()
+        if answer.status == 200 and document is not None:
+            return _grant(document)
+        code, description = _oauth_error(document)
         if document is None:
-            raise refresh_failure(
-                answer.status, None, f"the issuer answered with {answer.describe_body()}"
-            )
-        return _grant(document)
+            description = f"the issuer answered with {answer.describe_body()}"
+        raise refresh_failure(answer.status, code, description, readable=document is not None)
 
     async def revoke(self, *, token: str, hint: str) -> None:
         fields = {"token": token, "token_type_hint": hint, "client_id": self.config.client_id}
-        url = self.config.revoke_url
-        if self.config.profile is IssuerProfile.OPENAI:
-            answer = await self._request(
-                "POST", url, json_body=fields, what="revoking", revoke=True
-            )
-        else:
-            body = url_encode(list(fields.items()))
-            answer = await self._request("POST", url, form=body, what="revoking", revoke=True)
+        answer = await self._post_fields(
+            self.config.revoke_url, fields, what="revoking", revoke=True
+        )
         if answer.status != 200:
             code, description = _oauth_error(answer.json_object())
             detail = ": ".join(p for p in (f"HTTP {answer.status}", code, description) if p)
@@ -225,8 +205,7 @@ class HttpTokenEndpoint:
             raise AuthorizationDenied(code, description)
         if code == "expired_token":
             raise LoginTimedOut("the device code expired before it was approved; try again")
-        self._success(answer, "polling")  # raises with the issuer's error
-        raise AssertionError("unreachable")
+        raise self._failure(answer, "polling")
 
     async def _start_openai_device(self) -> DeviceCode:
         fields = {"client_id": self.config.client_id}
@@ -282,11 +261,16 @@ class HttpTokenEndpoint:
         return self._ssl
 
     def _success(self, answer: _Answer, what: str) -> dict[str, Any]:
+        """The answer's JSON object, or the error that explains why there is none."""
         document = answer.json_object()
         if answer.status == 200 and document is not None:
             return document
+        raise self._failure(answer, what)
+
+    def _failure(self, answer: _Answer, what: str) -> TokenEndpointError:
+        document = answer.json_object()
         if answer.status == 200:
-            raise TransientTokenError(
+            return TransientTokenError(
                 f"{what} failed: the issuer answered with {answer.describe_body()}"
             )
         code, description = _oauth_error(document)
@@ -296,7 +280,16 @@ class HttpTokenEndpoint:
         if document is None:
             detail += f" ({answer.describe_body()})"
         error = TransientTokenError if answer.status >= 500 else TokenEndpointError
-        raise error(f"{what} failed ({detail})", status=answer.status, error_code=code)
+        return error(f"{what} failed ({detail})", status=answer.status, error_code=code)
+
+    async def _post_fields(
+        self, url: str, fields: Mapping[str, str], *, what: str, revoke: bool = False
+    ) -> _Answer:
+        """The OpenAI issuer takes JSON bodies; a standard one forms (RFC 6749, RFC 7009)."""
+        if self.config.profile is IssuerProfile.OPENAI:
+            return await self._request("POST", url, json_body=fields, what=what, revoke=revoke)
+        form = url_encode(list(fields.items()))
+        return await self._request("POST", url, form=form, what=what, revoke=revoke)
 
     async def _request(
         self,
