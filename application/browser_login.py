@@ -8,8 +8,6 @@ import hmac
 from codex_login.application.signin import LoginOutcome, SignIn
 from codex_login.domain.login import AuthorizationRequest
 
-__all__ = ["BrowserLogin", "LoginOutcome"]
-
 
 class BrowserLogin:
     """One login attempt. Whatever arrives at the callback, the code is exchanged once."""

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.oauth_http import HttpTokenEndpoint
-from codex_login.application.browser_login import LoginOutcome
+from codex_login.application.signin import LoginOutcome
 from codex_login.domain.issuer import issuer_config
 from codex_login.domain.record import CredentialRecord
 from codex_login.entrypoints.bootstrap import bootstrap

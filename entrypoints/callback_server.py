@@ -21,8 +21,9 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from codex_login.application.browser_login import BrowserLogin, LoginOutcome
+from codex_login.application.browser_login import BrowserLogin
 from codex_login.application.service import AuthService
+from codex_login.application.signin import LoginOutcome
 from codex_login.domain.errors import (
     AuthorizationDenied,
     CallbackPortUnavailable,

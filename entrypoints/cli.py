@@ -298,16 +298,12 @@ def _token(service: AuthService, args: argparse.Namespace) -> int:
 
 
 def _logout(service: AuthService, args: argparse.Namespace) -> int:
-    if args.local:
-        removed = service.logout_locally()
-    else:
-        import asyncio  # noqa: PLC0415
+    import asyncio  # noqa: PLC0415
 
-        result = asyncio.run(service.logout(revoke=True))
-        if result.revoke_error:
-            _say(f"Warning: could not revoke the login at the issuer: {result.revoke_error}")
-        removed = result.removed
-    _say("Successfully logged out" if removed else "Not logged in")
+    result = asyncio.run(service.logout(revoke=not args.local))
+    if result.revoke_error:
+        _say(f"Warning: could not revoke the login at the issuer: {result.revoke_error}")
+    _say("Successfully logged out" if result.removed else "Not logged in")
     return EXIT_OK
 
 

@@ -20,8 +20,8 @@ from aiohttp import web
 
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.oauth_http import HttpTokenEndpoint
-from codex_login.application.browser_login import LoginOutcome
 from codex_login.application.service import AuthService
+from codex_login.application.signin import LoginOutcome
 from codex_login.domain.errors import (
     AuthorizationDenied,
     CallbackPortUnavailable,
