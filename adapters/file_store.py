@@ -3,9 +3,16 @@
 Writers take ``auth.lock`` (bounded blocking wait), then ``auth.json.lock`` to
 commit; both are ``flock(2)`` locks, as the Codex CLI takes them. A commit
 writes a private temp file, fsyncs it, renames it over auth.json and fsyncs the
-directory, so a crash leaves the old file or the new one, never a mix.
-Readers take no lock. filelock is imported only by writers, to keep read-only
-commands fast.
+directory, so a crash leaves the old file or the new one, never a mix. A writer
+killed before its rename leaves its temp file (``.auth-*``) behind, holding live
+secrets: the next writer holding both locks, and every logout, removes it.
+
+Readers take no lock, and read only a regular file of at most ``MAX_FILE_BYTES``:
+a FIFO or a device at auth.json is an error, never a hang. filelock is imported
+only by writers, to keep read-only commands fast.
+
+Notices for the user (a writer waiting for a lock, a logout through a link) go to
+the ``notify`` callable given to the store; by default they are logged at INFO.
 """
 
 from __future__ import annotations
@@ -14,11 +21,15 @@ import contextlib
 import os
 import stat
 import threading
-from collections.abc import Hashable, Iterator
+import time
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import attrs
+
 from codex_login.adapters import auth_json
+from codex_login.adapters.lock_holders import describe_holders
 from codex_login.domain.errors import LockTimeout, StorageError
 from codex_login.domain.record import CredentialRecord, Loaded
 
@@ -28,12 +39,39 @@ if TYPE_CHECKING:
 AUTH_FILE = "auth.json"
 WRITER_LOCK = "auth.lock"
 COMMIT_LOCK = "auth.json.lock"
+TEMP_PREFIX = ".auth-"  # shared with the Codex CLI's temp files
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+MAX_FILE_BYTES = 16 * 1024 * 1024
+WAIT_NOTICE_AFTER = 1.0
+TIMEOUT_VARIABLE = "CODEX_LOGIN_LOCK_TIMEOUT"
+
+# O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOCTTY: a terminal must
+# not become ours. Neither changes how a regular file reads.
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+_KINDS: tuple[tuple[Callable[[int], bool], str], ...] = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISLNK, "a symbolic link loop"),
+)
+
+
+def _log_notice(message: str) -> None:
+    import logging  # noqa: PLC0415  (rare: only under contention or for links)
+
+    logging.getLogger(__name__).info("%s", message)
 
 
 class FileCredentialStore:
-    """Credentials in ``<codex_home>/auth.json``."""
+    """Credentials in ``<codex_home>/auth.json``.
+
+    ``notify`` receives one-line notices meant for the user; by default they are
+    logged at INFO.
+    """
 
     def __init__(
         self,
@@ -41,11 +79,13 @@ class FileCredentialStore:
         *,
         writer_lock_timeout: float = 90.0,
         commit_lock_timeout: float = 10.0,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.codex_home = Path(codex_home)
         self.path = self.codex_home / AUTH_FILE
         self._writer_timeout = writer_lock_timeout
         self._commit_timeout = commit_lock_timeout
+        self._notify = notify or _log_notice
         self._writer_lock: BaseFileLock | None = None
         # flock excludes other processes; this excludes other threads of ours.
         self._owner = threading.RLock()
@@ -55,15 +95,8 @@ class FileCredentialStore:
         return str(self.path)
 
     def load(self) -> Loaded | None:
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except IsADirectoryError:
-            raise StorageError(f"cannot read {self.path}: it is a directory, not a file") from None
-        except OSError as exc:
-            raise StorageError(f"cannot read {self.path}: {_reason(exc)}") from None
-        return auth_json.decode(data, self.location)
+        data = _read_regular_file(self.path)
+        return None if data is None else auth_json.decode(data, self.location)
 
     def save(self, record: CredentialRecord) -> None:
         data = auth_json.encode(record)
@@ -71,29 +104,20 @@ class FileCredentialStore:
             self._commit(data)
 
     def delete(self) -> bool:
-        try:
-            os.lstat(self.path)
-        except FileNotFoundError:
+        """Log out: remove auth.json (through a link, its target too) and orphaned
+        temp files. True when credentials were removed."""
+        if _mode_of(self.path) is None and not _orphaned_temp_files(self.codex_home):
             return False  # nothing to delete: don't create CODEX_HOME or lock files for it
-        except OSError as exc:
-            raise StorageError(f"cannot reach {self.path}: {_reason(exc)}") from None
         with self.exclusive(), self._commit_lock():
-            try:
-                self.path.unlink()
-            except FileNotFoundError:
-                return False
-            except OSError as exc:
-                raise StorageError(f"cannot delete {self.path}: {_reason(exc)}") from None
-            _fsync_directory(self.codex_home)
-        return True
+            return self._remove()
 
     def fingerprint(self) -> Hashable:
         try:
-            info = os.stat(self.path)
+            info = os.stat(self.path)  # stat never blocks, even on a FIFO
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise StorageError(f"cannot read {self.path}: {_reason(exc)}") from None
+            raise StorageError(f"cannot read {self.path}: {_reason(exc)}") from exc
         return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
     @contextlib.contextmanager
@@ -105,7 +129,8 @@ class FileCredentialStore:
                 f"writing {self.path}"
             )
         try:
-            with _held(self._writer(), self._writer_timeout, "another process"):
+            wait = _Wait(self._writer_timeout, self._notify, TIMEOUT_VARIABLE)
+            with _held(self._writer(), wait):
                 yield
         finally:
             self._owner.release()
@@ -120,24 +145,39 @@ class FileCredentialStore:
 
     def _commit_lock(self) -> contextlib.AbstractContextManager[None]:
         lock = _file_lock(self.codex_home / COMMIT_LOCK)
-        return _held(lock, self._commit_timeout, "a process committing auth.json")
+        return _held(lock, _Wait(self._commit_timeout, self._notify, None))
 
     def _prepare_home(self) -> None:
         try:
             self.codex_home.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
             _tighten_directory(self.codex_home)
         except OSError as exc:
-            raise StorageError(f"cannot create {self.codex_home}: {_reason(exc)}") from None
+            raise StorageError(f"cannot create {self.codex_home}: {_reason(exc)}") from exc
+
+    def _target(self) -> Path:
+        """Where the credentials really are: a symlinked auth.json (dotfiles) stays a
+        link, and like the Codex CLI we write and delete its target."""
+        return Path(os.path.realpath(self.path)) if self.path.is_symlink() else self.path
+
+    def _refuse_special_target(self, target: Path, action: str) -> int | None:
+        """The target's mode, or None when it is missing; anything but a regular file
+        is refused before anything changes."""
+        mode = _mode_of(target)
+        if mode is not None and not stat.S_ISREG(mode):
+            raise _not_a_file(self.path, mode, action)
+        return mode
 
     def _commit(self, data: bytes) -> None:
         import tempfile  # noqa: PLC0415  (writers only)
 
-        # A symlinked auth.json (dotfiles) stays a link: like the Codex CLI, write its target.
-        target = Path(os.path.realpath(self.path)) if self.path.is_symlink() else self.path
+        target = self._target()
+        self._refuse_special_target(target, "replace")
         try:
-            fd, temp_name = tempfile.mkstemp(prefix=".auth-", dir=target.parent)
+            fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
         except OSError as exc:
-            raise StorageError(f"cannot write in {target.parent}: {_reason(exc)}") from None
+            raise StorageError(f"cannot write in {target.parent}: {_reason(exc)}") from exc
+        # We hold both locks: no live writer, ours or the Codex CLI's, owns a temp file.
+        _remove_orphaned_temp_files(target.parent, keep=Path(temp_name).name)
         try:
             with os.fdopen(fd, "wb") as temp:
                 temp.write(data)
@@ -147,8 +187,146 @@ class FileCredentialStore:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(temp_name)
-            raise StorageError(f"cannot write {target}: {_reason(exc)}") from None
+            raise StorageError(f"cannot write {target}: {_reason(exc)}") from exc
         _fsync_directory(target.parent)
+
+    def _remove(self) -> bool:
+        """Delete the credentials where they really are, then a link to them; both locks held."""
+        mode = _mode_of(self.path)
+        target = self._target()
+        target_mode = self._refuse_special_target(target, "delete")
+        for directory in dict.fromkeys((self.codex_home, target.parent)):
+            _remove_orphaned_temp_files(directory)
+        if mode is None:
+            return False
+        if target != self.path and target_mode is not None:
+            _unlink(target)
+            _fsync_directory(target.parent)
+        _unlink(self.path)
+        _fsync_directory(self.codex_home)
+        if stat.S_ISLNK(mode):
+            self._notify(_link_removed(self.path, target, target_mode is not None))
+        return True
+
+
+def _link_removed(link: Path, target: Path, target_existed: bool) -> str:
+    if target_existed:
+        return f"Removed {target} ({link.name} was a link to it) and the link {link}"
+    return f"Removed the link {link} (it pointed to {target}, which does not exist)"
+
+
+# -- reading -------------------------------------------------------------------
+
+
+def _read_regular_file(path: Path) -> bytes | None:
+    """The bytes of ``path``, or None when it is missing. Only a regular file of at
+    most MAX_FILE_BYTES is read; opening and reading never block."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_a_file(path, mode, "read")
+        with open(fd, "rb", closefd=False) as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {_reason(exc)}") from exc
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise StorageError(
+            f"cannot read {path}: it is larger than {MAX_FILE_BYTES // 2**20} MiB; "
+            "it cannot be a credential file"
+        )
+    return data
+
+
+def _unreadable(path: Path, exc: OSError) -> StorageError:
+    """Why ``path`` cannot be opened; a socket, say, fails with "No such device or
+    address", so say what it is instead when it is not a regular file."""
+    with contextlib.suppress(OSError):
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            return _not_a_file(path, mode, "read")
+    return StorageError(f"cannot read {path}: {_reason(exc)}")
+
+
+def _not_a_file(path: Path, mode: int, action: str) -> StorageError:
+    kind = next((words for is_kind, words in _KINDS if is_kind(mode)), "a special file")
+    shown = f"{path} (a link to {os.path.realpath(path)})" if path.is_symlink() else str(path)
+    return StorageError(f"cannot {action} {shown}: it is {kind}, not a file")
+
+
+def _mode_of(path: Path) -> int | None:
+    """The file type and mode of ``path`` itself (a link is not followed), or None
+    when it is missing."""
+    try:
+        return os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StorageError(f"cannot reach {path}: {_reason(exc)}") from exc
+
+
+# -- orphaned temp files -----------------------------------------------------------
+
+
+def _orphaned_temp_files(directory: Path, keep: str | None = None) -> list[Path]:
+    """Our regular ``.auth-*`` files in ``directory``, except ``keep``. Links and other
+    users' files are never listed: we must neither follow nor delete them.
+
+    Every such file is an orphan only while both locks are held; without them, a file
+    younger than the lock timeout may belong to a live writer."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return []
+    orphans = []
+    for entry in entries:
+        if not entry.name.startswith(TEMP_PREFIX) or entry.name == keep:
+            continue
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid():
+                orphans.append(Path(entry.path))
+    return orphans
+
+
+def _remove_orphaned_temp_files(directory: Path, keep: str | None = None) -> None:
+    """Delete temp files left by killed writers; call only while holding both locks.
+    Best effort: a leftover we cannot remove must not fail the write."""
+    for orphan in _orphaned_temp_files(directory, keep):
+        try:
+            os.unlink(orphan)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            _log_notice(f"could not remove the leftover temp file {orphan}: {_reason(exc)}")
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise StorageError(f"cannot delete {path}: {_reason(exc)}") from exc
+
+
+# -- locks ---------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Wait:
+    """How long to wait for a lock, whom to tell, and which variable changes the bound."""
+
+    timeout: float
+    notify: Callable[[str], None]
+    variable: str | None
 
 
 def _file_lock(path: Path) -> BaseFileLock:
@@ -158,31 +336,59 @@ def _file_lock(path: Path) -> BaseFileLock:
 
 
 @contextlib.contextmanager
-def _held(lock: BaseFileLock, timeout: float, holder: str) -> Iterator[None]:
-    from filelock import Timeout  # noqa: PLC0415
-
+def _held(lock: BaseFileLock, wait: _Wait) -> Iterator[None]:
     try:
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            import logging  # noqa: PLC0415  (only under contention)
-
-            logging.getLogger(__name__).info(
-                "waiting up to %g s for %s, held by %s", timeout, lock.lock_file, holder
-            )
-            lock.acquire(timeout=timeout)
-    except Timeout:
-        raise LockTimeout(
-            f"gave up after {timeout:g} s waiting for {lock.lock_file}, held by {holder}; "
-            "try again when it has finished"
-        ) from None
+        _acquire(lock, wait)
     except OSError as exc:
-        raise StorageError(f"cannot lock {lock.lock_file}: {_reason(exc)}") from None
+        raise StorageError(f"cannot lock {lock.lock_file}: {_reason(exc)}") from exc
     try:
         _tighten_file(Path(lock.lock_file))
         yield
     finally:
         lock.release()
+
+
+def _acquire(lock: BaseFileLock, wait: _Wait) -> None:
+    """Take ``lock`` within ``wait.timeout`` seconds. A wait longer than
+    WAIT_NOTICE_AFTER is announced once, naming the holder when the OS tells."""
+    from filelock import Timeout  # noqa: PLC0415
+
+    deadline = time.monotonic() + wait.timeout
+    if _acquired(lock, 0.0) or _acquired(lock, min(WAIT_NOTICE_AFTER, wait.timeout)):
+        return
+    path = Path(lock.lock_file)
+    remaining = deadline - time.monotonic()
+    if remaining > 0:
+        bound = f" ({wait.variable} changes this)" if wait.variable else ""
+        wait.notify(
+            f"Waiting for {path}{_held_by(path)}; giving up after {wait.timeout:g} s{bound}"
+        )
+    try:
+        lock.acquire(timeout=max(remaining, 0.0))  # a negative timeout would wait forever
+    except Timeout as exc:
+        advice = f"set {wait.variable} to wait longer" if wait.variable else "try again later"
+        raise LockTimeout(
+            f"gave up after {wait.timeout:g} s waiting for {path}{_held_by(path)}; {advice}"
+        ) from exc
+
+
+def _acquired(lock: BaseFileLock, timeout: float) -> bool:
+    """Whether ``lock`` was taken within ``timeout`` seconds (0: one attempt)."""
+    from filelock import Timeout  # noqa: PLC0415
+
+    try:
+        lock.acquire(timeout=timeout, blocking=timeout > 0)
+    except Timeout:
+        return False
+    return True
+
+
+def _held_by(path: Path) -> str:
+    holders = describe_holders(path)
+    return f", held by {holders}" if holders else ""
+
+
+# -- modes and durability ----------------------------------------------------------
 
 
 def _tighten_file(path: Path) -> None:
@@ -209,9 +415,7 @@ def _fsync_directory(path: Path) -> None:
     try:
         os.fsync(fd)
     except OSError as exc:
-        import logging  # noqa: PLC0415  (rare)
-
-        logging.getLogger(__name__).info("could not sync directory %s: %s", path, _reason(exc))
+        _log_notice(f"could not sync directory {path}: {_reason(exc)}")
     finally:
         os.close(fd)
 

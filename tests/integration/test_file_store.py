@@ -220,3 +220,42 @@ def test_a_symlinked_auth_json_stays_a_link_and_its_target_is_written(tmp_path: 
     assert (dotfiles / "auth.json").read_bytes() == encode(API_KEY_RECORD)
     assert mode_of(dotfiles / "auth.json") == 0o600
     assert sorted(p.name for p in dotfiles.iterdir()) == ["auth.json"]
+
+
+def test_logout_through_a_link_removes_the_target_then_the_link(tmp_path: Path) -> None:
+    home, dotfiles = tmp_path / "codex", tmp_path / "dotfiles"
+    home.mkdir()
+    dotfiles.mkdir()
+    (home / "auth.json").symlink_to(dotfiles / "auth.json")
+    notices: list[str] = []
+    store = FileCredentialStore(home, notify=notices.append)
+    store.save(API_KEY_RECORD)
+    assert store.delete() is True
+    assert not (dotfiles / "auth.json").exists()
+    assert not (home / "auth.json").is_symlink()
+    target = Path(os.path.realpath(dotfiles / "auth.json"))
+    assert notices == [
+        f"Removed {target} (auth.json was a link to it) and the link {home / 'auth.json'}"
+    ]
+
+
+def test_logout_through_a_dangling_link_removes_the_link(tmp_path: Path) -> None:
+    (tmp_path / "auth.json").symlink_to(tmp_path / "gone" / "auth.json")
+    notices: list[str] = []
+    assert FileCredentialStore(tmp_path, notify=notices.append).delete() is True
+    assert not (tmp_path / "auth.json").is_symlink()
+    assert len(notices) == 1
+    assert f"Removed the link {tmp_path / 'auth.json'}" in notices[0]
+
+
+def test_notices_are_logged_at_info_by_default(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "auth.json").symlink_to(tmp_path / "gone")
+    with caplog.at_level("INFO", logger="codex_login.adapters.file_store"):
+        FileCredentialStore(tmp_path).delete()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "INFO"] == [
+        f"Removed the link {tmp_path / 'auth.json'} "
+        f"(it pointed to {os.path.realpath(tmp_path / 'gone')}, "
+        "which does not exist)"
+    ]
