@@ -28,6 +28,7 @@ class IdToken:
     is_org_owner: bool = False
     issuer: str | None = None
     audience: tuple[str, ...] = ()
+    authorized_party: str | None = None
 
     @property
     def needs_setup(self) -> bool:
@@ -56,6 +57,7 @@ def parse_id_token(raw: str) -> IdToken:
         is_org_owner=auth_claims.get("is_org_owner") is True,
         issuer=_string(payload, "iss"),
         audience=_audience(payload.get("aud")),
+        authorized_party=_string(payload, "azp"),
     )
 
 
@@ -69,14 +71,23 @@ def _audience(value: object) -> tuple[str, ...]:
 
 def token_expiry(token: str) -> datetime | None:
     """The ``exp`` of a JWT access token, or None when it cannot be read."""
+    return token_times(token)[1]
+
+
+def token_times(token: str) -> tuple[datetime | None, datetime | None]:
+    """The ``iat`` and ``exp`` of a JWT access token, each None when it cannot be read."""
     try:
-        exp = decode_payload(token).get("exp")
+        payload = decode_payload(token)
     except InvalidJwt:
-        return None
-    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        return None, None
+    return _moment(payload.get("iat")), _moment(payload.get("exp"))
+
+
+def _moment(value: object) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
-        return datetime.fromtimestamp(exp, UTC)
+        return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
         return None
 

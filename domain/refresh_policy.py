@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from codex_login.domain.claims import token_expiry
+from codex_login.domain.claims import token_times
 from codex_login.domain.tokens import TokenData
 
 EXPIRY_MARGIN = timedelta(minutes=5)
@@ -19,7 +19,9 @@ NEVER = datetime.max.replace(tzinfo=UTC)
 
 @attrs.frozen
 class RefreshPolicy:
-    """Refresh when the access token expires within ``expiry_margin``.
+    """Refresh when the access token expires within ``expiry_margin``, or within half
+    its lifetime (``exp - iat``) when that is shorter: a 60-second token is used for
+    30 seconds, not refreshed on every call.
 
     When its expiry cannot be read (an opaque token), refresh once the last
     refresh is older than ``max_age`` or unknown.
@@ -28,11 +30,17 @@ class RefreshPolicy:
     expiry_margin: timedelta = EXPIRY_MARGIN
     max_age: timedelta = MAX_TOKEN_AGE
 
+    def margin(self, issued_at: datetime | None, expires_at: datetime) -> timedelta:
+        """How long before ``expires_at`` a refresh is due."""
+        if issued_at is None or issued_at >= expires_at:
+            return self.expiry_margin
+        return min(self.expiry_margin, (expires_at - issued_at) / 2)
+
     def due_at(self, tokens: TokenData, last_refresh: datetime | None) -> datetime:
         """The first moment at which a refresh is due."""
-        expires_at = token_expiry(tokens.access_token)
+        issued_at, expires_at = token_times(tokens.access_token)
         if expires_at is not None:
-            return _shifted(expires_at, -self.expiry_margin)
+            return _shifted(expires_at, -self.margin(issued_at, expires_at))
         if last_refresh is None:
             return ALWAYS
         return _shifted(last_refresh, self.max_age)

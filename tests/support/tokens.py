@@ -43,8 +43,10 @@ def id_token(
     return make_jwt(payload)
 
 
-def access_token(expires_at: datetime | None) -> str:
+def access_token(expires_at: datetime | None, *, issued_at: datetime | None = None) -> str:
     payload: dict[str, Any] = {"sub": "user-123", "aud": "https://api.openai.com/v1"}
     if expires_at is not None:
         payload["exp"] = int(expires_at.timestamp())
+    if issued_at is not None:
+        payload["iat"] = int(issued_at.timestamp())
     return make_jwt(payload)

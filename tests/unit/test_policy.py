@@ -17,7 +17,7 @@ from codex_login.domain.errors import (
     UnsupportedAuthMode,
 )
 from codex_login.domain.failures import refresh_failure
-from codex_login.domain.login import issued_by, login_record, mode_for_new_login
+from codex_login.domain.login import login_record, mode_for_new_login
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode, StoredMode, UnsupportedMode
 from codex_login.domain.plans import KnownPlan, Plan, UnknownPlan, parse_plan, should_use_api_key
@@ -27,7 +27,7 @@ from codex_login.domain.resolution import ApiKeyAuth, ChatGptAuth, resolve
 from codex_login.domain.tokens import TokenData
 from support.fakes import NOW
 from support.records import chatgpt_tokens
-from support.tokens import access_token, id_token, make_jwt
+from support.tokens import access_token, id_token
 
 plans = st.sampled_from(list(KnownPlan)) | st.builds(UnknownPlan, st.text()) | st.none()
 modes = st.sampled_from(list(AuthMode))
@@ -150,14 +150,6 @@ def test_a_new_login_record_always_resolves(plan: Plan | None, key: str | None) 
     assert resolve(record, AuthMode.CHATGPT) is not None
 
 
-def test_only_tokens_of_the_same_issuer_and_client_are_sent_back_to_it() -> None:
-    claims = parse_id_token(make_jwt({"iss": "https://auth.openai.com", "aud": ["app_1"]}))
-    assert issued_by(claims, "https://auth.openai.com/", "app_1")
-    assert not issued_by(claims, "https://idp.example", "app_1")
-    assert not issued_by(claims, "https://auth.openai.com", "app_2")
-    assert not issued_by(parse_id_token(make_jwt({})), "https://auth.openai.com", "app_1")
-
-
 # -- refresh due --------------------------------------------------------------
 
 
@@ -165,6 +157,45 @@ def test_only_tokens_of_the_same_issuer_and_client_are_sent_back_to_it() -> None
 def test_refresh_is_due_within_five_minutes_of_expiry(minutes_left: int, due: bool) -> None:
     tokens = chatgpt_tokens(expires_at=NOW + timedelta(minutes=minutes_left))
     assert RefreshPolicy().is_due(tokens, NOW, NOW) is due
+
+
+@pytest.mark.parametrize(
+    ("lifetime_s", "left_s", "due"),
+    [(60, 31, False), (60, 30, True), (60, 5, True), (3600, 301, False), (3600, 300, True)],
+)
+def test_short_lived_tokens_are_refreshed_at_half_their_lifetime(
+    lifetime_s: int, left_s: int, due: bool
+) -> None:
+    expires_at = NOW + timedelta(seconds=left_s)
+    token = access_token(expires_at, issued_at=expires_at - timedelta(seconds=lifetime_s))
+    tokens = TokenData(parse_id_token(id_token()), token, "rt")
+    assert RefreshPolicy().is_due(tokens, NOW, NOW) is due
+
+
+@given(
+    lifetime=st.integers(min_value=1, max_value=10**6),
+    left=st.integers(min_value=-(10**6), max_value=10**6),
+    margin=st.integers(min_value=0, max_value=10**5),
+)
+def test_refresh_is_due_exactly_within_the_smaller_margin(
+    lifetime: int, left: int, margin: int
+) -> None:
+    """Restated: due when the seconds left are at most min(margin, lifetime / 2)."""
+    expires_at = NOW.replace(microsecond=0) + timedelta(seconds=left)
+    issued_at = expires_at - timedelta(seconds=lifetime)
+    tokens = TokenData(
+        parse_id_token(id_token()), access_token(expires_at, issued_at=issued_at), "rt"
+    )
+    policy = RefreshPolicy(expiry_margin=timedelta(seconds=margin))
+    now = NOW.replace(microsecond=0)
+    assert policy.is_due(tokens, now, now) is (left <= min(margin, lifetime / 2))
+
+
+def test_an_iat_after_exp_keeps_the_plain_margin() -> None:
+    expires_at = NOW + timedelta(minutes=4)
+    token = access_token(expires_at, issued_at=expires_at + timedelta(hours=1))
+    tokens = TokenData(parse_id_token(id_token()), token, "rt")
+    assert RefreshPolicy().is_due(tokens, NOW, NOW)
 
 
 @pytest.mark.parametrize(("age_days", "due"), [(9, True), (8, True), (7, False)])
