@@ -36,13 +36,29 @@ def keyring_account(codex_home: Path) -> str:
     return "cli|" + hashlib.sha256(str(canonical).encode()).hexdigest()[:16]
 
 
+def require_keyring_package() -> None:
+    """Import the optional ``keyring`` package, or say how to install it.
+
+    Imported on first use, not with this module: it is optional, and slow to import.
+    """
+    try:
+        import keyring  # noqa: PLC0415, F401
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"the keyring store needs the keyring package, which is not installed; {INSTALL_HINT}"
+            " (or use CODEX_LOGIN_STORE=file)"
+        ) from exc
+
+
 def system_keyring() -> KeyringBackend | None:
     """The OS keyring backend, or None when the package or a usable backend is missing."""
     try:
-        import keyring  # noqa: PLC0415  (optional, and slow to import)
-        from keyring.backends import fail  # noqa: PLC0415
-    except ImportError:
+        require_keyring_package()
+    except ConfigurationError:
         return None
+    import keyring  # noqa: PLC0415
+    from keyring.backends import fail  # noqa: PLC0415
+
     backend = keyring.get_keyring()
     return None if isinstance(backend, fail.Keyring) else backend
 
@@ -70,11 +86,11 @@ class KeyringCredentialStore:
             self._call(lambda keys: keys.set_password(SERVICE, self.account, value))
 
     def delete(self) -> bool:
-        from keyring.errors import PasswordDeleteError  # noqa: PLC0415
-
         with self.exclusive():
             if self._value() is None:  # present is enough: a malformed entry goes too
                 return False
+            from keyring.errors import PasswordDeleteError  # noqa: PLC0415  (_value found it)
+
             try:
                 self._call(lambda keys: keys.delete_password(SERVICE, self.account))
             except StorageError as exc:
@@ -96,18 +112,20 @@ class KeyringCredentialStore:
 
     def _keyring(self) -> KeyringBackend:
         if self._backend is None:
+            require_keyring_package()
             self._backend = system_keyring()
             if self._backend is None:
                 raise ConfigurationError(
-                    "no OS keyring is available (or the keyring package is missing: "
-                    f"{INSTALL_HINT}); use CODEX_LOGIN_STORE=file"
+                    "no OS keyring is available; set PYTHON_KEYRING_BACKEND to a usable backend "
+                    "or use CODEX_LOGIN_STORE=file"
                 )
         return self._backend
 
     def _call(self, action: Callable[[KeyringBackend], T]) -> T:
+        keys = self._keyring()  # first: it says how to install a missing package
         from keyring.errors import KeyringError  # noqa: PLC0415
 
         try:
-            return action(self._keyring())
+            return action(keys)
         except KeyringError as exc:
             raise StorageError(f"the OS keyring failed: {exc or type(exc).__name__}") from exc

@@ -110,3 +110,19 @@ def test_malformed_requests_leave_no_traces_on_the_terminal(
     assert "Traceback" not in stderr
     assert "xxxxxxxx" not in stderr
     assert stderr.strip().endswith("Successfully logged in")
+
+
+def test_login_v_names_the_plan_and_answers_yes_or_no(tmp_path: Path, issuer: FakeIssuer) -> None:
+    home = tmp_path / "codex"
+    child, url = start_login(home, issuer, "-v")
+    with urllib.request.urlopen(url, timeout=30) as page:
+        page.read()
+    _, stderr = child.communicate(timeout=30)
+    assert child.returncode == 0, stderr
+    assert stderr.splitlines()[-5:] == [
+        "Successfully logged in",
+        f"  credentials: {home / 'auth.json'}",
+        "  email: user@example.com",
+        "  plan: plus",
+        "  API key stored: yes",
+    ]

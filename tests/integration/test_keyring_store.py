@@ -61,8 +61,40 @@ def test_without_the_keyring_package_the_error_says_how_to_install_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "keyring", None)
-    with pytest.raises(ConfigurationError, match=r"pip install 'codex-login\[keyring\]'"):
+    with pytest.raises(ConfigurationError, match=r"pip install 'codex-login\[keyring\]'") as caught:
         KeyringCredentialStore(tmp_path).load()
+    assert isinstance(caught.value.__cause__, ImportError)
+
+
+MISSING_PACKAGE = (
+    "the keyring store needs the keyring package, which is not installed; "
+    "install it with: pip install 'codex-login[keyring]' (or use CODEX_LOGIN_STORE=file)"
+)
+
+
+@pytest.mark.parametrize(
+    ("command", "prefix"),
+    [
+        (["status"], "Error checking login status: "),
+        (["token"], "Error: "),
+        (["login", "--with-api-key"], "Error: "),
+        (["logout"], "Error: "),
+    ],
+)
+def test_the_cli_without_the_keyring_package_says_how_to_install_it(
+    tmp_path: Path, command: list[str], prefix: str
+) -> None:
+    shadow = tmp_path / "shadow" / "keyring"  # found before the installed package
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'keyring'\", name='keyring')\n"
+    )
+    home = tmp_path / "codex"
+    path = os.pathsep.join(filter(None, [str(shadow.parent), os.environ.get("PYTHONPATH")]))
+    env = clean_env(home, CODEX_LOGIN_STORE="keyring", PYTHONPATH=path)
+    result = run_cli(*command, env=env, stdin="sk-test-123456789")
+    assert (result.returncode, result.stderr) == (1, f"{prefix}{MISSING_PACKAGE}\n")
+    assert not (home / "auth.json").exists()
 
 
 def keyring_env(home: Path, keyring_file: Path, store: str, backend: str) -> dict[str, str]:
@@ -107,6 +139,18 @@ def test_auto_uses_the_keyring_when_there_is_one(tmp_path: Path) -> None:
     login = run_cli("login", "--with-api-key", env=env, stdin="sk-test-123456789")
     assert login.stderr.splitlines()[0].startswith("Using the OS keyring (Codex Auth / cli|")
     assert not (home / "auth.json").exists()
+
+
+def test_the_keyring_store_without_a_usable_keyring_says_so(tmp_path: Path) -> None:
+    env = keyring_env(
+        tmp_path, tmp_path / "unused.json", "keyring", "keyring.backends.fail.Keyring"
+    )
+    result = run_cli("status", env=env)
+    assert (result.returncode, result.stderr) == (
+        1,
+        "Error checking login status: no OS keyring is available; set PYTHON_KEYRING_BACKEND "
+        "to a usable backend or use CODEX_LOGIN_STORE=file\n",
+    )
 
 
 def test_an_unknown_store_is_a_clear_error(tmp_path: Path) -> None:

@@ -1,0 +1,106 @@
+"""What the CLI prints: -v details line by line, and nothing when stdout's reader has gone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from support.cli import CLI, clean_env, run_cli
+from support.records import chatgpt_document
+
+KEY = "sk-test-123456789"
+API_KEY_FILE = json.dumps({"auth_mode": "apikey", "OPENAI_API_KEY": KEY})
+
+
+def write_auth(home: Path, document: str | dict[str, object]) -> None:
+    home.mkdir(exist_ok=True)
+    text = document if isinstance(document, str) else json.dumps(document, indent=2)
+    (home / "auth.json").write_text(text)
+
+
+# -- a closed stdout ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unbuffered", [True, False], ids=["unbuffered", "buffered"])
+@pytest.mark.parametrize("command", [["status", "--json"], ["token"], ["token", "--json"]])
+def test_a_closed_stdout_ends_the_command_quietly(
+    tmp_path: Path, command: list[str], unbuffered: bool
+) -> None:
+    write_auth(tmp_path, API_KEY_FILE)
+    env = clean_env(tmp_path)
+    env.pop("PYTHONUNBUFFERED", None)
+    if unbuffered:  # the write itself fails, not the flush at exit
+        env["PYTHONUNBUFFERED"] = "1"
+    child = subprocess.Popen(
+        [str(CLI), *command],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert child.stdout is not None
+    child.stdout.close()  # the reader goes away before the command writes a byte (`| head`)
+    _, stderr = child.communicate(timeout=60)
+    # 141 = 128 + SIGPIPE: what a shell reports for git or cat in the same place.
+    assert (child.returncode, stderr.decode()) == (141, "")
+
+
+# -- -v ------------------------------------------------------------------------------
+
+
+def test_status_v_shows_each_detail_on_a_line_with_booleans_in_words(tmp_path: Path) -> None:
+    write_auth(tmp_path, chatgpt_document(plan="pro", expires_at=datetime(2020, 1, 1, tzinfo=UTC)))
+    result = run_cli("status", "-v", home=tmp_path)
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        "Logged in using ChatGPT",
+        f"  source: {tmp_path / 'auth.json'}",
+        "  email: user@example.com",
+        "  plan: pro",
+        "  account_id: acc-123",
+        "  issuer: https://auth.openai.com",
+        "  client_id: app_EMoamEEZ73f0CkXaXp7hrann",
+        "  last_refresh: 2026-11-28T10:45:43.654531Z",
+        "  access_token_expires_at: 2020-01-01T00:00:00Z",
+        "  refresh_due: yes",
+    ]
+    assert run_cli("-v", "status", home=tmp_path).stderr == result.stderr
+
+
+def test_status_v_says_no_when_no_refresh_is_due(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    document = chatgpt_document(
+        expires_at=now + timedelta(hours=1), last_refresh=now.isoformat().replace("+00:00", "Z")
+    )
+    write_auth(tmp_path, document)
+    result = run_cli("status", "-v", home=tmp_path)
+    assert result.returncode == 0
+    assert result.stderr.splitlines()[-1] == "  refresh_due: no"
+
+
+def test_status_v_of_an_api_key_login(tmp_path: Path) -> None:
+    write_auth(tmp_path, API_KEY_FILE)
+    result = run_cli("status", "-v", home=tmp_path)
+    assert (result.returncode, result.stderr.splitlines()) == (
+        0,
+        [
+            "Logged in using an API key - sk-test-***56789",
+            f"  source: {tmp_path / 'auth.json'}",
+            "  api_key: sk-test-***56789",
+        ],
+    )
+
+
+def test_api_key_login_v_says_where_the_key_went(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    result = run_cli("login", "--with-api-key", "-v", home=home, stdin=KEY)
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        "Successfully logged in",
+        f"  credentials: {home / 'auth.json'}",
+    ]
+    assert KEY not in result.stderr
