@@ -20,12 +20,23 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from codex_login.domain.claims import IdToken, parse_id_token
 from codex_login.domain.errors import InvalidJwt, MalformedCredentials, StorageError
+from codex_login.domain.masking import scrub
 from codex_login.domain.modes import StoredMode, mode_name, parse_mode
 from codex_login.domain.record import CredentialRecord, Loaded
 from codex_login.domain.tokens import TokenData
 
+PROVENANCE_FIELDS = ("issuer", "client_id")
 RECORD_FIELDS = ("auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh")
-TOKEN_FIELDS = ("id_token", "access_token", "refresh_token", "account_id")
+TOKEN_FIELDS = ("id_token", "access_token", "refresh_token", "oauth_provenance", "account_id")
+# Where the Codex CLI writes each key; ``login_owner_id`` is kept as an unknown field, in place.
+TOKEN_ORDER = (
+    "id_token",
+    "access_token",
+    "refresh_token",
+    "oauth_provenance",
+    "login_owner_id",
+    "account_id",
+)
 _BOM = b"\xef\xbb\xbf"
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)"
@@ -43,7 +54,7 @@ def decode(data: bytes, location: str) -> Loaded:
     try:
         record = _converter().structure(document, CredentialRecord)
     except cattrs.BaseValidationError as exc:
-        raise MalformedCredentials(location, _first_problem(exc)) from None
+        raise MalformedCredentials(location, _first_problem(exc)) from exc
     return Loaded(record, tuple(warnings))
 
 
@@ -59,7 +70,7 @@ def encode(record: CredentialRecord, *, compact: bool = False) -> bytes:
             # UTF-8 form; escaping keeps the file valid and the value intact.
             return json.dumps(document, ensure_ascii=True, allow_nan=False, **layout).encode()
     except ValueError as exc:
-        raise StorageError(f"the credentials cannot be written as JSON: {exc}") from None
+        raise StorageError(f"the credentials cannot be written as JSON: {exc}") from exc
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -87,7 +98,7 @@ def parse_timestamp(text: str) -> datetime:
         moment = datetime(year, month, day, hour, minute, second, micros, tzinfo=zone)
         return moment.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
-        raise ValueError(f"{text!r} is not a valid moment: {exc}") from None
+        raise ValueError(f"{text!r} is not a valid moment: {exc}") from exc
 
 
 def _offset(text: str) -> timezone:
@@ -106,7 +117,7 @@ def _parse_json(data: bytes, location: str) -> dict[str, Any]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise malformed(f"it is not UTF-8 text (bad byte at offset {exc.start})") from None
+        raise malformed(f"it is not UTF-8 text (bad byte at offset {exc.start})") from exc
     try:
         document = json.loads(
             text,
@@ -116,10 +127,10 @@ def _parse_json(data: bytes, location: str) -> dict[str, Any]:
         )
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
-        raise malformed(f"it is not valid JSON ({exc.msg} at {where})") from None
+        raise malformed(f"it is not valid JSON ({exc.msg} at {where})") from exc
     except (ValueError, RecursionError) as exc:
         # _Rejected, an integer too long to convert, or nesting too deep.
-        raise malformed(f"it is not valid JSON ({exc or 'nested too deeply'})") from None
+        raise malformed(f"it is not valid JSON ({exc or 'nested too deeply'})") from exc
     if not isinstance(document, dict):
         raise malformed(f"it holds a JSON {_json_type(document)}, not an object")
     return document
@@ -146,8 +157,17 @@ def _reject_constant(name: str) -> Any:
 
 
 def _drop_malformed_optionals(document: dict[str, Any]) -> list[str]:
-    """Treat unreadable informational fields as absent, so a stray tool cannot lock us out."""
-    warnings = []
+    """Treat unreadable informational fields as absent, so a stray tool cannot lock us out.
+
+    A warning quotes the value, scrubbed of the record's secrets (a stray tool may
+    have put one there).
+    """
+    warnings: list[str] = []
+    secrets = _secrets_in(document)
+
+    def _shown(value: object) -> str:
+        return _quoted(value, secrets)
+
     stamp = document.get("last_refresh")
     if stamp is not None and not _is_timestamp(stamp):
         del document["last_refresh"]
@@ -158,7 +178,20 @@ def _drop_malformed_optionals(document: dict[str, Any]) -> list[str]:
         if account is not None and not isinstance(account, str):
             del tokens["account_id"]
             warnings.append(f"ignoring tokens.account_id {_shown(account)}: not a string")
+        provenance = tokens.get("oauth_provenance")
+        if provenance is not None and not _is_provenance(provenance):
+            del tokens["oauth_provenance"]
+            warnings.append(
+                f"ignoring tokens.oauth_provenance {_shown(provenance)}: "
+                "not an object with string issuer and client_id"
+            )
     return warnings
+
+
+def _is_provenance(value: object) -> bool:
+    if not isinstance(value, dict):
+        return False
+    return all(isinstance(value.get(name), str) and value[name] for name in PROVENANCE_FIELDS)
 
 
 def _is_timestamp(value: object) -> bool:
@@ -171,9 +204,17 @@ def _is_timestamp(value: object) -> bool:
     return True
 
 
-def _shown(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=True)
+def _quoted(value: object, secrets: tuple[str, ...]) -> str:
+    text = scrub(json.dumps(value, ensure_ascii=True), secrets)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _secrets_in(document: dict[str, Any]) -> tuple[str, ...]:
+    tokens = document.get("tokens")
+    values = [document.get("OPENAI_API_KEY")]
+    if isinstance(tokens, dict):
+        values += [tokens.get(name) for name in ("id_token", "access_token", "refresh_token")]
+    return tuple(value for value in values if isinstance(value, str))
 
 
 def _json_type(value: object) -> str:
@@ -226,7 +267,7 @@ def _structure_id_token(value: object, _type: object) -> IdToken:
     try:
         return parse_id_token(_strict_str(value, str))
     except InvalidJwt as exc:
-        raise _Rejected(f"is not a decodable JWT ({exc})") from None
+        raise _Rejected(f"is not a decodable JWT ({exc})") from exc
 
 
 def _structure_timestamp(value: object, _type: object) -> datetime:
@@ -248,13 +289,15 @@ def _with_extras(
 
 
 def _unstructure_with_extras(
-    base: Callable[[Any], dict[str, Any]], known: tuple[str, ...]
+    base: Callable[[Any], dict[str, Any]], known: tuple[str, ...], order: tuple[str, ...]
 ) -> Callable[[Any], dict[str, Any]]:
     def unstructure(value: Any) -> dict[str, Any]:
-        # Known keys in the Codex CLI's order, then the unknown ones as read.
-        generated = base(value)
-        document = {key: generated[key] for key in known if key in generated}
-        document.update((k, v) for k, v in value.extra.items() if k not in known)
+        # Keys in the Codex CLI's order (those it knows and we keep as extras included),
+        # then the other unknown ones as read.
+        extra = {k: v for k, v in value.extra.items() if k not in known}
+        generated = {**extra, **base(value)}
+        document = {key: generated[key] for key in order if key in generated}
+        document.update((k, v) for k, v in generated.items() if k not in document)
         return document
 
     return unstructure
@@ -277,7 +320,12 @@ def _make_converter() -> cattrs.Converter:
     raw_extra = override(struct_hook=lambda value, _: value)
 
     def structure_tokens(_: type) -> Callable[[object, Any], Any]:
-        generated = make_dict_structure_fn(TokenData, converter, extra=raw_extra)
+        generated = make_dict_structure_fn(
+            TokenData,
+            converter,
+            provenance=override(rename="oauth_provenance"),
+            extra=raw_extra,
+        )
         return _with_extras(generated, TOKEN_FIELDS)
 
     def structure_record(_: type) -> Callable[[object, Any], Any]:
@@ -290,8 +338,13 @@ def _make_converter() -> cattrs.Converter:
         return _with_extras(generated, RECORD_FIELDS)
 
     def unstructure_tokens(_: type) -> Callable[[Any], dict[str, Any]]:
-        generated = make_dict_unstructure_fn(TokenData, converter, extra=override(omit=True))
-        return _unstructure_with_extras(generated, TOKEN_FIELDS)
+        generated = make_dict_unstructure_fn(
+            TokenData,
+            converter,
+            provenance=override(rename="oauth_provenance", omit_if_default=True),
+            extra=override(omit=True),
+        )
+        return _unstructure_with_extras(generated, TOKEN_FIELDS, TOKEN_ORDER)
 
     def unstructure_record(_: type) -> Callable[[Any], dict[str, Any]]:
         generated = make_dict_unstructure_fn(
@@ -303,7 +356,7 @@ def _make_converter() -> cattrs.Converter:
             last_refresh=override(omit_if_default=True),
             extra=override(omit=True),
         )
-        return _unstructure_with_extras(generated, RECORD_FIELDS)
+        return _unstructure_with_extras(generated, RECORD_FIELDS, RECORD_FIELDS)
 
     converter.register_structure_hook_factory(lambda t: t is TokenData, structure_tokens)
     converter.register_structure_hook_factory(lambda t: t is CredentialRecord, structure_record)

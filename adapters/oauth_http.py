@@ -14,6 +14,7 @@ import secrets
 import ssl
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import aiohttp
 from authlib.common.urls import add_params_to_uri, url_encode
@@ -29,8 +30,9 @@ from codex_login.domain.errors import (
     TransientTokenError,
 )
 from codex_login.domain.failures import refresh_failure
-from codex_login.domain.issuer import IssuerConfig, IssuerProfile, check_url
+from codex_login.domain.issuer import IssuerConfig, IssuerEndpoints, IssuerProfile, check_url
 from codex_login.domain.login import AuthorizationRequest
+from codex_login.domain.masking import scrub
 from codex_login.domain.tokens import TokenGrant
 
 log = logging.getLogger(__name__)
@@ -41,13 +43,21 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 MAX_BODY = 1 << 20
+# Request fields whose values are secrets, never to be echoed back in a message.
+SECRET_FIELDS = frozenset(
+    {"code", "code_verifier", "device_code", "refresh_token", "subject_token", "token"}
+)
 
 
 class _Answer:
-    """An HTTP answer whose body was read within the size limit."""
+    """An HTTP answer whose body was read within the size limit, and the secrets that
+    the request carried (an issuer's error description may quote them)."""
 
-    def __init__(self, status: int, reason: str, body: bytes) -> None:
-        self.status, self.reason, self.body = status, reason, body
+    def __init__(self, status: int, reason: str, body: bytes, sent: tuple[str, ...]) -> None:
+        self.status, self.reason, self.body, self.sent = status, reason, body, sent
+
+    def oauth_error(self) -> tuple[str | None, str | None]:
+        return _oauth_error(self.json_object(), self.sent)
 
     def json_object(self) -> dict[str, Any] | None:
         try:
@@ -65,33 +75,49 @@ class _Answer:
 
 
 class HttpTokenEndpoint:
-    """The TokenEndpoint port for a real issuer."""
+    """The TokenEndpoint port for real issuers; each call names the issuer it goes to.
+
+    A standard issuer's endpoints come from its metadata (OpenID Connect
+    discovery, then RFC 8414), read when the first request to it is about to be
+    sent and kept for the life of this object.
+    """
 
     def __init__(
         self,
-        config: IssuerConfig,
         *,
         ca_file: str | None = None,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
         revoke_timeout: float = 10.0,
     ) -> None:
-        self.config = config
         self._ca_file = ca_file
         self._ssl: ssl.SSLContext | None = None
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
         self._revoke_timeout = aiohttp.ClientTimeout(
             total=revoke_timeout, connect=min(connect_timeout, revoke_timeout)
         )
+        self._metadata: dict[str, IssuerEndpoints] = {}
+
+    async def endpoints(self, issuer: IssuerConfig) -> IssuerEndpoints:
+        """Where this issuer's endpoints are: fixed paths (``openai``) or its metadata."""
+        if issuer.profile is IssuerProfile.OPENAI:
+            return issuer.openai_endpoints()
+        known = self._metadata.get(issuer.issuer)
+        if known is None:
+            known = self._metadata[issuer.issuer] = await self._discover(issuer)
+        return known
 
     # -- authorization ----------------------------------------------------------
 
-    def authorization_request(self, *, redirect_uri: str) -> AuthorizationRequest:
+    async def authorization_request(
+        self, issuer: IssuerConfig, *, redirect_uri: str
+    ) -> AuthorizationRequest:
+        endpoints = await self.endpoints(issuer)
         verifier = _b64url(secrets.token_bytes(64))
         state = _b64url(secrets.token_bytes(32))
         url = prepare_grant_uri(
-            self.config.authorize_url,
-            self.config.client_id,
+            endpoints.authorize,
+            issuer.client_id,
             "code",
             redirect_uri=redirect_uri,
             scope=SCOPE,
@@ -108,58 +134,63 @@ class HttpTokenEndpoint:
 
     # -- token endpoint -----------------------------------------------------------
 
-    async def exchange_code(self, *, code: str, redirect_uri: str, verifier: str) -> TokenGrant:
+    async def exchange_code(
+        self, issuer: IssuerConfig, *, code: str, redirect_uri: str, verifier: str
+    ) -> TokenGrant:
         body = prepare_token_request(
             "authorization_code",
             code=code,
             redirect_uri=redirect_uri,
-            client_id=self.config.client_id,
+            client_id=issuer.client_id,
             code_verifier=verifier,
         )
-        answer = await self._request(
-            "POST", self.config.token_url, form=body, what="the code exchange"
-        )
+        url = (await self.endpoints(issuer)).token
+        answer = await self._request("POST", url, form=body, what="the code exchange")
         return _grant(self._success(answer, "the code exchange"))
 
-    async def exchange_api_key(self, *, id_token: str) -> str:
+    async def exchange_api_key(self, issuer: IssuerConfig, *, id_token: str) -> str:
         body = prepare_token_request(
             TOKEN_EXCHANGE,
-            client_id=self.config.client_id,
+            client_id=issuer.client_id,
             requested_token="openai-api-key",
             subject_token=id_token,
             subject_token_type=ID_TOKEN_TYPE,
         )
-        answer = await self._request(
-            "POST", self.config.token_url, form=body, what="the API-key exchange"
-        )
+        url = (await self.endpoints(issuer)).token
+        answer = await self._request("POST", url, form=body, what="the API-key exchange")
         key = self._success(answer, "the API-key exchange").get("access_token")
         if not isinstance(key, str) or not key:
             raise TokenEndpointError("the API-key exchange answered without an access_token")
         return key
 
-    async def refresh(self, *, refresh_token: str) -> TokenGrant:
+    async def refresh(self, issuer: IssuerConfig, *, refresh_token: str) -> TokenGrant:
         fields = {
-            "client_id": self.config.client_id,
+            "client_id": issuer.client_id,
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
             "scope": REFRESH_SCOPE,
         }
-        answer = await self._post_fields(self.config.refresh_url, fields, what="the refresh")
+        url = issuer.refresh_url_override or (await self.endpoints(issuer)).token
+        answer = await self._post_fields(issuer, url, fields, what="the refresh")
         document = answer.json_object()
         if answer.status == 200 and document is not None:
             return _grant(document)
-        code, description = _oauth_error(document)
+        code, description = answer.oauth_error()
         if document is None:
             description = f"the issuer answered with {answer.describe_body()}"
         raise refresh_failure(answer.status, code, description, readable=document is not None)
 
-    async def revoke(self, *, token: str, hint: str) -> None:
-        fields = {"token": token, "token_type_hint": hint, "client_id": self.config.client_id}
-        answer = await self._post_fields(
-            self.config.revoke_url, fields, what="revoking", revoke=True
-        )
+    async def revoke(self, issuer: IssuerConfig, *, token: str, hint: str) -> None:
+        url = issuer.revoke_url_override or (await self.endpoints(issuer)).revocation
+        if url is None:
+            raise TokenEndpointError(
+                f"{issuer.issuer} lists no revocation_endpoint in its metadata, "
+                "so the token could not be revoked there"
+            )
+        fields = {"token": token, "token_type_hint": hint, "client_id": issuer.client_id}
+        answer = await self._post_fields(issuer, url, fields, what="revoking", revoke=True)
         if answer.status != 200:
-            code, description = _oauth_error(answer.json_object())
+            code, description = answer.oauth_error()
             detail = ": ".join(p for p in (f"HTTP {answer.status}", code, description) if p)
             raise TokenEndpointError(
                 f"the issuer did not revoke the token ({detail})", status=answer.status
@@ -167,11 +198,16 @@ class HttpTokenEndpoint:
 
     # -- device code (RFC 8628, or the OpenAI issuer's own endpoints) -------------
 
-    async def start_device_authorization(self) -> DeviceCode:
-        if self.config.profile is IssuerProfile.OPENAI:
-            return await self._start_openai_device()
-        url = await self._device_authorization_url()
-        body = url_encode([("client_id", self.config.client_id), ("scope", SCOPE)])
+    async def start_device_authorization(self, issuer: IssuerConfig) -> DeviceCode:
+        if issuer.profile is IssuerProfile.OPENAI:
+            return await self._start_openai_device(issuer)
+        url = (await self.endpoints(issuer)).device_authorization
+        if url is None:
+            raise TokenEndpointError(
+                f"{issuer.issuer} offers no device login (no device_authorization_endpoint "
+                "in its metadata); use the browser login"
+            )
+        body = url_encode([("client_id", issuer.client_id), ("scope", SCOPE)])
         answer = await self._request("POST", url, form=body, what="asking for a device code")
         document = self._success(answer, "asking for a device code")
         device_code, user_code = _text(document, "device_code"), _text(document, "user_code")
@@ -189,16 +225,19 @@ class HttpTokenEndpoint:
             verification_uri_complete=_text(document, "verification_uri_complete"),
         )
 
-    async def poll_device_authorization(self, device: DeviceCode) -> TokenGrant | DevicePending:
-        if self.config.profile is IssuerProfile.OPENAI:
-            return await self._poll_openai_device(device)
+    async def poll_device_authorization(
+        self, issuer: IssuerConfig, device: DeviceCode
+    ) -> TokenGrant | DevicePending:
+        if issuer.profile is IssuerProfile.OPENAI:
+            return await self._poll_openai_device(issuer, device)
         body = prepare_token_request(
-            DEVICE_CODE_GRANT, device_code=device.device_code, client_id=self.config.client_id
+            DEVICE_CODE_GRANT, device_code=device.device_code, client_id=issuer.client_id
         )
-        answer = await self._request("POST", self.config.token_url, form=body, what="polling")
+        url = (await self.endpoints(issuer)).token
+        answer = await self._request("POST", url, form=body, what="polling")
         if answer.status == 200:
             return _grant(self._success(answer, "polling"))
-        code, description = _oauth_error(answer.json_object())
+        code, description = answer.oauth_error()
         if code in ("authorization_pending", "slow_down"):
             return DevicePending(slow_down=code == "slow_down")
         if code == "access_denied":
@@ -207,9 +246,9 @@ class HttpTokenEndpoint:
             raise LoginTimedOut("the device code expired before it was approved; try again")
         raise self._failure(answer, "polling")
 
-    async def _start_openai_device(self) -> DeviceCode:
-        fields = {"client_id": self.config.client_id}
-        url = self.config.device_usercode_url
+    async def _start_openai_device(self, issuer: IssuerConfig) -> DeviceCode:
+        fields = {"client_id": issuer.client_id}
+        url = issuer.device_usercode_url
         answer = await self._request("POST", url, json_body=fields, what="asking for a device code")
         document = self._success(answer, "asking for a device code")
         device_auth_id, user_code = _text(document, "device_auth_id"), _text(document, "user_code")
@@ -218,16 +257,18 @@ class HttpTokenEndpoint:
                 "the issuer's device code answer lacks device_auth_id or user_code"
             )
         return DeviceCode(
-            verification_uri=self.config.device_verification_url,
+            verification_uri=issuer.device_verification_url,
             user_code=user_code,
             device_code=device_auth_id,
             interval=_seconds(document.get("interval"), DEFAULT_INTERVAL),
         )
 
-    async def _poll_openai_device(self, device: DeviceCode) -> TokenGrant | DevicePending:
+    async def _poll_openai_device(
+        self, issuer: IssuerConfig, device: DeviceCode
+    ) -> TokenGrant | DevicePending:
         fields = {"device_auth_id": device.device_code, "user_code": device.user_code}
         answer = await self._request(
-            "POST", self.config.device_token_url, json_body=fields, what="polling"
+            "POST", issuer.device_token_url, json_body=fields, what="polling"
         )
         if answer.status in (403, 404):
             return DevicePending()  # not approved yet
@@ -236,20 +277,24 @@ class HttpTokenEndpoint:
         if not (code and verifier):
             raise TokenEndpointError("the approval lacks authorization_code or code_verifier")
         return await self.exchange_code(
-            code=code, redirect_uri=self.config.device_redirect_uri, verifier=verifier
+            issuer, code=code, redirect_uri=issuer.device_redirect_uri, verifier=verifier
         )
 
-    async def _device_authorization_url(self) -> str:
-        """A standard issuer names its device endpoint in its discovery document."""
-        for url in self.config.discovery_urls:
+    # -- metadata -----------------------------------------------------------------
+
+    async def _discover(self, issuer: IssuerConfig) -> IssuerEndpoints:
+        """OpenID Connect discovery first, then RFC 8414."""
+        tried = []
+        for url in issuer.discovery_urls:
             answer = await self._request("GET", url, what="reading the issuer's metadata")
             document = answer.json_object() if answer.status == 200 else None
-            endpoint = _text(document or {}, "device_authorization_endpoint")
-            if endpoint:
-                return check_url(endpoint, "device authorization endpoint")
+            if document is not None:
+                return _endpoints_from(document, issuer.issuer, url)
+            tried.append(f"{url} answered HTTP {answer.status}")
         raise TokenEndpointError(
-            f"{self.config.issuer} offers no device login (no device_authorization_endpoint "
-            "in its metadata); use the browser login"
+            f"{issuer.issuer} publishes no OAuth metadata ({'; '.join(tried)}); "
+            "check the issuer URL, or set CODEX_LOGIN_ISSUER_PROFILE=openai for an "
+            "issuer with OpenAI's paths"
         )
 
     # -- plumbing -------------------------------------------------------------------
@@ -273,7 +318,7 @@ class HttpTokenEndpoint:
             return TransientTokenError(
                 f"{what} failed: the issuer answered with {answer.describe_body()}"
             )
-        code, description = _oauth_error(document)
+        code, description = answer.oauth_error()
         detail = ": ".join(
             p for p in (f"HTTP {answer.status} {answer.reason}", code, description) if p
         )
@@ -283,10 +328,16 @@ class HttpTokenEndpoint:
         return error(f"{what} failed ({detail})", status=answer.status, error_code=code)
 
     async def _post_fields(
-        self, url: str, fields: Mapping[str, str], *, what: str, revoke: bool = False
+        self,
+        issuer: IssuerConfig,
+        url: str,
+        fields: Mapping[str, str],
+        *,
+        what: str,
+        revoke: bool = False,
     ) -> _Answer:
         """The OpenAI issuer takes JSON bodies; a standard one forms (RFC 6749, RFC 7009)."""
-        if self.config.profile is IssuerProfile.OPENAI:
+        if issuer.profile is IssuerProfile.OPENAI:
             return await self._request("POST", url, json_body=fields, what=what, revoke=revoke)
         form = url_encode(list(fields.items()))
         return await self._request("POST", url, form=form, what=what, revoke=revoke)
@@ -321,21 +372,20 @@ class HttpTokenEndpoint:
                 )
                 async with response:
                     body = await _read_limited(response)
-                return _Answer(response.status, response.reason or "", body)
-        except TimeoutError:
+                sent = _secrets_sent(form, json_body)
+                return _Answer(response.status, response.reason or "", body, sent)
+        except TimeoutError as exc:
             raise TransientTokenError(
                 f"{what} failed: {url} did not answer within {timeout.total:g} s"
-            ) from None
+            ) from exc
         except aiohttp.ClientSSLError as exc:
-            raise TransientTokenError(f"{what} failed: TLS error talking to {url}: {exc}") from None
+            raise TransientTokenError(f"{what} failed: TLS error talking to {url}: {exc}") from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise TransientTokenError(
-                f"{what} failed: cannot reach {url}: {_reason(exc)}"
-            ) from None
+            raise TransientTokenError(f"{what} failed: cannot reach {url}: {_reason(exc)}") from exc
         except ValueError as exc:  # aiohttp's reading of a malformed proxy variable
             raise ConfigurationError(
                 f"{what} failed: {exc}; check HTTPS_PROXY, HTTP_PROXY and NO_PROXY"
-            ) from None
+            ) from exc
 
 
 async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
@@ -349,6 +399,36 @@ async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
             )
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _endpoints_from(document: dict[str, Any], issuer: str, url: str) -> IssuerEndpoints:
+    """The endpoints an issuer's metadata names, refusing another issuer's (RFC 8414 §3.3)."""
+    named = _text(document, "issuer")
+    if named is None or named.rstrip("/") != issuer:
+        raise TokenEndpointError(
+            f"the metadata at {url} names the issuer {named!r}, not {issuer}; "
+            "refusing it (RFC 8414 §3.3): check the issuer URL"
+        )
+    authorize, token = (
+        _text(document, "authorization_endpoint"),
+        _text(document, "token_endpoint"),
+    )
+    if authorize is None or token is None:
+        raise TokenEndpointError(
+            f"the metadata at {url} lacks authorization_endpoint or token_endpoint"
+        )
+
+    def optional(name: str) -> str | None:
+        value = _text(document, name)
+        return check_url(value, name.replace("_", " ")) if value else None
+
+    return IssuerEndpoints(
+        issuer=issuer,
+        authorize=check_url(authorize, "authorization endpoint"),
+        token=check_url(token, "token endpoint"),
+        revocation=optional("revocation_endpoint"),
+        device_authorization=optional("device_authorization_endpoint"),
+    )
 
 
 def _grant(document: dict[str, Any]) -> TokenGrant:
@@ -375,8 +455,14 @@ def _seconds(value: object, default: float) -> float:
     return seconds if 0 < seconds < 24 * 3600 else default
 
 
-def _oauth_error(document: dict[str, Any] | None) -> tuple[str | None, str | None]:
-    """(code, description) from RFC 6749 (`error`) or OpenAI (`error.code`) error bodies."""
+def _oauth_error(
+    document: dict[str, Any] | None, sent: tuple[str, ...]
+) -> tuple[str | None, str | None]:
+    """(code, description) from RFC 6749 (`error`) or OpenAI (`error.code`) error bodies.
+
+    The description is cut to a readable length, after the secrets the request
+    carried are scrubbed from it (a cut could leave a part no scrubbing would find).
+    """
     if document is None:
         return None, None
     error = document.get("error")
@@ -388,8 +474,13 @@ def _oauth_error(document: dict[str, Any] | None) -> tuple[str | None, str | Non
         code = document.get("code")
     return (
         code if isinstance(code, str) else None,
-        description[:300] if isinstance(description, str) else None,
+        scrub(description, sent)[:300] if isinstance(description, str) else None,
     )
+
+
+def _secrets_sent(form: str | None, json_body: Mapping[str, str] | None) -> tuple[str, ...]:
+    fields = dict(parse_qsl(form)) if form else dict(json_body or {})
+    return tuple(value for name, value in fields.items() if name in SECRET_FIELDS and value)
 
 
 def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
@@ -401,7 +492,7 @@ def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
             raise ConfigurationError(
                 f"cannot load the CA bundle {ca_file}: {_reason(exc)}; "
                 "fix CODEX_CA_CERTIFICATE / SSL_CERT_FILE"
-            ) from None
+            ) from exc
     return context
 
 

@@ -16,14 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Hashable
+import time
+from collections.abc import Hashable, Sequence
 from datetime import datetime
 
 import attrs
 
 from codex_login.application.credentials import resolve_loaded
 from codex_login.domain.claims import token_expiry
-from codex_login.domain.errors import NotLoggedIn, SessionEnded, TransientTokenError
+from codex_login.domain.errors import (
+    NotLoggedIn,
+    SessionEnded,
+    StorageError,
+    TransientTokenError,
+)
+from codex_login.domain.issuer import IssuerConfig, bind
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 from codex_login.domain.record import CredentialRecord
@@ -33,6 +40,9 @@ from codex_login.domain.resolution import ApiKeyAuth, ChatGptAuth
 from codex_login.domain.tokens import TokenData, TokenGrant
 
 log = logging.getLogger(__name__)
+
+# Pauses between attempts to save tokens the issuer already rotated (a full disk may clear).
+COMMIT_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
 
 
 @attrs.frozen
@@ -72,16 +82,19 @@ class AuthManager:
         *,
         store: CredentialStore,
         clock: Clock,
-        endpoint_factory: Callable[[], TokenEndpoint],
+        endpoint: TokenEndpoint,
+        issuer: IssuerConfig | None = None,
         env_api_key: str | None = None,
         preferred: AuthMode = AuthMode.CHATGPT,
         policy: RefreshPolicy | None = None,
         refresh_timeout: float = 60.0,
+        commit_retry_delays: Sequence[float] = COMMIT_RETRY_DELAYS,
     ) -> None:
         self._store = store
         self._clock = clock
-        self._endpoint_factory = endpoint_factory
-        self._endpoint: TokenEndpoint | None = None
+        self._endpoint = endpoint
+        self._issuer = issuer or IssuerConfig()
+        self._commit_retry_delays = tuple(commit_retry_delays)
         self._env_api_key = env_api_key
         self._preferred = preferred
         self._policy = policy or RefreshPolicy()
@@ -89,6 +102,9 @@ class AuthManager:
         self._snapshot: _Snapshot | None = None
         # The refresh token the issuer declared dead, and what it said.
         self._ended: tuple[str, SessionEnded] | None = None
+        # Tokens the issuer rotated that could not be saved: (the spent refresh token, record).
+        self._unsaved: tuple[str, CredentialRecord] | None = None
+        self.commits = 0  # refreshed records saved, for telling what an interruption left
         self._inflight: tuple[asyncio.AbstractEventLoop, asyncio.Task[CurrentAuth]] | None = None
 
     # -- the API --------------------------------------------------------------------
@@ -153,18 +169,29 @@ class AuthManager:
 
     async def _shared_refresh(self, *, force: bool) -> CurrentAuth:
         loop = asyncio.get_running_loop()
-        inflight = self._inflight
-        if inflight is not None and inflight[0] is loop and not inflight[1].done():
-            return await asyncio.shield(inflight[1])
-        task = loop.create_task(self._refresh(force=force))
-        self._inflight = (loop, task)
+        task = self._running_refresh(loop)
+        if task is None:
+            task = loop.create_task(self._refresh(force=force))
+            self._inflight = (loop, task)
+            task.add_done_callback(self._forget)
         return await asyncio.shield(task)
+
+    def _running_refresh(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[CurrentAuth] | None:
+        inflight = self._inflight
+        if inflight is None or inflight[0] is not loop or inflight[1].done():
+            return None
+        return inflight[1]
+
+    def _forget(self, task: asyncio.Task[CurrentAuth]) -> None:
+        """Drop a finished refresh: a kept task would keep its error's frames alive."""
+        if self._inflight is not None and self._inflight[1] is task:
+            self._inflight = None
 
     async def _refresh(self, *, force: bool) -> CurrentAuth:
         seen = self._current_snapshot()
         ended = self._ended
         if ended is not None and seen.tokens and seen.tokens.refresh_token == ended[0]:
-            raise ended[1]  # this session is over; don't ask the issuer again
+            raise _again(ended[1])  # this session is over; don't ask the issuer again
         snapshot = await asyncio.to_thread(self._locked_refresh, seen, force)
         self._snapshot = snapshot
         if snapshot.current is None:
@@ -185,35 +212,68 @@ class AuthManager:
                 return now_seen
             if not force and self._clock.now() < now_seen.refresh_at:
                 return now_seen
-            log.debug("refreshing the ChatGPT tokens")
-            # Built only now: processes that adopt another's tokens never load the HTTP stack.
-            grant = self._post_refresh(self._token_endpoint(), tokens.refresh_token)
-            self._store.save(refreshed_record(record, grant, self._clock.now()))
+            unsaved = self._unsaved
+            if unsaved is not None and unsaved[0] == tokens.refresh_token:
+                log.debug("saving the tokens an earlier refresh could not save")
+                self._commit(unsaved[1], tokens.refresh_token)
+                return self._read(self._store.fingerprint())
+            # Only to the issuer that issued these tokens; a conflicting setting sends nothing.
+            issuer = bind(tokens, self._issuer)
+            log.debug("refreshing the ChatGPT tokens at %s", issuer.issuer)
+            grant = self._post_refresh(issuer, tokens.refresh_token)
+            self._commit(refreshed_record(record, grant, self._clock.now()), tokens.refresh_token)
             return self._read(self._store.fingerprint())
 
-    def _post_refresh(self, endpoint: TokenEndpoint, refresh_token: str) -> TokenGrant:
+    def _post_refresh(self, issuer: IssuerConfig, refresh_token: str) -> TokenGrant:
         """POST on this worker thread's own event loop.
 
         The caller's loop is never needed while the lock is held, so code on that
         loop that takes the store lock cannot deadlock with us; and a caller that
         gives up does not stop a refresh whose new tokens must be committed.
         """
-        posted = endpoint.refresh(refresh_token=refresh_token)
+        posted = self._endpoint.refresh(issuer, refresh_token=refresh_token)
         try:
             return asyncio.run(asyncio.wait_for(posted, self._refresh_timeout))
         except SessionEnded as exc:
             self._ended = (refresh_token, exc)
             raise
-        except TimeoutError:
+        except TimeoutError as exc:
             raise TransientTokenError(
                 f"the refresh took longer than {self._refresh_timeout:g} s; "
                 "the stored login is unchanged, try again later"
-            ) from None
+            ) from exc
 
-    def _token_endpoint(self) -> TokenEndpoint:
-        if self._endpoint is None:
-            self._endpoint = self._endpoint_factory()
-        return self._endpoint
+    def _commit(self, record: CredentialRecord, spent: str) -> None:
+        """Save tokens the issuer has already rotated, trying again for a few seconds.
+
+        The old refresh token is probably spent now, so these tokens must not be
+        lost: if every attempt fails they are kept in memory, saved by this
+        process's next refresh, and the error says what happened.
+        """
+        for delay in (*self._commit_retry_delays, None):
+            try:
+                self._store.save(record)
+            except StorageError as exc:
+                if delay is not None:
+                    log.info("saving the refreshed tokens failed, trying again: %s", exc)
+                    time.sleep(delay)
+                    continue
+                self._unsaved = (spent, record)
+                raise StorageError(
+                    f"the issuer sent new tokens but they could not be saved ({exc}); the "
+                    "stored refresh token is probably spent: free the space or fix the "
+                    "problem, then try again (this process retries the save), or run "
+                    "`codex-login login` if the session was lost"
+                ) from exc
+            else:
+                self._unsaved = None
+                self.commits += 1
+                return
+
+
+def _again(ended: SessionEnded) -> SessionEnded:
+    """A new error each time: re-raising one object would grow its traceback forever."""
+    return SessionEnded(str(ended), status=ended.status, error_code=ended.error_code)
 
 
 def _token_pair(tokens: TokenData | None) -> tuple[str, str] | None:

@@ -1,25 +1,85 @@
-"""Signing in with ChatGPT in a browser: one authorization request, one code exchange."""
+"""Signing in with ChatGPT in a browser: the use case and the rules for its callback.
+
+The browser comes back to a loopback HTTP server (an inbound adapter, the
+``CallbackListener``). That server hands each callback to ``BrowserLogin.callback``
+and turns the answer into a page; every decision is taken here:
+
+- only a callback carrying this login's ``state`` (compared in constant time)
+  may end the login; any other is answered and ignored, so a stray request
+  cannot kill it;
+- an ``iss`` parameter must name the issuer the login was started with;
+- the issuer's ``error`` ends the login; a missing ``code`` does not;
+- the code is exchanged once, whatever arrives;
+- the raw ID token goes into the success URL only when the org-setup page needs it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Protocol
+from urllib.parse import urlencode
+
+import attrs
 
 from codex_login.application.signin import LoginOutcome, SignIn
+from codex_login.domain.errors import (
+    AuthorizationDenied,
+    CodexLoginError,
+    LoginError,
+    LoginTimedOut,
+)
 from codex_login.domain.login import AuthorizationRequest
+from codex_login.domain.plans import plan_name
+
+SINGLE_VALUED = ("code", "state", "error", "error_description", "iss")
+
+
+@attrs.frozen
+class Ignored:
+    """Answer 400 and keep waiting: the request cannot end this login."""
+
+    title: str
+    message: str
+    retry: bool = False  # whether the page tells the user to start a new login
+
+
+@attrs.frozen
+class Failed:
+    """The login ended with ``error``; ``status`` is the HTTP status to answer with."""
+
+    error: CodexLoginError
+    status: int
+
+
+@attrs.frozen
+class Completed:
+    """The credentials are stored; send the browser to ``/success?{query}``."""
+
+    outcome: LoginOutcome
+    query: str
+
+
+CallbackAnswer = Ignored | Failed | Completed
 
 
 class BrowserLogin:
-    """One login attempt. Whatever arrives at the callback, the code is exchanged once."""
+    """One login attempt: its authorization request and what its callback may do."""
 
     def __init__(self, *, request: AuthorizationRequest, signin: SignIn) -> None:
         self.request = request
         self._signin = signin
         self._exchange: asyncio.Future[LoginOutcome] | None = None
+        self.outcome: LoginOutcome | None = None
 
     @property
     def url(self) -> str:
         return self.request.url
+
+    @property
+    def exchange_started(self) -> bool:
+        return self._exchange is not None
 
     def state_matches(self, state: str | None) -> bool:
         """Constant-time comparison with the state sent to the issuer."""
@@ -27,9 +87,37 @@ class BrowserLogin:
             return False
         return hmac.compare_digest(state.encode(), self.request.state.encode())
 
-    @property
-    def exchange_started(self) -> bool:
-        return self._exchange is not None
+    async def callback(self, params: Mapping[str, Sequence[str]]) -> CallbackAnswer:
+        """Decide what one request to the callback path does."""
+        repeated = [name for name in SINGLE_VALUED if len(params.get(name, ())) > 1]
+        if repeated:
+            return Ignored(
+                "Invalid sign-in response", f"The parameter {repeated[0]} appears more than once."
+            )
+        query = {name: values[0] for name, values in params.items() if values}
+        if not self.state_matches(query.get("state")):
+            return Ignored(
+                "Not the sign-in in progress",
+                "This response does not belong to the login waiting here. "
+                "If you started a newer login, finish it in its own browser tab.",
+            )
+        if not self.exchange_started:
+            refusal = self._refusal(
+                query.get("iss"), query.get("error"), query.get("error_description")
+            )
+            if refusal is not None:
+                return Failed(refusal, 400)
+            if not query.get("code"):
+                return Ignored(
+                    "Sign-in incomplete",
+                    "The issuer's response carries no authorization code.",
+                    retry=True,
+                )
+        try:
+            outcome = await self.complete(query.get("code", ""))
+        except CodexLoginError as exc:
+            return Failed(exc, 502)
+        return Completed(outcome, urlencode(self.success_query(outcome)))
 
     async def complete(self, code: str) -> LoginOutcome:
         """Exchange ``code`` and store the credentials; later calls share the first result."""
@@ -37,8 +125,110 @@ class BrowserLogin:
             self._exchange = asyncio.ensure_future(self._exchange_and_store(code))
         return await asyncio.shield(self._exchange)
 
+    def success_query(self, outcome: LoginOutcome) -> list[tuple[str, str]]:
+        """What the success page is told (the Codex CLI's parameters)."""
+        claims = outcome.id_token
+        query = [
+            ("needs_setup", "true" if claims.needs_setup else "false"),
+            ("org_id", claims.organization_id or ""),
+            ("project_id", claims.project_id or ""),
+            ("plan_type", _plan(outcome)),
+            ("platform_url", self._signin.issuer.platform_url),
+        ]
+        if claims.needs_setup:
+            # The organization setup page needs it; otherwise keep it out of browser history.
+            query.append(("id_token", claims.raw))
+        return query
+
+    def setup_url(self, outcome: LoginOutcome) -> str | None:
+        """Where an org owner who has not finished onboarding goes next, if anywhere."""
+        claims = outcome.id_token
+        if not claims.needs_setup:
+            return None
+        query = urlencode(
+            [
+                ("p", _plan(outcome)),
+                ("t", claims.raw),
+                ("with_org", claims.organization_id or ""),
+                ("project_id", claims.project_id or ""),
+            ]
+        )
+        return f"{self._signin.issuer.platform_url}/org-setup?{query}"
+
+    def _refusal(
+        self, iss: str | None, error: str | None, description: str | None
+    ) -> LoginError | None:
+        issuer = self._signin.issuer.issuer
+        if iss is not None and iss.rstrip("/") != issuer:
+            return LoginError(f"the sign-in response came from {iss!r}, not from {issuer}")
+        if error is not None:
+            return AuthorizationDenied(error, description)
+        return None
+
     async def _exchange_and_store(self, code: str) -> LoginOutcome:
         grant = await self._signin.endpoint.exchange_code(
-            code=code, redirect_uri=self.request.redirect_uri, verifier=self.request.verifier
+            self._signin.issuer,
+            code=code,
+            redirect_uri=self.request.redirect_uri,
+            verifier=self.request.verifier,
         )
-        return await self._signin.store_grant(grant)
+        self.outcome = await self._signin.store_grant(grant)
+        return self.outcome
+
+
+class CallbackListener(Protocol):
+    """The loopback HTTP server the issuer redirects the browser back to."""
+
+    @property
+    def redirect_uri(self) -> str: ...
+
+    async def start(self, port: int | None = None) -> int:
+        """Listen (on ``port``, or the default ports); return the port bound."""
+        ...
+
+    def attach(self, login: BrowserLogin) -> None:
+        """Route callbacks to ``login`` from now on."""
+        ...
+
+    async def wait(self, timeout: float) -> LoginOutcome:
+        """The outcome once the login ended; raises its error, or LoginTimedOut."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+async def login_in_browser(
+    begin: Callable[[str], Awaitable[BrowserLogin]],
+    listener: CallbackListener,
+    *,
+    announce: Callable[[str, int], None],
+    open_browser: Callable[[str], bool] | None = None,
+    port: int | None = None,
+    timeout: float = 15 * 60,
+) -> LoginOutcome:
+    """The whole browser login: listen, show the URL, wait for the issuer's redirect.
+
+    ``begin(redirect_uri)`` makes the authorization request; ``announce(url, port)``
+    shows its URL; ``open_browser(url)`` may open it. A login stored just as the
+    time ran out counts as done. The port is released whatever happens.
+    """
+    bound = await listener.start(port)
+    try:
+        login = await begin(listener.redirect_uri)
+        listener.attach(login)
+        announce(login.url, bound)
+        if open_browser is not None:
+            await asyncio.to_thread(open_browser, login.url)
+        try:
+            return await listener.wait(timeout)
+        except LoginTimedOut:
+            if login.outcome is not None:
+                return login.outcome
+            raise
+    finally:
+        await listener.close()
+
+
+def _plan(outcome: LoginOutcome) -> str:
+    plan = outcome.id_token.plan
+    return plan_name(plan) if plan is not None else ""

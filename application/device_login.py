@@ -12,6 +12,7 @@ import logging
 from codex_login.application.signin import LoginOutcome, SignIn
 from codex_login.domain.device import MAX_WAIT, SLOW_DOWN_STEP, DeviceCode, DevicePending
 from codex_login.domain.errors import LoginTimedOut, TransientTokenError
+from codex_login.domain.issuer import IssuerProfile
 from codex_login.domain.tokens import TokenGrant
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class DeviceLogin:
 
     async def start(self) -> DeviceCode:
         """A user code and where to enter it; show both to the user."""
-        return await self._signin.endpoint.start_device_authorization()
+        return await self._signin.endpoint.start_device_authorization(self._signin.issuer)
 
     async def wait(self, device: DeviceCode) -> LoginOutcome:
         """Poll at the issuer's pace until it answers; then store the login."""
@@ -38,7 +39,9 @@ class DeviceLogin:
         while True:
             answer = await self._poll(device)
             if isinstance(answer, TokenGrant):
-                return await self._signin.store_grant(answer)
+                # As the Codex CLI does, a device login on the OpenAI issuer asks for no API key.
+                openai = self._signin.issuer.profile is IssuerProfile.OPENAI
+                return await self._signin.store_grant(answer, exchange_api_key=not openai)
             if answer.slow_down:
                 interval += self._slow_down_step
             if loop.time() + interval > deadline:
@@ -50,7 +53,9 @@ class DeviceLogin:
     async def _poll(self, device: DeviceCode) -> TokenGrant | DevicePending:
         """A network blip during a 15-minute wait is not a reason to give up."""
         try:
-            return await self._signin.endpoint.poll_device_authorization(device)
+            return await self._signin.endpoint.poll_device_authorization(
+                self._signin.issuer, device
+            )
         except TransientTokenError as exc:
             log.info("polling failed, trying again: %s", exc)
             return DevicePending()

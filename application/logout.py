@@ -1,16 +1,22 @@
-"""Signing out: revoke at the issuer (best effort), then delete the stored credentials."""
+"""Signing out: revoke at the issuer (best effort), then delete the stored credentials.
+
+All of it happens under the writers' lock: a refresh landing between reading
+the token and deleting the record would otherwise leave its new refresh token
+alive at the issuer, unrevoked.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 import attrs
 
 from codex_login.application.credentials import record_or_none
 from codex_login.domain.errors import CodexLoginError
+from codex_login.domain.issuer import IssuerConfig, bind
 from codex_login.domain.ports import CredentialStore, TokenEndpoint
+from codex_login.domain.tokens import TokenData
 
 log = logging.getLogger(__name__)
 
@@ -23,35 +29,42 @@ class LogoutResult:
 
 
 async def logout(
-    store: CredentialStore, endpoint_factory: Callable[[], TokenEndpoint], *, revoke: bool
+    *, store: CredentialStore, endpoint: TokenEndpoint, issuer: IssuerConfig, revoke: bool
 ) -> LogoutResult:
     """Revoke the refresh token (or access token) unless told not to; always delete.
 
     Revoking signs out every machine sharing the grant, hence ``revoke=False``
-    for ``--local``. A failed revoke never blocks the logout; a malformed file
-    is deleted without revoking.
+    for ``--local``. The token goes only to the issuer that issued it; an
+    explicitly configured issuer that differs stops the logout before anything
+    is sent or deleted. A failed revoke never blocks the logout; a malformed
+    file is deleted without revoking.
     """
-    revoked, error = False, None
-    if revoke:
-        revoked, error = await _revoke_stored(store, endpoint_factory)
-    removed = await asyncio.to_thread(store.delete)  # waits for the lock off the event loop
-    return LogoutResult(removed, revoked, error)
+    return await asyncio.to_thread(_locked_logout, store, endpoint, issuer, revoke)
 
 
-async def _revoke_stored(
-    store: CredentialStore, endpoint_factory: Callable[[], TokenEndpoint]
+def _locked_logout(
+    store: CredentialStore, endpoint: TokenEndpoint, issuer: IssuerConfig, revoke: bool
+) -> LogoutResult:
+    with store.exclusive():
+        previous = record_or_none(store)
+        tokens = previous.tokens if previous else None
+        revoked, error = False, None
+        if revoke and tokens is not None:
+            # On this worker thread's own loop: the caller's loop is never needed under the lock.
+            revoked, error = asyncio.run(_revoke(endpoint, bind(tokens, issuer), tokens))
+        return LogoutResult(store.delete(), revoked, error)
+
+
+async def _revoke(
+    endpoint: TokenEndpoint, issuer: IssuerConfig, tokens: TokenData
 ) -> tuple[bool, str | None]:
-    previous = record_or_none(store)  # a malformed file is deleted without revoking
-    tokens = previous.tokens if previous else None
-    if tokens is None:
-        return False, None
     token, hint = (
         (tokens.refresh_token, "refresh_token")
         if tokens.refresh_token
         else (tokens.access_token, "access_token")
     )
     try:
-        await endpoint_factory().revoke(token=token, hint=hint)
+        await endpoint.revoke(issuer, token=token, hint=hint)
     except CodexLoginError as exc:
         log.info("revoking failed: %s", exc)
         return False, str(exc)

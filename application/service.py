@@ -18,42 +18,38 @@ from codex_login.domain.resolution import ResolvedAuth
 # Imported when first used: read-only commands should not pay for asyncio and logging.
 if TYPE_CHECKING:
     from codex_login.application.auth_manager import AuthManager, CurrentAuth
-    from codex_login.application.browser_login import BrowserLogin
+    from codex_login.application.browser_login import BrowserLogin, CallbackListener
     from codex_login.application.device_login import DeviceLogin
     from codex_login.application.logout import LogoutResult
-    from codex_login.application.signin import SignIn
+    from codex_login.application.signin import LoginOutcome, SignIn
     from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 
-
-def _no_endpoint() -> TokenEndpoint:
-    raise ConfigurationError("no token endpoint was configured for this service")
+ListenerFactory = Callable[[], "CallbackListener"]
 
 
-@attrs.define
+def _no_listener() -> CallbackListener:
+    raise ConfigurationError("no callback server was configured for browser logins")
+
+
+@attrs.define(kw_only=True)
 class AuthService:
-    """Log in, inspect and log out against one credential store.
+    """Log in, hand out tokens, inspect and log out, against one credential store.
 
-    Build it with ``codex_login.entrypoints.bootstrap.bootstrap()``. The token
-    endpoint is created on first use, so read-only work never loads the HTTP stack.
+    Build it with ``codex_login.entrypoints.bootstrap.bootstrap()``, which wires
+    the ports from the environment (or from your keyword overrides).
     """
 
     store: CredentialStore
     clock: Clock
+    endpoint: TokenEndpoint = attrs.field(repr=False)
+    issuer: IssuerConfig = attrs.Factory(IssuerConfig)
     env_api_key: str | None = attrs.field(default=None, repr=False)
     preferred: AuthMode = AuthMode.CHATGPT
     policy: RefreshPolicy = attrs.Factory(RefreshPolicy)
-    issuer: IssuerConfig = attrs.Factory(IssuerConfig)
-    endpoint_factory: Callable[[], TokenEndpoint] = attrs.field(default=_no_endpoint, repr=False)
     refresh_timeout: float = 60.0
+    callback_listener: ListenerFactory = attrs.field(default=_no_listener, repr=False)
     store_notice: str | None = None
-    _endpoint: TokenEndpoint | None = attrs.field(default=None, init=False, repr=False)
     _manager: AuthManager | None = attrs.field(default=None, init=False, repr=False)
-
-    @property
-    def endpoint(self) -> TokenEndpoint:
-        if self._endpoint is None:
-            self._endpoint = self.endpoint_factory()
-        return self._endpoint
 
     @property
     def manager(self) -> AuthManager:
@@ -64,7 +60,8 @@ class AuthService:
             self._manager = AuthManager(
                 store=self.store,
                 clock=self.clock,
-                endpoint_factory=lambda: self.endpoint,
+                endpoint=self.endpoint,
+                issuer=self.issuer,
                 env_api_key=self.env_api_key,
                 preferred=self.preferred,
                 policy=self.policy,
@@ -92,6 +89,7 @@ class AuthService:
             env_api_key=self.env_api_key,
             preferred=self.preferred,
             policy=self.policy,
+            issuer=self.issuer,
         )
 
     def credentials(self) -> ResolvedAuth | None:
@@ -99,16 +97,42 @@ class AuthService:
         return load_credentials(self.store, env_api_key=self.env_api_key, preferred=self.preferred)
 
     def login_with_api_key(self, api_key: str) -> None:
+        """Store an OpenAI API key as the login (trimmed; refused when empty or spaced)."""
         from codex_login.application.api_key_login import login_with_api_key  # noqa: PLC0415
 
         login_with_api_key(self.store, api_key)
 
-    def begin_browser_login(self, *, redirect_uri: str) -> BrowserLogin:
-        """A new authorization request; hand it to a callback server (entrypoints)."""
+    async def begin_browser_login(self, *, redirect_uri: str) -> BrowserLogin:
+        """A new authorization request, for a callback server of your own."""
         from codex_login.application.browser_login import BrowserLogin  # noqa: PLC0415
 
-        request = self.endpoint.authorization_request(redirect_uri=redirect_uri)
+        request = await self.endpoint.authorization_request(self.issuer, redirect_uri=redirect_uri)
         return BrowserLogin(request=request, signin=self._signin())
+
+    async def login_in_browser(
+        self,
+        *,
+        announce: Callable[[str, int], None],
+        open_browser: Callable[[str], bool] | None = None,
+        port: int | None = None,
+        timeout: float = 15 * 60,
+        listener: CallbackListener | None = None,
+    ) -> LoginOutcome:
+        """Sign in with ChatGPT in a browser, through the loopback callback server.
+
+        ``announce(url, port)`` shows the URL to open; ``open_browser(url)``, when
+        given, opens it. ``port`` None means 1455, then 1457; 0 any free port.
+        """
+        from codex_login.application.browser_login import login_in_browser  # noqa: PLC0415
+
+        return await login_in_browser(
+            lambda redirect_uri: self.begin_browser_login(redirect_uri=redirect_uri),
+            listener or self.callback_listener(),
+            announce=announce,
+            open_browser=open_browser,
+            port=port,
+            timeout=timeout,
+        )
 
     def begin_device_login(self) -> DeviceLogin:
         """A device-code login, for machines without a browser."""
@@ -120,19 +144,23 @@ class AuthService:
         from codex_login.application.signin import SignIn  # noqa: PLC0415
 
         return SignIn(
-            endpoint=self.endpoint,
-            store=self.store,
-            clock=self.clock,
-            issuer=self.issuer.issuer,
-            client_id=self.issuer.client_id,
+            endpoint=self.endpoint, store=self.store, clock=self.clock, issuer=self.issuer
         )
 
-    def logout_locally(self) -> bool:
-        """Forget the stored credentials without telling the issuer."""
-        return self.store.delete()
+    def login_marker(self) -> str | None:
+        """The stored refresh token or key, to tell afterwards whether a login or refresh
+        was committed (for reporting an interrupted command truthfully)."""
+        from codex_login.application.credentials import record_or_none  # noqa: PLC0415
+
+        record = record_or_none(self.store)
+        if record is None:
+            return None
+        return record.tokens.refresh_token if record.tokens else record.openai_api_key
 
     async def logout(self, *, revoke: bool = True) -> LogoutResult:
         """Revoke at the issuer (best effort, unless ``revoke=False``) and forget."""
         from codex_login.application.logout import logout  # noqa: PLC0415
 
-        return await logout(self.store, lambda: self.endpoint, revoke=revoke)
+        return await logout(
+            store=self.store, endpoint=self.endpoint, issuer=self.issuer, revoke=revoke
+        )

@@ -11,7 +11,8 @@ import attrs
 from codex_login.application.credentials import record_or_none
 from codex_login.domain.claims import IdToken
 from codex_login.domain.errors import CodexLoginError, TokenEndpointError
-from codex_login.domain.login import issued_by, login_record, tokens_from_grant
+from codex_login.domain.issuer import IssuerConfig, provenance_of
+from codex_login.domain.login import login_record, tokens_from_grant
 from codex_login.domain.tokens import TokenData, TokenGrant
 
 if TYPE_CHECKING:
@@ -29,20 +30,25 @@ class LoginOutcome:
     superseded_refresh_token: str | None = attrs.field(default=None, repr=False)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class SignIn:
-    """The ports and issuer identity a login needs after the issuer answered."""
+    """The ports and the issuer a login needs once the issuer answered."""
 
     endpoint: TokenEndpoint
     store: CredentialStore
     clock: Clock
-    issuer: str
-    client_id: str
+    issuer: IssuerConfig
 
-    async def store_grant(self, grant: TokenGrant) -> LoginOutcome:
-        """Check the tokens, try the API-key exchange, commit, revoke what was replaced."""
-        tokens = tokens_from_grant(grant)
-        api_key = await self._api_key_for(tokens)
+    async def store_grant(
+        self, grant: TokenGrant, *, exchange_api_key: bool = True
+    ) -> LoginOutcome:
+        """Check the tokens, try the API-key exchange, commit, revoke what was replaced.
+
+        The tokens are recorded with the issuer and client that issued them, so
+        that they are only ever sent back there.
+        """
+        tokens = attrs.evolve(tokens_from_grant(grant), provenance=self.issuer.provenance)
+        api_key = await self._api_key_for(tokens) if exchange_api_key else None
         superseded = await asyncio.to_thread(self._commit, tokens, api_key)
         if superseded is not None:
             await self._revoke(superseded)
@@ -51,7 +57,7 @@ class SignIn:
     async def _api_key_for(self, tokens: TokenData) -> str | None:
         """The API-key exchange is a bonus: its failure does not fail the login."""
         try:
-            return await self.endpoint.exchange_api_key(id_token=tokens.id_token.raw)
+            return await self.endpoint.exchange_api_key(self.issuer, id_token=tokens.id_token.raw)
         except TokenEndpointError as exc:
             log.info("no API key from the issuer: %s", exc)
             return None
@@ -64,13 +70,13 @@ class SignIn:
         old = previous.tokens if previous else None
         if old is None or old.refresh_token == tokens.refresh_token:
             return None
-        if not issued_by(old.id_token, self.issuer, self.client_id):
-            return None  # another issuer's token must not be sent to this one
+        if provenance_of(old, self.issuer.client_id) != self.issuer.provenance:
+            return None  # another issuer's (or client's) token must not be sent to this one
         return old.refresh_token
 
     async def _revoke(self, refresh_token: str) -> None:
         """The replaced login's refresh token is of no use to anyone now: revoke it."""
         try:
-            await self.endpoint.revoke(token=refresh_token, hint="refresh_token")
+            await self.endpoint.revoke(self.issuer, token=refresh_token, hint="refresh_token")
         except CodexLoginError as exc:
             log.info("could not revoke the replaced refresh token: %s", exc)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.domain.claims import token_expiry
+from codex_login.domain.issuer import IssuerConfig, provenance_of
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.plans import plan_name
@@ -33,6 +34,8 @@ class Status:
     last_refresh: datetime | None = None
     access_token_expires_at: datetime | None = None
     refresh_due: bool | None = None
+    issuer: str | None = None
+    client_id: str | None = None
     warnings: tuple[str, ...] = ()
 
 
@@ -43,6 +46,7 @@ def get_status(
     env_api_key: str | None,
     preferred: AuthMode,
     policy: RefreshPolicy,
+    issuer: IssuerConfig | None = None,
 ) -> Status | None:
     """The current login, or None when not logged in."""
     loaded = store.load()
@@ -62,6 +66,8 @@ def get_status(
         )
     record = loaded.record
     tokens, claims = auth.tokens, auth.tokens.id_token
+    configured = issuer or IssuerConfig()
+    provenance = provenance_of(tokens, configured.client_id) or configured.provenance
     return Status(
         AuthMode.CHATGPT,
         store.location,
@@ -72,5 +78,7 @@ def get_status(
         last_refresh=record.last_refresh,
         access_token_expires_at=token_expiry(tokens.access_token),
         refresh_due=policy.is_due(tokens, record.last_refresh, clock.now()),
+        issuer=provenance.issuer,
+        client_id=provenance.client_id,
         warnings=loaded.warnings,
     )

@@ -3,7 +3,7 @@
     python bench/login_commit.py [--logins 50]
 
 Each login is the real one, in-process: `bootstrap()` with a FileCredentialStore
-in a fresh CODEX_HOME and the HTTP token endpoint, `login_in_browser()` on port
+in a fresh CODEX_HOME and the HTTP token endpoint, `AuthService.login_in_browser()` on port
 0, and the fake issuer of tests/support serving from its own thread. The browser
 is scripted: GET the authorize URL without following its 302, time the GET of
 the callback URL until our server's 302 arrives, then GET /success to end the
@@ -35,10 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.oauth_http import HttpTokenEndpoint
 from codex_login.application.signin import LoginOutcome
-from codex_login.domain.issuer import issuer_config
 from codex_login.domain.record import CredentialRecord
 from codex_login.entrypoints.bootstrap import bootstrap
-from codex_login.entrypoints.callback_server import login_in_browser
 from support.fake_issuer import FakeIssuer, running_issuer
 
 LOGIN = "callback -> commit (one login)"
@@ -78,7 +76,7 @@ async def callback_path(authorize_url: str) -> str:
 
 async def one_login(issuer: FakeIssuer, home: Path) -> float:
     """Seconds from sending the callback to its 302 (auth.json committed)."""
-    endpoint = HttpTokenEndpoint(issuer_config(issuer=issuer.url))
+    endpoint = HttpTokenEndpoint()
     service = bootstrap(
         store=FileCredentialStore(home), endpoint=endpoint, issuer=issuer.url, environ={}
     )
@@ -89,7 +87,7 @@ async def one_login(issuer: FakeIssuer, home: Path) -> float:
         ports.append(port)
         announced.put_nowait(url)
 
-    task = asyncio.create_task(login_in_browser(service, announce=announce, port=0, timeout=30))
+    task = asyncio.create_task(service.login_in_browser(announce=announce, port=0, timeout=30))
     try:
         path = await callback_path(await started(task, announced))
         base = f"http://127.0.0.1:{ports[0]}"

@@ -7,6 +7,7 @@ contain a secret.
 
     CodexLoginError
     ├── ConfigurationError          a setting (environment, option) is unusable
+    │   └── IssuerMismatch          the configured issuer is not the one that issued the login
     ├── CredentialsError            stored credentials cannot be used
     │   ├── MalformedCredentials    the credential file exists but is invalid
     │   ├── UnsupportedAuthMode     auth_mode written by a newer tool
@@ -34,6 +35,19 @@ class CodexLoginError(Exception):
 
 class ConfigurationError(CodexLoginError):
     """A setting in the environment or on the command line is unusable."""
+
+
+class IssuerMismatch(ConfigurationError):
+    """The stored login was issued by another issuer than the one configured."""
+
+    def __init__(self, *, stored: str, configured: str) -> None:
+        super().__init__(
+            f"the stored login was issued by {stored}, but the configured issuer is "
+            f"{configured}; nothing was sent: unset CODEX_LOGIN_ISSUER (or --issuer) to use "
+            f"the stored login, or run `codex-login login --issuer {configured}` to replace it"
+        )
+        self.stored = stored
+        self.configured = configured
 
 
 class CredentialsError(CodexLoginError):

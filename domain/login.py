@@ -6,7 +6,7 @@ from datetime import datetime
 
 import attrs
 
-from codex_login.domain.claims import IdToken, parse_id_token
+from codex_login.domain.claims import parse_id_token
 from codex_login.domain.errors import InvalidJwt, TokenEndpointError
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.plans import should_use_api_key
@@ -35,17 +35,6 @@ def mode_for_new_login(tokens: TokenData, api_key: str | None) -> AuthMode:
     return AuthMode.CHATGPT
 
 
-def issued_by(id_token: IdToken, issuer: str, client_id: str) -> bool:
-    """Whether an ID token says it came from ``issuer`` for ``client_id``.
-
-    Only then may its refresh token be sent to that issuer (to revoke it):
-    a token of another issuer must never leave for this one.
-    """
-    return (id_token.issuer or "").rstrip("/") == issuer.rstrip("/") and (
-        client_id in id_token.audience
-    )
-
-
 def tokens_from_grant(grant: TokenGrant) -> TokenData:
     """The tokens of a code exchange; all three must be there, the id_token a JWT."""
     raw_id, access, refresh = grant.id_token, grant.access_token, grant.refresh_token
@@ -56,7 +45,7 @@ def tokens_from_grant(grant: TokenGrant) -> TokenData:
     try:
         id_token = parse_id_token(raw_id)
     except InvalidJwt as exc:
-        raise TokenEndpointError(f"the issuer's id_token is not a JWT ({exc})") from None
+        raise TokenEndpointError(f"the issuer's id_token is not a JWT ({exc})") from exc
     return TokenData(
         id_token=id_token,
         access_token=access,

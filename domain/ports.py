@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from codex_login.domain.device import DeviceCode, DevicePending
+from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.login import AuthorizationRequest
 from codex_login.domain.record import CredentialRecord, Loaded
 from codex_login.domain.tokens import TokenGrant
@@ -52,32 +53,42 @@ class CredentialStore(Protocol):
 
 
 class TokenEndpoint(Protocol):
-    """The issuer's OAuth endpoints: authorization, token, revocation, API-key exchange."""
+    """An issuer's OAuth endpoints: authorization, token, revocation, API-key exchange.
 
-    def authorization_request(self, *, redirect_uri: str) -> AuthorizationRequest:
+    Every call names the issuer it talks to: the application decides where a
+    token may go (the issuer that issued it), the adapter only carries it there.
+    """
+
+    async def authorization_request(
+        self, issuer: IssuerConfig, *, redirect_uri: str
+    ) -> AuthorizationRequest:
         """A fresh PKCE verifier and state, and the authorize URL carrying them."""
         ...
 
-    async def exchange_code(self, *, code: str, redirect_uri: str, verifier: str) -> TokenGrant:
+    async def exchange_code(
+        self, issuer: IssuerConfig, *, code: str, redirect_uri: str, verifier: str
+    ) -> TokenGrant:
         """Trade an authorization code (and its PKCE verifier) for tokens."""
         ...
 
-    async def exchange_api_key(self, *, id_token: str) -> str:
+    async def exchange_api_key(self, issuer: IssuerConfig, *, id_token: str) -> str:
         """Trade an ID token for an OpenAI API key (RFC 8693)."""
         ...
 
-    async def refresh(self, *, refresh_token: str) -> TokenGrant:
+    async def refresh(self, issuer: IssuerConfig, *, refresh_token: str) -> TokenGrant:
         """Use a refresh token; raises SessionEnded or TransientTokenError on failure."""
         ...
 
-    async def revoke(self, *, token: str, hint: str) -> None:
+    async def revoke(self, issuer: IssuerConfig, *, token: str, hint: str) -> None:
         """Revoke a token (RFC 7009)."""
         ...
 
-    async def start_device_authorization(self) -> DeviceCode:
+    async def start_device_authorization(self, issuer: IssuerConfig) -> DeviceCode:
         """Ask for a user code to approve on another device."""
         ...
 
-    async def poll_device_authorization(self, device: DeviceCode) -> TokenGrant | DevicePending:
+    async def poll_device_authorization(
+        self, issuer: IssuerConfig, device: DeviceCode
+    ) -> TokenGrant | DevicePending:
         """The tokens once the user approved; raises AuthorizationDenied or LoginTimedOut."""
         ...

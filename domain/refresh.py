@@ -37,7 +37,7 @@ def refreshed_record(
         raise TokenEndpointError(
             f"{exc}; the stored login is unchanged, but the issuer also sent a new refresh "
             "token, so the stored one may be spent: if the next try fails, run `codex-login login`"
-        ) from None
+        ) from exc
     if grant.refresh_token:
         updated = attrs.evolve(updated, refresh_token=grant.refresh_token)
     return attrs.evolve(record, tokens=updated, last_refresh=now)
@@ -56,7 +56,7 @@ def _with_id_token(tokens: TokenData, raw: str) -> TokenData:
     try:
         id_token = parse_id_token(raw)
     except InvalidJwt as exc:
-        raise TokenEndpointError(f"the refreshed id_token is not a JWT ({exc})") from None
+        raise TokenEndpointError(f"the refreshed id_token is not a JWT ({exc})") from exc
     return attrs.evolve(
         tokens, id_token=id_token, account_id=tokens.account_id or id_token.account_id
     )

@@ -13,6 +13,14 @@ Extras = Mapping[str, object]
 
 
 @attrs.frozen
+class Provenance:
+    """Which issuer and client issued a login's tokens (``tokens.oauth_provenance``)."""
+
+    issuer: str
+    client_id: str
+
+
+@attrs.frozen
 class TokenData:
     """The ``tokens`` object of auth.json."""
 
@@ -20,6 +28,7 @@ class TokenData:
     access_token: str = attrs.field(repr=False)
     refresh_token: str = attrs.field(repr=False)
     account_id: str | None = None
+    provenance: Provenance | None = None
     extra: Extras = attrs.field(factory=dict, repr=False, hash=False)
 
 

@@ -10,12 +10,13 @@ Embedders and tests call ``bootstrap()`` with keyword overrides::
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codex_login.adapters.clock import SystemClock
 from codex_login.adapters.file_store import FileCredentialStore
+from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.issuer import IssuerConfig, issuer_config
@@ -23,9 +24,11 @@ from codex_login.domain.modes import AuthMode
 from codex_login.domain.refresh_policy import RefreshPolicy
 
 if TYPE_CHECKING:
+    from codex_login.application.browser_login import CallbackListener
     from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 
 STORES = ("file", "memory", "keyring", "auto")
+DEFAULT_LOCK_TIMEOUT = 90.0
 
 
 def codex_home_from(environ: Mapping[str, str], override: Path | str | None = None) -> Path:
@@ -34,10 +37,23 @@ def codex_home_from(environ: Mapping[str, str], override: Path | str | None = No
     return Path(os.path.abspath(Path(chosen).expanduser()))
 
 
-def make_store(kind: str, codex_home: Path) -> tuple[CredentialStore, str | None]:
-    """The store named by CODEX_LOGIN_STORE, and a notice when ``auto`` had to choose."""
+def make_store(
+    kind: str,
+    codex_home: Path,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    notify: Callable[[str], None] | None = None,
+) -> tuple[CredentialStore, str | None]:
+    """The store named by CODEX_LOGIN_STORE, and a notice when ``auto`` had to choose.
+
+    ``notify`` receives what a person waiting should hear (a held lock, a removed link).
+    """
+
+    def file_store() -> FileCredentialStore:
+        return FileCredentialStore(codex_home, writer_lock_timeout=lock_timeout, notify=notify)
+
     if kind == "file":
-        return FileCredentialStore(codex_home), None
+        return file_store(), None
     if kind == "memory":
         from codex_login.adapters.memory_store import MemoryCredentialStore  # noqa: PLC0415
 
@@ -49,7 +65,7 @@ def make_store(kind: str, codex_home: Path) -> tuple[CredentialStore, str | None
         if backend is not None or kind == "keyring":
             store = keyring_store.KeyringCredentialStore(codex_home, backend=backend)
             return store, f"Using {store.location}" if kind == "auto" else None
-        return FileCredentialStore(codex_home), (
+        return file_store(), (
             f"No OS keyring is available; using {codex_home / 'auth.json'} (mode 0600)"
         )
     raise ConfigurationError(
@@ -70,12 +86,35 @@ def issuer_from(
     )
 
 
-def http_endpoint(config: IssuerConfig, environ: Mapping[str, str]) -> TokenEndpoint:
-    """The real token endpoint; imports aiohttp and authlib only now."""
-    from codex_login.adapters.oauth_http import HttpTokenEndpoint  # noqa: PLC0415
+def lock_timeout_from(environ: Mapping[str, str]) -> float:
+    """``CODEX_LOGIN_LOCK_TIMEOUT``: how many seconds a writer waits for the lock."""
+    text = environ.get("CODEX_LOGIN_LOCK_TIMEOUT") or ""
+    if not text:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"CODEX_LOGIN_LOCK_TIMEOUT={text!r} is not a number of seconds; use e.g. 30"
+        ) from exc
+    if not 0 < seconds < 24 * 3600:
+        raise ConfigurationError(
+            f"CODEX_LOGIN_LOCK_TIMEOUT={text!r} must be more than 0 and less than a day"
+        )
+    return seconds
 
+
+def http_endpoint(environ: Mapping[str, str]) -> TokenEndpoint:
+    """The real token endpoint; aiohttp and authlib load on its first request."""
     ca_file = environ.get("CODEX_CA_CERTIFICATE") or environ.get("SSL_CERT_FILE") or None
-    return HttpTokenEndpoint(config, ca_file=ca_file)
+    return LazyHttpTokenEndpoint(ca_file=ca_file)
+
+
+def callback_server() -> CallbackListener:
+    """The loopback callback server of browser logins; aiohttp loads only now."""
+    from codex_login.entrypoints.callback_server import CallbackServer  # noqa: PLC0415
+
+    return CallbackServer()
 
 
 def bootstrap(
@@ -89,21 +128,31 @@ def bootstrap(
     environ: Mapping[str, str] | None = None,
     preferred: AuthMode = AuthMode.CHATGPT,
     policy: RefreshPolicy | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> AuthService:
-    """Wire the service. Anything not passed comes from ``environ`` (default ``os.environ``)."""
+    """Wire the service. Anything not passed comes from ``environ`` (default ``os.environ``).
+
+    ``notify`` receives one-line notices for a person (a lock held by another
+    process, a credential link removed); by default they are logged.
+    """
     env = os.environ if environ is None else environ
     notice = None
     if store is None:
         kind = env.get("CODEX_LOGIN_STORE") or "file"
-        store, notice = make_store(kind, codex_home_from(env, codex_home))
-    config = issuer_from(env, issuer=issuer, client_id=client_id)
+        store, notice = make_store(
+            kind,
+            codex_home_from(env, codex_home),
+            lock_timeout=lock_timeout_from(env),
+            notify=notify,
+        )
     return AuthService(
         store=store,
         clock=clock or SystemClock(),
+        endpoint=endpoint or http_endpoint(env),
+        issuer=issuer_from(env, issuer=issuer, client_id=client_id),
         env_api_key=env.get("OPENAI_API_KEY") or None,
         preferred=preferred,
         policy=policy or RefreshPolicy(),
-        issuer=config,
-        endpoint_factory=(lambda: endpoint) if endpoint else (lambda: http_endpoint(config, env)),
+        callback_listener=callback_server,
         store_notice=notice,
     )

@@ -1,13 +1,15 @@
 """The ``codex-login`` command: translates arguments and errors, decides nothing.
 
 Messages go to stderr, data (tokens, JSON) to stdout. Exit codes: 0 success,
-1 failure, 2 usage error, 130 interrupted.
+1 failure, 2 usage error, 130 interrupted, 141 stdout closed early (``| head``).
+Messages that may quote the issuer or a stored field pass through ``scrub`` first.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,18 +19,28 @@ from typing import TYPE_CHECKING
 from codex_login.application.service import AuthService
 from codex_login.application.status import Status
 from codex_login.domain.errors import CodexLoginError, LoginTimedOut
+from codex_login.domain.masking import scrub
+from codex_login.domain.plans import plan_name
 from codex_login.entrypoints.bootstrap import bootstrap
 
 if TYPE_CHECKING:
     from codex_login.application.signin import LoginOutcome
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# A reader that stops early (`codex-login status --json | head -1`) is no failure of ours:
+# end quietly with the status a shell shows for a tool killed by SIGPIPE, as git and the
+# coreutils do (128 + 13, like 130 = 128 + SIGINT), so `set -o pipefail` still sees it.
+EXIT_STDOUT_CLOSED = 141
 MAX_KEY_BYTES = 64 * 1024
 PIPE_HINT = "printenv OPENAI_API_KEY | codex-login login --with-api-key"
 
 
 class UsageError(Exception):
     """Bad command-line input: exit 2."""
+
+
+class StdoutClosed(Exception):
+    """Whoever read stdout has gone (``| head``): end quietly, exit 141."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,8 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
         logging.getLogger("codex_login").setLevel(logging.DEBUG)
+    service = None
     try:
         service = bootstrap(
+            notify=_say,
             codex_home=args.codex_home,
             issuer=getattr(args, "issuer", None),
             client_id=getattr(args, "client_id", None),
@@ -48,11 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(service, args))
     except UsageError as exc:
         parser.error(str(exc))
+    except StdoutClosed:
+        return _stdout_closed()
     except KeyboardInterrupt:
         _say("Cancelled.")
         return EXIT_INTERRUPTED
     except CodexLoginError as exc:
-        _say(f"Error: {exc}")
+        _say_scrubbed(f"Error: {exc}", service)
+        if args.verbose:
+            for cause in _causes(exc):
+                _say_scrubbed(f"  caused by {type(cause).__name__}: {cause}", service)
         return EXIT_FAILURE
     except Exception as exc:  # a bug: one line, and the traceback only when asked for
         if args.verbose:
@@ -60,6 +79,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Its message could hold anything, secrets included: -v shows it to those who ask.
         _say(f"Error: unexpected {type(exc).__name__}, a bug in codex-login (-v shows details)")
         return EXIT_FAILURE
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The chain of underlying errors, for -v only (never a reason to act differently)."""
+    chain: list[BaseException] = []
+    cause = error.__cause__
+    while cause is not None and cause not in chain and len(chain) < 10:
+        chain.append(cause)
+        cause = cause.__cause__
+    return chain
+
+
+def _stdout_closed() -> int:
+    """End quietly when whoever reads stdout has gone away."""
+    # Python flushes stdout again at exit; pointing it at /dev/null keeps that flush from
+    # failing too and printing "Exception ignored ... BrokenPipeError".
+    try:
+        stdout = sys.stdout.fileno()
+    except (AttributeError, OSError):  # not a real file (embedded, captured): nothing to flush
+        return EXIT_STDOUT_CLOSED
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stdout)
+    os.close(devnull)
+    return EXIT_STDOUT_CLOSED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,9 +118,16 @@ def _parser() -> argparse.ArgumentParser:
         help="credential directory (default: $CODEX_HOME or ~/.codex)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="say more")
+    # -v after the command too (`codex-login status -v`); SUPPRESS keeps a -v given before it.
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="say more"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    login = commands.add_parser("login", help="sign in with ChatGPT (or an API key)")
+    login = commands.add_parser(
+        "login", parents=[verbose], help="sign in with ChatGPT (or an API key)"
+    )
     login.add_argument(
         "--with-api-key", action="store_true", help="read an OpenAI API key from stdin"
     )
@@ -104,15 +154,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     login.set_defaults(run=_login)
 
-    status = commands.add_parser("status", help="show how you are logged in")
+    status = commands.add_parser("status", parents=[verbose], help="show how you are logged in")
     status.add_argument("--json", action="store_true", help="print details as JSON on stdout")
     status.set_defaults(run=_status)
 
-    token = commands.add_parser("token", help="print the bearer token, refreshed when due")
+    token = commands.add_parser(
+        "token", parents=[verbose], help="print the bearer token, refreshed when due"
+    )
     token.add_argument("--json", action="store_true", help="add its kind and expiry, as JSON")
     token.set_defaults(run=_token)
 
-    logout = commands.add_parser("logout", help="revoke and remove the stored credentials")
+    logout = commands.add_parser(
+        "logout", parents=[verbose], help="revoke and remove the stored credentials"
+    )
     logout.add_argument(
         "--local",
         action="store_true",
@@ -132,17 +186,24 @@ def _login(service: AuthService, args: argparse.Namespace) -> int:
     outcome = None
     if args.with_api_key:
         service.login_with_api_key(_read_key_from_stdin())
-    elif args.device_auth:
-        outcome = _login_with_device_code(service, args)
     else:
-        outcome = _login_in_browser(service, args)
+        before = service.login_marker()
+        try:
+            flow = _login_with_device_code if args.device_auth else _login_in_browser
+            outcome = flow(service, args)
+        except (KeyboardInterrupt, LoginTimedOut):
+            # Stopped after the issuer answered: if the login was stored, it is done.
+            if service.login_marker() in (None, before):
+                raise
+            _say("The sign-in had been saved when the login was stopped.")
     _say("Successfully logged in")
     if args.verbose:
-        _say(f"  credentials: {service.store.location}")
+        _say_field("credentials", service.store.location)
         if outcome is not None:
             claims = outcome.id_token
-            _say(f"  email: {claims.email}, plan: {claims.plan}")
-            _say(f"  API key stored: {outcome.api_key_stored}")
+            _say_field("email", claims.email)
+            _say_field("plan", plan_name(claims.plan) if claims.plan else None)
+            _say_field("API key stored", outcome.api_key_stored)
     return EXIT_OK
 
 
@@ -156,7 +217,6 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOu
         logging.getLogger("aiohttp").addHandler(logging.NullHandler())
 
     from codex_login.adapters.browser import SystemBrowser  # noqa: PLC0415
-    from codex_login.entrypoints.callback_server import login_in_browser  # noqa: PLC0415
 
     def announce(url: str, port: int) -> None:
         _say(f"Starting local login server on http://localhost:{port}.")
@@ -168,8 +228,7 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOu
         )
 
     return asyncio.run(
-        login_in_browser(
-            service,
+        service.login_in_browser(
             announce=announce,
             open_browser=None if args.no_browser else SystemBrowser().open,
             port=args.port,
@@ -193,17 +252,17 @@ def _login_with_device_code(service: AuthService, args: argparse.Namespace) -> L
 
     try:
         return asyncio.run(sign_in())
-    except TimeoutError:
+    except TimeoutError as exc:
         raise LoginTimedOut(
             f"the code was not approved within {args.timeout:g} s; run the login again"
-        ) from None
+        ) from exc
 
 
 def _port(text: str) -> int:
     try:
         port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from exc
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not between 0 and 65535")
     return port
@@ -212,8 +271,8 @@ def _port(text: str) -> int:
 def _seconds(text: str) -> float:
     try:
         seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
     if not seconds > 0:
         raise argparse.ArgumentTypeError("the timeout must be more than 0 seconds")
     return seconds
@@ -229,21 +288,21 @@ def _read_key_from_stdin() -> str:
         raise UsageError("stdin holds more than 64 KiB; pipe in just the API key")
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError("the API key on stdin is not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError("the API key on stdin is not UTF-8 text") from exc
 
 
 def _status(service: AuthService, args: argparse.Namespace) -> int:
     try:
         status = service.status()
     except CodexLoginError as exc:
-        _say(f"Error checking login status: {exc}")
+        _say_scrubbed(f"Error checking login status: {exc}", service)
         return EXIT_FAILURE
     if status is not None:
         for warning in status.warnings:
-            _say(f"Warning: {warning}")
+            _say_scrubbed(f"Warning: {warning}", service)
     if args.json:
-        print(json.dumps(_status_document(status), indent=2))
+        _emit(json.dumps(_status_document(status), indent=2))
     if status is None:
         _say("Not logged in")
         return EXIT_FAILURE
@@ -266,6 +325,8 @@ def _status_document(status: Status | None) -> dict[str, object]:
         "email": status.email,
         "plan": status.plan,
         "account_id": status.account_id,
+        "issuer": status.issuer,
+        "client_id": status.client_id,
         "last_refresh": _iso(status.last_refresh),
         "access_token_expires_at": _iso(status.access_token_expires_at),
         "refresh_due": status.refresh_due,
@@ -276,14 +337,28 @@ def _status_document(status: Status | None) -> dict[str, object]:
 
 def _say_details(status: Status) -> None:
     for label, value in _status_document(status).items():
-        if value not in (None, [], True) and label not in ("logged_in", "mode"):
-            _say(f"  {label}: {value}")
+        if label not in ("logged_in", "mode", "warnings"):  # warnings have their own lines
+            _say_field(label, value)
+
+
+def _say_field(label: str, value: object) -> None:
+    """One indented ``label: value`` line of -v output; nothing for a missing value."""
+    if isinstance(value, bool):
+        _say(f"  {label}: {'yes' if value else 'no'}")
+    elif value is not None:
+        _say(f"  {label}: {value}")
 
 
 def _token(service: AuthService, args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415  (only this command needs an event loop)
 
-    current = asyncio.run(service.auth())
+    try:
+        current = asyncio.run(service.auth())
+    except KeyboardInterrupt:
+        # The refresh goes on to its commit; say so when it saved new tokens.
+        if service.manager.commits:
+            _say("Interrupted, but the refreshed tokens were saved; run the command again.")
+        raise
     if args.json:
         document = {
             "token": current.token,
@@ -291,24 +366,56 @@ def _token(service: AuthService, args: argparse.Namespace) -> int:
             "expires_at": _iso(current.expires_at),
             "account_id": current.account_id,
         }
-        print(json.dumps(document, indent=2))
+        _emit(json.dumps(document, indent=2))
     else:
-        print(current.token)
+        _emit(current.token)
     return EXIT_OK
 
 
 def _logout(service: AuthService, args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
 
+    secrets = _stored_secrets(service)  # now: the logout deletes the record
     result = asyncio.run(service.logout(revoke=not args.local))
     if result.revoke_error:
-        _say(f"Warning: could not revoke the login at the issuer: {result.revoke_error}")
+        warning = f"Warning: could not revoke the login at the issuer: {result.revoke_error}"
+        _say(scrub(warning, secrets))
     _say("Successfully logged out" if result.removed else "Not logged in")
     return EXIT_OK
 
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def _stored_secrets(service: AuthService | None) -> list[str]:
+    """The secrets a message must not show: the stored record's, best effort, and the env key."""
+    if service is None:
+        return []
+    secrets = [service.env_api_key or ""]
+    try:
+        loaded = service.store.load()
+    except CodexLoginError:  # unreadable: it gave us no secrets to hide either
+        loaded = None
+    if loaded is not None:
+        record, tokens = loaded.record, loaded.record.tokens
+        secrets.append(record.openai_api_key or "")
+        if tokens is not None:
+            secrets += [tokens.access_token, tokens.refresh_token, tokens.id_token.raw]
+    return [secret for secret in secrets if secret]
+
+
+def _say_scrubbed(message: str, service: AuthService | None) -> None:
+    """Say a message that may quote the issuer or a stored field, without the secrets."""
+    _say(scrub(message, _stored_secrets(service)))
+
+
+def _emit(data: str) -> None:
+    """Data to stdout, flushed now: a closed pipe then stops us before any more is said."""
+    try:
+        print(data, flush=True)
+    except BrokenPipeError as exc:  # only here: a broken pipe elsewhere is no reader gone
+        raise StdoutClosed from exc
 
 
 def _say(message: str) -> None:

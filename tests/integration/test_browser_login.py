@@ -32,12 +32,12 @@ from codex_login.domain.errors import (
     TokenEndpointError,
     TransientTokenError,
 )
-from codex_login.domain.issuer import issuer_config
+from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.resolution import resolve
 from codex_login.domain.tokens import TokenGrant
 from codex_login.entrypoints.bootstrap import bootstrap
-from codex_login.entrypoints.callback_server import CallbackServer, login_in_browser
+from codex_login.entrypoints.callback_server import CallbackServer
 from support.fake_issuer import Failure, FakeIssuer, running_issuer
 
 T = TypeVar("T")
@@ -50,7 +50,7 @@ def issuer() -> Iterator[FakeIssuer]:
 
 
 def service_for(home: Path, issuer: FakeIssuer, *, timeout: float = 10) -> AuthService:
-    endpoint = HttpTokenEndpoint(issuer_config(issuer=issuer.url), timeout=timeout)
+    endpoint = HttpTokenEndpoint(timeout=timeout)
     return bootstrap(
         store=FileCredentialStore(home), endpoint=endpoint, issuer=issuer.url, environ={}
     )
@@ -101,12 +101,11 @@ async def browser_login(
 ) -> AsyncIterator[Login]:
     announced: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
     task = asyncio.create_task(
-        login_in_browser(
-            service,
+        service.login_in_browser(
             announce=lambda url, bound: announced.put_nowait((url, bound)),
             port=port,
             timeout=timeout,
-            server=server,
+            listener=server,
         )
     )
     getter = asyncio.ensure_future(announced.get())
@@ -526,7 +525,7 @@ def test_a_foreign_server_on_the_first_port_means_the_fallback_port(
     service = service_for(tmp_path, issuer)
 
     async def scenario() -> int:
-        server = CallbackServer(service.issuer, ports=(first, fallback), takeover_grace=0.3)
+        server = CallbackServer(ports=(first, fallback), takeover_grace=0.3)
         async with foreign_server(first), browser_login(service, server=server, port=None) as login:
             await login.approve()
             await login.outcome()
@@ -540,7 +539,7 @@ def test_no_free_port_is_a_clear_error(tmp_path: Path, issuer: FakeIssuer) -> No
     service = service_for(tmp_path, issuer)
 
     async def scenario() -> None:
-        server = CallbackServer(service.issuer, ports=(first, second), takeover_grace=0.2)
+        server = CallbackServer(ports=(first, second), takeover_grace=0.2)
         async with foreign_server(first), foreign_server(second):
             with pytest.raises(CallbackPortUnavailable, match=f"port {first} and {second}"):
                 async with browser_login(service, server=server, port=None):
@@ -570,7 +569,7 @@ def test_a_browser_that_never_shows_the_success_page_still_completes(
     service = service_for(tmp_path, issuer)
 
     async def scenario() -> LoginOutcome:
-        server = CallbackServer(service.issuer, success_grace=0.2)
+        server = CallbackServer(success_grace=0.2)
         async with (
             browser_login(service, server=server) as login,
             aiohttp.ClientSession() as session,
@@ -615,14 +614,16 @@ def test_web_pages_and_late_requests_cannot_cancel_a_login(
 
 
 class ExplodingEndpoint(HttpTokenEndpoint):
-    async def exchange_code(self, *, code: str, redirect_uri: str, verifier: str) -> TokenGrant:
+    async def exchange_code(
+        self, issuer: IssuerConfig, *, code: str, redirect_uri: str, verifier: str
+    ) -> TokenGrant:
         raise RuntimeError("a bug")
 
 
 def test_an_unexpected_failure_ends_the_login_instead_of_leaving_it_waiting(
     tmp_path: Path, issuer: FakeIssuer
 ) -> None:
-    endpoint = ExplodingEndpoint(issuer_config(issuer=issuer.url))
+    endpoint = ExplodingEndpoint()
     service = bootstrap(
         store=FileCredentialStore(tmp_path), endpoint=endpoint, issuer=issuer.url, environ={}
     )

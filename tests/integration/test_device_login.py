@@ -76,7 +76,7 @@ def test_a_denied_device_login_writes_nothing(tmp_path: Path, issuer: FakeIssuer
 
 def test_an_issuer_without_device_login_says_so(tmp_path: Path, issuer: FakeIssuer) -> None:
     env = issuer_env(tmp_path, issuer, "standard")
-    env["CODEX_LOGIN_ISSUER"] = f"{issuer.url}/elsewhere"
+    issuer.metadata["device_authorization_endpoint"] = None
     result = subprocess.run(
         [str(CLI), "login", "--device-auth"], capture_output=True, text=True, env=env, check=False
     )

@@ -15,7 +15,6 @@ import pytest
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.oauth_http import HttpTokenEndpoint
 from codex_login.domain.errors import TransientTokenError
-from codex_login.domain.issuer import issuer_config
 from codex_login.entrypoints.bootstrap import bootstrap
 from support.cli import CLI, clean_env, run_cli
 from support.fake_issuer import Failure, FakeIssuer, running_issuer
@@ -247,8 +246,10 @@ def test_an_issuer_slower_than_the_timeout_leaves_the_file_unchanged(
 ) -> None:
     before = write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
     issuer.refresh_failure = Failure(200, "{}", delay=5)
-    endpoint = HttpTokenEndpoint(issuer_config(issuer=issuer.url), timeout=0.5)
-    service = bootstrap(store=FileCredentialStore(tmp_path), endpoint=endpoint, environ={})
+    endpoint = HttpTokenEndpoint(timeout=0.5)
+    service = bootstrap(
+        store=FileCredentialStore(tmp_path), endpoint=endpoint, issuer=issuer.url, environ={}
+    )
     with pytest.raises(TransientTokenError, match=r"did not answer within 0\.5 s"):
         asyncio.run(service.get_token())
     assert (tmp_path / "auth.json").read_bytes() == before

@@ -124,7 +124,8 @@ def test_we_wait_while_the_codex_cli_commits(codex: Path, tmp_path: Path) -> Non
         ours.stdin.write("sk-ours-key-11111")
         ours.stdin.close()
         waiting = ours.stderr.readline()
-        assert f"waiting up to 90 s for {home / 'auth.lock'}" in waiting
+        assert waiting.startswith(f"Waiting for {home / 'auth.lock'}, held by process ")
+        assert "(codex); giving up after 90 s" in waiting
         assert ours.poll() is None
     # Released: the Codex CLI commits first (it holds auth.lock), then we do.
     theirs.communicate(timeout=30)

@@ -69,6 +69,8 @@ class FakeIssuer:
         self.device_slow_downs = 0  # answer slow_down this many times first (RFC 8628)
         self.devices: dict[str, dict[str, str]] = {}  # user code -> device state
         self.url = ""
+        self.metadata: dict[str, Any] = {}  # merged over the discovery document; None removes
+        self.gates: dict[str, threading.Event] = {}  # "refresh", "revoke": held until set
         self._codes: dict[str, dict[str, str]] = {}
         self._grants: dict[str, Grant] = {}
         self._counter = itertools.count(1)
@@ -142,6 +144,7 @@ class FakeIssuer:
                 {"access_token": "sk-proj-exchanged-0123456789"}
             )
         if grant_type == "refresh_token":
+            await self._pass_gate("refresh")
             return await self._fail(self.refresh_failure) or self._refresh(fields)
         if grant_type == "urn:ietf:params:oauth:grant-type:device_code":
             return self._device_grant(fields.get("device_code", ""))
@@ -177,8 +180,15 @@ class FakeIssuer:
         await self._record(request)
         return web.json_response({})
 
+    async def _pass_gate(self, name: str) -> None:
+        """Hold the answer until the test opens the gate named ``name`` (if it set one)."""
+        gate = self.gates.get(name)
+        if gate is not None:
+            await asyncio.to_thread(gate.wait, 60)
+
     async def _revoke(self, request: web.Request) -> web.Response:
         recorded = await self._record(request)
+        await self._pass_gate("revoke")
         fields = recorded.json if recorded.json is not None else recorded.form
         grant = self._grant_of(fields.get("token", ""))
         if grant is not None:
@@ -194,13 +204,16 @@ class FakeIssuer:
         return device
 
     async def _metadata(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "issuer": self.url,
-                "token_endpoint": f"{self.url}/oauth/token",
-                "device_authorization_endpoint": f"{self.url}/oauth/device/code",
-            }
-        )
+        self.requests.append(Recorded("GET", request.path, {}, None, ""))
+        document = {
+            "issuer": self.url,
+            "authorization_endpoint": f"{self.url}/oauth/authorize",
+            "token_endpoint": f"{self.url}/oauth/token",
+            "revocation_endpoint": f"{self.url}/oauth/revoke",
+            "device_authorization_endpoint": f"{self.url}/oauth/device/code",
+            **self.metadata,
+        }
+        return web.json_response({k: v for k, v in document.items() if v is not None})
 
     async def _device_code(self, request: web.Request) -> web.Response:
         await self._record(request)

@@ -10,6 +10,7 @@ import attrs
 
 from codex_login.domain.device import DeviceCode, DevicePending
 from codex_login.domain.errors import TokenEndpointError
+from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.login import AuthorizationRequest
 from codex_login.domain.tokens import TokenGrant
 from support.tokens import access_token, id_token
@@ -36,6 +37,8 @@ class FakeTokenEndpoint:
         self.ttl = ttl
         self.refreshed: list[str] = []
         self.revoked: list[tuple[str, str]] = []
+        self.issuers: list[IssuerConfig] = []  # where each call was sent
+        self.api_key_requests = 0
         self.failure: Exception | None = None
         self.grant: TokenGrant | None = None
         self.gate: threading.Event | None = None
@@ -47,7 +50,10 @@ class FakeTokenEndpoint:
         self.api_key: str | None = None
         self._serial = 0
 
-    def authorization_request(self, *, redirect_uri: str) -> AuthorizationRequest:
+    async def authorization_request(
+        self, issuer: IssuerConfig, *, redirect_uri: str
+    ) -> AuthorizationRequest:
+        self.issuers.append(issuer)
         return AuthorizationRequest(
             url="https://issuer.invalid/oauth/authorize",
             redirect_uri=redirect_uri,
@@ -55,15 +61,20 @@ class FakeTokenEndpoint:
             verifier="verifier",
         )
 
-    async def exchange_code(self, *, code: str, redirect_uri: str, verifier: str) -> TokenGrant:
+    async def exchange_code(
+        self, issuer: IssuerConfig, *, code: str, redirect_uri: str, verifier: str
+    ) -> TokenGrant:
         raise NotImplementedError
 
-    async def exchange_api_key(self, *, id_token: str) -> str:
+    async def exchange_api_key(self, issuer: IssuerConfig, *, id_token: str) -> str:
+        self.issuers.append(issuer)
+        self.api_key_requests += 1
         if self.api_key is None:
             raise TokenEndpointError("this issuer gives no API keys")
         return self.api_key
 
-    async def refresh(self, *, refresh_token: str) -> TokenGrant:
+    async def refresh(self, issuer: IssuerConfig, *, refresh_token: str) -> TokenGrant:
+        self.issuers.append(issuer)
         self.refreshed.append(refresh_token)
         if self.gate is not None:
             await asyncio.to_thread(self.gate.wait, 30)
@@ -80,17 +91,21 @@ class FakeTokenEndpoint:
             refresh_token=f"rt-refreshed-{self._serial}",
         )
 
-    async def start_device_authorization(self) -> DeviceCode:
+    async def start_device_authorization(self, issuer: IssuerConfig) -> DeviceCode:
+        self.issuers.append(issuer)
         return self.device
 
-    async def poll_device_authorization(self, device: DeviceCode) -> TokenGrant | DevicePending:
+    async def poll_device_authorization(
+        self, issuer: IssuerConfig, device: DeviceCode
+    ) -> TokenGrant | DevicePending:
         self.polled_at.append(asyncio.get_running_loop().time())
         answer = self.device_answers.pop(0) if self.device_answers else DevicePending()
         if isinstance(answer, Exception):
             raise answer
         return answer
 
-    async def revoke(self, *, token: str, hint: str) -> None:
+    async def revoke(self, issuer: IssuerConfig, *, token: str, hint: str) -> None:
+        self.issuers.append(issuer)
         self.revoked.append((token, hint))
         if self.failure is not None:
             raise self.failure

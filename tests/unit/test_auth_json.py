@@ -262,3 +262,43 @@ def test_encoding_is_stable(record: CredentialRecord) -> None:
 def test_a_record_json_cannot_represent_is_refused_before_writing() -> None:
     with pytest.raises(StorageError, match="cannot be written as JSON"):
         encode(CredentialRecord(extra={"x": float("inf")}))
+
+
+def test_a_warning_never_quotes_a_secret_even_in_part() -> None:
+    document = chatgpt_document()
+    secret = "rt-" + "s" * 60
+    document["tokens"]["refresh_token"] = secret
+    document["last_refresh"] = "x" + secret
+    [warning] = decode(json.dumps(document).encode(), "auth.json").warnings
+    assert secret[:10] not in warning
+    assert "***" in warning
+
+
+def test_oauth_provenance_is_read_and_written_where_the_codex_cli_puts_it() -> None:
+    document = chatgpt_document()
+    document["tokens"] = {
+        "id_token": document["tokens"]["id_token"],
+        "access_token": "at",
+        "refresh_token": "rt",
+        "oauth_provenance": {"issuer": "http://127.0.0.1:1", "client_id": "app_1"},
+        "login_owner_id": "owner-1",
+        "account_id": "acc-1",
+        "later_field": True,
+    }
+    document["last_refresh"] = "2026-11-28T10:45:43.654531Z"
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    loaded = decode(text.encode(), "auth.json")
+    assert loaded.record.tokens is not None
+    assert loaded.record.tokens.provenance is not None
+    assert loaded.record.tokens.provenance.issuer == "http://127.0.0.1:1"
+    assert encode(loaded.record) == text.encode()
+
+
+@pytest.mark.parametrize("value", ["x", {"issuer": "i"}, {"issuer": 1, "client_id": "c"}, []])
+def test_a_malformed_oauth_provenance_is_a_warning(value: object) -> None:
+    document = chatgpt_document()
+    document["tokens"]["oauth_provenance"] = value
+    loaded = decode(json.dumps(document).encode(), "auth.json")
+    assert loaded.record.tokens is not None
+    assert loaded.record.tokens.provenance is None
+    assert "oauth_provenance" in loaded.warnings[0]

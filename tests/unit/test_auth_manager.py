@@ -54,9 +54,7 @@ def setup(
     clock = FakeClock()
     store = CountingStore(record)
     endpoint = FakeTokenEndpoint(clock)
-    manager = AuthManager(
-        store=store, clock=clock, endpoint_factory=lambda: endpoint, env_api_key=env_api_key
-    )
+    manager = AuthManager(store=store, clock=clock, endpoint=endpoint, env_api_key=env_api_key)
     return manager, store, endpoint, clock
 
 
@@ -281,9 +279,7 @@ def test_fingerprint_is_all_the_hot_path_reads() -> None:
 
     clock = FakeClock()
     store = Spy(expiring_in(60))
-    manager = AuthManager(
-        store=store, clock=clock, endpoint_factory=lambda: FakeTokenEndpoint(clock)
-    )
+    manager = AuthManager(store=store, clock=clock, endpoint=FakeTokenEndpoint(clock))
     asyncio.run(manager.get_token())
     calls.clear()
     asyncio.run(manager.get_token())
@@ -295,9 +291,7 @@ def test_a_refresh_that_hangs_gives_up_after_the_refresh_timeout() -> None:
     clock = FakeClock()
     store = CountingStore(expiring_in(1))
     endpoint = FakeTokenEndpoint(clock)
-    manager = AuthManager(
-        store=store, clock=clock, endpoint_factory=lambda: endpoint, refresh_timeout=0.2
-    )
+    manager = AuthManager(store=store, clock=clock, endpoint=endpoint, refresh_timeout=0.2)
 
     async def scenario() -> None:
         endpoint.hang = True  # the issuer never answers

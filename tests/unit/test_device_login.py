@@ -12,19 +12,20 @@ from codex_login.application.device_login import DeviceLogin
 from codex_login.application.signin import LoginOutcome, SignIn
 from codex_login.domain.device import DevicePending
 from codex_login.domain.errors import AuthorizationDenied, LoginTimedOut, TransientTokenError
+from codex_login.domain.issuer import issuer_config
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.tokens import TokenGrant
 from support.fakes import FakeClock, FakeTokenEndpoint
 from support.tokens import access_token, id_token
 
-ISSUER = "https://issuer.invalid"
+ISSUER = issuer_config(issuer="https://issuer.invalid")
 
 
 def device_login(
     endpoint: FakeTokenEndpoint, **options: float
 ) -> tuple[DeviceLogin, MemoryCredentialStore]:
     store = MemoryCredentialStore()
-    signin = SignIn(endpoint, store, endpoint.clock, ISSUER, "app_EMoamEEZ73f0CkXaXp7hrann")
+    signin = SignIn(endpoint=endpoint, store=store, clock=endpoint.clock, issuer=ISSUER)
     return DeviceLogin(signin=signin, **options), store
 
 

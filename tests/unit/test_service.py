@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -114,8 +115,8 @@ def test_an_unsupported_mode_is_reported_not_rewritten() -> None:
 
 def test_logout_deletes_and_reports_whether_anything_was_there() -> None:
     auth = service(CredentialRecord(openai_api_key="sk"))
-    assert auth.logout_locally() is True
-    assert auth.logout_locally() is False
+    assert asyncio.run(auth.logout(revoke=False)).removed is True
+    assert asyncio.run(auth.logout(revoke=False)).removed is False
     assert auth.status() is None
 
 

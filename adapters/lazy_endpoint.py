@@ -1,0 +1,61 @@
+"""The token endpoint as the application sees it: the HTTP stack loads on the first request.
+
+Read-only work (``status``, a ``token`` that needs no refresh) never pays for
+importing aiohttp and authlib; the first call that talks to an issuer does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from codex_login.adapters.oauth_http import HttpTokenEndpoint
+    from codex_login.domain.device import DeviceCode, DevicePending
+    from codex_login.domain.issuer import IssuerConfig
+    from codex_login.domain.login import AuthorizationRequest
+    from codex_login.domain.tokens import TokenGrant
+
+
+class LazyHttpTokenEndpoint:
+    """A ``TokenEndpoint`` that builds the real ``HttpTokenEndpoint`` when first used."""
+
+    def __init__(self, *, ca_file: str | None = None) -> None:
+        self._ca_file = ca_file
+        self._real: HttpTokenEndpoint | None = None
+
+    @property
+    def real(self) -> HttpTokenEndpoint:
+        if self._real is None:
+            from codex_login.adapters.oauth_http import HttpTokenEndpoint  # noqa: PLC0415
+
+            self._real = HttpTokenEndpoint(ca_file=self._ca_file)
+        return self._real
+
+    async def authorization_request(
+        self, issuer: IssuerConfig, *, redirect_uri: str
+    ) -> AuthorizationRequest:
+        return await self.real.authorization_request(issuer, redirect_uri=redirect_uri)
+
+    async def exchange_code(
+        self, issuer: IssuerConfig, *, code: str, redirect_uri: str, verifier: str
+    ) -> TokenGrant:
+        return await self.real.exchange_code(
+            issuer, code=code, redirect_uri=redirect_uri, verifier=verifier
+        )
+
+    async def exchange_api_key(self, issuer: IssuerConfig, *, id_token: str) -> str:
+        return await self.real.exchange_api_key(issuer, id_token=id_token)
+
+    async def refresh(self, issuer: IssuerConfig, *, refresh_token: str) -> TokenGrant:
+        return await self.real.refresh(issuer, refresh_token=refresh_token)
+
+    async def revoke(self, issuer: IssuerConfig, *, token: str, hint: str) -> None:
+        await self.real.revoke(issuer, token=token, hint=hint)
+
+    async def start_device_authorization(self, issuer: IssuerConfig) -> DeviceCode:
+        return await self.real.start_device_authorization(issuer)
+
+    async def poll_device_authorization(
+        self, issuer: IssuerConfig, device: DeviceCode
+    ) -> TokenGrant | DevicePending:
+        return await self.real.poll_device_authorization(issuer, device)
