@@ -6,6 +6,10 @@
     with OidcIssuer(claims={"chatgpt_plan_type": "plus"}) as issuer:
         ...  # issuer.issuer, issuer.token_url, issuer.events("grant.success")
 
+By default the server answers at OpenAI's paths (`/oauth/authorize`, `/oauth/token`, ...);
+`OidcIssuer(default_routes=True)` keeps oidc-provider's own routes (`/auth`, `/token`,
+`/token/revocation`, `/device/auth`), which a client finds only through the metadata.
+
 The server prints one JSON line per provider event; a background thread collects them.
 An event is printed before the HTTP answer is sent, but may be read here a little after
 the client got its answer: wait for events with `wait_for_event`, never with sleeps.
@@ -30,6 +34,23 @@ DEFAULT_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
 
 Event = dict[str, Any]
 
+# Route paths by name: server.mjs's OpenAI-shaped ones, and oidc-provider's defaults
+# (its lib/helpers/defaults.js `routes`), which its discovery document lists.
+OPENAI_ROUTES = {
+    "authorization": "/oauth/authorize",
+    "token": "/oauth/token",
+    "revocation": "/oauth/revoke",
+    "device_authorization": "/oauth/device/code",
+    "code_verification": "/device",
+}
+OIDC_PROVIDER_ROUTES = {
+    "authorization": "/auth",
+    "token": "/token",
+    "revocation": "/token/revocation",
+    "device_authorization": "/device/auth",
+    "code_verification": "/device",
+}
+
 
 def issuer_unavailable_reason() -> str | None:
     """Why the issuer cannot run here (the caller skips with it), or None."""
@@ -52,11 +73,16 @@ class OidcIssuer:
         device_interval: int | None = None,
         device_code_ttl: int | None = None,
         client_id: str = DEFAULT_CLIENT_ID,
+        default_routes: bool = False,
         port: int = 0,
         ready_timeout: float = 20.0,
     ) -> None:
         self.client_id = client_id
+        self.default_routes = default_routes
+        self.routes: Mapping[str, str] = OIDC_PROVIDER_ROUTES if default_routes else OPENAI_ROUTES
         self._env = {"PORT": str(port), "CLIENT_ID": client_id, "EXIT_ON_STDIN_EOF": "1"}
+        if default_routes:
+            self._env["DEFAULT_ROUTES"] = "1"
         if claims is not None:
             self._env["CLAIMS_JSON"] = json.dumps(dict(claims))
         if access_token_ttl is not None:
@@ -148,19 +174,28 @@ class OidcIssuer:
 
     @property
     def authorize_url(self) -> str:
-        return f"{self.issuer}/oauth/authorize"
+        return f"{self.issuer}{self.routes['authorization']}"
 
     @property
     def token_url(self) -> str:
-        return f"{self.issuer}/oauth/token"
+        return f"{self.issuer}{self.routes['token']}"
 
     @property
     def revoke_url(self) -> str:
-        return f"{self.issuer}/oauth/revoke"
+        return f"{self.issuer}{self.routes['revocation']}"
 
     @property
     def device_authorization_url(self) -> str:
-        return f"{self.issuer}/oauth/device/code"
+        return f"{self.issuer}{self.routes['device_authorization']}"
+
+    @property
+    def verification_url(self) -> str:
+        """The device flow's user-code page (the same path in both modes)."""
+        return f"{self.issuer}{self.routes['code_verification']}"
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
 
     @property
     def pid(self) -> int | None:

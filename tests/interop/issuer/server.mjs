@@ -7,7 +7,9 @@
 // Environment: PORT (0 = any free port), CLIENT_ID, CLAIMS_JSON, ACCESS_TOKEN_TTL,
 // TOKEN_EXCHANGE=fail, DEVICE_INTERVAL (seconds; adds `interval` to the device code answer,
 // which oidc-provider leaves out), DEVICE_CODE_TTL (seconds, default 600),
-// EXIT_ON_STDIN_EOF=1 (exit when the parent closes our stdin).
+// EXIT_ON_STDIN_EOF=1 (exit when the parent closes our stdin), DEFAULT_ROUTES=1 (keep
+// oidc-provider's own routes, /auth, /token, /token/revocation, /device/auth, ..., instead
+// of OpenAI's paths: a default-shaped server, found only through its metadata).
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 
@@ -28,6 +30,15 @@ const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 const API_KEY_TYPE = 'urn:openai:params:oauth:token-type:api-key';
 // The resource (audience) of the JWT access tokens, as in OpenAI's own access tokens.
 const API_RESOURCE = 'https://api.openai.com/v1';
+// OpenAI's paths (the default), or oidc-provider's own routes with DEFAULT_ROUTES=1.
+const OPENAI_ROUTES = {
+  authorization: '/oauth/authorize',
+  token: '/oauth/token',
+  revocation: '/oauth/revoke',
+  device_authorization: '/oauth/device/code',
+  code_verification: '/device',
+};
+const DEFAULT_ROUTES = env.DEFAULT_ROUTES === '1';
 
 // CLAIMS_JSON is merged over these; a null value removes the claim. `email` is a top-level
 // ID token claim, every other key goes into the https://api.openai.com/auth object.
@@ -99,13 +110,7 @@ const configuration = {
     grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE, DEVICE_CODE],
     response_types: ['code'],
   }],
-  routes: {
-    authorization: '/oauth/authorize',
-    token: '/oauth/token',
-    revocation: '/oauth/revoke',
-    device_authorization: '/oauth/device/code',
-    code_verification: '/device',
-  },
+  ...(DEFAULT_ROUTES ? {} : { routes: OPENAI_ROUTES }),
   responseTypes: ['code'],
   scopes: ['openid', 'profile', 'email', 'offline_access'],
   claims: {
@@ -176,9 +181,10 @@ provider.registerGrantType(TOKEN_EXCHANGE, tokenExchange, [
 const grantId = (ctx) => ctx.oidc.entities?.Grant?.jti ?? ctx.oidc.entities?.RefreshToken?.grantId;
 provider.on('grant.success', (ctx) => log('grant.success', {
   grant_type: ctx.oidc.params.grant_type, client_id: ctx.oidc.client?.clientId, grant_id: grantId(ctx),
+  path: ctx.path,
 }));
 provider.on('grant.error', (ctx, err) => log('grant.error', {
-  grant_type: ctx.oidc.params?.grant_type, grant_id: grantId(ctx), ...errorFields(err),
+  grant_type: ctx.oidc.params?.grant_type, grant_id: grantId(ctx), path: ctx.path, ...errorFields(err),
 }));
 provider.on('refresh_token.consumed', (token) => log('refresh_token.consumed', {
   grant_id: token.grantId, rotations: token.rotations,
@@ -189,13 +195,15 @@ provider.on('refresh_token.saved', (token) => log('refresh_token.saved', {
 provider.on('grant.revoked', (ctx, grantId) => log('grant.revoked', {
   grant_id: grantId, route: ctx.oidc.route,
 }));
-provider.on('revocation.error', (ctx, err) => log('revocation.error', errorFields(err)));
+provider.on('revocation.error', (ctx, err) => log('revocation.error', {
+  path: ctx.path, ...errorFields(err),
+}));
 provider.on('authorization.success', (ctx) => log('authorization.success', {
   client_id: ctx.oidc.client?.clientId,
 }));
 provider.on('authorization.error', (ctx, err) => log('authorization.error', errorFields(err)));
 provider.on('device_authorization.success', (ctx, body) => log('device_authorization.success', {
-  client_id: ctx.oidc.client?.clientId, user_code: body.user_code,
+  client_id: ctx.oidc.client?.clientId, user_code: body.user_code, path: ctx.path,
 }));
 provider.on('device_authorization.error', (ctx, err) => log('device_authorization.error', errorFields(err)));
 provider.on('code_verification.error', (ctx, err) => log('code_verification.error', errorFields(err)));
@@ -206,7 +214,10 @@ provider.on('server_error', (ctx, err) => log('server_error', {
 provider.use(async (ctx, next) => {
   await next();
   if (ctx.oidc?.route === 'revocation' && ctx.status === 200) {
-    log('revocation.success', { token_type_hint: ctx.oidc.params?.token_type_hint });
+    log('revocation.success', { token_type_hint: ctx.oidc.params?.token_type_hint, path: ctx.path });
+  }
+  if (ctx.oidc?.route === 'discovery' && ctx.method === 'GET') {
+    log('discovery', { path: ctx.path, status: ctx.status, host: ctx.get('host') });
   }
   if (ctx.oidc?.route === 'device_authorization' && ctx.status === 200 && DEVICE_INTERVAL) {
     ctx.body = { ...ctx.body, interval: DEVICE_INTERVAL };
@@ -220,4 +231,4 @@ if (env.EXIT_ON_STDIN_EOF === '1') {
 }
 process.on('SIGTERM', () => process.exit(0));
 process.on('SIGINT', () => process.exit(0));
-process.stdout.write(`${JSON.stringify({ event: 'ready', issuer })}\n`);
+process.stdout.write(`${JSON.stringify({ event: 'ready', issuer, default_routes: DEFAULT_ROUTES })}\n`);
