@@ -46,7 +46,7 @@ COMMIT_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
 
 
 @attrs.frozen
-class CurrentAuth:
+class AccessToken:
     """The credential to send: an API key or a ChatGPT access token."""
 
     mode: AuthMode
@@ -66,7 +66,7 @@ class _Snapshot:
 
     fingerprint: Hashable
     record: CredentialRecord | None
-    current: CurrentAuth | None
+    current: AccessToken | None
     refresh_at: datetime = NEVER
 
     @property
@@ -105,7 +105,7 @@ class AuthManager:
         # Tokens the issuer rotated that could not be saved: (the spent refresh token, record).
         self._unsaved: tuple[str, CredentialRecord] | None = None
         self.commits = 0  # refreshed records saved, for telling what an interruption left
-        self._inflight: tuple[asyncio.AbstractEventLoop, asyncio.Task[CurrentAuth]] | None = None
+        self._inflight: tuple[asyncio.AbstractEventLoop, asyncio.Task[AccessToken]] | None = None
 
     # -- the API --------------------------------------------------------------------
 
@@ -113,22 +113,36 @@ class AuthManager:
         """The bearer token to send, refreshed first when due."""
         return (await self.auth()).token
 
-    async def auth(self) -> CurrentAuth:
+    async def auth(self) -> AccessToken:
         """The current credential with its kind and expiry, refreshed first when due."""
+        return self.fresh() or await self._shared_refresh(force=False)
+
+    def fresh(self) -> AccessToken | None:
+        """The current credential while no refresh is due, else None; never waits.
+
+        Raises NotLoggedIn. This is the whole hot path: one ``fingerprint`` of
+        the store and one clock read.
+        """
         snapshot = self._current_snapshot()
         if snapshot.current is None:
             raise NotLoggedIn()
         if self._clock.now() < snapshot.refresh_at:
             return snapshot.current
-        return await self._shared_refresh(force=False)
+        return None
 
-    async def refresh(self) -> CurrentAuth:
-        """Refresh now, whether due or not (an API key is returned as it is)."""
+    async def refresh(self, *, stale: str | None = None) -> AccessToken:
+        """Refresh now, whether due or not (an API key is returned as it is).
+
+        ``stale`` is the token a server just refused: when the current token is
+        already another one (refreshed meanwhile), that one is returned and
+        nothing is sent, so many refused requests cause one refresh, not many.
+        """
         snapshot = self._current_snapshot()
-        if snapshot.current is None:
+        current = snapshot.current
+        if current is None:
             raise NotLoggedIn()
-        if snapshot.current.mode is AuthMode.API_KEY:
-            return snapshot.current
+        if current.mode is AuthMode.API_KEY or (stale is not None and current.token != stale):
+            return current
         return await self._shared_refresh(force=True)
 
     # -- reading ------------------------------------------------------------------
@@ -151,7 +165,7 @@ class AuthManager:
         )
         if isinstance(auth, ChatGptAuth):
             tokens = auth.tokens
-            current = CurrentAuth(
+            current = AccessToken(
                 AuthMode.CHATGPT,
                 tokens.access_token,
                 token_expiry(tokens.access_token),
@@ -162,12 +176,12 @@ class AuthManager:
                 fingerprint, record, current, self._policy.due_at(tokens, last_refresh)
             )
         if isinstance(auth, ApiKeyAuth):
-            return _Snapshot(fingerprint, record, CurrentAuth(AuthMode.API_KEY, auth.api_key))
+            return _Snapshot(fingerprint, record, AccessToken(AuthMode.API_KEY, auth.api_key))
         return _Snapshot(fingerprint, record, None)
 
     # -- refreshing ------------------------------------------------------------------
 
-    async def _shared_refresh(self, *, force: bool) -> CurrentAuth:
+    async def _shared_refresh(self, *, force: bool) -> AccessToken:
         loop = asyncio.get_running_loop()
         task = self._running_refresh(loop)
         if task is None:
@@ -176,18 +190,18 @@ class AuthManager:
             task.add_done_callback(self._forget)
         return await asyncio.shield(task)
 
-    def _running_refresh(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[CurrentAuth] | None:
+    def _running_refresh(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[AccessToken] | None:
         inflight = self._inflight
         if inflight is None or inflight[0] is not loop or inflight[1].done():
             return None
         return inflight[1]
 
-    def _forget(self, task: asyncio.Task[CurrentAuth]) -> None:
+    def _forget(self, task: asyncio.Task[AccessToken]) -> None:
         """Drop a finished refresh: a kept task would keep its error's frames alive."""
         if self._inflight is not None and self._inflight[1] is task:
             self._inflight = None
 
-    async def _refresh(self, *, force: bool) -> CurrentAuth:
+    async def _refresh(self, *, force: bool) -> AccessToken:
         seen = self._current_snapshot()
         ended = self._ended
         if ended is not None and seen.tokens and seen.tokens.refresh_token == ended[0]:

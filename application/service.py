@@ -17,7 +17,7 @@ from codex_login.domain.resolution import ResolvedAuth
 
 # Imported when first used: read-only commands should not pay for asyncio and logging.
 if TYPE_CHECKING:
-    from codex_login.application.auth_manager import AuthManager, CurrentAuth
+    from codex_login.application.auth_manager import AuthManager, AccessToken
     from codex_login.application.browser_login import BrowserLogin, CallbackListener
     from codex_login.application.device_login import DeviceLogin
     from codex_login.application.logout import LogoutResult
@@ -73,13 +73,14 @@ class AuthService:
         """The bearer token to send, refreshed first when due."""
         return await self.manager.get_token()
 
-    async def auth(self) -> CurrentAuth:
+    async def auth(self) -> AccessToken:
         """The credential with its kind and expiry, refreshed first when due."""
         return await self.manager.auth()
 
-    async def refresh(self) -> CurrentAuth:
-        """Refresh the ChatGPT tokens now."""
-        return await self.manager.refresh()
+    async def refresh(self, *, stale: str | None = None) -> AccessToken:
+        """Refresh the ChatGPT tokens now; with ``stale`` (a refused token), only when that
+        is still the current one."""
+        return await self.manager.refresh(stale=stale)
 
     def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -60,6 +61,64 @@ def _tokens_for(plan: Plan | None) -> TokenData:
     return TokenData(parse_id_token(id_token(plan=name)), "at", "rt")
 
 
+# SPEC §2's resolution rules as a table of mutually exclusive rows: which row applies
+# does not depend on their order, so an ordering mistake in the code cannot be copied here.
+# Columns: stored auth_mode, key stored, tokens stored, preferred mode, plan kind.
+ANY_MODE = {"none", "apikey", "chatgpt", "unknown"}
+BOTH = {True, False}
+PREFERRED = {"apikey", "chatgpt"}
+PLAN_KINDS = {"chatgpt plan", "other plan", "no plan"}  # chatgpt plan: free, plus, pro, team
+Row = tuple[set[str], set[bool], set[bool], set[str], set[str], str]
+RESOLUTION_TABLE: list[Row] = [
+    ({"unknown"}, BOTH, BOTH, PREFERRED, PLAN_KINDS, "unsupported"),
+    ({"apikey"}, {False}, BOTH, PREFERRED, PLAN_KINDS, "error"),
+    ({"apikey"}, {True}, BOTH, PREFERRED, PLAN_KINDS, "apikey"),
+    ({"none", "chatgpt"}, {False}, {False}, PREFERRED, PLAN_KINDS, "none"),
+    ({"none", "chatgpt"}, {True}, {False}, PREFERRED, PLAN_KINDS, "apikey"),
+    ({"none", "chatgpt"}, {False}, {True}, PREFERRED, PLAN_KINDS, "chatgpt"),
+    ({"none", "chatgpt"}, {True}, {True}, {"apikey"}, PLAN_KINDS, "apikey"),
+    ({"chatgpt"}, {True}, {True}, {"chatgpt"}, PLAN_KINDS, "chatgpt"),
+    ({"none"}, {True}, {True}, {"chatgpt"}, {"chatgpt plan"}, "chatgpt"),
+    ({"none"}, {True}, {True}, {"chatgpt"}, {"other plan", "no plan"}, "apikey"),
+]
+
+
+def table_outcome(mode: str, key: bool, tokens: bool, preferred: str, plan: str) -> str:
+    def matches(row: Row) -> bool:
+        modes, keys, tokens_, preferreds, plans_, _ = row
+        return (
+            mode in modes
+            and key in keys
+            and tokens in tokens_
+            and preferred in preferreds
+            and plan in plans_
+        )
+
+    case = (mode, key, tokens, preferred, plan)
+    rows = [row for row in RESOLUTION_TABLE if matches(row)]
+    assert len(rows) == 1, f"{case} matches {len(rows)} rows"
+    return rows[0][5]
+
+
+def test_the_resolution_table_covers_every_case_exactly_once() -> None:
+    cases = itertools.product(ANY_MODE, BOTH, BOTH, PREFERRED, PLAN_KINDS)
+    outcomes = {table_outcome(*case) for case in cases}
+    assert outcomes == {"unsupported", "error", "apikey", "chatgpt", "none"}
+
+
+def _mode_column(mode: StoredMode | None) -> str:
+    if mode is None:
+        return "none"
+    return mode.value if isinstance(mode, AuthMode) else "unknown"
+
+
+def _plan_kind(plan: Plan | None) -> str:
+    if plan is None:
+        return "no plan"
+    chatgpt_plans = ("free", "plus", "pro", "team")
+    return "chatgpt plan" if getattr(plan, "value", None) in chatgpt_plans else "other plan"
+
+
 def restated_resolution(
     mode: StoredMode | None,
     key: str | None,
@@ -67,19 +126,9 @@ def restated_resolution(
     has_tokens: bool,
     preferred: AuthMode,
 ) -> str:
-    if isinstance(mode, UnsupportedMode):
-        return "unsupported"
-    if mode == AuthMode.API_KEY and key is None:
-        return "error"
-    if not has_tokens:
-        return "apikey" if key is not None else "none"
-    if key is None:
-        return "chatgpt"
-    if preferred == AuthMode.API_KEY:
-        return "apikey"
-    if mode is not None:
-        return mode.value
-    return "apikey" if restated_policy(preferred, plan) else "chatgpt"
+    return table_outcome(
+        _mode_column(mode), key is not None, has_tokens, preferred.value, _plan_kind(plan)
+    )
 
 
 @given(stored_modes, st.none() | st.just("sk-key"), plans, st.booleans(), modes)

@@ -1,0 +1,269 @@
+"""The embedding API: one object to hold, in a blocking (``CodexAuth``) or async
+(``AsyncCodexAuth``) flavour with the same method names.
+
+Both wrap one application service (``.service``) and so share its auth manager:
+while nothing needs refreshing, ``get_token()`` costs one ``stat`` of the store
+and one clock read; refreshes are single-flight within the process and, through
+the store's lock, across processes.
+
+The blocking twin never runs an event loop on the caller's thread: work that
+must wait for the network runs on a private event loop in a background thread,
+so it can be called from plain scripts, from many threads at once, and from code
+that already runs an event loop (Jupyter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import Future
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from codex_login.application.service import AuthService
+from codex_login.domain.errors import LoginTimedOut
+from codex_login.domain.modes import AuthMode
+from codex_login.entrypoints.bootstrap import bootstrap
+
+if TYPE_CHECKING:
+    from codex_login.application.auth_manager import AccessToken
+    from codex_login.application.logout import LogoutResult
+    from codex_login.application.signin import LoginOutcome
+    from codex_login.application.status import Status
+    from codex_login.domain.device import DeviceCode
+    from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
+    from codex_login.domain.refresh_policy import RefreshPolicy
+
+T = TypeVar("T")
+Announce = Callable[[str, int], None]
+ShowCode = Callable[["DeviceCode"], None]
+LOGIN_TIMEOUT = 15 * 60.0
+
+
+def _print_url(url: str, port: int) -> None:
+    print(f"To sign in, open this URL in a browser:\n\n{url}\n", file=sys.stderr)
+
+
+def _print_code(device: DeviceCode) -> None:
+    print(
+        f"To sign in, open {device.verification_uri} on any device "
+        f"and enter the code {device.user_code}",
+        file=sys.stderr,
+    )
+
+
+class AsyncCodexAuth:
+    """Sign in, hand out valid tokens, inspect and sign out; every wait is awaitable.
+
+    Without arguments it uses ``$CODEX_HOME/auth.json`` (default ``~/.codex``),
+    shared with the Codex CLI, and reads the environment as the CLI does. Pass a
+    ``store``, ``issuer``, ``environ`` ... to choose otherwise, or ``service`` to
+    wrap one you built with ``bootstrap()``.
+    """
+
+    def __init__(
+        self,
+        *,
+        codex_home: Path | str | None = None,
+        store: CredentialStore | None = None,
+        issuer: str | None = None,
+        client_id: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+        endpoint: TokenEndpoint | None = None,
+        preferred: AuthMode = AuthMode.CHATGPT,
+        policy: RefreshPolicy | None = None,
+        service: AuthService | None = None,
+    ) -> None:
+        self.service = service or bootstrap(
+            codex_home=codex_home,
+            store=store,
+            issuer=issuer,
+            client_id=client_id,
+            environ=environ,
+            clock=clock,
+            endpoint=endpoint,
+            preferred=preferred,
+            policy=policy,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(store={self.service.store.location!r})"
+
+    async def get_token(self) -> str:
+        """The bearer token to send (API key or ChatGPT access token), refreshed when due."""
+        return (await self.auth()).token
+
+    async def auth(self) -> AccessToken:
+        """The credential with its kind, expiry and account id, refreshed when due."""
+        return await self.service.auth()
+
+    async def refresh(self, *, stale: str | None = None) -> AccessToken:
+        """Refresh now. With ``stale`` (a token a server refused), only if it is still current."""
+        return await self.service.refresh(stale=stale)
+
+    async def status(self) -> Status | None:
+        """The current login without secrets, or None when not logged in."""
+        return self.service.status()
+
+    async def login_with_api_key(self, api_key: str) -> None:
+        """Store an OpenAI API key as the login."""
+        self.service.login_with_api_key(api_key)
+
+    async def login_in_browser(
+        self,
+        *,
+        announce: Announce = _print_url,
+        open_browser: bool = True,
+        port: int | None = None,
+        timeout: float = LOGIN_TIMEOUT,
+    ) -> LoginOutcome:
+        """Sign in with ChatGPT in a browser through the loopback callback server.
+
+        ``announce(url, port)`` shows the URL (default: printed on stderr);
+        ``open_browser`` opens it in a graphical browser when there is one.
+        """
+        opener = None
+        if open_browser:
+            from codex_login.adapters.browser import SystemBrowser  # noqa: PLC0415
+
+            opener = SystemBrowser().open
+        return await self.service.login_in_browser(
+            announce=announce, open_browser=opener, port=port, timeout=timeout
+        )
+
+    async def login_with_device_code(
+        self, *, show: ShowCode = _print_code, timeout: float = LOGIN_TIMEOUT
+    ) -> LoginOutcome:
+        """Sign in on another device with a code (machines without a browser).
+
+        ``show(device)`` tells the user where to go and which code to enter.
+        """
+        login = self.service.begin_device_login()
+        device = await login.start()
+        show(device)
+        try:
+            return await asyncio.wait_for(login.wait(device), timeout)
+        except TimeoutError as exc:
+            raise LoginTimedOut(
+                f"the code was not approved within {timeout:g} s; start the login again"
+            ) from exc
+
+    async def logout(self, *, revoke: bool = True) -> LogoutResult:
+        """Revoke at the issuer (best effort, unless ``revoke=False``) and forget the login."""
+        return await self.service.logout(revoke=revoke)
+
+
+class CodexAuth:
+    """The blocking twin of ``AsyncCodexAuth``: the same methods, each returning its result.
+
+    Safe to share between threads and usable inside a running event loop; close
+    it (or use ``with``) to stop its background thread, which is started the
+    first time a call has to wait for the network.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self._async = AsyncCodexAuth(**options)
+        self.service = self._async.service
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    @classmethod
+    def from_async(cls, twin: AsyncCodexAuth) -> CodexAuth:
+        """A blocking twin sharing ``twin``'s service (and so its auth manager)."""
+        return cls(service=twin.service)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(store={self.service.store.location!r})"
+
+    def __enter__(self) -> CodexAuth:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def get_token(self) -> str:
+        """The bearer token to send (API key or ChatGPT access token), refreshed when due."""
+        return self.auth().token
+
+    def auth(self) -> AccessToken:
+        """The credential with its kind, expiry and account id, refreshed when due."""
+        return self.service.manager.fresh() or self._wait(self.service.auth())
+
+    def refresh(self, *, stale: str | None = None) -> AccessToken:
+        """Refresh now. With ``stale`` (a token a server refused), only if it is still current."""
+        return self._wait(self.service.refresh(stale=stale))
+
+    def status(self) -> Status | None:
+        """The current login without secrets, or None when not logged in."""
+        return self.service.status()
+
+    def login_with_api_key(self, api_key: str) -> None:
+        """Store an OpenAI API key as the login."""
+        self.service.login_with_api_key(api_key)
+
+    def login_in_browser(
+        self,
+        *,
+        announce: Announce = _print_url,
+        open_browser: bool = True,
+        port: int | None = None,
+        timeout: float = LOGIN_TIMEOUT,
+    ) -> LoginOutcome:
+        """Sign in with ChatGPT in a browser; see ``AsyncCodexAuth.login_in_browser``."""
+        return self._wait(
+            self._async.login_in_browser(
+                announce=announce, open_browser=open_browser, port=port, timeout=timeout
+            )
+        )
+
+    def login_with_device_code(
+        self, *, show: ShowCode = _print_code, timeout: float = LOGIN_TIMEOUT
+    ) -> LoginOutcome:
+        """Sign in on another device with a code; ``show(device)`` tells the user how."""
+        return self._wait(self._async.login_with_device_code(show=show, timeout=timeout))
+
+    def logout(self, *, revoke: bool = True) -> LogoutResult:
+        """Revoke at the issuer (best effort, unless ``revoke=False``) and forget the login."""
+        return self._wait(self._async.logout(revoke=revoke))
+
+    def close(self) -> None:
+        """Stop the background thread, if one was started. Calls after this start a new one."""
+        with self._start_lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is not None and thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
+
+    # -- the private event loop ---------------------------------------------------
+
+    def _wait(self, work: Coroutine[Any, Any, T]) -> T:
+        loop = self._running_loop()
+        if threading.current_thread() is self._thread:
+            work.close()
+            raise RuntimeError(
+                "a blocking CodexAuth call was made from inside one of its own callbacks; "
+                "use AsyncCodexAuth there"
+            )
+        done: Future[T] = asyncio.run_coroutine_threadsafe(work, loop)
+        return done.result()
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._start_lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="codex-login", daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
