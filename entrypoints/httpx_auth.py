@@ -1,0 +1,104 @@
+"""Sign httpx requests, and so the openai SDK's, with the Codex login::
+
+    import httpx
+    from codex_login import CodexAuth, CodexHttpxAuth
+    client = httpx.Client(auth=CodexHttpxAuth(CodexAuth()))
+
+The openai SDK (checked with openai 3.57, built on httpx2) also takes an httpx
+client. Its ``api_key`` must be a non-empty placeholder, as the SDK refuses to
+start without one; the Authorization header it makes from it is replaced by ours::
+
+    from openai import OpenAI
+    OpenAI(api_key="unused", http_client=httpx.Client(auth=CodexHttpxAuth(CodexAuth())))
+
+(The SDK annotates ``http_client`` as ``httpx2.Client``, so a type checker wants a
+``# type: ignore[arg-type]`` there.) ``httpx.AsyncClient`` and ``AsyncOpenAI`` take
+the same object; httpx2's own clients do not, as this is an ``httpx.Auth``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator
+from typing import TYPE_CHECKING
+
+import httpx
+
+from codex_login.entrypoints.embedding import AsyncCodexAuth, CodexAuth
+
+if TYPE_CHECKING:
+    from codex_login.application.auth_manager import AccessToken
+
+UNAUTHORIZED = 401
+
+
+class CodexHttpxAuth(httpx.Auth):
+    """An ``httpx.Auth`` that sends the Codex login's bearer token, refreshed when due.
+
+    A request the server answers with 401 is sent once more after one forced
+    refresh; many requests refused with the same token share that one refresh.
+    A second 401, or a 401 for an API key (which cannot be refreshed), is
+    returned to the caller as it is. When the login itself is gone the request
+    fails with the login's error (``NotLoggedIn``, ``SessionEnded``, ...).
+
+    One object serves ``httpx.Client`` and ``httpx.AsyncClient``; both share the
+    credential's auth manager.
+    """
+
+    # A retry must send the body again, so a streamed one is buffered before the first
+    # send. httpx applies this flag only in the flows we override, so ours apply it too.
+    requires_request_body = True
+
+    def __init__(self, credential: CodexAuth | AsyncCodexAuth) -> None:
+        """Sign requests with ``credential``'s login (either twin; they are interchangeable)."""
+        self._service = credential.service
+        # The blocking flow needs the blocking twin; a made one is ours to close.
+        self._made = isinstance(credential, AsyncCodexAuth)
+        if isinstance(credential, AsyncCodexAuth):
+            self._blocking = CodexAuth.from_async(credential)
+        else:
+            self._blocking = credential
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(store={self._service.store.location!r})"
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """Send ``request`` with the current token; after a 401, refresh and send it once more."""
+        if self.requires_request_body:
+            request.read()
+        sent = self._blocking.auth()
+        response = yield _signed(request, sent)
+        if response.status_code != UNAUTHORIZED:
+            return
+        renewed = self._blocking.refresh(stale=sent.token)
+        if renewed.token != sent.token:
+            yield _signed(request, renewed)
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """The same as ``sync_auth_flow``, waiting for the login without blocking the loop."""
+        if self.requires_request_body:
+            await request.aread()
+        sent = await self._service.auth()
+        response = yield _signed(request, sent)
+        if response.status_code != UNAUTHORIZED:
+            return
+        renewed = await self._service.refresh(stale=sent.token)
+        if renewed.token != sent.token:
+            yield _signed(request, renewed)
+
+    def close(self) -> None:
+        """Stop the background thread of the blocking twin made for an ``AsyncCodexAuth``.
+
+        Nothing to do when given a ``CodexAuth``: that one is the caller's to close.
+        """
+        if self._made:
+            self._blocking.close()
+
+
+def _signed(request: httpx.Request, token: AccessToken) -> httpx.Request:
+    # Replaces any Authorization already set, such as the openai SDK's own.
+    request.headers["Authorization"] = token.authorization
+    return request
