@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from codex_login.testing.issuer import FakeIssuer
 from support.cli import run_all
-from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env, stored, write_login
 
 
 @pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
+def issuer(codex_fake_issuer: FakeIssuer) -> FakeIssuer:
+    """The testing kit's fixture (codex_login.testing.plugin), as our users get it."""
+    return codex_fake_issuer
 
 
 @pytest.mark.parametrize("profile", ["openai", "standard"])

@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import UTC, datetime, timedelta
-
-import attrs
+from datetime import timedelta
 
 from codex_login.domain.device import DeviceCode, DevicePending
 from codex_login.domain.errors import TokenEndpointError
 from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.login import AuthorizationRequest
 from codex_login.domain.tokens import TokenGrant
-from support.tokens import access_token, id_token
+from codex_login.testing.clock import START, SettableClock
+from codex_login.testing.tokens import access_token, id_token
 
-NOW = datetime(2026, 11, 28, 10, 45, 43, 654531, tzinfo=UTC)
-
-
-@attrs.define
-class FakeClock:
-    current: datetime = NOW
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, delta: timedelta) -> None:
-        self.current += delta
+# The clock is the kit's SettableClock; FakeClock is its old name here.
+NOW = START
+FakeClock = SettableClock
 
 
 class FakeTokenEndpoint:

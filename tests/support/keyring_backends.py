@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 from keyring.backend import KeyringBackend
@@ -38,11 +39,26 @@ class MemoryKeyring(KeyringBackend):
 
 
 class FileKeyring(KeyringBackend):
+    """Entries in a JSON file, replaced atomically as a real keyring updates them.
+
+    ``path`` defaults to ``$TEST_KEYRING_FILE`` (how a child process selects it).
+    """
+
     priority = 1
+
+    def __init__(self, path: Path | None = None) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # keyring leaves it unannotated
+        self._path = path
 
     @property
     def path(self) -> Path:
-        return Path(os.environ["TEST_KEYRING_FILE"])
+        return self._path or Path(os.environ["TEST_KEYRING_FILE"])
+
+    def _write(self, entries: dict[str, str]) -> None:
+        # A reader must see the old entries or the new ones, never a half-written file.
+        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
+        temp.write_text(json.dumps(entries))
+        os.replace(temp, self.path)
 
     def _entries(self) -> dict[str, str]:
         if not self.path.exists():
@@ -56,10 +72,10 @@ class FileKeyring(KeyringBackend):
     def set_password(self, service: str, username: str, password: str) -> None:
         entries = self._entries()
         entries[f"{service}|{username}"] = password
-        self.path.write_text(json.dumps(entries))
+        self._write(entries)
 
     def delete_password(self, service: str, username: str) -> None:
         entries = self._entries()
         if entries.pop(f"{service}|{username}", None) is None:
             raise PasswordDeleteError("no such entry")
-        self.path.write_text(json.dumps(entries))
+        self._write(entries)
