@@ -203,6 +203,7 @@ class FakeIssuer:
         self.authorize_error: str | None = None
         self.metadata: dict[str, Any] = {}
         self.device_interval = 0.05
+        self.approve_devices = False  # True: every device code is approved as it is issued
         self.device_slow_downs = 0
         self.failures: dict[str, Failure] = {}
         self.gates: dict[str, threading.Event] = {}
@@ -549,6 +550,8 @@ class FakeIssuer:
     def _new_device(self) -> Device:
         serial = next(self._serials)
         device = Device(device_code=f"dc-{serial}", user_code=f"CODE-{serial}")
+        if self.approve_devices:
+            device.state = "approved"
         self.devices[device.user_code] = device
         return device
 
