@@ -26,7 +26,7 @@ def validate_api_key(raw: str) -> str:
     return key
 
 
-def login_with_api_key(store: CredentialStore, raw_key: str) -> None:
+def login_with_api_key(*, store: CredentialStore, raw_key: str) -> None:
     """Store the key as an ``apikey`` login, replacing any previous credentials.
 
     Unknown top-level fields another tool wrote are kept; a malformed previous

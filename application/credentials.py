@@ -31,7 +31,7 @@ def resolve_loaded(
 
 
 def load_credentials(
-    store: CredentialStore, *, env_api_key: str | None, preferred: AuthMode
+    *, store: CredentialStore, env_api_key: str | None, preferred: AuthMode
 ) -> ResolvedAuth | None:
     return resolve_loaded(
         store.load(), location=store.location, env_api_key=env_api_key, preferred=preferred

@@ -85,8 +85,8 @@ class AuthService:
     def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in."""
         return get_status(
-            self.store,
-            self.clock,
+            store=self.store,
+            clock=self.clock,
             env_api_key=self.env_api_key,
             preferred=self.preferred,
             policy=self.policy,
@@ -95,13 +95,15 @@ class AuthService:
 
     def credentials(self) -> ResolvedAuth | None:
         """The API key or ChatGPT tokens to use, as stored (no refresh)."""
-        return load_credentials(self.store, env_api_key=self.env_api_key, preferred=self.preferred)
+        return load_credentials(
+            store=self.store, env_api_key=self.env_api_key, preferred=self.preferred
+        )
 
     def login_with_api_key(self, api_key: str) -> None:
         """Store an OpenAI API key as the login (trimmed; refused when empty or spaced)."""
         from codex_login.application.api_key_login import login_with_api_key  # noqa: PLC0415
 
-        login_with_api_key(self.store, api_key)
+        login_with_api_key(store=self.store, raw_key=api_key)
 
     async def begin_browser_login(self, *, redirect_uri: str) -> BrowserLogin:
         """A new authorization request, for a callback server of your own."""

@@ -40,9 +40,9 @@ class Status:
 
 
 def get_status(
+    *,
     store: CredentialStore,
     clock: Clock,
-    *,
     env_api_key: str | None,
     preferred: AuthMode,
     policy: RefreshPolicy,
