@@ -37,27 +37,14 @@ from codex_login.domain.record import CredentialRecord
 from codex_login.domain.refresh import refreshed_record
 from codex_login.domain.refresh_policy import NEVER, RefreshPolicy
 from codex_login.domain.resolution import ApiKeyAuth, ChatGptAuth
-from codex_login.domain.tokens import TokenData, TokenGrant
+from codex_login.domain.tokens import AccessToken, TokenData, TokenGrant
+
+__all__ = ["AccessToken", "AuthManager"]  # AccessToken is the domain's, re-exported here
 
 log = logging.getLogger(__name__)
 
 # Pauses between attempts to save tokens the issuer already rotated (a full disk may clear).
 COMMIT_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
-
-
-@attrs.frozen
-class AccessToken:
-    """The credential to send: an API key or a ChatGPT access token."""
-
-    mode: AuthMode
-    token: str = attrs.field(repr=False)
-    expires_at: datetime | None = None
-    account_id: str | None = None
-
-    @property
-    def authorization(self) -> str:
-        """The value of the HTTP ``Authorization`` header."""
-        return f"Bearer {self.token}"
 
 
 @attrs.frozen

@@ -17,12 +17,13 @@ from codex_login.domain.resolution import ResolvedAuth
 
 # Imported when first used: read-only commands should not pay for asyncio and logging.
 if TYPE_CHECKING:
-    from codex_login.application.auth_manager import AccessToken, AuthManager
+    from codex_login.application.auth_manager import AuthManager
     from codex_login.application.browser_login import BrowserLogin, CallbackListener
     from codex_login.application.device_login import DeviceLogin
     from codex_login.application.logout import LogoutResult
     from codex_login.application.signin import LoginOutcome, SignIn
     from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
+    from codex_login.domain.tokens import AccessToken
 
 ListenerFactory = Callable[[], "CallbackListener"]
 

@@ -79,8 +79,8 @@ class UnsupportedAuthMode(CredentialsError):
 class NotLoggedIn(CredentialsError):
     """No credentials are stored and no API key is in the environment."""
 
-    def __init__(self) -> None:
-        super().__init__("not logged in; run `codex-login login`")
+    def __init__(self, message: str = "not logged in; run `codex-login login`") -> None:
+        super().__init__(message)
 
 
 class StorageError(CodexLoginError):

@@ -11,7 +11,7 @@ from codex_login.domain.device import DeviceCode, DevicePending
 from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.login import AuthorizationRequest
 from codex_login.domain.record import CredentialRecord, Loaded
-from codex_login.domain.tokens import TokenGrant
+from codex_login.domain.tokens import AccessToken, TokenGrant
 
 
 class Clock(Protocol):
@@ -91,4 +91,17 @@ class TokenEndpoint(Protocol):
         self, issuer: IssuerConfig, device: DeviceCode
     ) -> TokenGrant | DevicePending:
         """The tokens once the user approved; raises AuthorizationDenied or LoginTimedOut."""
+        ...
+
+
+class TokenBroker(Protocol):
+    """A process that owns the login and hands out access tokens, never the refresh token."""
+
+    @property
+    def location(self) -> str:
+        """Where the broker is, for messages."""
+        ...
+
+    def fetch(self, *, stale: str | None = None) -> AccessToken:
+        """The broker's current token; with ``stale`` (a refused token), a refreshed one."""
         ...

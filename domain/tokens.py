@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 import attrs
 
 from codex_login.domain.claims import IdToken
+from codex_login.domain.modes import AuthMode
 
 # Unknown JSON fields written by other tools, kept so that a rewrite loses nothing.
 Extras = Mapping[str, object]
@@ -39,3 +41,18 @@ class TokenGrant:
     id_token: str | None = attrs.field(default=None, repr=False)
     access_token: str | None = attrs.field(default=None, repr=False)
     refresh_token: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class AccessToken:
+    """The credential to send: an API key or a ChatGPT access token, with its expiry."""
+
+    mode: AuthMode
+    token: str = attrs.field(repr=False)
+    expires_at: datetime | None = None
+    account_id: str | None = None
+
+    @property
+    def authorization(self) -> str:
+        """The value of the HTTP ``Authorization`` header."""
+        return f"Bearer {self.token}"

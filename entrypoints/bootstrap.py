@@ -24,11 +24,13 @@ from codex_login.domain.modes import AuthMode
 from codex_login.domain.refresh_policy import RefreshPolicy
 
 if TYPE_CHECKING:
+    from codex_login.adapters.broker_client import BrokerClient
     from codex_login.application.browser_login import CallbackListener
     from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 
 STORES = ("file", "memory", "keyring", "auto")
 DEFAULT_LOCK_TIMEOUT = 90.0
+MIN_SECRET_LENGTH = 16
 
 
 def codex_home_from(environ: Mapping[str, str], override: Path | str | None = None) -> Path:
@@ -108,6 +110,31 @@ def http_endpoint(environ: Mapping[str, str]) -> TokenEndpoint:
     """The real token endpoint; aiohttp and authlib load on its first request."""
     ca_file = environ.get("CODEX_CA_CERTIFICATE") or environ.get("SSL_CERT_FILE") or None
     return LazyHttpTokenEndpoint(ca_file=ca_file)
+
+
+def broker_client(address: str, environ: Mapping[str, str]) -> BrokerClient:
+    """A client of the token broker at ``address`` (a socket path or a loopback URL).
+
+    A TCP broker's secret is read from ``CODEX_LOGIN_BROKER_SECRET_FILE``.
+    """
+    from codex_login.adapters.broker_client import BrokerClient  # noqa: PLC0415
+
+    secret_file = environ.get("CODEX_LOGIN_BROKER_SECRET_FILE") or None
+    return BrokerClient(address, secret=read_secret(Path(secret_file)) if secret_file else None)
+
+
+def read_secret(path: Path) -> str:
+    """A shared secret from a file: its content, trimmed; refused when short or unreadable."""
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read the secret file {path}: {exc}") from exc
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigurationError(
+            f"the secret in {path} is shorter than {MIN_SECRET_LENGTH} characters; "
+            "make one with: head -c 32 /dev/urandom | base64 > FILE"
+        )
+    return secret
 
 
 def callback_server() -> CallbackListener:

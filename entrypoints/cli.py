@@ -21,10 +21,11 @@ from codex_login.application.status import Status
 from codex_login.domain.errors import CodexLoginError, LoginTimedOut
 from codex_login.domain.masking import scrub
 from codex_login.domain.plans import plan_name
-from codex_login.entrypoints.bootstrap import bootstrap
+from codex_login.entrypoints.bootstrap import bootstrap, broker_client, codex_home_from
 
 if TYPE_CHECKING:
     from codex_login.application.signin import LoginOutcome
+    from codex_login.domain.tokens import AccessToken
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # A reader that stops early (`codex-login status --json | head -1`) is no failure of ours:
@@ -162,7 +163,50 @@ def _parser() -> argparse.ArgumentParser:
         "token", parents=[verbose], help="print the bearer token, refreshed when due"
     )
     token.add_argument("--json", action="store_true", help="add its kind and expiry, as JSON")
+    token.add_argument(
+        "--broker",
+        metavar="PATH|URL",
+        help="ask this token broker instead of reading a store (default: $CODEX_LOGIN_BROKER)",
+    )
     token.set_defaults(run=_token)
+
+    serve = commands.add_parser(
+        "serve",
+        parents=[verbose],
+        help="hand out access tokens to sandboxes over a socket (a token broker)",
+    )
+    serve.add_argument(
+        "--socket", type=Path, metavar="PATH", help="Unix socket (default $CODEX_HOME/broker.sock)"
+    )
+    serve.add_argument(
+        "--tcp",
+        type=_port,
+        metavar="PORT",
+        help="also listen on 127.0.0.1:PORT (needs --secret-file)",
+    )
+    serve.add_argument(
+        "--secret-file",
+        type=Path,
+        metavar="FILE",
+        help="the secret TCP clients send as a bearer token",
+    )
+    serve.add_argument(
+        "--allow-uid",
+        type=int,
+        action="append",
+        default=[],
+        metavar="UID",
+        help="also serve this user on the socket (repeatable; default: only yours)",
+    )
+    serve.add_argument(
+        "--allow-gid",
+        type=int,
+        action="append",
+        default=[],
+        metavar="GID",
+        help="also serve members of this group on the socket (repeatable)",
+    )
+    serve.set_defaults(run=_serve)
 
     logout = commands.add_parser(
         "logout", parents=[verbose], help="revoke and remove the stored credentials"
@@ -350,15 +394,8 @@ def _say_field(label: str, value: object) -> None:
 
 
 def _token(service: AuthService, args: argparse.Namespace) -> int:
-    import asyncio  # noqa: PLC0415  (only this command needs an event loop)
-
-    try:
-        current = asyncio.run(service.auth())
-    except KeyboardInterrupt:
-        # The refresh goes on to its commit; say so when it saved new tokens.
-        if service.manager.commits:
-            _say("Interrupted, but the refreshed tokens were saved; run the command again.")
-        raise
+    broker = args.broker or os.environ.get("CODEX_LOGIN_BROKER")
+    current = _token_from_broker(broker) if broker else _token_from_store(service)
     if args.json:
         document = {
             "token": current.token,
@@ -369,6 +406,38 @@ def _token(service: AuthService, args: argparse.Namespace) -> int:
         _emit(json.dumps(document, indent=2))
     else:
         _emit(current.token)
+    return EXIT_OK
+
+
+def _token_from_store(service: AuthService) -> AccessToken:
+    import asyncio  # noqa: PLC0415  (only a store-backed token needs an event loop)
+
+    try:
+        return asyncio.run(service.auth())
+    except KeyboardInterrupt:
+        # The refresh goes on to its commit; say so when it saved new tokens.
+        if service.manager.commits:
+            _say("Interrupted, but the refreshed tokens were saved; run the command again.")
+        raise
+
+
+def _token_from_broker(address: str) -> AccessToken:
+    """A sandbox's token: asked of the broker, which keeps the login (no store is read)."""
+    return broker_client(address, os.environ).fetch()
+
+
+def _serve(service: AuthService, args: argparse.Namespace) -> int:
+    from codex_login.entrypoints.serve import serve  # noqa: PLC0415  (loads aiohttp)
+
+    serve(
+        service,
+        socket_path=args.socket or codex_home_from(os.environ, args.codex_home) / "broker.sock",
+        tcp_port=args.tcp,
+        secret_file=args.secret_file,
+        allow_uids=args.allow_uid,
+        allow_gids=args.allow_gid,
+        say=_say,
+    )
     return EXIT_OK
 
 

@@ -6,6 +6,10 @@ while nothing needs refreshing, ``get_token()`` costs one ``stat`` of the store
 and one clock read; refreshes are single-flight within the process and, through
 the store's lock, across processes.
 
+In a sandbox, either twin can take its tokens from a broker (``codex-login
+serve`` on the host) instead of a store: ``broker=`` or ``CODEX_LOGIN_BROKER``.
+It then never holds the refresh token; logins and logouts happen on the host.
+
 The blocking twin never runs an event loop on the caller's thread: work that
 must wait for the network runs on a private event loop in a background thread,
 so it can be called from plain scripts, from many threads at once, and from code
@@ -15,27 +19,33 @@ that already runs an event loop (Jupyter).
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import attrs
+
+from codex_login.adapters.clock import SystemClock
+from codex_login.application.brokered import BrokeredTokens
 from codex_login.application.service import AuthService
-from codex_login.domain.errors import LoginTimedOut
+from codex_login.domain.errors import ConfigurationError, LoginTimedOut
 from codex_login.domain.modes import AuthMode
-from codex_login.entrypoints.bootstrap import bootstrap
+from codex_login.entrypoints.bootstrap import bootstrap, broker_client
 
 if TYPE_CHECKING:
-    from codex_login.application.auth_manager import AccessToken
+    from codex_login.adapters.broker_client import BrokerClient
     from codex_login.application.logout import LogoutResult
     from codex_login.application.signin import LoginOutcome
     from codex_login.application.status import Status
     from codex_login.domain.device import DeviceCode
     from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
     from codex_login.domain.refresh_policy import RefreshPolicy
+    from codex_login.domain.tokens import AccessToken
 
 T = TypeVar("T")
 Announce = Callable[[str, int], None]
@@ -76,22 +86,55 @@ class AsyncCodexAuth:
         endpoint: TokenEndpoint | None = None,
         preferred: AuthMode = AuthMode.CHATGPT,
         policy: RefreshPolicy | None = None,
+        broker: str | None = None,
         service: AuthService | None = None,
     ) -> None:
-        self.service = service or bootstrap(
-            codex_home=codex_home,
-            store=store,
-            issuer=issuer,
-            client_id=client_id,
-            environ=environ,
-            clock=clock,
-            endpoint=endpoint,
-            preferred=preferred,
-            policy=policy,
+        env = os.environ if environ is None else environ
+        if broker is None and store is None and service is None:
+            broker = env.get("CODEX_LOGIN_BROKER") or None
+        if broker is not None:
+            self._core = _Core.brokered(broker_client(broker, env), clock or SystemClock(), policy)
+            return
+        self._core = _Core.stored(
+            service
+            or bootstrap(
+                codex_home=codex_home,
+                store=store,
+                issuer=issuer,
+                client_id=client_id,
+                environ=env,
+                clock=clock,
+                endpoint=endpoint,
+                preferred=preferred,
+                policy=policy,
+            )
         )
 
+    @classmethod
+    def _sharing(cls, core: _Core) -> AsyncCodexAuth:
+        twin = cls.__new__(cls)
+        twin._core = core
+        return twin
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(store={self.service.store.location!r})"
+        return f"{type(self).__name__}({self._core.tokens.location!r})"
+
+    @property
+    def service(self) -> AuthService:
+        """The application service behind this object (not for a broker-backed one)."""
+        return self._core.service()
+
+    @property
+    def location(self) -> str:
+        """Where the tokens come from: a store's location or a broker's address."""
+        return self._core.tokens.location
+
+    def as_async(self) -> AsyncCodexAuth:
+        return self
+
+    def as_blocking(self) -> CodexAuth:
+        """A blocking twin sharing this one's login and auth manager (close it when done)."""
+        return CodexAuth._sharing(self._core)
 
     async def get_token(self) -> str:
         """The bearer token to send (API key or ChatGPT access token), refreshed when due."""
@@ -99,15 +142,15 @@ class AsyncCodexAuth:
 
     async def auth(self) -> AccessToken:
         """The credential with its kind, expiry and account id, refreshed when due."""
-        return await self.service.auth()
+        return await self._core.tokens.auth()
 
     async def refresh(self, *, stale: str | None = None) -> AccessToken:
         """Refresh now. With ``stale`` (a token a server refused), only if it is still current."""
-        return await self.service.refresh(stale=stale)
+        return await self._core.tokens.refresh(stale=stale)
 
     async def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in."""
-        return self.service.status()
+        return self._core.status()
 
     async def login_with_api_key(self, api_key: str) -> None:
         """Store an OpenAI API key as the login."""
@@ -167,18 +210,44 @@ class CodexAuth:
 
     def __init__(self, **options: Any) -> None:
         self._async = AsyncCodexAuth(**options)
-        self.service = self._async.service
+        self._core = self._async._core
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
     @classmethod
+    def _sharing(cls, core: _Core) -> CodexAuth:
+        twin = cls.__new__(cls)
+        twin._async = AsyncCodexAuth._sharing(core)
+        twin._core = core
+        twin._loop = twin._thread = None
+        twin._start_lock = threading.Lock()
+        return twin
+
+    @classmethod
     def from_async(cls, twin: AsyncCodexAuth) -> CodexAuth:
-        """A blocking twin sharing ``twin``'s service (and so its auth manager)."""
-        return cls(service=twin.service)
+        """A blocking twin sharing ``twin``'s login and auth manager."""
+        return twin.as_blocking()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(store={self.service.store.location!r})"
+        return f"{type(self).__name__}({self._core.tokens.location!r})"
+
+    @property
+    def service(self) -> AuthService:
+        """The application service behind this object (not for a broker-backed one)."""
+        return self._core.service()
+
+    @property
+    def location(self) -> str:
+        """Where the tokens come from: a store's location or a broker's address."""
+        return self._core.tokens.location
+
+    def as_async(self) -> AsyncCodexAuth:
+        """The async twin sharing this one's login and auth manager."""
+        return self._async
+
+    def as_blocking(self) -> CodexAuth:
+        return self
 
     def __enter__(self) -> CodexAuth:
         return self
@@ -197,15 +266,16 @@ class CodexAuth:
 
     def auth(self) -> AccessToken:
         """The credential with its kind, expiry and account id, refreshed when due."""
-        return self.service.manager.fresh() or self._wait(self.service.auth())
+        tokens = self._core.tokens
+        return tokens.fresh() or self._wait(tokens.auth())
 
     def refresh(self, *, stale: str | None = None) -> AccessToken:
         """Refresh now. With ``stale`` (a token a server refused), only if it is still current."""
-        return self._wait(self.service.refresh(stale=stale))
+        return self._wait(self._core.tokens.refresh(stale=stale))
 
     def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in."""
-        return self.service.status()
+        return self._core.status()
 
     def login_with_api_key(self, api_key: str) -> None:
         """Store an OpenAI API key as the login."""
@@ -267,3 +337,67 @@ class CodexAuth:
                 thread.start()
                 self._loop, self._thread = loop, thread
             return self._loop
+
+
+class TokenSource(Protocol):
+    """What hands out tokens: the auth manager over a store, or a broker's tokens."""
+
+    @property
+    def location(self) -> str: ...
+
+    def fresh(self) -> AccessToken | None: ...
+
+    async def auth(self) -> AccessToken: ...
+
+    async def refresh(self, *, stale: str | None = None) -> AccessToken: ...
+
+
+@attrs.frozen
+class _Core:
+    """What twins share: the token source, and the service when there is a store."""
+
+    tokens: TokenSource
+    _service: AuthService | None = None
+    _broker: BrokeredTokens | None = None
+
+    @classmethod
+    def stored(cls, service: AuthService) -> _Core:
+        return cls(_StoredTokens(service), service)
+
+    @classmethod
+    def brokered(cls, client: BrokerClient, clock: Clock, policy: RefreshPolicy | None) -> _Core:
+        tokens = BrokeredTokens(broker=client, clock=clock, policy=policy)
+        return cls(tokens, None, tokens)
+
+    def service(self) -> AuthService:
+        if self._service is None:
+            raise ConfigurationError(
+                f"this login is served by {self.tokens.location}: log in and out on the host "
+                "that runs the broker"
+            )
+        return self._service
+
+    def status(self) -> Status | None:
+        if self._broker is not None:
+            return self._broker.status()
+        return self.service().status()
+
+
+@attrs.frozen
+class _StoredTokens:
+    """The auth manager of a store-backed service, as a token source."""
+
+    service: AuthService
+
+    @property
+    def location(self) -> str:
+        return self.service.store.location
+
+    def fresh(self) -> AccessToken | None:
+        return self.service.manager.fresh()
+
+    async def auth(self) -> AccessToken:
+        return await self.service.auth()
+
+    async def refresh(self, *, stale: str | None = None) -> AccessToken:
+        return await self.service.refresh(stale=stale)

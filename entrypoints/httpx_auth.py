@@ -26,7 +26,7 @@ import httpx
 from codex_login.entrypoints.embedding import AsyncCodexAuth, CodexAuth
 
 if TYPE_CHECKING:
-    from codex_login.application.auth_manager import AccessToken
+    from codex_login.domain.tokens import AccessToken
 
 UNAUTHORIZED = 401
 
@@ -50,16 +50,13 @@ class CodexHttpxAuth(httpx.Auth):
 
     def __init__(self, credential: CodexAuth | AsyncCodexAuth) -> None:
         """Sign requests with ``credential``'s login (either twin; they are interchangeable)."""
-        self._service = credential.service
-        # The blocking flow needs the blocking twin; a made one is ours to close.
+        # Each flow needs its twin (they share one auth manager); a made one is ours to close.
         self._made = isinstance(credential, AsyncCodexAuth)
-        if isinstance(credential, AsyncCodexAuth):
-            self._blocking = CodexAuth.from_async(credential)
-        else:
-            self._blocking = credential
+        self._async = credential.as_async()
+        self._blocking = credential.as_blocking()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(store={self._service.store.location!r})"
+        return f"{type(self).__name__}({self._blocking.location!r})"
 
     def sync_auth_flow(
         self, request: httpx.Request
@@ -81,11 +78,11 @@ class CodexHttpxAuth(httpx.Auth):
         """The same as ``sync_auth_flow``, waiting for the login without blocking the loop."""
         if self.requires_request_body:
             await request.aread()
-        sent = await self._service.auth()
+        sent = await self._async.auth()
         response = yield _signed(request, sent)
         if response.status_code != UNAUTHORIZED:
             return
-        renewed = await self._service.refresh(stale=sent.token)
+        renewed = await self._async.refresh(stale=sent.token)
         if renewed.token != sent.token:
             yield _signed(request, renewed)
 

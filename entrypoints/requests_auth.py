@@ -18,7 +18,7 @@ from requests.cookies import extract_cookies_to_jar
 from codex_login.entrypoints.embedding import AsyncCodexAuth, CodexAuth
 
 if TYPE_CHECKING:
-    from codex_login.application.auth_manager import AccessToken
+    from codex_login.domain.tokens import AccessToken
 
 UNAUTHORIZED = 401
 
@@ -40,13 +40,10 @@ class CodexRequestsAuth(AuthBase):
         """Sign requests with ``credential``'s login (either twin; they are interchangeable)."""
         # requests blocks, so it needs the blocking twin; a made one is ours to close.
         self._made = isinstance(credential, AsyncCodexAuth)
-        if isinstance(credential, AsyncCodexAuth):
-            self._auth = CodexAuth.from_async(credential)
-        else:
-            self._auth = credential
+        self._auth = credential.as_blocking()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(store={self._auth.service.store.location!r})"
+        return f"{type(self).__name__}({self._auth.location!r})"
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         """Set the Authorization header, and arrange one retry should the server answer 401."""

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from codex_login.adapters.file_store import FileCredentialStore
     from codex_login.adapters.keyring_store import KeyringCredentialStore
     from codex_login.adapters.memory_store import MemoryCredentialStore
-    from codex_login.application.auth_manager import AccessToken
     from codex_login.application.logout import LogoutResult
     from codex_login.application.service import AuthService
     from codex_login.application.signin import LoginOutcome
@@ -46,6 +45,7 @@ if TYPE_CHECKING:
     from codex_login.domain.modes import AuthMode
     from codex_login.domain.ports import Clock, CredentialStore
     from codex_login.domain.record import CredentialRecord
+    from codex_login.domain.tokens import AccessToken
     from codex_login.entrypoints.bootstrap import bootstrap
     from codex_login.entrypoints.embedding import AsyncCodexAuth, CodexAuth
     from codex_login.entrypoints.httpx_auth import CodexHttpxAuth
@@ -58,7 +58,7 @@ _WHERE = {
     "CodexRequestsAuth": "codex_login.entrypoints.requests_auth",
     "bootstrap": "codex_login.entrypoints.bootstrap",
     "AuthService": "codex_login.application.service",
-    "AccessToken": "codex_login.application.auth_manager",
+    "AccessToken": "codex_login.domain.tokens",
     "Status": "codex_login.application.status",
     "LoginOutcome": "codex_login.application.signin",
     "LogoutResult": "codex_login.application.logout",

@@ -1,0 +1,86 @@
+"""Running the token broker until SIGTERM or SIGINT (``codex-login serve``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from codex_login.application.service import AuthService
+from codex_login.domain.errors import ConfigurationError
+from codex_login.entrypoints.bootstrap import read_secret
+from codex_login.entrypoints.broker import (
+    Access,
+    Broker,
+    systemd_listeners,
+    tcp_listener,
+    unix_listener,
+)
+
+
+def serve(
+    service: AuthService,
+    *,
+    socket_path: Path,
+    tcp_port: int | None,
+    secret_file: Path | None,
+    allow_uids: Sequence[int],
+    allow_gids: Sequence[int],
+    say: Callable[[str], None],
+) -> None:
+    """Listen (systemd's sockets, else ``socket_path`` and maybe TCP) until told to stop."""
+    if tcp_port is not None and secret_file is None:
+        raise ConfigurationError(
+            "--tcp needs --secret-file: TCP clients prove who they are with that secret"
+        )
+    access = Access(
+        uids=frozenset({os.getuid(), *allow_uids}),
+        gids=frozenset(allow_gids),
+        secret=read_secret(secret_file) if secret_file else None,
+    )
+    activated = systemd_listeners(os.environ)
+    listeners, created = (activated, None) if activated else _listen(socket_path, tcp_port)
+    try:
+        asyncio.run(_run(Broker(service, access=access, access_log=say), listeners, say))
+    finally:
+        for listener in listeners:
+            listener.close()
+        if created is not None:
+            with contextlib.suppress(FileNotFoundError):
+                created.unlink()
+
+
+def _listen(path: Path, tcp_port: int | None) -> tuple[list[socket.socket], Path]:
+    listeners = [unix_listener(path)]
+    if tcp_port is not None:
+        try:
+            listeners.append(tcp_listener(tcp_port))
+        except ConfigurationError:
+            listeners[0].close()
+            path.unlink()
+            raise
+    return listeners, path
+
+
+async def _run(broker: Broker, listeners: list[socket.socket], say: Callable[[str], None]) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await broker.start(listeners)
+    say(f"Serving access tokens on {', '.join(_where(listener) for listener in listeners)}")
+    await stopping.wait()
+    say("Stopping: finishing the requests in flight")
+    await broker.stop()
+    say("Stopped")
+
+
+def _where(listener: socket.socket) -> str:
+    name = listener.getsockname()
+    if listener.family == socket.AF_UNIX:
+        return f"unix:{name}"
+    return f"http://{name[0]}:{name[1]}"
