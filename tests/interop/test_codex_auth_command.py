@@ -27,6 +27,7 @@ from interop.responses_api import (
     serving_responses_api,
     write_codex_config,
 )
+from support.broker import running_broker
 from support.cli import CLI, run_cli
 
 pytestmark = pytest.mark.interop
@@ -227,3 +228,43 @@ def test_codex_sends_no_token_when_codex_login_has_no_login(
     assert set(api.bearers()) == {None}
     assert "provider auth command" in result.stderr
     assert "not logged in" in result.stderr
+
+
+# --------------------------------------------------------------------------- a broker
+
+
+def broker_auth_argv(socket_path: Path) -> list[str]:
+    """The auth command of a sandboxed Codex: ask the host's broker, hold no login."""
+    return [str(CLI), "token", "--broker", str(socket_path)]
+
+
+def test_codex_gets_the_brokers_current_token(codex: Path, homes: Homes, api: ResponsesApi) -> None:
+    expected = fresh_chatgpt_login(homes.login)
+    with running_broker(homes.login) as broker:
+        assert broker.socket is not None
+        write_codex_config(homes.codex, api, broker_auth_argv(broker.socket))
+        result = run_codex_exec(codex, homes.codex, homes.work)
+    assert_turn_finished(result)
+    assert api.bearers(model_calls_only=True) == [expected]
+    assert set(api.bearers()) == {expected}
+
+
+def test_codex_runs_the_broker_command_again_after_a_401(codex: Path, homes: Homes) -> None:
+    api_key_login(homes.login, "sk-test-broker-old")
+
+    def log_in_again(_: SeenRequest) -> None:
+        # On the host, between Codex's two runs of the command: a new login.
+        api_key_login(homes.login, "sk-test-broker-new")
+
+    with (
+        running_broker(homes.login) as broker,
+        serving_responses_api(ResponsesApi(refuse_first=1, before_refusal=log_in_again)) as api,
+    ):
+        assert broker.socket is not None
+        write_codex_config(homes.codex, api, broker_auth_argv(broker.socket))
+        result = run_codex_exec(codex, homes.codex, homes.work)
+    assert_turn_finished(result)
+    assert [(call.bearer, call.status) for call in api.model_calls()] == [
+        ("sk-test-broker-old", 401),
+        ("sk-test-broker-new", 200),
+    ]
