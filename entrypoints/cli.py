@@ -25,6 +25,7 @@ from codex_login.entrypoints.bootstrap import bootstrap, broker_client, codex_ho
 
 if TYPE_CHECKING:
     from codex_login.application.signin import LoginOutcome
+    from codex_login.domain.record import CredentialRecord
     from codex_login.domain.tokens import AccessToken
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -33,6 +34,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # coreutils do (128 + 13, like 130 = 128 + SIGINT), so `set -o pipefail` still sees it.
 EXIT_STDOUT_CLOSED = 141
 MAX_KEY_BYTES = 64 * 1024
+MAX_IMPORT_BYTES = 1 << 20
 PIPE_HINT = "printenv OPENAI_API_KEY | codex-login login --with-api-key"
 
 
@@ -169,6 +171,27 @@ def _parser() -> argparse.ArgumentParser:
         help="ask this token broker instead of reading a store (default: $CODEX_LOGIN_BROKER)",
     )
     token.set_defaults(run=_token)
+
+    export = commands.add_parser(
+        "export",
+        parents=[verbose],
+        help="write the stored login to stdout (auth.json format), to move it to another store",
+    )
+    export.add_argument(
+        "--move",
+        action="store_true",
+        help="remove it here once handed over (two live copies end each other's session)",
+    )
+    export.add_argument("--force", action="store_true", help="write to a terminal too")
+    export.set_defaults(run=_export)
+
+    import_ = commands.add_parser(
+        "import", parents=[verbose], help="store a login read from stdin (auth.json format)"
+    )
+    import_.add_argument(
+        "--force", action="store_true", help="replace a different login stored here"
+    )
+    import_.set_defaults(run=_import)
 
     serve = commands.add_parser(
         "serve",
@@ -424,6 +447,52 @@ def _token_from_store(service: AuthService) -> AccessToken:
 def _token_from_broker(address: str) -> AccessToken:
     """A sandbox's token: asked of the broker, which keeps the login (no store is read)."""
     return broker_client(address, os.environ).fetch()
+
+
+def _export(service: AuthService, args: argparse.Namespace) -> int:
+    from codex_login.adapters import auth_json  # noqa: PLC0415
+    from codex_login.application.transfer import export_login  # noqa: PLC0415
+
+    if sys.stdout.isatty() and not args.force:
+        raise UsageError(
+            "export writes a live credential; pipe it (codex-login export --move | "
+            "CODEX_LOGIN_STORE=redis codex-login import) or pass --force to print it here"
+        )
+
+    def hand_over(record: CredentialRecord) -> None:
+        try:
+            sys.stdout.buffer.write(auth_json.encode(record))
+            sys.stdout.flush()
+        except BrokenPipeError as exc:  # nobody took it: the source must stay
+            raise StdoutClosed from exc
+
+    export_login(store=service.store, hand_over=hand_over, move=args.move)
+    if args.move:
+        _say(f"Exported and removed the login from {service.store.location}")
+    else:
+        _say(
+            "Exported a live credential. The login stays here too: the first copy to refresh "
+            "ends the other's session (use --move to hand it over)"
+        )
+    return EXIT_OK
+
+
+def _import(service: AuthService, args: argparse.Namespace) -> int:
+    from codex_login.adapters import auth_json  # noqa: PLC0415
+    from codex_login.application.transfer import import_login  # noqa: PLC0415
+
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("import reads a login from stdin: codex-login export --move | ...")
+    data = sys.stdin.buffer.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise UsageError("stdin holds more than 1 MiB; it cannot be a login")
+    loaded = auth_json.decode(data, "the login on stdin")
+    for warning in loaded.warnings:
+        _say(f"Warning: {warning}")
+    changed = import_login(store=service.store, record=loaded.record, replace=args.force)
+    where = service.store.location
+    _say(f"Imported the login into {where}" if changed else f"{where} already holds this login")
+    return EXIT_OK
 
 
 def _serve(service: AuthService, args: argparse.Namespace) -> int:

@@ -1,0 +1,129 @@
+"""`codex-login export` / `import`: a login moves between stores, never copied by accident."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+from pathlib import Path
+
+from support.cli import CLI, clean_env, run_cli
+from support.records import chatgpt_document
+
+
+def write_login(home: Path) -> bytes:
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    document = chatgpt_document(note="kept")
+    document["last_refresh"] = "2026-11-28T10:45:43.654531Z"
+    data = json.dumps(document, indent=2, ensure_ascii=False).encode()
+    (home / "auth.json").write_bytes(data)
+    return data
+
+
+def pipeline(source: Path, target: Path, *export_args: str) -> tuple[int, int, str, str]:
+    """`codex-login export ARGS | codex-login import` between two homes."""
+    exporter = subprocess.Popen(
+        [str(CLI), "--codex-home", str(source), "export", *export_args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+    )
+    importer = subprocess.run(
+        [str(CLI), "--codex-home", str(target), "import"],
+        stdin=exporter.stdout,
+        capture_output=True,
+        env=clean_env(),
+        timeout=60,
+        check=False,
+    )
+    assert exporter.stdout is not None
+    exporter.stdout.close()
+    _, export_err = exporter.communicate(timeout=60)
+    return exporter.returncode, importer.returncode, export_err.decode(), importer.stderr.decode()
+
+
+def test_export_move_hands_the_login_over_byte_for_byte(tmp_path: Path) -> None:
+    source, target = tmp_path / "laptop", tmp_path / "fleet"
+    data = write_login(source)
+    exported, imported, export_err, import_err = pipeline(source, target, "--move")
+    assert (exported, imported) == (0, 0), export_err + import_err
+    assert not (source / "auth.json").exists()
+    assert (target / "auth.json").read_bytes() == data
+    assert "removed the login" in export_err
+    assert import_err.strip() == f"Imported the login into {target / 'auth.json'}"
+
+
+def test_export_without_move_warns_that_two_copies_end_each_other(tmp_path: Path) -> None:
+    source, target = tmp_path / "a", tmp_path / "b"
+    data = write_login(source)
+    exported, imported, export_err, _ = pipeline(source, target)
+    assert (exported, imported) == (0, 0)
+    assert (source / "auth.json").read_bytes() == data
+    assert "ends the other's session" in export_err
+
+
+def test_export_refuses_a_terminal_unless_forced(tmp_path: Path) -> None:
+    write_login(tmp_path)
+    leader, follower = pty.openpty()
+    try:
+        refused = subprocess.run(
+            [str(CLI), "export"],
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            env=clean_env(tmp_path),
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert refused.returncode == 2
+    assert b"live credential" in refused.stderr
+    assert (tmp_path / "auth.json").exists()
+
+
+def test_exporting_nothing_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_cli("export", home=tmp_path)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert "nothing to export" in result.stderr
+
+
+def test_a_malformed_import_changes_nothing(tmp_path: Path) -> None:
+    data = write_login(tmp_path)
+    result = run_cli("import", "--force", home=tmp_path, stdin='{"auth_mode": 3}')
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert "the login on stdin" in line
+    assert (tmp_path / "auth.json").read_bytes() == data
+
+
+def test_importing_over_another_login_needs_force(tmp_path: Path) -> None:
+    source, target = tmp_path / "a", tmp_path / "b"
+    write_login(source)
+    other = run_cli("login", "--with-api-key", home=target, stdin="sk-test-other-0123456789")
+    assert other.returncode == 0
+    before = (target / "auth.json").read_bytes()
+    exported = run_cli("export", home=source)
+    refused = run_cli("import", home=target, stdin=exported.stdout)
+    assert refused.returncode == 1
+    assert "already holds another login" in refused.stderr
+    assert (target / "auth.json").read_bytes() == before
+    forced = run_cli("import", "--force", home=target, stdin=exported.stdout)
+    assert forced.returncode == 0
+    assert (target / "auth.json").read_bytes() == (source / "auth.json").read_bytes()
+
+
+def test_an_export_nobody_reads_keeps_the_source(tmp_path: Path) -> None:
+    data = write_login(tmp_path)
+    exporter = subprocess.Popen(
+        [str(CLI), "export", "--move"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(tmp_path),
+    )
+    assert exporter.stdout is not None
+    exporter.stdout.close()  # the importer died before reading a byte
+    _, stderr = exporter.communicate(timeout=60)
+    assert exporter.returncode == 141, stderr
+    assert (tmp_path / "auth.json").read_bytes() == data
