@@ -5,7 +5,9 @@ Routes: ``/auth/callback`` (the issuer's redirect, handed to the application's
 committed), ``/cancel`` (a newer login taking over the port). Anything else is
 404, other methods 405, and a request whose Host is not this loopback port is
 refused (DNS rebinding). What a callback may do is decided by the application;
-this module turns its answers into pages.
+this module turns its answers into pages. Once the login has ended, a callback
+for it and a second visit to ``/success`` show that it is already finished; they
+no longer reach the application.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from codex_login.domain.errors import (
     LoginError,
     LoginTimedOut,
 )
-from codex_login.entrypoints.pages import error_page, notice_page, success_page
+from codex_login.entrypoints.pages import (
+    already_finished_page,
+    failure_page,
+    method_not_allowed_page,
+    not_found_page,
+    notice_page,
+    success_page,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +64,7 @@ class CallbackServer:
         self._success_grace = success_grace
         self._login: BrowserLogin | None = None
         self._outcome: LoginOutcome | None = None
+        self._success_shown = False
         self._done: asyncio.Future[LoginOutcome] | None = None
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -69,7 +79,7 @@ class CallbackServer:
     async def start(self, port: int | None = None) -> int:
         """Bind ``port``, or by default 1455 then 1457, taking over from a stale login."""
         self._done = asyncio.get_running_loop().create_future()
-        app = web.Application(middlewares=[self._check_host])
+        app = web.Application(middlewares=[self._check_host, self._error_pages])
         app.router.add_get(CALLBACK_PATH, self._callback, allow_head=False)
         app.router.add_get("/success", self._success, allow_head=False)
         app.router.add_get("/cancel", self._cancel, allow_head=False)
@@ -146,40 +156,58 @@ class CallbackServer:
         if request.headers.get("Host", "").lower() not in self._allowed_hosts:
             return _html(
                 403,
-                error_page("Wrong address", "This server only answers on localhost.", retry=False),
+                notice_page("Wrong address", "This server only answers on localhost."),
             )
         return await handler(request)
+
+    @web.middleware
+    async def _error_pages(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """aiohttp's plain-text 404 and 405 become pages like the others."""
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            return _html(404, not_found_page())
+        except web.HTTPMethodNotAllowed as exc:
+            response = _html(405, method_not_allowed_page())
+            response.headers["Allow"] = exc.headers.get("Allow", "GET")
+            return response
 
     async def _callback(self, request: web.Request) -> web.StreamResponse:
         login = self._login
         if login is None:
             return _html(
                 400,
-                error_page("Not the sign-in in progress", "No login is waiting here.", retry=False),
+                notice_page("Not the sign-in in progress", "No sign-in is waiting here."),
             )
         query = request.rel_url.query
         params = {name: query.getall(name) for name in query}
+        if self._ended() and login.state_matches(_only(params.get("state", []))):
+            # Reloaded, or late: it must not start an exchange for a login that is over.
+            return self._already_finished()
         try:
             answer = await login.callback(params)
         except Exception as exc:  # a bug must end the login visibly, not leave it waiting
             log.debug("the sign-in failed unexpectedly", exc_info=True)
             failure = LoginError(f"the sign-in failed unexpectedly ({type(exc).__name__})")
             self._finish(failure)
-            return _html(500, error_page("Sign-in failed", str(failure)))
+            return _html(500, failure_page(failure))
         if isinstance(answer, Failed):
             self._finish(answer.error)
-            return _html(answer.status, error_page("Sign-in failed", str(answer.error)))
+            return _html(answer.status, failure_page(answer.error))
         if isinstance(answer, Completed):
             self._outcome = answer.outcome
             # The credentials are stored: finish even if the browser never shows /success.
             asyncio.get_running_loop().call_later(self._success_grace, self._finish, answer.outcome)
             raise web.HTTPFound(f"/success?{answer.query}")
-        return _html(400, error_page(answer.title, answer.message, retry=answer.retry))
+        return _html(400, notice_page(answer.title, answer.message, retry=answer.retry))
 
     async def _success(self, request: web.Request) -> web.StreamResponse:
         outcome = self._outcome
         if outcome is None:
             raise web.HTTPNotFound()
+        if self._success_shown:
+            return self._already_finished()
+        self._success_shown = True
         setup = self._login.setup_url(outcome) if self._login else None
         response = _html(200, success_page(email=outcome.id_token.email, setup_url=setup))
         response.force_close()
@@ -191,15 +219,27 @@ class CallbackServer:
     async def _cancel(self, request: web.Request) -> web.StreamResponse:
         """A newer login taking over the port; never a web page, never a login mid-exchange."""
         if _from_a_web_page(request):
-            return _html(
-                403, error_page("Not allowed", "Web pages cannot cancel a login.", retry=False)
-            )
+            return _html(403, notice_page("Not allowed", "Web pages cannot cancel a sign-in."))
         if self._login is not None and self._login.exchange_started:
-            return _html(409, notice_page("Signing in", "This login is finishing; try again."))
+            return _html(
+                409, notice_page("Signing in", "This sign-in is finishing. Try again shortly.")
+            )
         self.cancel("cancelled: another login took over the callback port")
-        return _html(200, notice_page("Login cancelled", "This login was cancelled."))
+        return _html(200, notice_page("Sign-in cancelled", "This sign-in was cancelled."))
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _ended(self) -> bool:
+        return self._done is not None and self._done.done()
+
+    def _already_finished(self) -> web.Response:
+        """200 when the login ended signed in, 410 when it ended any other way."""
+        done = self._done
+        if done is not None and done.done():
+            signed_in = not done.cancelled() and done.exception() is None
+        else:
+            signed_in = self._outcome is not None  # /success again before the login wound up
+        return _html(200 if signed_in else 410, already_finished_page(signed_in=signed_in))
 
     def _finish(self, result: LoginOutcome | CodexLoginError) -> None:
         if self._done is None or self._done.done():
@@ -208,6 +248,10 @@ class CallbackServer:
             self._done.set_exception(result)
         else:
             self._done.set_result(result)
+
+
+def _only(values: list[str]) -> str | None:
+    return values[0] if len(values) == 1 else None
 
 
 def _from_a_web_page(request: web.Request) -> bool:
