@@ -23,7 +23,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """
     outcome = yield
     report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
-    if os.environ.get("CI") and report.skipped and "interop" in item.path.parts:
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+    if (
+        os.environ.get("CI")
+        and report.skipped
+        and (
+            "interop" in item.path.parts
+            or "chromium is not installed" in str(reason)
+            or "redis-server is not installed" in str(reason)
+        )
+    ):
         report.outcome = "failed"
         report.longrepr = f"CI must run every peer test, but this one skipped: {reason}"
