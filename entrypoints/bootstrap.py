@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import attrs
+
 from codex_login.adapters.clock import SystemClock
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from codex_login.application.browser_login import CallbackListener
     from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 
-STORES = ("file", "memory", "keyring", "auto")
+STORES = ("file", "memory", "keyring", "auto", "redis")
 DEFAULT_LOCK_TIMEOUT = 90.0
 MIN_SECRET_LENGTH = 16
 
@@ -45,10 +47,12 @@ def make_store(
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     notify: Callable[[str], None] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[CredentialStore, str | None]:
     """The store named by CODEX_LOGIN_STORE, and a notice when ``auto`` had to choose.
 
     ``notify`` receives what a person waiting should hear (a held lock, a removed link).
+    ``environ`` (default ``os.environ``) holds the settings of the ``redis`` store.
     """
 
     def file_store() -> FileCredentialStore:
@@ -70,8 +74,51 @@ def make_store(
         return file_store(), (
             f"No OS keyring is available; using {codex_home / 'auth.json'} (mode 0600)"
         )
+    if kind == "redis":
+        settings = redis_settings_from(os.environ if environ is None else environ)
+        return redis_store_from(settings, lock_timeout=lock_timeout, notify=notify), None
     raise ConfigurationError(
         f"CODEX_LOGIN_STORE={kind!r} is not a credential store; use one of: {', '.join(STORES)}"
+    )
+
+
+@attrs.frozen
+class RedisSettings:
+    """Where the ``redis`` store connects, from the environment."""
+
+    url: str = attrs.field(repr=False)  # may carry a password
+    prefix: str
+    password: str | None = attrs.field(repr=False)
+    ca_file: str | None
+
+
+def redis_settings_from(environ: Mapping[str, str]) -> RedisSettings:
+    """``CODEX_LOGIN_REDIS_URL`` (redis://, rediss://, unix://; user and password may be in
+    it), ``CODEX_LOGIN_REDIS_PREFIX``, ``REDISCLI_AUTH`` (the password when the URL has
+    none), and the extra CA bundle for rediss:// (``CODEX_CA_CERTIFICATE``, ``SSL_CERT_FILE``).
+    """
+    url = environ.get("CODEX_LOGIN_REDIS_URL") or ""
+    if not url:
+        raise ConfigurationError(
+            "CODEX_LOGIN_STORE=redis needs CODEX_LOGIN_REDIS_URL, e.g. redis://localhost:6379/0"
+        )
+    return RedisSettings(
+        url=url,
+        prefix=environ.get("CODEX_LOGIN_REDIS_PREFIX") or "codex-login",
+        password=environ.get("REDISCLI_AUTH") or None,
+        ca_file=environ.get("CODEX_CA_CERTIFICATE") or environ.get("SSL_CERT_FILE") or None,
+    )
+
+
+def redis_store_from(
+    settings: RedisSettings, *, lock_timeout: float, notify: Callable[[str], None] | None
+) -> CredentialStore:
+    """The Redis store; the redis package loads only now (its absence is a ConfigurationError)."""
+    from codex_login.adapters import redis_store  # noqa: PLC0415
+
+    client = redis_store.connect(settings.url, password=settings.password, ca_file=settings.ca_file)
+    return redis_store.RedisCredentialStore(
+        client, prefix=settings.prefix, lock_timeout=lock_timeout, notify=notify
     )
 
 
@@ -171,6 +218,7 @@ def bootstrap(
             codex_home_from(env, codex_home),
             lock_timeout=lock_timeout_from(env),
             notify=notify,
+            environ=env,
         )
     return AuthService(
         store=store,
