@@ -14,11 +14,10 @@ path costs one ``stat`` of the store and one clock read.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from collections.abc import Hashable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -32,16 +31,28 @@ from codex_login.domain.errors import (
 )
 from codex_login.domain.issuer import IssuerConfig, bind
 from codex_login.domain.modes import AuthMode
-from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.refresh import refreshed_record
 from codex_login.domain.refresh_policy import NEVER, RefreshPolicy
 from codex_login.domain.resolution import ApiKeyAuth, ChatGptAuth
 from codex_login.domain.tokens import AccessToken, TokenData, TokenGrant
 
+# asyncio (with ssl) and logging cost more than the whole hot path, which needs
+# neither: the methods that refresh import them, so a fresh token never loads them.
+if TYPE_CHECKING:
+    import asyncio
+    import logging
+
+    from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
+
 __all__ = ["AccessToken", "AuthManager"]  # AccessToken is the domain's, re-exported here
 
-log = logging.getLogger(__name__)
+
+def _log() -> logging.Logger:
+    import logging  # noqa: PLC0415  (see the import block)
+
+    return logging.getLogger(__name__)
+
 
 # Pauses between attempts to save tokens the issuer already rotated (a full disk may clear).
 COMMIT_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
@@ -169,6 +180,8 @@ class AuthManager:
     # -- refreshing ------------------------------------------------------------------
 
     async def _shared_refresh(self, *, force: bool) -> AccessToken:
+        import asyncio  # noqa: PLC0415  (see the import block)
+
         loop = asyncio.get_running_loop()
         task = self._running_refresh(loop)
         if task is None:
@@ -193,6 +206,8 @@ class AuthManager:
         ended = self._ended
         if ended is not None and seen.tokens and seen.tokens.refresh_token == ended[0]:
             raise _again(ended[1])  # this session is over; don't ask the issuer again
+        import asyncio  # noqa: PLC0415  (see the import block)
+
         snapshot = await asyncio.to_thread(self._locked_refresh, seen, force)
         self._snapshot = snapshot
         if snapshot.current is None:
@@ -209,18 +224,18 @@ class AuthManager:
             if current.mode is not AuthMode.CHATGPT:
                 return now_seen  # switched to an API key meanwhile
             if _token_pair(tokens) != _token_pair(seen.tokens):
-                log.debug("another process refreshed; adopting its tokens")
+                _log().debug("another process refreshed; adopting its tokens")
                 return now_seen
             if not force and self._clock.now() < now_seen.refresh_at:
                 return now_seen
             unsaved = self._unsaved
             if unsaved is not None and unsaved[0] == tokens.refresh_token:
-                log.debug("saving the tokens an earlier refresh could not save")
+                _log().debug("saving the tokens an earlier refresh could not save")
                 self._commit(unsaved[1], tokens.refresh_token)
                 return self._read(self._store.fingerprint())
             # Only to the issuer that issued these tokens; a conflicting setting sends nothing.
             issuer = bind(tokens, self._issuer)
-            log.debug("refreshing the ChatGPT tokens at %s", issuer.issuer)
+            _log().debug("refreshing the ChatGPT tokens at %s", issuer.issuer)
             grant = self._post_refresh(issuer, tokens.refresh_token)
             self._commit(refreshed_record(record, grant, self._clock.now()), tokens.refresh_token)
             return self._read(self._store.fingerprint())
@@ -232,6 +247,8 @@ class AuthManager:
         loop that takes the store lock cannot deadlock with us; and a caller that
         gives up does not stop a refresh whose new tokens must be committed.
         """
+        import asyncio  # noqa: PLC0415  (see the import block)
+
         posted = self._endpoint.refresh(issuer, refresh_token=refresh_token)
         try:
             return asyncio.run(asyncio.wait_for(posted, self._refresh_timeout))
@@ -256,7 +273,7 @@ class AuthManager:
                 self._store.save(record)
             except StorageError as exc:
                 if delay is not None:
-                    log.info("saving the refreshed tokens failed, trying again: %s", exc)
+                    _log().info("saving the refreshed tokens failed, trying again: %s", exc)
                     time.sleep(delay)
                     continue
                 self._unsaved = (spent, record)

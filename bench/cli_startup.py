@@ -1,4 +1,4 @@
-"""Cold-start wall time of `codex-login status`, beside `python -c pass`, in one run.
+"""Cold-start wall time of `codex-login status` and `token`, beside `python -c pass`, in one run.
 
     python bench/cli_startup.py [--runs 40]
 
@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -48,9 +49,10 @@ def codex_binary() -> str | None:
 
 def homes(root: Path) -> dict[str, Path]:
     made = {}
+    in_an_hour = datetime.now(UTC) + timedelta(hours=1)  # fresh: `token` needs no refresh
     for name, content in (
         ("API-key file", API_KEY_FILE),
-        ("ChatGPT file", json.dumps(chatgpt_document(), indent=2)),
+        ("ChatGPT file", json.dumps(chatgpt_document(expires_at=in_an_hour), indent=2)),
     ):
         home = root / name.split()[0]
         home.mkdir()
@@ -76,6 +78,7 @@ def main() -> None:
         for name, home in homes(Path(root)).items():
             env = {**base_env, "CODEX_HOME": str(home)}
             cases[f"codex-login status, {name}"] = ([CLI, "status"], env)
+            cases[f"codex-login token, {name}"] = ([CLI, "token"], env)
             if codex:
                 cases[f"codex login status, {name}"] = ([codex, "login", "status"], env)
         samples: dict[str, list[float]] = {name: [] for name in cases}

@@ -433,7 +433,10 @@ def _token(service: AuthService, args: argparse.Namespace) -> int:
 
 
 def _token_from_store(service: AuthService) -> AccessToken:
-    import asyncio  # noqa: PLC0415  (only a store-backed token needs an event loop)
+    fresh = service.manager.fresh()  # the hot path: one stat, one clock read, no event loop
+    if fresh is not None:
+        return fresh
+    import asyncio  # noqa: PLC0415  (only a refresh needs an event loop)
 
     try:
         return asyncio.run(service.auth())

@@ -285,14 +285,16 @@ _IMPORTS = """
 import sys
 from codex_login.entrypoints.cli import main
 code = main(sys.argv[1:])
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("aiohttp", "authlib", "filelock"))
+heavy = sorted(
+    m for m in sys.modules if m.split(".")[0] in ("aiohttp", "authlib", "filelock", "asyncio")
+)
 print(code, heavy, file=sys.stderr)
 """
 
 
 @pytest.mark.parametrize("command", ["status", "token"])
 @pytest.mark.parametrize("kind", ["apikey", "chatgpt"])
-def test_read_only_commands_import_neither_aiohttp_nor_authlib_nor_filelock(
+def test_read_only_commands_import_neither_aiohttp_nor_authlib_nor_filelock_nor_asyncio(
     tmp_path: Path, command: str, kind: str
 ) -> None:
     fresh = chatgpt_document(expires_at=datetime.now(UTC) + timedelta(hours=1))
