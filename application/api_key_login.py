@@ -17,7 +17,10 @@ def validate_api_key(raw: str) -> str:
     """Trim surrounding whitespace; refuse empty keys and keys with inner whitespace."""
     key = raw.strip()
     if not key:
-        raise InvalidApiKey("the API key is empty; pipe it in: printenv OPENAI_API_KEY | ...")
+        raise InvalidApiKey(
+            "the API key is empty; pipe it in: "
+            "printenv OPENAI_API_KEY | codex-login login --with-api-key"
+        )
     if any(ch.isspace() or not ch.isprintable() for ch in key):
         raise InvalidApiKey(
             "the API key contains spaces, line breaks or control characters; "

@@ -1,7 +1,10 @@
 """The ``codex-login`` command: translates arguments and errors, decides nothing.
 
-Messages go to stderr, data (tokens, JSON) to stdout. Exit codes: 0 success,
-1 failure, 2 usage error, 130 interrupted, 141 stdout closed early (``| head``).
+Messages go to stderr, data (tokens, JSON, help, the version) to stdout. Every message
+says what happened, then what to do. Exit codes: 0 success, 1 failure, 2 usage error,
+4 ``token`` only: a person must log in (nothing is stored, or the session ended), so a
+script can stop retrying, 130 interrupted, 141 stdout closed early (``| head``).
+``status`` keeps the Codex CLI's codes (0 logged in, 1 not logged in or unreadable).
 Messages that may quote the issuer or a stored field pass through ``scrub`` first.
 """
 
@@ -14,12 +17,14 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codex_login.application.service import AuthService
 from codex_login.application.status import Status
-from codex_login.domain.errors import CodexLoginError, LoginTimedOut
+from codex_login.domain.errors import CodexLoginError, LoginTimedOut, NotLoggedIn, SessionEnded
+from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.masking import scrub
+from codex_login.domain.modes import AuthMode
 from codex_login.domain.plans import plan_name
 from codex_login.entrypoints.bootstrap import bootstrap, broker_client, codex_home_from
 
@@ -29,13 +34,20 @@ if TYPE_CHECKING:
     from codex_login.domain.tokens import AccessToken
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# `token` only: no retry helps, a person must run `codex-login login` (see LOGIN_NEEDED).
+EXIT_LOGIN_NEEDED = 4
 # A reader that stops early (`codex-login status --json | head -1`) is no failure of ours:
 # end quietly with the status a shell shows for a tool killed by SIGPIPE, as git and the
 # coreutils do (128 + 13, like 130 = 128 + SIGINT), so `set -o pipefail` still sees it.
 EXIT_STDOUT_CLOSED = 141
+# The failures that exit EXIT_LOGIN_NEEDED instead of EXIT_FAILURE, per command. Only for
+# `token`, what scripts call; `status` keeps the Codex CLI's codes.
+LOGIN_NEEDED: dict[str, tuple[type[CodexLoginError], ...]] = {"token": (NotLoggedIn, SessionEnded)}
 MAX_KEY_BYTES = 64 * 1024
 MAX_IMPORT_BYTES = 1 << 20
+LOGIN_TIMEOUT = 15 * 60.0
 PIPE_HINT = "printenv OPENAI_API_KEY | codex-login login --with-api-key"
+KEY_PROMPT = "Paste your OpenAI API key (input is hidden): "
 
 
 class UsageError(Exception):
@@ -47,15 +59,21 @@ class StdoutClosed(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    parser, commands = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the command they were given to, with its usage
+        commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.verbose:
         import logging  # noqa: PLC0415  (only when asked: it costs start-up time)
 
         logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
         logging.getLogger("codex_login").setLevel(logging.DEBUG)
+    if args.command == "help":
+        return _help(parser, commands, args.topic)
     service = None
     try:
+        if getattr(args, "check", None) is not None:
+            args.check(args)  # contradictory options: refused before anything is set up
         service = bootstrap(
             notify=_say,
             codex_home=args.codex_home,
@@ -64,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return int(args.run(service, args))
     except UsageError as exc:
-        parser.error(str(exc))
+        # The usage of the command it concerns, as argparse's own errors show.
+        commands.get(args.command, parser).error(str(exc))
     except StdoutClosed:
         return _stdout_closed()
     except KeyboardInterrupt:
@@ -75,13 +94,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             for cause in _causes(exc):
                 _say_scrubbed(f"  caused by {type(cause).__name__}: {cause}", service)
-        return EXIT_FAILURE
+        login_needed = isinstance(exc, LOGIN_NEEDED.get(args.command, ()))
+        return EXIT_LOGIN_NEEDED if login_needed else EXIT_FAILURE
     except Exception as exc:  # a bug: one line, and the traceback only when asked for
         if args.verbose:
             raise
         # Its message could hold anything, secrets included: -v shows it to those who ask.
         _say(f"Error: unexpected {type(exc).__name__}, a bug in codex-login (-v shows details)")
         return EXIT_FAILURE
+
+
+def _help(
+    parser: argparse.ArgumentParser,
+    commands: dict[str, argparse.ArgumentParser],
+    topic: str | None,
+) -> int:
+    """``codex-login help [COMMAND]``: the same text as ``--help``, on stdout."""
+    try:
+        (commands[topic] if topic else parser).print_help()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _stdout_closed()
+    return EXIT_OK
 
 
 def _causes(error: BaseException) -> list[BaseException]:
@@ -108,31 +142,209 @@ def _stdout_closed() -> int:
     return EXIT_STDOUT_CLOSED
 
 
-def _parser() -> argparse.ArgumentParser:
+# -- help texts: each command's --help has a description, examples and its environment ---
+
+CODEX_HOME_HELP = "credential directory (default: $CODEX_HOME or ~/.codex)"
+_STORE_ENV = """\
+  CODEX_HOME                 credential directory (default ~/.codex)
+  CODEX_LOGIN_STORE          file (default), keyring, auto, redis or memory
+  CODEX_LOGIN_REDIS_URL      the redis store's server
+  CODEX_LOGIN_REDIS_PREFIX   the redis store's key prefix
+  CODEX_LOGIN_LOCK_TIMEOUT   seconds to wait for a held lock (default 90)
+"""
+_API_KEY_ENV = """\
+  OPENAI_API_KEY             an API-key login, used when nothing is stored
+"""
+_ISSUER_ENV = """\
+  CODEX_LOGIN_ISSUER         the issuer of a new login (--issuer wins)
+  CODEX_LOGIN_CLIENT_ID      the client id of a new login (--client-id wins)
+  CODEX_LOGIN_ISSUER_PROFILE openai or standard: how to talk to the issuer
+"""
+_NETWORK_ENV = """\
+  CODEX_REFRESH_TOKEN_URL_OVERRIDE, CODEX_REVOKE_TOKEN_URL_OVERRIDE
+                             replace the refresh and revoke endpoints
+  CODEX_CA_CERTIFICATE       an extra CA bundle to trust (else SSL_CERT_FILE)
+  HTTPS_PROXY, NO_PROXY      proxies
+"""
+_BROKER_ENV = """\
+  CODEX_LOGIN_BROKER         a broker's socket path or http://127.0.0.1:PORT
+  CODEX_LOGIN_BROKER_SECRET_FILE
+                             the file holding a TCP broker's secret
+"""
+
+
+def _epilog(examples: str, *environment: str, exit_status: str = "") -> str:
+    """The end of a command's --help: examples, then the environment it reads."""
+    text = f"examples:\n{examples}\nenvironment:\n{''.join(environment)}"
+    return f"{text}\nexit status:\n{exit_status}" if exit_status else text
+
+
+LOGIN_ABOUT = """\
+Sign in with ChatGPT in a browser: start a callback server on localhost:1455
+(1457 when 1455 is taken), print the sign-in URL, open a browser unless
+--no-browser, and wait until the issuer redirects back (15 minutes by default;
+Ctrl-C cancels). --device-auth signs in on another device with a code instead,
+for machines without a browser. --with-api-key stores an OpenAI API key read
+from stdin, or typed at a hidden prompt when stdin is a terminal; a key is never
+taken from the arguments, where other users see it through ps."""
+LOGIN_EPILOG = _epilog(
+    """\
+  codex-login login
+  codex-login login --device-auth
+  codex-login login --no-browser --port 0
+  printenv OPENAI_API_KEY | codex-login login --with-api-key
+  ssh -L 1455:localhost:1455 HOST   # then run codex-login login on HOST
+""",
+    _STORE_ENV,
+    _ISSUER_ENV,
+    _NETWORK_ENV,
+    "  BROWSER                    the browser to open (on Linux, DISPLAY is needed)\n",
+)
+STATUS_ABOUT = """\
+Show how you are logged in, without touching the network. The first line is the
+Codex CLI's: "Logged in using ChatGPT", "Logged in using an API key - sk-...",
+or "Not logged in". The indented lines below it name the account, plan and
+workspace, where the login is stored and when the access token expires; -v adds
+the last refresh, the client id and whether a refresh is due. --json prints the
+details as JSON on stdout, in place of the indented lines unless -v is given."""
+STATUS_EPILOG = _epilog(
+    """\
+  codex-login status
+  codex-login status -v --codex-home /srv/codex
+  codex-login status --json | jq -r .email
+""",
+    _STORE_ENV,
+    _API_KEY_ENV,
+    exit_status="  0 logged in; 1 not logged in, or the stored login cannot be read\n",
+)
+TOKEN_ABOUT = """\
+Print the bearer credential of the current login on stdout, and nothing else:
+the API key, or the ChatGPT access token, refreshed first when it is due (within
+5 minutes of its expiry). --json adds its kind, expiry and account id. --broker
+asks a running token broker (codex-login serve) instead of reading a store. This
+is what scripts call, and what the Codex CLI's provider auth.command can run."""  # noqa: S105  (help text)
+TOKEN_EPILOG = _epilog(
+    """\
+  curl https://api.openai.com/v1/models \\
+    -H "Authorization: Bearer $(codex-login token)"
+  codex-login token --json
+  codex-login token --broker ~/.codex/broker.sock
+""",
+    _STORE_ENV,
+    _API_KEY_ENV,
+    _BROKER_ENV,
+    _ISSUER_ENV,
+    _NETWORK_ENV,
+    exit_status="""\
+  0 printed; 4 a person must log in (nothing is stored, or the session ended);
+  1 any other failure (network, issuer, store, broker), which a retry may cure
+""",
+)
+EXPORT_ABOUT = """\
+Write the stored login to stdout in auth.json format, under the store's lock, to
+move it to another store or machine. A terminal is refused unless --force: the
+output is a live credential. --move removes the login here once written, because
+two live copies of one single-use refresh token end each other's session."""
+EXPORT_EPILOG = _epilog(
+    """\
+  codex-login export --move | CODEX_LOGIN_STORE=redis codex-login import
+  codex-login export --move | ssh HOST codex-login import
+""",
+    _STORE_ENV,
+)
+IMPORT_ABOUT = """\
+Store a login read from stdin (auth.json format, as export writes it), checked
+like a file read, under the target store's lock. A different login already
+stored here is kept unless --force."""
+IMPORT_EPILOG = _epilog(
+    """\
+  codex-login export --move | CODEX_LOGIN_STORE=redis codex-login import
+  codex-login import --force < auth.json
+""",
+    _STORE_ENV,
+)
+SERVE_ABOUT = """\
+Run a token broker: hand out access tokens to sandboxes and containers over a
+Unix socket (and optionally loopback TCP), refreshing the login when due; they
+never see the refresh token. The socket serves only your user unless
+--allow-uid or --allow-gid; TCP clients must send the secret in --secret-file
+as a bearer token. SIGTERM or Ctrl-C stops it cleanly."""
+SERVE_EPILOG = _epilog(
+    """\
+  codex-login serve
+  codex-login token --broker ~/.codex/broker.sock   # in the sandbox
+  codex-login serve --tcp 8765 --secret-file ~/.codex/broker.secret
+""",
+    _STORE_ENV,
+    _API_KEY_ENV,
+    _ISSUER_ENV,
+    _NETWORK_ENV,
+    "  LISTEN_FDS                 systemd socket activation: serve the sockets given\n",
+)
+LOGOUT_ABOUT = """\
+Revoke the refresh token at the issuer that issued it (best effort, 10 s), then
+delete the stored credentials. --local skips revoking: revoking signs out every
+machine that shares the login. Exit status 0 both when a login was removed and
+when none was stored."""
+LOGOUT_EPILOG = _epilog(
+    """\
+  codex-login logout
+  codex-login logout --local
+""",
+    _STORE_ENV,
+    _NETWORK_ENV,
+)
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser, and each command's parser by name (for its usage errors)."""
     parser = argparse.ArgumentParser(
         prog="codex-login",
-        description="Sign in with ChatGPT or an OpenAI API key; credentials live in "
-        "$CODEX_HOME/auth.json, shared with the Codex CLI.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Sign in with ChatGPT or an OpenAI API key, and hand out valid bearer tokens.\n"
+            "Credentials live in $CODEX_HOME/auth.json (or the store CODEX_LOGIN_STORE\n"
+            "names), shared with the Codex CLI."
+        ),
+        epilog=(
+            "Run `codex-login help COMMAND` for a command's description, examples and\n"
+            "environment. Messages go to stderr, data (tokens, JSON) to stdout.\n\n"
+            "exit status:\n"
+            "  0 success, 1 failure, 2 usage error, 4 `token` only: a person must log in,\n"
+            "  130 interrupted, 141 whoever read stdout went away"
+        ),
     )
-    parser.add_argument(
-        "--codex-home",
-        type=Path,
-        metavar="DIR",
-        help="credential directory (default: $CODEX_HOME or ~/.codex)",
-    )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
+    parser.add_argument("--codex-home", type=Path, metavar="DIR", help=CODEX_HOME_HELP)
     parser.add_argument("-v", "--verbose", action="store_true", help="say more")
-    # -v after the command too (`codex-login status -v`); SUPPRESS keeps a -v given before it.
-    verbose = argparse.ArgumentParser(add_help=False)
-    verbose.add_argument(
+    # The global options after the command too (`codex-login status -v --codex-home DIR`);
+    # SUPPRESS keeps a value given before the command from being reset by this default.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--codex-home", type=Path, metavar="DIR", default=argparse.SUPPRESS, help=CODEX_HOME_HELP
+    )
+    common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="say more"
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands: dict[str, argparse.ArgumentParser] = {}
 
-    login = commands.add_parser(
-        "login", parents=[verbose], help="sign in with ChatGPT (or an API key)"
-    )
+    def command(name: str, summary: str, about: str, epilog: str) -> argparse.ArgumentParser:
+        commands[name] = subparsers.add_parser(
+            name,
+            parents=[common],
+            help=summary,
+            description=about,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        return commands[name]
+
+    login = command("login", "sign in with ChatGPT (or an API key)", LOGIN_ABOUT, LOGIN_EPILOG)
     login.add_argument(
-        "--with-api-key", action="store_true", help="read an OpenAI API key from stdin"
+        "--with-api-key",
+        action="store_true",
+        help="store an OpenAI API key read from stdin (typed at a hidden prompt at a terminal)",
     )
     login.add_argument("--api-key", metavar="KEY", help=argparse.SUPPRESS)
     login.add_argument(
@@ -140,29 +352,31 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="sign in on another device with a code (for machines without a browser)",
     )
-    login.add_argument("--no-browser", action="store_true", help="only print the URL")
     login.add_argument(
-        "--port", type=_port, metavar="N", help="callback port (default 1455, then 1457; 0 = any)"
+        "--no-browser", action="store_true", help="only print the URL (browser sign-in)"
     )
     login.add_argument(
-        "--issuer", metavar="URL", help="OAuth issuer (default https://auth.openai.com)"
+        "--port",
+        type=_port,
+        metavar="N",
+        help="callback port (default 1455, then 1457; 0 = any; browser sign-in)",
     )
+    login.add_argument("--issuer", metavar="URL", help=f"OAuth issuer (default {DEFAULT_ISSUER})")
     login.add_argument("--client-id", metavar="ID", help="OAuth client id")
     login.add_argument(
         "--timeout",
         type=_seconds,
-        default=15 * 60,
         metavar="SECONDS",
-        help="give up after this long (default 900)",
+        help=f"give up after this long (default {LOGIN_TIMEOUT:g})",
     )
-    login.set_defaults(run=_login)
+    login.set_defaults(run=_login, check=_check_login_options)
 
-    status = commands.add_parser("status", parents=[verbose], help="show how you are logged in")
+    status = command("status", "show how you are logged in", STATUS_ABOUT, STATUS_EPILOG)
     status.add_argument("--json", action="store_true", help="print details as JSON on stdout")
     status.set_defaults(run=_status)
 
-    token = commands.add_parser(
-        "token", parents=[verbose], help="print the bearer token, refreshed when due"
+    token = command(
+        "token", "print the bearer token, refreshed when due", TOKEN_ABOUT, TOKEN_EPILOG
     )
     token.add_argument("--json", action="store_true", help="add its kind and expiry, as JSON")
     token.add_argument(
@@ -172,10 +386,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.set_defaults(run=_token)
 
-    export = commands.add_parser(
+    export = command(
         "export",
-        parents=[verbose],
-        help="write the stored login to stdout (auth.json format), to move it to another store",
+        "write the stored login to stdout (auth.json format), to move it to another store",
+        EXPORT_ABOUT,
+        EXPORT_EPILOG,
     )
     export.add_argument(
         "--move",
@@ -185,18 +400,22 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="write to a terminal too")
     export.set_defaults(run=_export)
 
-    import_ = commands.add_parser(
-        "import", parents=[verbose], help="store a login read from stdin (auth.json format)"
+    import_ = command(
+        "import",
+        "store a login read from stdin (auth.json format)",
+        IMPORT_ABOUT,
+        IMPORT_EPILOG,
     )
     import_.add_argument(
         "--force", action="store_true", help="replace a different login stored here"
     )
     import_.set_defaults(run=_import)
 
-    serve = commands.add_parser(
+    serve = command(
         "serve",
-        parents=[verbose],
-        help="hand out access tokens to sandboxes over a socket (a token broker)",
+        "hand out access tokens to sandboxes over a socket (a token broker)",
+        SERVE_ABOUT,
+        SERVE_EPILOG,
     )
     serve.add_argument(
         "--socket", type=Path, metavar="PATH", help="Unix socket (default $CODEX_HOME/broker.sock)"
@@ -231,8 +450,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
 
-    logout = commands.add_parser(
-        "logout", parents=[verbose], help="revoke and remove the stored credentials"
+    logout = command(
+        "logout", "revoke and remove the stored credentials", LOGOUT_ABOUT, LOGOUT_EPILOG
     )
     logout.add_argument(
         "--local",
@@ -240,19 +459,80 @@ def _parser() -> argparse.ArgumentParser:
         help="only delete here; don't revoke (revoking signs out every machine sharing the login)",
     )
     logout.set_defaults(run=_logout)
-    return parser
+
+    help_ = subparsers.add_parser(
+        "help",
+        help="show the help of codex-login or of one command",
+        description="Show the help of codex-login, or of COMMAND (the same as COMMAND --help).",
+    )
+    help_.add_argument(
+        "topic", nargs="?", choices=[*commands, "help"], metavar="COMMAND", help="a command"
+    )
+    commands["help"] = help_
+    return parser, commands
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed distribution's version, looked up only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.pop("default", None)
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+        try:
+            number = version("codex-login")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            number = "(version unknown: not installed)"
+        print(f"codex-login {number}")
+        parser.exit()
+
+
+def _check_login_options(args: argparse.Namespace) -> None:
+    """Refuse options that contradict each other, before anything is set up."""
+    if args.api_key is not None:
+        raise UsageError(
+            "--api-key is refused: keys in arguments leak to other users through ps; "
+            f"pipe the key in instead: {PIPE_HINT}"
+        )
+    browser_only = {"--no-browser": args.no_browser, "--port": args.port is not None}
+    if args.with_api_key:
+        chatgpt_only = {
+            "--device-auth": args.device_auth,
+            **browser_only,
+            "--issuer": args.issuer is not None,
+            "--client-id": args.client_id is not None,
+            "--timeout": args.timeout is not None,
+        }
+        given = [name for name, present in chatgpt_only.items() if present]
+        if given:
+            raise UsageError(
+                f"--with-api-key cannot be combined with {', '.join(given)}: those options "
+                "are for signing in with ChatGPT; drop them, or drop --with-api-key"
+            )
+    elif args.device_auth:
+        given = [name for name, present in browser_only.items() if present]
+        if given:
+            raise UsageError(
+                f"--device-auth cannot be combined with {', '.join(given)}: those options "
+                "are for the browser sign-in; drop them, or drop --device-auth"
+            )
 
 
 def _login(service: AuthService, args: argparse.Namespace) -> int:
     if service.store_notice:
         _say(service.store_notice)
-    if args.api_key is not None:
-        raise UsageError(
-            f"--api-key is not accepted (keys in arguments leak via ps); use: {PIPE_HINT}"
-        )
     outcome = None
     if args.with_api_key:
-        service.login_with_api_key(_read_key_from_stdin())
+        service.login_with_api_key(_read_key())
     else:
         before = service.login_marker()
         try:
@@ -262,16 +542,33 @@ def _login(service: AuthService, args: argparse.Namespace) -> int:
             # Stopped after the issuer answered: if the login was stored, it is done.
             if service.login_marker() in (None, before):
                 raise
-            _say("The sign-in had been saved when the login was stopped.")
+            _say("The sign-in had been saved when the login was stopped; you are logged in.")
     _say("Successfully logged in")
+    if outcome is not None:
+        _say_who(outcome)
     if args.verbose:
         _say_field("credentials", service.store.location)
         if outcome is not None:
-            claims = outcome.id_token
-            _say_field("email", claims.email)
-            _say_field("plan", plan_name(claims.plan) if claims.plan else None)
             _say_field("API key stored", outcome.api_key_stored)
     return EXIT_OK
+
+
+def _say_who(outcome: LoginOutcome) -> None:
+    """``Logged in as alice@example.com (ChatGPT Pro)``: the account, by email or else id."""
+    claims = outcome.id_token
+    who = claims.email or claims.account_id
+    if who:
+        plan = f"ChatGPT {_plan_title(plan_name(claims.plan))}" if claims.plan else "ChatGPT"
+        _say(f"Logged in as {who} ({plan})")
+
+
+def _plan_title(plan: str) -> str:
+    """``pro`` -> ``Pro``: a plan as people write it (an unknown one as the issuer did)."""
+    return plan[:1].upper() + plan[1:]
+
+
+def _login_timeout(args: argparse.Namespace) -> float:
+    return float(args.timeout) if args.timeout is not None else LOGIN_TIMEOUT
 
 
 def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOutcome:
@@ -287,7 +584,10 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOu
 
     def announce(url: str, port: int) -> None:
         _say(f"Starting local login server on http://localhost:{port}.")
-        _say("If your browser did not open, navigate to this URL to authenticate:")
+        if args.no_browser:
+            _say("Open this URL in a browser to sign in:")
+        else:
+            _say("If your browser did not open, navigate to this URL to authenticate:")
         _say(f"\n{url}\n")
         _say(
             "On a remote or headless machine, use `codex-login login --device-auth` instead "
@@ -299,13 +599,15 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOu
             announce=announce,
             open_browser=None if args.no_browser else SystemBrowser().open,
             port=args.port,
-            timeout=args.timeout,
+            timeout=_login_timeout(args),
         )
     )
 
 
 def _login_with_device_code(service: AuthService, args: argparse.Namespace) -> LoginOutcome:
     import asyncio  # noqa: PLC0415
+
+    timeout = _login_timeout(args)
 
     async def sign_in() -> LoginOutcome:
         login = service.begin_device_login()
@@ -315,13 +617,14 @@ def _login_with_device_code(service: AuthService, args: argparse.Namespace) -> L
         if device.verification_uri_complete:
             _say(f"(or open {device.verification_uri_complete})")
         _say(f"Waiting for approval; the code expires in {round(device.expires_in / 60)} minutes.")
-        return await asyncio.wait_for(login.wait(device), args.timeout)
+        return await asyncio.wait_for(login.wait(device), timeout)
 
     try:
         return asyncio.run(sign_in())
     except TimeoutError as exc:
         raise LoginTimedOut(
-            f"the code was not approved within {args.timeout:g} s; run the login again"
+            f"the code was not approved within {timeout:g} s; "
+            "run `codex-login login --device-auth` again"
         ) from exc
 
 
@@ -345,18 +648,36 @@ def _seconds(text: str) -> float:
     return seconds
 
 
-def _read_key_from_stdin() -> str:
-    if sys.stdin is None or sys.stdin.isatty():
+def _read_key() -> str:
+    """The API key: piped in on stdin, or typed at a prompt that does not echo it."""
+    if sys.stdin is None:
         raise UsageError(
-            f"--with-api-key reads the key from stdin, not a terminal; use: {PIPE_HINT}"
+            f"--with-api-key reads the key from stdin, but there is none; pipe it in: {PIPE_HINT}"
         )
+    if sys.stdin.isatty():
+        return _prompt_for_key()
     data = sys.stdin.buffer.read(MAX_KEY_BYTES + 1)
     if len(data) > MAX_KEY_BYTES:
-        raise UsageError("stdin holds more than 64 KiB; pipe in just the API key")
+        raise UsageError(
+            "stdin holds more than 64 KiB, so it is not an API key; pipe in just the key"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError("the API key on stdin is not UTF-8 text") from exc
+        raise UsageError("the API key on stdin is not UTF-8 text; pipe in just the key") from exc
+
+
+def _prompt_for_key() -> str:
+    import getpass  # noqa: PLC0415  (only a key typed at a terminal needs it)
+
+    try:
+        return getpass.getpass(KEY_PROMPT, stream=sys.stderr)
+    except EOFError:  # Ctrl-D: nothing typed, and the prompt's line is still open
+        _say("")
+        return ""
+    except KeyboardInterrupt:
+        _say("")
+        raise
 
 
 def _status(service: AuthService, args: argparse.Namespace) -> int:
@@ -373,12 +694,13 @@ def _status(service: AuthService, args: argparse.Namespace) -> int:
     if status is None:
         _say("Not logged in")
         return EXIT_FAILURE
-    if status.masked_api_key is not None and status.mode.value == "apikey":
+    # The Codex CLI's first line, word for word: scripts match on it.
+    if status.masked_api_key is not None and status.mode is AuthMode.API_KEY:
         _say(f"Logged in using an API key - {status.masked_api_key}")
     else:
         _say("Logged in using ChatGPT")
-    if args.verbose:
-        _say_details(status)
+    if args.verbose or not args.json:  # --json alone: the details are on stdout
+        _say_details(status, now=service.clock.now(), verbose=args.verbose)
     return EXIT_OK
 
 
@@ -402,14 +724,57 @@ def _status_document(status: Status | None) -> dict[str, object]:
     }
 
 
-def _say_details(status: Status) -> None:
-    for label, value in _status_document(status).items():
-        if label not in ("logged_in", "mode", "warnings"):  # warnings have their own lines
-            _say_field(label, value)
+def _say_details(status: Status, *, now: datetime, verbose: bool) -> None:
+    """Who is logged in, where it is stored and how long the access token lasts."""
+    if status.mode is AuthMode.API_KEY:
+        _say_field("credentials", status.source)
+        return
+    _say_field("email", status.email)
+    _say_field("plan", _plan_title(status.plan) if status.plan else None)
+    _say_field("account id", status.account_id)
+    if verbose or status.issuer not in (None, DEFAULT_ISSUER):
+        _say_field("issuer", status.issuer)
+    _say_field("credentials", status.source)
+    expiry = expiry_in_words(status.access_token_expires_at, now)
+    if expiry is not None:
+        due = status.refresh_due or expiry.startswith("expired")
+        _say_field("access token", f"{expiry}; refreshed on next use" if due else expiry)
+    if verbose:
+        _say_field("access token expires at", _iso(status.access_token_expires_at))
+        _say_field("last refresh", _iso(status.last_refresh))
+        _say_field("refresh due", status.refresh_due)
+        _say_field("client id", status.client_id)
+        _say_field("stored API key", status.masked_api_key)
+
+
+def expiry_in_words(expires_at: datetime | None, now: datetime) -> str | None:
+    """``expires in 42 min``, ``expires in 3 h``, ``expired 2 days ago``; None when unknown.
+
+    Minutes below two hours, hours below two days, then days, always rounded down (an
+    expiry in 59 s is "under 1 min" away, never "1 min").
+    """
+    if expires_at is None:
+        return None
+    seconds = (expires_at - now).total_seconds()
+    if seconds > 0:
+        return f"expires in {_span(seconds)}"
+    if seconds > -60:
+        return "expired just now"
+    return f"expired {_span(-seconds)} ago"
+
+
+def _span(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "under 1 min"
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} days"
 
 
 def _say_field(label: str, value: object) -> None:
-    """One indented ``label: value`` line of -v output; nothing for a missing value."""
+    """One indented ``label: value`` detail line; nothing for a missing value."""
     if isinstance(value, bool):
         _say(f"  {label}: {'yes' if value else 'no'}")
     elif value is not None:
@@ -458,8 +823,9 @@ def _export(service: AuthService, args: argparse.Namespace) -> int:
 
     if sys.stdout.isatty() and not args.force:
         raise UsageError(
-            "export writes a live credential; pipe it (codex-login export --move | "
-            "CODEX_LOGIN_STORE=redis codex-login import) or pass --force to print it here"
+            "export refuses to write a live credential to a terminal; pipe it into import "
+            "(codex-login export --move | CODEX_LOGIN_STORE=redis codex-login import), "
+            "or pass --force to print it here"
         )
 
     def hand_over(record: CredentialRecord) -> None:
@@ -485,16 +851,24 @@ def _import(service: AuthService, args: argparse.Namespace) -> int:
     from codex_login.application.transfer import import_login  # noqa: PLC0415
 
     if sys.stdin is None or sys.stdin.isatty():
-        raise UsageError("import reads a login from stdin: codex-login export --move | ...")
+        raise UsageError(
+            "import reads a login from stdin, not a terminal; pipe one in: "
+            "codex-login export --move | CODEX_LOGIN_STORE=redis codex-login import"
+        )
     data = sys.stdin.buffer.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
-        raise UsageError("stdin holds more than 1 MiB; it cannot be a login")
+        raise UsageError(
+            "stdin holds more than 1 MiB, so it is not a login; pipe in what export writes"
+        )
     loaded = auth_json.decode(data, "the login on stdin")
     for warning in loaded.warnings:
         _say(f"Warning: {warning}")
     changed = import_login(store=service.store, record=loaded.record, replace=args.force)
     where = service.store.location
-    _say(f"Imported the login into {where}" if changed else f"{where} already holds this login")
+    if changed:
+        _say(f"Imported the login into {where}")
+    else:
+        _say(f"{where} already holds this login; nothing changed")
     return EXIT_OK
 
 

@@ -38,7 +38,7 @@ def test_the_openai_device_flow(tmp_path: Path, issuer: FakeIssuer) -> None:
     issuer.approve_device(code)
     status, rest = finish(child)
     assert status == 0, rest
-    assert rest.strip().endswith("Successfully logged in")
+    assert "Successfully logged in" in rest.splitlines()
     [exchange] = issuer.posts("authorization_code")
     assert exchange.form["redirect_uri"] == f"{issuer.url}/deviceauth/callback"
     assert exchange.form["code_verifier"].startswith("verifier-")

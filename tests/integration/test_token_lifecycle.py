@@ -91,19 +91,21 @@ def test_token_for_an_api_key(tmp_path: Path) -> None:
 
 def test_token_when_not_logged_in(tmp_path: Path) -> None:
     result = run_cli("token", home=tmp_path)
-    assert (result.returncode, result.stdout) == (1, "")
+    assert (result.returncode, result.stdout) == (4, "")  # 4: a person must log in
     assert result.stderr == "Error: not logged in; run `codex-login login`\n"
 
 
 def failed_refresh(home: Path, issuer: FakeIssuer, failure: Failure) -> str:
     """Run `token` on a login due for refresh against a failing issuer; its one-line error.
 
-    Whatever the failure, the command exits 1 and auth.json stays byte for byte.
+    Whatever the failure, the command fails (4 when the session ended, else 1) and
+    auth.json stays byte for byte.
     """
     before = write_login(home, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
     issuer.refresh_failure = failure
     result = run_cli("token", env=issuer_env(home, issuer))
-    assert result.returncode == 1
+    ended = "run `codex-login login` to sign in again" in result.stderr
+    assert result.returncode == (4 if ended else 1)
     assert len(result.stderr.strip().splitlines()) == 1
     assert (home / "auth.json").read_bytes() == before
     return result.stderr.strip()
