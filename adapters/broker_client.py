@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +38,19 @@ class _UnixConnection(http.client.HTTPConnection):
     def connect(self) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(self.timeout)
-        self.sock.connect(self._path)
+        # A Unix socket whose backlog is full refuses at once (EAGAIN) instead of
+        # queueing the caller as TCP does: wait a little and try again.
+        deadline = time.monotonic() + (self.timeout or 10.0)
+        pause = 0.005
+        while True:
+            try:
+                self.sock.connect(self._path)
+                return
+            except BlockingIOError:
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
 
 
 class BrokerClient:

@@ -115,6 +115,7 @@ class Broker:
                 "max_field_size": self._limits.max_header,
                 "max_headers": self._limits.max_headers,
                 "keepalive_timeout": self._limits.keepalive,
+                "logger": _quiet_logger(self._say),
             },
         )
         app.router.add_get("/v1/token", self._token, allow_head=False)
@@ -127,16 +128,25 @@ class Broker:
         loop = asyncio.get_running_loop()
         for listener in listeners:
             listener.setblocking(False)
+            # asyncio listens again with its own backlog (100): a burst of clients on a
+            # Unix socket would then fail at once (EAGAIN) instead of waiting their turn.
+            backlog = self._limits.max_connections
             if listener.family == socket.AF_UNIX:
-                server = await loop.create_unix_server(self._protocol, sock=listener)
+                server = await loop.create_unix_server(
+                    self._protocol, sock=listener, backlog=backlog
+                )
             else:
-                server = await loop.create_server(self._protocol, sock=listener)
+                server = await loop.create_server(self._protocol, sock=listener, backlog=backlog)
             self._servers.append(server)
 
     async def stop(self) -> None:
         """Stop accepting and let the requests in flight finish."""
         for server in self._servers:
             server.close()
+        # A connection accepted just now has sent nothing yet; nothing would wake it.
+        for handler in list(self._silent):
+            handler.force_close()
+        self._silent.clear()
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
@@ -253,6 +263,29 @@ class Broker:
             "account_id": token.account_id,
             "mode": MODE_NAMES[token.mode],
         }
+
+
+def _quiet_logger(say: Callable[[str], None]) -> logging.Logger:
+    """aiohttp's own log for requests it cannot parse: one line, never the request.
+
+    Its default logs a traceback holding the raw request bytes, which can hold a
+    bearer secret.
+    """
+    logger = logging.getLogger(f"{__name__}.http")
+    logger.propagate = False
+    logger.handlers = [_OneLine(say)]
+    return logger
+
+
+class _OneLine(logging.Handler):
+    def __init__(self, say: Callable[[str], None]) -> None:
+        super().__init__(logging.INFO)
+        self._say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = record.exc_info[1] if record.exc_info else None
+        what = type(error).__name__ if error is not None else "an unreadable request"
+        self._say(f"- rejected a request that is not valid HTTP ({what})")
 
 
 class _Refuse(asyncio.Protocol):

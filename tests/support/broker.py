@@ -250,7 +250,7 @@ def broker_in_thread(
         yield ThreadBroker(path, broker, loop, log)
     finally:
         try:
-            asyncio.run_coroutine_threadsafe(_stop(broker), loop).result(timeout=60)
+            asyncio.run_coroutine_threadsafe(broker.stop(), loop).result(timeout=60)
         finally:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=30)
@@ -258,16 +258,6 @@ def broker_in_thread(
             listener.close()
             with suppress(FileNotFoundError):
                 path.unlink()
-
-
-async def _stop(broker: Broker) -> None:
-    await broker.stop()
-    # A connection accepted while stop() ran is left waiting for its first-request
-    # deadline (see test_stopping_while_clients_connect_is_prompt_every_time). The CLI
-    # exits and the kernel closes it; this loop is about to close, so close it now.
-    await asyncio.sleep(0.05)
-    for handler in list(broker._silent):
-        handler.force_close()
 
 
 # -- clients ---------------------------------------------------------------------------
@@ -355,6 +345,41 @@ def tcp_request(
         connection.close()
 
 
+def storm(path: Path, count: int, timeout: float = 60.0) -> list[tuple[int, str]]:
+    """``count`` threads released at once, each one GET /v1/token on its own connection.
+
+    Each gives (status, access token); a failed request gives (0, what went wrong).
+    """
+    barrier = threading.Barrier(count)
+    results: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        try:
+            barrier.wait(timeout)
+            answer = unix_request(path, timeout=timeout)
+            token = answer.json().get("access_token", "") if answer.status == 200 else ""
+            result = (answer.status, str(token))
+        except (
+            OSError,
+            http.client.HTTPException,
+            ValueError,
+            threading.BrokenBarrierError,
+        ) as exc:
+            result = (0, f"{type(exc).__name__}: {exc}")
+        with lock:
+            results.append(result)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 2 * timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    assert not any(thread.is_alive() for thread in threads), "a storm client hung"
+    return results
+
+
 Address = Path | tuple[str, int]
 
 
@@ -397,6 +422,38 @@ def exchange(address: Address, data: bytes, timeout: float = 10.0) -> bytes:
             sock.sendall(data)
             sock.shutdown(socket.SHUT_WR)
         return read_to_end(sock)
+
+
+def answer_on(sock: socket.socket, method: str = "GET") -> Answer | None:
+    """The next HTTP answer on ``sock``, framed by its headers; None if it closed first.
+
+    ``method``: the request's (the answer to HEAD has no body).
+    """
+    response = http.client.HTTPResponse(sock, method=method)
+    try:
+        response.begin()
+        body = response.read()
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        return None
+    finally:
+        response.close()
+    return Answer(response.status, response.getheaders(), body)
+
+
+def send_raw(address: Address, data: bytes, timeout: float = 10.0) -> Answer | None:
+    """Send raw bytes on a new connection and read one answer (None: closed unanswered).
+
+    A hang raises TimeoutError.
+    """
+    with connect(address, timeout) as sock:
+        with suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(data)
+        return answer_on(sock, method_of(data))
+
+
+def method_of(data: bytes) -> str:
+    """The method a raw request starts with, as ``http.client`` needs it to frame the answer."""
+    return "HEAD" if data.startswith(b"HEAD ") else "GET"
 
 
 def status_of(reply: bytes) -> int | None:
