@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from codex_login.adapters import auth_json
-from codex_login.domain.errors import ConfigurationError, LockTimeout, StorageError
+from codex_login.domain.errors import ConfigurationError, LeaseLost, LockTimeout, StorageError
 from codex_login.domain.masking import scrub
 from codex_login.domain.record import CredentialRecord, Loaded
 
@@ -89,6 +89,20 @@ end
 return 0
 """
 
+# KEYS: lock, version. ARGV: token, the version read under the lease, ttl (ms).
+# 'ok' (and the lease lasts ttl again) while the lease is ours and nobody committed
+# since we read; else 'lease' or 'version'.
+CONFIRM = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 'lease'
+end
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[2] then
+  return 'version'
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 'ok'
+"""
+
 # KEYS: lock. ARGV: token. 1 when our lease was removed; another's is never touched.
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -133,10 +147,6 @@ if version == '0' then
 end
 return {1, redis.call('INCR', KEYS[2]), record and 1 or 0}
 """
-
-
-class LeaseLost(StorageError):
-    """A fenced commit was refused: the lease expired or another writer committed first."""
 
 
 @attrs.frozen
@@ -255,6 +265,7 @@ class RedisCredentialStore:
         self._renew_script = client.register_script(RENEW)
         self._release = client.register_script(RELEASE)
         self._commit_script = client.register_script(COMMIT)
+        self._confirm_script = client.register_script(CONFIRM)
         self._cache = _VersionCache(self._server, self.keys.version) if client_side_cache else None
         # The lease excludes other handles and hosts; this excludes other threads of ours.
         self._owner = threading.RLock()
@@ -312,6 +323,20 @@ class RedisCredentialStore:
         finally:
             self._owner.release()
 
+    def confirm_exclusive(self) -> None:
+        """Before sending a refresh token: the lease is still ours, the record unchanged."""
+        lease = self._mine()
+        if lease is None:
+            raise LeaseLost(f"no lease on {self.keys.record} is held by this thread")
+        with self._translated("check the lease"):
+            answer = self._confirm_script(
+                keys=[self.keys.lock, self.keys.version],
+                args=[lease.token, lease.version, self._ttl_ms],
+            )
+        why = _as_bytes(answer).decode()
+        if why != "ok":
+            raise self._refused(why)
+
     # -- the lease -------------------------------------------------------------------
 
     def _take_lease(self) -> _Lease:
@@ -334,8 +359,10 @@ class RedisCredentialStore:
                     f"Waiting for the lease {self.keys.lock} held by another writer; giving "
                     f"up after {self._lock_timeout:g} s ({TIMEOUT_VARIABLE} changes this)"
                 )
-            # Full jitter: waiters spread out instead of retrying in step.
-            time.sleep(min(_jitter.uniform(delay / 2, delay), deadline - now))
+            # Full jitter: waiters spread out instead of retrying in step; a pending
+            # notice is not slept past.
+            wake = deadline if told else min(deadline, notice_at)
+            time.sleep(max(0.0, min(_jitter.uniform(delay / 2, delay), wake - now)))
             delay = min(delay * 2, MAX_BACKOFF)
         lease = _Lease(token, version, threading.get_ident())
         if self._renew:

@@ -24,6 +24,7 @@ import attrs
 from codex_login.application.credentials import resolve_loaded
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import (
+    LeaseLost,
     NotLoggedIn,
     SessionEnded,
     StorageError,
@@ -235,6 +236,7 @@ class AuthManager:
                 return self._read(self._store.fingerprint())
             # Only to the issuer that issued these tokens; a conflicting setting sends nothing.
             issuer = bind(tokens, self._issuer)
+            self._confirm_lease()
             _log().debug("refreshing the ChatGPT tokens at %s", issuer.issuer)
             grant = self._post_refresh(issuer, tokens.refresh_token)
             self._commit(refreshed_record(record, grant, self._clock.now()), tokens.refresh_token)
@@ -261,6 +263,20 @@ class AuthManager:
                 "the stored login is unchanged, try again later"
             ) from exc
 
+    def _confirm_lease(self) -> None:
+        """A lease can expire while held (a paused process): check it before spending the
+        refresh token, which another holder may have rotated meanwhile."""
+        from codex_login.domain.ports import LeasedStore  # noqa: PLC0415  (refreshes only)
+
+        if not isinstance(self._store, LeasedStore):
+            return
+        try:
+            self._store.confirm_exclusive()
+        except LeaseLost as exc:
+            raise TransientTokenError(
+                f"{exc}; no refresh was sent, so nothing was spent: try again"
+            ) from exc
+
     def _commit(self, record: CredentialRecord, spent: str) -> None:
         """Save tokens the issuer has already rotated, trying again for a few seconds.
 
@@ -271,6 +287,12 @@ class AuthManager:
         for delay in (*self._commit_retry_delays, None):
             try:
                 self._store.save(record)
+            except LeaseLost as exc:  # another writer's record stands: never overwrite it
+                raise LeaseLost(
+                    f"the issuer sent new tokens but they were not saved ({exc}); another "
+                    "process may have refreshed meanwhile and its login stands; if the next "
+                    "call fails, run `codex-login login`"
+                ) from exc
             except StorageError as exc:
                 if delay is not None:
                     _log().info("saving the refreshed tokens failed, trying again: %s", exc)

@@ -13,7 +13,8 @@ contain a secret.
     │   ├── UnsupportedAuthMode     auth_mode written by a newer tool
     │   └── NotLoggedIn             nothing stored, no API key in the environment
     ├── StorageError                the store cannot be read or written
-    │   └── LockTimeout             another process holds the credential lock
+    │   ├── LockTimeout             another process holds the credential lock
+    │   └── LeaseLost               a lease expired or another writer committed first
     ├── InvalidJwt                  a token is not a decodable JWT
     ├── InvalidApiKey               a key given to login is unusable
     ├── LoginError                  the browser login did not complete
@@ -89,6 +90,10 @@ class StorageError(CodexLoginError):
 
 class LockTimeout(StorageError):
     """Another process held the credential lock for too long."""
+
+
+class LeaseLost(StorageError):
+    """A store's lease expired, or another writer committed first: nothing was written."""
 
 
 class InvalidJwt(CodexLoginError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from codex_login.domain.device import DeviceCode, DevicePending
 from codex_login.domain.issuer import IssuerConfig
@@ -49,6 +49,20 @@ class CredentialStore(Protocol):
 
         ``save`` and ``delete`` inside the block reuse it.
         """
+        ...
+
+
+@runtime_checkable
+class LeasedStore(Protocol):
+    """A store whose ``exclusive()`` is a lease that can expire while held (Redis).
+
+    Before a refresh token is sent, the holder confirms the lease is still its own
+    and the record unchanged, so a writer paused past its lease does not spend a
+    refresh token that another writer has already rotated.
+    """
+
+    def confirm_exclusive(self) -> None:
+        """Renew the lease if it is still ours and the record unchanged; else raise LeaseLost."""
         ...
 
 

@@ -52,6 +52,8 @@ from support.broker import (
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env, stored, write_login
 
+pytestmark = pytest.mark.slow
+
 JUNK_REQUESTS = 10_000
 JUNK_WORKERS = 16
 JUNK_SECONDS = 300  # the whole corpus, on a small shared machine

@@ -43,6 +43,8 @@ from support.cli import CLI, clean_env, run_cli
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored, write_login
 
+pytestmark = pytest.mark.slow
+
 CLIENTS = 50
 PROMPT = 5.0  # seconds from the signal to the exit: "within a few seconds"
 STORM = 200
@@ -350,6 +352,7 @@ from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.broker import Broker, Limits, unix_listener
 from codex_login.testing.issuer import FakeIssuer, running_issuer
 from codex_login.testing.tokens import access_token, id_token
+
 
 class Unix(http.client.HTTPConnection):
     def __init__(self, path):

@@ -21,12 +21,12 @@ import codex_login.adapters
 from codex_login.adapters import auth_json
 from codex_login.adapters.redis_store import (
     Keys,
-    LeaseLost,
     RedisCredentialStore,
     connect,
 )
 from codex_login.domain.errors import (
     ConfigurationError,
+    LeaseLost,
     LockTimeout,
     MalformedCredentials,
     StorageError,

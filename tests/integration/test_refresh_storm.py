@@ -12,6 +12,8 @@ from codex_login.testing.issuer import FakeIssuer
 from support.cli import run_all
 from support.logins import issuer_env, stored, write_login
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def issuer(codex_fake_issuer: FakeIssuer) -> FakeIssuer:
