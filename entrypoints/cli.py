@@ -295,6 +295,24 @@ LOGOUT_EPILOG = _epilog(
     _NETWORK_ENV,
 )
 
+DEMO_ABOUT = """\
+Watch the whole life of a login, against a fake issuer started on a free
+loopback port, in a temporary CODEX_HOME removed at the end: your own
+credentials are never read or changed. It signs in through the real callback
+server (in your browser when there is a graphical one, else over HTTP by
+itself), shows status, lets a short-lived access token expire and refreshes it,
+runs 8 `codex-login token` processes at once (one refresh), and logs out
+(one revoke). Each step is a line or two with its time; it takes a few seconds."""
+DEMO_EPILOG = _epilog(
+    """\
+  codex-login demo
+  codex-login demo --no-browser --json | jq '.steps[] | {step, ok, seconds}'
+""",
+    "  CODEX_HOME                 not used: the demo's login lives in a temporary one\n",
+    "  TMPDIR                     where the temporary CODEX_HOME is made\n",
+    "  BROWSER, DISPLAY           the browser to open (on Linux, DISPLAY is needed)\n",
+)
+
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The top-level parser, and each command's parser by name (for its usage errors)."""
@@ -459,6 +477,12 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         help="only delete here; don't revoke (revoking signs out every machine sharing the login)",
     )
     logout.set_defaults(run=_logout)
+
+    _demo_options(
+        command(
+            "demo", "sign in, refresh and log out against a fake issuer", DEMO_ABOUT, DEMO_EPILOG
+        )
+    )
 
     help_ = subparsers.add_parser(
         "help",
@@ -896,6 +920,43 @@ def _logout(service: AuthService, args: argparse.Namespace) -> int:
         warning = f"Warning: could not revoke the login at the issuer: {result.revoke_error}"
         _say(scrub(warning, secrets))
     _say("Successfully logged out" if result.removed else "Not logged in")
+    return EXIT_OK
+
+
+def _demo_options(demo: argparse.ArgumentParser) -> None:
+    demo.add_argument("--json", action="store_true", help="print the steps as JSON on stdout")
+    demo.add_argument(
+        "--no-browser", action="store_true", help="sign in over HTTP even when a browser could"
+    )
+    demo.add_argument(
+        "--port", type=_port, default=0, metavar="N", help="callback port (default 0: any free)"
+    )
+    demo.set_defaults(run=_demo)
+
+
+def _demo(service: AuthService, args: argparse.Namespace) -> int:
+    """Run the demo; ``service`` (the user's own store) is never used."""
+    # The demo runs on the testing kit's fake issuer. The kit sits above the
+    # entrypoints (it builds on them), so this one import is a declared exception
+    # in the import-linter contract (pyproject.toml); it loads only for `demo`.
+    from codex_login.testing import demo  # noqa: PLC0415
+
+    try:
+        demo.run(
+            json_output=args.json,
+            port=args.port,
+            use_browser=not args.no_browser,
+            say=_say,
+            emit=_emit,
+            verbose=args.verbose,
+        )
+    except CodexLoginError as exc:
+        # Said here, not by main(): its scrubbing would read the user's own store.
+        _say(f"Error: {exc}")
+        if args.verbose:
+            for cause in _causes(exc):
+                _say(f"  caused by {type(cause).__name__}: {cause}")
+        return EXIT_FAILURE
     return EXIT_OK
 
 

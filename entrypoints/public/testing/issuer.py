@@ -15,6 +15,9 @@ spent refresh token revokes the whole grant, as oidc-provider and the OpenAI
 issuer do), exchanges an ID token for an API key, and revokes (RFC 7009).
 ``GET /oauth/authorize`` plays a user who approves at once: it redirects to the
 client's callback with a code. ``approve(url)`` plays the browser that follows it.
+With ``sign_in_page=True`` it shows a person a one-click page instead ("Sign in as
+user@example.com", a form that posts back to ``/oauth/authorize``), and only that
+click redirects; ``approve(url)`` then submits the form as a browser would.
 
 Tests script it through attributes (``failures``, ``gates``, ``plan``...) and read
 ``requests``, the record of every request received::
@@ -37,17 +40,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import html
 import itertools
 import json
 import ssl
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import attrs
 from aiohttp import web
@@ -74,7 +79,7 @@ __all__ = [
 
 # The names ``failures`` and ``gates`` take: one per thing the issuer answers.
 ENDPOINTS = (
-    "authorize",  # GET /oauth/authorize
+    "authorize",  # GET /oauth/authorize (the sign-in page's click is not gated)
     "code",  # the authorization_code grant at /oauth/token
     "api_key",  # the token-exchange grant (ID token for an API key)
     "refresh",  # the refresh_token grant
@@ -172,6 +177,8 @@ class FakeIssuer:
     - ``api_key``: what the API-key exchange returns;
     - ``authorize_error``: when set, the authorize endpoint sends the browser back
       with this ``error`` (a user who declined) instead of a code;
+    - ``sign_in_page``: when True, the authorize endpoint shows a one-click sign-in
+      page (for a person at a real browser) instead of redirecting at once;
     - ``metadata``: merged over the discovery document (a None value removes a key);
     - ``device_interval``, ``device_slow_downs`` (answer ``slow_down`` this many
       times first, RFC 8628).
@@ -193,9 +200,11 @@ class FakeIssuer:
         plan: str = "pro",
         access_ttl: timedelta = timedelta(hours=1),
         clock: Clock | None = None,
+        sign_in_page: bool = False,
     ) -> None:
         self.url = ""
         self.plan = plan
+        self.sign_in_page = sign_in_page
         self.claims: dict[str, Any] = {}
         self.access_ttl = access_ttl
         self.clock = clock
@@ -318,20 +327,19 @@ class FakeIssuer:
 
         GET the URL at this issuer, which redirects to the client's callback with
         a code, and follow every redirect from there (to the client's success page).
+        With ``sign_in_page``, the GET shows the sign-in page: submit its form, as the
+        user's click would, and follow the redirects from there.
         Returns where it ended up; an HTTP error page is returned too, not raised.
         Blocks: from inside the event loop that runs the callback server (an
         ``announce`` callback), use ``approve_in_background``.
         """
         if urlsplit(authorize_url).scheme not in ("http", "https"):
             raise ValueError(f"not a web URL: {authorize_url!r}")
-        # Loopback addresses only: never through a proxy from the environment.
-        browser = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with browser.open(authorize_url, timeout=timeout) as page:  # scheme checked above
-                visit = Visit(page.status, page.url, page.read().decode("utf-8", "replace"))
-        except urllib.error.HTTPError as exc:
-            with exc:
-                visit = Visit(exc.code, exc.url, exc.read().decode("utf-8", "replace"))
+        visit = _visit(authorize_url, timeout=timeout)
+        form = _sign_in_form(visit) if self.sign_in_page else None
+        if form is not None:
+            action, fields = form
+            visit = _visit(urljoin(visit.url, action), fields, timeout=timeout)
         self.visits.append(visit)
         return visit
 
@@ -378,6 +386,7 @@ class FakeIssuer:
         """The aiohttp application; ``running_issuer`` serves it."""
         app = web.Application()
         app.router.add_get("/oauth/authorize", self._authorize)
+        app.router.add_post("/oauth/authorize", self._sign_in)  # the sign-in page's click
         app.router.add_post("/oauth/token", self._token)
         app.router.add_post("/oauth/revoke", self._revoke)
         app.router.add_get("/.well-known/openid-configuration", self._metadata)
@@ -436,7 +445,37 @@ class FakeIssuer:
         interfered = await self._interfere("authorize")
         if interfered is not None:
             return interfered
-        query = request.query
+        if self.sign_in_page:
+            return self._sign_in_page(request.query)
+        return self._answer_authorization(request.query, web.HTTPFound)
+
+    async def _sign_in(self, request: web.Request) -> web.StreamResponse:
+        """The sign-in page's button: the request it showed, approved by the user."""
+        if not self.sign_in_page:  # as before there was a page: GET only
+            raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
+        recorded = await self._record(request)
+        # 303: the browser follows a POST's redirect with a GET, as the callback expects.
+        return self._answer_authorization(recorded.form, web.HTTPSeeOther)
+
+    def _sign_in_page(self, query: Mapping[str, str]) -> web.Response:
+        """One button that posts the authorization request back, as approved."""
+        email = self.claims.get("email", "user@example.com")
+        label = f"Sign in as {email}" if email else "Sign in"
+        hidden = "".join(
+            f'<input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
+            for name, value in query.items()
+        )
+        page = _SIGN_IN_PAGE.format(
+            issuer=html.escape(self.url), fields=hidden, label=html.escape(label)
+        )
+        return web.Response(
+            text=page, content_type="text/html", headers={"Cache-Control": "no-store"}
+        )
+
+    def _answer_authorization(
+        self, query: Mapping[str, str], redirect: type[web.HTTPFound | web.HTTPSeeOther]
+    ) -> web.StreamResponse:
+        """Send the browser back to the client's callback with a code (or the error)."""
         redirect_uri = query.get("redirect_uri", "")
         if urlsplit(redirect_uri).scheme not in ("http", "https"):
             return _error(400, "invalid_request", "redirect_uri is missing or not a URL")
@@ -456,7 +495,7 @@ class FakeIssuer:
             answer["code"] = code
         answer["iss"] = self.url  # RFC 9207
         separator = "&" if urlsplit(redirect_uri).query else "?"
-        raise web.HTTPFound(f"{redirect_uri}{separator}{urlencode(answer)}")
+        raise redirect(f"{redirect_uri}{separator}{urlencode(answer)}")
 
     async def _token(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request)
@@ -631,6 +670,64 @@ class FakeIssuer:
 
     def _now(self) -> datetime:
         return self.clock.now() if self.clock is not None else datetime.now(UTC)
+
+
+_SIGN_IN_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Sign in - codex-login test issuer</title></head>
+<body style="font-family: sans-serif; max-width: 32em; margin: 4em auto">
+<h1>codex-login test issuer</h1>
+<p>A fake OAuth issuer at {issuer}, running on this machine. No password: one click
+signs you in and sends you back to the application that asked.</p>
+<form method="post" action="/oauth/authorize">{fields}
+<button type="submit" style="font-size: 1.2em">{label}</button>
+</form>
+</body>
+</html>
+"""
+
+
+class _FormReader(HTMLParser):
+    """The first form of a page: its action and its inputs' names and values."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+        self._in_form = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        if tag == "form" and self.action is None:
+            self.action, self._in_form = attributes.get("action", ""), True
+        elif tag == "input" and self._in_form and "name" in attributes:
+            self.fields[attributes["name"]] = attributes.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._in_form = False
+
+
+def _sign_in_form(visit: Visit) -> tuple[str, dict[str, str]] | None:
+    """The sign-in page's form, when the visit ended on it (else None)."""
+    if visit.status != 200 or urlsplit(visit.url).path != "/oauth/authorize":
+        return None
+    reader = _FormReader()
+    reader.feed(visit.body)
+    return None if reader.action is None else (reader.action, reader.fields)
+
+
+def _visit(url: str, form: dict[str, str] | None = None, *, timeout: float) -> Visit:
+    """GET ``url`` (or POST ``form`` to it) and follow every redirect, as a browser does."""
+    # Loopback addresses only: never through a proxy from the environment.
+    browser = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    data = None if form is None else urlencode(form).encode()
+    try:
+        with browser.open(url, data, timeout=timeout) as page:  # the caller checked the scheme
+            return Visit(page.status, page.url, page.read().decode("utf-8", "replace"))
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return Visit(exc.code, exc.url, exc.read().decode("utf-8", "replace"))
 
 
 def _error(status: int, code: str, description: str = "") -> web.Response:
