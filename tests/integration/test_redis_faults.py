@@ -195,6 +195,15 @@ class Holder:
             self.stop()
             raise AssertionError(f"the holder never got where it holds:\n{out}{err}")
 
+    def pause(self) -> None:
+        """SIGSTOP it, and return once every thread of it has really stopped.
+
+        The stop takes effect asynchronously: letting it go on before it has would let
+        it run on (and commit) before the test is ready.
+        """
+        os.kill(self.process.pid, signal.SIGSTOP)
+        wait_until(lambda: _state(self.process.pid) == "T", "the holder to stop")
+
     def let_it_go_on(self) -> None:
         os.write(self.go, b"g")
 
@@ -210,6 +219,15 @@ class Holder:
             os.kill(self.process.pid, signal.SIGCONT)
             self.process.kill()
         self.process.communicate(timeout=WAIT)
+
+
+def _state(pid: int) -> str:
+    """The process state letter from /proc (T: stopped), checked for every thread."""
+    states = {
+        (Path(f"/proc/{pid}/task") / task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        for task in os.listdir(f"/proc/{pid}/task")
+    }
+    return "T" if states == {"T"} else "running"
 
 
 @contextlib.contextmanager
@@ -301,7 +319,7 @@ def test_a_holder_paused_past_its_lease_cannot_overwrite_the_newer_record(shared
     issuer.refresh_failure = Failure(200, json.dumps(scripted), times=1)
     with lease_holder(shared) as holder:
         holder.wait_until_held()
-        os.kill(holder.process.pid, signal.SIGSTOP)
+        holder.pause()
         holder.let_it_go_on()  # read only once it runs again
         wait_until(lambda: not shared.lease_held(), "the paused holder's lease to expire")
         survivor = run_cli("token", env=shared.env(1), timeout=WAIT)
@@ -311,6 +329,7 @@ def test_a_holder_paused_past_its_lease_cannot_overwrite_the_newer_record(shared
         assert survivor.stdout.strip() == json.loads(committed)["tokens"]["access_token"]
         os.kill(holder.process.pid, signal.SIGCONT)
         outcome = holder.outcome()
+
     assert holder.process.returncode == 1
     assert outcome["error"] == "LeaseLost"  # not retried: another writer's record stands
     assert outcome["cause"] == "LeaseLost"
@@ -338,7 +357,7 @@ def test_a_holder_paused_before_its_request_does_not_spend_the_rotated_token(
     with lease_holder(shared, "read") as holder:
         holder.wait_until_held()
         assert issuer.posts("refresh_token") == []
-        os.kill(holder.process.pid, signal.SIGSTOP)
+        holder.pause()
         holder.let_it_go_on()
         wait_until(lambda: not shared.lease_held(), "the paused holder's lease to expire")
         survivor = run_cli("token", env=shared.env(1), timeout=WAIT)
