@@ -13,9 +13,8 @@ import asyncio
 import contextlib
 import json
 import subprocess
-import time
 import urllib.request
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from codex_login.domain.ports import CredentialStore
 from codex_login.domain.record import CredentialRecord, Loaded
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.testing.issuer import Failure, FakeIssuer
-from support.cli import CLI, clean_env, run_cli
+from support.cli import clean_env, run_cli, run_each
 from support.logins import write_login
 from support.redis_server import (  # noqa: F401  (fixtures)
     RedisServer,
@@ -43,41 +42,7 @@ pytestmark = pytest.mark.slow
 
 EXPIRED = timedelta(minutes=-1)
 DUE = timedelta(minutes=1)  # inside the refresh margin: a refresh is due
-CHILD_TIMEOUT = 240.0  # the bound on a whole storm
 LOGIN_NEEDED = 4  # `token`'s exit status when a person must log in (SPEC §5)
-
-
-def run_each(*args: str, envs: Sequence[dict[str, str]]) -> list[subprocess.CompletedProcess[str]]:
-    """Start one ``codex-login`` per environment, all at once, and wait for all of them.
-
-    ``support.cli.run_all`` gives every child the same environment; here each
-    child gets its own (its own CODEX_HOME). Children still running at the
-    deadline are killed by their PID.
-    """
-    children = [
-        subprocess.Popen(
-            [str(CLI), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-        for env in envs
-    ]
-    deadline = time.monotonic() + CHILD_TIMEOUT
-    try:
-        results = []
-        for child in children:
-            out, err = child.communicate(timeout=max(0.1, deadline - time.monotonic()))
-            assert "Traceback" not in err, err
-            results.append(subprocess.CompletedProcess(child.args, child.returncode, out, err))
-        return results
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.communicate()
 
 
 @attrs.define

@@ -11,9 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import subprocess
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,13 +21,12 @@ import pytest
 from codex_login.adapters.redis_store import Keys
 from interop.browser_login import login_with_browser
 from interop.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
-from support.cli import CLI, clean_env, run_cli
+from support.cli import clean_env, run_cli, run_each
 from support.redis_server import MISSING, RedisServer, running_redis
 from support.tokens import access_token
 
 FLEET = 64
 PREFIX = "fleet"
-CHILD_TIMEOUT = 240.0  # the bound on the whole storm
 
 pytestmark = [
     pytest.mark.interop,
@@ -38,38 +35,6 @@ pytestmark = [
     ),
     pytest.mark.skipif(shutil.which("redis-server") is None, reason=MISSING),
 ]
-
-
-def run_each(*args: str, envs: Sequence[dict[str, str]]) -> list[subprocess.CompletedProcess[str]]:
-    """Start one ``codex-login`` per environment, all at once, and wait for all of them.
-
-    ``support.cli.run_all`` gives every child the same environment; here each child
-    has its own CODEX_HOME. Children still running at the deadline are killed by PID.
-    """
-    children = [
-        subprocess.Popen(
-            [str(CLI), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-        for env in envs
-    ]
-    deadline = time.monotonic() + CHILD_TIMEOUT
-    try:
-        results = []
-        for child in children:
-            out, err = child.communicate(timeout=max(0.1, deadline - time.monotonic()))
-            assert "Traceback" not in err, err
-            results.append(subprocess.CompletedProcess(child.args, child.returncode, out, err))
-        return results
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.communicate()
 
 
 def is_refresh(event: Event) -> bool:

@@ -6,7 +6,8 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 CLI = Path(sys.executable).with_name("codex-login")
@@ -57,6 +58,17 @@ def run_cli(
 
 def run_all(*args: str, count: int, env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:
     """Start ``count`` copies of the command at once and wait for all of them."""
+    return run_each(*args, envs=[env] * count)
+
+
+def run_each(
+    *args: str, envs: Sequence[dict[str, str]], timeout: float = 240
+) -> list[subprocess.CompletedProcess[str]]:
+    """Start one copy of the command per environment, all at once, and wait for all.
+
+    Each child may have its own CODEX_HOME (machines that share no disk). Children
+    still running at the deadline are killed by their PID; none may print a traceback.
+    """
     children = [
         subprocess.Popen(
             [str(CLI), *args],
@@ -66,13 +78,21 @@ def run_all(*args: str, count: int, env: dict[str, str]) -> list[subprocess.Comp
             env=env,
             text=True,
         )
-        for _ in range(count)
+        for env in envs
     ]
-    results = []
-    for child in children:
-        out, err = child.communicate(timeout=240)
-        results.append(subprocess.CompletedProcess(child.args, child.returncode, out, err))
-    return results
+    deadline = time.monotonic() + timeout
+    try:
+        results = []
+        for child in children:
+            out, err = child.communicate(timeout=max(0.1, deadline - time.monotonic()))
+            assert "Traceback" not in err, err
+            results.append(subprocess.CompletedProcess(child.args, child.returncode, out, err))
+        return results
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
 
 
 def start_until(
