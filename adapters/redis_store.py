@@ -114,15 +114,20 @@ return 0
 # KEYS: lock, version, record. ARGV: token, the version read under the lease,
 # 'save' or 'delete', the record's bytes (save).
 # -> {1, new version, 1 when a record existed before}: committed;
-#    {0, 'lease'}: the lease is not ours any more; {0, 'version'}: another writer
+#    {0, 'lease'}: another writer holds the lease now; {0, 'version'}: another writer
 #    committed since we read. Nothing is written then.
+# A lease that merely expired (nobody took it, nobody committed) still commits:
+# the tokens it carries may be the only live ones, and the version proves that no
+# one else wrote; a writer that takes the lease later confirms the version before
+# it sends anything, and so adopts them.
 # A retried commit whose first reply was lost finds its own write (the lease
 # still ours, the version moved, the record already as asked) and reports it
 # as committed.
 # A missing version starts from the server's clock in microseconds, so that a
 # Redis restarted empty never hands out a fingerprint it gave before.
 COMMIT = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then
   return {0, 'lease'}
 end
 local version = redis.call('GET', KEYS[2]) or '0'
@@ -532,6 +537,9 @@ class _Server:
         return StorageError(f"Redis at {self.address} refused to {doing}: {reason}")
 
 
+CACHE_MAX_AGE = 30.0  # seconds a cached version is used without asking Redis
+
+
 class _VersionCache:
     """The version, kept until Redis says it changed: server-assisted client-side caching.
 
@@ -550,6 +558,7 @@ class _VersionCache:
         self._listener: _Connection | None = None
         self._pid = os.getpid()
         self._version: int | None = None
+        self._read_at = 0.0
 
     def get(self, read: Callable[[], int]) -> int:
         with self._lock:
@@ -558,8 +567,11 @@ class _VersionCache:
             except redis.RedisError:
                 self._forget()
                 raise
-            if self._version is None:
+            # A listener silently cut (an idle connection dropped by a NAT) would
+            # announce nothing ever again: a cached version is trusted for so long only.
+            if self._version is None or time.monotonic() - self._read_at > CACHE_MAX_AGE:
                 self._version = read()  # an announcement that follows clears it again
+                self._read_at = time.monotonic()
             return self._version
 
     def _drain(self) -> None:

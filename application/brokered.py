@@ -14,6 +14,7 @@ import threading
 from datetime import datetime, timedelta
 
 from codex_login.application.status import Status
+from codex_login.domain.errors import NotLoggedIn, SessionEnded
 from codex_login.domain.ports import Clock, TokenBroker
 from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.domain.tokens import AccessToken
@@ -66,9 +67,13 @@ class BrokeredTokens:
             stale = kept.token if kept is not None else None
         return await asyncio.to_thread(self.fetch, stale=stale)
 
-    def status(self) -> Status:
-        """What the broker hands out, described without the token."""
-        token = self.fetch()
+    def status(self) -> Status | None:
+        """What the broker hands out, described without the token; None when the broker
+        has no login (or its session ended)."""
+        try:
+            token = self.fetch()
+        except (NotLoggedIn, SessionEnded):
+            return None
         return Status(
             mode=token.mode,
             source=self.location,

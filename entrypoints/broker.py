@@ -147,8 +147,9 @@ class Broker:
         for handler in list(self._silent):
             handler.force_close()
         self._silent.clear()
-        for server in self._servers:
-            await server.wait_closed()
+        # No wait_closed(): since Python 3.12.1 it waits for every connection, and a
+        # keep-alive client would hold it forever; the runner's cleanup below is what
+        # lets the requests in flight finish and closes the connections, bounded.
         self._servers.clear()
         if self._runner is not None:
             await self._runner.cleanup()

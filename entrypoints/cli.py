@@ -74,12 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "check", None) is not None:
             args.check(args)  # contradictory options: refused before anything is set up
-        service = bootstrap(
-            notify=_say,
-            codex_home=args.codex_home,
-            issuer=getattr(args, "issuer", None),
-            client_id=getattr(args, "client_id", None),
-        )
+        service = _service_for(args)
         return int(args.run(service, args))
     except UsageError as exc:
         # The usage of the command it concerns, as argparse's own errors show.
@@ -805,9 +800,30 @@ def _say_field(label: str, value: object) -> None:
         _say(f"  {label}: {value}")
 
 
-def _token(service: AuthService, args: argparse.Namespace) -> int:
-    broker = args.broker or os.environ.get("CODEX_LOGIN_BROKER")
-    current = _token_from_broker(broker) if broker else _token_from_store(service)
+def _service_for(args: argparse.Namespace) -> AuthService | None:
+    """The application service, wired from the environment; none for `token --broker`,
+    which in a sandbox reads no store and no issuer setting of its own."""
+    if args.command == "token" and _broker_address(args):
+        return None
+    return bootstrap(
+        notify=_say,
+        codex_home=args.codex_home,
+        issuer=getattr(args, "issuer", None),
+        client_id=getattr(args, "client_id", None),
+    )
+
+
+def _broker_address(args: argparse.Namespace) -> str | None:
+    return getattr(args, "broker", None) or os.environ.get("CODEX_LOGIN_BROKER") or None
+
+
+def _token(service: AuthService | None, args: argparse.Namespace) -> int:
+    broker = _broker_address(args)
+    if broker:
+        current = _token_from_broker(broker)
+    else:
+        assert service is not None, "main() builds the service unless a broker is asked"  # noqa: S101
+        current = _token_from_store(service)
     if args.json:
         document = {
             "token": current.token,

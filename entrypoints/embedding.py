@@ -150,6 +150,8 @@ class AsyncCodexAuth:
 
     async def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in."""
+        if self._core.from_broker:  # a request to the broker: not on the caller's loop
+            return await asyncio.to_thread(self._core.status)
         return self._core.status()
 
     async def login_with_api_key(self, api_key: str) -> None:
@@ -368,6 +370,10 @@ class _Core:
     def brokered(cls, client: BrokerClient, clock: Clock, policy: RefreshPolicy | None) -> _Core:
         tokens = BrokeredTokens(broker=client, clock=clock, policy=policy)
         return cls(tokens, None, tokens)
+
+    @property
+    def from_broker(self) -> bool:
+        return self._broker is not None
 
     def service(self) -> AuthService:
         if self._service is None:

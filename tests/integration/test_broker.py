@@ -239,3 +239,23 @@ def test_a_broker_that_is_not_logged_in_raises_not_logged_in(
         pytest.raises(NotLoggedIn, match="on the host"),
     ):
         auth.get_token()
+
+
+def test_a_broker_without_a_login_has_no_status(tmp_path: Path, issuer: FakeIssuer) -> None:
+    tmp_path.chmod(0o700)
+    with running_broker(tmp_path, issuer) as (path, _), CodexAuth(broker=str(path)) as auth:
+        assert auth.status() is None
+        assert asyncio.run(auth.as_async().status()) is None
+
+
+def test_token_from_a_broker_reads_no_store_or_issuer_setting(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    home, sandbox = tmp_path / "host", tmp_path / "sandbox"
+    logged_in(home, issuer, expires_in=timedelta(hours=1))
+    sandbox.mkdir()
+    unrelated = {"CODEX_LOGIN_STORE": "redis", "CODEX_LOGIN_ISSUER": "http://example.com"}
+    with running_broker(home, issuer) as (path, _):
+        result = run_cli("token", "--broker", str(path), env=clean_env(sandbox, **unrelated))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == f"{stored(home)['tokens']['access_token']}\n"

@@ -19,6 +19,7 @@ import trustme
 
 import codex_login.adapters
 from codex_login.adapters import auth_json
+from codex_login.adapters import redis_store as redis_store_module
 from codex_login.adapters.redis_store import (
     Keys,
     RedisCredentialStore,
@@ -179,11 +180,61 @@ def test_a_writer_whose_lease_expired_cannot_overwrite_a_newer_record(
         with pytest.raises(LeaseLost) as caught:
             paused.save(chatgpt_record(3))
     assert str(caught.value) == (
-        f"nothing was written to {{{redis_prefix}:default}}:record: the lease "
-        f"{{{redis_prefix}:default}}:lock expired (the writer was paused or cut off for longer "
-        "than its 0.5 s TTL) and may be another writer's now; read it again and retry"
+        f"nothing was written to {{{redis_prefix}:default}}:record: another writer committed "
+        "a newer record since this one was read; read it again and retry"
     )
     assert stored_bytes(redis_server, redis_prefix) == auth_json.encode(chatgpt_record(2))
+
+
+def test_a_writer_whose_lease_expired_while_nobody_else_wrote_still_commits(
+    redis_server: RedisServer, redis_prefix: str
+) -> None:
+    """Its tokens may be the only live ones (the issuer rotated them): keep them."""
+    paused = store(redis_server, redis_prefix, lease_ttl=0.3, renew=False)
+    paused.save(chatgpt_record(1))
+    lock = Keys(redis_prefix).lock
+    with paused.exclusive():
+        assert paused.load() is not None
+        with contextlib.closing(redis_server.client()) as client:
+            deadline = time.monotonic() + WAIT
+            while client.exists(lock) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert not client.exists(lock)  # expired, and nobody took it
+        paused.save(chatgpt_record(3))
+    assert stored_bytes(redis_server, redis_prefix) == auth_json.encode(chatgpt_record(3))
+
+
+def test_a_writer_whose_lease_another_writer_holds_now_is_refused(
+    redis_server: RedisServer, redis_prefix: str
+) -> None:
+    paused = store(redis_server, redis_prefix, lease_ttl=0.3, renew=False)
+    paused.save(chatgpt_record(1))
+    lock = Keys(redis_prefix).lock
+    with paused.exclusive():
+        assert paused.load() is not None
+        with contextlib.closing(redis_server.client()) as client:
+            deadline = time.monotonic() + WAIT
+            while not client.set(lock, "another-writer", nx=True, px=30_000):
+                assert time.monotonic() < deadline, "the lease never expired"
+                time.sleep(0.01)
+            with pytest.raises(LeaseLost, match="may be another writer's now"):
+                paused.save(chatgpt_record(3))
+            client.delete(lock)
+    assert stored_bytes(redis_server, redis_prefix) == auth_json.encode(chatgpt_record(1))
+
+
+def test_a_cached_version_is_read_again_after_its_maximum_age(
+    redis_server: RedisServer, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listener cut silently would never announce a change: the cache expires anyway."""
+    monkeypatch.setattr(redis_store_module, "CACHE_MAX_AGE", 0.0)
+    cached = store(redis_server, redis_prefix, client_side_cache=True)
+    store(redis_server, redis_prefix).save(chatgpt_record())
+    cached.fingerprint()
+    reads = commands_called(redis_server, "get")
+    for _ in range(5):
+        cached.fingerprint()
+    assert commands_called(redis_server, "get") == reads + 5
 
 
 def test_a_commit_after_another_writer_committed_is_refused(
