@@ -84,6 +84,7 @@ class AuthManager:
         endpoint: TokenEndpoint,
         issuer: IssuerConfig | None = None,
         env_api_key: str | None = None,
+        override_api_key: str | None = None,
         preferred: AuthMode = AuthMode.CHATGPT,
         policy: RefreshPolicy | None = None,
         refresh_timeout: float = 60.0,
@@ -95,6 +96,10 @@ class AuthManager:
         self._issuer = issuer or IssuerConfig()
         self._commit_retry_delays = tuple(commit_retry_delays)
         self._env_api_key = env_api_key
+        # CODEX_API_KEY: used before any stored credential, as the Codex CLI's exec does.
+        self._override = (
+            AccessToken(AuthMode.API_KEY, override_api_key) if override_api_key else None
+        )
         self._preferred = preferred
         self._policy = policy or RefreshPolicy()
         self._refresh_timeout = refresh_timeout
@@ -122,6 +127,8 @@ class AuthManager:
         Raises NotLoggedIn. This is the whole hot path: one ``fingerprint`` of
         the store and one clock read.
         """
+        if self._override is not None:
+            return self._override
         snapshot = self._current_snapshot()
         if snapshot.current is None:
             raise NotLoggedIn()
@@ -136,6 +143,8 @@ class AuthManager:
         already another one (refreshed meanwhile), that one is returned and
         nothing is sent, so many refused requests cause one refresh, not many.
         """
+        if self._override is not None:
+            return self._override  # an API key cannot be refreshed
         snapshot = self._current_snapshot()
         current = snapshot.current
         if current is None:

@@ -45,6 +45,8 @@ class AuthService:
     endpoint: TokenEndpoint = attrs.field(repr=False)
     issuer: IssuerConfig = attrs.Factory(IssuerConfig)
     env_api_key: str | None = attrs.field(default=None, repr=False)
+    # CODEX_API_KEY: handed out before any stored credential (the Codex CLI's exec does so).
+    override_api_key: str | None = attrs.field(default=None, repr=False)
     preferred: AuthMode = AuthMode.CHATGPT
     policy: RefreshPolicy = attrs.Factory(RefreshPolicy)
     refresh_timeout: float = 60.0
@@ -64,6 +66,7 @@ class AuthService:
                 endpoint=self.endpoint,
                 issuer=self.issuer,
                 env_api_key=self.env_api_key,
+                override_api_key=self.override_api_key,
                 preferred=self.preferred,
                 policy=self.policy,
                 refresh_timeout=self.refresh_timeout,
@@ -89,6 +92,7 @@ class AuthService:
             store=self.store,
             clock=self.clock,
             env_api_key=self.env_api_key,
+            override_api_key=self.override_api_key,
             preferred=self.preferred,
             policy=self.policy,
             issuer=self.issuer,

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from codex_login.domain.ports import Clock, CredentialStore
 
 ENV_SOURCE = "OPENAI_API_KEY environment variable"
+OVERRIDE_SOURCE = "CODEX_API_KEY environment variable"
 
 
 @attrs.frozen
@@ -36,6 +37,7 @@ class Status:
     refresh_due: bool | None = None
     issuer: str | None = None
     client_id: str | None = None
+    overridden_by: str | None = None  # an environment key handed out instead of this login
     warnings: tuple[str, ...] = ()
 
 
@@ -47,8 +49,39 @@ def get_status(
     preferred: AuthMode,
     policy: RefreshPolicy,
     issuer: IssuerConfig | None = None,
+    override_api_key: str | None = None,
 ) -> Status | None:
-    """The current login, or None when not logged in."""
+    """The current login, or None when not logged in.
+
+    With ``override_api_key`` (CODEX_API_KEY) the stored login is still described,
+    marked as overridden; with nothing stored, the override is the login.
+    """
+    status = _stored_status(
+        store=store,
+        clock=clock,
+        env_api_key=env_api_key,
+        preferred=preferred,
+        policy=policy,
+        issuer=issuer,
+    )
+    if not override_api_key:
+        return status
+    if status is None:
+        return Status(
+            AuthMode.API_KEY, OVERRIDE_SOURCE, masked_api_key=mask_api_key(override_api_key)
+        )
+    return attrs.evolve(status, overridden_by=OVERRIDE_SOURCE)
+
+
+def _stored_status(
+    *,
+    store: CredentialStore,
+    clock: Clock,
+    env_api_key: str | None,
+    preferred: AuthMode,
+    policy: RefreshPolicy,
+    issuer: IssuerConfig | None,
+) -> Status | None:
     loaded = store.load()
     if loaded is None:
         if not env_api_key:

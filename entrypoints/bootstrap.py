@@ -226,6 +226,8 @@ def bootstrap(
         endpoint=endpoint or http_endpoint(env),
         issuer=issuer_from(env, issuer=issuer, client_id=client_id),
         env_api_key=env.get("OPENAI_API_KEY") or None,
+        # As the Codex CLI's exec: a whitespace-only value is no key.
+        override_api_key=(env.get("CODEX_API_KEY") or "").strip() or None,
         preferred=preferred,
         policy=policy or RefreshPolicy(),
         callback_listener=callback_server,

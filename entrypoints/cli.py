@@ -720,6 +720,11 @@ def _status(service: AuthService, args: argparse.Namespace) -> int:
         _say("Logged in using ChatGPT")
     if args.verbose or not args.json:  # --json alone: the details are on stdout
         _say_details(status, now=service.clock.now(), verbose=args.verbose)
+    if status.overridden_by:
+        _say(
+            f"  note: the {status.overridden_by} is set; `token` and programs send it "
+            "instead of this login"
+        )
     return EXIT_OK
 
 
@@ -739,6 +744,7 @@ def _status_document(status: Status | None) -> dict[str, object]:
         "access_token_expires_at": _iso(status.access_token_expires_at),
         "refresh_due": status.refresh_due,
         "api_key": status.masked_api_key,
+        "overridden_by": status.overridden_by,
         "warnings": list(status.warnings),
     }
 
