@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -25,18 +24,17 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from timing import fresh_login
+
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.entrypoints.embedding import AsyncCodexAuth, CodexAuth
 from codex_login.entrypoints.httpx_auth import CodexHttpxAuth
-from support.records import chatgpt_document
-from support.tokens import access_token
 
 FIXED = {"Authorization": "Bearer fixed-token-for-the-baseline"}
 SERVER = """
@@ -71,15 +69,6 @@ def loopback_server() -> Iterator[str]:
     finally:
         child.terminate()
         child.wait(timeout=30)
-
-
-def fresh_login(home: Path) -> Path:
-    document = chatgpt_document()
-    expires = datetime.now(UTC).replace(year=datetime.now(UTC).year + 1)
-    document["tokens"]["access_token"] = access_token(expires)
-    path = home / "auth.json"
-    path.write_text(json.dumps(document, indent=2))
-    return path
 
 
 # -- 1. requests through the auth flow --------------------------------------------------

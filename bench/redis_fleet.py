@@ -29,13 +29,11 @@ import contextlib
 import json
 import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import attrs
@@ -43,20 +41,19 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from timing import Call, fresh_document, measure
+
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.redis_store import Keys, RedisCredentialStore, connect
 from codex_login.domain.ports import CredentialStore
 from codex_login.entrypoints.bootstrap import bootstrap
-from support.cli import CLI, clean_env
+from support.cli import clean_env, run_each
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import write_login
-from support.records import chatgpt_document
 from support.redis_server import RedisServer, running_redis
-from support.tokens import access_token
 
 EXPIRED = timedelta(minutes=-1)
 CHILD_TIMEOUT = 240.0
-Call = Callable[[], Awaitable[object]]
 
 
 # -- the storm ------------------------------------------------------------------------------
@@ -72,31 +69,11 @@ class Row:
     alive: bool
 
 
-def run_each(args: Sequence[str], envs: Sequence[dict[str, str]]) -> tuple[float, list[str]]:
-    """Start one child per environment, all at once; wall seconds and each failure's stderr."""
+def storm(envs: Sequence[dict[str, str]]) -> tuple[float, list[str]]:
+    """One `codex-login token` per environment, all at once: wall seconds and the failures."""
     start = time.perf_counter()
-    children = [
-        subprocess.Popen(
-            [str(CLI), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-        for env in envs
-    ]
-    failures = []
-    try:
-        for child in children:
-            _, err = child.communicate(timeout=CHILD_TIMEOUT)
-            if child.returncode:
-                failures.append(err.strip() or f"exit {child.returncode}")
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.communicate()
+    results = run_each("token", envs=envs, timeout=CHILD_TIMEOUT)
+    failures = [r.stderr.strip() or f"exit {r.returncode}" for r in results if r.returncode]
     return time.perf_counter() - start, failures
 
 
@@ -116,7 +93,7 @@ def redis_storm(size: int, root: Path, server: RedisServer) -> tuple[Row, list[s
             )
             for index in range(size)
         ]
-        seconds, failures = run_each(["token"], envs)
+        seconds, failures = storm(envs)
         stored = json.loads(client.get(Keys(prefix).record) or b"{}")
         refresh_token = stored.get("tokens", {}).get("refresh_token", "")
         refreshes = len(issuer.posts("refresh_token"))
@@ -129,7 +106,7 @@ def file_storm(size: int, root: Path) -> tuple[Row, list[str]]:
     with running_issuer(FakeIssuer()) as issuer:
         write_login(home, issuer.new_refresh_token(), expires_in=EXPIRED)
         env = clean_env(home, CODEX_LOGIN_ISSUER=issuer.url)
-        seconds, failures = run_each(["token"], [env] * size)
+        seconds, failures = storm([env] * size)
         stored = json.loads((home / "auth.json").read_bytes())
         refreshes = len(issuer.posts("refresh_token"))
         session = alive(issuer, stored["tokens"]["refresh_token"])
@@ -156,27 +133,6 @@ def print_storms(rows: list[Row]) -> None:
 
 
 # -- the hot path ---------------------------------------------------------------------------
-
-
-async def per_call(call: Call, calls: int) -> float:
-    start = time.perf_counter()
-    for _ in range(calls):
-        await call()
-    return (time.perf_counter() - start) / calls
-
-
-async def measure(cases: dict[str, Call], calls: int, rounds: int) -> dict[str, float]:
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):  # interleaved, so noise hits every case alike
-        for name, call in cases.items():
-            samples[name].append(await per_call(call, calls))
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
-def fresh_document() -> bytes:
-    document = chatgpt_document()
-    document["tokens"]["access_token"] = access_token(datetime.now(UTC) + timedelta(days=365))
-    return json.dumps(document, indent=2).encode()
 
 
 def get_token(store: CredentialStore) -> Call:

@@ -11,49 +11,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from timing import Call, fresh_login, measure
+
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.entrypoints.bootstrap import bootstrap
-from support.records import chatgpt_document
-from support.tokens import access_token
-
-Call = Callable[[], Awaitable[object]]
-
-
-async def per_call(call: Call, calls: int) -> float:
-    """Seconds per call of `call`, over `calls` sequential awaits."""
-    start = time.perf_counter()
-    for _ in range(calls):
-        await call()
-    return (time.perf_counter() - start) / calls
-
-
-async def measure(cases: dict[str, Call], calls: int, rounds: int) -> dict[str, float]:
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):  # interleaved, so noise hits every case alike
-        for name, call in cases.items():
-            samples[name].append(await per_call(call, calls))
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
-def fresh_login(home: Path) -> Path:
-    document = chatgpt_document()
-    expires = datetime.now(UTC).replace(year=datetime.now(UTC).year + 1)
-    document["tokens"]["access_token"] = access_token(expires)
-    path = home / "auth.json"
-    path.write_text(json.dumps(document, indent=2))
-    return path
 
 
 async def run(calls: int, rounds: int) -> dict[str, float]:

@@ -186,6 +186,14 @@ def test_a_writer_whose_lease_expired_cannot_overwrite_a_newer_record(
     assert stored_bytes(redis_server, redis_prefix) == auth_json.encode(chatgpt_record(2))
 
 
+def until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` until it holds (the paused lease has expired), within WAIT."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, "the lease never expired"
+        time.sleep(0.01)
+
+
 def test_a_writer_whose_lease_expired_while_nobody_else_wrote_still_commits(
     redis_server: RedisServer, redis_prefix: str
 ) -> None:
@@ -196,10 +204,7 @@ def test_a_writer_whose_lease_expired_while_nobody_else_wrote_still_commits(
     with paused.exclusive():
         assert paused.load() is not None
         with contextlib.closing(redis_server.client()) as client:
-            deadline = time.monotonic() + WAIT
-            while client.exists(lock) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert not client.exists(lock)  # expired, and nobody took it
+            until(lambda: not client.exists(lock))  # expired, and nobody took it
         paused.save(chatgpt_record(3))
     assert stored_bytes(redis_server, redis_prefix) == auth_json.encode(chatgpt_record(3))
 
@@ -213,10 +218,7 @@ def test_a_writer_whose_lease_another_writer_holds_now_is_refused(
     with paused.exclusive():
         assert paused.load() is not None
         with contextlib.closing(redis_server.client()) as client:
-            deadline = time.monotonic() + WAIT
-            while not client.set(lock, "another-writer", nx=True, px=30_000):
-                assert time.monotonic() < deadline, "the lease never expired"
-                time.sleep(0.01)
+            until(lambda: bool(client.set(lock, "another-writer", nx=True, px=30_000)))
             with pytest.raises(LeaseLost, match="may be another writer's now"):
                 paused.save(chatgpt_record(3))
             client.delete(lock)
