@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.domain.claims import token_expiry
+from codex_login.domain.foreign import describe_foreign
 from codex_login.domain.issuer import IssuerConfig, provenance_of
 from codex_login.domain.masking import mask_api_key
-from codex_login.domain.modes import AuthMode
+from codex_login.domain.modes import AuthMode, StoredMode, UnsupportedMode
 from codex_login.domain.plans import plan_name
 from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.domain.resolution import ApiKeyAuth, resolve
@@ -26,7 +27,7 @@ OVERRIDE_SOURCE = "CODEX_API_KEY environment variable"
 class Status:
     """A login, described without secrets."""
 
-    mode: AuthMode
+    mode: StoredMode  # an UnsupportedMode for a login of another tool (see ``foreign``)
     source: str
     masked_api_key: str | None = None
     email: str | None = None
@@ -38,6 +39,7 @@ class Status:
     issuer: str | None = None
     client_id: str | None = None
     overridden_by: str | None = None  # an environment key handed out instead of this login
+    foreign: str | None = None  # what a login this version cannot use is: "access token"…
     warnings: tuple[str, ...] = ()
 
 
@@ -87,6 +89,17 @@ def _stored_status(
         if not env_api_key:
             return None
         return Status(AuthMode.API_KEY, ENV_SOURCE, masked_api_key=mask_api_key(env_api_key))
+    foreign = describe_foreign(loaded.record)
+    if foreign is not None:  # described, never used: kept as written
+        return Status(
+            UnsupportedMode(foreign.mode),
+            store.location,
+            email=foreign.email,
+            plan=foreign.plan,
+            account_id=foreign.account_id,
+            foreign=foreign.title,
+            warnings=loaded.warnings,
+        )
     auth = resolve(loaded.record, preferred, location=store.location)
     if auth is None:
         return None

@@ -11,6 +11,7 @@ contain a secret.
     ├── CredentialsError            stored credentials cannot be used
     │   ├── MalformedCredentials    the credential file exists but is invalid
     │   ├── UnsupportedAuthMode     auth_mode written by a newer tool
+    │   │   └── SignsRequests       an access token that signs requests: no bearer
     │   └── NotLoggedIn             nothing stored, no API key in the environment
     ├── StorageError                the store cannot be read or written
     │   ├── LockTimeout             another process holds the credential lock
@@ -73,6 +74,19 @@ class UnsupportedAuthMode(CredentialsError):
         super().__init__(
             f"auth_mode {mode!r} is not supported by this version of codex-login; "
             "log in again with `codex-login login` or use the tool that wrote it"
+        )
+        self.mode = mode
+
+
+class SignsRequests(UnsupportedAuthMode):
+    """The login signs each request itself (an agent's access token): no bearer to send."""
+
+    def __init__(self, mode: str, title: str) -> None:
+        CredentialsError.__init__(
+            self,
+            f'this login is an {title} (auth_mode "{mode}"), which signs each request '
+            "instead of sending a bearer token, so there is no token to hand out; use it "
+            "with the Codex CLI, or run `codex-login login` for a login that has one",
         )
         self.mode = mode
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from codex_login.domain.errors import MalformedCredentials, UnsupportedAuthMode
+from codex_login.domain.errors import MalformedCredentials, SignsRequests, UnsupportedAuthMode
+from codex_login.domain.foreign import KINDS, SIGNING_MODES
 from codex_login.domain.modes import AuthMode, UnsupportedMode
 from codex_login.domain.plans import should_use_api_key
 from codex_login.domain.record import CredentialRecord
@@ -37,6 +38,8 @@ def resolve(
     # An empty key is no key: handing out "" as a bearer would only fail later.
     mode, key, tokens = record.auth_mode, record.openai_api_key or None, record.tokens
     if isinstance(mode, UnsupportedMode):
+        if mode.name in SIGNING_MODES:
+            raise SignsRequests(mode.name, KINDS[mode.name])
         raise UnsupportedAuthMode(mode.name)
     if mode is AuthMode.API_KEY and key is None:
         raise MalformedCredentials(

@@ -44,6 +44,7 @@ from codex_login.application.service import AuthService
 from codex_login.domain.errors import (
     CodexLoginError,
     ConfigurationError,
+    CredentialsError,
     NotLoggedIn,
     SessionEnded,
     StorageError,
@@ -302,6 +303,8 @@ def _failure(exc: CodexLoginError) -> web.Response:
         return _json(401, _error("session_ended", f"{exc}; {host}"))
     if isinstance(exc, NotLoggedIn):
         return _json(401, _error("not_logged_in", f"the broker is not logged in; {host}"))
+    if isinstance(exc, CredentialsError):  # a foreign or malformed login: a person must act
+        return _json(401, _error("login_unusable", f"{exc} (on the host)"))
     if isinstance(exc, TransientTokenError | StorageError):
         return _json(503, _error("unavailable", str(exc)), retry_after=True)
     return _json(500, _error("broker_error", str(exc)))

@@ -24,7 +24,7 @@ from codex_login.application.status import Status
 from codex_login.domain.errors import CodexLoginError, LoginTimedOut, NotLoggedIn, SessionEnded
 from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.masking import scrub
-from codex_login.domain.modes import AuthMode
+from codex_login.domain.modes import AuthMode, mode_name
 from codex_login.domain.plans import plan_name
 from codex_login.entrypoints.bootstrap import bootstrap, broker_client, codex_home_from
 
@@ -713,13 +713,14 @@ def _status(service: AuthService, args: argparse.Namespace) -> int:
     if status is None:
         _say("Not logged in")
         return EXIT_FAILURE
-    # The Codex CLI's first line, word for word: scripts match on it.
-    if status.masked_api_key is not None and status.mode is AuthMode.API_KEY:
-        _say(f"Logged in using an API key - {status.masked_api_key}")
-    else:
-        _say("Logged in using ChatGPT")
+    _say(_logged_in_line(status))
     if args.verbose or not args.json:  # --json alone: the details are on stdout
         _say_details(status, now=service.clock.now(), verbose=args.verbose)
+    if status.foreign:
+        _say(
+            "  note: this login was written by another tool (the Codex CLI); codex-login "
+            "keeps it as it is but has no token to hand out for it"
+        )
     if status.overridden_by:
         _say(
             f"  note: the {status.overridden_by} is set; `token` and programs send it "
@@ -728,12 +729,22 @@ def _status(service: AuthService, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _logged_in_line(status: Status) -> str:
+    """The Codex CLI's first line, word for word: scripts match on it."""
+    if status.foreign:
+        return f"Logged in using {status.foreign}"
+    if status.masked_api_key is not None and status.mode is AuthMode.API_KEY:
+        return f"Logged in using an API key - {status.masked_api_key}"
+    return "Logged in using ChatGPT"
+
+
 def _status_document(status: Status | None) -> dict[str, object]:
     if status is None:
         return {"logged_in": False}
     return {
         "logged_in": True,
-        "mode": status.mode.value,
+        "mode": mode_name(status.mode),
+        "foreign_login": status.foreign,
         "source": status.source,
         "email": status.email,
         "plan": status.plan,

@@ -144,6 +144,17 @@ def test_a_refused_token_is_refreshed_once_then_never_again(
     assert (bad, error["error"]) == (400, "bad_request")
 
 
+def test_a_login_of_another_kind_is_401_with_the_reason(tmp_path: Path, issuer: FakeIssuer) -> None:
+    tmp_path.chmod(0o700)
+    data = b'{"auth_mode": "agentIdentity", "OPENAI_API_KEY": null, "agent_identity": "x.y.z"}'
+    (tmp_path / "auth.json").write_bytes(data)
+    with running_broker(tmp_path, issuer) as (path, _):
+        status, _, document = ask(path)
+    assert (status, document["error"]) == (401, "login_unusable")
+    assert "signs each request" in document["message"]
+    assert (tmp_path / "auth.json").read_bytes() == data
+
+
 def test_not_logged_in_is_401_telling_what_to_do_on_the_host(
     tmp_path: Path, issuer: FakeIssuer
 ) -> None:

@@ -190,15 +190,6 @@ def test_malformed_files_give_one_line_and_stay_byte_identical(
     assert path.read_bytes() == data
 
 
-def test_unknown_auth_mode_is_reported_as_unsupported(tmp_path: Path) -> None:
-    data = b'{\n  "auth_mode": "agentIdentity",\n  "OPENAI_API_KEY": null\n}'
-    path = write_auth(tmp_path, data)
-    result = run_cli("status", home=tmp_path)
-    assert result.returncode == 1
-    assert "auth_mode 'agentIdentity' is not supported" in result.stderr
-    assert path.read_bytes() == data
-
-
 def test_a_malformed_optional_field_is_only_a_warning(tmp_path: Path) -> None:
     path = write_auth(tmp_path, chatgpt_document(last_refresh=""))
     before = path.read_bytes()

@@ -105,11 +105,15 @@ def test_environment_key_counts_only_when_nothing_is_stored() -> None:
     assert status.source == ENV_SOURCE
 
 
-def test_an_unsupported_mode_is_reported_not_rewritten() -> None:
-    store = MemoryCredentialStore(CredentialRecord(auth_mode=UnsupportedMode("agentIdentity")))
+def test_an_unsupported_mode_is_described_never_used_nor_rewritten() -> None:
+    store = MemoryCredentialStore(CredentialRecord(auth_mode=UnsupportedMode("futureMode")))
     auth = bootstrap(store=store, environ={"OPENAI_API_KEY": "sk-env"})
-    with pytest.raises(UnsupportedAuthMode, match="agentIdentity"):
-        auth.status()
+    status = auth.status()
+    assert status is not None
+    assert status.mode == UnsupportedMode("futureMode")
+    assert status.foreign == 'auth_mode "futureMode"'
+    with pytest.raises(UnsupportedAuthMode, match="futureMode"):
+        auth.manager.fresh()
     assert store.saved == []
 
 
