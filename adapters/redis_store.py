@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from codex_login.adapters import auth_json
+from codex_login.domain.accounts import NAME_PATTERN, check_name
 from codex_login.domain.errors import ConfigurationError, LeaseLost, LockTimeout, StorageError
 from codex_login.domain.masking import scrub
 from codex_login.domain.record import CredentialRecord, Loaded
@@ -457,6 +458,37 @@ class RedisCredentialStore:
 # -- the lease's renewal ---------------------------------------------------------------
 
 _jitter = random.SystemRandom()
+
+
+ACCOUNT_NAME_PREFIX = "account."
+
+
+class RedisShelf:
+    """Inactive logins in Redis: each under the login name ``account.<name>``."""
+
+    def __init__(self, client: redis.Redis, make: Callable[[str], RedisCredentialStore], *,
+                 prefix: str = DEFAULT_PREFIX) -> None:  # fmt: skip
+        self._client = client
+        self._make = make
+        self._prefix = prefix
+
+    def names(self) -> list[str]:
+        pattern = Keys(_glob_escaped(self._prefix), ACCOUNT_NAME_PREFIX + "*").record
+        start = len(Keys(self._prefix, ACCOUNT_NAME_PREFIX).tag) - 1
+        try:
+            found = {_as_bytes(key).decode() for key in self._client.scan_iter(match=pattern)}
+        except redis.RedisError as exc:
+            raise _Server.of(self._client).error("list the accounts", exc) from exc
+        names = {key[start : key.index("}", start)] for key in found}
+        return sorted(name for name in names if NAME_PATTERN.fullmatch(name))
+
+    def slot(self, name: str) -> RedisCredentialStore:
+        return self._make(ACCOUNT_NAME_PREFIX + check_name(name))
+
+
+def _glob_escaped(text: str) -> str:
+    """``text`` matched literally by a Redis glob (SCAN MATCH)."""
+    return "".join("\\" + c if c in "*?[]\\^" else c for c in text)
 
 
 class _Lease:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from codex_login.application.credentials import record_or_none
+from codex_login.application.accounts import AccountBook, commit_login
 from codex_login.domain.errors import InvalidApiKey
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
@@ -29,19 +29,19 @@ def validate_api_key(raw: str) -> str:
     return key
 
 
-def login_with_api_key(*, store: CredentialStore, raw_key: str) -> None:
-    """Store the key as an ``apikey`` login, replacing any previous credentials.
+def login_with_api_key(
+    *, store: CredentialStore, raw_key: str, book: AccountBook | None = None
+) -> None:
+    """Store the key as an ``apikey`` login; another account that was active goes to its
+    slot when there is a ``book``, else it is replaced.
 
     Unknown top-level fields another tool wrote are kept; a malformed previous
     file is simply replaced, since the user asked for a new login.
     """
     key = validate_api_key(raw_key)
-    with store.exclusive():
-        store.save(
-            CredentialRecord(auth_mode=AuthMode.API_KEY, openai_api_key=key, extra=_kept(store))
-        )
 
+    def record(previous: CredentialRecord | None) -> CredentialRecord:
+        kept = dict(previous.extra) if previous else {}
+        return CredentialRecord(auth_mode=AuthMode.API_KEY, openai_api_key=key, extra=kept)
 
-def _kept(store: CredentialStore) -> dict[str, object]:
-    previous = record_or_none(store)
-    return dict(previous.extra) if previous else {}
+    commit_login(store, book, record)

@@ -17,12 +17,14 @@ from codex_login.domain.resolution import ResolvedAuth
 
 # Imported when first used: read-only commands should not pay for asyncio and logging.
 if TYPE_CHECKING:
+    from codex_login.application.accounts import AccountBook
     from codex_login.application.auth_manager import AuthManager
     from codex_login.application.browser_login import BrowserLogin, CallbackListener
     from codex_login.application.device_login import DeviceLogin
     from codex_login.application.logout import LogoutResult
     from codex_login.application.signin import LoginOutcome, SignIn
-    from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
+    from codex_login.domain.accounts import Account
+    from codex_login.domain.ports import AccountShelf, Clock, CredentialStore, TokenEndpoint
     from codex_login.domain.tokens import AccessToken
 
 ListenerFactory = Callable[[], "CallbackListener"]
@@ -52,6 +54,8 @@ class AuthService:
     refresh_timeout: float = 60.0
     callback_listener: ListenerFactory = attrs.field(default=_no_listener, repr=False)
     store_notice: str | None = None
+    # The inactive logins beside ``store``; None: one login only (a new one replaces it).
+    shelf: AccountShelf | None = attrs.field(default=None, repr=False)
     _manager: AuthManager | None = attrs.field(default=None, init=False, repr=False)
 
     @property
@@ -108,7 +112,7 @@ class AuthService:
         """Store an OpenAI API key as the login (trimmed; refused when empty or spaced)."""
         from codex_login.application.api_key_login import login_with_api_key  # noqa: PLC0415
 
-        login_with_api_key(store=self.store, raw_key=api_key)
+        login_with_api_key(store=self.store, raw_key=api_key, book=self.book)
 
     async def begin_browser_login(self, *, redirect_uri: str) -> BrowserLogin:
         """A new authorization request, for a callback server of your own."""
@@ -152,8 +156,46 @@ class AuthService:
         from codex_login.application.signin import SignIn  # noqa: PLC0415
 
         return SignIn(
-            endpoint=self.endpoint, store=self.store, clock=self.clock, issuer=self.issuer
+            endpoint=self.endpoint,
+            store=self.store,
+            clock=self.clock,
+            issuer=self.issuer,
+            book=self.book,
         )
+
+    @property
+    def book(self) -> AccountBook | None:
+        """The accounts: the active login in ``store``, the others in ``shelf``."""
+        from codex_login.application.accounts import AccountBook  # noqa: PLC0415
+
+        return None if self.shelf is None else AccountBook(store=self.store, shelf=self.shelf)
+
+    def accounts(self) -> list[Account]:
+        """Every stored login (the active one marked), without secrets."""
+        return self._required_book().accounts()
+
+    def switch(self, wanted: str) -> Account:
+        """Make another stored login the active one, by name, email or workspace id."""
+        return self._required_book().switch(wanted)
+
+    def for_account(self, wanted: str) -> AuthService:
+        """A service acting on one stored login (active or not) without switching.
+
+        Environment keys (CODEX_API_KEY, OPENAI_API_KEY) do not stand in for it.
+        """
+        book = self._required_book()
+        account = book.find(wanted)
+        if account.active:
+            return attrs.evolve(self, env_api_key=None, override_api_key=None)
+        return attrs.evolve(
+            self, store=book.store_of(account), shelf=None, env_api_key=None, override_api_key=None
+        )
+
+    def _required_book(self) -> AccountBook:
+        book = self.book
+        if book is None:
+            raise ConfigurationError("this service keeps one login only: it has no account shelf")
+        return book
 
     def login_marker(self) -> str | None:
         """The stored refresh token or key, to tell afterwards whether a login or refresh

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from codex_login.application.credentials import record_or_none
+from codex_login.application.accounts import AccountBook, commit_login
 from codex_login.domain.claims import IdToken
 from codex_login.domain.errors import CodexLoginError, TokenEndpointError
 from codex_login.domain.issuer import IssuerConfig, provenance_of
 from codex_login.domain.login import login_record, tokens_from_grant
+from codex_login.domain.record import CredentialRecord
 from codex_login.domain.tokens import TokenData, TokenGrant
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class SignIn:
     store: CredentialStore
     clock: Clock
     issuer: IssuerConfig
+    book: AccountBook | None = None  # keeps another active account when this one logs in
 
     async def store_grant(
         self, grant: TokenGrant, *, exchange_api_key: bool = True
@@ -50,9 +52,11 @@ class SignIn:
         tokens = attrs.evolve(tokens_from_grant(grant), provenance=self.issuer.provenance)
         api_key = await self._api_key_for(tokens) if exchange_api_key else None
         superseded = await asyncio.to_thread(self._commit, tokens, api_key)
-        if superseded is not None:
-            await self._revoke(superseded)
-        return LoginOutcome(tokens.id_token, api_key is not None, superseded)
+        for refresh_token in superseded:
+            await self._revoke(refresh_token)
+        return LoginOutcome(
+            tokens.id_token, api_key is not None, superseded[0] if superseded else None
+        )
 
     async def _api_key_for(self, tokens: TokenData) -> str | None:
         """The API-key exchange is a bonus: its failure does not fail the login."""
@@ -62,12 +66,18 @@ class SignIn:
             log.info("no API key from the issuer: %s", exc)
             return None
 
-    def _commit(self, tokens: TokenData, api_key: str | None) -> str | None:
-        """Commit the login; return the replaced refresh token if it may be revoked here."""
-        with self.store.exclusive():
-            previous = record_or_none(self.store)
-            self.store.save(login_record(tokens, api_key, self.clock.now(), previous))
-        old = previous.tokens if previous else None
+    def _commit(self, tokens: TokenData, api_key: str | None) -> list[str]:
+        """Commit the login (another active account goes to its slot); return the
+        replaced refresh tokens of this account that may be revoked here."""
+        replaced = commit_login(
+            self.store,
+            self.book,
+            lambda previous: login_record(tokens, api_key, self.clock.now(), previous),
+        )
+        return [old for record in replaced if (old := self._revocable(record, tokens))]
+
+    def _revocable(self, record: CredentialRecord, tokens: TokenData) -> str | None:
+        old = record.tokens
         if old is None or old.refresh_token == tokens.refresh_token:
             return None
         if provenance_of(old, self.issuer.client_id) != self.issuer.provenance:

@@ -52,6 +52,22 @@ class CredentialStore(Protocol):
         ...
 
 
+class AccountShelf(Protocol):
+    """The inactive logins, each in a slot of its own beside the active store.
+
+    A slot is a ``CredentialStore`` of the same kind as the active one (a file,
+    a keyring entry, a Redis key), with its own lock.
+    """
+
+    def names(self) -> list[str]:
+        """The slots that may hold a login, sorted."""
+        ...
+
+    def slot(self, name: str) -> CredentialStore:
+        """The store of slot ``name`` (created on first save)."""
+        ...
+
+
 @runtime_checkable
 class LeasedStore(Protocol):
     """A store whose ``exclusive()`` is a lease that can expire while held (Redis).

@@ -28,7 +28,7 @@ from codex_login.domain.refresh_policy import RefreshPolicy
 if TYPE_CHECKING:
     from codex_login.adapters.broker_client import BrokerClient
     from codex_login.application.browser_login import CallbackListener
-    from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
+    from codex_login.domain.ports import AccountShelf, Clock, CredentialStore, TokenEndpoint
 
 STORES = ("file", "memory", "keyring", "auto", "redis")
 DEFAULT_LOCK_TIMEOUT = 90.0
@@ -82,6 +82,34 @@ def make_store(
     )
 
 
+def make_shelf(
+    kind: str,
+    codex_home: Path,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    notify: Callable[[str], None] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> AccountShelf:
+    """The slots of inactive logins, of the same kind as the active store.
+
+    File and keyring slots live under ``$CODEX_HOME/accounts/<name>/``; Redis slots
+    under the login name ``account.<name>``; memory slots in the process.
+    """
+    from codex_login.adapters import account_shelf  # noqa: PLC0415
+
+    if kind == "memory":
+        return account_shelf.MemoryShelf()
+    if kind == "redis":
+        settings = redis_settings_from(os.environ if environ is None else environ)
+        return redis_shelf_from(settings, lock_timeout=lock_timeout, notify=notify)
+
+    def slot_store(directory: Path) -> CredentialStore:
+        store, _ = make_store(kind, directory, lock_timeout=lock_timeout, notify=notify)
+        return store
+
+    return account_shelf.DirectoryShelf(codex_home / account_shelf.ACCOUNTS_DIR, slot_store)
+
+
 @attrs.frozen
 class RedisSettings:
     """Where the ``redis`` store connects, from the environment."""
@@ -120,6 +148,21 @@ def redis_store_from(
     return redis_store.RedisCredentialStore(
         client, prefix=settings.prefix, lock_timeout=lock_timeout, notify=notify
     )
+
+
+def redis_shelf_from(
+    settings: RedisSettings, *, lock_timeout: float, notify: Callable[[str], None] | None
+) -> AccountShelf:
+    from codex_login.adapters import redis_store  # noqa: PLC0415
+
+    client = redis_store.connect(settings.url, password=settings.password, ca_file=settings.ca_file)
+
+    def slot(name: str) -> redis_store.RedisCredentialStore:
+        return redis_store.RedisCredentialStore(
+            client, prefix=settings.prefix, name=name, lock_timeout=lock_timeout, notify=notify
+        )
+
+    return redis_store.RedisShelf(client, slot, prefix=settings.prefix)
 
 
 def issuer_from(
@@ -203,23 +246,24 @@ def bootstrap(
     preferred: AuthMode = AuthMode.CHATGPT,
     policy: RefreshPolicy | None = None,
     notify: Callable[[str], None] | None = None,
+    shelf: AccountShelf | None = None,
 ) -> AuthService:
     """Wire the service. Anything not passed comes from ``environ`` (default ``os.environ``).
 
     ``notify`` receives one-line notices for a person (a lock held by another
-    process, a credential link removed); by default they are logged.
+    process, a credential link removed); by default they are logged. ``shelf``
+    holds the inactive accounts; with a ``store`` of your own and no ``shelf``,
+    a new login replaces the previous one.
     """
     env = os.environ if environ is None else environ
     notice = None
     if store is None:
         kind = env.get("CODEX_LOGIN_STORE") or "file"
-        store, notice = make_store(
-            kind,
-            codex_home_from(env, codex_home),
-            lock_timeout=lock_timeout_from(env),
-            notify=notify,
-            environ=env,
-        )
+        home = codex_home_from(env, codex_home)
+        timeout = lock_timeout_from(env)
+        store, notice = make_store(kind, home, lock_timeout=timeout, notify=notify, environ=env)
+        if shelf is None:
+            shelf = make_shelf(kind, home, lock_timeout=timeout, notify=notify, environ=env)
     return AuthService(
         store=store,
         clock=clock or SystemClock(),
@@ -232,4 +276,5 @@ def bootstrap(
         policy=policy or RefreshPolicy(),
         callback_listener=callback_server,
         store_notice=notice,
+        shelf=shelf,
     )

@@ -14,7 +14,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ from codex_login.entrypoints.bootstrap import bootstrap, broker_client, codex_ho
 
 if TYPE_CHECKING:
     from codex_login.application.signin import LoginOutcome
+    from codex_login.domain.accounts import Account
     from codex_login.domain.record import CredentialRecord
     from codex_login.domain.tokens import AccessToken
 
@@ -289,6 +290,31 @@ LOGOUT_EPILOG = _epilog(
     _STORE_ENV,
     _NETWORK_ENV,
 )
+ACCOUNTS_ABOUT = """\
+List the stored logins: the active one (in auth.json, what the Codex CLI uses) and
+the others kept beside it. A new login of another account keeps the previous one
+here instead of discarding it; `codex-login switch NAME` brings it back. Each line
+shows the name to use with `switch` and `--account`, the email, plan, workspace
+id and issuer; `*` marks the active one."""
+ACCOUNTS_EPILOG = _epilog(
+    """\
+  codex-login accounts
+  codex-login accounts --json | jq -r '.[] | select(.active) | .name'
+""",
+    _STORE_ENV,
+)
+SWITCH_ABOUT = """\
+Make another stored login the active one, named by its account name, email or
+workspace id. Under the lock, the active login goes back to its slot first, with
+its latest (possibly rotated) tokens, then the chosen one becomes auth.json: the
+Codex CLI uses it from its next request. Nothing is sent to the issuer."""
+SWITCH_EPILOG = _epilog(
+    """\
+  codex-login switch work
+  codex-login switch alice@example.com
+""",
+    _STORE_ENV,
+)
 
 DEMO_ABOUT = """\
 Watch the whole life of a login, against a fake issuer started on a free
@@ -430,6 +456,39 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         SERVE_ABOUT,
         SERVE_EPILOG,
     )
+    _serve_options(serve)
+
+    logout = command(
+        "logout", "revoke and remove the stored credentials", LOGOUT_ABOUT, LOGOUT_EPILOG
+    )
+    logout.add_argument(
+        "--local",
+        action="store_true",
+        help="only delete here; don't revoke (revoking signs out every machine sharing the login)",
+    )
+    logout.set_defaults(run=_logout)
+
+    _account_commands(command, status, token, logout)
+
+    _demo_options(
+        command(
+            "demo", "sign in, refresh and log out against a fake issuer", DEMO_ABOUT, DEMO_EPILOG
+        )
+    )
+
+    help_ = subparsers.add_parser(
+        "help",
+        help="show the help of codex-login or of one command",
+        description="Show the help of codex-login, or of COMMAND (the same as COMMAND --help).",
+    )
+    help_.add_argument(
+        "topic", nargs="?", choices=[*commands, "help"], metavar="COMMAND", help="a command"
+    )
+    commands["help"] = help_
+    return parser, commands
+
+
+def _serve_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--socket", type=Path, metavar="PATH", help="Unix socket (default $CODEX_HOME/broker.sock)"
     )
@@ -463,32 +522,30 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     serve.set_defaults(run=_serve)
 
-    logout = command(
-        "logout", "revoke and remove the stored credentials", LOGOUT_ABOUT, LOGOUT_EPILOG
-    )
-    logout.add_argument(
-        "--local",
-        action="store_true",
-        help="only delete here; don't revoke (revoking signs out every machine sharing the login)",
-    )
-    logout.set_defaults(run=_logout)
 
-    _demo_options(
-        command(
-            "demo", "sign in, refresh and log out against a fake issuer", DEMO_ABOUT, DEMO_EPILOG
+def _account_commands(
+    command: Callable[[str, str, str, str], argparse.ArgumentParser],
+    *acting: argparse.ArgumentParser,
+) -> None:
+    """``accounts``, ``switch`` and the ``--account`` option of the commands ``acting``."""
+    accounts = command(
+        "accounts", "list the stored logins, the active one marked", ACCOUNTS_ABOUT, ACCOUNTS_EPILOG
+    )
+    accounts.add_argument("--json", action="store_true", help="print them as JSON on stdout")
+    accounts.set_defaults(run=_accounts)
+
+    switch = command(
+        "switch", "make another stored login the active one", SWITCH_ABOUT, SWITCH_EPILOG
+    )
+    switch.add_argument("target", metavar="NAME|EMAIL|WORKSPACE", help="the login to activate")
+    switch.set_defaults(run=_switch)
+
+    for one in acting:
+        one.add_argument(
+            "--account",
+            metavar="NAME",
+            help="act on this stored login (name, email or workspace id) without switching",
         )
-    )
-
-    help_ = subparsers.add_parser(
-        "help",
-        help="show the help of codex-login or of one command",
-        description="Show the help of codex-login, or of COMMAND (the same as COMMAND --help).",
-    )
-    help_.add_argument(
-        "topic", nargs="?", choices=[*commands, "help"], metavar="COMMAND", help="a command"
-    )
-    commands["help"] = help_
-    return parser, commands
 
 
 class _Version(argparse.Action):
@@ -822,12 +879,14 @@ def _service_for(args: argparse.Namespace) -> AuthService | None:
     which in a sandbox reads no store and no issuer setting of its own."""
     if args.command == "token" and _broker_address(args):
         return None
-    return bootstrap(
+    service = bootstrap(
         notify=_say,
         codex_home=args.codex_home,
         issuer=getattr(args, "issuer", None),
         client_id=getattr(args, "client_id", None),
     )
+    account = getattr(args, "account", None)
+    return service.for_account(account) if account else service
 
 
 def _broker_address(args: argparse.Namespace) -> str | None:
@@ -941,6 +1000,59 @@ def _serve(service: AuthService, args: argparse.Namespace) -> int:
         allow_gids=args.allow_gid,
         say=_say,
     )
+    return EXIT_OK
+
+
+def _accounts(service: AuthService, args: argparse.Namespace) -> int:
+    accounts = service.accounts()
+    if args.json:
+        _emit(json.dumps([_account_document(account) for account in accounts], indent=2))
+        return EXIT_OK
+    if not accounts:
+        _say("Not logged in")
+        return EXIT_OK
+    for account in accounts:
+        _emit(_account_line(account))
+    return EXIT_OK
+
+
+def _account_line(account: Account) -> str:
+    """``* alice  alice@example.com  ChatGPT Pro  ws-123  https://auth.openai.com``"""
+    if account.mode == AuthMode.API_KEY.value:
+        what = "API key"
+    elif account.mode == AuthMode.CHATGPT.value:
+        what = f"ChatGPT {_plan_title(account.plan)}" if account.plan else "ChatGPT"
+    else:
+        what = account.mode
+    fields = [account.name, account.email, what, account.workspace]
+    if account.issuer not in (None, DEFAULT_ISSUER):
+        fields.append(account.issuer)
+    marker = "*" if account.active else " "
+    return f"{marker} " + "  ".join(field for field in fields if field)
+
+
+def _account_document(account: Account) -> dict[str, object]:
+    return {
+        "name": account.name,
+        "active": account.active,
+        "mode": account.mode,
+        "email": account.email,
+        "plan": account.plan,
+        "workspace_id": account.workspace,
+        "issuer": account.issuer,
+    }
+
+
+def _switch(service: AuthService, args: argparse.Namespace) -> int:
+    before = next((a for a in service.accounts() if a.active), None)
+    chosen = service.switch(args.target)
+    if before is not None and before.name == chosen.name:
+        _say(f"{chosen.name} is already the active account")
+        return EXIT_OK
+    who = f" ({chosen.email})" if chosen.email else ""
+    _say(f"Switched to {chosen.name}{who}")
+    if before is not None:
+        _say(f"  {before.name} is kept; `codex-login switch {before.name}` brings it back")
     return EXIT_OK
 
 

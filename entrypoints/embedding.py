@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from codex_login.application.logout import LogoutResult
     from codex_login.application.signin import LoginOutcome
     from codex_login.application.status import Status
+    from codex_login.domain.accounts import Account
     from codex_login.domain.device import DeviceCode
     from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
     from codex_login.domain.refresh_policy import RefreshPolicy
@@ -157,6 +158,19 @@ class AsyncCodexAuth:
     async def login_with_api_key(self, api_key: str) -> None:
         """Store an OpenAI API key as the login."""
         self.service.login_with_api_key(api_key)
+
+    async def accounts(self) -> list[Account]:
+        """Every stored login (the active one marked), without secrets."""
+        return self.service.accounts()
+
+    async def switch(self, account: str) -> Account:
+        """Make another stored login active (by name, email or workspace id); waits for
+        the lock on a worker thread."""
+        return await asyncio.to_thread(self.service.switch, account)
+
+    def for_account(self, account: str) -> AsyncCodexAuth:
+        """An object acting on one stored login, active or not, without switching."""
+        return AsyncCodexAuth._sharing(_Core.stored(self.service.for_account(account)))
 
     async def login_in_browser(
         self,
@@ -282,6 +296,19 @@ class CodexAuth:
     def login_with_api_key(self, api_key: str) -> None:
         """Store an OpenAI API key as the login."""
         self.service.login_with_api_key(api_key)
+
+    def accounts(self) -> list[Account]:
+        """Every stored login (the active one marked), without secrets."""
+        return self.service.accounts()
+
+    def switch(self, account: str) -> Account:
+        """Make another stored login active, by name, email or workspace id."""
+        return self.service.switch(account)
+
+    def for_account(self, account: str) -> CodexAuth:
+        """An object acting on one stored login, active or not, without switching
+        (close it when done)."""
+        return CodexAuth._sharing(_Core.stored(self.service.for_account(account)))
 
     def login_in_browser(
         self,
