@@ -68,6 +68,7 @@ class OidcIssuer:
         self,
         *,
         claims: Mapping[str, object] | None = None,
+        users: Mapping[str, Mapping[str, object]] | None = None,
         access_token_ttl: int | None = None,
         token_exchange_fails: bool = False,
         device_interval: int | None = None,
@@ -85,6 +86,8 @@ class OidcIssuer:
             self._env["DEFAULT_ROUTES"] = "1"
         if claims is not None:
             self._env["CLAIMS_JSON"] = json.dumps(dict(claims))
+        if users is not None:  # claims per login name typed at sign-in
+            self._env["USERS_JSON"] = json.dumps({name: dict(c) for name, c in users.items()})
         if access_token_ttl is not None:
             self._env["ACCESS_TOKEN_TTL"] = str(access_token_ttl)
         if token_exchange_fails:

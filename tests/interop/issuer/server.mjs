@@ -55,6 +55,17 @@ const claimValues = {
 };
 const { email, ...authValues } = claimValues;
 const authClaim = Object.fromEntries(Object.entries(authValues).filter(([, v]) => v !== null));
+// USERS_JSON: claims of particular logins (by the name typed at sign-in), merged over
+// the ones above, so that one issuer serves several people and workspaces.
+const users = JSON.parse(env.USERS_JSON || '{}');
+
+function claimsOf(sub) {
+  const { email: userEmail, ...userAuth } = users[sub] || {};
+  return {
+    sub, name: sub, email: userEmail ?? email ?? undefined, email_verified: true,
+    [AUTH_CLAIM]: { ...authClaim, ...userAuth },
+  };
+}
 
 let seq = 0;
 function log(event, fields = {}) {
@@ -123,9 +134,7 @@ const configuration = {
     return {
       accountId: sub,
       async claims() {
-        return {
-          sub, name: sub, email: email ?? undefined, email_verified: true, [AUTH_CLAIM]: authClaim,
-        };
+        return claimsOf(sub);
       },
     };
   },
