@@ -14,7 +14,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -601,6 +601,8 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOu
 
     from codex_login.adapters.browser import SystemBrowser  # noqa: PLC0415
 
+    stdin = _stdin_for_pastes(args)
+
     def announce(url: str, port: int) -> None:
         _say(f"Starting local login server on http://localhost:{port}.")
         if args.no_browser:
@@ -612,6 +614,15 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOu
             "On a remote or headless machine, use `codex-login login --device-auth` instead "
             f"(or forward the port: ssh -L {port}:localhost:{port} HOST)."
         )
+        if stdin is not None:
+            _say(
+                "If the browser cannot reach this machine, paste the address it ended on "
+                f"(it starts with http://localhost:{port}/auth/callback) here and press Enter."
+            )
+
+    def refused(reason: str) -> None:
+        sentence = f"{reason[:1].upper()}{reason[1:].rstrip('.')}."
+        _say(f"That address was not accepted. {sentence} Still waiting for the sign-in.")
 
     return asyncio.run(
         service.login_in_browser(
@@ -619,8 +630,29 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOu
             open_browser=None if args.no_browser else SystemBrowser().open,
             port=args.port,
             timeout=_login_timeout(args),
+            pasted=None if stdin is None else _pasted_lines(stdin),
+            refused=refused,
         )
     )
+
+
+def _stdin_for_pastes(args: argparse.Namespace) -> int | None:
+    """stdin's descriptor when it takes the pasted redirect: always with --no-browser,
+    else at a terminal (a script's stdin is not a person's)."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # no stdin at all, or not a real one
+        return None
+    return fd if args.no_browser or os.isatty(fd) else None
+
+
+def _pasted_lines(fd: int) -> AsyncIterator[str]:
+    from codex_login.adapters.pasted_lines import (  # noqa: PLC0415
+        descriptor_lines,
+        lines_in_background,
+    )
+
+    return lines_in_background(descriptor_lines(fd))
 
 
 def _login_with_device_code(service: AuthService, args: argparse.Namespace) -> LoginOutcome:
