@@ -31,8 +31,8 @@ def pasted_params(text: str, redirect_uri: str) -> dict[str, list[str]] | None:
     if not pasted:
         return None
     expected = urlsplit(redirect_uri).path
-    if "://" in pasted:
-        address = urlsplit(pasted)
+    address = urlsplit(pasted)
+    if address.scheme:  # a whole address (a bare query's values may hold "://" too)
         if address.path.rstrip("/") != expected:
             raise NotAResponse(
                 f"that is not the address of the sign-in callback ({expected}); "
@@ -44,7 +44,7 @@ def pasted_params(text: str, redirect_uri: str) -> dict[str, list[str]] | None:
     params = parse_qs(query, keep_blank_values=True)
     if not any(name in params for name in RESPONSE_PARAMETERS):
         raise NotAResponse(
-            "that carries no sign-in response (code and state); after signing in, "
+            "it carries no sign-in response (no code, state or error); after signing in, "
             f"paste the whole address the browser ended on, starting with {redirect_uri}"
         )
     return params
