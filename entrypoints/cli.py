@@ -178,15 +178,19 @@ LOGIN_ABOUT = """\
 Sign in with ChatGPT in a browser: start a callback server on localhost:1455
 (1457 when 1455 is taken), print the sign-in URL, open a browser unless
 --no-browser, and wait until the issuer redirects back (15 minutes by default;
-Ctrl-C cancels). --device-auth signs in on another device with a code instead,
-for machines without a browser. --with-api-key stores an OpenAI API key read
-from stdin, or typed at a hidden prompt when stdin is a terminal; a key is never
-taken from the arguments, where other users see it through ps."""
+Ctrl-C cancels). With --no-browser, or when stdin is a terminal, the address
+the browser ended on may be pasted on stdin instead (for a browser on another
+machine, whose localhost is not this one). --device-auth signs in on another
+device with a code instead, for machines without a browser. --with-api-key
+stores an OpenAI API key read from stdin, or typed at a hidden prompt when stdin
+is a terminal; a key is never taken from the arguments, where other users see
+it through ps."""
 LOGIN_EPILOG = _epilog(
     """\
   codex-login login
   codex-login login --device-auth
   codex-login login --no-browser --port 0
+  codex-login login --no-browser    # then paste the address the browser shows
   printenv OPENAI_API_KEY | codex-login login --with-api-key
   ssh -L 1455:localhost:1455 HOST   # then run codex-login login on HOST
 """,
