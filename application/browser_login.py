@@ -11,18 +11,23 @@ and turns the answer into a page; every decision is taken here:
 - the issuer's ``error`` ends the login; a missing ``code`` does not;
 - the code is exchanged once, whatever arrives;
 - the raw ID token goes into the success URL only when the org-setup page needs it.
+
+The address the browser ended on may also be pasted (a browser on another machine,
+whose ``localhost`` is not ours): its query goes through the same ``callback``, and
+whichever of the two completes first ends the login.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 from urllib.parse import urlencode
 
 import attrs
 
+from codex_login.application.pasted_redirect import NotAResponse, pasted_params
 from codex_login.application.signin import LoginOutcome, SignIn
 from codex_login.domain.errors import (
     AuthorizationDenied,
@@ -205,12 +210,17 @@ async def login_in_browser(
     open_browser: Callable[[str], bool] | None = None,
     port: int | None = None,
     timeout: float = 15 * 60,
+    pasted: AsyncIterable[str] | None = None,
+    refused: Callable[[str], None] = lambda reason: None,
 ) -> LoginOutcome:
     """The whole browser login: listen, show the URL, wait for the issuer's redirect.
 
     ``begin(redirect_uri)`` makes the authorization request; ``announce(url, port)``
-    shows its URL; ``open_browser(url)`` may open it. A login stored just as the
-    time ran out counts as done. The port is released whatever happens.
+    shows its URL; ``open_browser(url)`` may open it. ``pasted`` yields lines a user
+    pastes (the address the browser ended on); ``refused(reason)`` is told why one
+    cannot complete the login. Its end only stops the pastes, not the login. A login
+    stored just as the time ran out counts as done. The port is released whatever
+    happens.
     """
     bound = await listener.start(port)
     try:
@@ -220,13 +230,61 @@ async def login_in_browser(
         if open_browser is not None:
             await asyncio.to_thread(open_browser, login.url)
         try:
-            return await listener.wait(timeout)
+            return await _first_to_complete(listener, login, pasted, refused, timeout)
         except LoginTimedOut:
             if login.outcome is not None:
                 return login.outcome
             raise
     finally:
         await listener.close()
+
+
+async def _first_to_complete(
+    listener: CallbackListener,
+    login: BrowserLogin,
+    pasted: AsyncIterable[str] | None,
+    refused: Callable[[str], None],
+    timeout: float,
+) -> LoginOutcome:
+    """The callback and the pastes race; the first to end the login wins."""
+    callback = asyncio.ensure_future(listener.wait(timeout))
+    if pasted is None:
+        return await callback
+    pastes = asyncio.ensure_future(_from_pastes(login, pasted, refused))
+    try:
+        await asyncio.wait({callback, pastes}, return_when=asyncio.FIRST_COMPLETED)
+        outcome = pastes.result() if pastes.done() else None  # raises a paste's failure
+        if outcome is not None:
+            return outcome
+        return await callback  # the pastes ran out (stdin closed): only the callback is left
+    finally:
+        for task in (callback, pastes):
+            task.cancel()
+        await asyncio.gather(callback, pastes, return_exceptions=True)
+
+
+async def _from_pastes(
+    login: BrowserLogin, pasted: AsyncIterable[str], refused: Callable[[str], None]
+) -> LoginOutcome | None:
+    """Each pasted line goes through ``callback``; None once there are no more lines."""
+    async for text in pasted:
+        try:
+            params = pasted_params(text, login.request.redirect_uri)
+        except NotAResponse as exc:
+            refused(str(exc))
+            continue
+        if params is None:
+            continue
+        try:
+            answer = await login.callback(params)
+        except Exception as exc:  # a bug must end the login visibly, as on the callback path
+            raise LoginError(f"the sign-in failed unexpectedly ({type(exc).__name__})") from exc
+        if isinstance(answer, Failed):
+            raise answer.error
+        if isinstance(answer, Completed):
+            return answer.outcome
+        refused(answer.message)
+    return None
 
 
 def _plan(outcome: LoginOutcome) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Callable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -129,11 +129,17 @@ class AuthService:
         port: int | None = None,
         timeout: float = 15 * 60,
         listener: CallbackListener | None = None,
+        pasted: AsyncIterable[str] | None = None,
+        refused: Callable[[str], None] = lambda reason: None,
     ) -> LoginOutcome:
         """Sign in with ChatGPT in a browser, through the loopback callback server.
 
         ``announce(url, port)`` shows the URL to open; ``open_browser(url)``, when
         given, opens it. ``port`` None means 1455, then 1457; 0 any free port.
+        ``pasted`` yields the addresses a user pastes (the one the browser ended on,
+        for a browser that cannot reach this machine); whichever of a paste and the
+        callback completes first ends the login; ``refused(reason)`` hears why a
+        paste could not.
         """
         from codex_login.application.browser_login import login_in_browser  # noqa: PLC0415
 
@@ -144,6 +150,8 @@ class AuthService:
             open_browser=open_browser,
             port=port,
             timeout=timeout,
+            pasted=pasted,
+            refused=refused,
         )
 
     def begin_device_login(self) -> DeviceLogin:

@@ -14,7 +14,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -179,15 +179,19 @@ LOGIN_ABOUT = """\
 Sign in with ChatGPT in a browser: start a callback server on localhost:1455
 (1457 when 1455 is taken), print the sign-in URL, open a browser unless
 --no-browser, and wait until the issuer redirects back (15 minutes by default;
-Ctrl-C cancels). --device-auth signs in on another device with a code instead,
-for machines without a browser. --with-api-key stores an OpenAI API key read
-from stdin, or typed at a hidden prompt when stdin is a terminal; a key is never
-taken from the arguments, where other users see it through ps."""
+Ctrl-C cancels). With --no-browser, or when stdin is a terminal, the address
+the browser ended on may be pasted on stdin instead (for a browser on another
+machine, whose localhost is not this one). --device-auth signs in on another
+device with a code instead, for machines without a browser. --with-api-key
+stores an OpenAI API key read from stdin, or typed at a hidden prompt when stdin
+is a terminal; a key is never taken from the arguments, where other users see
+it through ps."""
 LOGIN_EPILOG = _epilog(
     """\
   codex-login login
   codex-login login --device-auth
   codex-login login --no-browser --port 0
+  codex-login login --no-browser    # then paste the address the browser shows
   printenv OPENAI_API_KEY | codex-login login --with-api-key
   ssh -L 1455:localhost:1455 HOST   # then run codex-login login on HOST
 """,
@@ -658,6 +662,8 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOu
 
     from codex_login.adapters.browser import SystemBrowser  # noqa: PLC0415
 
+    stdin = _stdin_for_pastes(args)
+
     def announce(url: str, port: int) -> None:
         _say(f"Starting local login server on http://localhost:{port}.")
         if args.no_browser:
@@ -669,6 +675,15 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOu
             "On a remote or headless machine, use `codex-login login --device-auth` instead "
             f"(or forward the port: ssh -L {port}:localhost:{port} HOST)."
         )
+        if stdin is not None:
+            _say(
+                "If the browser cannot reach this machine, paste the address it ended on "
+                f"(it starts with http://localhost:{port}/auth/callback) here and press Enter."
+            )
+
+    def refused(reason: str) -> None:
+        sentence = f"{reason[:1].upper()}{reason[1:].rstrip('.')}."
+        _say(f"That address was not accepted. {sentence} Still waiting for the sign-in.")
 
     return asyncio.run(
         service.login_in_browser(
@@ -676,8 +691,29 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOu
             open_browser=None if args.no_browser else SystemBrowser().open,
             port=args.port,
             timeout=_login_timeout(args),
+            pasted=None if stdin is None else _pasted_lines(stdin),
+            refused=refused,
         )
     )
+
+
+def _stdin_for_pastes(args: argparse.Namespace) -> int | None:
+    """stdin's descriptor when it takes the pasted redirect: always with --no-browser,
+    else at a terminal (a script's stdin is not a person's)."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # no stdin at all, or not a real one
+        return None
+    return fd if args.no_browser or os.isatty(fd) else None
+
+
+def _pasted_lines(fd: int) -> AsyncIterator[str]:
+    from codex_login.adapters.pasted_lines import (  # noqa: PLC0415
+        descriptor_lines,
+        lines_in_background,
+    )
+
+    return lines_in_background(descriptor_lines(fd))
 
 
 def _login_with_device_code(service: AuthService, args: argparse.Namespace) -> LoginOutcome:

@@ -22,7 +22,7 @@ import asyncio
 import os
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
@@ -56,6 +56,10 @@ LOGIN_TIMEOUT = 15 * 60.0
 
 def _print_url(url: str, port: int) -> None:
     print(f"To sign in, open this URL in a browser:\n\n{url}\n", file=sys.stderr)
+
+
+def _print_refusal(reason: str) -> None:
+    print(f"That address was not accepted: {reason}", file=sys.stderr)
 
 
 def _print_code(device: DeviceCode) -> None:
@@ -179,11 +183,16 @@ class AsyncCodexAuth:
         open_browser: bool = True,
         port: int | None = None,
         timeout: float = LOGIN_TIMEOUT,
+        pasted: AsyncIterable[str] | None = None,
+        refused: Callable[[str], None] = _print_refusal,
     ) -> LoginOutcome:
         """Sign in with ChatGPT in a browser through the loopback callback server.
 
         ``announce(url, port)`` shows the URL (default: printed on stderr);
         ``open_browser`` opens it in a graphical browser when there is one.
+        ``pasted`` yields addresses the user pastes (the one a browser on another
+        machine ended on); the first paste or callback that completes the login
+        wins, and ``refused(reason)`` hears why a paste did not.
         """
         opener = None
         if open_browser:
@@ -191,7 +200,12 @@ class AsyncCodexAuth:
 
             opener = SystemBrowser().open
         return await self.service.login_in_browser(
-            announce=announce, open_browser=opener, port=port, timeout=timeout
+            announce=announce,
+            open_browser=opener,
+            port=port,
+            timeout=timeout,
+            pasted=pasted,
+            refused=refused,
         )
 
     async def login_with_device_code(
@@ -317,11 +331,27 @@ class CodexAuth:
         open_browser: bool = True,
         port: int | None = None,
         timeout: float = LOGIN_TIMEOUT,
+        pasted: Iterable[str] | None = None,
+        refused: Callable[[str], None] = _print_refusal,
     ) -> LoginOutcome:
-        """Sign in with ChatGPT in a browser; see ``AsyncCodexAuth.login_in_browser``."""
+        """Sign in with ChatGPT in a browser; see ``AsyncCodexAuth.login_in_browser``.
+
+        ``pasted`` is a blocking iterable here (a queue's ``iter(q.get, None)``,
+        a file), read in a background thread.
+        """
+        lines = None
+        if pasted is not None:
+            from codex_login.adapters.pasted_lines import lines_in_background  # noqa: PLC0415
+
+            lines = lines_in_background(pasted)
         return self._wait(
             self._async.login_in_browser(
-                announce=announce, open_browser=open_browser, port=port, timeout=timeout
+                announce=announce,
+                open_browser=open_browser,
+                port=port,
+                timeout=timeout,
+                pasted=lines,
+                refused=refused,
             )
         )
 

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from interop.oidc_issuer import OidcIssuer
-from interop.scripted_browser import complete_authorization
+from interop.scripted_browser import authorization_redirect, complete_authorization
 from support.cli import clean_env, start_browser_login
 
 
@@ -15,4 +15,15 @@ def login_with_browser(home: Path, issuer: OidcIssuer) -> subprocess.CompletedPr
     child, url = start_browser_login([], env)
     complete_authorization(url)
     stdout, stderr = child.communicate(timeout=60)
+    return subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
+
+
+def login_by_pasting(home: Path, issuer: OidcIssuer) -> subprocess.CompletedProcess[str]:
+    """The browser is on another machine: it signs in at the issuer, but its request
+    to the callback would go to its own localhost, so it is never made here. The user
+    pastes the address it ended on into the login's stdin instead."""
+    env = clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer)
+    child, url = start_browser_login([], env, stdin=subprocess.PIPE)
+    ended_on = authorization_redirect(url)
+    stdout, stderr = child.communicate(f"{ended_on}\n", timeout=60)
     return subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)

@@ -13,6 +13,8 @@ from pathlib import Path
 CLI = Path(sys.executable).with_name("codex-login")
 # The authorization URL `login` prints on a line of its own (loopback test issuers).
 AUTHORIZE_URL = re.compile(r"^(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)$", re.MULTILINE)
+# The last line `login --no-browser` prints before it waits, when it reads pasted addresses.
+PASTE_PROMPT = "If the browser cannot reach this machine, paste the address"
 DEVICE_PAGE = re.compile(r"open this page on any device:\s+(\S+)")
 DEVICE_CODE = re.compile(r"and enter this code:\s+(\S+)")
 
@@ -96,15 +98,20 @@ def run_each(
 
 
 def start_until(
-    args: list[str], env: dict[str, str], done: Callable[[str, str], bool]
+    args: list[str],
+    env: dict[str, str],
+    done: Callable[[str, str], bool],
+    *,
+    stdin: int = subprocess.DEVNULL,
 ) -> tuple[subprocess.Popen[str], str]:
     """Start the command and read its stderr until ``done(line, everything so far)``.
 
     For commands that print something a test must act on (a URL, a code) and go on.
+    ``stdin=subprocess.PIPE`` lets the test type into it (``child.stdin``).
     """
     child = subprocess.Popen(
         [str(CLI), *args],
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -120,10 +127,22 @@ def start_until(
     raise AssertionError(f"the command ended before printing what was expected:\n{seen}")
 
 
-def start_browser_login(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """Start `login --no-browser --port 0 ...`; return it and the URL it printed."""
+def start_browser_login(
+    args: list[str], env: dict[str, str], *, stdin: int = subprocess.DEVNULL
+) -> tuple[subprocess.Popen[str], str]:
+    """Start `login --no-browser --port 0 ...`; return it and the URL it printed.
+
+    With ``stdin=subprocess.PIPE`` it reads on until the prompt for a pasted address,
+    so the next line on stderr is whatever the login says next.
+    """
     command = ["login", "--no-browser", "--port", "0", *args]
-    child, seen = start_until(command, env, lambda _, seen: AUTHORIZE_URL.search(seen) is not None)
+
+    def done(line: str, seen: str) -> bool:
+        if stdin == subprocess.PIPE:
+            return line.startswith(PASTE_PROMPT)
+        return AUTHORIZE_URL.search(seen) is not None
+
+    child, seen = start_until(command, env, done, stdin=stdin)
     found = AUTHORIZE_URL.search(seen)
     assert found is not None
     return child, found.group(1)
