@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from codex_login.application.credentials import record_or_none
 from codex_login.domain.errors import InvalidApiKey
+from codex_login.domain.login_policy import LoginMethod, LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
 
@@ -29,13 +30,17 @@ def validate_api_key(raw: str) -> str:
     return key
 
 
-def login_with_api_key(*, store: CredentialStore, raw_key: str) -> None:
+def login_with_api_key(
+    *, store: CredentialStore, raw_key: str, login_policy: LoginPolicy | None = None
+) -> None:
     """Store the key as an ``apikey`` login, replacing any previous credentials.
 
     Unknown top-level fields another tool wrote are kept; a malformed previous
-    file is simply replaced, since the user asked for a new login.
+    file is simply replaced, since the user asked for a new login. As in the
+    Codex CLI, an empty key is reported before a disabled method.
     """
     key = validate_api_key(raw_key)
+    (login_policy or LoginPolicy()).check_method(LoginMethod.API)
     with store.exclusive():
         store.save(
             CredentialRecord(auth_mode=AuthMode.API_KEY, openai_api_key=key, extra=_kept(store))

@@ -11,6 +11,7 @@ from codex_login.application.credentials import load_credentials
 from codex_login.application.status import Status, get_status
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.issuer import IssuerConfig
+from codex_login.domain.login_policy import LoginMethod, LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.domain.resolution import ResolvedAuth
@@ -49,6 +50,8 @@ class AuthService:
     override_api_key: str | None = attrs.field(default=None, repr=False)
     preferred: AuthMode = AuthMode.CHATGPT
     policy: RefreshPolicy = attrs.Factory(RefreshPolicy)
+    # Which login methods and workspaces are allowed (config.toml, requirements.toml).
+    login_policy: LoginPolicy = attrs.Factory(LoginPolicy)
     refresh_timeout: float = 60.0
     callback_listener: ListenerFactory = attrs.field(default=_no_listener, repr=False)
     store_notice: str | None = None
@@ -69,6 +72,7 @@ class AuthService:
                 override_api_key=self.override_api_key,
                 preferred=self.preferred,
                 policy=self.policy,
+                login_policy=self.login_policy,
                 refresh_timeout=self.refresh_timeout,
             )
         return self._manager
@@ -87,7 +91,10 @@ class AuthService:
         return await self.manager.refresh(stale=stale)
 
     def status(self) -> Status | None:
-        """The current login without secrets, or None when not logged in."""
+        """The current login without secrets, or None when not logged in.
+
+        Raises PolicyViolation when the login that would be used breaks the login policy.
+        """
         return get_status(
             store=self.store,
             clock=self.clock,
@@ -96,6 +103,7 @@ class AuthService:
             preferred=self.preferred,
             policy=self.policy,
             issuer=self.issuer,
+            login_policy=self.login_policy,
         )
 
     def credentials(self) -> ResolvedAuth | None:
@@ -108,13 +116,16 @@ class AuthService:
         """Store an OpenAI API key as the login (trimmed; refused when empty or spaced)."""
         from codex_login.application.api_key_login import login_with_api_key  # noqa: PLC0415
 
-        login_with_api_key(store=self.store, raw_key=api_key)
+        login_with_api_key(store=self.store, raw_key=api_key, login_policy=self.login_policy)
 
     async def begin_browser_login(self, *, redirect_uri: str) -> BrowserLogin:
         """A new authorization request, for a callback server of your own."""
         from codex_login.application.browser_login import BrowserLogin  # noqa: PLC0415
 
+        self.login_policy.check_method(LoginMethod.CHATGPT)
         request = await self.endpoint.authorization_request(self.issuer, redirect_uri=redirect_uri)
+        # The issuer offers only the allowed workspaces (the ID token is checked anyway).
+        request = attrs.evolve(request, url=self.login_policy.authorize_url(request.url))
         return BrowserLogin(request=request, signin=self._signin())
 
     async def login_in_browser(
@@ -133,6 +144,7 @@ class AuthService:
         """
         from codex_login.application.browser_login import login_in_browser  # noqa: PLC0415
 
+        self.login_policy.check_method(LoginMethod.CHATGPT)  # before any port is bound
         return await login_in_browser(
             lambda redirect_uri: self.begin_browser_login(redirect_uri=redirect_uri),
             listener or self.callback_listener(),
@@ -146,13 +158,18 @@ class AuthService:
         """A device-code login, for machines without a browser."""
         from codex_login.application.device_login import DeviceLogin  # noqa: PLC0415
 
+        self.login_policy.check_method(LoginMethod.CHATGPT)  # before the issuer is asked
         return DeviceLogin(signin=self._signin())
 
     def _signin(self) -> SignIn:
         from codex_login.application.signin import SignIn  # noqa: PLC0415
 
         return SignIn(
-            endpoint=self.endpoint, store=self.store, clock=self.clock, issuer=self.issuer
+            endpoint=self.endpoint,
+            store=self.store,
+            clock=self.clock,
+            issuer=self.issuer,
+            login_policy=self.login_policy,
         )
 
     def login_marker(self) -> str | None:

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.adapters.clock import SystemClock
+from codex_login.adapters.codex_config import load_login_policy, requirements_path
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.issuer import IssuerConfig, issuer_config
+from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.refresh_policy import RefreshPolicy
 
@@ -202,20 +204,27 @@ def bootstrap(
     environ: Mapping[str, str] | None = None,
     preferred: AuthMode = AuthMode.CHATGPT,
     policy: RefreshPolicy | None = None,
+    login_policy: LoginPolicy | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> AuthService:
     """Wire the service. Anything not passed comes from ``environ`` (default ``os.environ``).
 
     ``notify`` receives one-line notices for a person (a lock held by another
     process, a credential link removed); by default they are logged.
+    ``login_policy`` None reads the Codex CLI's: ``$CODEX_HOME/config.toml`` narrowed by
+    the managed requirements file (``CODEX_LOGIN_REQUIREMENTS``, else
+    ``/etc/codex/requirements.toml``).
     """
     env = os.environ if environ is None else environ
+    home = codex_home_from(env, codex_home)
+    if login_policy is None:
+        login_policy = load_login_policy(home, requirements_path(env))
     notice = None
     if store is None:
         kind = env.get("CODEX_LOGIN_STORE") or "file"
         store, notice = make_store(
             kind,
-            codex_home_from(env, codex_home),
+            home,
             lock_timeout=lock_timeout_from(env),
             notify=notify,
             environ=env,
@@ -230,6 +239,7 @@ def bootstrap(
         override_api_key=(env.get("CODEX_API_KEY") or "").strip() or None,
         preferred=preferred,
         policy=policy or RefreshPolicy(),
+        login_policy=login_policy,
         callback_listener=callback_server,
         store_notice=notice,
     )

@@ -45,6 +45,7 @@ from codex_login.domain.errors import (
     CodexLoginError,
     ConfigurationError,
     NotLoggedIn,
+    PolicyViolation,
     SessionEnded,
     StorageError,
     TransientTokenError,
@@ -302,6 +303,8 @@ def _failure(exc: CodexLoginError) -> web.Response:
         return _json(401, _error("session_ended", f"{exc}; {host}"))
     if isinstance(exc, NotLoggedIn):
         return _json(401, _error("not_logged_in", f"the broker is not logged in; {host}"))
+    if isinstance(exc, PolicyViolation):  # the login is kept, but not handed out
+        return _json(401, _error("policy_refused", f"{exc}; {host}"))
     if isinstance(exc, TransientTokenError | StorageError):
         return _json(503, _error("unavailable", str(exc)), retry_after=True)
     return _json(500, _error("broker_error", str(exc)))
