@@ -52,9 +52,12 @@ class AccountBook:
         """Where ``account`` lives: the active store, or its slot."""
         return self.store if account.active else self.shelf.slot(account.name)
 
-    def switch(self, wanted: str) -> Account:
+    def switch(
+        self, wanted: str, *, accept: Callable[[CredentialRecord], None] | None = None
+    ) -> Account:
         """Make ``wanted`` the active login; the active one goes back to its slot first,
-        with its latest (possibly rotated) tokens."""
+        with its latest (possibly rotated) tokens. ``accept`` may refuse the chosen record
+        (by raising) before anything moves."""
         target = self.find(wanted)
         if target.active:
             return target
@@ -67,6 +70,8 @@ class AccountBook:
                         f"the account {target.name!r} was removed meanwhile; "
                         "see `codex-login accounts`"
                     )
+                if accept is not None:
+                    accept(chosen)
                 current = record_or_none(self.store)
                 if current is not None:
                     self.park(current)

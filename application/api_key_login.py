@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from codex_login.application.accounts import AccountBook, commit_login
 from codex_login.domain.errors import InvalidApiKey
+from codex_login.domain.login_policy import LoginMethod, LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
 
@@ -30,15 +31,21 @@ def validate_api_key(raw: str) -> str:
 
 
 def login_with_api_key(
-    *, store: CredentialStore, raw_key: str, book: AccountBook | None = None
+    *,
+    store: CredentialStore,
+    raw_key: str,
+    book: AccountBook | None = None,
+    login_policy: LoginPolicy | None = None,
 ) -> None:
     """Store the key as an ``apikey`` login; another account that was active goes to its
     slot when there is a ``book``, else it is replaced.
 
     Unknown top-level fields another tool wrote are kept; a malformed previous
-    file is simply replaced, since the user asked for a new login.
+    file is simply replaced, since the user asked for a new login. As in the
+    Codex CLI, an empty key is reported before a disabled method.
     """
     key = validate_api_key(raw_key)
+    (login_policy or LoginPolicy()).check_method(LoginMethod.API)
 
     def record(previous: CredentialRecord | None) -> CredentialRecord:
         kept = dict(previous.extra) if previous else {}

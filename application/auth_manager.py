@@ -22,15 +22,18 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.application.credentials import resolve_loaded
+from codex_login.application.status import ENV_SOURCE, OVERRIDE_SOURCE
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import (
     LeaseLost,
     NotLoggedIn,
+    PolicyViolation,
     SessionEnded,
     StorageError,
     TransientTokenError,
 )
 from codex_login.domain.issuer import IssuerConfig, bind
+from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.refresh import refreshed_record
@@ -67,6 +70,7 @@ class _Snapshot:
     record: CredentialRecord | None
     current: AccessToken | None
     refresh_at: datetime = NEVER
+    refused: PolicyViolation | None = None  # the login policy forbids handing it out
 
     @property
     def tokens(self) -> TokenData | None:
@@ -87,6 +91,7 @@ class AuthManager:
         override_api_key: str | None = None,
         preferred: AuthMode = AuthMode.CHATGPT,
         policy: RefreshPolicy | None = None,
+        login_policy: LoginPolicy | None = None,
         refresh_timeout: float = 60.0,
         commit_retry_delays: Sequence[float] = COMMIT_RETRY_DELAYS,
     ) -> None:
@@ -102,6 +107,7 @@ class AuthManager:
         )
         self._preferred = preferred
         self._policy = policy or RefreshPolicy()
+        self._login_policy = login_policy or LoginPolicy()
         self._refresh_timeout = refresh_timeout
         self._snapshot: _Snapshot | None = None
         # The refresh token the issuer declared dead, and what it said.
@@ -124,14 +130,13 @@ class AuthManager:
     def fresh(self) -> AccessToken | None:
         """The current credential while no refresh is due, else None; never waits.
 
-        Raises NotLoggedIn. This is the whole hot path: one ``fingerprint`` of
+        Raises NotLoggedIn, or PolicyViolation when the login policy forbids the
+        credential (it is kept). This is the whole hot path: one ``fingerprint`` of
         the store and one clock read.
         """
         if self._override is not None:
-            return self._override
-        snapshot = self._current_snapshot()
-        if snapshot.current is None:
-            raise NotLoggedIn()
+            return self._checked_override()
+        snapshot = self._usable_snapshot()
         if self._clock.now() < snapshot.refresh_at:
             return snapshot.current
         return None
@@ -144,16 +149,28 @@ class AuthManager:
         nothing is sent, so many refused requests cause one refresh, not many.
         """
         if self._override is not None:
-            return self._override  # an API key cannot be refreshed
-        snapshot = self._current_snapshot()
-        current = snapshot.current
-        if current is None:
-            raise NotLoggedIn()
+            return self._checked_override()  # an API key cannot be refreshed
+        current = self._usable_snapshot().current
+        assert current is not None  # noqa: S101  (_usable_snapshot raised otherwise)
         if current.mode is AuthMode.API_KEY or (stale is not None and current.token != stale):
             return current
         return await self._shared_refresh(force=True)
 
     # -- reading ------------------------------------------------------------------
+
+    def _checked_override(self) -> AccessToken:
+        assert self._override is not None  # noqa: S101  (callers check)
+        self._login_policy.check_api_key(OVERRIDE_SOURCE)
+        return self._override
+
+    def _usable_snapshot(self) -> _Snapshot:
+        """The current snapshot; raises when there is nothing the policy lets us hand out."""
+        snapshot = self._current_snapshot()
+        if snapshot.refused is not None:
+            raise _refused(snapshot.refused)
+        if snapshot.current is None:
+            raise NotLoggedIn()
+        return snapshot
 
     def _current_snapshot(self) -> _Snapshot:
         fingerprint = self._store.fingerprint()
@@ -171,6 +188,12 @@ class AuthManager:
             env_api_key=self._env_api_key,
             preferred=self._preferred,
         )
+        if auth is not None:
+            source = self._store.location if loaded else ENV_SOURCE
+            try:
+                self._login_policy.check_credential(auth, source)
+            except PolicyViolation as exc:
+                return _Snapshot(fingerprint, record, None, refused=exc)
         if isinstance(auth, ChatGptAuth):
             tokens = auth.tokens
             current = AccessToken(
@@ -220,6 +243,8 @@ class AuthManager:
 
         snapshot = await asyncio.to_thread(self._locked_refresh, seen, force)
         self._snapshot = snapshot
+        if snapshot.refused is not None:
+            raise _refused(snapshot.refused)
         if snapshot.current is None:
             raise NotLoggedIn()
         return snapshot.current
@@ -318,6 +343,11 @@ class AuthManager:
                 self._unsaved = None
                 self.commits += 1
                 return
+
+
+def _refused(violation: PolicyViolation) -> PolicyViolation:
+    """A new error each time (see ``_again``)."""
+    return PolicyViolation(str(violation))
 
 
 def _again(ended: SessionEnded) -> SessionEnded:

@@ -11,6 +11,7 @@ from codex_login.application.credentials import load_credentials
 from codex_login.application.status import Status, get_status
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.issuer import IssuerConfig
+from codex_login.domain.login_policy import LoginMethod, LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.domain.resolution import ResolvedAuth
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from codex_login.application.signin import LoginOutcome, SignIn
     from codex_login.domain.accounts import Account
     from codex_login.domain.ports import AccountShelf, Clock, CredentialStore, TokenEndpoint
+    from codex_login.domain.record import CredentialRecord
     from codex_login.domain.tokens import AccessToken
 
 ListenerFactory = Callable[[], "CallbackListener"]
@@ -51,6 +53,8 @@ class AuthService:
     override_api_key: str | None = attrs.field(default=None, repr=False)
     preferred: AuthMode = AuthMode.CHATGPT
     policy: RefreshPolicy = attrs.Factory(RefreshPolicy)
+    # Which login methods and workspaces are allowed (config.toml, requirements.toml).
+    login_policy: LoginPolicy = attrs.Factory(LoginPolicy)
     refresh_timeout: float = 60.0
     callback_listener: ListenerFactory = attrs.field(default=_no_listener, repr=False)
     store_notice: str | None = None
@@ -73,6 +77,7 @@ class AuthService:
                 override_api_key=self.override_api_key,
                 preferred=self.preferred,
                 policy=self.policy,
+                login_policy=self.login_policy,
                 refresh_timeout=self.refresh_timeout,
             )
         return self._manager
@@ -91,7 +96,10 @@ class AuthService:
         return await self.manager.refresh(stale=stale)
 
     def status(self) -> Status | None:
-        """The current login without secrets, or None when not logged in."""
+        """The current login without secrets, or None when not logged in.
+
+        Raises PolicyViolation when the login that would be used breaks the login policy.
+        """
         return get_status(
             store=self.store,
             clock=self.clock,
@@ -100,6 +108,7 @@ class AuthService:
             preferred=self.preferred,
             policy=self.policy,
             issuer=self.issuer,
+            login_policy=self.login_policy,
         )
 
     def credentials(self) -> ResolvedAuth | None:
@@ -112,13 +121,18 @@ class AuthService:
         """Store an OpenAI API key as the login (trimmed; refused when empty or spaced)."""
         from codex_login.application.api_key_login import login_with_api_key  # noqa: PLC0415
 
-        login_with_api_key(store=self.store, raw_key=api_key, book=self.book)
+        login_with_api_key(
+            store=self.store, raw_key=api_key, book=self.book, login_policy=self.login_policy
+        )
 
     async def begin_browser_login(self, *, redirect_uri: str) -> BrowserLogin:
         """A new authorization request, for a callback server of your own."""
         from codex_login.application.browser_login import BrowserLogin  # noqa: PLC0415
 
+        self.login_policy.check_method(LoginMethod.CHATGPT)
         request = await self.endpoint.authorization_request(self.issuer, redirect_uri=redirect_uri)
+        # The issuer offers only the allowed workspaces (the ID token is checked anyway).
+        request = attrs.evolve(request, url=self.login_policy.authorize_url(request.url))
         return BrowserLogin(request=request, signin=self._signin())
 
     async def login_in_browser(
@@ -143,6 +157,7 @@ class AuthService:
         """
         from codex_login.application.browser_login import login_in_browser  # noqa: PLC0415
 
+        self.login_policy.check_method(LoginMethod.CHATGPT)  # before any port is bound
         return await login_in_browser(
             lambda redirect_uri: self.begin_browser_login(redirect_uri=redirect_uri),
             listener or self.callback_listener(),
@@ -158,6 +173,7 @@ class AuthService:
         """A device-code login, for machines without a browser."""
         from codex_login.application.device_login import DeviceLogin  # noqa: PLC0415
 
+        self.login_policy.check_method(LoginMethod.CHATGPT)  # before the issuer is asked
         return DeviceLogin(signin=self._signin())
 
     def _signin(self) -> SignIn:
@@ -169,6 +185,7 @@ class AuthService:
             clock=self.clock,
             issuer=self.issuer,
             book=self.book,
+            login_policy=self.login_policy,
         )
 
     @property
@@ -184,7 +201,19 @@ class AuthService:
 
     def switch(self, wanted: str) -> Account:
         """Make another stored login the active one, by name, email or workspace id."""
-        return self._required_book().switch(wanted)
+        return self._required_book().switch(wanted, accept=self._allowed_to_switch_to)
+
+    def _allowed_to_switch_to(self, record: CredentialRecord) -> None:
+        """The login policy governs a switch as it governs a login."""
+        from codex_login.domain.errors import UnsupportedAuthMode  # noqa: PLC0415
+        from codex_login.domain.resolution import resolve  # noqa: PLC0415
+
+        try:
+            auth = resolve(record, self.preferred)
+        except UnsupportedAuthMode:
+            return  # a login of another kind: nothing this policy can judge
+        if auth is not None:
+            self.login_policy.check_credential(auth, "that account")
 
     def for_account(self, wanted: str) -> AuthService:
         """A service acting on one stored login (active or not) without switching.

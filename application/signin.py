@@ -13,6 +13,7 @@ from codex_login.domain.claims import IdToken
 from codex_login.domain.errors import CodexLoginError, TokenEndpointError
 from codex_login.domain.issuer import IssuerConfig, provenance_of
 from codex_login.domain.login import login_record, tokens_from_grant
+from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.tokens import TokenData, TokenGrant
 
@@ -40,6 +41,7 @@ class SignIn:
     clock: Clock
     issuer: IssuerConfig
     book: AccountBook | None = None  # keeps another active account when this one logs in
+    login_policy: LoginPolicy = attrs.Factory(LoginPolicy)
 
     async def store_grant(
         self, grant: TokenGrant, *, exchange_api_key: bool = True
@@ -47,9 +49,11 @@ class SignIn:
         """Check the tokens, try the API-key exchange, commit, revoke what was replaced.
 
         The tokens are recorded with the issuer and client that issued them, so
-        that they are only ever sent back there.
+        that they are only ever sent back there. A workspace the policy does not
+        allow is refused first: nothing is asked, written or revoked.
         """
         tokens = attrs.evolve(tokens_from_grant(grant), provenance=self.issuer.provenance)
+        self.login_policy.check_new_login(tokens.id_token.account_id)
         api_key = await self._api_key_for(tokens) if exchange_api_key else None
         superseded = await asyncio.to_thread(self._commit, tokens, api_key)
         for refresh_token in superseded:

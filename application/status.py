@@ -10,6 +10,7 @@ import attrs
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.foreign import describe_foreign
 from codex_login.domain.issuer import IssuerConfig, provenance_of
+from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode, StoredMode, UnsupportedMode
 from codex_login.domain.plans import plan_name
@@ -52,12 +53,17 @@ def get_status(
     policy: RefreshPolicy,
     issuer: IssuerConfig | None = None,
     override_api_key: str | None = None,
+    login_policy: LoginPolicy | None = None,
 ) -> Status | None:
     """The current login, or None when not logged in.
 
     With ``override_api_key`` (CODEX_API_KEY) the stored login is still described,
-    marked as overridden; with nothing stored, the override is the login.
+    marked as overridden; with nothing stored, the override is the login. Raises
+    PolicyViolation when the credential `token` would hand out breaks ``login_policy``.
     """
+    rules = login_policy or LoginPolicy()
+    if override_api_key:
+        rules.check_api_key(OVERRIDE_SOURCE)
     status = _stored_status(
         store=store,
         clock=clock,
@@ -65,6 +71,7 @@ def get_status(
         preferred=preferred,
         policy=policy,
         issuer=issuer,
+        login_policy=None if override_api_key else rules,
     )
     if not override_api_key:
         return status
@@ -83,11 +90,15 @@ def _stored_status(
     preferred: AuthMode,
     policy: RefreshPolicy,
     issuer: IssuerConfig | None,
+    login_policy: LoginPolicy | None,
 ) -> Status | None:
+    """``login_policy`` None: the stored login is only described, not handed out."""
     loaded = store.load()
     if loaded is None:
         if not env_api_key:
             return None
+        if login_policy is not None:
+            login_policy.check_credential(ApiKeyAuth(env_api_key), ENV_SOURCE)
         return Status(AuthMode.API_KEY, ENV_SOURCE, masked_api_key=mask_api_key(env_api_key))
     foreign = describe_foreign(loaded.record)
     if foreign is not None:  # described, never used: kept as written
@@ -103,6 +114,8 @@ def _stored_status(
     auth = resolve(loaded.record, preferred, location=store.location)
     if auth is None:
         return None
+    if login_policy is not None:
+        login_policy.check_credential(auth, store.location)
     if isinstance(auth, ApiKeyAuth):
         return Status(
             AuthMode.API_KEY,

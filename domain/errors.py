@@ -16,6 +16,7 @@ contain a secret.
     ├── StorageError                the store cannot be read or written
     │   ├── LockTimeout             another process holds the credential lock
     │   └── LeaseLost               a lease expired or another writer committed first
+    ├── PolicyViolation             the login-method or workspace policy forbids this login
     ├── InvalidJwt                  a token is not a decodable JWT
     ├── InvalidApiKey               a key given to login is unusable
     ├── LoginError                  the browser login did not complete
@@ -108,6 +109,14 @@ class LockTimeout(StorageError):
 
 class LeaseLost(StorageError):
     """A store's lease expired, or another writer committed first: nothing was written."""
+
+
+class PolicyViolation(CodexLoginError):
+    """The login-method or workspace policy (config.toml, requirements.toml) forbids it.
+
+    A new login is refused before anything is written; a stored login that breaks
+    the policy is not handed out, and not deleted either.
+    """
 
 
 class InvalidJwt(CodexLoginError):

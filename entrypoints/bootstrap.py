@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.adapters.clock import SystemClock
+from codex_login.adapters.codex_config import load_login_policy, requirements_path
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.issuer import IssuerConfig, issuer_config
+from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.refresh_policy import RefreshPolicy
 
@@ -245,6 +247,7 @@ def bootstrap(
     environ: Mapping[str, str] | None = None,
     preferred: AuthMode = AuthMode.CHATGPT,
     policy: RefreshPolicy | None = None,
+    login_policy: LoginPolicy | None = None,
     notify: Callable[[str], None] | None = None,
     shelf: AccountShelf | None = None,
 ) -> AuthService:
@@ -254,12 +257,17 @@ def bootstrap(
     process, a credential link removed); by default they are logged. ``shelf``
     holds the inactive accounts; with a ``store`` of your own and no ``shelf``,
     a new login replaces the previous one.
+    ``login_policy`` None reads the Codex CLI's: ``$CODEX_HOME/config.toml`` narrowed by
+    the managed requirements file (``CODEX_LOGIN_REQUIREMENTS``, else
+    ``/etc/codex/requirements.toml``).
     """
     env = os.environ if environ is None else environ
+    home = codex_home_from(env, codex_home)
+    if login_policy is None:
+        login_policy = load_login_policy(home, requirements_path(env))
     notice = None
     if store is None:
         kind = env.get("CODEX_LOGIN_STORE") or "file"
-        home = codex_home_from(env, codex_home)
         timeout = lock_timeout_from(env)
         store, notice = make_store(kind, home, lock_timeout=timeout, notify=notify, environ=env)
         if shelf is None:
@@ -274,6 +282,7 @@ def bootstrap(
         override_api_key=(env.get("CODEX_API_KEY") or "").strip() or None,
         preferred=preferred,
         policy=policy or RefreshPolicy(),
+        login_policy=login_policy,
         callback_listener=callback_server,
         store_notice=notice,
         shelf=shelf,

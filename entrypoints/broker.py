@@ -46,6 +46,7 @@ from codex_login.domain.errors import (
     ConfigurationError,
     CredentialsError,
     NotLoggedIn,
+    PolicyViolation,
     SessionEnded,
     StorageError,
     TransientTokenError,
@@ -303,6 +304,8 @@ def _failure(exc: CodexLoginError) -> web.Response:
         return _json(401, _error("session_ended", f"{exc}; {host}"))
     if isinstance(exc, NotLoggedIn):
         return _json(401, _error("not_logged_in", f"the broker is not logged in; {host}"))
+    if isinstance(exc, PolicyViolation):  # the login is kept, but not handed out
+        return _json(401, _error("policy_refused", f"{exc}; {host}"))
     if isinstance(exc, CredentialsError):  # a foreign or malformed login: a person must act
         return _json(401, _error("login_unusable", f"{exc} (on the host)"))
     if isinstance(exc, TransientTokenError | StorageError):

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from codex_login.application.service import AuthService
 from codex_login.application.status import Status
-from codex_login.domain.errors import CodexLoginError, LoginTimedOut, NotLoggedIn, SessionEnded
+from codex_login.domain.errors import (
+    CodexLoginError,
+    LoginTimedOut,
+    NotLoggedIn,
+    PolicyViolation,
+    SessionEnded,
+)
 from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.masking import scrub
 from codex_login.domain.modes import AuthMode, mode_name
@@ -43,7 +49,10 @@ EXIT_LOGIN_NEEDED = 4
 EXIT_STDOUT_CLOSED = 141
 # The failures that exit EXIT_LOGIN_NEEDED instead of EXIT_FAILURE, per command. Only for
 # `token`, what scripts call; `status` keeps the Codex CLI's codes.
-LOGIN_NEEDED: dict[str, tuple[type[CodexLoginError], ...]] = {"token": (NotLoggedIn, SessionEnded)}
+# A login the policy forbids (config.toml, requirements.toml) is kept, but not handed out.
+LOGIN_NEEDED: dict[str, tuple[type[CodexLoginError], ...]] = {
+    "token": (NotLoggedIn, SessionEnded, PolicyViolation)
+}
 MAX_KEY_BYTES = 64 * 1024
 MAX_IMPORT_BYTES = 1 << 20
 LOGIN_TIMEOUT = 15 * 60.0
@@ -795,6 +804,13 @@ def _prompt_for_key() -> str:
 def _status(service: AuthService, args: argparse.Namespace) -> int:
     try:
         status = service.status()
+    except PolicyViolation as exc:
+        # As the Codex CLI: a login the policy forbids counts as none (the file is kept).
+        if args.json:
+            _emit(json.dumps({"logged_in": False, "refused": str(exc)}, indent=2))
+        _say("Not logged in")
+        _say_scrubbed(f"  {exc}", service)
+        return EXIT_FAILURE
     except CodexLoginError as exc:
         _say_scrubbed(f"Error checking login status: {exc}", service)
         return EXIT_FAILURE

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from codex_login.application.status import Status
     from codex_login.domain.accounts import Account
     from codex_login.domain.device import DeviceCode
+    from codex_login.domain.login_policy import LoginPolicy
     from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
     from codex_login.domain.refresh_policy import RefreshPolicy
     from codex_login.domain.tokens import AccessToken
@@ -91,6 +92,7 @@ class AsyncCodexAuth:
         endpoint: TokenEndpoint | None = None,
         preferred: AuthMode = AuthMode.CHATGPT,
         policy: RefreshPolicy | None = None,
+        login_policy: LoginPolicy | None = None,
         broker: str | None = None,
         service: AuthService | None = None,
     ) -> None:
@@ -112,6 +114,7 @@ class AsyncCodexAuth:
                 endpoint=endpoint,
                 preferred=preferred,
                 policy=policy,
+                login_policy=login_policy,
             )
         )
 

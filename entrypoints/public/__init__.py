@@ -37,11 +37,13 @@ if TYPE_CHECKING:
         LoginError,
         LoginTimedOut,
         NotLoggedIn,
+        PolicyViolation,
         SessionEnded,
         StorageError,
         TokenEndpointError,
         TransientTokenError,
     )
+    from codex_login.domain.login_policy import LoginMethod, LoginPolicy
     from codex_login.domain.modes import AuthMode
     from codex_login.domain.ports import Clock, CredentialStore
     from codex_login.domain.record import CredentialRecord
@@ -77,6 +79,9 @@ _WHERE = {
     "LoginError": "codex_login.domain.errors",
     "LoginTimedOut": "codex_login.domain.errors",
     "NotLoggedIn": "codex_login.domain.errors",
+    "PolicyViolation": "codex_login.domain.errors",
+    "LoginPolicy": "codex_login.domain.login_policy",
+    "LoginMethod": "codex_login.domain.login_policy",
     "SessionEnded": "codex_login.domain.errors",
     "StorageError": "codex_login.domain.errors",
     "TokenEndpointError": "codex_login.domain.errors",
@@ -109,6 +114,9 @@ __all__ = [  # noqa: RUF022  (grouped by kind, like the table above)
     "LoginError",
     "LoginTimedOut",
     "NotLoggedIn",
+    "PolicyViolation",
+    "LoginPolicy",
+    "LoginMethod",
     "SessionEnded",
     "StorageError",
     "TokenEndpointError",

@@ -1,0 +1,135 @@
+"""The login policy from the Codex CLI's own files, so one policy governs both tools.
+
+- ``$CODEX_HOME/config.toml`` (the user's layer): ``forced_login_method = "chatgpt" |
+  "api"`` and ``forced_chatgpt_workspace_id`` (one id, or a list; empty = any);
+- the managed ``requirements.toml`` (``/etc/codex/requirements.toml``, or the file named
+  by ``CODEX_LOGIN_REQUIREMENTS``): ``allowed_login_methods`` and
+  ``allowed_chatgpt_workspaces`` (lists; an empty list allows nothing).
+
+A missing file restricts nothing and is not parsed at all (``status`` and ``token``
+stay cheap); every other key is ignored. A file that cannot be used is a one-line
+ConfigurationError naming the file and the key, as the Codex CLI refuses to start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.login_policy import ALL_METHODS, LoginMethod, LoginPolicy, workspace_ids
+
+REQUIREMENTS_ENV = "CODEX_LOGIN_REQUIREMENTS"
+DEFAULT_REQUIREMENTS = Path("/etc/codex/requirements.toml")
+MAX_BYTES = 1 << 20  # far above any real policy file; a bigger one is a mistake
+METHOD_NAMES = '"chatgpt" or "api"'
+
+
+def requirements_path(environ: Mapping[str, str]) -> Path:
+    """The managed requirements file: ``$CODEX_LOGIN_REQUIREMENTS``, else the Codex CLI's."""
+    chosen = environ.get(REQUIREMENTS_ENV)
+    return Path(chosen) if chosen else DEFAULT_REQUIREMENTS
+
+
+def load_login_policy(codex_home: Path, requirements: Path) -> LoginPolicy:
+    """Both layers narrowed into one policy; refused when it leaves no way to log in."""
+    config = codex_home / "config.toml"
+    policy = user_layer(config).narrow(managed_layer(requirements))
+    if not any(policy.allows(method) for method in LoginMethod):
+        raise ConfigurationError(
+            f"authentication requirements do not permit any usable login method "
+            f"({config} and {requirements} together); change one of them"
+        )
+    return policy
+
+
+def user_layer(path: Path) -> LoginPolicy:
+    """``forced_login_method`` and ``forced_chatgpt_workspace_id`` of config.toml."""
+    table = read_toml(path)
+    if table is None:
+        return LoginPolicy()
+    methods = ALL_METHODS
+    forced = table.get("forced_login_method")
+    if forced is not None:
+        methods = frozenset({_method(path, "forced_login_method", forced)})
+    workspaces = _forced_workspaces(path, table.get("forced_chatgpt_workspace_id"))
+    return LoginPolicy(methods, workspaces or None)  # an empty restriction is none
+
+
+def managed_layer(path: Path) -> LoginPolicy:
+    """``allowed_login_methods`` and ``allowed_chatgpt_workspaces`` of requirements.toml."""
+    table = read_toml(path)
+    if table is None:
+        return LoginPolicy()
+    methods = ALL_METHODS
+    allowed = table.get("allowed_login_methods")
+    if allowed is not None:
+        names = _strings(path, "allowed_login_methods", allowed, f"a list of {METHOD_NAMES} values")
+        methods = frozenset(_method(path, "allowed_login_methods", name) for name in names)
+    workspaces = None
+    listed = table.get("allowed_chatgpt_workspaces")
+    if listed is not None:
+        ids = _strings(path, "allowed_chatgpt_workspaces", listed, "a list of workspace ids")
+        workspaces = workspace_ids(ids)  # here an empty list means: no workspace at all
+    return LoginPolicy(methods, workspaces)
+
+
+def read_toml(path: Path) -> dict[str, Any] | None:
+    """The file's table, or None when there is no file."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_BYTES + 1)
+    except (FileNotFoundError, NotADirectoryError):  # the store says what is wrong with a home
+        return None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_BYTES:
+        raise ConfigurationError(
+            f"{path} is larger than {MAX_BYTES >> 20} MiB, too big for a configuration file; "
+            "shorten it"
+        )
+    import tomllib  # noqa: PLC0415  (only when a file exists: status and token stay cheap)
+
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"{path} is not UTF-8 text; fix or remove it") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}; fix it") from exc
+
+
+def _method(path: Path, key: str, value: object) -> LoginMethod:
+    if isinstance(value, str):
+        try:
+            return LoginMethod(value)
+        except ValueError:
+            pass
+    raise _wrong(path, key, METHOD_NAMES, value)
+
+
+def _forced_workspaces(path: Path, value: object) -> tuple[str, ...]:
+    key = "forced_chatgpt_workspace_id"
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        if "," in value:  # refused by the Codex CLI too: one id per item
+            raise ConfigurationError(
+                f"{path}: {key} must be one workspace id or a list of them, not a "
+                f'comma-separated string; write {key} = ["id-1", "id-2"]'
+            )
+        return workspace_ids([value])
+    return workspace_ids(_strings(path, key, value, "a workspace id or a list of them"))
+
+
+def _strings(path: Path, key: str, value: object, expected: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _wrong(path, key, expected, value)
+    return value
+
+
+def _wrong(path: Path, key: str, expected: str, value: object) -> ConfigurationError:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return ConfigurationError(f"{path}: {key} must be {expected}, not {shown}; fix the file")
