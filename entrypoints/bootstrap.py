@@ -65,21 +65,54 @@ def make_store(
 
         return MemoryCredentialStore(), None
     if kind in ("keyring", "auto"):
-        from codex_login.adapters import keyring_store  # noqa: PLC0415
-
-        backend = keyring_store.system_keyring()
-        if backend is not None or kind == "keyring":
-            store = keyring_store.KeyringCredentialStore(codex_home, backend=backend)
-            return store, f"Using {store.location}" if kind == "auto" else None
-        return file_store(), (
-            f"No OS keyring is available; using {codex_home / 'auth.json'} (mode 0600)"
-        )
+        return keyring_store_for(kind, file_store(), notify=notify)
     if kind == "redis":
         settings = redis_settings_from(os.environ if environ is None else environ)
         return redis_store_from(settings, lock_timeout=lock_timeout, notify=notify), None
     raise ConfigurationError(
         f"CODEX_LOGIN_STORE={kind!r} is not a credential store; use one of: {', '.join(STORES)}"
     )
+
+
+def keyring_store_for(
+    kind: str, files: FileCredentialStore, *, notify: Callable[[str], None] | None
+) -> tuple[CredentialStore, str | None]:
+    """``keyring`` or ``auto``, in the layout config.toml selects, as the Codex CLI does.
+
+    ``[features] secret_auth_storage = true``: the encrypted layout (a passphrase in the
+    keyring, the record in secrets/codex_auth.age); otherwise the record in the keyring.
+    ``auto`` without any OS keyring uses auth.json and says so; with one, it reads the
+    keyring first and auth.json after, and says when it falls back.
+    """
+    from codex_login.adapters import keyring_store  # noqa: PLC0415
+    from codex_login.adapters.keyring_config import secret_auth_storage  # noqa: PLC0415
+
+    encrypted = secret_auth_storage(files.codex_home)
+    backend = keyring_store.system_keyring()
+    if backend is None and kind == "auto":
+        why = keyring_store.secret_service_problem()
+        return files, f"No OS keyring is available{why}; using {files.location} (mode 0600)"
+    keyring: CredentialStore
+    if encrypted:
+        from codex_login.adapters.encrypted_store import EncryptedCredentialStore  # noqa: PLC0415
+
+        keyring = EncryptedCredentialStore(files.codex_home, backend=backend, files=files)
+    else:
+        keyring = keyring_store.KeyringCredentialStore(
+            files.codex_home, backend=backend, files=files
+        )
+    if kind == "keyring":
+        return keyring, None
+    from codex_login.adapters.auto_store import AutoCredentialStore  # noqa: PLC0415
+
+    auto = AutoCredentialStore(keyring, files, notify=notify or _log_notice)
+    return auto, f"Using {keyring.location}"
+
+
+def _log_notice(message: str) -> None:
+    import logging  # noqa: PLC0415
+
+    logging.getLogger(__name__).info("%s", message)
 
 
 @attrs.frozen
