@@ -80,7 +80,7 @@ def system_keyring() -> KeyringBackend | None:
     if type(backend) is SecretService.Keyring:
         from codex_login.adapters.secret_service import CodexSecretService  # noqa: PLC0415
 
-        return CodexSecretService()  # type: ignore[no-untyped-call]  # keyring's untyped __init__
+        return CodexSecretService()
     return backend
 
 

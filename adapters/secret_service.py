@@ -51,6 +51,9 @@ class CodexSecretService(SecretService.Keyring):
     (python-keyring leaves this backend's methods unannotated: hence the ignores.)
     """
 
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
     def get_password(self, service: str, username: str) -> str | None:
         with _translated():
             value: str | None = super().get_password(service, username)  # type: ignore[no-untyped-call]

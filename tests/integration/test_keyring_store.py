@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from codex_login.adapters.auto_store import AutoCredentialStore
+from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.keyring_store import SERVICE, KeyringCredentialStore, keyring_account
 from codex_login.domain.errors import ConfigurationError, StorageError
 from codex_login.domain.modes import AuthMode
@@ -177,3 +179,66 @@ def test_a_malformed_entry_can_still_be_logged_out(tmp_path: Path) -> None:
     keys.entries[(SERVICE, keyring_account(tmp_path))] = "{not json"
     assert KeyringCredentialStore(tmp_path, backend=keys).delete() is True
     assert keys.entries == {}
+
+
+# -- auto: the keyring first, then auth.json -------------------------------------------
+
+
+def auto_store(home: Path, keys: MemoryKeyring, notices: list[str]) -> AutoCredentialStore:
+    files = FileCredentialStore(home)
+    keyring = KeyringCredentialStore(home, backend=keys, files=files)
+    return AutoCredentialStore(keyring, files, notify=notices.append)
+
+
+def test_auto_reads_auth_json_when_the_keyring_has_no_entry(tmp_path: Path) -> None:
+    FileCredentialStore(tmp_path).save(chatgpt_record())
+    notices: list[str] = []
+    store = auto_store(tmp_path, MemoryKeyring(), notices)
+    loaded = store.load()
+    assert loaded is not None
+    assert loaded.record == chatgpt_record()
+    assert store.location == str(tmp_path / "auth.json")
+    assert notices == []
+
+
+def test_auto_falls_back_on_a_keyring_error_and_says_so_once(tmp_path: Path) -> None:
+    FileCredentialStore(tmp_path).save(chatgpt_record())
+    keys, notices = MemoryKeyring(), list[str]()
+    keys.broken = True
+    store = auto_store(tmp_path, keys, notices)
+    assert store.load() is not None
+    assert store.load() is not None
+    assert notices == [
+        "The OS keyring failed (the OS keyring failed: the keyring is locked); "
+        f"using {tmp_path / 'auth.json'} instead"
+    ]
+
+
+def test_an_auto_save_goes_to_the_keyring_and_deletes_auth_json(tmp_path: Path) -> None:
+    FileCredentialStore(tmp_path).save(chatgpt_record(refresh="rt-old"))
+    keys = MemoryKeyring()
+    store = auto_store(tmp_path, keys, [])
+    store.save(chatgpt_record(refresh="rt-new"))
+    assert not (tmp_path / "auth.json").exists()
+    assert list(keys.entries) == [(SERVICE, keyring_account(tmp_path))]
+    assert store.location.startswith("the OS keyring")
+
+
+def test_an_auto_save_with_a_failing_keyring_writes_auth_json_and_says_so(tmp_path: Path) -> None:
+    keys, notices = MemoryKeyring(), list[str]()
+    keys.broken = True
+    store = auto_store(tmp_path, keys, notices)
+    store.save(chatgpt_record())
+    assert FileCredentialStore(tmp_path).load() is not None
+    assert len(notices) == 1
+    assert notices[0].endswith(f"using {tmp_path / 'auth.json'} instead")
+
+
+def test_auto_logout_removes_the_entry_and_the_file(tmp_path: Path) -> None:
+    keys = MemoryKeyring()
+    store = auto_store(tmp_path, keys, [])
+    store.save(chatgpt_record())
+    FileCredentialStore(tmp_path).save(chatgpt_record())
+    assert store.delete() is True
+    assert keys.entries == {}
+    assert not (tmp_path / "auth.json").exists()
