@@ -60,7 +60,7 @@ class TestEncryptedCredentialStore(CredentialStoreContract):
 
     threads = 2
     processes = 2
-    increments = 2
+    increments = 1
 
     @pytest.fixture
     def make_store(self, tmp_path: Path, secret_service: SecretService) -> StoreFactory:
