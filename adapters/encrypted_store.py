@@ -1,7 +1,7 @@
 """Credentials in an age file whose passphrase is in the OS keyring: Codex's encrypted layout.
 
 Selected, as by the Codex CLI 0.171, with ``[features] secret_auth_storage = true`` in
-``$CODEX_HOME/config.toml``. Measured on Codex (tests/interop/CODEX_PEER_NOTES.md, h):
+``$CODEX_HOME/config.toml``. Measured on Codex (tests/interop/CODEX_PEER_NOTES.md, i):
 
 - keyring entry service ``codex``, account ``secrets|<hash of CODEX_HOME>``, value a
   passphrase: base64 of 32 random bytes, made by the first writer;

@@ -3,7 +3,7 @@
 python-keyring's own backend labels an entry "Password for …" and tags it
 ``application=Python keyring library``. The Codex CLI (Rust ``keyring`` crate 3.6.3)
 finds such an entry, but writes its own differently; measured on Codex 0.171 with
-gnome-keyring (tests/interop/CODEX_PEER_NOTES.md, section h)::
+gnome-keyring (tests/interop/CODEX_PEER_NOTES.md, section i)::
 
     label       cli|<hash>@Codex Auth:default (keyring v3.6.3)
     attributes  application=rust-keyring  service=Codex Auth  target=default
