@@ -100,7 +100,7 @@ class FileCredentialStore:
 
     def save(self, record: CredentialRecord) -> None:
         data = auth_json.encode(record)
-        with self.exclusive(), self._commit_lock():
+        with self.exclusive(), self.commit_lock():
             self._commit(data)
 
     def delete(self) -> bool:
@@ -108,8 +108,8 @@ class FileCredentialStore:
         temp files. True when credentials were removed."""
         if _mode_of(self.path) is None and not _orphaned_temp_files(self.codex_home):
             return False  # nothing to delete: don't create CODEX_HOME or lock files for it
-        with self.exclusive(), self._commit_lock():
-            return self._remove()
+        with self.exclusive(), self.commit_lock():
+            return self.remove_held()
 
     def fingerprint(self) -> Hashable:
         try:
@@ -143,7 +143,12 @@ class FileCredentialStore:
             self._writer_lock = _file_lock(self.codex_home / WRITER_LOCK)
         return self._writer_lock
 
-    def _commit_lock(self) -> contextlib.AbstractContextManager[None]:
+    def commit_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold ``auth.json.lock``, the lock of a commit; take it inside ``exclusive()``.
+
+        The keyring stores commit under it too: the Codex CLI takes both locks
+        whichever store it writes, so every writer excludes every other.
+        """
         lock = _file_lock(self.codex_home / COMMIT_LOCK)
         return _held(lock, _Wait(self._commit_timeout, self._notify, None))
 
@@ -190,8 +195,9 @@ class FileCredentialStore:
             raise StorageError(f"cannot write {target}: {_reason(exc)}") from exc
         _fsync_directory(target.parent)
 
-    def _remove(self) -> bool:
-        """Delete the credentials where they really are, then a link to them; both locks held."""
+    def remove_held(self) -> bool:
+        """Delete auth.json where it really is, then a link to it; the caller holds
+        ``exclusive()`` and ``commit_lock()`` (a keyring save removes the file this way)."""
         mode = _mode_of(self.path)
         target = self._target()
         target_mode = self._refuse_special_target(target, "delete")

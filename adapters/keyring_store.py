@@ -1,17 +1,24 @@
-"""Credentials in the OS keyring (the optional ``keyring`` extra).
+"""Credentials in the OS keyring (the optional ``keyring`` extra), as the Codex CLI keeps them.
 
-The entry is the one the Codex CLI uses: service ``Codex Auth``, account ``cli|``
-plus the first 16 hex digits of the SHA-256 of the canonical CODEX_HOME path,
-value the compact JSON of the record. Writers still take ``auth.lock`` in
-CODEX_HOME, so refreshes stay single-flight across processes.
+The entry is the one the Codex CLI 0.171 uses (its "direct" layout): service
+``Codex Auth``, account ``cli|`` plus the first 16 hex digits of the SHA-256 of the
+canonical CODEX_HOME path, value the compact JSON of the record. On the Secret
+Service the entry carries Codex's label and attributes too (``secret_service.py``).
+
+The Codex CLI's rules, which this store follows: keyring mode never reads
+auth.json; a successful save deletes auth.json; a delete (logout) removes the entry
+and the file. Writers take ``auth.lock`` then ``auth.json.lock`` in CODEX_HOME, the
+locks of the file store and of the Codex CLI whichever store it writes, so the
+refresh protocol (SPEC §4) holds across stores and with the Codex CLI.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-from collections.abc import Callable, Hashable
-from contextlib import AbstractContextManager
+import sys
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -28,12 +35,17 @@ INSTALL_HINT = "install it with: pip install 'codex-login[keyring]'"
 T = TypeVar("T")
 
 
-def keyring_account(codex_home: Path) -> str:
+def home_hash(codex_home: Path) -> str:
+    """The first 16 hex digits of the SHA-256 of the canonical CODEX_HOME, as Codex names it."""
     try:
         canonical = codex_home.resolve(strict=True)
     except OSError:
         canonical = Path(os.path.abspath(codex_home))
-    return "cli|" + hashlib.sha256(str(canonical).encode()).hexdigest()[:16]
+    return hashlib.sha256(str(canonical).encode()).hexdigest()[:16]
+
+
+def keyring_account(codex_home: Path) -> str:
+    return "cli|" + home_hash(codex_home)
 
 
 def require_keyring_package() -> None:
@@ -51,74 +63,86 @@ def require_keyring_package() -> None:
 
 
 def system_keyring() -> KeyringBackend | None:
-    """The OS keyring backend, or None when the package or a usable backend is missing."""
+    """The OS keyring backend, or None when the package or a usable backend is missing.
+
+    The Secret Service backend is swapped for one that writes entries as Codex does.
+    """
     try:
         require_keyring_package()
     except ConfigurationError:
         return None
     import keyring  # noqa: PLC0415
-    from keyring.backends import fail  # noqa: PLC0415
+    from keyring.backends import SecretService, fail  # noqa: PLC0415
 
     backend = keyring.get_keyring()
-    return None if isinstance(backend, fail.Keyring) else backend
+    if isinstance(backend, fail.Keyring):
+        return None
+    if type(backend) is SecretService.Keyring:
+        from codex_login.adapters.secret_service import CodexSecretService  # noqa: PLC0415
+
+        return CodexSecretService()
+    return backend
 
 
-class KeyringCredentialStore:
-    def __init__(self, codex_home: Path, *, backend: KeyringBackend | None = None) -> None:
-        self.codex_home = Path(codex_home)
-        self.account = keyring_account(self.codex_home)
+def no_keyring_error() -> ConfigurationError:
+    """Why there is no OS keyring, in one line, and what to do."""
+    return ConfigurationError(
+        f"no OS keyring is available{secret_service_problem()}; set PYTHON_KEYRING_BACKEND "
+        "to a usable backend or use CODEX_LOGIN_STORE=file"
+    )
+
+
+def secret_service_problem() -> str:
+    """On Linux, what the Secret Service backend found wrong (no D-Bus session, no daemon)."""
+    if not sys.platform.startswith("linux"):
+        return ""
+    try:
+        from keyring.backends import SecretService  # noqa: PLC0415
+
+        SecretService.Keyring.priority  # noqa: B018  (raises with the reason)
+    except Exception as exc:
+        return f" ({str(exc).rstrip('.')})"
+    return ""
+
+
+class KeyringEntry:
+    """One keyring entry (service, account), its failures translated to StorageError."""
+
+    def __init__(self, service: str, account: str, backend: KeyringBackend | None) -> None:
+        self.service = service
+        self.account = account
         self._backend = backend
-        self._locks = FileCredentialStore(self.codex_home)
 
     @property
-    def location(self) -> str:
-        return f"the OS keyring ({SERVICE} / {self.account})"
+    def name(self) -> str:
+        return f"{self.service} / {self.account}"
 
-    def load(self) -> Loaded | None:
-        value = self._value()
-        if value is None:
-            return None
-        return auth_json.decode(value.encode("utf-8"), self.location)
+    def get(self) -> str | None:
+        return self._call(lambda keys: keys.get_password(self.service, self.account))
 
-    def save(self, record: CredentialRecord) -> None:
-        value = auth_json.encode(record, compact=True).decode("utf-8")
-        with self.exclusive():
-            self._call(lambda keys: keys.set_password(SERVICE, self.account, value))
+    def set(self, value: str) -> None:
+        self._call(lambda keys: keys.set_password(self.service, self.account, value))
 
     def delete(self) -> bool:
-        with self.exclusive():
-            if self._value() is None:  # present is enough: a malformed entry goes too
+        """Remove the entry; False when there was none."""
+        if self.get() is None:  # present is enough: a malformed entry goes too
+            return False
+        from keyring.errors import PasswordDeleteError  # noqa: PLC0415  (get found it)
+
+        try:
+            self._call(lambda keys: keys.delete_password(self.service, self.account))
+        except StorageError as exc:
+            if isinstance(exc.__cause__, PasswordDeleteError):
                 return False
-            from keyring.errors import PasswordDeleteError  # noqa: PLC0415  (_value found it)
-
-            try:
-                self._call(lambda keys: keys.delete_password(SERVICE, self.account))
-            except StorageError as exc:
-                if isinstance(exc.__cause__, PasswordDeleteError):
-                    return False
-                raise
+            raise
         return True
-
-    def fingerprint(self) -> Hashable:
-        """A digest of the entry: the entry itself holds secrets and must not be kept around."""
-        value = self._value()
-        return None if value is None else hashlib.sha256(value.encode()).hexdigest()
-
-    def _value(self) -> str | None:
-        return self._call(lambda keys: keys.get_password(SERVICE, self.account))
-
-    def exclusive(self) -> AbstractContextManager[None]:
-        return self._locks.exclusive()
 
     def _keyring(self) -> KeyringBackend:
         if self._backend is None:
             require_keyring_package()
             self._backend = system_keyring()
             if self._backend is None:
-                raise ConfigurationError(
-                    "no OS keyring is available; set PYTHON_KEYRING_BACKEND to a usable backend "
-                    "or use CODEX_LOGIN_STORE=file"
-                )
+                raise no_keyring_error()
         return self._backend
 
     def _call(self, action: Callable[[KeyringBackend], T]) -> T:
@@ -129,3 +153,59 @@ class KeyringCredentialStore:
             return action(keys)
         except KeyringError as exc:
             raise StorageError(f"the OS keyring failed: {exc or type(exc).__name__}") from exc
+
+
+@contextlib.contextmanager
+def both_locks(files: FileCredentialStore) -> Iterator[None]:
+    """``auth.lock`` then ``auth.json.lock``: what every writer of CODEX_HOME holds to commit."""
+    with files.exclusive(), files.commit_lock():
+        yield
+
+
+class KeyringCredentialStore:
+    """``files`` is the file store of the same CODEX_HOME, whose locks this store takes
+    (one shared object: two lock objects on one file would exclude each other)."""
+
+    def __init__(
+        self,
+        codex_home: Path,
+        *,
+        backend: KeyringBackend | None = None,
+        files: FileCredentialStore | None = None,
+    ) -> None:
+        self.codex_home = Path(codex_home)
+        self.account = keyring_account(self.codex_home)
+        self._entry = KeyringEntry(SERVICE, self.account, backend)
+        self._files = files or FileCredentialStore(self.codex_home)
+
+    @property
+    def location(self) -> str:
+        return f"the OS keyring ({self._entry.name})"
+
+    def load(self) -> Loaded | None:
+        """The entry's record; auth.json is never read, as in Codex's keyring mode."""
+        value = self._entry.get()
+        if value is None:
+            return None
+        return auth_json.decode(value.encode("utf-8"), self.location)
+
+    def save(self, record: CredentialRecord) -> None:
+        """Write the entry, then delete auth.json, as Codex does: the keyring is the copy."""
+        value = auth_json.encode(record, compact=True).decode("utf-8")
+        with both_locks(self._files):
+            self._entry.set(value)
+            self._files.remove_held()
+
+    def delete(self) -> bool:
+        """Log out: the entry and auth.json both go, as Codex's logout removes both."""
+        with both_locks(self._files):
+            removed = self._entry.delete()
+            return self._files.remove_held() or removed
+
+    def fingerprint(self) -> Hashable:
+        """A digest of the entry: the entry itself holds secrets and must not be kept around."""
+        value = self._entry.get()
+        return None if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        return self._files.exclusive()

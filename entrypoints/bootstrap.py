@@ -50,11 +50,14 @@ def make_store(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     notify: Callable[[str], None] | None = None,
     environ: Mapping[str, str] | None = None,
+    layout_home: Path | None = None,
 ) -> tuple[CredentialStore, str | None]:
     """The store named by CODEX_LOGIN_STORE, and a notice when ``auto`` had to choose.
 
     ``notify`` receives what a person waiting should hear (a held lock, a removed link).
     ``environ`` (default ``os.environ``) holds the settings of the ``redis`` store.
+    ``layout_home``: the CODEX_HOME whose config.toml picks the keyring layout (an
+    account slot follows its CODEX_HOME's); default ``codex_home``.
     """
 
     def file_store() -> FileCredentialStore:
@@ -67,15 +70,7 @@ def make_store(
 
         return MemoryCredentialStore(), None
     if kind in ("keyring", "auto"):
-        from codex_login.adapters import keyring_store  # noqa: PLC0415
-
-        backend = keyring_store.system_keyring()
-        if backend is not None or kind == "keyring":
-            store = keyring_store.KeyringCredentialStore(codex_home, backend=backend)
-            return store, f"Using {store.location}" if kind == "auto" else None
-        return file_store(), (
-            f"No OS keyring is available; using {codex_home / 'auth.json'} (mode 0600)"
-        )
+        return keyring_store_for(kind, file_store(), notify=notify, layout_home=layout_home)
     if kind == "redis":
         settings = redis_settings_from(os.environ if environ is None else environ)
         return redis_store_from(settings, lock_timeout=lock_timeout, notify=notify), None
@@ -106,10 +101,57 @@ def make_shelf(
         return redis_shelf_from(settings, lock_timeout=lock_timeout, notify=notify)
 
     def slot_store(directory: Path) -> CredentialStore:
-        store, _ = make_store(kind, directory, lock_timeout=lock_timeout, notify=notify)
+        store, _ = make_store(
+            kind, directory, lock_timeout=lock_timeout, notify=notify, layout_home=codex_home
+        )
         return store
 
     return account_shelf.DirectoryShelf(codex_home / account_shelf.ACCOUNTS_DIR, slot_store)
+
+
+def keyring_store_for(
+    kind: str,
+    files: FileCredentialStore,
+    *,
+    notify: Callable[[str], None] | None,
+    layout_home: Path | None = None,
+) -> tuple[CredentialStore, str | None]:
+    """``keyring`` or ``auto``, in the layout config.toml selects, as the Codex CLI does.
+
+    ``[features] secret_auth_storage = true``: the encrypted layout (a passphrase in the
+    keyring, the record in secrets/codex_auth.age); otherwise the record in the keyring.
+    ``auto`` without any OS keyring uses auth.json and says so; with one, it reads the
+    keyring first and auth.json after, and says when it falls back.
+    """
+    from codex_login.adapters import keyring_store  # noqa: PLC0415
+    from codex_login.adapters.keyring_config import secret_auth_storage  # noqa: PLC0415
+
+    encrypted = secret_auth_storage(layout_home or files.codex_home)
+    backend = keyring_store.system_keyring()
+    if backend is None and kind == "auto":
+        why = keyring_store.secret_service_problem()
+        return files, f"No OS keyring is available{why}; using {files.location} (mode 0600)"
+    keyring: CredentialStore
+    if encrypted:
+        from codex_login.adapters.encrypted_store import EncryptedCredentialStore  # noqa: PLC0415
+
+        keyring = EncryptedCredentialStore(files.codex_home, backend=backend, files=files)
+    else:
+        keyring = keyring_store.KeyringCredentialStore(
+            files.codex_home, backend=backend, files=files
+        )
+    if kind == "keyring":
+        return keyring, None
+    from codex_login.adapters.auto_store import AutoCredentialStore  # noqa: PLC0415
+
+    auto = AutoCredentialStore(keyring, files, notify=notify or _log_notice)
+    return auto, f"Using {keyring.location}"
+
+
+def _log_notice(message: str) -> None:
+    import logging  # noqa: PLC0415
+
+    logging.getLogger(__name__).info("%s", message)
 
 
 @attrs.frozen

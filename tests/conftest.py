@@ -6,6 +6,13 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
+from support.secret_service import (
+    UNAVAILABLE,
+    SecretService,
+    SecretServiceUnavailable,
+    running_secret_service,
+)
+
 # The CI machine is small and shared: judge properties by examples, not by speed.
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(
@@ -16,7 +23,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """In CI a peer test that skipped (no Codex CLI, no oidc-provider) is a failure.
+    """In CI a peer test that skipped (no Codex CLI, oidc-provider or Secret Service) fails.
 
     On a developer's machine it skips with its printed reason; CI installs every
     peer itself, so a skip there means the install is broken.
@@ -31,7 +38,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             "interop" in item.path.parts
             or "chromium is not installed" in str(reason)
             or "redis-server is not installed" in str(reason)
+            or UNAVAILABLE in str(reason)
         )
     ):
         report.outcome = "failed"
         report.longrepr = f"CI must run every peer test, but this one skipped: {reason}"
+
+
+@pytest.fixture(scope="session")
+def secret_service_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretService]:
+    """One gnome-keyring-daemon on a private D-Bus per test session (per xdist worker)."""
+    try:
+        with running_secret_service(tmp_path_factory.mktemp("secret-service")) as service:
+            yield service
+    except SecretServiceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def secret_service(
+    secret_service_daemon: SecretService, monkeypatch: pytest.MonkeyPatch
+) -> SecretService:
+    """The test's own process talks to the private Secret Service until the test ends."""
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service_daemon.address)
+    return secret_service_daemon

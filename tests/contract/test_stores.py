@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from codex_login.adapters.encrypted_store import EncryptedCredentialStore
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.keyring_store import KeyringCredentialStore
 from codex_login.adapters.memory_store import MemoryCredentialStore
+from codex_login.adapters.secret_service import CodexSecretService
 from codex_login.testing.contract import CredentialStoreContract, StoreFactory
 from support.keyring_backends import FileKeyring
+from support.secret_service import SecretService
 
 
 class TestFileCredentialStore(CredentialStoreContract):
@@ -37,3 +40,29 @@ class TestKeyringCredentialStore(CredentialStoreContract):
     def make_store(self, tmp_path: Path) -> StoreFactory:
         home, entries = tmp_path / "codex-home", tmp_path / "keyring.json"
         return lambda: KeyringCredentialStore(home, backend=FileKeyring(entries))
+
+
+class TestKeyringOnTheSecretService(CredentialStoreContract):
+    """The direct layout on a real gnome-keyring-daemon, over a private D-Bus."""
+
+    fingerprint_is_a_digest = True
+
+    @pytest.fixture
+    def make_store(self, tmp_path: Path, secret_service: SecretService) -> StoreFactory:
+        return lambda: KeyringCredentialStore(tmp_path / "codex-home", backend=CodexSecretService())
+
+
+@pytest.mark.slow
+class TestEncryptedCredentialStore(CredentialStoreContract):
+    """The encrypted layout on a real gnome-keyring-daemon: every write is an age
+    encryption at Codex's scrypt work factor (about a second), every cold read a
+    decryption, so the concurrency tests run small."""
+
+    threads = 2
+    processes = 2
+    increments = 1
+
+    @pytest.fixture
+    def make_store(self, tmp_path: Path, secret_service: SecretService) -> StoreFactory:
+        home = tmp_path / "codex-home"
+        return lambda: EncryptedCredentialStore(home, backend=CodexSecretService())

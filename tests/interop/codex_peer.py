@@ -534,15 +534,19 @@ def refresh_with_app_server(
     refresh_url: str,
     base_url: str,
     timeout: float = 30,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Make the Codex CLI refresh its ChatGPT tokens now, with no model call.
 
     ``initialize`` → ``initialized`` → ``account/read {"refreshToken": true}``. The
     refresh is posted to ``refresh_url``; ``base_url`` must answer like
     :func:`chatgpt_backend_routes`. Returns the account/read result; raises
-    :class:`AppServerError` (with stderr) on a JSON-RPC error or time-out.
+    :class:`AppServerError` (with stderr) on a JSON-RPC error or time-out. ``env`` is
+    added to the minimal environment (a D-Bus session bus for the keyring, say).
     """
-    with AppServer(binary, codex_home, base_url=base_url, refresh_url=refresh_url) as server:
+    with AppServer(
+        binary, codex_home, base_url=base_url, refresh_url=refresh_url, env=env
+    ) as server:
         server.initialize(timeout=timeout)
         result = server.request("account/read", {"refreshToken": True}, timeout)
         if not isinstance(result, dict):

@@ -1,0 +1,98 @@
+"""The Secret Service (D-Bus) keyring backend, writing entries as the Codex CLI does.
+
+python-keyring's own backend labels an entry "Password for …" and tags it
+``application=Python keyring library``. The Codex CLI (Rust ``keyring`` crate 3.6.3)
+finds such an entry, but writes its own differently; measured on Codex 0.171 with
+gnome-keyring (tests/interop/CODEX_PEER_NOTES.md, section i)::
+
+    label       cli|<hash>@Codex Auth:default (keyring v3.6.3)
+    attributes  application=rust-keyring  service=Codex Auth  target=default
+                username=cli|<hash>  xdg:schema=org.freedesktop.Secret.Generic
+    secret      the value, content type text/plain
+
+Like Codex, a save updates the secret of an entry that exists (whoever wrote it) and
+creates one with Codex's label and attributes otherwise; lookups and deletes match
+on ``service`` and ``username`` alone, as both tools do. Imported only when the
+system keyring is the Secret Service, so python-keyring loads only then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from typing import Any
+
+from keyring.backends import SecretService
+from keyring.errors import KeyringError
+
+# What the Rust keyring crate (3.6.3, in Codex 0.171) writes besides service and username.
+CRATE_VERSION = "3.6.3"
+TARGET = "default"
+CODEX_ATTRIBUTES = {
+    "application": "rust-keyring",
+    "target": TARGET,
+    "xdg:schema": "org.freedesktop.Secret.Generic",
+}
+
+
+def codex_label(service: str, username: str) -> str:
+    return f"{username}@{service}:{TARGET} (keyring v{CRATE_VERSION})"
+
+
+def codex_attributes(service: str, username: str) -> dict[str, str]:
+    return {**CODEX_ATTRIBUTES, "service": service, "username": username}
+
+
+class CodexSecretService(SecretService.Keyring):
+    """python-keyring's Secret Service backend, creating entries the way Codex does.
+
+    D-Bus failures (the daemon gone, a refused call) become ``KeyringError``, as
+    python-keyring's own failures are, so the store reports them in one line.
+    (python-keyring leaves this backend's methods unannotated: hence the ignores.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
+    def get_password(self, service: str, username: str) -> str | None:
+        with _translated():
+            value: str | None = super().get_password(service, username)  # type: ignore[no-untyped-call]
+            return value
+
+    def delete_password(self, service: str, username: str) -> None:
+        with _translated():
+            super().delete_password(service, username)  # type: ignore[no-untyped-call]
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        with _translated():
+            self._set(service, username, password)
+
+    def _set(self, service: str, username: str, password: str) -> None:
+        collection = self.get_preferred_collection()  # type: ignore[no-untyped-call]
+        with closing(collection.connection):
+            existing = _first(collection.search_items(self._query(service, username)))
+            if existing is not None:
+                self.unlock(existing)  # type: ignore[no-untyped-call]
+                existing.set_secret(password.encode("utf-8"))
+                return
+            collection.create_item(
+                codex_label(service, username),
+                codex_attributes(service, username),
+                password.encode("utf-8"),
+                replace=True,
+            )
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    from jeepney.wrappers import DBusErrorResponse  # noqa: PLC0415  (secretstorage's own)
+    from secretstorage.exceptions import SecretStorageException  # noqa: PLC0415
+
+    try:
+        yield
+    except (SecretStorageException, DBusErrorResponse, OSError) as exc:
+        raise KeyringError(f"the Secret Service failed: {exc or type(exc).__name__}") from exc
+
+
+def _first(items: Any) -> Any:
+    return next(iter(items), None)
