@@ -77,14 +77,22 @@ def stored_value(service: SecretService, home: Path, layout: str) -> bytes:
 
 
 def entry_as_seen_from(service: SecretService, home: Path, layout: str) -> tuple[str, dict]:  # type: ignore[type-arg]
-    """The label and attributes of the layout's keyring entry, with the account made generic."""
+    """The label and attributes of the layout's keyring entry, with the account made generic.
+
+    ``xdg:schema`` is left out: gnome-keyring shows it on Codex's items in some runs and
+    not in others (a fresh daemon's first items lack it), so it cannot be compared.
+    """
     name, account = (
         (SERVICE, keyring_account(home))
         if layout == "direct"
         else (encrypted_store.SERVICE, secrets_account(home))
     )
     [(label, attributes)] = item_attributes(service.address, name, account)
-    generic = {key: value.replace(account, "ACCOUNT") for key, value in attributes.items()}
+    generic = {
+        key: value.replace(account, "ACCOUNT")
+        for key, value in attributes.items()
+        if key != "xdg:schema"
+    }
     return label.replace(account, "ACCOUNT"), generic
 
 
