@@ -196,3 +196,18 @@ def test_the_embedding_api_lists_switches_and_acts_on_one_account(
         assert alice_token == stored(home / "accounts" / "alice")["tokens"]["access_token"]
         assert auth.switch("alice").name == "alice"
         assert auth.get_token() == alice_token
+
+
+def test_a_switch_obeys_the_workspace_policy(tmp_path: Path, issuer: FakeIssuer) -> None:
+    home = tmp_path / "codex"
+    log_in(home, issuer, ALICE)
+    log_in(home, issuer, BOB)
+    (home / "config.toml").write_text('forced_chatgpt_workspace_id = "ws-team"\n')
+    before = (home / "auth.json").read_bytes()
+    code, _, err = cli(home, issuer, "switch", "alice")
+    assert code == 1
+    [line] = err.splitlines()
+    assert "belongs to workspace ws-alice" in line
+    assert "Login is restricted to workspace id(s) ws-team." in line
+    assert (home / "auth.json").read_bytes() == before
+    assert (home / "accounts" / "alice" / "auth.json").exists()
