@@ -6,6 +6,11 @@
   by ``CODEX_LOGIN_REQUIREMENTS``): ``allowed_login_methods`` and
   ``allowed_chatgpt_workspaces`` (lists; an empty list allows nothing).
 
+and which keyring layout the Codex CLI uses for a CODEX_HOME: ``[features]
+secret_auth_storage = true`` selects the encrypted layout (a passphrase in the keyring,
+the record in ``secrets/codex_auth.age``), otherwise the record sits in the keyring
+itself (the direct layout); Codex defaults to the encrypted layout on Windows only.
+
 A missing file restricts nothing and is not parsed at all (``status`` and ``token``
 stay cheap); every other key is ignored. A file that cannot be used is a one-line
 ConfigurationError naming the file and the key, as the Codex CLI refuses to start.
@@ -13,6 +18,7 @@ ConfigurationError naming the file and the key, as the Codex CLI refuses to star
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -73,6 +79,25 @@ def managed_layer(path: Path) -> LoginPolicy:
         ids = _strings(path, "allowed_chatgpt_workspaces", listed, "a list of workspace ids")
         workspaces = workspace_ids(ids)  # here an empty list means: no workspace at all
     return LoginPolicy(methods, workspaces)
+
+
+def default_secret_auth_storage() -> bool:
+    return sys.platform == "win32"
+
+
+def secret_auth_storage(codex_home: Path) -> bool:
+    """True when ``$CODEX_HOME/config.toml`` selects the encrypted layout (as Codex reads it)."""
+    path = Path(codex_home) / "config.toml"
+    features = (read_toml(path) or {}).get("features", {})
+    if not isinstance(features, dict):
+        raise ConfigurationError(f"[features] in {path} must be a table; fix {path}")
+    value = features.get("secret_auth_storage", default_secret_auth_storage())
+    if not isinstance(value, bool):
+        raise ConfigurationError(
+            f"features.secret_auth_storage in {path} must be true or false, not {value!r}; "
+            f"fix {path}"
+        )
+    return value
 
 
 def read_toml(path: Path) -> dict[str, Any] | None:

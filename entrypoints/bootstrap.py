@@ -124,7 +124,7 @@ def keyring_store_for(
     keyring first and auth.json after, and says when it falls back.
     """
     from codex_login.adapters import keyring_store  # noqa: PLC0415
-    from codex_login.adapters.keyring_config import secret_auth_storage  # noqa: PLC0415
+    from codex_login.adapters.codex_config import secret_auth_storage  # noqa: PLC0415
 
     encrypted = secret_auth_storage(layout_home or files.codex_home)
     backend = keyring_store.system_keyring()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_login.adapters.keyring_config import default_secret_auth_storage, secret_auth_storage
+from codex_login.adapters.codex_config import default_secret_auth_storage, secret_auth_storage
 from codex_login.domain.errors import ConfigurationError
 
 
