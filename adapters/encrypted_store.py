@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_login.adapters import auth_json
-from codex_login.adapters.file_store import FileCredentialStore
+from codex_login.adapters.file_store import FileCredentialStore, replace_with_temp
 from codex_login.adapters.keyring_store import KeyringEntry, both_locks, home_hash
 from codex_login.domain.errors import ConfigurationError, MalformedCredentials, StorageError
 from codex_login.domain.record import CredentialRecord, Loaded
@@ -235,27 +235,8 @@ def _replace(path: Path, data: bytes) -> Identity:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=directory)
     except OSError as exc:
         raise StorageError(f"cannot write in {directory}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    _fsync_directory(directory)
+    replace_with_temp(fd, temp, path, data)
     return _identity(os.stat(path))  # both locks are held: nobody else has replaced it
-
-
-def _fsync_directory(directory: Path) -> None:
-    with contextlib.suppress(OSError):  # best effort: some file systems refuse it
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _identity(info: os.stat_result) -> Identity:

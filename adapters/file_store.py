@@ -183,17 +183,7 @@ class FileCredentialStore:
             raise StorageError(f"cannot write in {target.parent}: {_reason(exc)}") from exc
         # We hold both locks: no live writer, ours or the Codex CLI's, owns a temp file.
         _remove_orphaned_temp_files(target.parent, keep=Path(temp_name).name)
-        try:
-            with os.fdopen(fd, "wb") as temp:
-                temp.write(data)
-                temp.flush()
-                os.fsync(temp.fileno())
-            os.replace(temp_name, target)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name)
-            raise StorageError(f"cannot write {target}: {_reason(exc)}") from exc
-        _fsync_directory(target.parent)
+        replace_with_temp(fd, temp_name, target, data)
 
     def remove_held(self) -> bool:
         """Delete auth.json where it really is, then a link to it; the caller holds
@@ -409,6 +399,23 @@ def _tighten_directory(path: Path) -> None:
     shared = info.st_mode & stat.S_ISVTX or info.st_uid != os.getuid()
     if not shared and stat.S_IMODE(info.st_mode) & 0o077:
         os.chmod(path, DIR_MODE)
+
+
+def replace_with_temp(fd: int, temp_name: str, target: Path, data: bytes) -> None:
+    """Write ``data`` into the new temp file ``fd`` (named ``temp_name``, beside
+    ``target``), fsync it, rename it over ``target`` and sync the directory: a crash
+    leaves the old file or the new one. On failure the temp file is removed."""
+    try:
+        with os.fdopen(fd, "wb") as temp:
+            temp.write(data)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.replace(temp_name, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise StorageError(f"cannot write {target}: {_reason(exc)}") from exc
+    _fsync_directory(target.parent)
 
 
 def _fsync_directory(path: Path) -> None:
