@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codex_login.adapters.memory_store import MemoryCredentialStore
-from codex_login.domain.accounts import NAME_PATTERN, check_name
 from codex_login.domain.errors import StorageError
 
 if TYPE_CHECKING:
@@ -33,6 +32,8 @@ class DirectoryShelf:
         self._make = make
 
     def names(self) -> list[str]:
+        from codex_login.domain.accounts import NAME_PATTERN  # noqa: PLC0415  (see _check)
+
         try:
             entries = list(os.scandir(self.root))
         except FileNotFoundError:
@@ -42,7 +43,7 @@ class DirectoryShelf:
         return sorted(e.name for e in entries if NAME_PATTERN.fullmatch(e.name) and e.is_dir())
 
     def slot(self, name: str) -> CredentialStore:
-        directory = self.root / check_name(name)
+        directory = self.root / _check(name)
         try:
             # The keyring names an entry after the canonical path: it must exist.
             directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
@@ -61,4 +62,12 @@ class MemoryShelf:
         return sorted(self._slots)
 
     def slot(self, name: str) -> CredentialStore:
-        return self._slots.setdefault(check_name(name), MemoryCredentialStore())
+        return self._slots.setdefault(_check(name), MemoryCredentialStore())
+
+
+def _check(name: str) -> str:
+    """A valid slot name. The account rules load only when slots are used: every
+    command builds a shelf, and ``token`` must stay quick to start."""
+    from codex_login.domain.accounts import check_name  # noqa: PLC0415
+
+    return check_name(name)
