@@ -9,15 +9,7 @@ if command -v chromium >/dev/null 2>&1; then
     echo "chromium is installed: $(chromium --version 2>/dev/null)"
     exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "apt-get is unavailable: not installing chromium; the page tests will skip"
-    exit 0
+bash "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" chromium chromium chromium-driver
+if command -v chromium >/dev/null 2>&1; then  # apt-install.sh says why when it could not
+    echo "chromium installed: $(chromium --version 2>/dev/null)"
 fi
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-    sudo=(sudo)
-fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null
-echo "chromium installed: $(chromium --version 2>/dev/null)"

@@ -10,15 +10,7 @@ if command -v gnome-keyring-daemon >/dev/null 2>&1 && command -v dbus-daemon >/d
     echo "gnome-keyring and dbus are installed: $(gnome-keyring-daemon --version 2>/dev/null | head -1)"
     exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "apt-get is unavailable: not installing gnome-keyring; the keyring tests will skip"
-    exit 0
+bash "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" gnome-keyring gnome-keyring dbus libsecret-tools
+if command -v gnome-keyring-daemon >/dev/null 2>&1; then  # apt-install.sh says why when it could not
+    echo "gnome-keyring installed: $(gnome-keyring-daemon --version 2>/dev/null | head -1)"
 fi
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-    sudo=(sudo)
-fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq gnome-keyring dbus libsecret-tools >/dev/null
-echo "gnome-keyring installed: $(gnome-keyring-daemon --version 2>/dev/null | head -1)"
