@@ -271,11 +271,15 @@ def read_secret(path: Path) -> str:
     return secret
 
 
-def callback_server() -> CallbackListener:
-    """The loopback callback server of browser logins; aiohttp loads only now."""
+def callback_server(environ: Mapping[str, str]) -> CallbackListener:
+    """The loopback callback server of browser logins; aiohttp loads only now.
+
+    Its claim on the port (who may cancel it) lives in this user's runtime directory.
+    """
+    from codex_login.adapters.port_claims import PortClaims  # noqa: PLC0415
     from codex_login.entrypoints.callback_server import CallbackServer  # noqa: PLC0415
 
-    return CallbackServer()
+    return CallbackServer(claims=PortClaims.for_user(environ))
 
 
 def bootstrap(
@@ -325,7 +329,7 @@ def bootstrap(
         preferred=preferred,
         policy=policy or RefreshPolicy(),
         login_policy=login_policy,
-        callback_listener=callback_server,
+        callback_listener=lambda: callback_server(env),
         store_notice=notice,
         shelf=shelf,
     )

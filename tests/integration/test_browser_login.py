@@ -6,10 +6,14 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
+import shutil
 import socket
 import stat
+import subprocess
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
@@ -20,6 +24,7 @@ from aiohttp import web
 
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.oauth_http import HttpTokenEndpoint
+from codex_login.adapters.port_claims import PortClaims
 from codex_login.application.service import AuthService
 from codex_login.application.signin import LoginOutcome
 from codex_login.domain.errors import (
@@ -49,11 +54,29 @@ def issuer() -> Iterator[FakeIssuer]:
         yield running
 
 
-def service_for(home: Path, issuer: FakeIssuer, *, timeout: float = 10) -> AuthService:
+@pytest.fixture
+def runtime(tmp_path: Path) -> Path:
+    """A private per-user runtime directory, where a login's claim on its port goes."""
+    path = tmp_path / "run"
+    path.mkdir(mode=0o700)
+    return path
+
+
+def service_for(
+    home: Path, issuer: FakeIssuer, *, timeout: float = 10, runtime: Path | None = None
+) -> AuthService:
     endpoint = HttpTokenEndpoint(timeout=timeout)
+    environ = {"XDG_RUNTIME_DIR": str(runtime)} if runtime else {}
     return bootstrap(
-        store=FileCredentialStore(home), endpoint=endpoint, issuer=issuer.url, environ={}
+        store=FileCredentialStore(home), endpoint=endpoint, issuer=issuer.url, environ=environ
     )
+
+
+def cancel_path(runtime: Path, port: int) -> str:
+    """/cancel with the secret that the login on ``port`` told its own user."""
+    secret = PortClaims(runtime).secret_for(port)
+    assert secret is not None, f"no claim on port {port} in {runtime}"
+    return f"/cancel?{urlencode({'secret': secret})}"
 
 
 class Login:
@@ -366,7 +389,7 @@ def test_two_callbacks_at_once_make_one_exchange(tmp_path: Path, issuer: FakeIss
                 authorize.release()
             path = callback.split(f":{login.port}", 1)[1]
             answers = await asyncio.gather(login.get(path), login.get(path), login.get(path))
-            success, *_ = await login.get("/success")
+            success, *_ = await login.get(answers[0][2]["Location"])
             await login.outcome()
             return [status for status, *_ in answers] + [success]
 
@@ -455,10 +478,10 @@ def test_a_failed_code_exchange_ends_the_login_and_writes_nothing(
     assert not (tmp_path / "auth.json").exists()
 
 
-def test_cancel_ends_the_login(tmp_path: Path, issuer: FakeIssuer) -> None:
+def test_cancel_ends_the_login(tmp_path: Path, issuer: FakeIssuer, runtime: Path) -> None:
     async def scenario() -> int:
-        async with browser_login(service_for(tmp_path, issuer)) as login:
-            status, *_ = await login.get("/cancel")
+        async with browser_login(service_for(tmp_path, issuer, runtime=runtime)) as login:
+            status, *_ = await login.get(cancel_path(runtime, login.port))
             with pytest.raises(LoginCancelled):
                 await login.outcome()
             return status
@@ -486,14 +509,14 @@ def free_port() -> int:
 
 
 def test_a_stale_login_on_the_port_is_cancelled_and_the_port_reused(
-    tmp_path: Path, issuer: FakeIssuer
+    tmp_path: Path, issuer: FakeIssuer, runtime: Path
 ) -> None:
     port = free_port()
 
     async def scenario() -> None:
         async with (
-            browser_login(service_for(tmp_path / "a", issuer), port=port) as stale,
-            browser_login(service_for(tmp_path / "b", issuer), port=port) as fresh,
+            browser_login(service_for(tmp_path / "a", issuer, runtime=runtime), port=port) as stale,
+            browser_login(service_for(tmp_path / "b", issuer, runtime=runtime), port=port) as fresh,
         ):
             assert fresh.port == port
             with pytest.raises(LoginCancelled):
@@ -586,25 +609,26 @@ def test_a_browser_that_never_shows_the_success_page_still_completes(
 
 
 def test_web_pages_and_late_requests_cannot_cancel_a_login(
-    tmp_path: Path, issuer: FakeIssuer
+    tmp_path: Path, issuer: FakeIssuer, runtime: Path
 ) -> None:
     issuer.exchange_delay = 0.5
 
     async def scenario() -> list[int]:
-        async with browser_login(service_for(tmp_path, issuer)) as login:
+        async with browser_login(service_for(tmp_path, issuer, runtime=runtime)) as login:
+            cancel = cancel_path(runtime, login.port)  # even with the secret
             statuses = []
             for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
                 async with (
                     aiohttp.ClientSession() as session,
-                    session.get(f"http://127.0.0.1:{login.port}/cancel", headers=headers) as page,
+                    session.get(f"http://127.0.0.1:{login.port}{cancel}", headers=headers) as page,
                 ):
                     statuses.append(page.status)
-            for path in ("/cancel", "/auth/callback"):
+            for path in (cancel, "/auth/callback"):
                 statuses.append((await login.get(path, method="HEAD"))[0])
             approving = asyncio.create_task(login.approve())
             while not issuer.posts("authorization_code"):
                 await asyncio.sleep(0.01)
-            statuses.append((await login.get("/cancel"))[0])  # mid-exchange: too late
+            statuses.append((await login.get(cancel))[0])  # mid-exchange: too late
             await approving
             await login.outcome()
             return statuses
@@ -637,3 +661,281 @@ def test_an_unexpected_failure_ends_the_login_instead_of_leaving_it_waiting(
 
     assert run(scenario) == 500
     assert not (tmp_path / "auth.json").exists()
+
+
+# -- other local users (issue 20) ---------------------------------------------------------
+
+NOBODY_UID = 65534
+SYSTEM_PYTHON = "/usr/bin/python3"
+AS_NOBODY = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
+
+# Run as nobody: try to read the login's claim, then to cancel the login without it.
+NOBODY_CANCEL = r"""
+import http.client, sys
+port, claim = int(sys.argv[1]), sys.argv[2]
+try:
+    open(claim).read()
+    print("read")
+except PermissionError:
+    print("denied")
+for path in ("/cancel", "/cancel?secret=guess"):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", path, headers={"Host": "localhost:%d" % port})
+    print(connection.getresponse().status)
+"""
+
+
+def as_nobody(script: str, *args: str) -> list[str]:
+    """What ``script`` printed, run by the system Python as the user nobody."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("running a client as another user needs root and setpriv (util-linux)")
+    result = subprocess.run(
+        [*AS_NOBODY, SYSTEM_PYTHON, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A TMPDIR that other users can pass through (0711), as /tmp is to them."""
+    path = Path(tempfile.mkdtemp(prefix="codex-callback-", dir="/tmp"))
+    path.chmod(0o711)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def test_another_user_cannot_cancel_a_login_which_then_completes(
+    tmp_path: Path, issuer: FakeIssuer, shared_tmp: Path
+) -> None:
+    service = bootstrap(
+        store=FileCredentialStore(tmp_path),
+        endpoint=HttpTokenEndpoint(),
+        issuer=issuer.url,
+        environ={"TMPDIR": str(shared_tmp)},  # no XDG_RUNTIME_DIR: $TMPDIR/codex-login-UID
+    )
+    claims = shared_tmp / f"codex-login-{os.geteuid()}"
+
+    async def scenario() -> tuple[list[str], int, Path]:
+        async with browser_login(service) as login:
+            claim = claims / f"login-callback-{login.port}.json"
+            assert stat.S_IMODE(claims.stat().st_mode) == 0o700
+            assert stat.S_IMODE(claim.stat().st_mode) == 0o600
+            seen = await asyncio.to_thread(as_nobody, NOBODY_CANCEL, str(login.port), str(claim))
+            assert not login.task.done()
+            status, page, _ = await login.approve()
+            assert "Signed in to Codex" in page
+            await login.outcome()
+            return seen, status, claim
+
+    seen, status, claim = run(scenario)
+    assert seen == ["denied", "403", "403"]
+    assert status == 200
+    assert stored(tmp_path)["auth_mode"] == "chatgpt"
+    assert not claim.exists()  # the claim goes with the login
+
+
+def test_a_claim_that_is_not_private_is_not_trusted(tmp_path: Path) -> None:
+    claims = PortClaims(tmp_path)
+    path = tmp_path / "login-callback-1455.json"
+    path.write_text(json.dumps({"port": 1455, "pid": 1, "secret": "s3cret"}))
+    path.chmod(0o600)
+    assert claims.secret_for(1455) == "s3cret"
+    path.chmod(0o644)  # not written by a login of ours: someone may have planted it
+    assert claims.secret_for(1455) is None
+
+
+def test_a_runtime_directory_of_another_user_is_not_used(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving a directory to another user needs root")
+    foreign = tmp_path / "run"
+    foreign.mkdir(mode=0o700)
+    os.chown(foreign, NOBODY_UID, -1)  # as under `sudo`, which keeps the caller's XDG_RUNTIME_DIR
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    environ = {"XDG_RUNTIME_DIR": str(foreign), "TMPDIR": str(tmpdir)}
+    assert PortClaims.for_user(environ).directory == tmpdir / f"codex-login-{os.geteuid()}"
+    (tmpdir / f"codex-login-{os.geteuid()}").chmod(0o755)  # a directory others can read
+    assert PortClaims.for_user(environ).directory is None
+
+
+def test_a_program_that_obeys_any_cancel_is_still_asked_to_let_go(
+    tmp_path: Path, issuer: FakeIssuer, runtime: Path
+) -> None:
+    """A Codex CLI login on the port ends on a plain /cancel; ours asks it so."""
+    port = free_port()
+    asked: list[str] = []
+
+    async def scenario() -> None:
+        released = asyncio.Event()
+
+        async def cancel(request: web.Request) -> web.Response:
+            asked.append(request.path_qs)
+            released.set()
+            return web.Response(text="Login cancelled")
+
+        app = web.Application()
+        app.router.add_get("/cancel", cancel)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        letting_go = asyncio.create_task(released.wait())
+        letting_go.add_done_callback(lambda _: asyncio.ensure_future(runner.cleanup()))
+        async with browser_login(service_for(tmp_path, issuer, runtime=runtime), port=port) as ok:
+            assert ok.port == port
+            await ok.approve()
+            await ok.outcome()
+
+    run(scenario)
+    assert asked == ["/cancel"]  # no claim of ours on that port: nothing secret to send
+
+
+class LingeringServer(CallbackServer):
+    """Still answering after the login ended, as in the moment before it closes."""
+
+    async def close(self) -> None:
+        pass
+
+    async def really_close(self) -> None:
+        await super().close()
+
+
+def test_another_client_racing_for_the_success_page_gets_404_and_the_browser_gets_it_once(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    issuer.claims = {
+        "is_org_owner": True,
+        "completed_platform_onboarding": False,
+        "organization_id": "org-1",
+    }
+
+    service = service_for(tmp_path, issuer)
+
+    async def scenario() -> tuple[list[tuple[int, str]], tuple[int, str], tuple[int, str]]:
+        server = LingeringServer()  # still there for the reload
+        async with browser_login(service, server=server) as login:
+            raced: list[tuple[int, str]] = []
+            stop = asyncio.Event()
+
+            async def racer() -> None:  # another local user polling /success
+                base = f"http://127.0.0.1:{login.port}"
+                host = {"Host": f"localhost:{login.port}"}
+                async with aiohttp.ClientSession() as session:
+                    while not stop.is_set():
+                        for path in ("/success", "/success?nonce=guess", "/success?nonce="):
+                            async with session.get(base + path, headers=host) as answer:
+                                raced.append((answer.status, await answer.text()))
+
+            racing = asyncio.create_task(racer())
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(login.url, allow_redirects=False) as authorize,
+            ):
+                callback = authorize.headers["Location"]
+            status, _, headers, _ = await login.get(callback.split(f":{login.port}", 1)[1])
+            assert status == 302  # the credentials are committed from here on
+            after_commit = len(raced)
+            await until(lambda: len(raced) >= after_commit + 6, "the racer to try again")
+            stop.set()
+            await racing
+            first = await login.get(headers["Location"])  # the browser follows the redirect
+            await login.outcome()
+            again = await login.get(headers["Location"])  # and reloads
+            await server.really_close()
+            return raced, first[:2], again[:2]
+
+    raced, first, again = run(scenario)
+    id_token = stored(tmp_path)["tokens"]["id_token"]
+    assert {status for status, _ in raced} == {404}
+    assert not any(id_token in page for _, page in raced)
+    assert first[0] == 200
+    assert id_token in first[1]  # the org-setup redirect needs it
+    assert again[0] == 200
+    assert "already finished" in again[1]
+    assert id_token not in again[1]
+
+
+def test_a_login_answers_on_ipv6_loopback_too(tmp_path: Path, issuer: FakeIssuer) -> None:
+    """A browser may send localhost to ::1: the callback must reach this login there."""
+
+    async def scenario() -> tuple[int, str]:
+        async with (
+            browser_login(service_for(tmp_path, issuer)) as login,
+            aiohttp.ClientSession() as session,
+        ):
+            async with session.get(login.url, allow_redirects=False) as authorize:
+                callback = authorize.headers["Location"]
+            on_ipv6 = callback.replace(f"localhost:{login.port}", f"[::1]:{login.port}")
+            async with session.get(on_ipv6) as page:
+                result = page.status, await page.text()
+            await login.outcome()
+            return result
+
+    status, page = run(scenario)
+    assert (status, "Signed in to Codex" in page) == (200, True)
+    assert stored(tmp_path)["auth_mode"] == "chatgpt"
+
+
+@contextmanager
+def squatting_ipv6(port: int) -> Iterator[None]:
+    """Another program listening on [::1]:port only."""
+    squatter = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        squatter.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        squatter.bind(("::1", port))
+        squatter.listen(1)
+        yield
+    finally:
+        squatter.close()
+
+
+def test_a_port_taken_on_ipv6_loopback_is_refused_not_half_used(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    port = free_port()
+    service = service_for(tmp_path, issuer)
+
+    async def scenario() -> None:
+        async with browser_login(service, port=port):
+            pass
+
+    with squatting_ipv6(port), pytest.raises(CallbackPortUnavailable) as refused:
+        run(scenario)
+    assert str(refused.value).startswith(
+        f"cannot listen on localhost port {port}: [::1]:{port} is in use by another program; "
+        "free it or choose another port with --port"
+    )
+    with socket.socket() as again:  # nothing was left listening on 127.0.0.1
+        again.bind(("127.0.0.1", port))
+
+
+def test_a_first_port_taken_on_ipv6_loopback_means_the_fallback_port(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    first, fallback = free_port(), free_port()
+    service = service_for(tmp_path, issuer)
+
+    async def scenario() -> int:
+        server = CallbackServer(ports=(first, fallback), takeover_grace=0.3)
+        async with browser_login(service, server=server, port=None) as login:
+            await login.approve()
+            await login.outcome()
+            return login.port
+
+    with squatting_ipv6(first):
+        assert run(scenario) == fallback

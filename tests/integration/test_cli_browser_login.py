@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -127,3 +129,60 @@ def test_login_v_names_the_plan_and_answers_yes_or_no(tmp_path: Path, issuer: Fa
         f"  credentials: {home / 'auth.json'}",
         "  API key stored: yes",
     ]
+
+
+AS_NOBODY = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
+
+# Run as nobody: listen on [::1]:PORT only, until stdin closes.
+SQUATTER = r"""
+import socket, sys
+squatter = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+squatter.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+squatter.bind(("::1", int(sys.argv[1])))
+squatter.listen(1)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_another_user_on_ipv6_loopback_makes_the_login_refuse_in_one_line(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    """Listening on 127.0.0.1 alone would let the browser hand the code to that user."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("running a program as another user needs root and setpriv (util-linux)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    squatter = subprocess.Popen(
+        [*AS_NOBODY, "/usr/bin/python3", "-c", SQUATTER, str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+    )
+    try:
+        assert squatter.stdout is not None
+        assert squatter.stdout.readline() == "ready\n"
+        result = subprocess.run(
+            [str(CLI), "login", "--no-browser", "--port", str(port), "--issuer", issuer.url],
+            capture_output=True,
+            text=True,
+            env=clean_env(tmp_path),
+            timeout=60,
+            check=False,
+        )
+    finally:
+        squatter.communicate(timeout=30)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"Error: cannot listen on localhost port {port}: [::1]:{port} is in use by another "
+            "program; free it or choose another port with --port"
+        )
+    )
+    assert "/oauth/authorize" not in result.stderr  # no sign-in address was handed out
+    assert not (tmp_path / "auth.json").exists()

@@ -23,6 +23,7 @@ import pytest
 
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.oauth_http import HttpTokenEndpoint
+from codex_login.adapters.port_claims import PortClaims
 from codex_login.application.service import AuthService
 from codex_login.application.signin import LoginOutcome
 from codex_login.domain.errors import (
@@ -425,8 +426,9 @@ def test_coming_back_after_the_login_finished_says_so_and_changes_nothing(
                 await page.open(login.url)
                 await login.outcome()
                 callback = next(r.url for r in page.requests if "/auth/callback?" in r.url)
+                success = next(r.url for r in page.requests if "/success?" in r.url)
                 seen = []
-                for name, url in (("again-success", login.at("/success")), ("again", callback)):
+                for name, url in (("again-success", success), ("again", callback)):
                     load = await page.open(url)
                     seen.append((load.status, await look(page, tmp_path, name)))
                 assert_no_errors(page)
@@ -448,17 +450,22 @@ def test_coming_back_after_the_login_finished_says_so_and_changes_nothing(
 def test_a_callback_after_the_login_was_cancelled_is_not_used(
     tmp_path: Path, issuer: FakeIssuer, chromium: Chromium
 ) -> None:
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    claims = PortClaims(runtime)
+
     async def scenario() -> tuple[int, Seen]:
-        server = LingeringServer()
+        server = LingeringServer(claims=claims)
         try:
             async with (
                 login_running(service_for(tmp_path, issuer), server=server) as login,
                 devtools(chromium) as tools,
                 new_page(tools) as page,
             ):
+                secret = urlencode({"secret": claims.secret_for(login.port)})
                 async with (
                     aiohttp.ClientSession() as session,
-                    session.get(f"http://127.0.0.1:{login.port}/cancel") as cancelled,
+                    session.get(f"http://127.0.0.1:{login.port}/cancel?{secret}") as cancelled,
                 ):
                     assert cancelled.status == 200
                 with pytest.raises(LoginCancelled):
