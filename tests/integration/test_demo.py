@@ -264,8 +264,9 @@ def test_a_failing_step_is_one_error_line_and_exit_1(failing: Run, held_port: in
     assert failing.result.returncode == 1
     errors = [line for line in failing.lines if line.startswith("Error:")]
     assert errors == [
-        f"Error: the demo's sign-in step failed: cannot listen on 127.0.0.1 port {held_port}: "
-        "in use by another program; free it or choose another with --port"
+        f"Error: the demo's sign-in step failed: cannot listen on localhost port {held_port}: "
+        f"127.0.0.1:{held_port} is in use by another program; "
+        "free it or choose another port with --port"
     ]
     assert failing.lines[-1] == errors[0]
 
@@ -275,7 +276,7 @@ def test_a_failing_step_is_reported_in_the_json(failing: Run) -> None:
     assert document["ok"] is False
     [step] = document["steps"]
     assert (step["step"], step["ok"]) == ("sign-in", False)
-    assert "cannot listen on 127.0.0.1" in step["error"]
+    assert "cannot listen on localhost port" in step["error"]
 
 
 def test_a_failed_demo_leaves_nothing_behind(failing: Run) -> None:
