@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -186,3 +187,27 @@ def test_another_user_on_ipv6_loopback_makes_the_login_refuse_in_one_line(
     )
     assert "/oauth/authorize" not in result.stderr  # no sign-in address was handed out
     assert not (tmp_path / "auth.json").exists()
+
+
+def test_a_newer_login_of_the_same_user_takes_over_the_port_and_the_claims_go(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = clean_env(tmp_path / "codex", XDG_RUNTIME_DIR=str(runtime))
+    args = ["--issuer", issuer.url, "--port", str(port)]
+    stale, _ = start_browser_login(args, env)
+    claim = runtime / f"login-callback-{port}.json"
+    assert stat.S_IMODE(claim.stat().st_mode) == 0o600
+    fresh, url = start_browser_login(args, env)
+    _, stale_err = stale.communicate(timeout=30)
+    with urllib.request.urlopen(url, timeout=30) as page:
+        assert b"Signed in to Codex" in page.read()
+    _, fresh_err = fresh.communicate(timeout=30)
+    assert stale.returncode == 1
+    assert "another login took over the callback port" in stale_err.splitlines()[-1]
+    assert fresh.returncode == 0, fresh_err
+    assert list(runtime.iterdir()) == []  # each login removed its claim
