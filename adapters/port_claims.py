@@ -85,21 +85,13 @@ class PortClaims:
     def secret_for(self, port: int) -> str | None:
         """The secret of our own login on ``port``, if a trustworthy claim names one."""
         path = self.path(port)
-        if path is None:
+        body = None if path is None else _read_private(path)
+        if body is None:
             return None
         try:
-            fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
-        except OSError:
+            document = json.loads(body)
+        except ValueError:
             return None
-        with os.fdopen(fd, "rb") as file:
-            info = os.fstat(file.fileno())
-            if info.st_uid != os.geteuid() or info.st_mode & _PRIVATE:
-                log.warning("ignoring %s: not a private file of this user", path)
-                return None
-            try:
-                document = json.loads(file.read(4096))
-            except (OSError, ValueError):
-                return None
         if not isinstance(document, dict) or document.get("port") != port:
             return None
         secret = document.get("secret")
@@ -128,6 +120,25 @@ def runtime_dir(environ: Mapping[str, str]) -> Path | None:
         )
         return None
     return fallback
+
+
+def _read_private(path: Path) -> bytes | None:
+    """The start of a regular file that only the effective user can read; else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW)  # a FIFO must not hang us
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        if info.st_uid != os.geteuid() or info.st_mode & _PRIVATE:
+            log.warning("ignoring %s: not a private file of this user", path)
+            return None
+        try:
+            return file.read(4096)
+        except OSError:
+            return None
 
 
 def _private_dir(path: Path) -> str | None:
