@@ -982,7 +982,7 @@ def _token_from_store(service: AuthService) -> AccessToken:
 
 def _token_from_broker(address: str) -> AccessToken:
     """A sandbox's token: asked of the broker, which keeps the login (no store is read)."""
-    return broker_client(address, os.environ).fetch()
+    return broker_client(address, os.environ, warn=_say).fetch()
 
 
 def _export(service: AuthService, args: argparse.Namespace) -> int:
