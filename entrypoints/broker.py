@@ -131,6 +131,8 @@ class Broker:
         self._connections: dict[RequestHandler, _Connection] = {}
         # Connections no request has reached yet; each is dropped at its deadline.
         self._silent: set[_Connection] = set()
+        # Requests (by id) whose forced refresh was answered with the current token.
+        self._limited: set[int] = set()
         self._refreshes = _ForcedRefreshes(
             self._limits.forced_refresh_burst, self._limits.forced_refresh_interval
         )
@@ -278,18 +280,21 @@ class Broker:
         started = time.perf_counter()
         connection = self._connections.get(request.protocol)
         peer = connection.peer if connection is not None else "?"
-        note = ""
         try:
             refusal = self._refusal(request, connection)
             if refusal is not None:
                 response: web.StreamResponse = refusal
             else:
-                response, note = await self._answer(request, handler, connection)
+                response = await self._answer(request, handler)
         except Exception as exc:  # a bug: answered as JSON and logged, never a traceback
             log.debug("the broker failed unexpectedly", exc_info=True)
             response = _json(500, _error("broker_error", f"unexpected {type(exc).__name__}"))
         if response.status in (401, 403) or connection is None or not connection.proven:
             response.force_close()  # a refused client asks again on a new connection
+        note = ""
+        if id(request) in self._limited:
+            self._limited.discard(id(request))
+            note = " (forced refresh limited: current token)"
         elapsed = (time.perf_counter() - started) * 1000
         where = f"{_printable(request.method, 16)} {_printable(request.raw_path.split('?')[0])}"
         self._say(f"{peer} {where} {response.status} {elapsed:.1f}ms{note}")
@@ -318,29 +323,19 @@ class Broker:
             connection.lane.unproven.pop(connection, None)
         return None
 
-    async def _answer(
-        self, request: web.Request, handler: Handler, connection: _Connection | None
-    ) -> tuple[web.StreamResponse, str]:
-        """The route's answer within the request timeout, and a note for the log line."""
-        note = ""
-        forcing = request.method == "POST" and request.path == "/v1/token/refresh"
-        # Every forced-refresh request counts, well-formed or not. Beyond the peer's share,
-        # the answer is the current token, as when the refused one is no longer current:
-        # every client copes with that (it retries once with it), unlike a new status.
-        now = asyncio.get_running_loop().time()
-        if forcing and connection is not None and not self._refreshes.take(connection.key, now):
-            handler, note = self._token, " (forced refresh limited: current token)"
+    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """The route's answer within the request timeout."""
         try:
             answer = await asyncio.wait_for(handler(request), self._limits.request_timeout)
-            return answer, note
         except web.HTTPException as exc:
-            return _json(exc.status, _error(exc.reason.lower().replace(" ", "_"), exc.reason)), note
+            answer = _json(exc.status, _error(exc.reason.lower().replace(" ", "_"), exc.reason))
         except TimeoutError:
-            return _json(
+            answer = _json(
                 503,
                 _error("timeout", "the token took too long; try again"),
                 retry_after=True,
-            ), note
+            )
+        return answer
 
     def _secret_matches(self, header: str) -> bool:
         """Whether ``header`` carries the secret; UnicodeError when it is not UTF-8 text."""
@@ -365,6 +360,14 @@ class Broker:
         stale = document.get("stale") if isinstance(document, dict) else None
         if not isinstance(stale, str) or not stale:
             return _json(400, _error("bad_request", 'send {"stale": "<the refused token>"}'))
+        connection = self._connections.get(request.protocol)
+        now = asyncio.get_running_loop().time()
+        if connection is not None and not self._refreshes.take(connection.key, now):
+            # Beyond the peer's share: the current token, as when the refused one is no
+            # longer current. Every client copes with that answer (it retries once with
+            # it); a new status such as 429 would fail the request it wanted to retry.
+            self._limited.add(id(request))
+            return await self._serve(self._service.auth())
         return await self._serve(self._service.refresh(stale=stale))
 
     async def _health(self, request: web.Request) -> web.StreamResponse:

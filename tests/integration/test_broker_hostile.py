@@ -96,6 +96,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     secret_file = root / "broker.secret"
     secret = secrets.token_urlsafe(32)
     secret_file.write_text(secret)
+    secret_file.chmod(0o600)  # the broker refuses a secret file others can read
     port = free_port()
     with running_issuer(FakeIssuer()) as issuer:
         write_login(
