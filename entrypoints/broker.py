@@ -102,7 +102,8 @@ class Limits:
 
 @attrs.frozen
 class Access:
-    """Who may ask: uids and gids on the Unix socket, the secret on TCP."""
+    """Who may ask: on the Unix socket these uids, and the users who are members of these
+    gids (primary or supplementary, by the user and group databases); on TCP, the secret."""
 
     uids: frozenset[int] = attrs.field(factory=lambda: frozenset({os.getuid()}))
     gids: frozenset[int] = frozenset()
