@@ -20,6 +20,7 @@ from codex_login.adapters.clock import SystemClock
 from codex_login.adapters.codex_config import load_login_policy, requirements_path
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
+from codex_login.adapters.secret_file import read_secret_file
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.issuer import IssuerConfig, issuer_config
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 STORES = ("file", "memory", "keyring", "auto", "redis")
 DEFAULT_LOCK_TIMEOUT = 90.0
-MIN_SECRET_LENGTH = 16
 
 
 def codex_home_from(environ: Mapping[str, str], override: Path | str | None = None) -> Path:
@@ -246,29 +246,29 @@ def http_endpoint(environ: Mapping[str, str]) -> TokenEndpoint:
     return LazyHttpTokenEndpoint(ca_file=ca_file)
 
 
-def broker_client(address: str, environ: Mapping[str, str]) -> BrokerClient:
+def broker_client(
+    address: str, environ: Mapping[str, str], *, warn: Callable[[str], None] | None = None
+) -> BrokerClient:
     """A client of the token broker at ``address`` (a socket path or a loopback URL).
 
-    A TCP broker's secret is read from ``CODEX_LOGIN_BROKER_SECRET_FILE``.
+    A TCP broker's secret is read from ``CODEX_LOGIN_BROKER_SECRET_FILE``; a file that
+    others can read is used, with a warning through ``warn`` (default: logged).
     """
     from codex_login.adapters.broker_client import BrokerClient  # noqa: PLC0415
 
     secret_file = environ.get("CODEX_LOGIN_BROKER_SECRET_FILE") or None
-    return BrokerClient(address, secret=read_secret(Path(secret_file)) if secret_file else None)
+    if not secret_file:
+        return BrokerClient(address)
+    read = read_secret_file(Path(secret_file))
+    if read.exposure is not None:
+        (warn or _log_warning)(f"Warning: {read.exposure}")
+    return BrokerClient(address, secret=read.secret)
 
 
-def read_secret(path: Path) -> str:
-    """A shared secret from a file: its content, trimmed; refused when short or unreadable."""
-    try:
-        secret = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"cannot read the secret file {path}: {exc}") from exc
-    if len(secret) < MIN_SECRET_LENGTH:
-        raise ConfigurationError(
-            f"the secret in {path} is shorter than {MIN_SECRET_LENGTH} characters; "
-            "make one with: head -c 32 /dev/urandom | base64 > FILE"
-        )
-    return secret
+def _log_warning(message: str) -> None:
+    import logging  # noqa: PLC0415
+
+    logging.getLogger(__name__).warning("%s", message)
 
 
 def callback_server(environ: Mapping[str, str]) -> CallbackListener:

@@ -13,24 +13,44 @@ Routes (every answer JSON, ``Cache-Control: no-store``):
   refreshed unless that is no longer the current one;
 - ``GET /healthz``.
 
-Who may ask: on a Unix socket, peers whose uid (``SO_PEERCRED``) or gid is
-allowed; on loopback TCP, requests carrying ``Authorization: Bearer <secret>``.
-Bounded: body and header sizes, live connections, a deadline for a connection's
-first request (slow clients), and a per-request timeout. One access-log line per
-request, never a token.
+Who may ask: on a Unix socket, peers whose uid (``SO_PEERCRED``) is allowed, or
+is a member of an allowed group in the user and group databases (the peer's own
+gid is not trusted: a setgid program would carry a group its user is not in); on
+loopback TCP, requests carrying ``Authorization: Bearer <secret>``. A refused
+request is answered and its connection closed.
+
+Bounded, so that no client can starve another (SPEC §8):
+
+- each listener has its own connection cap, so TCP clients can never fill the
+  socket's slots;
+- a connection that has not proven itself (TCP: no request with the secret yet;
+  socket: a peer that is not allowed) is one of a few per listener; when they are
+  all taken, the oldest is dropped to make room;
+- each peer (a uid on the socket, other than the broker's own; an address on TCP)
+  holds a bounded share of a listener's connections;
+- a deadline for a connection's first request (slow clients), a per-request
+  timeout, body and header sizes;
+- forced refreshes (``POST /v1/token/refresh``): a few per peer, then one per
+  interval; beyond that the peer is answered the current token.
+
+One access-log line per request, its raw path escaped and truncated, never a
+token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
 import os
+import pwd
 import socket
 import stat
 import struct
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -66,19 +86,24 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class Limits:
     """What one client can make the broker hold."""
 
-    max_connections: int = 512
+    max_connections: int = 512  # per listener
+    max_unproven: int = 16  # per listener: connections that have not proven who they are
+    max_per_peer: int = 128  # per listener and peer; the broker's own uid is not limited
     max_body: int = 4096
     max_header: int = 4096
     max_headers: int = 32
-    first_request_deadline: float = 10.0
+    first_request_deadline: float = 5.0
     request_timeout: float = 75.0  # a refresh may take the issuer's full 60 s
     keepalive: float = 15.0
     shutdown_grace: float = 30.0
+    forced_refresh_burst: int = 3  # per peer, then one per interval
+    forced_refresh_interval: float = 10.0
 
 
 @attrs.frozen
 class Access:
-    """Who may ask: uids and gids on the Unix socket, the secret on TCP."""
+    """Who may ask: on the Unix socket these uids, and the users who are members of these
+    gids (primary or supplementary, by the user and group databases); on TCP, the secret."""
 
     uids: frozenset[int] = attrs.field(factory=lambda: frozenset({os.getuid()}))
     gids: frozenset[int] = frozenset()
@@ -102,8 +127,16 @@ class Broker:
         self._say = access_log or log.info
         self._runner: web.AppRunner | None = None
         self._servers: list[asyncio.AbstractServer] = []
-        # Connections that have not sent a request yet; each is dropped at its deadline.
-        self._silent: set[RequestHandler] = set()
+        self._stopping = False
+        self._members = _GroupMembers(self._access.gids)
+        self._connections: dict[RequestHandler, _Connection] = {}
+        # Connections no request has reached yet; each is dropped at its deadline.
+        self._silent: set[_Connection] = set()
+        # Requests (by id) whose forced refresh was answered with the current token.
+        self._limited: set[int] = set()
+        self._refreshes = _ForcedRefreshes(
+            self._limits.forced_refresh_burst, self._limits.forced_refresh_interval
+        )
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -130,24 +163,25 @@ class Broker:
         loop = asyncio.get_running_loop()
         for listener in listeners:
             listener.setblocking(False)
+            lane = _Lane(unix=listener.family == socket.AF_UNIX)
+            factory = functools.partial(self._protocol, lane)
             # asyncio listens again with its own backlog (100): a burst of clients on a
             # Unix socket would then fail at once (EAGAIN) instead of waiting their turn.
             backlog = self._limits.max_connections
-            if listener.family == socket.AF_UNIX:
-                server = await loop.create_unix_server(
-                    self._protocol, sock=listener, backlog=backlog
-                )
+            if lane.unix:
+                server = await loop.create_unix_server(factory, sock=listener, backlog=backlog)
             else:
-                server = await loop.create_server(self._protocol, sock=listener, backlog=backlog)
+                server = await loop.create_server(factory, sock=listener, backlog=backlog)
             self._servers.append(server)
 
     async def stop(self) -> None:
         """Stop accepting and let the requests in flight finish."""
+        self._stopping = True  # connections accepted but not yet admitted are refused
         for server in self._servers:
             server.close()
         # A connection accepted just now has sent nothing yet; nothing would wake it.
-        for handler in list(self._silent):
-            handler.force_close()
+        for connection in list(self._silent):
+            connection.handler.force_close()
         self._silent.clear()
         # No wait_closed(): since Python 3.12.1 it waits for every connection, and a
         # keep-alive client would hold it forever; the runner's cleanup below is what
@@ -159,74 +193,160 @@ class Broker:
 
     # -- connections ----------------------------------------------------------------
 
-    def _protocol(self) -> asyncio.BaseProtocol:
-        """One connection: refused beyond the cap; closed if no request arrives in time."""
+    def _protocol(self, lane: _Lane) -> asyncio.BaseProtocol:
+        """One connection on ``lane``: admitted (or not) once its peer is known."""
         server = self._runner.server if self._runner else None
         if server is None:  # a connection racing stop(): nothing serves it any more
-            return _Refuse()
-        if len(server.connections) >= self._limits.max_connections:
-            return _Refuse()
-        handler = server()
-        self._silent.add(handler)
-        asyncio.get_running_loop().call_later(
-            self._limits.first_request_deadline, self._drop_if_silent, handler
-        )
-        return handler
+            return _Admission(self, lane, None)
+        return _Admission(self, lane, server())
 
-    def _drop_if_silent(self, handler: RequestHandler) -> None:
-        if handler in self._silent:
-            self._silent.discard(handler)
-            handler.force_close()
+    def _admit(
+        self, lane: _Lane, handler: RequestHandler, transport: asyncio.BaseTransport
+    ) -> _Connection | None:
+        """The connection, counted against its listener's limits; None when refused."""
+        if self._stopping:
+            return None
+        limits = self._limits
+        connection = self._identify(lane, handler, transport)
+        if connection is None or lane.count >= limits.max_connections:
+            return None
+        if not connection.owner and lane.per_peer[connection.key] >= limits.max_per_peer:
+            return None
+        if not connection.proven:
+            if len(lane.unproven) >= limits.max_unproven:
+                # Drop the oldest: a client that sends its request at once is served even
+                # while others keep opening connections that never prove themselves.
+                oldest = next(iter(lane.unproven))
+                del lane.unproven[oldest]
+                oldest.handler.force_close()
+            lane.unproven[connection] = None
+        lane.count += 1
+        lane.per_peer[connection.key] += 1
+        self._connections[handler] = connection
+        self._silent.add(connection)
+        asyncio.get_running_loop().call_later(
+            limits.first_request_deadline, self._drop_if_silent, connection
+        )
+        return connection
+
+    def _identify(
+        self, lane: _Lane, handler: RequestHandler, transport: asyncio.BaseTransport
+    ) -> _Connection | None:
+        """Who is on the other end: a uid (``SO_PEERCRED``) on the socket, an address on TCP."""
+        sock = transport.get_extra_info("socket")
+        if sock is None:
+            return None
+        if lane.unix:
+            try:
+                credentials = sock.getsockopt(
+                    socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
+                )
+            except OSError:  # gone already
+                return None
+            pid, uid, _gid = struct.unpack("3i", credentials)
+            allowed = uid in self._access.uids or self._members.includes(uid)
+            return _Connection(
+                lane,
+                handler,
+                peer=f"uid={uid} pid={pid}",
+                key=uid,
+                owner=uid == os.getuid(),
+                allowed=allowed,
+                proven=allowed,
+            )
+        address = transport.get_extra_info("peername")
+        host = str(address[0]) if isinstance(address, tuple) and address else "?"
+        return _Connection(lane, handler, peer=host, key=host, owner=False, allowed=False)
+
+    def _left(self, connection: _Connection) -> None:
+        lane = connection.lane
+        lane.count -= 1
+        lane.per_peer[connection.key] -= 1
+        if lane.per_peer[connection.key] <= 0:
+            del lane.per_peer[connection.key]
+        lane.unproven.pop(connection, None)
+        self._silent.discard(connection)
+        self._connections.pop(connection.handler, None)
+
+    def _drop_if_silent(self, connection: _Connection) -> None:
+        if connection in self._silent or not connection.proven:
+            self._silent.discard(connection)
+            connection.handler.force_close()
 
     # -- access -----------------------------------------------------------------------
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Who may ask, a deadline, JSON for every answer, and one access-log line."""
-        self._silent.discard(request.protocol)
         started = time.perf_counter()
-        peer, allowed = self._peer(request)
-        if not allowed:
-            response: web.StreamResponse = _json(403, _error("forbidden", "not allowed here"))
-        else:
-            response = await self._answer(request, handler)
+        connection = self._connections.get(request.protocol)
+        peer = connection.peer if connection is not None else "?"
+        try:
+            refusal = self._refusal(request, connection)
+            if refusal is not None:
+                response: web.StreamResponse = refusal
+            else:
+                response = await self._answer(request, handler)
+        except Exception as exc:  # a bug: answered as JSON and logged, never a traceback
+            log.debug("the broker failed unexpectedly", exc_info=True)
+            response = _json(500, _error("broker_error", f"unexpected {type(exc).__name__}"))
+        if response.status in (401, 403) or connection is None or not connection.proven:
+            response.force_close()  # a refused client asks again on a new connection
+        note = ""
+        if id(request) in self._limited:
+            self._limited.discard(id(request))
+            note = " (forced refresh limited: current token)"
         elapsed = (time.perf_counter() - started) * 1000
-        self._say(f"{peer} {request.method} {request.path} {response.status} {elapsed:.1f}ms")
+        where = f"{_printable(request.method, 16)} {_printable(request.raw_path.split('?')[0])}"
+        self._say(f"{peer} {where} {response.status} {elapsed:.1f}ms{note}")
         return response
 
+    def _refusal(
+        self, request: web.Request, connection: _Connection | None
+    ) -> web.StreamResponse | None:
+        """The answer to a request that may not ask, or None: it may."""
+        if connection is None:
+            return _json(403, _error("forbidden", "not allowed here"))
+        self._silent.discard(connection)
+        if connection.lane.unix:
+            allowed = connection.allowed
+        else:
+            try:
+                allowed = self._secret_matches(request.headers.get("Authorization", ""))
+            except UnicodeError:
+                return _json(
+                    400, _error("bad_request", "the Authorization header is not UTF-8 text")
+                )
+        if not allowed:
+            return _json(403, _error("forbidden", "not allowed here"))
+        if not connection.proven:
+            connection.proven = True
+            connection.lane.unproven.pop(connection, None)
+        return None
+
     async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """The route's answer within the request timeout."""
         try:
-            return await asyncio.wait_for(handler(request), self._limits.request_timeout)
+            answer = await asyncio.wait_for(handler(request), self._limits.request_timeout)
         except web.HTTPException as exc:
-            return _json(exc.status, _error(exc.reason.lower().replace(" ", "_"), exc.reason))
+            answer = _json(exc.status, _error(exc.reason.lower().replace(" ", "_"), exc.reason))
         except TimeoutError:
-            return _json(
+            answer = _json(
                 503,
                 _error("timeout", "the token took too long; try again"),
                 retry_after=True,
             )
-        except Exception as exc:  # a bug: answered, logged without details, never a traceback
-            log.debug("the broker failed unexpectedly", exc_info=True)
-            return _json(500, _error("broker_error", f"unexpected {type(exc).__name__}"))
-
-    def _peer(self, request: web.Request) -> tuple[str, bool]:
-        """(who is asking, for the log; whether they may)."""
-        sock = request.transport.get_extra_info("socket") if request.transport else None
-        if sock is not None and sock.family == socket.AF_UNIX:
-            pid, uid, gid = struct.unpack(
-                "3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            )
-            allowed = uid in self._access.uids or gid in self._access.gids
-            return f"uid={uid} pid={pid}", allowed
-        address = request.remote or "?"
-        return address, self._secret_matches(request.headers.get("Authorization", ""))
+        return answer
 
     def _secret_matches(self, header: str) -> bool:
+        """Whether ``header`` carries the secret; UnicodeError when it is not UTF-8 text."""
         secret = self._access.secret
+        given = header.encode("utf-8")  # aiohttp keeps undecodable bytes as surrogates
         if not secret:
             return False
-        given = header.removeprefix("Bearer ").encode()
-        return header.startswith("Bearer ") and hmac.compare_digest(given, secret.encode())
+        return given.startswith(b"Bearer ") and hmac.compare_digest(
+            given.removeprefix(b"Bearer "), secret.encode()
+        )
 
     # -- routes -----------------------------------------------------------------------
 
@@ -241,6 +361,14 @@ class Broker:
         stale = document.get("stale") if isinstance(document, dict) else None
         if not isinstance(stale, str) or not stale:
             return _json(400, _error("bad_request", 'send {"stale": "<the refused token>"}'))
+        connection = self._connections.get(request.protocol)
+        now = asyncio.get_running_loop().time()
+        if connection is not None and not self._refreshes.take(connection.key, now):
+            # Beyond the peer's share: the current token, as when the refused one is no
+            # longer current. Every client copes with that answer (it retries once with
+            # it); a new status such as 429 would fail the request it wanted to retry.
+            self._limited.add(id(request))
+            return await self._serve(self._service.auth())
         return await self._serve(self._service.refresh(stale=stale))
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
@@ -291,11 +419,136 @@ class _OneLine(logging.Handler):
         self._say(f"- rejected a request that is not valid HTTP ({what})")
 
 
-class _Refuse(asyncio.Protocol):
-    """A connection beyond the cap: closed at once."""
+@attrs.define(eq=False)
+class _Lane:
+    """One listener's connections, counted for its limits."""
+
+    unix: bool
+    count: int = 0
+    per_peer: Counter[object] = attrs.field(factory=Counter)
+    unproven: dict[_Connection, None] = attrs.field(factory=dict)  # oldest first
+
+
+@attrs.define(eq=False)
+class _Connection:
+    """One admitted connection: who is on the other end, and whether they proved it."""
+
+    lane: _Lane
+    handler: RequestHandler
+    peer: str  # for the log
+    key: object  # the peer, for per-peer limits
+    owner: bool  # the broker's own uid, on the socket
+    allowed: bool  # the socket's verdict (SO_PEERCRED), fixed at connect
+    proven: bool = False  # an allowed request came, or an allowed uid connected
+
+
+class _Admission(asyncio.Protocol):
+    """A connection's protocol: admitted by the broker's limits once its peer is known,
+    then handed to aiohttp's handler; refused ones are closed at once."""
+
+    def __init__(self, broker: Broker, lane: _Lane, handler: RequestHandler | None) -> None:
+        self._broker = broker
+        self._lane = lane
+        self._handler = handler
+        self._connection: _Connection | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.close()
+        if self._handler is not None:
+            self._connection = self._broker._admit(self._lane, self._handler, transport)
+        if self._connection is None:
+            transport.close()
+            return
+        self._connection.handler.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._connection is not None:
+            self._connection.handler.data_received(data)
+
+    def eof_received(self) -> None:
+        if self._connection is not None:
+            self._connection.handler.eof_received()  # None: the transport closes
+
+    def pause_writing(self) -> None:
+        if self._connection is not None:
+            self._connection.handler.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._connection is not None:
+            self._connection.handler.resume_writing()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            self._broker._left(connection)
+            connection.handler.connection_lost(exc)
+
+
+class _ForcedRefreshes:
+    """Per peer, a bucket of forced refreshes: ``burst`` at once, refilled one per
+    ``interval`` seconds."""
+
+    MAX_PEERS = 1024
+
+    def __init__(self, burst: int, interval: float) -> None:
+        self._burst = burst
+        self._interval = interval
+        self._buckets: dict[object, tuple[float, float]] = {}  # peer: (tokens, when)
+
+    def take(self, peer: object, now: float) -> bool:
+        """Whether ``peer`` may force a refresh now (and count it)."""
+        tokens, when = self._buckets.get(peer, (float(self._burst), now))
+        tokens = min(float(self._burst), tokens + (now - when) / self._interval)
+        if tokens < 1.0:
+            self._buckets[peer] = (tokens, now)
+            return False
+        if len(self._buckets) >= self.MAX_PEERS:
+            self._forget_full(now)
+        self._buckets[peer] = (tokens - 1.0, now)
+        return True
+
+    def _forget_full(self, now: float) -> None:
+        full = now - self._burst * self._interval
+        self._buckets = {peer: kept for peer, kept in self._buckets.items() if kept[1] > full}
+
+
+class _GroupMembers:
+    """Whether a uid belongs to one of the allowed groups, by the user and group
+    databases (primary and supplementary groups); answers are kept for a minute."""
+
+    KEPT = 60.0
+
+    def __init__(self, gids: frozenset[int]) -> None:
+        self._gids = gids
+        self._known: dict[int, tuple[bool, float]] = {}
+
+    def includes(self, uid: int) -> bool:
+        if not self._gids:
+            return False
+        now = time.monotonic()
+        known = self._known.get(uid)
+        if known is not None and now - known[1] < self.KEPT:
+            return known[0]
+        member = not self._gids.isdisjoint(_groups_of(uid))
+        if len(self._known) > 1024:
+            self._known.clear()
+        self._known[uid] = (member, now)
+        return member
+
+
+def _groups_of(uid: int) -> set[int]:
+    """The groups ``uid`` is a member of; none when it has no user entry."""
+    try:
+        user = pwd.getpwuid(uid)
+        return {user.pw_gid, *os.getgrouplist(user.pw_name, user.pw_gid)}
+    except (KeyError, OSError):
+        return set()
+
+
+def _printable(text: str, limit: int = 128) -> str:
+    """``text`` for a log line: control and non-ASCII characters and backslashes escaped,
+    then truncated, so a client can neither forge log lines nor drive a terminal."""
+    escaped = text[: limit + 1].encode("unicode_escape").decode("ascii")
+    return escaped if len(escaped) <= limit else escaped[:limit] + "..."
 
 
 def _failure(exc: CodexLoginError) -> web.Response:

@@ -282,6 +282,7 @@ SERVE_EPILOG = _epilog(
     """\
   codex-login serve
   codex-login token --broker ~/.codex/broker.sock   # in the sandbox
+  (umask 077; head -c 32 /dev/urandom | base64 > ~/.codex/broker.secret)
   codex-login serve --tcp 8765 --secret-file ~/.codex/broker.secret
 """,
     _STORE_ENV,
@@ -515,7 +516,7 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         "--secret-file",
         type=Path,
         metavar="FILE",
-        help="the secret TCP clients send as a bearer token",
+        help="the secret TCP clients send as a bearer token (a file only you can read)",
     )
     serve.add_argument(
         "--allow-uid",
@@ -531,7 +532,7 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="GID",
-        help="also serve members of this group on the socket (repeatable)",
+        help="also serve users in this group (user and group databases) on the socket (repeatable)",
     )
     serve.set_defaults(run=_serve)
 
@@ -982,7 +983,7 @@ def _token_from_store(service: AuthService) -> AccessToken:
 
 def _token_from_broker(address: str) -> AccessToken:
     """A sandbox's token: asked of the broker, which keeps the login (no store is read)."""
-    return broker_client(address, os.environ).fetch()
+    return broker_client(address, os.environ, warn=_say).fetch()
 
 
 def _export(service: AuthService, args: argparse.Namespace) -> int:

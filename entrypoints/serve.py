@@ -10,9 +10,9 @@ import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from codex_login.adapters.secret_file import read_secret_file
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
-from codex_login.entrypoints.bootstrap import read_secret
 from codex_login.entrypoints.broker import (
     Access,
     Broker,
@@ -40,7 +40,7 @@ def serve(
     access = Access(
         uids=frozenset({os.getuid(), *allow_uids}),
         gids=frozenset(allow_gids),
-        secret=read_secret(secret_file) if secret_file else None,
+        secret=_private_secret(secret_file) if secret_file else None,
     )
     activated = systemd_listeners(os.environ)
     listeners, created = (activated, None) if activated else _listen(socket_path, tcp_port)
@@ -52,6 +52,15 @@ def serve(
         if created is not None:
             with contextlib.suppress(FileNotFoundError):
                 created.unlink()
+
+
+def _private_secret(path: Path) -> str:
+    """The TCP secret; refused unless the file is the owner's alone (whoever reads it has
+    the tokens)."""
+    read = read_secret_file(path)
+    if read.exposure is not None:
+        raise ConfigurationError(read.exposure)
+    return read.secret
 
 
 def _listen(path: Path, tcp_port: int | None) -> tuple[list[socket.socket], Path]:

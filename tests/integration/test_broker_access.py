@@ -337,6 +337,7 @@ def test_token_command_asks_a_tcp_broker_with_the_secret_file(
         other = tmp_path / "other.secret"
         wrong = "a-wrong-secret-" + secrets.token_urlsafe(16)
         other.write_text(wrong)
+        other.chmod(0o600)  # private: the one line below is the refusal, not a warning
         refused = run_cli(
             "token", "--broker", url, env=clean_env(None, CODEX_LOGIN_BROKER_SECRET_FILE=str(other))
         )
