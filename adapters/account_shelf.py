@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codex_login.adapters.memory_store import MemoryCredentialStore
-from codex_login.adapters.owned_paths import Owners, make_private, open_directory
+from codex_login.adapters.owned_paths import (
+    Owners,
+    give_to_directory_owner,
+    make_private,
+    open_directory,
+)
 from codex_login.domain.errors import StorageError
 
 if TYPE_CHECKING:
@@ -73,6 +78,7 @@ class DirectoryShelf:
         fd = open_directory(path, self._owners)
         try:
             make_private(fd, os.fstat(fd), DIR_MODE, self._owners)
+            give_to_directory_owner(fd, os.fstat(fd), os.stat(path.parent), self._owners)
         finally:
             os.close(fd)
 

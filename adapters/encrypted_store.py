@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -44,6 +45,7 @@ from codex_login.adapters.owned_paths import (
     NO_FOLLOW,
     Owners,
     check_file,
+    give_to_directory_owner,
     make_private,
     open_directory,
 )
@@ -170,6 +172,11 @@ class EncryptedCredentialStore:
         except FileNotFoundError:
             return None
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise StorageError(
+                    f"cannot read {self.path}: it is a symbolic link, which is not followed "
+                    "for the secrets file; replace it with the file itself"
+                ) from exc
             raise StorageError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
         try:
             with open(fd, "rb") as file:
@@ -249,7 +256,9 @@ def _replace(path: Path, data: bytes, owners: Owners) -> Identity:
     """Write ``data`` at ``path`` atomically, 0600 in a 0700 directory; its new identity."""
     try:
         with _secrets_directory(path.parent.parent, owners, create=True) as directory:
-            info = write_new(directory, path.parent, path.name, data, prefix=f".{path.name}.tmp-")
+            info = write_new(
+                directory, path.parent, path.name, data, owners=owners, prefix=f".{path.name}.tmp-"
+            )
     except OSError as exc:
         raise StorageError(f"cannot write in {path.parent}: {exc.strerror or exc}") from exc
     return _identity(info)  # both locks are held: nobody else has replaced it
@@ -267,11 +276,13 @@ def _secrets_directory(codex_home: Path, owners: Owners, *, create: bool = False
             with contextlib.suppress(FileExistsError):
                 os.mkdir(SECRETS_DIR, DIR_MODE, dir_fd=home)
         fd = open_directory(directory, owners, parent=home)
+        home_info = os.fstat(home)
     finally:
         os.close(home)
     try:
         if create:
             make_private(fd, os.fstat(fd), DIR_MODE, owners)
+            give_to_directory_owner(fd, os.fstat(fd), home_info, owners)
         yield fd
     finally:
         os.close(fd)

@@ -42,6 +42,7 @@ from codex_login.adapters.owned_paths import (
     Owners,
     check_file,
     check_link,
+    give_to_directory_owner,
     make_private,
     open_directory,
 )
@@ -318,7 +319,7 @@ class FileCredentialStore:
                     f"({self.path} is a link to {place.path})"
                 )
             self._existing(place, "replace")
-            temp = _new_temp_file(place.fd, place.directory)
+            temp = _new_temp_file(place.fd, place.directory, self.owners)
             # We hold both locks: no live writer, ours or the Codex CLI's, owns a temp file.
             _remove_orphaned_temp_files(place.fd, place.directory, self.owners, keep=temp[1])
             replace_in(place.fd, place.directory, temp, place.name, data)
@@ -499,16 +500,25 @@ def _held_by(path: Path) -> str:
 # -- writing and durability ----------------------------------------------------------
 
 
-def _new_temp_file(directory: int, path: Path, prefix: str = TEMP_PREFIX) -> tuple[int, str]:
+def _new_temp_file(
+    directory: int, path: Path, owners: Owners, prefix: str = TEMP_PREFIX
+) -> tuple[int, str]:
     """A new private temp file in the open ``directory`` (``path``): its fd and name."""
     for _ in range(100):
         name = prefix + secrets.token_hex(6)
         try:
-            return os.open(name, _TEMP_FLAGS, FILE_MODE, dir_fd=directory), name
+            fd = os.open(name, _TEMP_FLAGS, FILE_MODE, dir_fd=directory)
         except FileExistsError:
             continue
         except OSError as exc:
             raise StorageError(f"cannot write in {path}: {_reason(exc)}") from exc
+        try:
+            give_to_directory_owner(fd, os.fstat(fd), os.fstat(directory), owners)
+        except OSError as exc:
+            os.close(fd)
+            _unlink_in(directory, name, path / name)
+            raise StorageError(f"cannot write in {path}: {_reason(exc)}") from exc
+        return fd, name
     raise StorageError(f"cannot write in {path}: no free temp file name")
 
 
@@ -535,9 +545,12 @@ def replace_in(
     return info
 
 
-def write_new(directory: int, path: Path, name: str, data: bytes, *, prefix: str) -> os.stat_result:
+def write_new(
+    directory: int, path: Path, name: str, data: bytes, *, owners: Owners, prefix: str
+) -> os.stat_result:
     """Replace ``name`` in the open ``directory`` (``path``) with ``data``, atomically."""
-    return replace_in(directory, path, _new_temp_file(directory, path, prefix), name, data)
+    temp = _new_temp_file(directory, path, owners, prefix)
+    return replace_in(directory, path, temp, name, data)
 
 
 def _fsync(directory: int, path: Path) -> None:

@@ -21,6 +21,7 @@ from codex_login.adapters.owned_paths import (
     NO_FOLLOW,
     Owners,
     check_file,
+    give_to_directory_owner,
     make_private,
     open_directory,
 )
@@ -78,6 +79,7 @@ class LockFile:
             home = open_directory(self.directory, self._owners)
             try:
                 fd = os.open(self.name, _OPEN_FLAGS, FILE_MODE, dir_fd=home)
+                directory = os.fstat(home)
             finally:
                 os.close(home)
         except OSError as exc:
@@ -88,6 +90,7 @@ class LockFile:
                 raise StorageError(f"cannot lock {self.path}: it is not a regular file")
             check_file(info, self.path, self._owners, private=False)
             make_private(fd, info, FILE_MODE, self._owners)
+            give_to_directory_owner(fd, info, directory, self._owners)
         except OSError as exc:
             os.close(fd)
             raise StorageError(f"cannot lock {self.path}: {exc.strerror or exc}") from exc

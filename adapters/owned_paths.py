@@ -102,6 +102,16 @@ def make_private(fd: int, info: os.stat_result, mode: int, owners: Owners) -> No
         os.fchmod(fd, mode)
 
 
+def give_to_directory_owner(
+    fd: int, info: os.stat_result, directory: os.stat_result, owners: Owners
+) -> None:
+    """Root creating a file or directory in a trusted user's directory (a container
+    over the host's CODEX_HOME) gives it to that user, who goes on using it there: a
+    root-owned 0600 auth.json or lock file would lock the host's Codex CLI out."""
+    if owners.euid == ROOT_UID and info.st_uid == ROOT_UID and directory.st_uid != ROOT_UID:
+        os.fchown(fd, directory.st_uid, directory.st_gid)
+
+
 # -- checks ------------------------------------------------------------------------
 
 
@@ -118,9 +128,8 @@ def directory_problem(info: os.stat_result, path: Path, owners: Owners) -> str |
         return (
             f"it belongs to {who(info.st_uid)}, not to you ({who(owners.euid)}), who could "
             "read or replace the credentials in it; use a directory of your own (CODEX_HOME "
-            f"or --codex-home) or `chown {owners.euid} {path}`; if it is mounted from a host "
-            f"where it is yours (a container), set {TRUST_VARIABLE}={info.st_uid} to trust "
-            "that owner"
+            f"or --codex-home) or `chown {owners.euid} {path}`, or, if it is yours on the host "
+            f"it is mounted from (a container), set {TRUST_VARIABLE}={info.st_uid}"
         )
     mode = stat.S_IMODE(info.st_mode)
     if mode & stat.S_ISVTX and mode & (stat.S_IWOTH | stat.S_IWGRP):
