@@ -275,7 +275,7 @@ def _secrets_directory(codex_home: Path, owners: Owners, *, create: bool = False
         if create:
             with contextlib.suppress(FileExistsError):
                 os.mkdir(SECRETS_DIR, DIR_MODE, dir_fd=home)
-        fd = open_directory(directory, owners, parent=home)
+        fd = _open_secrets_directory(directory, owners, home)
         home_info = os.fstat(home)
     finally:
         os.close(home)
@@ -286,6 +286,18 @@ def _secrets_directory(codex_home: Path, owners: Owners, *, create: bool = False
         yield fd
     finally:
         os.close(fd)
+
+
+def _open_secrets_directory(directory: Path, owners: Owners, home: int) -> int:
+    try:
+        return open_directory(directory, owners, parent=home)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(directory):
+            raise StorageError(
+                f"cannot use {directory}: it is a symbolic link, which is not followed for "
+                "the secrets directory; replace it with the directory itself"
+            ) from exc
+        raise
 
 
 def _identity(info: os.stat_result) -> Identity:
