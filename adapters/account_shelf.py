@@ -49,6 +49,7 @@ class DirectoryShelf:
         from codex_login.domain.accounts import NAME_PATTERN  # noqa: PLC0415  (see _check)
 
         try:
+            self._check(self.root.parent)  # CODEX_HOME: whoever can write there can swap accounts/
             fd = open_directory(self.root, self._owners)
         except FileNotFoundError:
             return []
@@ -66,12 +67,16 @@ class DirectoryShelf:
         try:
             # The keyring names an entry after the canonical path: it must exist.
             self.root.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            self._check(self.root.parent)
             for path in (self.root, directory):
                 path.mkdir(mode=DIR_MODE, exist_ok=True)
                 self._make_private(path)
         except OSError as exc:
             raise StorageError(f"cannot create the account slot {directory}: {exc}") from exc
         return self._make(directory)
+
+    def _check(self, path: Path) -> None:
+        os.close(open_directory(path, self._owners))
 
     def _make_private(self, path: Path) -> None:
         """Check the directory made or found at ``path``, and tighten it when it is ours."""

@@ -153,6 +153,19 @@ def test_an_accounts_directory_another_user_owns_is_refused(tmp_path: Path) -> N
         shelf.slot("work")
 
 
+def test_accounts_in_a_codex_home_another_user_owns_are_refused(tmp_path: Path) -> None:
+    """Whoever can write in CODEX_HOME can swap accounts/ itself."""
+    home = tmp_path / "codex"
+    (home / "accounts" / "work").mkdir(parents=True)
+    home.chmod(0o777)
+    shelf = DirectoryShelf(home / "accounts", FileCredentialStore)
+    with pytest.raises(UntrustedPath, match=rf"refusing to use {home}: its mode 0777"):
+        shelf.names()
+    with pytest.raises(UntrustedPath, match=rf"refusing to use {home}: its mode 0777"):
+        shelf.slot("personal")
+    assert not (home / "accounts" / "personal").exists()
+
+
 def test_a_slot_directory_others_can_write_in_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "accounts"
     shelf = DirectoryShelf(root, FileCredentialStore)
