@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 import threading
 import time
@@ -260,7 +259,7 @@ class FileCredentialStore:
     def _read(self, place: _Place) -> bytes | None:
         if place.fd is None:
             return None
-        fd = self._open_file(place, _READ_FLAGS, "read")
+        fd = self._open_for_reading(place)
         if fd is None:
             return None
         try:
@@ -268,20 +267,20 @@ class FileCredentialStore:
         finally:
             os.close(fd)
 
-    def _open_file(self, place: _Place, flags: int, action: str) -> int | None:
+    def _open_for_reading(self, place: _Place) -> int | None:
         """auth.json at ``place``, opened without following a link and checked: a regular
         file of a trusted owner that nobody else can write; None when it is missing."""
         assert place.fd is not None  # noqa: S101
         try:
-            fd = os.open(place.name, flags, dir_fd=place.fd)
+            fd = os.open(place.name, _READ_FLAGS, dir_fd=place.fd)
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise self._unopenable(place, exc, action) from exc
+            raise self._unopenable(place, exc, "read") from exc
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise _not_a_file(self.path, info.st_mode, action)
+                raise _not_a_file(self.path, info.st_mode, "read")
             check_file(info, place.path, self.owners, private=True)
         except BaseException:
             os.close(fd)
@@ -505,7 +504,7 @@ def _new_temp_file(
 ) -> tuple[int, str]:
     """A new private temp file in the open ``directory`` (``path``): its fd and name."""
     for _ in range(100):
-        name = prefix + secrets.token_hex(6)
+        name = prefix + os.urandom(6).hex()
         try:
             fd = os.open(name, _TEMP_FLAGS, FILE_MODE, dir_fd=directory)
         except FileExistsError:
