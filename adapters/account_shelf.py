@@ -5,6 +5,10 @@ directory ``$CODEX_HOME/accounts/<name>/`` and build the slot's store there, as
 they would for a CODEX_HOME: a file slot is ``accounts/<name>/auth.json`` (0600,
 with its own ``auth.lock``), a keyring slot is the entry named after that
 directory. Redis keeps each account under its own login name.
+
+``accounts/`` and every slot directory are credential directories: made 0700, and
+used only when they belong to the user and nobody else can write in them
+(``owned_paths``), as CODEX_HOME.
 """
 
 from __future__ import annotations
@@ -15,6 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codex_login.adapters.memory_store import MemoryCredentialStore
+from codex_login.adapters.owned_paths import (
+    Owners,
+    give_to_directory_owner,
+    make_private,
+    open_directory,
+)
 from codex_login.domain.errors import StorageError
 
 if TYPE_CHECKING:
@@ -25,31 +35,57 @@ DIR_MODE = 0o700
 
 
 class DirectoryShelf:
-    """One directory per account under ``root``; ``make`` builds the store for one."""
+    """One directory per account under ``root``; ``make`` builds the store for one.
+    ``owners``: whose directories are used (default: the effective uid and root)."""
 
-    def __init__(self, root: Path, make: Callable[[Path], CredentialStore]) -> None:
+    def __init__(
+        self, root: Path, make: Callable[[Path], CredentialStore], owners: Owners | None = None
+    ) -> None:
         self.root = Path(root)
         self._make = make
+        self._owners = owners or Owners()
 
     def names(self) -> list[str]:
         from codex_login.domain.accounts import NAME_PATTERN  # noqa: PLC0415  (see _check)
 
         try:
-            entries = list(os.scandir(self.root))
+            self._check(self.root.parent)  # CODEX_HOME: whoever can write there can swap accounts/
+            fd = open_directory(self.root, self._owners)
         except FileNotFoundError:
             return []
         except OSError as exc:
             raise StorageError(f"cannot list the accounts in {self.root}: {exc}") from exc
+        try:
+            with os.scandir(fd) as scan:
+                entries = list(scan)
+        finally:
+            os.close(fd)
         return sorted(e.name for e in entries if NAME_PATTERN.fullmatch(e.name) and e.is_dir())
 
     def slot(self, name: str) -> CredentialStore:
         directory = self.root / _check(name)
         try:
             # The keyring names an entry after the canonical path: it must exist.
-            directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            self.root.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            self._check(self.root.parent)
+            for path in (self.root, directory):
+                path.mkdir(mode=DIR_MODE, exist_ok=True)
+                self._make_private(path)
         except OSError as exc:
             raise StorageError(f"cannot create the account slot {directory}: {exc}") from exc
         return self._make(directory)
+
+    def _check(self, path: Path) -> None:
+        os.close(open_directory(path, self._owners))
+
+    def _make_private(self, path: Path) -> None:
+        """Check the directory made or found at ``path``, and tighten it when it is ours."""
+        fd = open_directory(path, self._owners)
+        try:
+            make_private(fd, os.fstat(fd), DIR_MODE, self._owners)
+            give_to_directory_owner(fd, os.fstat(fd), os.stat(path.parent), self._owners)
+        finally:
+            os.close(fd)
 
 
 class MemoryShelf:

@@ -28,18 +28,27 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import json
 import os
 import secrets
-import tempfile
+import stat
 import threading
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_login.adapters import auth_json
-from codex_login.adapters.file_store import FileCredentialStore, replace_with_temp
+from codex_login.adapters.file_store import FileCredentialStore, write_new
 from codex_login.adapters.keyring_store import KeyringEntry, both_locks, home_hash
+from codex_login.adapters.owned_paths import (
+    NO_FOLLOW,
+    Owners,
+    check_file,
+    give_to_directory_owner,
+    make_private,
+    open_directory,
+)
 from codex_login.domain.errors import ConfigurationError, MalformedCredentials, StorageError
 from codex_login.domain.record import CredentialRecord, Loaded
 
@@ -57,6 +66,7 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 INSTALL_HINT = "install it with: pip install 'codex-login[keyring]'"
 
 Identity = tuple[int, int, int, int]
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | NO_FOLLOW
 
 # Decrypted envelopes by (path, file identity): a rename gives a new inode, a rewrite
 # in place a new ctime, so a changed file never hits a stale entry.
@@ -152,18 +162,34 @@ class EncryptedCredentialStore:
         return json.loads(json.dumps(cached))  # type: ignore[no-any-return]  # a deep copy
 
     def _read(self) -> tuple[bytes, Identity] | None:
-        """The file's bytes and the identity of what was read (fstat of the same open file)."""
+        """The file's bytes and the identity of what was read (fstat of the same open file).
+
+        CODEX_HOME and secrets/ must be the user's and writable by nobody else, the file
+        the user's and not a link (``owned_paths``)."""
         try:
-            with open(self.path, "rb") as file:
-                identity = _identity(os.fstat(file.fileno()))
-                data = file.read(MAX_FILE_BYTES + 1)
+            with _secrets_directory(self.codex_home, self._files.owners) as directory:
+                fd = os.open(SECRETS_FILE, _READ_FLAGS, dir_fd=directory)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise StorageError(
+                    f"cannot read {self.path}: it is a symbolic link, which is not followed "
+                    "for the secrets file; replace it with the file itself"
+                ) from exc
+            raise StorageError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+        try:
+            with open(fd, "rb") as file:
+                info = os.fstat(file.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    raise StorageError(f"cannot read {self.path}: it is not a regular file")
+                check_file(info, self.path, self._files.owners, private=True)
+                data = file.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             raise StorageError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
         if len(data) > MAX_FILE_BYTES:
             raise StorageError(f"cannot read {self.path}: it is too large to be a secrets file")
-        return data, identity
+        return data, _identity(info)
 
     def _decrypt(self, data: bytes) -> bytes:
         age = _pyrage()
@@ -221,22 +247,57 @@ class EncryptedCredentialStore:
             data: bytes = age.passphrase.encrypt(plaintext, passphrase)
         except age.EncryptError as exc:
             raise StorageError(f"cannot encrypt {self.path}: {exc}") from exc
-        identity = _replace(self.path, data)
+        identity = _replace(self.path, data, self._files.owners)
         with _envelopes_lock:  # our own write need not be decrypted again
             _envelopes[(str(self.path), identity)] = json.loads(plaintext)
 
 
-def _replace(path: Path, data: bytes) -> Identity:
+def _replace(path: Path, data: bytes, owners: Owners) -> Identity:
     """Write ``data`` at ``path`` atomically, 0600 in a 0700 directory; its new identity."""
-    directory = path.parent
     try:
-        directory.mkdir(mode=DIR_MODE, exist_ok=True)
-        os.chmod(directory, DIR_MODE)
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=directory)
+        with _secrets_directory(path.parent.parent, owners, create=True) as directory:
+            info = write_new(
+                directory, path.parent, path.name, data, owners=owners, prefix=f".{path.name}.tmp-"
+            )
     except OSError as exc:
-        raise StorageError(f"cannot write in {directory}: {exc.strerror or exc}") from exc
-    replace_with_temp(fd, temp, path, data)
-    return _identity(os.stat(path))  # both locks are held: nobody else has replaced it
+        raise StorageError(f"cannot write in {path.parent}: {exc.strerror or exc}") from exc
+    return _identity(info)  # both locks are held: nobody else has replaced it
+
+
+@contextlib.contextmanager
+def _secrets_directory(codex_home: Path, owners: Owners, *, create: bool = False) -> Iterator[int]:
+    """``secrets/`` in CODEX_HOME, opened (not through a link) and checked, for the
+    block; ``create`` makes it 0700 and tightens a looser one of the user's (Codex
+    makes it 0755). OSError when it cannot be opened (FileNotFoundError: missing)."""
+    directory = codex_home / SECRETS_DIR
+    home = open_directory(codex_home, owners)
+    try:
+        if create:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(SECRETS_DIR, DIR_MODE, dir_fd=home)
+        fd = _open_secrets_directory(directory, owners, home)
+        home_info = os.fstat(home)
+    finally:
+        os.close(home)
+    try:
+        if create:
+            make_private(fd, os.fstat(fd), DIR_MODE, owners)
+            give_to_directory_owner(fd, os.fstat(fd), home_info, owners)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _open_secrets_directory(directory: Path, owners: Owners, home: int) -> int:
+    try:
+        return open_directory(directory, owners, parent=home)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(directory):
+            raise StorageError(
+                f"cannot use {directory}: it is a symbolic link, which is not followed for "
+                "the secrets directory; replace it with the directory itself"
+            ) from exc
+        raise
 
 
 def _identity(info: os.stat_result) -> Identity:

@@ -8,8 +8,14 @@ killed before its rename leaves its temp file (``.auth-*``) behind, holding live
 secrets: the next writer holding both locks, and every logout, removes it.
 
 Readers take no lock, and read only a regular file of at most ``MAX_FILE_BYTES``:
-a FIFO or a device at auth.json is an error, never a hang. filelock is imported
-only by writers, to keep read-only commands fast.
+a FIFO or a device at auth.json is an error, never a hang.
+
+Whose files (``owned_paths``): CODEX_HOME must belong to the user and be writable
+by nobody else, auth.json and the lock files must belong to the user, as ssh wants
+of ~/.ssh. Every file is opened relative to a descriptor of its checked directory
+with ``O_NOFOLLOW``. A symlinked auth.json (dotfiles) is followed only when the link
+is the user's and the target's directory passes the same check; the target is then
+read, replaced and deleted relative to that directory's descriptor.
 
 Notices for the user (a writer waiting for a lock, a logout through a link) go to
 the ``notify`` callable given to the store; by default they are logged at INFO.
@@ -24,17 +30,23 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import attrs
 
 from codex_login.adapters import auth_json
+from codex_login.adapters.lock_file import LockFile
 from codex_login.adapters.lock_holders import describe_holders
-from codex_login.domain.errors import LockTimeout, StorageError
+from codex_login.adapters.owned_paths import (
+    NO_FOLLOW,
+    Owners,
+    check_file,
+    check_link,
+    give_to_directory_owner,
+    make_private,
+    open_directory,
+)
+from codex_login.domain.errors import LockTimeout, StorageError, UntrustedPath
 from codex_login.domain.record import CredentialRecord, Loaded
-
-if TYPE_CHECKING:
-    from filelock import BaseFileLock
 
 AUTH_FILE = "auth.json"
 WRITER_LOCK = "auth.lock"
@@ -48,7 +60,8 @@ TIMEOUT_VARIABLE = "CODEX_LOGIN_LOCK_TIMEOUT"
 
 # O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOCTTY: a terminal must
 # not become ours. Neither changes how a regular file reads.
-_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | NO_FOLLOW
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW
 
 _KINDS: tuple[tuple[Callable[[int], bool], str], ...] = (
     (stat.S_ISDIR, "a directory"),
@@ -66,11 +79,28 @@ def _log_notice(message: str) -> None:
     logging.getLogger(__name__).info("%s", message)
 
 
+@attrs.frozen
+class _Place:
+    """Where auth.json really is: ``name`` in ``directory`` (open as ``fd``, checked), or
+    None as ``fd`` when that directory does not exist. ``link``: the user's auth.json
+    link that leads there."""
+
+    directory: Path
+    fd: int | None
+    name: str
+    link: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.directory / self.name
+
+
 class FileCredentialStore:
     """Credentials in ``<codex_home>/auth.json``.
 
     ``notify`` receives one-line notices meant for the user; by default they are
-    logged at INFO.
+    logged at INFO. ``owners``: whose directories and files are used (default: the
+    effective uid and root; ``owned_paths``).
     """
 
     def __init__(
@@ -80,13 +110,15 @@ class FileCredentialStore:
         writer_lock_timeout: float = 90.0,
         commit_lock_timeout: float = 10.0,
         notify: Callable[[str], None] | None = None,
+        owners: Owners | None = None,
     ) -> None:
         self.codex_home = Path(codex_home)
         self.path = self.codex_home / AUTH_FILE
+        self.owners = owners or Owners()
         self._writer_timeout = writer_lock_timeout
         self._commit_timeout = commit_lock_timeout
         self._notify = notify or _log_notice
-        self._writer_lock: BaseFileLock | None = None
+        self._writer_lock: LockFile | None = None
         # flock excludes other processes; this excludes other threads of ours.
         self._owner = threading.RLock()
 
@@ -95,7 +127,8 @@ class FileCredentialStore:
         return str(self.path)
 
     def load(self) -> Loaded | None:
-        data = _read_regular_file(self.path)
+        with self._located(create=False) as located:
+            data = None if located is None else self._read(located[1])
         return None if data is None else auth_json.decode(data, self.location)
 
     def save(self, record: CredentialRecord) -> None:
@@ -106,12 +139,13 @@ class FileCredentialStore:
     def delete(self) -> bool:
         """Log out: remove auth.json (through a link, its target too) and orphaned
         temp files. True when credentials were removed."""
-        if _mode_of(self.path) is None and not _orphaned_temp_files(self.codex_home):
+        if _mode_of(self.path) is None and not _orphaned_temp_files(self.codex_home, self.owners):
             return False  # nothing to delete: don't create CODEX_HOME or lock files for it
         with self.exclusive(), self.commit_lock():
             return self.remove_held()
 
     def fingerprint(self) -> Hashable:
+        # The hot path: one stat. A change is re-read by load(), which checks everything.
         try:
             info = os.stat(self.path)  # stat never blocks, even on a FIFO
         except FileNotFoundError:
@@ -135,73 +169,177 @@ class FileCredentialStore:
         finally:
             self._owner.release()
 
-    # -- internals ---------------------------------------------------------
-
-    def _writer(self) -> BaseFileLock:
-        if self._writer_lock is None:
-            self._prepare_home()
-            self._writer_lock = _file_lock(self.codex_home / WRITER_LOCK)
-        return self._writer_lock
-
     def commit_lock(self) -> contextlib.AbstractContextManager[None]:
         """Hold ``auth.json.lock``, the lock of a commit; take it inside ``exclusive()``.
 
         The keyring stores commit under it too: the Codex CLI takes both locks
         whichever store it writes, so every writer excludes every other.
         """
-        lock = _file_lock(self.codex_home / COMMIT_LOCK)
+        lock = LockFile(self.codex_home, COMMIT_LOCK, self.owners)
         return _held(lock, _Wait(self._commit_timeout, self._notify, None))
-
-    def _prepare_home(self) -> None:
-        try:
-            self.codex_home.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-            _tighten_directory(self.codex_home)
-        except OSError as exc:
-            raise StorageError(f"cannot create {self.codex_home}: {_reason(exc)}") from exc
-
-    def _target(self) -> Path:
-        """Where the credentials really are: a symlinked auth.json (dotfiles) stays a
-        link, and like the Codex CLI we write and delete its target."""
-        return Path(os.path.realpath(self.path)) if self.path.is_symlink() else self.path
-
-    def _refuse_special_target(self, target: Path, action: str) -> int | None:
-        """The target's mode, or None when it is missing; anything but a regular file
-        is refused before anything changes."""
-        mode = _mode_of(target)
-        if mode is not None and not stat.S_ISREG(mode):
-            raise _not_a_file(self.path, mode, action)
-        return mode
-
-    def _commit(self, data: bytes) -> None:
-        import tempfile  # noqa: PLC0415  (writers only)
-
-        target = self._target()
-        self._refuse_special_target(target, "replace")
-        try:
-            fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
-        except OSError as exc:
-            raise StorageError(f"cannot write in {target.parent}: {_reason(exc)}") from exc
-        # We hold both locks: no live writer, ours or the Codex CLI's, owns a temp file.
-        _remove_orphaned_temp_files(target.parent, keep=Path(temp_name).name)
-        replace_with_temp(fd, temp_name, target, data)
 
     def remove_held(self) -> bool:
         """Delete auth.json where it really is, then a link to it; the caller holds
         ``exclusive()`` and ``commit_lock()`` (a keyring save removes the file this way)."""
-        mode = _mode_of(self.path)
-        target = self._target()
-        target_mode = self._refuse_special_target(target, "delete")
-        for directory in dict.fromkeys((self.codex_home, target.parent)):
-            _remove_orphaned_temp_files(directory)
-        if mode is None:
+        with self._located(create=True) as located:
+            assert located is not None  # noqa: S101  (create=True)
+            return self._remove(*located)
+
+    # -- internals ---------------------------------------------------------
+
+    def _writer(self) -> LockFile:
+        if self._writer_lock is None:
+            self._prepare_home()
+            self._writer_lock = LockFile(self.codex_home, WRITER_LOCK, self.owners)
+        return self._writer_lock
+
+    def _prepare_home(self) -> None:
+        try:
+            self.codex_home.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {self.codex_home}: {_reason(exc)}") from exc
+        fd = self._open_home()
+        try:
+            make_private(fd, os.fstat(fd), DIR_MODE, self.owners)
+        except OSError as exc:
+            raise StorageError(f"cannot make {self.codex_home} private: {_reason(exc)}") from exc
+        finally:
+            os.close(fd)
+
+    def _open_home(self) -> int:
+        """CODEX_HOME, opened and checked; FileNotFoundError when it is missing."""
+        try:
+            return open_directory(self.codex_home, self.owners)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StorageError(f"cannot read {self.codex_home}: {_reason(exc)}") from exc
+
+    @contextlib.contextmanager
+    def _located(self, *, create: bool) -> Iterator[tuple[int, _Place] | None]:
+        """CODEX_HOME's descriptor and where auth.json is, both directories open and
+        checked for the block; None when CODEX_HOME is missing (``create``: it is made,
+        as a writer makes it)."""
+        if create:
+            self._prepare_home()
+        try:
+            home = self._open_home()
+        except FileNotFoundError:
+            yield None
+            return
+        place = None
+        try:
+            place = self._follow(home)
+            yield home, place
+        finally:
+            if place is not None and place.fd is not None and place.fd != home:
+                os.close(place.fd)
+            os.close(home)
+
+    def _follow(self, home: int) -> _Place:
+        """auth.json in CODEX_HOME, or through the user's own link, the target in its
+        checked directory: the link's owner, the target's directory and (when read or
+        replaced) the target file must all be the user's."""
+        here = _Place(self.codex_home, home, AUTH_FILE)
+        info = _lstat_in(home, AUTH_FILE, self.path)
+        if info is None or not stat.S_ISLNK(info.st_mode):
+            return here
+        check_link(info, self.path, self.owners)
+        target = Path(os.path.realpath(self.path))
+        try:
+            fd = open_directory(target.parent, self.owners)
+        except UntrustedPath as exc:
+            raise UntrustedPath(f"refusing to follow {self.path} to {target}: {exc}") from exc
+        except FileNotFoundError:
+            fd = None  # a dangling link: there is nothing to read or delete there
+        except OSError as exc:
+            raise StorageError(f"cannot reach {target.parent}: {_reason(exc)}") from exc
+        return _Place(target.parent, fd, target.name, link=self.path)
+
+    def _read(self, place: _Place) -> bytes | None:
+        if place.fd is None:
+            return None
+        fd = self._open_for_reading(place)
+        if fd is None:
+            return None
+        try:
+            return _read_capped(fd, self.path)
+        finally:
+            os.close(fd)
+
+    def _open_for_reading(self, place: _Place) -> int | None:
+        """auth.json at ``place``, opened without following a link and checked: a regular
+        file of a trusted owner that nobody else can write; None when it is missing."""
+        assert place.fd is not None  # noqa: S101
+        try:
+            fd = os.open(place.name, _READ_FLAGS, dir_fd=place.fd)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._unopenable(place, exc, "read") from exc
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise _not_a_file(self.path, info.st_mode, "read")
+            check_file(info, place.path, self.owners, private=True)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _unopenable(self, place: _Place, exc: OSError, action: str) -> StorageError:
+        """Why auth.json cannot be opened; a socket, say, fails with "No such device or
+        address", so say what it is instead when it is not a regular file."""
+        info = _lstat_in(place.fd, place.name, place.path)
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            return _not_a_file(self.path, info.st_mode, action)
+        return StorageError(f"cannot {action} {self.path}: {_reason(exc)}")
+
+    def _existing(self, place: _Place, action: str) -> os.stat_result | None:
+        """The file at ``place`` (not followed), refused unless a regular file of a
+        trusted owner; None when it is missing."""
+        if place.fd is None:
+            return None
+        info = _lstat_in(place.fd, place.name, place.path)
+        if info is None:
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            raise _not_a_file(self.path, info.st_mode, action)
+        check_file(info, place.path, self.owners, private=False)
+        return info
+
+    def _commit(self, data: bytes) -> None:
+        with self._located(create=True) as located:
+            assert located is not None  # noqa: S101  (create=True)
+            place = located[1]
+            if place.fd is None:
+                raise StorageError(
+                    f"cannot write in {place.directory}: it does not exist "
+                    f"({self.path} is a link to {place.path})"
+                )
+            self._existing(place, "replace")
+            temp = _new_temp_file(place.fd, place.directory, self.owners)
+            # We hold both locks: no live writer, ours or the Codex CLI's, owns a temp file.
+            _remove_orphaned_temp_files(place.fd, place.directory, self.owners, keep=temp[1])
+            replace_in(place.fd, place.directory, temp, place.name, data)
+
+    def _remove(self, home: int, place: _Place) -> bool:
+        present = _lstat_in(home, AUTH_FILE, self.path) is not None
+        # First, before anything changes: a special or foreign file is refused.
+        target = self._existing(place, "delete")
+        _remove_orphaned_temp_files(home, self.codex_home, self.owners)
+        if place.fd is not None and place.fd != home:
+            _remove_orphaned_temp_files(place.fd, place.directory, self.owners)
+        if not present:
             return False
-        if target != self.path and target_mode is not None:
-            _unlink(target)
-            _fsync_directory(target.parent)
-        _unlink(self.path)
-        _fsync_directory(self.codex_home)
-        if stat.S_ISLNK(mode):
-            self._notify(_link_removed(self.path, target, target_mode is not None))
+        if place.link and target is not None:
+            assert place.fd is not None  # noqa: S101  (the target exists)
+            _unlink_in(place.fd, place.name, place.path)
+            _fsync(place.fd, place.directory)
+        _unlink_in(home, AUTH_FILE, self.path)
+        _fsync(home, self.codex_home)
+        if place.link:
+            self._notify(_link_removed(self.path, place.path, target is not None))
         return True
 
 
@@ -214,41 +352,19 @@ def _link_removed(link: Path, target: Path, target_existed: bool) -> str:
 # -- reading -------------------------------------------------------------------
 
 
-def _read_regular_file(path: Path) -> bytes | None:
-    """The bytes of ``path``, or None when it is missing. Only a regular file of at
-    most MAX_FILE_BYTES is read; opening and reading never block."""
+def _read_capped(fd: int, path: Path) -> bytes:
+    """At most MAX_FILE_BYTES of the open regular file ``fd``; more is an error."""
     try:
-        fd = os.open(path, _READ_FLAGS)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise _unreadable(path, exc) from exc
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise _not_a_file(path, mode, "read")
         with open(fd, "rb", closefd=False) as file:
             data = file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise StorageError(f"cannot read {path}: {_reason(exc)}") from exc
-    finally:
-        os.close(fd)
     if len(data) > MAX_FILE_BYTES:
         raise StorageError(
             f"cannot read {path}: it is larger than {MAX_FILE_BYTES // 2**20} MiB; "
             "it cannot be a credential file"
         )
     return data
-
-
-def _unreadable(path: Path, exc: OSError) -> StorageError:
-    """Why ``path`` cannot be opened; a socket, say, fails with "No such device or
-    address", so say what it is instead when it is not a regular file."""
-    with contextlib.suppress(OSError):
-        mode = os.stat(path).st_mode
-        if not stat.S_ISREG(mode):
-            return _not_a_file(path, mode, "read")
-    return StorageError(f"cannot read {path}: {_reason(exc)}")
 
 
 def _not_a_file(path: Path, mode: int, action: str) -> StorageError:
@@ -268,17 +384,33 @@ def _mode_of(path: Path) -> int | None:
         raise StorageError(f"cannot reach {path}: {_reason(exc)}") from exc
 
 
+def _lstat_in(directory: int | None, name: str, path: Path) -> os.stat_result | None:
+    """``name`` in the open ``directory``, not followed; None when it is missing."""
+    if directory is None:
+        return None
+    try:
+        return os.stat(name, dir_fd=directory, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StorageError(f"cannot reach {path}: {_reason(exc)}") from exc
+
+
 # -- orphaned temp files -----------------------------------------------------------
 
 
-def _orphaned_temp_files(directory: Path, keep: str | None = None) -> list[Path]:
-    """Our regular ``.auth-*`` files in ``directory``, except ``keep``. Links and other
-    users' files are never listed: we must neither follow nor delete them.
+def _orphaned_temp_files(
+    directory: int | Path, owners: Owners, keep: str | None = None
+) -> list[str]:
+    """The names of our regular ``.auth-*`` files in ``directory`` (a descriptor or a
+    path), except ``keep``. Links and other users' files are never listed: we must
+    neither follow nor delete them.
 
     Every such file is an orphan only while both locks are held; without them, a file
     younger than the lock timeout may belong to a live writer."""
     try:
-        entries = list(os.scandir(directory))
+        with os.scandir(directory) as scan:
+            entries = list(scan)
     except OSError:
         return []
     orphans = []
@@ -287,26 +419,31 @@ def _orphaned_temp_files(directory: Path, keep: str | None = None) -> list[Path]
             continue
         with contextlib.suppress(OSError):
             info = entry.stat(follow_symlinks=False)
-            if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid():
-                orphans.append(Path(entry.path))
+            if stat.S_ISREG(info.st_mode) and info.st_uid == owners.euid:
+                orphans.append(entry.name)
     return orphans
 
 
-def _remove_orphaned_temp_files(directory: Path, keep: str | None = None) -> None:
-    """Delete temp files left by killed writers; call only while holding both locks.
-    Best effort: a leftover we cannot remove must not fail the write."""
-    for orphan in _orphaned_temp_files(directory, keep):
+def _remove_orphaned_temp_files(
+    fd: int, directory: Path, owners: Owners, keep: str | None = None
+) -> None:
+    """Delete temp files left by killed writers in the open ``directory``; call only
+    while holding both locks. Best effort: a leftover we cannot remove must not fail
+    the write."""
+    for orphan in _orphaned_temp_files(fd, owners, keep):
         try:
-            os.unlink(orphan)
+            os.unlink(orphan, dir_fd=fd)
         except FileNotFoundError:
             continue
         except OSError as exc:
-            _log_notice(f"could not remove the leftover temp file {orphan}: {_reason(exc)}")
+            _log_notice(
+                f"could not remove the leftover temp file {directory / orphan}: {_reason(exc)}"
+            )
 
 
-def _unlink(path: Path) -> None:
+def _unlink_in(directory: int, name: str, path: Path) -> None:
     try:
-        os.unlink(path)
+        os.unlink(name, dir_fd=directory)
     except FileNotFoundError:
         pass
     except OSError as exc:
@@ -325,58 +462,33 @@ class _Wait:
     variable: str | None
 
 
-def _file_lock(path: Path) -> BaseFileLock:
-    from filelock import UnixFileLock  # noqa: PLC0415  (writers only; keeps reads fast)
-
-    return UnixFileLock(path, mode=FILE_MODE, thread_local=False, fallback_to_soft=False)
-
-
 @contextlib.contextmanager
-def _held(lock: BaseFileLock, wait: _Wait) -> Iterator[None]:
+def _held(lock: LockFile, wait: _Wait) -> Iterator[None]:
+    _acquire(lock, wait)
     try:
-        _acquire(lock, wait)
-    except OSError as exc:
-        raise StorageError(f"cannot lock {lock.lock_file}: {_reason(exc)}") from exc
-    try:
-        _tighten_file(Path(lock.lock_file))
         yield
     finally:
         lock.release()
 
 
-def _acquire(lock: BaseFileLock, wait: _Wait) -> None:
+def _acquire(lock: LockFile, wait: _Wait) -> None:
     """Take ``lock`` within ``wait.timeout`` seconds. A wait longer than
     WAIT_NOTICE_AFTER is announced once, naming the holder when the OS tells."""
-    from filelock import Timeout  # noqa: PLC0415
-
     deadline = time.monotonic() + wait.timeout
-    if _acquired(lock, 0.0) or _acquired(lock, min(WAIT_NOTICE_AFTER, wait.timeout)):
+    if lock.acquire(0.0) or lock.acquire(min(WAIT_NOTICE_AFTER, wait.timeout)):
         return
-    path = Path(lock.lock_file)
+    path = lock.path
     remaining = deadline - time.monotonic()
     if remaining > 0:
         bound = f" ({wait.variable} changes this)" if wait.variable else ""
         wait.notify(
             f"Waiting for {path}{_held_by(path)}; giving up after {wait.timeout:g} s{bound}"
         )
-    try:
-        lock.acquire(timeout=max(remaining, 0.0))  # a negative timeout would wait forever
-    except Timeout as exc:
+    if not lock.acquire(max(remaining, 0.0)):
         advice = f"set {wait.variable} to wait longer" if wait.variable else "try again later"
         raise LockTimeout(
             f"gave up after {wait.timeout:g} s waiting for {path}{_held_by(path)}; {advice}"
-        ) from exc
-
-
-def _acquired(lock: BaseFileLock, timeout: float) -> bool:
-    """Whether ``lock`` was taken within ``timeout`` seconds (0: one attempt)."""
-    from filelock import Timeout  # noqa: PLC0415
-
-    try:
-        lock.acquire(timeout=timeout, blocking=timeout > 0)
-    except Timeout:
-        return False
-    return True
+        )
 
 
 def _held_by(path: Path) -> str:
@@ -384,53 +496,69 @@ def _held_by(path: Path) -> str:
     return f", held by {holders}" if holders else ""
 
 
-# -- modes and durability ----------------------------------------------------------
+# -- writing and durability ----------------------------------------------------------
 
 
-def _tighten_file(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        if stat.S_IMODE(os.stat(path).st_mode) != FILE_MODE:
-            os.chmod(path, FILE_MODE)
+def _new_temp_file(
+    directory: int, path: Path, owners: Owners, prefix: str = TEMP_PREFIX
+) -> tuple[int, str]:
+    """A new private temp file in the open ``directory`` (``path``): its fd and name."""
+    for _ in range(100):
+        name = prefix + os.urandom(6).hex()
+        try:
+            fd = os.open(name, _TEMP_FLAGS, FILE_MODE, dir_fd=directory)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise StorageError(f"cannot write in {path}: {_reason(exc)}") from exc
+        try:
+            give_to_directory_owner(fd, os.fstat(fd), os.fstat(directory), owners)
+        except OSError as exc:
+            os.close(fd)
+            _unlink_in(directory, name, path / name)
+            raise StorageError(f"cannot write in {path}: {_reason(exc)}") from exc
+        return fd, name
+    raise StorageError(f"cannot write in {path}: no free temp file name")
 
 
-def _tighten_directory(path: Path) -> None:
-    """Make our own CODEX_HOME private; never touch a shared directory like /tmp."""
-    info = os.stat(path)
-    shared = info.st_mode & stat.S_ISVTX or info.st_uid != os.getuid()
-    if not shared and stat.S_IMODE(info.st_mode) & 0o077:
-        os.chmod(path, DIR_MODE)
-
-
-def replace_with_temp(fd: int, temp_name: str, target: Path, data: bytes) -> None:
-    """Write ``data`` into the new temp file ``fd`` (named ``temp_name``, beside
-    ``target``), fsync it, rename it over ``target`` and sync the directory: a crash
-    leaves the old file or the new one. On failure the temp file is removed."""
+def replace_in(
+    directory: int, path: Path, temp: tuple[int, str], name: str, data: bytes
+) -> os.stat_result:
+    """Write ``data`` into the new temp file ``temp`` (its fd and name, in the open
+    ``directory`` at ``path``), fsync it, rename it over ``name`` and sync the
+    directory: a crash leaves the old file or the new one. On failure the temp file is
+    removed. Returns the new file's stat."""
+    fd, temp_name = temp
     try:
-        with os.fdopen(fd, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, target)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+            info = os.fstat(file.fileno())
+        os.replace(temp_name, name, src_dir_fd=directory, dst_dir_fd=directory)
     except OSError as exc:
         with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise StorageError(f"cannot write {target}: {_reason(exc)}") from exc
-    _fsync_directory(target.parent)
+            os.unlink(temp_name, dir_fd=directory)
+        raise StorageError(f"cannot write {path / name}: {_reason(exc)}") from exc
+    _fsync(directory, path)
+    return info
 
 
-def _fsync_directory(path: Path) -> None:
+def write_new(
+    directory: int, path: Path, name: str, data: bytes, *, owners: Owners, prefix: str
+) -> os.stat_result:
+    """Replace ``name`` in the open ``directory`` (``path``) with ``data``, atomically."""
+    temp = _new_temp_file(directory, path, owners, prefix)
+    return replace_in(directory, path, temp, name, data)
+
+
+def _fsync(directory: int, path: Path) -> None:
     """Make the rename durable. Best effort: the rename has happened, so a failure
     here must not report the write as failed."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
+        os.fsync(directory)
     except OSError as exc:
         _log_notice(f"could not sync directory {path}: {_reason(exc)}")
-    finally:
-        os.close(fd)
 
 
 def _reason(exc: OSError) -> str:

@@ -15,6 +15,7 @@ contain a secret.
     │   └── NotLoggedIn             nothing stored, no API key in the environment
     ├── StorageError                the store cannot be read or written
     │   ├── LockTimeout             another process holds the credential lock
+    │   ├── UntrustedPath           a credential directory or file another user owns or can write
     │   └── LeaseLost               a lease expired or another writer committed first
     ├── PolicyViolation             the login-method or workspace policy forbids this login
     ├── InvalidJwt                  a token is not a decodable JWT
@@ -105,6 +106,15 @@ class StorageError(CodexLoginError):
 
 class LockTimeout(StorageError):
     """Another process held the credential lock for too long."""
+
+
+class UntrustedPath(StorageError):
+    """A credential directory or file belongs to, or can be changed by, another user.
+
+    Nothing was read, written or deleted there; the message names the path, its owner
+    or mode, and the fix (``chmod``, ``chown``, another CODEX_HOME, or the opt-in for a
+    directory mounted from a host).
+    """
 
 
 class LeaseLost(StorageError):

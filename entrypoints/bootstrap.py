@@ -20,6 +20,7 @@ from codex_login.adapters.clock import SystemClock
 from codex_login.adapters.codex_config import load_login_policy, requirements_path
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
+from codex_login.adapters.owned_paths import owners_from
 from codex_login.adapters.secret_file import read_secret_file
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
@@ -58,10 +59,15 @@ def make_store(
     ``environ`` (default ``os.environ``) holds the settings of the ``redis`` store.
     ``layout_home``: the CODEX_HOME whose config.toml picks the keyring layout (an
     account slot follows its CODEX_HOME's); default ``codex_home``.
+    ``CODEX_LOGIN_TRUST_OWNER`` in ``environ`` names another owner whose credential
+    directories the file-based stores use (a CODEX_HOME mounted into a container).
     """
 
     def file_store() -> FileCredentialStore:
-        return FileCredentialStore(codex_home, writer_lock_timeout=lock_timeout, notify=notify)
+        owners = owners_from(os.environ if environ is None else environ)
+        return FileCredentialStore(
+            codex_home, writer_lock_timeout=lock_timeout, notify=notify, owners=owners
+        )
 
     if kind == "file":
         return file_store(), None
@@ -102,11 +108,19 @@ def make_shelf(
 
     def slot_store(directory: Path) -> CredentialStore:
         store, _ = make_store(
-            kind, directory, lock_timeout=lock_timeout, notify=notify, layout_home=codex_home
+            kind,
+            directory,
+            lock_timeout=lock_timeout,
+            notify=notify,
+            environ=environ,
+            layout_home=codex_home,
         )
         return store
 
-    return account_shelf.DirectoryShelf(codex_home / account_shelf.ACCOUNTS_DIR, slot_store)
+    owners = owners_from(os.environ if environ is None else environ)
+    return account_shelf.DirectoryShelf(
+        codex_home / account_shelf.ACCOUNTS_DIR, slot_store, owners=owners
+    )
 
 
 def keyring_store_for(

@@ -156,6 +156,7 @@ _STORE_ENV = """\
   CODEX_LOGIN_REDIS_URL      the redis store's server
   CODEX_LOGIN_REDIS_PREFIX   the redis store's key prefix
   CODEX_LOGIN_LOCK_TIMEOUT   seconds to wait for a held lock (default 90)
+  CODEX_LOGIN_TRUST_OWNER    one more owner (uid) of CODEX_HOME to trust
 """
 _API_KEY_ENV = """\
   OPENAI_API_KEY             an API-key login, used when nothing is stored

@@ -12,7 +12,12 @@ import pytest
 
 from codex_login.adapters.auth_json import encode
 from codex_login.adapters.file_store import FileCredentialStore
-from codex_login.domain.errors import LockTimeout, MalformedCredentials, StorageError
+from codex_login.domain.errors import (
+    LockTimeout,
+    MalformedCredentials,
+    StorageError,
+    UntrustedPath,
+)
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
 from support.locks import is_locked, lock_held_elsewhere
@@ -50,13 +55,14 @@ def test_looser_modes_are_tightened_on_write(tmp_path: Path) -> None:
     assert mode_of(home / "auth.lock") == 0o600
 
 
-def test_a_shared_sticky_directory_is_left_alone(tmp_path: Path) -> None:
+def test_a_shared_sticky_directory_is_refused_and_left_alone(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o1777)
-    FileCredentialStore(shared).save(API_KEY_RECORD)
+    with pytest.raises(UntrustedPath, match=r"shared\.?.*mode 1777, like /tmp.*mkdir -m 700"):
+        FileCredentialStore(shared).save(API_KEY_RECORD)
     assert mode_of(shared) == 0o1777
-    assert mode_of(shared / "auth.json") == 0o600
+    assert list(shared.iterdir()) == []
 
 
 def test_only_auth_json_and_the_lock_files_remain(tmp_path: Path) -> None:

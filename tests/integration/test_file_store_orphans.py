@@ -25,8 +25,8 @@ from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
 
-def stop_before_rename(temp, target):
-    print(temp, flush=True)
+def stop_before_rename(temp, target, *, src_dir_fd, dst_dir_fd):  # names in a directory fd
+    print(Path(os.readlink(f"/proc/self/fd/{src_dir_fd}")) / temp, flush=True)
     sys.stdin.read()
 
 os.replace = stop_before_rename

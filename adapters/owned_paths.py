@@ -1,0 +1,209 @@
+"""Credential directories and files that belong to the user, checked as ssh checks ~/.ssh.
+
+A credential directory (CODEX_HOME, ``accounts/``, a slot ``accounts/<name>/``,
+``secrets/``) is used only when its owner is trusted and neither its group nor
+others can write in it: whoever can write in it can plant an auth.json (served as the
+user's login), a link (followed by a logout or a write) or a lock file. A
+credential or lock file is used only when its owner is trusted, and auth.json or the
+secrets file only when nobody else can write to it.
+
+Trusted owners: the effective uid; root, who can change every file anyway (ssh
+accepts root-owned paths for the same reason); and the one owner named by
+``CODEX_LOGIN_TRUST_OWNER`` (a uid or a user name), for a CODEX_HOME mounted into a
+container where it belongs to another uid than the process (the host user's 1000
+while the container runs as root, say). Naming the owner, rather than "trust
+everything", keeps every other user's directories refused.
+
+Group write is allowed when the group is the owner's private group (its only member,
+by primary group or membership): Debian's ssh rule, so a umask of 002 with user
+private groups is not punished.
+
+What is checked is what is used: a directory is opened once (``O_DIRECTORY``) and
+checked with ``fstat`` on that descriptor; the names in it are opened relative to it
+with ``O_NOFOLLOW`` and ``fstat``-checked in turn, so no link or rename between a
+check and a use can swap the object.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+from codex_login.domain.errors import ConfigurationError, UntrustedPath
+
+TRUST_VARIABLE = "CODEX_LOGIN_TRUST_OWNER"
+ROOT_UID = 0
+_MAX_UID = 2**32 - 2  # (uid_t)-1 means "no user"
+DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+# Opening a name inside a checked directory: a link there is never followed.
+NO_FOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@attrs.frozen
+class Owners:
+    """Whose directories and files a store uses: the effective uid, root, and ``named``."""
+
+    euid: int = attrs.field(factory=os.geteuid)
+    named: int | None = None
+
+    def trust(self, uid: int) -> bool:
+        return uid in (self.euid, ROOT_UID) or uid == self.named
+
+
+def owners_from(environ: Mapping[str, str]) -> Owners:
+    """The owners to trust, with the one ``CODEX_LOGIN_TRUST_OWNER`` names."""
+    text = (environ.get(TRUST_VARIABLE) or "").strip()
+    return Owners(named=uid_of(text) if text else None)
+
+
+def uid_of(text: str) -> int:
+    """The uid ``text`` names: digits, or a user of this system."""
+    if text.isdigit() and int(text) <= _MAX_UID:
+        return int(text)
+    import pwd  # noqa: PLC0415  (only when a name is given)
+
+    try:
+        return pwd.getpwnam(text).pw_uid
+    except KeyError as exc:
+        raise ConfigurationError(
+            f"{TRUST_VARIABLE}={text!r} is neither a uid nor a user of this system; set it "
+            "to the owner of the credential directory to trust (`ls -ldn DIR` shows its uid)"
+        ) from exc
+
+
+# -- opening ---------------------------------------------------------------------
+
+
+def open_directory(path: Path, owners: Owners, *, parent: int | None = None) -> int:
+    """A descriptor of the directory ``path``, checked. With ``parent`` (a descriptor of
+    the directory holding it) ``path.name`` is opened there and a link is not followed;
+    without, the path is followed as given (a CODEX_HOME may be a link to a dotfiles
+    directory: what it leads to is what is checked). OSError when it cannot be opened."""
+    if parent is None:
+        fd = os.open(path, DIRECTORY_FLAGS)
+    else:
+        fd = os.open(path.name, DIRECTORY_FLAGS | os.O_NOFOLLOW, dir_fd=parent)
+    try:
+        check_directory(os.fstat(fd), path, owners)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def make_private(fd: int, info: os.stat_result, mode: int, owners: Owners) -> None:
+    """Tighten our own directory or file to ``mode`` through its descriptor (no path, no
+    race); another owner's is left as it is."""
+    if info.st_uid == owners.euid and stat.S_IMODE(info.st_mode) != mode:
+        os.fchmod(fd, mode)
+
+
+def give_to_directory_owner(
+    fd: int, info: os.stat_result, directory: os.stat_result, owners: Owners
+) -> None:
+    """Root creating a file or directory in a trusted user's directory (a container
+    over the host's CODEX_HOME) gives it to that user, who goes on using it there: a
+    root-owned 0600 auth.json or lock file would lock the host's Codex CLI out."""
+    if owners.euid == ROOT_UID and info.st_uid == ROOT_UID and directory.st_uid != ROOT_UID:
+        os.fchown(fd, directory.st_uid, directory.st_gid)
+
+
+# -- checks ------------------------------------------------------------------------
+
+
+def check_directory(info: os.stat_result, path: Path, owners: Owners) -> None:
+    """Refuse a directory another user owns or can write in; the error says the fix."""
+    problem = directory_problem(info, path, owners)
+    if problem:
+        raise UntrustedPath(f"refusing to use {path}: {problem}")
+
+
+def directory_problem(info: os.stat_result, path: Path, owners: Owners) -> str | None:
+    """Why the directory ``path`` (``info``, its fstat) must not hold credentials, or None."""
+    if not owners.trust(info.st_uid):
+        return (
+            f"it belongs to {who(info.st_uid)}, not to you ({who(owners.euid)}), who could "
+            "read or replace the credentials in it; use a directory of your own (CODEX_HOME "
+            f"or --codex-home) or `chown {owners.euid} {path}`, or, if it is yours on the host "
+            f"it is mounted from (a container), set {TRUST_VARIABLE}={info.st_uid}"
+        )
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & stat.S_ISVTX and mode & (stat.S_IWOTH | stat.S_IWGRP):
+        return (
+            f"it is a shared directory (mode {mode:04o}, like /tmp) where other users can "
+            "plant files; keep credentials in a private one: `mkdir -m 700 DIR` and set "
+            "CODEX_HOME=DIR"
+        )
+    if mode & stat.S_IWOTH or (mode & stat.S_IWGRP and not _private_group(info)):
+        whom = "every user" if mode & stat.S_IWOTH else f"the group {_group(info.st_gid)}"
+        return (
+            f"its mode {mode:04o} lets {whom} write in it, and so plant or replace "
+            f"credentials; run `chmod 700 {path}`"
+        )
+    return None
+
+
+def check_file(info: os.stat_result, path: Path, owners: Owners, *, private: bool) -> None:
+    """Refuse a credential or lock file another user owns; with ``private`` (auth.json,
+    the secrets file) also one that others can write to."""
+    if not owners.trust(info.st_uid):
+        raise UntrustedPath(
+            f"refusing to use {path}: it belongs to {who(info.st_uid)}, not to you "
+            f"({who(owners.euid)}); another user may have planted it: remove it "
+            f"(`rm {path}`), or `chown {owners.euid} {path}` if it is yours"
+        )
+    mode = stat.S_IMODE(info.st_mode)
+    if private and (mode & stat.S_IWOTH or (mode & stat.S_IWGRP and not _private_group(info))):
+        raise UntrustedPath(
+            f"refusing to use {path}: its mode {mode:04o} lets other users change it; "
+            f"run `chmod 600 {path}`"
+        )
+
+
+def check_link(info: os.stat_result, link: Path, owners: Owners) -> None:
+    """Refuse to follow a link another user made (``info``: its lstat)."""
+    if not owners.trust(info.st_uid):
+        raise UntrustedPath(
+            f"refusing to follow {link}: the link belongs to {who(info.st_uid)}, not to you "
+            f"({who(owners.euid)}); another user may have planted it: remove it (`rm {link}`)"
+        )
+
+
+def who(uid: int) -> str:
+    """``alice (uid 1000)``, or ``uid 1000`` for a uid without a name."""
+    import pwd  # noqa: PLC0415  (only for an error message)
+
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _group(gid: int) -> str:
+    import grp  # noqa: PLC0415
+
+    try:
+        return f"{grp.getgrgid(gid).gr_name} (gid {gid})"
+    except KeyError:
+        return f"gid {gid}"
+
+
+def _private_group(info: os.stat_result) -> bool:
+    """Whether the file's group has exactly one member, its owner (by primary group or
+    membership): then group write gives nobody else anything. Only asked about a
+    group-writable path, so reading the user database is rare."""
+    import grp  # noqa: PLC0415
+    import pwd  # noqa: PLC0415
+
+    try:
+        group = grp.getgrgid(info.st_gid)
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        return False
+    primary = {user.pw_uid for user in pwd.getpwall() if user.pw_gid == info.st_gid}
+    members = set(group.gr_mem)
+    return primary <= {info.st_uid} and members <= {owner} and bool(primary or members)
