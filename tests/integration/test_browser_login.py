@@ -32,7 +32,7 @@ from codex_login.domain.errors import (
     TokenEndpointError,
     TransientTokenError,
 )
-from codex_login.domain.issuer import IssuerConfig
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID, IssuerConfig
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.resolution import resolve
 from codex_login.domain.tokens import TokenGrant
@@ -52,7 +52,11 @@ def issuer() -> Iterator[FakeIssuer]:
 def service_for(home: Path, issuer: FakeIssuer, *, timeout: float = 10) -> AuthService:
     endpoint = HttpTokenEndpoint(timeout=timeout)
     return bootstrap(
-        store=FileCredentialStore(home), endpoint=endpoint, issuer=issuer.url, environ={}
+        store=FileCredentialStore(home),
+        endpoint=endpoint,
+        issuer=issuer.url,
+        client_id=DEFAULT_CLIENT_ID,
+        environ={},
     )
 
 
@@ -625,7 +629,11 @@ def test_an_unexpected_failure_ends_the_login_instead_of_leaving_it_waiting(
 ) -> None:
     endpoint = ExplodingEndpoint()
     service = bootstrap(
-        store=FileCredentialStore(tmp_path), endpoint=endpoint, issuer=issuer.url, environ={}
+        store=FileCredentialStore(tmp_path),
+        endpoint=endpoint,
+        issuer=issuer.url,
+        client_id=DEFAULT_CLIENT_ID,
+        environ={},
     )
 
     async def scenario() -> int:
