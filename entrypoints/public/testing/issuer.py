@@ -179,6 +179,8 @@ class FakeIssuer:
       with this ``error`` (a user who declined) instead of a code;
     - ``sign_in_page``: when True, the authorize endpoint shows a one-click sign-in
       page (for a person at a real browser) instead of redirecting at once;
+    - ``sends_iss``: False leaves RFC 9207's ``iss`` out of the redirect back, as an
+      issuer that does not implement it does;
     - ``metadata``: merged over the discovery document (a None value removes a key);
     - ``device_interval``, ``device_slow_downs`` (answer ``slow_down`` this many
       times first, RFC 8628).
@@ -210,6 +212,7 @@ class FakeIssuer:
         self.clock = clock
         self.api_key = "sk-proj-exchanged-0123456789"
         self.authorize_error: str | None = None
+        self.sends_iss = True
         self.metadata: dict[str, Any] = {}
         self.device_interval = 0.05
         self.approve_devices = False  # True: every device code is approved as it is issued
@@ -493,7 +496,8 @@ class FakeIssuer:
                     "client_id": query.get("client_id"),
                 }
             answer["code"] = code
-        answer["iss"] = self.url  # RFC 9207
+        if self.sends_iss:
+            answer["iss"] = self.url  # RFC 9207
         separator = "&" if urlsplit(redirect_uri).query else "?"
         raise redirect(f"{redirect_uri}{separator}{urlencode(answer)}")
 
