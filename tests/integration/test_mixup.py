@@ -13,6 +13,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -23,9 +24,10 @@ from aiohttp import web
 from codex_login import AsyncCodexAuth, CodexAuth, MemoryCredentialStore
 from codex_login.domain.device import DeviceCode
 from codex_login.domain.errors import ConfigurationError, ForeignEndpoint, LoginError
-from codex_login.domain.issuer import DEFAULT_CLIENT_ID
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID, DEFAULT_ISSUER
 from support.cli import clean_env, run_cli
 from support.fake_issuer import FakeIssuer, running_issuer
+from support.logins import write_login
 
 EVIL_CLIENT = "app_evil"
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -91,8 +93,9 @@ def evil() -> Iterator[FakeIssuer]:
 
 @pytest.fixture
 def relaying(honest: FakeIssuer) -> Iterator[Relaying]:
-    with running_issuer(Relaying(honest)) as running:
-        yield running
+    relaying = Relaying(honest)
+    with running_issuer(relaying):
+        yield relaying
 
 
 def assert_nothing_reached_the_token_endpoint(issuer: FakeIssuer) -> None:
@@ -277,3 +280,63 @@ def test_the_cli_asks_for_a_client_id_at_another_issuer(
     )
     assert evil.requests == []
     assert not (tmp_path / "auth.json").exists()
+
+
+# -- URL overrides (issue 20, item 5) ------------------------------------------------------------
+
+
+def login_files(home: Path, honest: FakeIssuer, issuer: str) -> dict[Path, bytes]:
+    """An active login and one in the slot ``work``, both due for a refresh, from ``issuer``."""
+    slot = home / "accounts" / "work"
+    slot.parent.mkdir(parents=True, mode=0o700)
+    for where in (home, slot):
+        write_login(
+            where, honest.new_refresh_token(), expires_in=timedelta(minutes=-1), issuer=issuer
+        )
+    return {path: path.read_bytes() for path in (home / "auth.json", slot / "auth.json")}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (["token"], "CODEX_REFRESH_TOKEN_URL_OVERRIDE"),
+        (["token", "--account", "work"], "CODEX_REFRESH_TOKEN_URL_OVERRIDE"),
+        (["logout"], "CODEX_REVOKE_TOKEN_URL_OVERRIDE"),
+        (["logout", "--account", "work"], "CODEX_REVOKE_TOKEN_URL_OVERRIDE"),
+    ],
+)
+@pytest.mark.parametrize("stored_issuer", ["honest", DEFAULT_ISSUER])
+def test_an_override_off_the_login_issuers_origin_sends_nothing_and_keeps_the_file(
+    tmp_path: Path,
+    honest: FakeIssuer,
+    evil: FakeIssuer,
+    case: tuple[list[str], str],
+    stored_issuer: str,
+) -> None:
+    command, variable = case
+    issuer = honest.url if stored_issuer == "honest" else stored_issuer
+    before = login_files(tmp_path, honest, issuer)
+    destination = f"{evil.url}/oauth/{'token' if 'REFRESH' in variable else 'revoke'}"
+    result = run_cli(*command, env=clean_env(tmp_path, **{variable: destination}))
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line == (
+        f"Error: {variable} sends the login's token to {destination}, which is not on the "
+        f"origin of {issuer}, the issuer of this login; nothing was sent: unset {variable}, "
+        f"or point it at {issuer}"
+    )
+    assert evil.requests == []
+    assert honest.requests == []
+    assert {path: path.read_bytes() for path in before} == before
+
+
+def test_an_override_on_the_login_issuers_origin_is_used_for_a_slot_too(
+    tmp_path: Path, honest: FakeIssuer
+) -> None:
+    """The Codex CLI's own use: the override moves an endpoint within the issuer."""
+    login_files(tmp_path, honest, honest.url)
+    env = clean_env(tmp_path, CODEX_REFRESH_TOKEN_URL_OVERRIDE=f"{honest.url}/oauth/token")
+    result = run_cli("token", "--account", "work", env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(honest.posts("refresh_token")) == 1
+    assert honest.requests_to("/.well-known/openid-configuration") == []  # the override's URL
