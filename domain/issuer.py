@@ -105,14 +105,7 @@ class IssuerConfig:
 
     def check_endpoint(self, url: str, what: str) -> str:
         """``url``, when it is on the issuer's origin or one the user trusts."""
-        url = check_url(url, what)
-        try:
-            origin = origin_of(url)
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"the issuer {self.issuer} names its {what} {url!r}, which is not a plain "
-                "URL; refusing it"
-            ) from exc
+        origin = origin_of(check_url(url, what))  # check_url refused a URL without one
         if same_origin(url, self.issuer) or origin in self.trusted_origins:
             return url
         raise ForeignEndpoint(

@@ -53,10 +53,13 @@ def parse_origins(text: str, source: str) -> frozenset[str]:
     An entry is an origin only: ``https://login.example.com`` or with a port;
     a path, query or user info is refused, naming ``source``.
     """
+    entries = text.replace(",", " ").split()
+    if not entries:
+        return frozenset()
     from urllib.parse import urlsplit  # noqa: PLC0415  (only custom issuers pay for it)
 
     origins = set()
-    for entry in text.replace(",", " ").split():
+    for entry in entries:
         parts = urlsplit(entry)
         try:
             origin = origin_of(entry)

@@ -25,9 +25,12 @@ Tests script it through attributes (``failures``, ``gates``, ``plan``...) and re
     from codex_login import CodexAuth, MemoryCredentialStore
     from codex_login.testing.issuer import FakeIssuer, running_issuer
 
+    # The fake stands in for OpenAI's issuer; any issuer but auth.openai.com needs
+    # its client id named (a mix-up defence), here OpenAI's.
     with running_issuer(FakeIssuer()) as issuer:
         store = MemoryCredentialStore()
-        with CodexAuth(store=store, issuer=issuer.url, environ={}) as auth:
+        client = "app_EMoamEEZ73f0CkXaXp7hrann"
+        with CodexAuth(store=store, issuer=issuer.url, client_id=client, environ={}) as auth:
             auth.login_in_browser(
                 announce=issuer.approve_in_background, open_browser=False, port=0
             )
