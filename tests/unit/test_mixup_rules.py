@@ -1,18 +1,25 @@
-"""The domain's defences against an OAuth mix-up and against overrides that leave the
-issuer (SPEC §3; RFC 9700 §4.4)."""
+"""The rules against an OAuth mix-up and against overrides that leave the issuer
+(SPEC §3; RFC 9700 §4.4): origins, endpoints, client ids, overrides, and the
+callback's ``iss`` (which a pasted redirect goes through too)."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from codex_login import MemoryCredentialStore
+from codex_login.application.browser_login import BrowserLogin, CallbackAnswer, Failed, Ignored
+from codex_login.application.signin import SignIn
 from codex_login.domain.claims import parse_id_token
 from codex_login.domain.errors import (
     ConfigurationError,
     ForeignEndpoint,
     ForeignOverride,
     IssuerMismatch,
+    TokenEndpointError,
 )
 from codex_login.domain.issuer import (
     DEFAULT_CLIENT_ID,
@@ -21,8 +28,11 @@ from codex_login.domain.issuer import (
     bind,
     issuer_config,
 )
+from codex_login.domain.login import AuthorizationRequest
 from codex_login.domain.origins import origin_of, parse_origins, same_origin
-from codex_login.domain.tokens import Provenance, TokenData
+from codex_login.domain.tokens import Provenance, TokenData, TokenGrant
+from codex_login.testing.clock import SettableClock
+from support.fakes import FakeTokenEndpoint
 from support.tokens import make_jwt
 
 HONEST = "https://auth.openai.com"
@@ -216,3 +226,80 @@ def test_an_override_on_the_stored_issuers_origin_is_kept() -> None:
     )
     assert bound.refresh_url_override == local + "/v1/refresh"
     assert bound.revoke_url_override == "http://127.0.0.1:4444/r"
+
+
+# -- the callback's iss rule (the browser and the pasted redirect share it) ----------------------
+
+
+class RecordingExchange(FakeTokenEndpoint):
+    """Records each code exchange it is asked for, and refuses it."""
+
+    def __init__(self) -> None:
+        super().__init__(SettableClock())
+        self.codes: list[str] = []
+
+    async def exchange_code(
+        self, issuer: IssuerConfig, *, code: str, redirect_uri: str, verifier: str
+    ) -> TokenGrant:
+        self.codes.append(code)
+        raise TokenEndpointError("not in this test")
+
+
+def answer_to(
+    config: IssuerConfig, advertised: bool, query: dict[str, str]
+) -> tuple[CallbackAnswer, list[str]]:
+    endpoint = RecordingExchange()
+    signin = SignIn(
+        endpoint=endpoint, store=MemoryCredentialStore(), clock=SettableClock(), issuer=config
+    )
+    request = AuthorizationRequest(
+        url="https://x.invalid", redirect_uri="http://localhost:1455/auth/callback",
+        state="s", verifier="v", iss_advertised=advertised,
+    )  # fmt: skip
+    login = BrowserLogin(request=request, signin=signin)
+    params = {name: [value] for name, value in {"state": "s", **query}.items()}
+    return asyncio.run(login.callback(params)), endpoint.codes
+
+
+OTHER = issuer_config(issuer=EVIL, client_id="app_evil")
+
+
+@pytest.mark.parametrize(
+    ("config", "advertised", "query"),
+    [
+        (OTHER, False, {"code": "c"}),
+        (OTHER, True, {"code": "c"}),
+        (issuer_config(), True, {"code": "c"}),
+        (OTHER, False, {"error": "access_denied"}),
+    ],
+)
+def test_a_response_without_iss_is_refused_where_iss_is_required(
+    config: IssuerConfig, advertised: bool, query: dict[str, str]
+) -> None:
+    answer, exchanged = answer_to(config, advertised, query)
+    assert isinstance(answer, Failed)
+    assert answer.status == 400
+    assert "(no iss)" in str(answer.error)
+    assert "\n" not in str(answer.error)
+    assert exchanged == []
+
+
+@pytest.mark.parametrize(
+    ("config", "query"),
+    [
+        (issuer_config(), {"code": "c"}),  # the default issuer, which promises nothing
+        (OTHER, {"code": "c", "iss": EVIL}),
+        (OTHER, {"code": "c", "iss": EVIL + "/"}),
+    ],
+)
+def test_a_response_that_may_or_does_name_its_issuer_is_exchanged(
+    config: IssuerConfig, query: dict[str, str]
+) -> None:
+    _, exchanged = answer_to(config, False, query)
+    assert exchanged == ["c"]
+
+
+def test_a_response_naming_no_code_and_no_error_stays_an_incomplete_one() -> None:
+    answer, exchanged = answer_to(OTHER, True, {})
+    assert isinstance(answer, Ignored)
+    assert exchanged == []
