@@ -30,7 +30,7 @@ from codex_login.domain.errors import (
     TransientTokenError,
 )
 from codex_login.domain.failures import refresh_failure
-from codex_login.domain.issuer import IssuerConfig, IssuerEndpoints, IssuerProfile, check_url
+from codex_login.domain.issuer import IssuerConfig, IssuerEndpoints, IssuerProfile
 from codex_login.domain.login import AuthorizationRequest
 from codex_login.domain.masking import scrub
 from codex_login.domain.tokens import TokenGrant
@@ -129,7 +129,11 @@ class HttpTokenEndpoint:
         # The Codex CLI sends state last; authlib would put it before the extras.
         url = add_params_to_uri(url, [("state", state)])
         return AuthorizationRequest(
-            url=url, redirect_uri=redirect_uri, state=state, verifier=verifier
+            url=url,
+            redirect_uri=redirect_uri,
+            state=state,
+            verifier=verifier,
+            iss_advertised=endpoints.iss_parameter_supported,
         )
 
     # -- token endpoint -----------------------------------------------------------
@@ -170,7 +174,8 @@ class HttpTokenEndpoint:
             "refresh_token": refresh_token,
             "scope": REFRESH_SCOPE,
         }
-        url = issuer.refresh_url_override or (await self.endpoints(issuer)).token
+        # An override off the issuer's origin is refused before anything is sent.
+        url = issuer.check_overrides().refresh_url_override or (await self.endpoints(issuer)).token
         answer = await self._post_fields(issuer, url, fields, what="the refresh")
         document = answer.json_object()
         if answer.status == 200 and document is not None:
@@ -181,7 +186,8 @@ class HttpTokenEndpoint:
         raise refresh_failure(answer.status, code, description, readable=document is not None)
 
     async def revoke(self, issuer: IssuerConfig, *, token: str, hint: str) -> None:
-        url = issuer.revoke_url_override or (await self.endpoints(issuer)).revocation
+        url = issuer.check_overrides().revoke_url_override
+        url = url or (await self.endpoints(issuer)).revocation
         if url is None:
             raise TokenEndpointError(
                 f"{issuer.issuer} lists no revocation_endpoint in its metadata, "
@@ -216,13 +222,17 @@ class HttpTokenEndpoint:
             raise TokenEndpointError(
                 "the issuer's device code answer lacks fields RFC 8628 requires"
             )
+        # The user opens this page: another origin's (the honest issuer's, say) is a mix-up.
+        complete = _text(document, "verification_uri_complete")
         return DeviceCode(
-            verification_uri=check_url(uri, "verification URI"),
+            verification_uri=issuer.check_endpoint(uri, "verification URI"),
             user_code=user_code,
             device_code=device_code,
             interval=_seconds(document.get("interval"), DEFAULT_INTERVAL),
             expires_in=_seconds(document.get("expires_in"), MAX_WAIT),
-            verification_uri_complete=_text(document, "verification_uri_complete"),
+            verification_uri_complete=(
+                issuer.check_endpoint(complete, "verification URI") if complete else None
+            ),
         )
 
     async def poll_device_authorization(
@@ -289,7 +299,7 @@ class HttpTokenEndpoint:
             answer = await self._request("GET", url, what="reading the issuer's metadata")
             document = answer.json_object() if answer.status == 200 else None
             if document is not None:
-                return _endpoints_from(document, issuer.issuer, url)
+                return _endpoints_from(document, issuer, url)
             tried.append(f"{url} answered HTTP {answer.status}")
         raise TokenEndpointError(
             f"{issuer.issuer} publishes no OAuth metadata ({'; '.join(tried)}); "
@@ -401,8 +411,11 @@ async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
     return b"".join(chunks)
 
 
-def _endpoints_from(document: dict[str, Any], issuer: str, url: str) -> IssuerEndpoints:
-    """The endpoints an issuer's metadata names, refusing another issuer's (RFC 8414 §3.3)."""
+def _endpoints_from(document: dict[str, Any], config: IssuerConfig, url: str) -> IssuerEndpoints:
+    """The endpoints an issuer's metadata names, refusing another issuer's (RFC 8414 §3.3)
+    and, against a mix-up, endpoints on another origin than the issuer's own that the
+    user does not trust (RFC 9700 §4.4)."""
+    issuer = config.issuer
     named = _text(document, "issuer")
     if named is None or named.rstrip("/") != issuer:
         raise TokenEndpointError(
@@ -420,14 +433,16 @@ def _endpoints_from(document: dict[str, Any], issuer: str, url: str) -> IssuerEn
 
     def optional(name: str) -> str | None:
         value = _text(document, name)
-        return check_url(value, name.replace("_", " ")) if value else None
+        return config.check_endpoint(value, name.replace("_", " ")) if value else None
 
     return IssuerEndpoints(
         issuer=issuer,
-        authorize=check_url(authorize, "authorization endpoint"),
-        token=check_url(token, "token endpoint"),
+        authorize=config.check_endpoint(authorize, "authorization endpoint"),
+        token=config.check_endpoint(token, "token endpoint"),
         revocation=optional("revocation_endpoint"),
         device_authorization=optional("device_authorization_endpoint"),
+        iss_parameter_supported=document.get("authorization_response_iss_parameter_supported")
+        is True,
     )
 
 

@@ -7,7 +7,9 @@ and turns the answer into a page; every decision is taken here:
 - only a callback carrying this login's ``state`` (compared in constant time)
   may end the login; any other is answered and ignored, so a stray request
   cannot kill it;
-- an ``iss`` parameter must name the issuer the login was started with;
+- an ``iss`` parameter must name the issuer the login was started with, and must
+  be there at any issuer but the default, or when the metadata promises it
+  (RFC 9207; against a mix-up, RFC 9700 §4.4);
 - the issuer's ``error`` ends the login; a missing ``code`` does not;
 - the code is exchanged once, whatever arrives;
 - the raw ID token goes into the success URL only when the org-setup page needs it.
@@ -107,9 +109,7 @@ class BrowserLogin:
                 "If you started a newer login, finish it in its own browser tab.",
             )
         if not self.exchange_started:
-            refusal = self._refusal(
-                query.get("iss"), query.get("error"), query.get("error_description")
-            )
+            refusal = self._refusal(query)
             if refusal is not None:
                 return Failed(refusal, 400)
             if not query.get("code"):
@@ -160,14 +160,22 @@ class BrowserLogin:
         )
         return f"{self._signin.issuer.platform_url}/org-setup?{query}"
 
-    def _refusal(
-        self, iss: str | None, error: str | None, description: str | None
-    ) -> LoginError | None:
-        issuer = self._signin.issuer.issuer
+    def _refusal(self, query: Mapping[str, str]) -> LoginError | None:
+        iss, error = query.get("iss"), query.get("error")
+        config = self._signin.issuer
+        issuer = config.issuer
+        answered = bool(query.get("code")) or error is not None  # else: incomplete, ignored
+        if iss is None and answered and config.requires_iss(self.request.iss_advertised):
+            # Without it, a response from another issuer's sign-in page (a mix-up) looks
+            # like this one's; its code must not reach this issuer's token endpoint.
+            return LoginError(
+                f"the sign-in response does not say which issuer sent it (no iss), which "
+                f"{issuer} must; nothing was exchanged: check the issuer URL, or sign in again"
+            )
         if iss is not None and iss.rstrip("/") != issuer:
             return LoginError(f"the sign-in response came from {iss!r}, not from {issuer}")
         if error is not None:
-            return AuthorizationDenied(error, description)
+            return AuthorizationDenied(error, query.get("error_description"))
         return None
 
     async def _exchange_and_store(self, code: str) -> LoginOutcome:

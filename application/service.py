@@ -130,6 +130,7 @@ class AuthService:
         from codex_login.application.browser_login import BrowserLogin  # noqa: PLC0415
 
         self.login_policy.check_method(LoginMethod.CHATGPT)
+        self.issuer.check_login_client()  # before the issuer is asked anything
         request = await self.endpoint.authorization_request(self.issuer, redirect_uri=redirect_uri)
         # The issuer offers only the allowed workspaces (the ID token is checked anyway).
         request = attrs.evolve(request, url=self.login_policy.authorize_url(request.url))
@@ -158,6 +159,7 @@ class AuthService:
         from codex_login.application.browser_login import login_in_browser  # noqa: PLC0415
 
         self.login_policy.check_method(LoginMethod.CHATGPT)  # before any port is bound
+        self.issuer.check_login_client()
         return await login_in_browser(
             lambda redirect_uri: self.begin_browser_login(redirect_uri=redirect_uri),
             listener or self.callback_listener(),
@@ -174,6 +176,7 @@ class AuthService:
         from codex_login.application.device_login import DeviceLogin  # noqa: PLC0415
 
         self.login_policy.check_method(LoginMethod.CHATGPT)  # before the issuer is asked
+        self.issuer.check_login_client()
         return DeviceLogin(signin=self._signin())
 
     def _signin(self) -> SignIn:

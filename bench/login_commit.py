@@ -30,6 +30,8 @@ from pathlib import Path
 
 import aiohttp
 
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from codex_login.adapters.file_store import FileCredentialStore
@@ -78,7 +80,11 @@ async def one_login(issuer: FakeIssuer, home: Path) -> float:
     """Seconds from sending the callback to its 302 (auth.json committed)."""
     endpoint = HttpTokenEndpoint()
     service = bootstrap(
-        store=FileCredentialStore(home), endpoint=endpoint, issuer=issuer.url, environ={}
+        store=FileCredentialStore(home),
+        endpoint=endpoint,
+        issuer=issuer.url,
+        client_id=DEFAULT_CLIENT_ID,
+        environ={},
     )
     announced: asyncio.Queue[str] = asyncio.Queue()
     ports: list[int] = []

@@ -7,7 +7,9 @@ contain a secret.
 
     CodexLoginError
     ├── ConfigurationError          a setting (environment, option) is unusable
-    │   └── IssuerMismatch          the configured issuer is not the one that issued the login
+    │   ├── IssuerMismatch          the configured issuer is not the one that issued the login
+    │   │   └── ForeignOverride     a URL override leads away from the login's issuer
+    │   └── ForeignEndpoint         an issuer names an endpoint on another origin (mix-up)
     ├── CredentialsError            stored credentials cannot be used
     │   ├── MalformedCredentials    the credential file exists but is invalid
     │   ├── UnsupportedAuthMode     auth_mode written by a newer tool
@@ -52,6 +54,44 @@ class IssuerMismatch(ConfigurationError):
         )
         self.stored = stored
         self.configured = configured
+
+
+class ForeignOverride(IssuerMismatch):
+    """A URL override (``CODEX_REFRESH_TOKEN_URL_OVERRIDE``...) is not on the issuer's origin.
+
+    The Codex CLI's overrides move an endpoint within the issuer; one that leads
+    elsewhere would hand that host the login's tokens, so nothing is sent.
+    """
+
+    def __init__(self, *, variable: str, url: str, issuer: str) -> None:
+        ConfigurationError.__init__(
+            self,
+            f"{variable} sends the login's token to {url}, which is not on the origin of "
+            f"{issuer}, the issuer of this login; nothing was sent: unset {variable}, or "
+            f"point it at {issuer}",
+        )
+        self.stored = issuer
+        self.configured = url
+        self.variable = variable
+
+
+class ForeignEndpoint(ConfigurationError):
+    """An issuer named an endpoint (or a page for the user) on another origin than its own.
+
+    That is how an OAuth mix-up starts (RFC 9700 §4.4): one issuer's metadata
+    names another's sign-in page and its own token endpoint, and collects the
+    code. Refused unless the user trusts that origin by name.
+    """
+
+    def __init__(self, *, issuer: str, what: str, url: str, origin: str, setting: str) -> None:
+        super().__init__(
+            f"the issuer {issuer} names its {what} {url}, on another origin ({origin}); "
+            f"refusing it, nothing was sent there (an OAuth mix-up defence): check the issuer "
+            f"URL, or, if you trust {origin}, add it to {setting}"
+        )
+        self.issuer = issuer
+        self.url = url
+        self.origin = origin
 
 
 class CredentialsError(CodexLoginError):

@@ -6,12 +6,22 @@ import enum
 
 import attrs
 
-from codex_login.domain.errors import ConfigurationError, IssuerMismatch
+from codex_login.domain.errors import (
+    ConfigurationError,
+    ForeignEndpoint,
+    ForeignOverride,
+    IssuerMismatch,
+)
+from codex_login.domain.origins import origin_of, parse_origins, same_origin
 from codex_login.domain.tokens import Provenance, TokenData
 
 DEFAULT_ISSUER = "https://auth.openai.com"
 DEFAULT_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# The origins a user trusts with an issuer's endpoints besides the issuer's own.
+TRUSTED_ORIGINS_VARIABLE = "CODEX_LOGIN_TRUSTED_ENDPOINT_ORIGINS"
+REFRESH_OVERRIDE_VARIABLE = "CODEX_REFRESH_TOKEN_URL_OVERRIDE"
+REVOKE_OVERRIDE_VARIABLE = "CODEX_REVOKE_TOKEN_URL_OVERRIDE"
 
 
 class IssuerProfile(enum.Enum):
@@ -30,6 +40,8 @@ class IssuerEndpoints:
     token: str
     revocation: str | None = None
     device_authorization: str | None = None
+    # The metadata says the issuer sends ``iss`` with its authorization responses (RFC 9207).
+    iss_parameter_supported: bool = False
 
 
 def profile_for(issuer: str) -> IssuerProfile:
@@ -43,7 +55,17 @@ class IssuerConfig:
 
     ``explicit`` says the issuer was named by the user (``--issuer``,
     ``CODEX_LOGIN_ISSUER``); ``forced_profile`` that the profile was
-    (``CODEX_LOGIN_ISSUER_PROFILE``).
+    (``CODEX_LOGIN_ISSUER_PROFILE``); ``client_named`` that the client id was
+    (``--client-id``, ``CODEX_LOGIN_CLIENT_ID``). ``trusted_origins`` are the
+    origins besides the issuer's own where its metadata may put endpoints
+    (``CODEX_LOGIN_TRUSTED_ENDPOINT_ORIGINS``).
+
+    Against an OAuth mix-up (RFC 9700 §4.4), for a client whose one redirect URI
+    every issuer shares: a login at another issuer than the default needs its own
+    client id (``check_login_client``); its endpoints stay on its origin
+    (``check_endpoint``); its authorization response must carry ``iss``
+    (``requires_iss``); and the URL overrides apply only on the issuer's origin
+    (``check_overrides``).
     """
 
     issuer: str = DEFAULT_ISSUER
@@ -53,6 +75,60 @@ class IssuerConfig:
     revoke_url_override: str | None = None
     explicit: bool = False
     forced_profile: IssuerProfile | None = None
+    client_named: bool = False
+    trusted_origins: frozenset[str] = frozenset()
+
+    @property
+    def is_default(self) -> bool:
+        return self.issuer == DEFAULT_ISSUER
+
+    def check_login_client(self) -> None:
+        """Refuse a new login at another issuer with OpenAI's client id, unless named.
+
+        With that client id and the one shared redirect URI, another issuer could
+        send the browser to OpenAI's sign-in page and collect the code.
+        """
+        if self.is_default or self.client_named or self.client_id != DEFAULT_CLIENT_ID:
+            return
+        raise ConfigurationError(
+            f"a login at {self.issuer} needs that issuer's own client id: pass --client-id "
+            f"(or set CODEX_LOGIN_CLIENT_ID); OpenAI's is used only for {DEFAULT_ISSUER}"
+        )
+
+    def requires_iss(self, advertised: bool) -> bool:
+        """Whether the authorization response must name its issuer (RFC 9207 ``iss``).
+
+        Always at another issuer than the default (the shared redirect URI cannot
+        tell issuers apart), and wherever the metadata promises it.
+        """
+        return advertised or not self.is_default
+
+    def check_endpoint(self, url: str, what: str) -> str:
+        """``url``, when it is on the issuer's origin or one the user trusts."""
+        origin = origin_of(check_url(url, what))  # check_url refused a URL without one
+        if same_origin(url, self.issuer) or origin in self.trusted_origins:
+            return url
+        raise ForeignEndpoint(
+            issuer=self.issuer,
+            what=what,
+            url=url,
+            origin=origin,
+            setting=TRUSTED_ORIGINS_VARIABLE,
+        )
+
+    def check_overrides(self) -> IssuerConfig:
+        """This configuration, when its URL overrides stay on the issuer's origin.
+
+        The Codex CLI uses them to move an endpoint within its issuer; one on
+        another origin would send that host a token of this issuer.
+        """
+        for variable, url in (
+            (REFRESH_OVERRIDE_VARIABLE, self.refresh_url_override),
+            (REVOKE_OVERRIDE_VARIABLE, self.revoke_url_override),
+        ):
+            if url is not None and not same_origin(url, self.issuer):
+                raise ForeignOverride(variable=variable, url=url, issuer=self.issuer)
+        return self
 
     @property
     def provenance(self) -> Provenance:
@@ -124,8 +200,13 @@ def issuer_config(
     profile: str | None = None,
     refresh_url: str | None = None,
     revoke_url: str | None = None,
+    trusted_origins: str | None = None,
 ) -> IssuerConfig:
-    """Validate settings; the profile is ``openai`` for the default issuer, else ``standard``."""
+    """Validate settings; the profile is ``openai`` for the default issuer, else ``standard``.
+
+    ``trusted_origins`` lists the origins (commas or spaces between them) where an
+    issuer's metadata may put endpoints besides its own.
+    """
     base = check_url(issuer, "issuer").rstrip("/") if issuer else DEFAULT_ISSUER
     forced = None
     if profile:
@@ -143,6 +224,8 @@ def issuer_config(
         revoke_url_override=check_url(revoke_url, "revoke URL") if revoke_url else None,
         explicit=bool(issuer),
         forced_profile=forced,
+        client_named=bool(client_id),
+        trusted_origins=parse_origins(trusted_origins or "", TRUSTED_ORIGINS_VARIABLE),
     )
 
 
@@ -174,27 +257,38 @@ def bind(tokens: TokenData, configured: IssuerConfig) -> IssuerConfig:
     The tokens go to the issuer and client that issued them, whatever the
     environment says; an explicitly configured issuer that differs is refused
     before anything is sent. Without any record of the issuer (an old file whose
-    ID token has no ``iss``) the configured issuer is used.
+    ID token has no ``iss``) the configured issuer is used. Either way a URL
+    override that leads off that issuer's origin is refused (``ForeignOverride``).
     """
     provenance = provenance_of(tokens, configured.client_id)
     if provenance is None:
-        return configured
+        return configured.check_overrides()
     stored = provenance.issuer.rstrip("/")
     if configured.explicit and stored != configured.issuer:
         raise IssuerMismatch(stored=stored, configured=configured.issuer)
-    return configured.bound_to(provenance)
+    return configured.bound_to(provenance).check_overrides()
 
 
 def check_url(url: str, what: str) -> str:
-    """An https URL, or http to a loopback host (local test servers)."""
+    """An https URL, or http to a loopback host (local test servers), with a plain host.
+
+    A host with user info (``https://auth.openai.com@evil``), spaces or escapes
+    is refused: a browser and this program might not go to the same place.
+    """
     from urllib.parse import urlsplit  # noqa: PLC0415  (only custom issuers pay for it)
 
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if parts.scheme == "https" and host:
-        return url
-    if parts.scheme == "http" and host in LOOPBACK_HOSTS:
-        return url
-    raise ConfigurationError(
-        f"the {what} {url!r} must be an https:// URL (http:// only for localhost)"
-    )
+    if not (
+        (parts.scheme == "https" and host) or (parts.scheme == "http" and host in LOOPBACK_HOSTS)
+    ):
+        raise ConfigurationError(
+            f"the {what} {url!r} must be an https:// URL (http:// only for localhost)"
+        )
+    try:
+        origin_of(url)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"the {what} {url!r} has user info, spaces or escapes in its host; give the plain URL"
+        ) from exc
+    return url

@@ -22,6 +22,8 @@ class AuthorizationRequest:
     redirect_uri: str
     state: str = attrs.field(repr=False)
     verifier: str = attrs.field(repr=False)
+    # The issuer's metadata promises ``iss`` on its authorization responses (RFC 9207).
+    iss_advertised: bool = False
 
 
 def mode_for_new_login(tokens: TokenData, api_key: str | None) -> AuthMode:

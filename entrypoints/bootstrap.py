@@ -24,7 +24,7 @@ from codex_login.adapters.owned_paths import owners_from
 from codex_login.adapters.secret_file import read_secret_file
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
-from codex_login.domain.issuer import IssuerConfig, issuer_config
+from codex_login.domain.issuer import TRUSTED_ORIGINS_VARIABLE, IssuerConfig, issuer_config
 from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.refresh_policy import RefreshPolicy
@@ -233,6 +233,7 @@ def issuer_from(
         profile=environ.get("CODEX_LOGIN_ISSUER_PROFILE") or None,
         refresh_url=environ.get("CODEX_REFRESH_TOKEN_URL_OVERRIDE") or None,
         revoke_url=environ.get("CODEX_REVOKE_TOKEN_URL_OVERRIDE") or None,
+        trusted_origins=environ.get(TRUSTED_ORIGINS_VARIABLE) or None,
     )
 
 

@@ -163,12 +163,17 @@ _API_KEY_ENV = """\
 """
 _ISSUER_ENV = """\
   CODEX_LOGIN_ISSUER         the issuer of a new login (--issuer wins)
-  CODEX_LOGIN_CLIENT_ID      the client id of a new login (--client-id wins)
+  CODEX_LOGIN_CLIENT_ID      the client id of a new login (--client-id wins);
+                             required for any issuer but auth.openai.com
   CODEX_LOGIN_ISSUER_PROFILE openai or standard: how to talk to the issuer
+  CODEX_LOGIN_TRUSTED_ENDPOINT_ORIGINS
+                             origins besides the issuer's own where its metadata
+                             may put endpoints (e.g. https://oauth2.example.com)
 """
 _NETWORK_ENV = """\
   CODEX_REFRESH_TOKEN_URL_OVERRIDE, CODEX_REVOKE_TOKEN_URL_OVERRIDE
-                             replace the refresh and revoke endpoints
+                             replace the refresh and revoke endpoints (only on
+                             the login's issuer's origin)
   CODEX_CA_CERTIFICATE       an extra CA bundle to trust (else SSL_CERT_FILE)
   HTTPS_PROXY, NO_PROXY      proxies
 """
@@ -416,7 +421,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         help="callback port (default 1455, then 1457; 0 = any; browser sign-in)",
     )
     login.add_argument("--issuer", metavar="URL", help=f"OAuth issuer (default {DEFAULT_ISSUER})")
-    login.add_argument("--client-id", metavar="ID", help="OAuth client id")
+    login.add_argument(
+        "--client-id", metavar="ID", help="OAuth client id (required with another --issuer)"
+    )
     login.add_argument(
         "--timeout",
         type=_seconds,

@@ -18,6 +18,7 @@ import pytest
 
 import codex_login.testing
 from codex_login import AsyncCodexAuth, CodexAuth, FileCredentialStore, TransientTokenError
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.domain.modes import AuthMode
 from codex_login.testing.clock import START, SettableClock
 from codex_login.testing.issuer import Failure, FakeIssuer, running_issuer
@@ -138,6 +139,7 @@ def test_approve_is_a_whole_browser_login(
     with CodexAuth(
         store=FileCredentialStore(codex_home),
         issuer=issuer.url,
+        client_id=DEFAULT_CLIENT_ID,  # the fake stands in for OpenAI's issuer
         environ={"CODEX_LOGIN_ISSUER_PROFILE": profile},
     ) as auth:
         auth.login_in_browser(

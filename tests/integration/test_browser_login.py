@@ -37,7 +37,7 @@ from codex_login.domain.errors import (
     TokenEndpointError,
     TransientTokenError,
 )
-from codex_login.domain.issuer import IssuerConfig
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID, IssuerConfig
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.resolution import resolve
 from codex_login.domain.tokens import TokenGrant
@@ -68,7 +68,11 @@ def service_for(
     endpoint = HttpTokenEndpoint(timeout=timeout)
     environ = {"XDG_RUNTIME_DIR": str(runtime)} if runtime else {}
     return bootstrap(
-        store=FileCredentialStore(home), endpoint=endpoint, issuer=issuer.url, environ=environ
+        store=FileCredentialStore(home),
+        endpoint=endpoint,
+        issuer=issuer.url,
+        client_id=DEFAULT_CLIENT_ID,
+        environ=environ,
     )
 
 
@@ -649,7 +653,11 @@ def test_an_unexpected_failure_ends_the_login_instead_of_leaving_it_waiting(
 ) -> None:
     endpoint = ExplodingEndpoint()
     service = bootstrap(
-        store=FileCredentialStore(tmp_path), endpoint=endpoint, issuer=issuer.url, environ={}
+        store=FileCredentialStore(tmp_path),
+        endpoint=endpoint,
+        issuer=issuer.url,
+        client_id=DEFAULT_CLIENT_ID,
+        environ={},
     )
 
     async def scenario() -> int:

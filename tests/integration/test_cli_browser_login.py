@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from support.cli import CLI, clean_env, start_browser_login
 from support.fake_issuer import FakeIssuer, running_issuer
 
@@ -27,7 +28,9 @@ def issuer() -> Iterator[FakeIssuer]:
 
 
 def start_login(home: Path, issuer: FakeIssuer, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    return start_browser_login(["--issuer", issuer.url, *extra], clean_env(home))
+    # The fake issuer stands in for OpenAI's; any issuer but the default needs its client id.
+    env = clean_env(home, CODEX_LOGIN_CLIENT_ID=DEFAULT_CLIENT_ID)
+    return start_browser_login(["--issuer", issuer.url, *extra], env)
 
 
 def test_login_prints_the_url_and_finishes_when_the_browser_returns(

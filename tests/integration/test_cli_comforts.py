@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.entrypoints.cli import expiry_in_words
 from support.cli import (
     AUTHORIZE_URL,
@@ -176,7 +177,8 @@ def test_browser_login_says_who_logged_in_and_no_browser_says_to_open_the_url(
 ) -> None:
     home = tmp_path / "codex"
     command = ["login", "--no-browser", "--port", "0", "--issuer", issuer.url]
-    child, seen = start_until(command, clean_env(home), lambda _, s: bool(AUTHORIZE_URL.search(s)))
+    env = clean_env(home, CODEX_LOGIN_CLIENT_ID=DEFAULT_CLIENT_ID)  # the fake is OpenAI's stand-in
+    child, seen = start_until(command, env, lambda _, s: bool(AUTHORIZE_URL.search(s)))
     assert "Open this URL in a browser to sign in:" in seen
     assert "If your browser did not open" not in seen
     url = AUTHORIZE_URL.search(seen).group(1)  # type: ignore[union-attr]

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from support.cli import clean_env, start_browser_login
 from support.fake_issuer import FakeIssuer, running_issuer
 
@@ -51,7 +52,9 @@ def with_params(url: str, **changes: str) -> str:
 
 def start_login(home: Path, issuer: FakeIssuer) -> tuple[subprocess.Popen[str], str]:
     """`login --no-browser` reading stdin from a pipe; returns it and its authorize URL."""
-    return start_browser_login(["--issuer", issuer.url], clean_env(home), stdin=subprocess.PIPE)
+    # The fake issuer stands in for OpenAI's; any issuer but the default needs its client id.
+    env = clean_env(home, CODEX_LOGIN_CLIENT_ID=DEFAULT_CLIENT_ID)
+    return start_browser_login(["--issuer", issuer.url], env, stdin=subprocess.PIPE)
 
 
 def paste(child: subprocess.Popen[str], text: str) -> str:

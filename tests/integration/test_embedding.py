@@ -23,6 +23,7 @@ from codex_login import (
     NotLoggedIn,
 )
 from codex_login.domain.device import DeviceCode
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from support.cli import clean_env
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import stored, write_login
@@ -154,7 +155,9 @@ def follow(url: str) -> None:
 
 
 def test_a_blocking_browser_login_status_and_logout(tmp_path: Path, issuer: FakeIssuer) -> None:
-    with CodexAuth(codex_home=tmp_path, issuer=issuer.url, environ={}) as auth:
+    with CodexAuth(
+        codex_home=tmp_path, issuer=issuer.url, client_id=DEFAULT_CLIENT_ID, environ={}
+    ) as auth:
         browser = ThreadPoolExecutor(1)
 
         def announce(url: str, port: int) -> None:
@@ -175,9 +178,13 @@ def test_a_device_login_from_both_twins(tmp_path: Path, issuer: FakeIssuer) -> N
         issuer.approve_device(device.user_code)
 
     sync_home, async_home = tmp_path / "sync", tmp_path / "async"
-    with CodexAuth(codex_home=sync_home, issuer=issuer.url, environ={}) as auth:
+    with CodexAuth(
+        codex_home=sync_home, issuer=issuer.url, client_id=DEFAULT_CLIENT_ID, environ={}
+    ) as auth:
         assert auth.login_with_device_code(show=approve).id_token.email == "user@example.com"
-    twin = AsyncCodexAuth(codex_home=async_home, issuer=issuer.url, environ={})
+    twin = AsyncCodexAuth(
+        codex_home=async_home, issuer=issuer.url, client_id=DEFAULT_CLIENT_ID, environ={}
+    )
     asyncio.run(twin.login_with_device_code(show=approve))
     assert stored(sync_home)["tokens"]["oauth_provenance"]["issuer"] == issuer.url
     assert stored(async_home)["tokens"]["oauth_provenance"]["issuer"] == issuer.url
@@ -185,7 +192,9 @@ def test_a_device_login_from_both_twins(tmp_path: Path, issuer: FakeIssuer) -> N
 
 def test_a_device_login_nobody_approves_times_out(tmp_path: Path, issuer: FakeIssuer) -> None:
     with (
-        CodexAuth(codex_home=tmp_path, issuer=issuer.url, environ={}) as auth,
+        CodexAuth(
+            codex_home=tmp_path, issuer=issuer.url, client_id=DEFAULT_CLIENT_ID, environ={}
+        ) as auth,
         pytest.raises(LoginTimedOut, match=r"not approved within 0\.3 s"),
     ):
         auth.login_with_device_code(show=lambda _: None, timeout=0.3)
@@ -194,7 +203,9 @@ def test_a_device_login_nobody_approves_times_out(tmp_path: Path, issuer: FakeIs
 def test_a_blocking_call_from_its_own_callback_is_refused(
     tmp_path: Path, issuer: FakeIssuer
 ) -> None:
-    with CodexAuth(codex_home=tmp_path, issuer=issuer.url, environ={}) as auth:
+    with CodexAuth(
+        codex_home=tmp_path, issuer=issuer.url, client_id=DEFAULT_CLIENT_ID, environ={}
+    ) as auth:
         seen: list[BaseException] = []
 
         def show(device: DeviceCode) -> None:

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from support.cli import CLI, clean_env, run_cli, start_browser_login
 from support.fake_issuer import FakeIssuer, running_issuer
+from support.logins import write_login
 from support.tokens import access_token
 
 
@@ -36,7 +38,9 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
 
 def log_in(home: Path, issuer: FakeIssuer) -> subprocess.Popen[str]:
     """Start `login --issuer` and play the browser in a thread; return the running login."""
-    child, url = start_browser_login(["--issuer", issuer.url], clean_env(home))
+    # The fake issuer stands in for OpenAI's; any issuer but the default needs its client id.
+    env = clean_env(home, CODEX_LOGIN_CLIENT_ID=DEFAULT_CLIENT_ID)
+    child, url = start_browser_login(["--issuer", issuer.url], env)
 
     def browse() -> None:
         try:
@@ -161,10 +165,12 @@ def test_ctrl_c_after_the_login_was_saved_reports_the_login_as_done(
 
 
 def test_v_shows_the_cause_of_an_error(tmp_path: Path, issuer: FakeIssuer) -> None:
-    logged_in(tmp_path, issuer)
-    expire(tmp_path)
-    revoke_url = f"{issuer.url}/oauth/revoke"
-    dead = "http://127.0.0.1:9/oauth/token"  # the discard port: nothing listens there
+    # A login whose issuer is gone: an override may only move the refresh within the
+    # login's issuer's origin, so the dead endpoint is that issuer's own.
+    dead_issuer = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    write_login(tmp_path, "rt-1", expires_in=timedelta(minutes=-1), issuer=dead_issuer)
+    revoke_url = f"{dead_issuer}/oauth/revoke"
+    dead = f"{dead_issuer}/oauth/token"
     env = clean_env(
         tmp_path,
         CODEX_REFRESH_TOKEN_URL_OVERRIDE=dead,

@@ -33,6 +33,7 @@ from codex_login.domain.errors import (
     TokenEndpointError,
     TransientTokenError,
 )
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.callback_server import CallbackServer
 from codex_login.entrypoints.pages import (
@@ -67,7 +68,11 @@ def issuer() -> Iterator[FakeIssuer]:
 
 def service_for(home: Path, issuer: FakeIssuer) -> AuthService:
     return bootstrap(
-        store=FileCredentialStore(home), endpoint=HttpTokenEndpoint(), issuer=issuer.url, environ={}
+        store=FileCredentialStore(home),
+        endpoint=HttpTokenEndpoint(),
+        issuer=issuer.url,
+        client_id=DEFAULT_CLIENT_ID,
+        environ={},
     )
 
 

@@ -19,6 +19,7 @@ import pytest
 from codex_login import AsyncCodexAuth, CodexAuth, MemoryCredentialStore
 from codex_login.application.signin import LoginOutcome
 from codex_login.domain.errors import AuthorizationDenied, LoginTimedOut
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from support.broker import wait_until
 from support.fake_issuer import FakeIssuer, running_issuer
 
@@ -78,7 +79,7 @@ class Pasting:
 
 
 def auth_for(issuer: FakeIssuer, store: MemoryCredentialStore) -> AsyncCodexAuth:
-    return AsyncCodexAuth(store=store, issuer=issuer.url, environ={})
+    return AsyncCodexAuth(store=store, issuer=issuer.url, client_id=DEFAULT_CLIENT_ID, environ={})
 
 
 def test_a_paste_completes_an_async_login(issuer: FakeIssuer) -> None:
@@ -180,7 +181,7 @@ def test_the_blocking_twin_reads_pastes_from_an_iterable(issuer: FakeIssuer) -> 
         pastes.put("")
         pastes.put(redirect_of(url))
 
-    with CodexAuth(store=store, issuer=issuer.url, environ={}) as auth:
+    with CodexAuth(store=store, issuer=issuer.url, client_id=DEFAULT_CLIENT_ID, environ={}) as auth:
         outcome = auth.login_in_browser(
             announce=paste_the_redirect,
             open_browser=False,

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from codex_login.adapters.file_store import FileCredentialStore
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from support.cli import clean_env
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.loopback_api import LoopbackApi, serving
@@ -52,6 +53,8 @@ def environment(home: Path, issuer: FakeIssuer, api: LoopbackApi) -> dict[str, s
     return clean_env(
         home,
         CODEX_LOGIN_ISSUER=issuer.url,
+        # The fake stands in for OpenAI's issuer; any other issuer needs its client id named.
+        CODEX_LOGIN_CLIENT_ID=DEFAULT_CLIENT_ID,
         OPENAI_BASE_URL=f"{api.url}/v1",
         DISPLAY=":99",
         BROWSER=str(browser),

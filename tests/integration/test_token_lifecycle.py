@@ -77,11 +77,14 @@ def test_the_standard_profile_refreshes_with_a_form(tmp_path: Path, issuer: Fake
 
 
 def test_the_refresh_url_override_is_honoured(tmp_path: Path, issuer: FakeIssuer) -> None:
-    write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=2))
+    # An override applies on the login's issuer's origin only (the Codex CLI's own use).
+    token = issuer.new_refresh_token()
+    write_login(tmp_path, token, expires_in=timedelta(minutes=2), issuer=issuer.url)
     env = clean_env(tmp_path, CODEX_REFRESH_TOKEN_URL_OVERRIDE=f"{issuer.url}/oauth/token")
-    result = run_cli("token", env=env)  # the default issuer is never contacted
+    result = run_cli("token", env=env)
     assert result.returncode == 0, result.stderr
     assert len(issuer.posts("refresh_token")) == 1
+    assert issuer.requests_to("/.well-known/openid-configuration") == []  # the override, used
 
 
 def test_token_for_an_api_key(tmp_path: Path) -> None:
@@ -163,8 +166,12 @@ def test_bad_answers_from_the_issuer_leave_the_file_unchanged(
 
 def test_logout_revokes_the_refresh_token(tmp_path: Path, issuer: FakeIssuer) -> None:
     token = issuer.new_refresh_token()
-    write_login(tmp_path, token, expires_in=timedelta(hours=1))
-    env = {**clean_env(tmp_path), "CODEX_REVOKE_TOKEN_URL_OVERRIDE": f"{issuer.url}/oauth/revoke"}
+    # The override applies on the login's issuer's origin only (the Codex CLI's own use).
+    write_login(tmp_path, token, expires_in=timedelta(hours=1), issuer=issuer.url)
+    env = {
+        **issuer_env(tmp_path, issuer),
+        "CODEX_REVOKE_TOKEN_URL_OVERRIDE": f"{issuer.url}/oauth/revoke",
+    }
     result = run_cli("logout", env=env)
     assert (result.returncode, result.stderr) == (0, "Successfully logged out\n")
     [revoke] = [r for r in issuer.requests if r.path == "/oauth/revoke"]
@@ -187,7 +194,8 @@ def test_logout_local_does_not_revoke(tmp_path: Path, issuer: FakeIssuer) -> Non
 
 
 def test_a_failed_revoke_never_blocks_logout(tmp_path: Path) -> None:
-    write_login(tmp_path, "rt-1", expires_in=timedelta(hours=1))
+    # An issuer that is gone; the override may only point within its origin.
+    write_login(tmp_path, "rt-1", expires_in=timedelta(hours=1), issuer="http://127.0.0.1:9")
     env = clean_env(tmp_path, CODEX_REVOKE_TOKEN_URL_OVERRIDE="http://127.0.0.1:9/oauth/revoke")
     result = run_cli("logout", env=env)
     assert result.returncode == 0

@@ -22,6 +22,7 @@ from codex_login.adapters import encrypted_store
 from codex_login.adapters.encrypted_store import EncryptedCredentialStore, secrets_account
 from codex_login.adapters.keyring_store import SERVICE, KeyringCredentialStore, keyring_account
 from codex_login.adapters.secret_service import CodexSecretService
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.domain.ports import CredentialStore
 from interop.codex_peer import (
     LoopbackServer,
@@ -138,7 +139,10 @@ def test_our_chatgpt_login_and_refresh_are_the_codex_cli_s_and_back(
     codex: Path, tmp_path: Path, secret_service: SecretService, issuer: FakeIssuer, layout: str
 ) -> None:
     home = keyring_home(tmp_path, "codex", layout)
-    env = our_env(home, secret_service, CODEX_LOGIN_ISSUER=issuer.url)
+    # The fake issuer stands in for OpenAI's; any issuer but the default needs its client id.
+    env = our_env(
+        home, secret_service, CODEX_LOGIN_ISSUER=issuer.url, CODEX_LOGIN_CLIENT_ID=DEFAULT_CLIENT_ID
+    )
     issuer.access_ttl = timedelta(seconds=-1)  # our login's token is due at once
     child, url = start_browser_login(["--issuer", issuer.url], env)
     with urllib.request.urlopen(url, timeout=30) as page:  # the user's browser

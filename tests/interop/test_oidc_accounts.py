@@ -32,7 +32,10 @@ def issuer() -> Iterator[OidcIssuer]:
 
 
 def log_in(home: Path, issuer: OidcIssuer, who: str) -> None:
-    child, url = start_browser_login([], clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer))
+    child, url = start_browser_login(
+        [],
+        clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer, CODEX_LOGIN_CLIENT_ID=issuer.client_id),
+    )
     complete_authorization(url, login=who)
     _, stderr = child.communicate(timeout=60)
     assert child.returncode == 0, stderr

@@ -58,7 +58,7 @@ def browser_login(home: Path, issuer: OidcIssuer) -> tuple[str, subprocess.Compl
     """`login --no-browser --port 0 --issuer ...`; the URL it printed, and how it ended."""
     child, seen = start_until(
         ["login", "--no-browser", "--port", "0", "--issuer", issuer.issuer],
-        clean_env(home),
+        clean_env(home, CODEX_LOGIN_CLIENT_ID=issuer.client_id),
         lambda _, seen: AUTHORIZE_URL.search(seen) is not None,
     )
     found = AUTHORIZE_URL.search(seen)
@@ -200,7 +200,7 @@ def test_a_device_login_uses_the_device_route_from_the_metadata(
     tmp_path: Path, issuer: OidcIssuer
 ) -> None:
     home = tmp_path / "codex"
-    env = clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer)
+    env = clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer, CODEX_LOGIN_CLIENT_ID=issuer.client_id)
     child, page, code, _ = start_device_login(env)
     try:
         assert page == issuer.verification_url
@@ -226,7 +226,10 @@ def test_metadata_naming_another_issuer_is_refused(tmp_path: Path, issuer: OidcI
     port = urllib.parse.urlsplit(issuer.issuer).port
     alias = f"http://localhost:{port}"
     result = run_cli(
-        "login", "--device-auth", env=clean_env(home, CODEX_LOGIN_ISSUER=alias), timeout=30
+        "login",
+        "--device-auth",
+        env=clean_env(home, CODEX_LOGIN_ISSUER=alias, CODEX_LOGIN_CLIENT_ID=issuer.client_id),
+        timeout=30,
     )
     assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()

@@ -18,7 +18,9 @@ pytestmark = [pytest.mark.interop, pytest.mark.skipif(REASON is not None, reason
 
 
 def start(home: Path, issuer: OidcIssuer) -> tuple[subprocess.Popen[str], str, str]:
-    child, page, code, _ = start_device_login(clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer))
+    child, page, code, _ = start_device_login(
+        clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer, CODEX_LOGIN_CLIENT_ID=issuer.client_id)
+    )
     return child, page, code
 
 

@@ -53,7 +53,7 @@ def test_the_real_issuers_redirect_names_it_and_the_paste_checks_that(
 ) -> None:
     """oidc-provider sends `iss` (RFC 9207); the paste is held to it like a callback."""
     home = tmp_path / "codex"
-    env = clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer)
+    env = clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer, CODEX_LOGIN_CLIENT_ID=issuer.client_id)
     child, url = start_browser_login([], env, stdin=subprocess.PIPE)
     ended_on = authorization_redirect(url)
     assert parse_qs(urlsplit(ended_on).query)["iss"] == [issuer.issuer]

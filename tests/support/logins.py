@@ -7,13 +7,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from support.cli import clean_env
 from support.fake_issuer import FakeIssuer
 from support.tokens import access_token, id_token
 
 
 def issuer_env(home: Path, issuer: FakeIssuer, profile: str = "openai") -> dict[str, str]:
-    return clean_env(home, CODEX_LOGIN_ISSUER=issuer.url, CODEX_LOGIN_ISSUER_PROFILE=profile)
+    """The fake issuer stands in for OpenAI's: a login there names OpenAI's client id, as
+    any issuer but the default one needs its client id named."""
+    return clean_env(
+        home,
+        CODEX_LOGIN_ISSUER=issuer.url,
+        CODEX_LOGIN_ISSUER_PROFILE=profile,
+        CODEX_LOGIN_CLIENT_ID=DEFAULT_CLIENT_ID,
+    )
 
 
 def write_login(

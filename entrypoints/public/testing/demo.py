@@ -43,6 +43,7 @@ import attrs
 
 from codex_login.adapters.browser import SystemBrowser
 from codex_login.domain.errors import CodexLoginError, LoginTimedOut
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.domain.plans import plan_name
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.testing.issuer import FakeIssuer, running_issuer
@@ -176,8 +177,10 @@ class _Demo:
         self.steps = steps
         self.quiet = quiet
         self.verbose = verbose
+        # The fake issuer stands in for OpenAI's and knows its client id; any issuer but
+        # the default one needs its client id named (a mix-up defence).
         self.service: AuthService = bootstrap(
-            codex_home=home, issuer=issuer.url, environ={}, notify=say
+            codex_home=home, issuer=issuer.url, client_id=DEFAULT_CLIENT_ID, environ={}, notify=say
         )
         # The processes see only the temporary home: none of the user's CODEX_* or
         # OPENAI_* settings (a store, a broker, an issuer, a key) may leak into them.

@@ -25,9 +25,12 @@ Tests script it through attributes (``failures``, ``gates``, ``plan``...) and re
     from codex_login import CodexAuth, MemoryCredentialStore
     from codex_login.testing.issuer import FakeIssuer, running_issuer
 
+    # The fake stands in for OpenAI's issuer; any issuer but auth.openai.com needs
+    # its client id named (a mix-up defence), here OpenAI's.
     with running_issuer(FakeIssuer()) as issuer:
         store = MemoryCredentialStore()
-        with CodexAuth(store=store, issuer=issuer.url, environ={}) as auth:
+        client = "app_EMoamEEZ73f0CkXaXp7hrann"
+        with CodexAuth(store=store, issuer=issuer.url, client_id=client, environ={}) as auth:
             auth.login_in_browser(
                 announce=issuer.approve_in_background, open_browser=False, port=0
             )
@@ -179,6 +182,8 @@ class FakeIssuer:
       with this ``error`` (a user who declined) instead of a code;
     - ``sign_in_page``: when True, the authorize endpoint shows a one-click sign-in
       page (for a person at a real browser) instead of redirecting at once;
+    - ``sends_iss``: False leaves RFC 9207's ``iss`` out of the redirect back, as an
+      issuer that does not implement it does;
     - ``metadata``: merged over the discovery document (a None value removes a key);
     - ``device_interval``, ``device_slow_downs`` (answer ``slow_down`` this many
       times first, RFC 8628).
@@ -210,6 +215,7 @@ class FakeIssuer:
         self.clock = clock
         self.api_key = "sk-proj-exchanged-0123456789"
         self.authorize_error: str | None = None
+        self.sends_iss = True
         self.metadata: dict[str, Any] = {}
         self.device_interval = 0.05
         self.approve_devices = False  # True: every device code is approved as it is issued
@@ -493,7 +499,8 @@ class FakeIssuer:
                     "client_id": query.get("client_id"),
                 }
             answer["code"] = code
-        answer["iss"] = self.url  # RFC 9207
+        if self.sends_iss:
+            answer["iss"] = self.url  # RFC 9207
         separator = "&" if urlsplit(redirect_uri).query else "?"
         raise redirect(f"{redirect_uri}{separator}{urlencode(answer)}")
 
