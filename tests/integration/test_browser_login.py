@@ -735,6 +735,7 @@ def test_another_user_cannot_cancel_a_login_which_then_completes(
         store=FileCredentialStore(tmp_path),
         endpoint=HttpTokenEndpoint(),
         issuer=issuer.url,
+        client_id=DEFAULT_CLIENT_ID,
         environ={"TMPDIR": str(shared_tmp)},  # no XDG_RUNTIME_DIR: $TMPDIR/codex-login-UID
     )
     claims = shared_tmp / f"codex-login-{os.geteuid()}"

@@ -172,7 +172,7 @@ def test_another_user_on_ipv6_loopback_makes_the_login_refuse_in_one_line(
             [str(CLI), "login", "--no-browser", "--port", str(port), "--issuer", issuer.url],
             capture_output=True,
             text=True,
-            env=clean_env(tmp_path),
+            env=clean_env(tmp_path, CODEX_LOGIN_CLIENT_ID=DEFAULT_CLIENT_ID),
             timeout=60,
             check=False,
         )
@@ -200,7 +200,9 @@ def test_a_newer_login_of_the_same_user_takes_over_the_port_and_the_claims_go(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = clean_env(tmp_path / "codex", XDG_RUNTIME_DIR=str(runtime))
+    env = clean_env(
+        tmp_path / "codex", XDG_RUNTIME_DIR=str(runtime), CODEX_LOGIN_CLIENT_ID=DEFAULT_CLIENT_ID
+    )
     args = ["--issuer", issuer.url, "--port", str(port)]
     stale, _ = start_browser_login(args, env)
     claim = runtime / f"login-callback-{port}.json"
