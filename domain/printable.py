@@ -1,0 +1,37 @@
+"""Text from elsewhere made safe to show on a terminal.
+
+A claim in an ID token, a device code, an issuer's error text, a name in the store: all
+are chosen by someone else, and a terminal obeys the control characters in them. ESC ] 52
+writes the clipboard (OSC 52), CR and ESC [ 2 K rewrite the line a person reads, C1 codes
+(U+0080-U+009F) do the same on terminals that take 8-bit controls, and bidirectional
+overrides reorder what is shown. ``printable`` shows each such character as a visible
+``\\uXXXX`` escape instead; everything else, non-ASCII letters included, is kept.
+
+The escape is JSON's own, so JSON that ``json.dumps`` wrote (which already escapes C0
+and, with ``ensure_ascii``, all non-ASCII) keeps its meaning when passed through again.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 but line feed, DEL, C1, then the Unicode controls that reorder or break lines:
+# the Arabic letter mark, LRM/RLM, the line and paragraph separators, the embeddings and
+# overrides (U+202A-U+202E) and the isolates (U+2066-U+2069).
+_CONTROLS_BUT_NEWLINE = "\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+_IN_A_LINE = re.compile(f"[\n{_CONTROLS_BUT_NEWLINE}]")
+_IN_LINES = re.compile(f"[{_CONTROLS_BUT_NEWLINE}]")
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with every control character shown as ``\\uXXXX``.
+
+    Line feeds are escaped too unless ``keep_newlines``: a value from elsewhere that
+    starts a new line could pass for a line of ours.
+    """
+    pattern = _IN_LINES if keep_newlines else _IN_A_LINE
+    return pattern.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
