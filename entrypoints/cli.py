@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codex_login.adapters.process_memory import keep_memory_private
 from codex_login.application.service import AuthService
 from codex_login.application.status import Status
 from codex_login.domain.errors import (
@@ -85,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "check", None) is not None:
             args.check(args)  # contradictory options: refused before anything is set up
+        keep_memory_private(os.environ)  # before any credential is read: no ptrace or core
         service = _service_for(args)
         return int(args.run(service, args))
     except UsageError as exc:
