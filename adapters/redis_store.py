@@ -215,7 +215,7 @@ def connect(url: str, *, password: str | None = None, ca_file: str | None = None
         raise ConfigurationError(
             f"the Redis URL {shown} must start with redis://, rediss:// or unix://"
         )
-    _refuse_unknown_tls_parameters(url, shown)
+    _refuse_unknown_tls_parameters(url, shown, tls=scheme == "rediss")
     options: dict[str, Any] = {
         "socket_timeout": SOCKET_TIMEOUT,
         "socket_connect_timeout": SOCKET_TIMEOUT,
@@ -234,14 +234,22 @@ def connect(url: str, *, password: str | None = None, ca_file: str | None = None
     return client
 
 
-def _refuse_unknown_tls_parameters(url: str, shown: str) -> None:
-    """Refuse an ``ssl_*`` query parameter outside ``TLS_URL_PARAMETERS``, by name."""
+def _refuse_unknown_tls_parameters(url: str, shown: str, *, tls: bool) -> None:
+    """Refuse an ``ssl_*`` query parameter outside ``TLS_URL_PARAMETERS``, by name, and
+    any of them in a URL without TLS (whose author may believe it has TLS)."""
     for name in parse_qs(urlsplit(url).query, keep_blank_values=True):
-        if name.lower().startswith("ssl") and name not in TLS_URL_PARAMETERS:
+        if not name.lower().startswith("ssl"):
+            continue
+        if name not in TLS_URL_PARAMETERS:
             allowed = ", ".join(sorted(TLS_URL_PARAMETERS))
             raise ConfigurationError(
                 f"the Redis URL {shown} sets {name}, which codex-login does not accept "
                 f"(TLS is always verified); the TLS parameters it accepts are: {allowed}"
+            )
+        if not tls:
+            raise ConfigurationError(
+                f"the Redis URL {shown} sets {name} but does not use TLS; "
+                "start it with rediss:// for TLS"
             )
 
 

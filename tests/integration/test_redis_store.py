@@ -622,6 +622,13 @@ def test_a_tls_parameter_outside_the_allow_list_is_refused_by_name(parameter: st
         connect(f"rediss://127.0.0.1:1/0?{parameter}")
 
 
+@pytest.mark.parametrize("scheme", ["redis", "unix"])
+def test_tls_parameters_without_tls_are_refused(scheme: str) -> None:
+    """``redis://...?ssl_ca_certs=...`` reads as TLS to its author; it would be plain text."""
+    with pytest.raises(ConfigurationError, match="sets ssl_ca_certs but does not use TLS"):
+        connect(f"{scheme}://127.0.0.1:1/0?ssl_ca_certs=/etc/ssl/ca.pem")
+
+
 def test_the_allowed_tls_parameters_keep_verification(tls_server: RedisServer) -> None:
     """The CA named in the URL and the strict spellings of the two switches are accepted."""
     assert tls_server.tls is not None
