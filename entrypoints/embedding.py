@@ -158,7 +158,9 @@ class AsyncCodexAuth:
         return await self._core.tokens.auth()
 
     async def refresh(self, *, stale: str | None = None) -> AccessToken:
-        """Refresh now. With ``stale`` (a token a server refused), only if it is still current."""
+        """Refresh now. With ``stale`` (a token a server refused), only if it is still current;
+        tokens issued less than ``min_token_age_for_forced_refresh`` (5 s) ago are returned
+        as they are."""
         return await self._core.tokens.refresh(stale=stale)
 
     async def status(self) -> Status | None:
@@ -308,7 +310,9 @@ class CodexAuth:
         return tokens.fresh() or self._wait(tokens.auth())
 
     def refresh(self, *, stale: str | None = None) -> AccessToken:
-        """Refresh now. With ``stale`` (a token a server refused), only if it is still current."""
+        """Refresh now. With ``stale`` (a token a server refused), only if it is still current;
+        tokens issued less than ``min_token_age_for_forced_refresh`` (5 s) ago are returned
+        as they are."""
         return self._wait(self._core.tokens.refresh(stale=stale))
 
     def status(self) -> Status | None:
