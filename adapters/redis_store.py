@@ -237,6 +237,9 @@ def connect(url: str, *, password: str | None = None, ca_file: str | None = None
 def _refuse_unknown_tls_parameters(url: str, shown: str, *, tls: bool) -> None:
     """Refuse an ``ssl_*`` query parameter outside ``TLS_URL_PARAMETERS``, by name, and
     any of them in a URL without TLS (whose author may believe it has TLS)."""
+    # The message names the parameter but not the query, whose values may be secrets
+    # (ssl_password) that redact() does not know about.
+    shown = shown.partition("?")[0]
     for name in parse_qs(urlsplit(url).query, keep_blank_values=True):
         if not name.lower().startswith("ssl"):
             continue

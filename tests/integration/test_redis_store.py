@@ -622,6 +622,12 @@ def test_a_tls_parameter_outside_the_allow_list_is_refused_by_name(parameter: st
         connect(f"rediss://127.0.0.1:1/0?{parameter}")
 
 
+def test_a_refused_parameter_is_named_without_its_value() -> None:
+    with pytest.raises(ConfigurationError, match="sets ssl_password") as refused:
+        connect("rediss://127.0.0.1:1/0?ssl_password=key-passphrase-0123")
+    assert "key-passphrase-0123" not in str(refused.value)
+
+
 @pytest.mark.parametrize("scheme", ["redis", "unix"])
 def test_tls_parameters_without_tls_are_refused(scheme: str) -> None:
     """``redis://...?ssl_ca_certs=...`` reads as TLS to its author; it would be plain text."""
