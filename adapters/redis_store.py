@@ -29,11 +29,12 @@ import logging
 import os
 import random
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
@@ -64,6 +65,22 @@ MAX_BACKOFF = 0.5
 TIMEOUT_VARIABLE = "CODEX_LOGIN_LOCK_TIMEOUT"
 INVALIDATION_CHANNEL = "__redis__:invalidate"
 SCHEMES = ("redis", "rediss", "unix")
+# The TLS query parameters a URL may carry: where the trust anchors are, the client's own
+# certificate, and the two verification switches, which are then held to their strict value
+# (``_require_verification``). Every other ``ssl_*`` parameter that redis-py knows can
+# weaken the handshake (``ssl_ciphers``, ``ssl_min_version``, ``ssl_exclude_verify_flags``),
+# trust a certificate pasted into the URL (``ssl_ca_data``) or put a secret in it
+# (``ssl_password``); one it does not know would fail only at the first command.
+TLS_URL_PARAMETERS = frozenset(
+    {
+        "ssl_ca_certs",
+        "ssl_ca_path",
+        "ssl_certfile",
+        "ssl_keyfile",
+        "ssl_cert_reqs",
+        "ssl_check_hostname",
+    }
+)
 
 _Connection = redis.Connection | redis.UnixDomainSocketConnection
 
@@ -198,6 +215,7 @@ def connect(url: str, *, password: str | None = None, ca_file: str | None = None
         raise ConfigurationError(
             f"the Redis URL {shown} must start with redis://, rediss:// or unix://"
         )
+    _refuse_unknown_tls_parameters(url, shown, tls=scheme == "rediss")
     options: dict[str, Any] = {
         "socket_timeout": SOCKET_TIMEOUT,
         "socket_connect_timeout": SOCKET_TIMEOUT,
@@ -212,9 +230,43 @@ def connect(url: str, *, password: str | None = None, ca_file: str | None = None
         client = redis.Redis.from_url(url, **options)
     except (ValueError, TypeError) as exc:
         raise ConfigurationError(f"the Redis URL {shown} is not usable: {exc}") from exc
-    if client.connection_pool.connection_kwargs.get("ssl_cert_reqs") in ("none", "optional"):
-        raise ConfigurationError(f"the Redis URL {shown} turns off TLS verification; remove it")
+    _require_verification(client.connection_pool.connection_kwargs, shown)
     return client
+
+
+def _refuse_unknown_tls_parameters(url: str, shown: str, *, tls: bool) -> None:
+    """Refuse an ``ssl_*`` query parameter outside ``TLS_URL_PARAMETERS``, by name, and
+    any of them in a URL without TLS (whose author may believe it has TLS)."""
+    # The message names the parameter but not the query, whose values may be secrets
+    # (ssl_password) that redact() does not know about.
+    shown = shown.partition("?")[0]
+    for name in parse_qs(urlsplit(url).query, keep_blank_values=True):
+        if not name.lower().startswith("ssl"):
+            continue
+        if name not in TLS_URL_PARAMETERS:
+            allowed = ", ".join(sorted(TLS_URL_PARAMETERS))
+            raise ConfigurationError(
+                f"the Redis URL {shown} sets {name}, which codex-login does not accept "
+                f"(TLS is always verified); the TLS parameters it accepts are: {allowed}"
+            )
+        if not tls:
+            raise ConfigurationError(
+                f"the Redis URL {shown} sets {name} but does not use TLS; "
+                "start it with rediss:// for TLS"
+            )
+
+
+def _require_verification(options: dict[str, Any], shown: str) -> None:
+    """Hold the parsed TLS options to full verification: a certificate, for this host.
+
+    Checked on what redis-py parsed rather than on the text, so that no spelling of
+    ``none``, ``false`` or ``0`` gets through.
+    """
+    cert_reqs = options.get("ssl_cert_reqs", "required")
+    if cert_reqs not in ("required", ssl.CERT_REQUIRED) or not options.get(
+        "ssl_check_hostname", True
+    ):
+        raise ConfigurationError(f"the Redis URL {shown} turns off TLS verification; remove it")
 
 
 def redact(url: str) -> str:

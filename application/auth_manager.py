@@ -10,6 +10,11 @@ token send exactly one refresh request (SPEC §4):
 
 Inside one process, concurrent callers share one in-flight refresh. The hot
 path costs one ``stat`` of the store and one clock read.
+
+A forced refresh (``refresh``: a server refused the token) of tokens younger than
+the policy's ``min_token_age_for_forced_refresh`` answers them and posts nothing,
+checked before the lock (a burst costs no lock) and again under it (tokens another
+process just committed): a client cannot make the issuer rotate the login at will.
 """
 
 from __future__ import annotations
@@ -147,12 +152,17 @@ class AuthManager:
         ``stale`` is the token a server just refused: when the current token is
         already another one (refreshed meanwhile), that one is returned and
         nothing is sent, so many refused requests cause one refresh, not many.
+        Tokens younger than the policy's ``min_token_age_for_forced_refresh`` are
+        returned as they are, too.
         """
         if self._override is not None:
             return self._checked_override()  # an API key cannot be refreshed
-        current = self._usable_snapshot().current
+        snapshot = self._usable_snapshot()
+        current = snapshot.current
         assert current is not None  # noqa: S101  (_usable_snapshot raised otherwise)
         if current.mode is AuthMode.API_KEY or (stale is not None and current.token != stale):
+            return current
+        if self._too_young_to_force(snapshot):
             return current
         return await self._shared_refresh(force=True)
 
@@ -210,6 +220,14 @@ class AuthManager:
             return _Snapshot(fingerprint, record, AccessToken(AuthMode.API_KEY, auth.api_key))
         return _Snapshot(fingerprint, record, None)
 
+    def _too_young_to_force(self, snapshot: _Snapshot) -> bool:
+        tokens = snapshot.tokens
+        if tokens is None or snapshot.record is None:
+            return False
+        return self._policy.too_young_to_force(
+            tokens, snapshot.record.last_refresh, self._clock.now()
+        )
+
     # -- refreshing ------------------------------------------------------------------
 
     async def _shared_refresh(self, *, force: bool) -> AccessToken:
@@ -253,16 +271,11 @@ class AuthManager:
         """Steps 2 and 3 of the protocol, in a worker thread that holds the writer lock."""
         with self._store.exclusive():
             now_seen = self._read(self._store.fingerprint())
-            record, tokens, current = now_seen.record, now_seen.tokens, now_seen.current
-            if record is None or tokens is None or current is None:
-                return now_seen  # logged out meanwhile
-            if current.mode is not AuthMode.CHATGPT:
-                return now_seen  # switched to an API key meanwhile
-            if _token_pair(tokens) != _token_pair(seen.tokens):
-                _log().debug("another process refreshed; adopting its tokens")
+            if not self._still_wanted(seen, now_seen, force=force):
                 return now_seen
-            if not force and self._clock.now() < now_seen.refresh_at:
-                return now_seen
+            record, tokens = now_seen.record, now_seen.tokens
+            assert record is not None  # noqa: S101  (_still_wanted checked both)
+            assert tokens is not None  # noqa: S101
             unsaved = self._unsaved
             if unsaved is not None and unsaved[0] == tokens.refresh_token:
                 _log().debug("saving the tokens an earlier refresh could not save")
@@ -275,6 +288,19 @@ class AuthManager:
             grant = self._post_refresh(issuer, tokens.refresh_token)
             self._commit(refreshed_record(record, grant, self._clock.now()), tokens.refresh_token)
             return self._read(self._store.fingerprint())
+
+    def _still_wanted(self, seen: _Snapshot, now_seen: _Snapshot, *, force: bool) -> bool:
+        """Step 2: whether the record read under the lock still calls for the refresh."""
+        if now_seen.record is None or now_seen.tokens is None or now_seen.current is None:
+            return False  # logged out meanwhile
+        if now_seen.current.mode is not AuthMode.CHATGPT:
+            return False  # switched to an API key meanwhile
+        if _token_pair(now_seen.tokens) != _token_pair(seen.tokens):
+            _log().debug("another process refreshed; adopting its tokens")
+            return False
+        if force:
+            return not self._too_young_to_force(now_seen)
+        return self._clock.now() >= now_seen.refresh_at
 
     def _post_refresh(self, issuer: IssuerConfig, refresh_token: str) -> TokenGrant:
         """POST on this worker thread's own event loop.

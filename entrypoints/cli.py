@@ -5,7 +5,10 @@ says what happened, then what to do. Exit codes: 0 success, 1 failure, 2 usage e
 4 ``token`` only: a person must log in (nothing is stored, or the session ended), so a
 script can stop retrying, 130 interrupted, 141 stdout closed early (``| head``).
 ``status`` keeps the Codex CLI's codes (0 logged in, 1 not logged in or unreadable).
-Messages that may quote the issuer or a stored field pass through ``scrub`` first.
+Messages that may quote the issuer or a stored field pass through ``scrub`` first, and
+``printable`` escapes their control characters (newlines included) so that the issuer,
+a token or the store cannot drive the terminal or forge a line; ``_say`` and ``_emit``
+escape every control character but our own line breaks, whatever reaches them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codex_login.adapters.process_memory import keep_memory_private
 from codex_login.application.service import AuthService
 from codex_login.application.status import Status
 from codex_login.domain.errors import (
@@ -32,6 +36,7 @@ from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.masking import scrub
 from codex_login.domain.modes import AuthMode, mode_name
 from codex_login.domain.plans import plan_name
+from codex_login.domain.printable import printable
 from codex_login.entrypoints.bootstrap import bootstrap, broker_client, codex_home_from
 
 if TYPE_CHECKING:
@@ -74,16 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:  # said by the command they were given to, with its usage
         commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.verbose:
-        import logging  # noqa: PLC0415  (only when asked: it costs start-up time)
-
-        logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-        logging.getLogger("codex_login").setLevel(logging.DEBUG)
+        _log_verbosely()
     if args.command == "help":
         return _help(parser, commands, args.topic)
     service = None
     try:
         if getattr(args, "check", None) is not None:
             args.check(args)  # contradictory options: refused before anything is set up
+        keep_memory_private(os.environ)  # before any credential is read: no ptrace or core
         service = _service_for(args)
         return int(args.run(service, args))
     except UsageError as exc:
@@ -107,6 +110,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Its message could hold anything, secrets included: -v shows it to those who ask.
         _say(f"Error: unexpected {type(exc).__name__}, a bug in codex-login (-v shows details)")
         return EXIT_FAILURE
+
+
+def _log_verbosely() -> None:
+    """-v: our modules' log lines on stderr, their control characters escaped."""
+    import logging  # noqa: PLC0415  (only when asked: it costs start-up time)
+
+    class Printable(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return printable(super().format(record), keep_newlines=True)
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(Printable("%(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    logging.getLogger("codex_login").setLevel(logging.DEBUG)
 
 
 def _help(
@@ -657,7 +674,7 @@ def _say_who(outcome: LoginOutcome) -> None:
     who = claims.email or claims.account_id
     if who:
         plan = f"ChatGPT {_plan_title(plan_name(claims.plan))}" if claims.plan else "ChatGPT"
-        _say(f"Logged in as {who} ({plan})")
+        _say(printable(f"Logged in as {who} ({plan})"))
 
 
 def _plan_title(plan: str) -> str:
@@ -688,7 +705,7 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOu
             _say("Open this URL in a browser to sign in:")
         else:
             _say("If your browser did not open, navigate to this URL to authenticate:")
-        _say(f"\n{url}\n")
+        _say(f"\n{printable(url)}\n")
         _say(
             "On a remote or headless machine, use `codex-login login --device-auth` instead "
             f"(or forward the port: ssh -L {port}:localhost:{port} HOST)."
@@ -701,7 +718,7 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOu
 
     def refused(reason: str) -> None:
         sentence = f"{reason[:1].upper()}{reason[1:].rstrip('.')}."
-        _say(f"That address was not accepted. {sentence} Still waiting for the sign-in.")
+        _say(printable(f"That address was not accepted. {sentence} Still waiting for the sign-in."))
 
     return asyncio.run(
         service.login_in_browser(
@@ -742,10 +759,11 @@ def _login_with_device_code(service: AuthService, args: argparse.Namespace) -> L
     async def sign_in() -> LoginOutcome:
         login = service.begin_device_login()
         device = await login.start()
-        _say(f"To sign in, open this page on any device:\n\n    {device.verification_uri}\n")
-        _say(f"and enter this code:\n\n    {device.user_code}\n")
+        page, code = printable(device.verification_uri), printable(device.user_code)
+        _say(f"To sign in, open this page on any device:\n\n    {page}\n")
+        _say(f"and enter this code:\n\n    {code}\n")
         if device.verification_uri_complete:
-            _say(f"(or open {device.verification_uri_complete})")
+            _say(printable(f"(or open {device.verification_uri_complete})"))
         _say(f"Waiting for approval; the code expires in {round(device.expires_in / 60)} minutes.")
         return await asyncio.wait_for(login.wait(device), timeout)
 
@@ -831,7 +849,7 @@ def _status(service: AuthService, args: argparse.Namespace) -> int:
     if status is None:
         _say("Not logged in")
         return EXIT_FAILURE
-    _say(_logged_in_line(status))
+    _say(printable(_logged_in_line(status)))
     if args.verbose or not args.json:  # --json alone: the details are on stdout
         _say_details(status, now=service.clock.now(), verbose=args.verbose)
     if status.foreign:
@@ -932,7 +950,7 @@ def _say_field(label: str, value: object) -> None:
     if isinstance(value, bool):
         _say(f"  {label}: {'yes' if value else 'no'}")
     elif value is not None:
-        _say(f"  {label}: {value}")
+        _say(printable(f"  {label}: {value}"))
 
 
 def _service_for(args: argparse.Namespace) -> AuthService | None:
@@ -970,7 +988,7 @@ def _token(service: AuthService | None, args: argparse.Namespace) -> int:
         }
         _emit(json.dumps(document, indent=2))
     else:
-        _emit(current.token)
+        _emit(printable(current.token))
     return EXIT_OK
 
 
@@ -1039,7 +1057,7 @@ def _import(service: AuthService, args: argparse.Namespace) -> int:
         )
     loaded = auth_json.decode(data, "the login on stdin")
     for warning in loaded.warnings:
-        _say(f"Warning: {warning}")
+        _say(printable(f"Warning: {warning}"))
     changed = import_login(store=service.store, record=loaded.record, replace=args.force)
     where = service.store.location
     if changed:
@@ -1073,7 +1091,7 @@ def _accounts(service: AuthService, args: argparse.Namespace) -> int:
         _say("Not logged in")
         return EXIT_OK
     for account in accounts:
-        _emit(_account_line(account))
+        _emit(printable(_account_line(account)))
     return EXIT_OK
 
 
@@ -1108,12 +1126,14 @@ def _switch(service: AuthService, args: argparse.Namespace) -> int:
     before = next((a for a in service.accounts() if a.active), None)
     chosen = service.switch(args.target)
     if before is not None and before.name == chosen.name:
-        _say(f"{chosen.name} is already the active account")
+        _say(printable(f"{chosen.name} is already the active account"))
         return EXIT_OK
     who = f" ({chosen.email})" if chosen.email else ""
-    _say(f"Switched to {chosen.name}{who}")
+    _say(printable(f"Switched to {chosen.name}{who}"))
     if before is not None:
-        _say(f"  {before.name} is kept; `codex-login switch {before.name}` brings it back")
+        _say(
+            printable(f"  {before.name} is kept; `codex-login switch {before.name}` brings it back")
+        )
     return EXIT_OK
 
 
@@ -1124,7 +1144,7 @@ def _logout(service: AuthService, args: argparse.Namespace) -> int:
     result = asyncio.run(service.logout(revoke=not args.local))
     if result.revoke_error:
         warning = f"Warning: could not revoke the login at the issuer: {result.revoke_error}"
-        _say(scrub(warning, secrets))
+        _say(printable(scrub(warning, secrets)))
     _say("Successfully logged out" if result.removed else "Not logged in")
     return EXIT_OK
 
@@ -1158,10 +1178,10 @@ def _demo(service: AuthService, args: argparse.Namespace) -> int:
         )
     except CodexLoginError as exc:
         # Said here, not by main(): its scrubbing would read the user's own store.
-        _say(f"Error: {exc}")
+        _say(printable(f"Error: {exc}"))
         if args.verbose:
             for cause in _causes(exc):
-                _say(f"  caused by {type(cause).__name__}: {cause}")
+                _say(printable(f"  caused by {type(cause).__name__}: {cause}"))
         return EXIT_FAILURE
     return EXIT_OK
 
@@ -1188,20 +1208,22 @@ def _stored_secrets(service: AuthService | None) -> list[str]:
 
 
 def _say_scrubbed(message: str, service: AuthService | None) -> None:
-    """Say a message that may quote the issuer or a stored field, without the secrets."""
-    _say(scrub(message, _stored_secrets(service)))
+    """Say a one-line message that may quote the issuer or a stored field, without the
+    secrets and without control characters."""
+    _say(printable(scrub(message, _stored_secrets(service))))
 
 
 def _emit(data: str) -> None:
     """Data to stdout, flushed now: a closed pipe then stops us before any more is said."""
     try:
-        print(data, flush=True)
+        print(printable(data, keep_newlines=True), flush=True)
     except BrokenPipeError as exc:  # only here: a broken pipe elsewhere is no reader gone
         raise StdoutClosed from exc
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr)
+    """A message to stderr; the last guard: no control character but our line breaks."""
+    print(printable(message, keep_newlines=True), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from codex_login.application.brokered import BrokeredTokens
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError, LoginTimedOut
 from codex_login.domain.modes import AuthMode
+from codex_login.domain.printable import printable
 from codex_login.entrypoints.bootstrap import bootstrap, broker_client
 
 if TYPE_CHECKING:
@@ -56,17 +57,21 @@ LOGIN_TIMEOUT = 15 * 60.0
 
 
 def _print_url(url: str, port: int) -> None:
-    print(f"To sign in, open this URL in a browser:\n\n{url}\n", file=sys.stderr)
+    # The default announcers show what the issuer chose, so its control characters are
+    # escaped (domain/printable.py), as the command line does.
+    print(f"To sign in, open this URL in a browser:\n\n{printable(url)}\n", file=sys.stderr)
 
 
 def _print_refusal(reason: str) -> None:
-    print(f"That address was not accepted: {reason}", file=sys.stderr)
+    print(printable(f"That address was not accepted: {reason}"), file=sys.stderr)
 
 
 def _print_code(device: DeviceCode) -> None:
     print(
-        f"To sign in, open {device.verification_uri} on any device "
-        f"and enter the code {device.user_code}",
+        printable(
+            f"To sign in, open {device.verification_uri} on any device "
+            f"and enter the code {device.user_code}"
+        ),
         file=sys.stderr,
     )
 
@@ -153,7 +158,9 @@ class AsyncCodexAuth:
         return await self._core.tokens.auth()
 
     async def refresh(self, *, stale: str | None = None) -> AccessToken:
-        """Refresh now. With ``stale`` (a token a server refused), only if it is still current."""
+        """Refresh now. With ``stale`` (a token a server refused), only if it is still current;
+        tokens issued less than ``min_token_age_for_forced_refresh`` (5 s) ago are returned
+        as they are."""
         return await self._core.tokens.refresh(stale=stale)
 
     async def status(self) -> Status | None:
@@ -303,7 +310,9 @@ class CodexAuth:
         return tokens.fresh() or self._wait(tokens.auth())
 
     def refresh(self, *, stale: str | None = None) -> AccessToken:
-        """Refresh now. With ``stale`` (a token a server refused), only if it is still current."""
+        """Refresh now. With ``stale`` (a token a server refused), only if it is still current;
+        tokens issued less than ``min_token_age_for_forced_refresh`` (5 s) ago are returned
+        as they are."""
         return self._wait(self._core.tokens.refresh(stale=stale))
 
     def status(self) -> Status | None:

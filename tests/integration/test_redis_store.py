@@ -532,16 +532,29 @@ def test_a_unix_socket_url(redis_server: RedisServer, redis_prefix: str) -> None
 # -- TLS -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    directory = tmp_path_factory.mktemp("tls-redis")
+def tls_files(directory: Path, host: str) -> Tls:
+    """A new CA and a server certificate it signed for ``host``, as PEM files."""
     authority = trustme.CA()
-    issued = authority.issue_cert("127.0.0.1")
+    issued = authority.issue_cert(host)
     tls = Tls(directory / "cert.pem", directory / "key.pem", directory / "ca.pem")
     issued.cert_chain_pems[0].write_to_path(str(tls.cert))
     issued.private_key_pem.write_to_path(str(tls.key))
     authority.cert_pem.write_to_path(str(tls.ca))
-    with running_redis(directory, tls=tls) as server:
+    return tls
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    directory = tmp_path_factory.mktemp("tls-redis")
+    with running_redis(directory, tls=tls_files(directory, "127.0.0.1")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def wrong_host_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A TLS server whose certificate, from a trusted CA, names another host."""
+    directory = tmp_path_factory.mktemp("wrong-host-redis")
+    with running_redis(directory, tls=tls_files(directory, "cache.example")) as server:
         yield server
 
 
@@ -563,6 +576,75 @@ def test_tls_is_verified(tls_server: RedisServer) -> None:
 def test_a_url_that_turns_off_tls_verification_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="turns off TLS verification"):
         connect("rediss://127.0.0.1:1/0?ssl_cert_reqs=none")
+
+
+def test_a_certificate_for_another_host_is_refused(wrong_host_server: RedisServer) -> None:
+    assert wrong_host_server.tls is not None
+    client = connect(wrong_host_server.url, ca_file=str(wrong_host_server.tls.ca))
+    with pytest.raises(StorageError, match=r"certificate verify failed.*127\.0\.0\.1"):
+        RedisCredentialStore(client).load()
+
+
+@pytest.mark.parametrize("off", ["false", "False", "0", "no", "n"])
+def test_a_url_cannot_turn_off_the_host_name_check(
+    tmp_path: Path, wrong_host_server: RedisServer, off: str
+) -> None:
+    """The attack: the CA is trusted, the certificate names another host, the URL says
+    ``ssl_check_hostname=false``. Nothing may be sent to that server."""
+    assert wrong_host_server.tls is not None
+    url = f"{wrong_host_server.url}?ssl_check_hostname={off}"
+    env = redis_env(tmp_path, url, "tls", CODEX_CA_CERTIFICATE=str(wrong_host_server.tls.ca))
+    result = run_cli("login", "--with-api-key", env=env, stdin=API_KEY)
+    assert result.returncode != 0
+    assert f"the Redis URL {url} turns off TLS verification; remove it" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    with contextlib.closing(wrong_host_server.client()) as client:
+        assert client.dbsize() == 0
+
+
+@pytest.mark.parametrize(
+    "parameter",
+    [
+        "ssl_ciphers=NULL",
+        "ssl_min_version=2",
+        "ssl_exclude_verify_flags=VERIFY_X509_STRICT",
+        "ssl_include_verify_flags=VERIFY_X509_PARTIAL_CHAIN",
+        "ssl_ca_data=-----BEGIN",
+        "ssl_password=secret",
+        "ssl_validate_ocsp=false",
+        "SSL_CHECK_HOSTNAME=false",
+        "ssl_check_hostname=true&ssl_verify=none",
+    ],
+)
+def test_a_tls_parameter_outside_the_allow_list_is_refused_by_name(parameter: str) -> None:
+    name = parameter.rpartition("&")[2].partition("=")[0]
+    with pytest.raises(ConfigurationError, match=f"sets {name}, which codex-login does not accept"):
+        connect(f"rediss://127.0.0.1:1/0?{parameter}")
+
+
+def test_a_refused_parameter_is_named_without_its_value() -> None:
+    with pytest.raises(ConfigurationError, match="sets ssl_password") as refused:
+        connect("rediss://127.0.0.1:1/0?ssl_password=key-passphrase-0123")
+    assert "key-passphrase-0123" not in str(refused.value)
+
+
+@pytest.mark.parametrize("scheme", ["redis", "unix"])
+def test_tls_parameters_without_tls_are_refused(scheme: str) -> None:
+    """``redis://...?ssl_ca_certs=...`` reads as TLS to its author; it would be plain text."""
+    with pytest.raises(ConfigurationError, match="sets ssl_ca_certs but does not use TLS"):
+        connect(f"{scheme}://127.0.0.1:1/0?ssl_ca_certs=/etc/ssl/ca.pem")
+
+
+def test_the_allowed_tls_parameters_keep_verification(tls_server: RedisServer) -> None:
+    """The CA named in the URL and the strict spellings of the two switches are accepted."""
+    assert tls_server.tls is not None
+    url = (
+        f"{tls_server.url}?ssl_ca_certs={tls_server.tls.ca}"
+        "&ssl_cert_reqs=required&ssl_check_hostname=true"
+    )
+    redis_store = RedisCredentialStore(connect(url), prefix="allowed-tls")
+    redis_store.save(chatgpt_record())
+    assert redis_store.load() is not None
 
 
 # -- configuration -----------------------------------------------------------------------------

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from codex_login import CodexAuth
+from codex_login.domain.refresh_policy import RefreshPolicy
 from interop.codex_peer import AppServer, LoopbackServer, chatgpt_backend_routes
 from interop.oidc_issuer import OidcIssuer, issuer_unavailable_reason
 from interop.scripted_browser import complete_authorization
@@ -18,6 +20,10 @@ from support.cli import clean_env, run_cli, start_browser_login
 
 REASON = issuer_unavailable_reason()
 pytestmark = [pytest.mark.interop, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
+
+# These tests refresh at the issuer seconds after a login, on purpose: the guard that
+# answers a forced refresh of tokens just issued with those tokens is off here.
+FORCE_AT_ONCE = RefreshPolicy(min_token_age_for_forced_refresh=timedelta(0))
 
 USERS = {
     "alice": {"email": "alice@example.com", "chatgpt_account_id": "ws-alice"},
@@ -76,7 +82,7 @@ def test_two_people_switch_and_the_codex_cli_follows(
     assert seen_by_codex(codex, home) == ("bob@example.com", "ws-team")
 
     environ = clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer)
-    with CodexAuth(codex_home=home, environ=environ) as auth:
+    with CodexAuth(codex_home=home, environ=environ, policy=FORCE_AT_ONCE) as auth:
         rotated = auth.refresh()  # a refresh at the real issuer rotates bob's refresh token
     bob_refresh = json.loads((home / "auth.json").read_bytes())["tokens"]["refresh_token"]
 
@@ -90,7 +96,7 @@ def test_two_people_switch_and_the_codex_cli_follows(
     document = json.loads((home / "auth.json").read_bytes())
     assert document["tokens"]["refresh_token"] == bob_refresh  # the rotated one came back
     assert document["tokens"]["access_token"] == rotated.token
-    with CodexAuth(codex_home=home, environ=environ) as auth:
+    with CodexAuth(codex_home=home, environ=environ, policy=FORCE_AT_ONCE) as auth:
         assert auth.refresh().token != rotated.token  # and the issuer still takes it
 
 
@@ -104,7 +110,7 @@ def test_an_inactive_account_refreshes_in_its_slot_at_the_real_issuer(
     environ = clean_env(home, CODEX_LOGIN_ISSUER=issuer.issuer)
     slot = home / "accounts" / "alice" / "auth.json"
     before = json.loads(slot.read_bytes())["tokens"]["refresh_token"]
-    with CodexAuth(codex_home=home, environ=environ) as auth:
+    with CodexAuth(codex_home=home, environ=environ, policy=FORCE_AT_ONCE) as auth:
         alice = auth.for_account("alice")
         renewed = alice.refresh()
         alice.close()

@@ -28,6 +28,11 @@ def clean_env(home: Path | None = None, **extra: str) -> dict[str, str]:
     }
     if home is not None:
         env["CODEX_HOME"] = str(home)
+    if os.geteuid() != 0:
+        # The CLI makes itself non-dumpable; only root may then look into its /proc
+        # files, as the tests that wait on its system calls or count its descriptors do.
+        # As root (CI's usual case) the CLI runs as shipped.
+        env["CODEX_LOGIN_DUMPABLE"] = "1"
     env.update(extra)
     return env
 

@@ -74,8 +74,10 @@ class RedisServer:
         return f"{scheme}://{auth}{self.address}/0"
 
     def client(self, **options: object) -> redis.Redis:
+        """A client for the test's own look and setup; with TLS it takes the Unix socket
+        (never TLS), so a server whose certificate is wrong on purpose can be read."""
         if self.tls:
-            options = {"ssl": True, "ssl_ca_certs": str(self.tls.ca), **options}
+            return redis.Redis(unix_socket_path=str(self.socket), password=self.password, **options)  # type: ignore[arg-type]
         return redis.Redis(
             host="127.0.0.1",
             port=self.port,

@@ -22,6 +22,7 @@ from codex_login.domain.errors import (
 )
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord, Loaded
+from codex_login.domain.refresh_policy import MIN_TOKEN_AGE_FOR_FORCED_REFRESH
 from codex_login.domain.tokens import TokenData, TokenGrant
 from support.fakes import NOW, FakeClock, FakeTokenEndpoint
 from support.records import chatgpt_record
@@ -135,7 +136,8 @@ def test_an_opaque_token_is_refreshed_by_age() -> None:
 
 
 def test_refresh_forces_one() -> None:
-    manager, _, endpoint, _ = setup(expiring_in(60))
+    manager, _, endpoint, clock = setup(expiring_in(60))
+    clock.advance(MIN_TOKEN_AGE_FOR_FORCED_REFRESH)  # a token just refreshed is not forced again
     asyncio.run(manager.refresh())
     assert endpoint.refreshed == ["rt-1"]
 
@@ -304,7 +306,8 @@ def test_a_refresh_that_hangs_gives_up_after_the_refresh_timeout() -> None:
 
 def test_a_lock_taken_on_the_event_loop_does_not_stall_a_refresh() -> None:
     """A logout on the same loop waits for the refresh's lock; the refresh must still finish."""
-    manager, store, endpoint, _ = setup(expiring_in(60))
+    manager, store, endpoint, clock = setup(expiring_in(60))
+    clock.advance(MIN_TOKEN_AGE_FOR_FORCED_REFRESH)  # old enough to force a refresh
 
     async def scenario() -> None:
         endpoint.gate = threading.Event()

@@ -294,13 +294,14 @@ class FakeIssuer:
             self._grants[token] = _Grant([token])
         return token
 
-    def issue_tokens(self, refresh_token: str) -> dict[str, str]:
+    def issue_tokens(self, refresh_token: str, *, now: datetime | None = None) -> dict[str, str]:
         """The ID, access and refresh tokens this issuer answers with, for ``refresh_token``.
 
         The ID token names this issuer (``iss``) and carries ``plan`` and ``claims``;
-        the access token expires ``access_ttl`` from now.
+        the access token is issued ``now`` (default: the issuer's clock) and expires
+        ``access_ttl`` later.
         """
-        now = self._now()
+        now = now or self._now()
         return {
             "id_token": id_token(plan=self.plan, issuer=self.url or None, **self.claims),
             "access_token": access_token(
@@ -310,7 +311,11 @@ class FakeIssuer:
         }
 
     def login_record(
-        self, *, client_id: str = DEFAULT_CLIENT_ID, api_key: str | None = None
+        self,
+        *,
+        client_id: str = DEFAULT_CLIENT_ID,
+        api_key: str | None = None,
+        age: timedelta = timedelta(0),
     ) -> CredentialRecord:
         """The record a ChatGPT login at this issuer stores, for a new grant.
 
@@ -318,13 +323,16 @@ class FakeIssuer:
         ``new_refresh_token()``, so refreshing and revoking them work), made into
         a record by the same code a real login uses, with ``tokens.oauth_provenance``
         naming this issuer and ``client_id``. Save it in a store to start a test
-        logged in without a browser.
+        logged in without a browser. ``age`` dates the login that long ago (its
+        ``last_refresh`` and the access token's ``iat``): a forced refresh of tokens
+        issued seconds ago answers them without asking the issuer.
         """
         if not self.url:
             raise RuntimeError("the issuer is not running: use running_issuer() first")
-        grant = TokenGrant(**self.issue_tokens(self.new_refresh_token()))
+        issued = self._now() - age
+        grant = TokenGrant(**self.issue_tokens(self.new_refresh_token(), now=issued))
         tokens = attrs.evolve(tokens_from_grant(grant), provenance=Provenance(self.url, client_id))
-        return record_of_login(tokens, api_key, self._now(), None)
+        return record_of_login(tokens, api_key, issued, None)
 
     # -- the browser and the user ---------------------------------------------------------
 

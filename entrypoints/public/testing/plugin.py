@@ -19,7 +19,10 @@ hands out its tokens exactly as its code exchange would (``FakeIssuer.login_reco
 with ``tokens.oauth_provenance`` naming the fake issuer), and the record is
 saved through the store. So the stored refresh token is live at the issuer:
 ``refresh()``, a due refresh, ``logout()`` and revocation all talk to it for
-real, and ``codex_fake_issuer.requests`` starts empty. To test a browser login
+real, and ``codex_fake_issuer.requests`` starts empty. The login is dated a minute
+back (``LOGIN_AGE_SECONDS``), as in a session under way: a forced refresh of tokens issued
+seconds ago answers them without asking the issuer, so a test's first ``refresh()``
+(or its code's retry after a 401) would otherwise post nothing. To test a browser login
 itself, start from ``codex_home`` and use ``FakeIssuer.approve_in_background``.
 """
 
@@ -41,6 +44,8 @@ if TYPE_CHECKING:
 pytest.register_assert_rewrite("codex_login.testing.contract")
 
 # Every import below is inside a fixture: this module loads in every pytest session.
+
+LOGIN_AGE_SECONDS = 60.0  # how long ago the fixtures' login happened
 
 
 @pytest.fixture
@@ -90,8 +95,10 @@ def codex_async_auth(codex_home: Path, codex_fake_issuer: FakeIssuer) -> AsyncCo
 
 def _logged_in(home: Path, issuer: FakeIssuer) -> FileCredentialStore:
     """The auth.json store in ``home``, holding a new ChatGPT login at ``issuer``."""
+    from datetime import timedelta  # noqa: PLC0415
+
     from codex_login import FileCredentialStore  # noqa: PLC0415
 
     store = FileCredentialStore(home)
-    store.save(issuer.login_record())
+    store.save(issuer.login_record(age=timedelta(seconds=LOGIN_AGE_SECONDS)))
     return store

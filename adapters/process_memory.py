@@ -1,0 +1,45 @@
+"""Keeping this process's memory, which holds refresh tokens, from other processes.
+
+By default any process of the same user can read a process's memory: attach a debugger
+(ptrace), read ``/proc/<pid>/mem`` or ``/proc/<pid>/environ``, or wait for a core dump.
+``prctl(PR_SET_DUMPABLE, 0)`` turns all of that off on Linux: no core file is written,
+and the ptrace access checks behind attaching and behind those ``/proc`` files then ask
+for ``CAP_SYS_PTRACE``, which an ordinary process of the same user does not have (the
+files also become root's). Root and the process itself are unaffected, and a program we
+start (a browser) gets the default back with ``execve``.
+
+The flag covers the whole process, so it is set once, at start-up, before any
+credential is read. Elsewhere, or when it fails, nothing changes and nothing is said:
+it hardens, it is not what makes a login work.
+
+``CODEX_LOGIN_DUMPABLE=1`` leaves the process as it was, for a person debugging it
+(py-spy, gdb) as its own user. It opens nothing to an attacker who could set it: whoever
+controls our environment can already run code inside us (``PYTHONPATH``, ``LD_PRELOAD``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+
+PR_GET_DUMPABLE = 3
+PR_SET_DUMPABLE = 4
+OPT_OUT = "CODEX_LOGIN_DUMPABLE"
+
+
+def keep_memory_private(environ: Mapping[str, str]) -> bool:
+    """Make this process non-dumpable unless ``environ`` opts out; True when the kernel
+    took it, else False."""
+    if environ.get(OPT_OUT) == "1" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        # Imported on call: only a process that asks pays for ctypes (a few ms).
+        import ctypes  # noqa: PLC0415
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        # prctl is variadic and the kernel reads unsigned longs: pass them at full width,
+        # so no stale upper half of a register makes the call fail.
+        zero = ctypes.c_ulong(0)
+        return int(prctl(PR_SET_DUMPABLE, zero, zero, zero, zero)) == 0
+    except (ImportError, OSError, AttributeError):  # no ctypes, no libc, no prctl
+        return False
