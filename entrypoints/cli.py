@@ -174,6 +174,8 @@ _STORE_ENV = """\
   CODEX_LOGIN_REDIS_PREFIX   the redis store's key prefix
   CODEX_LOGIN_LOCK_TIMEOUT   seconds to wait for a held lock (default 90)
   CODEX_LOGIN_TRUST_OWNER    one more owner (uid) of CODEX_HOME to trust
+  CODEX_LOGIN_DUMPABLE       1: let debuggers attach (py-spy, gdb); by default
+                             the process is not dumpable while it holds tokens
 """
 _API_KEY_ENV = """\
   OPENAI_API_KEY             an API-key login, used when nothing is stored
