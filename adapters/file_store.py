@@ -44,6 +44,7 @@ from codex_login.adapters.owned_paths import (
     give_to_directory_owner,
     make_private,
     open_directory,
+    resolve_links,
 )
 from codex_login.domain.errors import LockTimeout, StorageError, UntrustedPath
 from codex_login.domain.record import CredentialRecord, Loaded
@@ -238,14 +239,20 @@ class FileCredentialStore:
 
     def _follow(self, home: int) -> _Place:
         """auth.json in CODEX_HOME, or through the user's own link, the target in its
-        checked directory: the link's owner, the target's directory and (when read or
-        replaced) the target file must all be the user's."""
+        checked directory: every link on the way (a chain of them included), the
+        target's directory and (when read or replaced) the target file must all be the
+        user's."""
         here = _Place(self.codex_home, home, AUTH_FILE)
         info = _lstat_in(home, AUTH_FILE, self.path)
         if info is None or not stat.S_ISLNK(info.st_mode):
             return here
         check_link(info, self.path, self.owners)
-        target = Path(os.path.realpath(self.path))
+        try:
+            target = resolve_links(self.path, self.owners)
+        except UntrustedPath as exc:
+            raise UntrustedPath(f"refusing to follow {self.path}: {exc}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot follow {self.path}: {_reason(exc)}") from exc
         try:
             fd = open_directory(target.parent, self.owners)
         except UntrustedPath as exc:

@@ -26,6 +26,7 @@ check and a use can swap the object.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Mapping
@@ -41,6 +42,8 @@ _MAX_UID = 2**32 - 2  # (uid_t)-1 means "no user"
 DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 # Opening a name inside a checked directory: a link there is never followed.
 NO_FOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+# As many links as the kernel follows in one path lookup (Linux's MAXSYMLINKS).
+MAX_LINK_HOPS = 40
 
 
 @attrs.frozen
@@ -162,6 +165,41 @@ def check_file(info: os.stat_result, path: Path, owners: Owners, *, private: boo
             f"refusing to use {path}: its mode {mode:04o} lets other users change it; "
             f"run `chmod 600 {path}`"
         )
+
+
+def resolve_links(path: Path, owners: Owners) -> Path:
+    """Where ``path`` really is, as ``realpath`` finds it, following only links of
+    trusted owners: one link another user made anywhere on the way (a second link
+    behind the user's own, say) could send a read, a write or a delete to any file.
+    The part from the first missing name on is returned as it is (nothing to follow).
+    OSError (ELOOP) after MAX_LINK_HOPS links."""
+    pending = list((Path.cwd() / path).parts[1:])  # Path keeps "..": resolved below, physically
+    current = Path("/")
+    hops = 0
+    while pending:
+        name = pending.pop(0)
+        if name == "..":
+            current = current.parent
+            continue
+        candidate = current / name
+        try:
+            info = os.lstat(candidate)
+        except FileNotFoundError:
+            return candidate.joinpath(*pending)
+        if not stat.S_ISLNK(info.st_mode):
+            current = candidate
+            continue
+        hops += 1
+        if hops > MAX_LINK_HOPS:
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path))
+        check_link(info, candidate, owners)
+        target = Path(os.readlink(candidate))
+        if target.is_absolute():
+            current = Path("/")
+            pending = [*target.parts[1:], *pending]
+        else:
+            pending = [*target.parts, *pending]
+    return current
 
 
 def check_link(info: os.stat_result, link: Path, owners: Owners) -> None:

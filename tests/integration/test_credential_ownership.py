@@ -207,6 +207,49 @@ def test_ones_own_link_into_another_users_directory_is_not_followed(base: Path) 
     assert f"refusing to follow {home / 'auth.json'} to {target}: refusing to use {theirs}" in line
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(("logout", "--local"), id="logout"),
+        pytest.param(("import", "--force"), id="import"),
+        pytest.param(("token",), id="token"),
+    ],
+)
+def test_a_second_link_another_user_made_behind_ones_own_is_not_followed(
+    base: Path, precious: Path, command: tuple[str, ...]
+) -> None:
+    """The user's own link leads through a shared directory where the other user put a
+    link of theirs to a file of the user's: every link on the way must be trusted,
+    not only the first one (resolving the whole chain at once followed theirs)."""
+    shared = base / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # root's, as /tmp is
+    stale = owned_dir(shared / "stale", OTHER_UID, OTHER_GID, 0o755)
+    theirs = owned_link(stale / "auth.json", precious, OTHER_UID, OTHER_GID)
+    home = owned_dir(base / "mine", NOBODY_UID, NOBODY_GID)
+    owned_link(home / "auth.json", theirs, NOBODY_UID, NOBODY_GID)
+    result = run_cli_as_nobody(*command, home=home, stdin=api_key_document(OWN_KEY))
+    assert result.returncode == 1
+    line = one_error_line(result.stderr)
+    assert f"refusing to follow {theirs}: the link belongs to uid {OTHER_UID}" in line
+    assert precious.read_text() == PRECIOUS
+    assert theirs.is_symlink()
+
+
+def test_a_chain_of_ones_own_links_is_followed(base: Path) -> None:
+    home = owned_dir(base / "mine", NOBODY_UID, NOBODY_GID)
+    dotfiles = owned_dir(base / "dotfiles", NOBODY_UID, NOBODY_GID)
+    store = owned_dir(base / "store", NOBODY_UID, NOBODY_GID)
+    target = store / "auth.json"
+    middle = owned_link(dotfiles / "auth.json", Path("../store/auth.json"), NOBODY_UID, NOBODY_GID)
+    owned_link(home / "auth.json", middle, NOBODY_UID, NOBODY_GID)
+    imported = run_cli_as_nobody("import", home=home, stdin=api_key_document(OWN_KEY))
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(target.read_text())["OPENAI_API_KEY"] == OWN_KEY
+    token = run_cli_as_nobody("token", home=home)
+    assert (token.returncode, token.stdout) == (0, f"{OWN_KEY}\n"), token.stderr
+
+
 def test_ones_own_link_to_ones_own_dotfiles_still_works(base: Path) -> None:
     home = owned_dir(base / "mine", NOBODY_UID, NOBODY_GID)
     dotfiles = owned_dir(base / "dotfiles", NOBODY_UID, NOBODY_GID)
