@@ -225,12 +225,15 @@ def connect(url: str, *, password: str | None = None, ca_file: str | None = None
     if password and not _url_password(url):
         options["password"] = password
     if scheme == "rediss":
-        options["ssl_ca_certs"] = ca_file
+        # Said, not assumed: redis-py's defaults have changed between releases. The URL's
+        # own ssl_* values replace these and are held to the same by _require_verification.
+        options.update(ssl_ca_certs=ca_file, ssl_cert_reqs="required", ssl_check_hostname=True)
     try:
         client = redis.Redis.from_url(url, **options)
     except (ValueError, TypeError) as exc:
         raise ConfigurationError(f"the Redis URL {shown} is not usable: {exc}") from exc
-    _require_verification(client.connection_pool.connection_kwargs, shown)
+    if scheme == "rediss":
+        _require_verification(client.connection_pool.connection_kwargs, shown)
     return client
 
 
@@ -262,9 +265,10 @@ def _require_verification(options: dict[str, Any], shown: str) -> None:
     Checked on what redis-py parsed rather than on the text, so that no spelling of
     ``none``, ``false`` or ``0`` gets through.
     """
-    cert_reqs = options.get("ssl_cert_reqs", "required")
-    if cert_reqs not in ("required", ssl.CERT_REQUIRED) or not options.get(
-        "ssl_check_hostname", True
+    cert_reqs = options.get("ssl_cert_reqs")
+    if (
+        cert_reqs not in ("required", ssl.CERT_REQUIRED)
+        or options.get("ssl_check_hostname") is not True
     ):
         raise ConfigurationError(f"the Redis URL {shown} turns off TLS verification; remove it")
 

@@ -647,6 +647,13 @@ def test_the_allowed_tls_parameters_keep_verification(tls_server: RedisServer) -
     assert redis_store.load() is not None
 
 
+def test_a_plain_tls_url_asks_for_verification_whatever_the_library_defaults() -> None:
+    """redis-py before 6.0 did not check the host name unless asked; the client asks
+    for both checks itself rather than trusting the installed release's defaults."""
+    options = connect("rediss://redis.example.com:6380/0").connection_pool.connection_kwargs
+    assert (options["ssl_cert_reqs"], options["ssl_check_hostname"]) == ("required", True)
+
+
 # -- configuration -----------------------------------------------------------------------------
 
 
