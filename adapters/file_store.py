@@ -409,8 +409,9 @@ def _lstat_in(directory: int | None, name: str, path: Path) -> os.stat_result | 
 def _orphaned_temp_files(
     directory: int | Path, owners: Owners, keep: str | None = None
 ) -> list[str]:
-    """The names of our regular ``.auth-*`` files in ``directory`` (a descriptor or a
-    path), except ``keep``. Links and other users' files are never listed: we must
+    """The names of the regular ``.auth-*`` files of trusted owners in ``directory`` (a
+    descriptor or a path), except ``keep``: ours, and those root in a container gave to
+    the directory's owner. Links and other users' files are never listed: we must
     neither follow nor delete them.
 
     Every such file is an orphan only while both locks are held; without them, a file
@@ -426,7 +427,7 @@ def _orphaned_temp_files(
             continue
         with contextlib.suppress(OSError):
             info = entry.stat(follow_symlinks=False)
-            if stat.S_ISREG(info.st_mode) and info.st_uid == owners.euid:
+            if stat.S_ISREG(info.st_mode) and owners.trust(info.st_uid):
                 orphans.append(entry.name)
     return orphans
 

@@ -329,6 +329,25 @@ def test_the_opt_in_takes_a_user_name(base: Path) -> None:
     assert (code, out) == (0, f"{OWN_KEY}\n"), err
 
 
+def test_root_removes_the_temp_files_its_killed_writes_left_for_the_trusted_owner(
+    mounted_home: Path,
+) -> None:
+    """Root's temp files there belong to the host user (so the host can use them);
+    one a killed root writer left is still root's to clean up, as its own would be."""
+    leftover = owned_file(mounted_home / ".auth-leftover", "{}", OTHER_UID, OTHER_GID)
+    stranger = owned_file(mounted_home / ".auth-stranger", "{}", NOBODY_UID, NOBODY_GID)
+    code, _, err = run_as_root(
+        "import",
+        "--force",
+        home=mounted_home,
+        stdin=api_key_document("sk-test-a-newer-login-0123456789"),
+        CODEX_LOGIN_TRUST_OWNER=str(OTHER_UID),
+    )
+    assert code == 0, err
+    assert not leftover.exists()
+    assert stranger.exists()  # another user's file is never deleted
+
+
 def test_the_opt_in_trusts_only_the_owner_it_names(mounted_home: Path) -> None:
     code, out, err = run_as_root("token", home=mounted_home, CODEX_LOGIN_TRUST_OWNER="4243")
     assert (code, out) == (1, "")
