@@ -5,7 +5,8 @@ The lock itself is filelock's ``UnixFileLock``: it opens the lock file with
 writer create, truncate or chmod a file elsewhere. The directory is checked before
 each acquisition, and what filelock opened is checked through the descriptor it
 hands to ``on_acquired`` (a regular file with a trusted owner), then tightened with
-``fchmod`` on that same descriptor: no path is looked up twice. Lock files stay in
+``fchmod`` on that same descriptor. The lock file is opened by path after its
+directory was checked by path: nobody else can swap a name in a checked directory. Lock files stay in
 place, as the Codex CLI leaves its own. filelock is imported by writers only, to keep
 reads fast.
 """
