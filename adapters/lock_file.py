@@ -6,9 +6,9 @@ writer create, truncate or chmod a file elsewhere. The directory is checked befo
 each acquisition, and what filelock opened is checked through the descriptor it
 hands to ``on_acquired`` (a regular file with a trusted owner), then tightened with
 ``fchmod`` on that same descriptor. The lock file is opened by path after its
-directory was checked by path: nobody else can swap a name in a checked directory. Lock files stay in
-place, as the Codex CLI leaves its own. filelock is imported by writers only, to keep
-reads fast.
+directory was checked by path: nobody else can swap a name in a checked directory.
+Lock files stay in place, as the Codex CLI leaves its own. filelock is imported by
+writers only, to keep reads fast.
 """
 
 from __future__ import annotations

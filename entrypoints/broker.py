@@ -179,9 +179,13 @@ class Broker:
         self._stopping = True  # connections accepted but not yet admitted are refused
         for server in self._servers:
             server.close()
-        # A connection accepted just now has sent nothing yet; nothing would wake it.
+        # Read what already arrived (a signal can come before the loop got to it): a
+        # request sent before the stop is answered.
+        await asyncio.sleep(0)
+        # A connection accepted just now that has sent nothing yet: nothing would wake it.
         for connection in list(self._silent):
-            connection.handler.force_close()
+            if not connection.spoke:
+                connection.handler.force_close()
         self._silent.clear()
         # No wait_closed(): since Python 3.12.1 it waits for every connection, and a
         # keep-alive client would hold it forever; the runner's cleanup below is what
@@ -440,6 +444,7 @@ class _Connection:
     owner: bool  # the broker's own uid, on the socket
     allowed: bool  # the socket's verdict (SO_PEERCRED), fixed at connect
     proven: bool = False  # an allowed request came, or an allowed uid connected
+    spoke: bool = False  # bytes arrived: a request is on its way
 
 
 class _Admission(asyncio.Protocol):
@@ -462,6 +467,7 @@ class _Admission(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._connection is not None:
+            self._connection.spoke = True
             self._connection.handler.data_received(data)
 
     def eof_received(self) -> None:

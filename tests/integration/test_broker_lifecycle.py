@@ -166,6 +166,7 @@ class Outcomes:
     statuses: list[int] = attrs.Factory(list)
     unanswered: list[str] = attrs.Factory(list)
     broken: list[str] = attrs.Factory(list)
+    sent: int = 0  # requests written to the broker
     lock: threading.Lock = attrs.Factory(threading.Lock)
 
     def ask(self, path: Path, timeout: float = 30.0) -> bool:
@@ -173,6 +174,8 @@ class Outcomes:
         with closing(UnixHTTPConnection(path, timeout)) as connection:
             try:
                 connection.request("GET", "/v1/token")
+                with self.lock:
+                    self.sent += 1
                 response = connection.getresponse()
             except (OSError, http.client.RemoteDisconnected) as exc:
                 # Refused, reset or closed before a status line: not answered, not broken.
@@ -283,6 +286,8 @@ def test_a_signal_during_a_refresh_finishes_the_requests_in_flight(
                 timeout=30,
                 what=f"{CLIENTS} connections at the broker",
             )
+            # A request still unsent at the signal would meet a stopped broker.
+            wait_until(lambda: outcomes.sent == CLIENTS, timeout=30, what="every request sent")
             broker.send(signum)
             broker.wait_for_line(lambda line: line.startswith("Stopping"), timeout=10)
             signalled = time.monotonic()
