@@ -27,7 +27,8 @@ from codex_login.domain.modes import AuthMode
 from codex_login.domain.tokens import AccessToken
 
 MAX_ANSWER = 64 * 1024
-MODES = {"chatgpt": AuthMode.CHATGPT, "api_key": AuthMode.API_KEY}
+# Modes as auth.json spells them; earlier brokers said "api_key", still understood.
+MODES = {"chatgpt": AuthMode.CHATGPT, "apikey": AuthMode.API_KEY, "api_key": AuthMode.API_KEY}
 
 
 class _UnixConnection(http.client.HTTPConnection):

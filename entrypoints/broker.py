@@ -71,14 +71,12 @@ from codex_login.domain.errors import (
     StorageError,
     TransientTokenError,
 )
-from codex_login.domain.modes import AuthMode
 from codex_login.domain.tokens import AccessToken
 
 log = logging.getLogger(__name__)
 
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 RETRY_AFTER_SECONDS = 10
-MODE_NAMES = {AuthMode.CHATGPT: "chatgpt", AuthMode.API_KEY: "api_key"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -392,7 +390,7 @@ class Broker:
             "expires_at": _rfc3339(token.expires_at),
             "expires_in": expires_in,
             "account_id": token.account_id,
-            "mode": MODE_NAMES[token.mode],
+            "mode": token.mode.value,  # as auth.json spells it
         }
 
 
