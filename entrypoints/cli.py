@@ -254,7 +254,7 @@ STATUS_EPILOG = _epilog(
 TOKEN_ABOUT = """\
 Print the bearer credential of the current login on stdout, and nothing else:
 the API key, or the ChatGPT access token, refreshed first when it is due (within
-5 minutes of its expiry). --json adds its kind, expiry and account id. --broker
+5 minutes of its expiry). --json adds its mode, expiry and account id. --broker
 asks a running token broker (codex-login serve) instead of reading a store. This
 is what scripts call, and what the Codex CLI's provider auth.command can run."""  # noqa: S105  (help text)
 TOKEN_EPILOG = _epilog(
@@ -458,7 +458,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     token = command(
         "token", "print the bearer token, refreshed when due", TOKEN_ABOUT, TOKEN_EPILOG
     )
-    token.add_argument("--json", action="store_true", help="add its kind and expiry, as JSON")
+    token.add_argument("--json", action="store_true", help="add its mode and expiry, as JSON")
     token.add_argument(
         "--broker",
         metavar="PATH|URL",
@@ -984,7 +984,7 @@ def _token(service: AuthService | None, args: argparse.Namespace) -> int:
     if args.json:
         document = {
             "token": current.token,
-            "kind": current.mode.value,
+            "mode": current.mode.value,
             "expires_at": _iso(current.expires_at),
             "account_id": current.account_id,
         }

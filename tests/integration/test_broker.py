@@ -226,9 +226,17 @@ def test_an_api_key_login_is_served_with_its_mode_spelled_as_auth_json_spells_it
     with served.running_broker(tmp_path) as broker:
         assert broker.socket is not None
         answer = served.unix_request(broker.socket)
+        printed = run_cli("token", "--json", "--broker", str(broker.socket), home=tmp_path / "x")
     assert answer.status == 200
     assert (answer.json()["access_token"], answer.json()["mode"]) == (key, "apikey")
     assert answer.json()["mode"] == stored(tmp_path)["auth_mode"]
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == {
+        "token": key,
+        "mode": "apikey",
+        "expires_at": None,
+        "account_id": None,
+    }
 
 
 def test_the_cli_without_a_broker_fails_in_one_line_and_prints_no_token(tmp_path: Path) -> None:
