@@ -12,7 +12,7 @@ import http.client
 import json
 import socket
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ from codex_login.domain.errors import (
     TransientTokenError,
 )
 from codex_login.domain.modes import AuthMode
+from codex_login.domain.timestamps import parse_timestamp
 from codex_login.domain.tokens import AccessToken
 
 MAX_ANSWER = 64 * 1024
@@ -180,6 +181,6 @@ def _moment(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+        return parse_timestamp(value)
     except ValueError:
         return None

@@ -71,6 +71,7 @@ from codex_login.domain.errors import (
     StorageError,
     TransientTokenError,
 )
+from codex_login.domain.timestamps import format_timestamp
 from codex_login.domain.tokens import AccessToken
 
 log = logging.getLogger(__name__)
@@ -581,7 +582,7 @@ def _json(status: int, document: dict[str, Any], *, retry_after: bool = False) -
 
 
 def _rfc3339(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+    return None if moment is None else format_timestamp(moment)
 
 
 # -- listeners ------------------------------------------------------------------------

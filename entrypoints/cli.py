@@ -37,6 +37,7 @@ from codex_login.domain.masking import scrub
 from codex_login.domain.modes import AuthMode, mode_name
 from codex_login.domain.plans import plan_name
 from codex_login.domain.printable import printable
+from codex_login.domain.timestamps import format_timestamp
 from codex_login.entrypoints.bootstrap import bootstrap, broker_client, codex_home_from
 
 if TYPE_CHECKING:
@@ -1189,7 +1190,7 @@ def _demo(service: AuthService, args: argparse.Namespace) -> int:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+    return None if moment is None else format_timestamp(moment)
 
 
 def _stored_secrets(service: AuthService | None) -> list[str]:

@@ -105,3 +105,15 @@ def test_api_key_login_v_says_where_the_key_went(tmp_path: Path) -> None:
         f"  credentials: {home / 'auth.json'}",
     ]
     assert KEY not in result.stderr
+
+
+# -- timestamps ------------------------------------------------------------------------
+
+
+def test_status_json_writes_a_moment_as_auth_json_does(tmp_path: Path) -> None:
+    stamp = "2026-11-28T10:45:43.654Z"  # whole milliseconds: chrono writes three digits
+    write_auth(tmp_path, chatgpt_document(last_refresh=stamp))
+    shown = run_cli("status", "--json", home=tmp_path)
+    verbose = run_cli("status", "-v", home=tmp_path)
+    assert json.loads(shown.stdout)["last_refresh"] == stamp
+    assert f"  last refresh: {stamp}" in verbose.stderr.splitlines()
