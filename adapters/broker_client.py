@@ -81,8 +81,11 @@ class BrokerClient:
         return f"BrokerClient({self.address!r})"
 
     def fetch(self, *, stale: str | None = None) -> AccessToken:
-        """The broker's current token; with ``stale`` (a refused token), a refreshed one."""
-        if stale is None:
+        """The broker's current token; with ``stale`` (a refused token), a refreshed one.
+
+        An empty ``stale`` is no current token, so the answer is the current one.
+        """
+        if not stale:
             status, data = self._request("GET", "/v1/token", None)
         else:
             body = protocol.dumps(protocol.RefreshRequest(stale)).encode()
