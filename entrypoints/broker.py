@@ -5,10 +5,11 @@ for a short-lived access token and never see the refresh token, the ID token
 or the stored record. Tokens come from the application service, so the broker
 refreshes through the same single-flight protocol as every other process.
 
-Routes (every answer JSON, ``Cache-Control: no-store``):
+Routes (every answer JSON, ``Cache-Control: no-store``, written by the protocol's one
+converter in ``adapters/broker_protocol.py``, which the client reads them with):
 
 - ``GET /v1/token``: ``{access_token, token_type, expires_at, expires_in,
-  account_id, mode}``, refreshed first when due;
+  account_id, mode}`` (``mode`` as auth.json spells it), refreshed first when due;
 - ``POST /v1/token/refresh`` with ``{"stale": token}``: a token a server refused;
   refreshed unless that is no longer the current one;
 - ``GET /healthz``.
