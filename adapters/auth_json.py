@@ -10,9 +10,8 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import cattrs
@@ -23,6 +22,7 @@ from codex_login.domain.errors import InvalidJwt, MalformedCredentials, StorageE
 from codex_login.domain.masking import scrub
 from codex_login.domain.modes import StoredMode, mode_name, parse_mode
 from codex_login.domain.record import CredentialRecord, Loaded
+from codex_login.domain.timestamps import format_timestamp, parse_timestamp
 from codex_login.domain.tokens import TokenData
 
 PROVENANCE_FIELDS = ("issuer", "client_id")
@@ -38,9 +38,6 @@ TOKEN_ORDER = (
     "account_id",
 )
 _BOM = b"\xef\xbb\xbf"
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)"
-)
 
 
 class _Rejected(ValueError):
@@ -71,39 +68,6 @@ def encode(record: CredentialRecord, *, compact: bool = False) -> bytes:
             return json.dumps(document, ensure_ascii=True, allow_nan=False, **layout).encode()
     except ValueError as exc:
         raise StorageError(f"the credentials cannot be written as JSON: {exc}") from exc
-
-
-def format_timestamp(moment: datetime) -> str:
-    """RFC 3339 UTC with ``Z``, fractional digits as chrono's AutoSi writes them."""
-    moment = moment.astimezone(UTC)
-    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    micros = moment.microsecond
-    if micros == 0:
-        return f"{base}Z"
-    if micros % 1000 == 0:
-        return f"{base}.{micros // 1000:03d}Z"
-    return f"{base}.{micros:06d}Z"
-
-
-def parse_timestamp(text: str) -> datetime:
-    """Parse RFC 3339 (any number of fractional digits); raises ValueError."""
-    match = _RFC3339.fullmatch(text)
-    if match is None:
-        raise ValueError(f"{text!r} is not an RFC 3339 timestamp")
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    fraction, offset = match.group(7) or "0", match.group(8)
-    micros = int(fraction[:6].ljust(6, "0"))
-    try:
-        zone = UTC if offset in "Zz" else _offset(offset)
-        moment = datetime(year, month, day, hour, minute, second, micros, tzinfo=zone)
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
-        raise ValueError(f"{text!r} is not a valid moment: {exc}") from exc
-
-
-def _offset(text: str) -> timezone:
-    sign = -1 if text[0] == "-" else 1
-    return timezone(sign * timedelta(hours=int(text[1:3]), minutes=int(text[4:6])))
 
 
 def _parse_json(data: bytes, location: str) -> dict[str, Any]:

@@ -9,13 +9,12 @@ no aiohttp.
 from __future__ import annotations
 
 import http.client
-import json
 import socket
 import time
-from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
+from codex_login.adapters import broker_protocol as protocol
+from codex_login.adapters.broker_protocol import Message
 from codex_login.domain.errors import (
     ConfigurationError,
     NotLoggedIn,
@@ -23,11 +22,9 @@ from codex_login.domain.errors import (
     TokenEndpointError,
     TransientTokenError,
 )
-from codex_login.domain.modes import AuthMode
 from codex_login.domain.tokens import AccessToken
 
 MAX_ANSWER = 64 * 1024
-MODES = {"chatgpt": AuthMode.CHATGPT, "api_key": AuthMode.API_KEY}
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -84,15 +81,18 @@ class BrokerClient:
         return f"BrokerClient({self.address!r})"
 
     def fetch(self, *, stale: str | None = None) -> AccessToken:
-        """The broker's current token; with ``stale`` (a refused token), a refreshed one."""
-        if stale is None:
-            status, document = self._request("GET", "/v1/token", None)
+        """The broker's current token; with ``stale`` (a refused token), a refreshed one.
+
+        An empty ``stale`` is no current token, so the answer is the current one.
+        """
+        if not stale:
+            status, data = self._request("GET", "/v1/token", None)
         else:
-            body = json.dumps({"stale": stale}).encode()
-            status, document = self._request("POST", "/v1/token/refresh", body)
+            body = protocol.dumps(protocol.RefreshRequest(stale)).encode()
+            status, data = self._request("POST", "/v1/token/refresh", body)
         if status == 200:
-            return _token(document, self.address)
-        raise self._failure(status, document)
+            return self._token(data)
+        raise self._failure(status, data)
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -101,7 +101,7 @@ class BrokerClient:
             return http.client.HTTPConnection(*self._tcp, timeout=self._timeout)
         return _UnixConnection(self.address, self._timeout)
 
-    def _request(self, method: str, path: str, body: bytes | None) -> tuple[int, dict[str, Any]]:
+    def _request(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -132,12 +132,22 @@ class BrokerClient:
             ) from exc
         finally:
             connection.close()
-        return response.status, _document(data)
+        return response.status, data
 
-    def _failure(self, status: int, document: dict[str, Any]) -> Exception:
-        message = document.get("message")
-        said = message if isinstance(message, str) else f"HTTP {status}"
-        error = document.get("error")
+    def _token(self, data: bytes) -> AccessToken:
+        try:
+            return _read(data, protocol.TokenAnswer).token()
+        except ValueError as exc:
+            raise TransientTokenError(
+                f"the broker at {self.address} answered without a usable token"
+            ) from exc
+
+    def _failure(self, status: int, data: bytes) -> Exception:
+        try:
+            answer = _read(data, protocol.ErrorAnswer)
+            said, error = answer.message, answer.error
+        except ValueError:
+            said, error = f"HTTP {status}", None
         if status == 401 and error == "session_ended":
             return SessionEnded(f"the broker says: {said}", status=status, error_code=error)
         if status == 401:
@@ -152,33 +162,7 @@ class BrokerClient:
         return TokenEndpointError(f"the broker answered HTTP {status}: {said}", status=status)
 
 
-def _document(data: bytes) -> dict[str, Any]:
+def _read(data: bytes, kind: type[Message]) -> Message:
     if len(data) > MAX_ANSWER:
-        return {}
-    try:
-        value = json.loads(data)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _token(document: dict[str, Any], address: str) -> AccessToken:
-    token, mode = document.get("access_token"), MODES.get(str(document.get("mode")))
-    if not isinstance(token, str) or not token or mode is None:
-        raise TransientTokenError(f"the broker at {address} answered without a usable token")
-    account = document.get("account_id")
-    return AccessToken(
-        mode=mode,
-        token=token,
-        expires_at=_moment(document.get("expires_at")),
-        account_id=account if isinstance(account, str) else None,
-    )
-
-
-def _moment(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return None
+        raise ValueError("too long")
+    return protocol.loads(data, kind)

@@ -21,6 +21,7 @@ from authlib.common.urls import add_params_to_uri, url_encode
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from codex_login.adapters.oauth_answers import read_grant, read_metadata
 from codex_login.domain.device import DEFAULT_INTERVAL, MAX_WAIT, DeviceCode, DevicePending
 from codex_login.domain.errors import (
     AuthorizationDenied,
@@ -150,7 +151,7 @@ class HttpTokenEndpoint:
         )
         url = (await self.endpoints(issuer)).token
         answer = await self._request("POST", url, form=body, what="the code exchange")
-        return _grant(self._success(answer, "the code exchange"))
+        return read_grant(self._success(answer, "the code exchange"))
 
     async def exchange_api_key(self, issuer: IssuerConfig, *, id_token: str) -> str:
         body = prepare_token_request(
@@ -162,8 +163,8 @@ class HttpTokenEndpoint:
         )
         url = (await self.endpoints(issuer)).token
         answer = await self._request("POST", url, form=body, what="the API-key exchange")
-        key = self._success(answer, "the API-key exchange").get("access_token")
-        if not isinstance(key, str) or not key:
+        key = read_grant(self._success(answer, "the API-key exchange")).access_token
+        if key is None:
             raise TokenEndpointError("the API-key exchange answered without an access_token")
         return key
 
@@ -179,7 +180,7 @@ class HttpTokenEndpoint:
         answer = await self._post_fields(issuer, url, fields, what="the refresh")
         document = answer.json_object()
         if answer.status == 200 and document is not None:
-            return _grant(document)
+            return read_grant(document)
         code, description = answer.oauth_error()
         if document is None:
             description = f"the issuer answered with {answer.describe_body()}"
@@ -246,7 +247,7 @@ class HttpTokenEndpoint:
         url = (await self.endpoints(issuer)).token
         answer = await self._request("POST", url, form=body, what="polling")
         if answer.status == 200:
-            return _grant(self._success(answer, "polling"))
+            return read_grant(self._success(answer, "polling"))
         code, description = answer.oauth_error()
         if code in ("authorization_pending", "slow_down"):
             return DevicePending(slow_down=code == "slow_down")
@@ -415,42 +416,32 @@ def _endpoints_from(document: dict[str, Any], config: IssuerConfig, url: str) ->
     """The endpoints an issuer's metadata names, refusing another issuer's (RFC 8414 §3.3)
     and, against a mix-up, endpoints on another origin than the issuer's own that the
     user does not trust (RFC 9700 §4.4)."""
+    metadata = read_metadata(document)
     issuer = config.issuer
-    named = _text(document, "issuer")
+    named = metadata.issuer
     if named is None or named.rstrip("/") != issuer:
         raise TokenEndpointError(
             f"the metadata at {url} names the issuer {named!r}, not {issuer}; "
             "refusing it (RFC 8414 §3.3): check the issuer URL"
         )
-    authorize, token = (
-        _text(document, "authorization_endpoint"),
-        _text(document, "token_endpoint"),
-    )
+    authorize, token = metadata.authorization_endpoint, metadata.token_endpoint
     if authorize is None or token is None:
         raise TokenEndpointError(
             f"the metadata at {url} lacks authorization_endpoint or token_endpoint"
         )
 
-    def optional(name: str) -> str | None:
-        value = _text(document, name)
-        return config.check_endpoint(value, name.replace("_", " ")) if value else None
+    def optional(value: str | None, name: str) -> str | None:
+        return config.check_endpoint(value, name) if value else None
 
     return IssuerEndpoints(
         issuer=issuer,
         authorize=config.check_endpoint(authorize, "authorization endpoint"),
         token=config.check_endpoint(token, "token endpoint"),
-        revocation=optional("revocation_endpoint"),
-        device_authorization=optional("device_authorization_endpoint"),
-        iss_parameter_supported=document.get("authorization_response_iss_parameter_supported")
-        is True,
-    )
-
-
-def _grant(document: dict[str, Any]) -> TokenGrant:
-    return TokenGrant(
-        id_token=_text(document, "id_token"),
-        access_token=_text(document, "access_token"),
-        refresh_token=_text(document, "refresh_token"),
+        revocation=optional(metadata.revocation_endpoint, "revocation endpoint"),
+        device_authorization=optional(
+            metadata.device_authorization_endpoint, "device authorization endpoint"
+        ),
+        iss_parameter_supported=metadata.authorization_response_iss_parameter_supported,
     )
 
 

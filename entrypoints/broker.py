@@ -5,10 +5,11 @@ for a short-lived access token and never see the refresh token, the ID token
 or the stored record. Tokens come from the application service, so the broker
 refreshes through the same single-flight protocol as every other process.
 
-Routes (every answer JSON, ``Cache-Control: no-store``):
+Routes (every answer JSON, ``Cache-Control: no-store``, written by the protocol's one
+converter in ``adapters/broker_protocol.py``, which the client reads them with):
 
 - ``GET /v1/token``: ``{access_token, token_type, expires_at, expires_in,
-  account_id, mode}``, refreshed first when due;
+  account_id, mode}`` (``mode`` as auth.json spells it), refreshed first when due;
 - ``POST /v1/token/refresh`` with ``{"stale": token}``: a token a server refused;
   refreshed unless that is no longer the current one;
 - ``GET /healthz``.
@@ -42,7 +43,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
-import json
 import logging
 import os
 import pwd
@@ -52,14 +52,13 @@ import struct
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import attrs
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from codex_login.adapters import broker_protocol as protocol
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import (
     CodexLoginError,
@@ -71,14 +70,12 @@ from codex_login.domain.errors import (
     StorageError,
     TransientTokenError,
 )
-from codex_login.domain.modes import AuthMode
 from codex_login.domain.tokens import AccessToken
 
 log = logging.getLogger(__name__)
 
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 RETRY_AFTER_SECONDS = 10
-MODE_NAMES = {AuthMode.CHATGPT: "chatgpt", AuthMode.API_KEY: "api_key"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -359,11 +356,8 @@ class Broker:
 
     async def _refresh(self, request: web.Request) -> web.StreamResponse:
         try:
-            document = await request.json()
+            stale = protocol.loads(await request.read(), protocol.RefreshRequest).stale
         except ValueError:
-            document = None
-        stale = document.get("stale") if isinstance(document, dict) else None
-        if not isinstance(stale, str) or not stale:
             return _json(400, _error("bad_request", 'send {"stale": "<the refused token>"}'))
         connection = self._connections.get(request.protocol)
         now = asyncio.get_running_loop().time()
@@ -376,28 +370,14 @@ class Broker:
         return await self._serve(self._service.refresh(stale=stale))
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
-        return _json(200, {"status": "ok"})
+        return _json(200, protocol.Health())
 
     async def _serve(self, getting: Awaitable[AccessToken]) -> web.StreamResponse:
         try:
             token = await getting
         except CodexLoginError as exc:
             return _failure(exc)
-        return _json(200, self._token_document(token))
-
-    def _token_document(self, token: AccessToken) -> dict[str, Any]:
-        expires_in = None
-        if token.expires_at is not None:
-            remaining = token.expires_at - self._service.clock.now()
-            expires_in = max(0, int(remaining.total_seconds()))
-        return {
-            "access_token": token.token,
-            "token_type": "Bearer",
-            "expires_at": _rfc3339(token.expires_at),
-            "expires_in": expires_in,
-            "account_id": token.account_id,
-            "mode": MODE_NAMES[token.mode],
-        }
+        return _json(200, protocol.TokenAnswer.of(token, now=self._service.clock.now()))
 
 
 def _quiet_logger(say: Callable[[str], None]) -> logging.Logger:
@@ -572,24 +552,25 @@ def _failure(exc: CodexLoginError) -> web.Response:
     return _json(500, _error("broker_error", str(exc)))
 
 
-def _error(code: str, message: str) -> dict[str, str]:
-    return {"error": code, "message": message}
+def _error(code: str, message: str) -> protocol.ErrorAnswer:
+    return protocol.ErrorAnswer(code, message)
 
 
-def _json(status: int, document: dict[str, Any], *, retry_after: bool = False) -> web.Response:
+def _json(
+    status: int,
+    answer: protocol.TokenAnswer | protocol.ErrorAnswer | protocol.Health,
+    *,
+    retry_after: bool = False,
+) -> web.Response:
     headers = dict(NO_STORE)
     if retry_after:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return web.Response(
         status=status,
-        text=json.dumps(document),
+        text=protocol.dumps(answer),
         content_type="application/json",
         headers=headers,
     )
-
-
-def _rfc3339(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 # -- listeners ------------------------------------------------------------------------

@@ -14,7 +14,6 @@ escape every control character but our own line breaks, whatever reaches them.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -34,10 +33,18 @@ from codex_login.domain.errors import (
 )
 from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.masking import scrub
-from codex_login.domain.modes import AuthMode, mode_name
+from codex_login.domain.modes import AuthMode
 from codex_login.domain.plans import plan_name
 from codex_login.domain.printable import printable
+from codex_login.domain.timestamps import format_timestamp
+from codex_login.entrypoints import documents
 from codex_login.entrypoints.bootstrap import bootstrap, broker_client, codex_home_from
+from codex_login.entrypoints.documents import (
+    AccountDocument,
+    NotLoggedInDocument,
+    StatusDocument,
+    TokenDocument,
+)
 
 if TYPE_CHECKING:
     from codex_login.application.signin import LoginOutcome
@@ -254,7 +261,7 @@ STATUS_EPILOG = _epilog(
 TOKEN_ABOUT = """\
 Print the bearer credential of the current login on stdout, and nothing else:
 the API key, or the ChatGPT access token, refreshed first when it is due (within
-5 minutes of its expiry). --json adds its kind, expiry and account id. --broker
+5 minutes of its expiry). --json adds its mode, expiry and account id. --broker
 asks a running token broker (codex-login serve) instead of reading a store. This
 is what scripts call, and what the Codex CLI's provider auth.command can run."""  # noqa: S105  (help text)
 TOKEN_EPILOG = _epilog(
@@ -458,7 +465,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     token = command(
         "token", "print the bearer token, refreshed when due", TOKEN_ABOUT, TOKEN_EPILOG
     )
-    token.add_argument("--json", action="store_true", help="add its kind and expiry, as JSON")
+    token.add_argument("--json", action="store_true", help="add its mode and expiry, as JSON")
     token.add_argument(
         "--broker",
         metavar="PATH|URL",
@@ -836,7 +843,7 @@ def _status(service: AuthService, args: argparse.Namespace) -> int:
     except PolicyViolation as exc:
         # As the Codex CLI: a login the policy forbids counts as none (the file is kept).
         if args.json:
-            _emit(json.dumps({"logged_in": False, "refused": str(exc)}, indent=2))
+            _emit(documents.dumps(NotLoggedInDocument(refused=str(exc))))
         _say("Not logged in")
         _say_scrubbed(f"  {exc}", service)
         return EXIT_FAILURE
@@ -847,7 +854,8 @@ def _status(service: AuthService, args: argparse.Namespace) -> int:
         for warning in status.warnings:
             _say_scrubbed(f"Warning: {warning}", service)
     if args.json:
-        _emit(json.dumps(_status_document(status), indent=2))
+        document = NotLoggedInDocument() if status is None else StatusDocument.of(status)
+        _emit(documents.dumps(document))
     if status is None:
         _say("Not logged in")
         return EXIT_FAILURE
@@ -874,28 +882,6 @@ def _logged_in_line(status: Status) -> str:
     if status.masked_api_key is not None and status.mode is AuthMode.API_KEY:
         return f"Logged in using an API key - {status.masked_api_key}"
     return "Logged in using ChatGPT"
-
-
-def _status_document(status: Status | None) -> dict[str, object]:
-    if status is None:
-        return {"logged_in": False}
-    return {
-        "logged_in": True,
-        "mode": mode_name(status.mode),
-        "foreign_login": status.foreign,
-        "source": status.source,
-        "email": status.email,
-        "plan": status.plan,
-        "account_id": status.account_id,
-        "issuer": status.issuer,
-        "client_id": status.client_id,
-        "last_refresh": _iso(status.last_refresh),
-        "access_token_expires_at": _iso(status.access_token_expires_at),
-        "refresh_due": status.refresh_due,
-        "api_key": status.masked_api_key,
-        "overridden_by": status.overridden_by,
-        "warnings": list(status.warnings),
-    }
 
 
 def _say_details(status: Status, *, now: datetime, verbose: bool) -> None:
@@ -982,13 +968,7 @@ def _token(service: AuthService | None, args: argparse.Namespace) -> int:
         assert service is not None, "main() builds the service unless a broker is asked"  # noqa: S101
         current = _token_from_store(service)
     if args.json:
-        document = {
-            "token": current.token,
-            "kind": current.mode.value,
-            "expires_at": _iso(current.expires_at),
-            "account_id": current.account_id,
-        }
-        _emit(json.dumps(document, indent=2))
+        _emit(documents.dumps(TokenDocument.of(current)))
     else:
         _emit(printable(current.token))
     return EXIT_OK
@@ -1087,7 +1067,7 @@ def _serve(service: AuthService, args: argparse.Namespace) -> int:
 def _accounts(service: AuthService, args: argparse.Namespace) -> int:
     accounts = service.accounts()
     if args.json:
-        _emit(json.dumps([_account_document(account) for account in accounts], indent=2))
+        _emit(documents.dumps([AccountDocument.of(account) for account in accounts]))
         return EXIT_OK
     if not accounts:
         _say("Not logged in")
@@ -1110,18 +1090,6 @@ def _account_line(account: Account) -> str:
         fields.append(account.issuer)
     marker = "*" if account.active else " "
     return f"{marker} " + "  ".join(field for field in fields if field)
-
-
-def _account_document(account: Account) -> dict[str, object]:
-    return {
-        "name": account.name,
-        "active": account.active,
-        "mode": account.mode,
-        "email": account.email,
-        "plan": account.plan,
-        "workspace_id": account.workspace,
-        "issuer": account.issuer,
-    }
 
 
 def _switch(service: AuthService, args: argparse.Namespace) -> int:
@@ -1189,7 +1157,7 @@ def _demo(service: AuthService, args: argparse.Namespace) -> int:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+    return None if moment is None else format_timestamp(moment)
 
 
 def _stored_secrets(service: AuthService | None) -> list[str]:

@@ -18,6 +18,7 @@ import pytest
 from codex_login import CodexAuth, ConfigurationError, FileCredentialStore, NotLoggedIn
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.broker import Broker, unix_listener
+from support import broker as served
 from support.cli import clean_env, run_cli
 from support.fake_issuer import Failure, FakeIssuer, running_issuer
 from support.logins import stored, write_login
@@ -213,6 +214,29 @@ def test_the_cli_asks_the_broker_and_prints_only_the_token(
     assert (by_option.returncode, by_option.stdout, by_option.stderr) == (0, f"{token}\n", "")
     assert json.loads(by_env.stdout)["token"] == token
     assert not (sandbox / "auth.json").exists()
+
+
+def test_an_api_key_login_is_served_with_its_mode_spelled_as_auth_json_spells_it(
+    tmp_path: Path,
+) -> None:
+    key = "sk-test-0123456789abc"
+    tmp_path.chmod(0o700)
+    (tmp_path / "auth.json").write_text(json.dumps({"auth_mode": "apikey", "OPENAI_API_KEY": key}))
+    (tmp_path / "auth.json").chmod(0o600)
+    with served.running_broker(tmp_path) as broker:
+        assert broker.socket is not None
+        answer = served.unix_request(broker.socket)
+        printed = run_cli("token", "--json", "--broker", str(broker.socket), home=tmp_path / "x")
+    assert answer.status == 200
+    assert (answer.json()["access_token"], answer.json()["mode"]) == (key, "apikey")
+    assert answer.json()["mode"] == stored(tmp_path)["auth_mode"]
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == {
+        "token": key,
+        "mode": "apikey",
+        "expires_at": None,
+        "account_id": None,
+    }
 
 
 def test_the_cli_without_a_broker_fails_in_one_line_and_prints_no_token(tmp_path: Path) -> None:

@@ -105,3 +105,67 @@ def test_api_key_login_v_says_where_the_key_went(tmp_path: Path) -> None:
         f"  credentials: {home / 'auth.json'}",
     ]
     assert KEY not in result.stderr
+
+
+# -- timestamps ------------------------------------------------------------------------
+
+
+def test_status_json_writes_a_moment_as_auth_json_does(tmp_path: Path) -> None:
+    stamp = "2026-11-28T10:45:43.654Z"  # whole milliseconds: chrono writes three digits
+    write_auth(tmp_path, chatgpt_document(last_refresh=stamp))
+    shown = run_cli("status", "--json", home=tmp_path)
+    verbose = run_cli("status", "-v", home=tmp_path)
+    assert json.loads(shown.stdout)["last_refresh"] == stamp
+    assert f"  last refresh: {stamp}" in verbose.stderr.splitlines()
+
+
+# -- the JSON documents, byte for byte -------------------------------------------------
+
+
+def test_the_json_documents_keep_their_keys_order_and_layout(tmp_path: Path) -> None:
+    expiry = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    write_auth(tmp_path, chatgpt_document(expires_at=expiry))
+    outputs = [
+        run_cli(*command, home=tmp_path).stdout
+        for command in (["status", "--json"], ["token", "--json"], ["accounts", "--json"])
+    ]
+    token = json.loads(outputs[1])["token"]
+    assert outputs == [
+        "{\n"
+        '  "logged_in": true,\n'
+        '  "mode": "chatgpt",\n'
+        '  "foreign_login": null,\n'
+        f'  "source": "{tmp_path / "auth.json"}",\n'
+        '  "email": "user@example.com",\n'
+        '  "plan": "pro",\n'
+        '  "account_id": "acc-123",\n'
+        '  "issuer": "https://auth.openai.com",\n'
+        '  "client_id": "app_EMoamEEZ73f0CkXaXp7hrann",\n'
+        '  "last_refresh": "2026-11-28T10:45:43.654531Z",\n'
+        '  "access_token_expires_at": "2030-01-02T03:04:05Z",\n'
+        '  "refresh_due": false,\n'
+        '  "api_key": null,\n'
+        '  "overridden_by": null,\n'
+        '  "warnings": []\n'
+        "}\n",
+        "{\n"
+        f'  "token": "{token}",\n'
+        '  "mode": "chatgpt",\n'
+        '  "expires_at": "2030-01-02T03:04:05Z",\n'
+        '  "account_id": "acc-123"\n'
+        "}\n",
+        "[\n"
+        "  {\n"
+        '    "name": "user",\n'
+        '    "active": true,\n'
+        '    "mode": "chatgpt",\n'
+        '    "email": "user@example.com",\n'
+        '    "plan": "pro",\n'
+        '    "workspace_id": "acc-123",\n'
+        '    "issuer": null\n'
+        "  }\n"
+        "]\n",
+    ]
+    (tmp_path / "auth.json").unlink()
+    assert run_cli("status", "--json", home=tmp_path).stdout == '{\n  "logged_in": false\n}\n'
+    assert run_cli("accounts", "--json", home=tmp_path).stdout == "[]\n"

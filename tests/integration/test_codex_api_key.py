@@ -26,7 +26,7 @@ def test_token_sends_codex_api_key_before_the_stored_login(tmp_path: Path) -> No
     result = run_cli("token", "--json", env=clean_env(tmp_path, CODEX_API_KEY=KEY))
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert (document["token"], document["kind"]) == (KEY, "apikey")
+    assert (document["token"], document["mode"]) == (KEY, "apikey")
     assert (tmp_path / "auth.json").read_bytes() == before  # the login is kept as it was
 
 

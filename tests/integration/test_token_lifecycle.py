@@ -49,7 +49,7 @@ def test_token_refreshes_first_when_due(tmp_path: Path, issuer: FakeIssuer) -> N
     document = stored(tmp_path)
     printed = json.loads(result.stdout)
     assert printed["token"] == document["tokens"]["access_token"]
-    assert printed["kind"] == "chatgpt"
+    assert printed["mode"] == "chatgpt"
     assert printed["account_id"] == "acc-123"
     assert datetime.fromisoformat(printed["expires_at"]) > datetime.now(UTC) + timedelta(minutes=50)
     assert document["tokens"]["refresh_token"] != first

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codex_login.adapters.auth_json import decode, encode, format_timestamp, parse_timestamp
+from codex_login.adapters.auth_json import decode, encode
 from codex_login.domain.claims import parse_id_token
 from codex_login.domain.errors import MalformedCredentials, StorageError
 from codex_login.domain.modes import AuthMode, UnsupportedMode
@@ -78,31 +78,6 @@ def test_unknown_auth_mode_is_kept_verbatim() -> None:
     loaded = decode(b'{"auth_mode": "agentIdentity", "OPENAI_API_KEY": null}', LOCATION)
     assert loaded.record.auth_mode == UnsupportedMode("agentIdentity")
     assert b'"auth_mode": "agentIdentity"' in encode(loaded.record)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2026-11-28T10:45:43.654531020Z", datetime(2026, 11, 28, 10, 45, 43, 654531, tzinfo=UTC)),
-        ("2025-08-06T20:41:36.232376Z", datetime(2025, 8, 6, 20, 41, 36, 232376, tzinfo=UTC)),
-        ("2025-08-06T20:41:36Z", datetime(2025, 8, 6, 20, 41, 36, tzinfo=UTC)),
-        ("2025-08-06T22:41:36.5+02:00", datetime(2025, 8, 6, 20, 41, 36, 500000, tzinfo=UTC)),
-    ],
-)
-def test_timestamps_with_any_precision_are_read(text: str, expected: datetime) -> None:
-    assert parse_timestamp(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("micros", "text"),
-    [
-        (0, "2026-01-02T03:04:05Z"),
-        (5000, "2026-01-02T03:04:05.005Z"),
-        (7, "2026-01-02T03:04:05.000007Z"),
-    ],
-)
-def test_timestamps_are_written_like_chrono(micros: int, text: str) -> None:
-    assert format_timestamp(datetime(2026, 1, 2, 3, 4, 5, micros, tzinfo=UTC)) == text
 
 
 # -- malformed files -------------------------------------------------------------

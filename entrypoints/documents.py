@@ -1,0 +1,135 @@
+"""The CLI's JSON documents: ``status --json``, ``token --json``, ``accounts --json``.
+
+Each document is an attrs class written by one converter, its keys in the fields'
+order; modes are spelled as auth.json spells them, moments written as auth.json
+writes them. Scripts read these documents: a key is never renamed or moved.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
+
+from codex_login.domain.modes import mode_name
+from codex_login.domain.timestamps import format_timestamp
+
+if TYPE_CHECKING:
+    from codex_login.application.status import Status
+    from codex_login.domain.accounts import Account
+    from codex_login.domain.tokens import AccessToken
+
+
+@attrs.frozen
+class NotLoggedInDocument:
+    """``status --json`` with no login; ``refused`` says why a stored one does not count."""
+
+    logged_in: bool = False
+    refused: str | None = None  # omitted when there is no refusal
+
+
+@attrs.frozen(kw_only=True)
+class StatusDocument:
+    """``status --json`` of a login."""
+
+    logged_in: bool = True
+    mode: str
+    foreign_login: str | None
+    source: str
+    email: str | None
+    plan: str | None
+    account_id: str | None
+    issuer: str | None
+    client_id: str | None
+    last_refresh: datetime | None
+    access_token_expires_at: datetime | None
+    refresh_due: bool | None
+    api_key: str | None  # masked
+    overridden_by: str | None
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, status: Status) -> StatusDocument:
+        return cls(
+            mode=mode_name(status.mode),
+            foreign_login=status.foreign,
+            source=status.source,
+            email=status.email,
+            plan=status.plan,
+            account_id=status.account_id,
+            issuer=status.issuer,
+            client_id=status.client_id,
+            last_refresh=status.last_refresh,
+            access_token_expires_at=status.access_token_expires_at,
+            refresh_due=status.refresh_due,
+            api_key=status.masked_api_key,
+            overridden_by=status.overridden_by,
+            warnings=list(status.warnings),
+        )
+
+
+@attrs.frozen
+class TokenDocument:
+    """``token --json``: the credential, its mode and expiry."""
+
+    token: str = attrs.field(repr=False)
+    mode: str
+    expires_at: datetime | None
+    account_id: str | None
+
+    @classmethod
+    def of(cls, token: AccessToken) -> TokenDocument:
+        return cls(token.token, mode_name(token.mode), token.expires_at, token.account_id)
+
+
+@attrs.frozen
+class AccountDocument:
+    """One entry of ``accounts --json``."""
+
+    name: str
+    active: bool
+    mode: str
+    email: str | None
+    plan: str | None
+    workspace_id: str | None
+    issuer: str | None
+
+    @classmethod
+    def of(cls, account: Account) -> AccountDocument:
+        return cls(
+            account.name,
+            account.active,
+            account.mode,
+            account.email,
+            account.plan,
+            account.workspace,
+            account.issuer,
+        )
+
+
+Document = NotLoggedInDocument | StatusDocument | TokenDocument | Sequence[AccountDocument]
+
+
+def dumps(document: Document) -> str:
+    """The document as the CLI prints it: JSON, 2-space indent, ASCII."""
+    return json.dumps(_converter().unstructure(document), indent=2)
+
+
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """Built on first use: a command that prints no JSON never pays for it."""
+    converter = cattrs.Converter()
+    converter.register_unstructure_hook(datetime, format_timestamp)
+    converter.register_unstructure_hook(
+        NotLoggedInDocument,
+        make_dict_unstructure_fn(
+            NotLoggedInDocument, converter, refused=override(omit_if_default=True)
+        ),
+    )
+    return converter
