@@ -170,6 +170,8 @@ class AsyncCodexAuth:
         """Release what ``CodexAuth.close()`` releases: the background threads of the
         blocking twins made from this one (``as_blocking()``) or wrapping it."""
         for twin in list(self._twins):
+            if twin._thread is threading.current_thread():
+                continue  # called on that twin's own loop: stopping it would strand us
             await asyncio.to_thread(twin.close)  # joins a thread: not on the caller's loop
 
     async def get_token(self) -> str:
