@@ -10,6 +10,15 @@ auth.json; a successful save deletes auth.json; a delete (logout) removes the en
 and the file. Writers take ``auth.lock`` then ``auth.json.lock`` in CODEX_HOME, the
 locks of the file store and of the Codex CLI whichever store it writes, so the
 refresh protocol (SPEC §4) holds across stores and with the Codex CLI.
+
+The hot path (``fingerprint()``) asks the keyring nothing while nothing changed: it
+keeps the digest of the entry last read, with the commit marker seen just before
+(``auth.json.lock``'s inode and mtime, which every save and delete of ours sets,
+strictly increasing, while holding both locks), and costs one ``stat`` of that file.
+The Codex CLI's keyring save changes nothing in CODEX_HOME (it opens its lock files
+without truncating them and unlinks an auth.json only when there is one), so its
+writes are seen within ``CACHE_MAX_AGE`` seconds, when the digest is read again.
+Under the lock, callers ``load()`` anyway, which always reads the entry.
 """
 
 from __future__ import annotations
@@ -18,12 +27,15 @@ import contextlib
 import hashlib
 import os
 import sys
+import time
 from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+import attrs
+
 from codex_login.adapters import auth_json
-from codex_login.adapters.file_store import FileCredentialStore
+from codex_login.adapters.file_store import COMMIT_LOCK, FileCredentialStore
 from codex_login.domain.errors import ConfigurationError, StorageError
 from codex_login.domain.record import CredentialRecord, Loaded
 
@@ -31,6 +43,9 @@ if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
 SERVICE = "Codex Auth"
+# Seconds a digest is trusted while the marker is unchanged: the bound on seeing a write
+# by the Codex CLI, which does not touch the marker.
+CACHE_MAX_AGE = 1.0
 INSTALL_HINT = "install it with: pip install 'codex-login[keyring]'"
 T = TypeVar("T")
 
@@ -172,11 +187,15 @@ class KeyringCredentialStore:
         *,
         backend: KeyringBackend | None = None,
         files: FileCredentialStore | None = None,
+        cache_max_age: float = CACHE_MAX_AGE,
     ) -> None:
         self.codex_home = Path(codex_home)
         self.account = keyring_account(self.codex_home)
         self._entry = KeyringEntry(SERVICE, self.account, backend)
         self._files = files or FileCredentialStore(self.codex_home)
+        self._marker = self._files.codex_home / COMMIT_LOCK
+        self._max_age = cache_max_age
+        self._seen: _Seen | None = None
 
     @property
     def location(self) -> str:
@@ -184,7 +203,9 @@ class KeyringCredentialStore:
 
     def load(self) -> Loaded | None:
         """The entry's record; auth.json is never read, as in Codex's keyring mode."""
+        marker = self._marker_now()
         value = self._entry.get()
+        self._remember(marker, value)
         if value is None:
             return None
         return auth_json.decode(value.encode("utf-8"), self.location)
@@ -193,19 +214,61 @@ class KeyringCredentialStore:
         """Write the entry, then delete auth.json, as Codex does: the keyring is the copy."""
         value = auth_json.encode(record, compact=True).decode("utf-8")
         with both_locks(self._files):
+            self._seen = None
             self._entry.set(value)
             self._files.remove_held()
+            self._mark_commit()
 
     def delete(self) -> bool:
         """Log out: the entry and auth.json both go, as Codex's logout removes both."""
         with both_locks(self._files):
+            self._seen = None
             removed = self._entry.delete()
-            return self._files.remove_held() or removed
+            removed = self._files.remove_held() or removed
+            self._mark_commit()
+            return removed
 
     def fingerprint(self) -> Hashable:
-        """A digest of the entry: the entry itself holds secrets and must not be kept around."""
-        value = self._entry.get()
-        return None if value is None else hashlib.sha256(value.encode()).hexdigest()
+        """A digest of the entry (the entry holds secrets and must not be kept around),
+        from memory while the commit marker is unchanged and the digest young."""
+        marker = self._marker_now()
+        seen = self._seen
+        if seen is not None and seen.marker == marker and time.monotonic() < seen.until:
+            return seen.digest
+        return self._remember(marker, self._entry.get())
 
     def exclusive(self) -> contextlib.AbstractContextManager[None]:
         return self._files.exclusive()
+
+    def _remember(self, marker: Hashable, value: str | None) -> Hashable:
+        digest = None if value is None else hashlib.sha256(value.encode()).hexdigest()
+        self._seen = _Seen(marker, digest, time.monotonic() + self._max_age)
+        return digest
+
+    def _marker_now(self) -> Hashable:
+        try:
+            info = os.stat(self._marker, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"cannot read {self._marker}: {exc.strerror or exc}") from exc
+        return (info.st_ino, info.st_mtime_ns)
+
+    def _mark_commit(self) -> None:
+        """Tell other handles a write happened: the held commit lock's mtime moves forward
+        (strictly: the file system's clock is too coarse to tell two quick writes apart)."""
+        # The write is done: failing to mark it must not fail it. Other handles then see
+        # it within CACHE_MAX_AGE, as they see the Codex CLI's.
+        with contextlib.suppress(OSError):
+            before = os.stat(self._marker, follow_symlinks=False).st_mtime_ns
+            stamp = max(time.time_ns(), before + 1)
+            os.utime(self._marker, ns=(stamp, stamp), follow_symlinks=False)
+
+
+@attrs.frozen
+class _Seen:
+    """The digest read after seeing ``marker``, trusted until ``until`` (monotonic)."""
+
+    marker: Hashable
+    digest: str | None
+    until: float

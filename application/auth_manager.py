@@ -129,8 +129,17 @@ class AuthManager:
         return (await self.auth()).token
 
     async def auth(self) -> AccessToken:
-        """The current credential with its kind and expiry, refreshed first when due."""
-        return self.fresh() or await self._shared_refresh(force=False)
+        """The current credential with its kind and expiry, refreshed first when due.
+
+        On the caller's loop only the hot path runs (the store's fingerprint, the clock);
+        reading a changed record and refreshing happen on a worker thread.
+        """
+        known = self._unchanged()
+        if known is not None:
+            return known
+        import asyncio  # noqa: PLC0415  (see the import block)
+
+        return await asyncio.to_thread(self.fresh) or await self._shared_refresh(force=False)
 
     def fresh(self) -> AccessToken | None:
         """The current credential while no refresh is due, else None; never waits.
@@ -146,6 +155,18 @@ class AuthManager:
             return snapshot.current
         return None
 
+    def _unchanged(self) -> AccessToken | None:
+        """``fresh()`` without reading the store: None unless the snapshot is still the
+        store's, usable and not due (then the caller reads or refreshes off its loop)."""
+        if self._override is not None:
+            return self._checked_override()
+        snapshot = self._snapshot
+        if snapshot is None or snapshot.fingerprint != self._store.fingerprint():
+            return None
+        if snapshot.refused is None and self._clock.now() < snapshot.refresh_at:
+            return snapshot.current
+        return None
+
     async def refresh(self, *, stale: str | None = None) -> AccessToken:
         """Refresh now, whether due or not (an API key is returned as it is).
 
@@ -157,7 +178,9 @@ class AuthManager:
         """
         if self._override is not None:
             return self._checked_override()  # an API key cannot be refreshed
-        snapshot = self._usable_snapshot()
+        import asyncio  # noqa: PLC0415  (see the import block)
+
+        snapshot = await asyncio.to_thread(self._usable_snapshot)  # reads off the caller's loop
         current = snapshot.current
         assert current is not None  # noqa: S101  (_usable_snapshot raised otherwise)
         if current.mode is AuthMode.API_KEY or (stale is not None and current.token != stale):
@@ -253,12 +276,12 @@ class AuthManager:
             self._inflight = None
 
     async def _refresh(self, *, force: bool) -> AccessToken:
-        seen = self._current_snapshot()
+        import asyncio  # noqa: PLC0415  (see the import block)
+
+        seen = await asyncio.to_thread(self._current_snapshot)
         ended = self._ended
         if ended is not None and seen.tokens and seen.tokens.refresh_token == ended[0]:
             raise _again(ended[1])  # this session is over; don't ask the issuer again
-        import asyncio  # noqa: PLC0415  (see the import block)
-
         snapshot = await asyncio.to_thread(self._locked_refresh, seen, force)
         self._snapshot = snapshot
         if snapshot.refused is not None:

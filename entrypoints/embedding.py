@@ -22,6 +22,7 @@ import asyncio
 import os
 import sys
 import threading
+import weakref
 from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
@@ -101,6 +102,7 @@ class AsyncCodexAuth:
         broker: str | None = None,
         service: AuthService | None = None,
     ) -> None:
+        self._twins: weakref.WeakSet[CodexAuth] = weakref.WeakSet()
         env = os.environ if environ is None else environ
         if broker is None and store is None and service is None:
             broker = env.get("CODEX_LOGIN_BROKER") or None
@@ -127,6 +129,7 @@ class AsyncCodexAuth:
     def _sharing(cls, core: _Core) -> AsyncCodexAuth:
         twin = cls.__new__(cls)
         twin._core = core
+        twin._twins = weakref.WeakSet()
         return twin
 
     def __repr__(self) -> str:
@@ -146,8 +149,30 @@ class AsyncCodexAuth:
         return self
 
     def as_blocking(self) -> CodexAuth:
-        """A blocking twin sharing this one's login and auth manager (close it when done)."""
-        return CodexAuth._sharing(self._core)
+        """A blocking twin sharing this one's login and auth manager (close it, or this
+        one, when done)."""
+        twin = CodexAuth._sharing(self._core)
+        self._twins.add(twin)
+        return twin
+
+    async def __aenter__(self) -> AsyncCodexAuth:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release what ``CodexAuth.close()`` releases: the background threads of the
+        blocking twins made from this one (``as_blocking()``) or wrapping it."""
+        for twin in list(self._twins):
+            if twin._thread is threading.current_thread():
+                continue  # called on that twin's own loop: stopping it would strand us
+            await asyncio.to_thread(twin.close)  # joins a thread: not on the caller's loop
 
     async def get_token(self) -> str:
         """The bearer token to send (API key or ChatGPT access token), refreshed when due."""
@@ -165,17 +190,15 @@ class AsyncCodexAuth:
 
     async def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in."""
-        if self._core.from_broker:  # a request to the broker: not on the caller's loop
-            return await asyncio.to_thread(self._core.status)
-        return self._core.status()
+        return await asyncio.to_thread(self._core.status)
 
     async def login_with_api_key(self, api_key: str) -> None:
-        """Store an OpenAI API key as the login."""
-        self.service.login_with_api_key(api_key)
+        """Store an OpenAI API key as the login; waits for the lock on a worker thread."""
+        await asyncio.to_thread(self.service.login_with_api_key, api_key)
 
     async def accounts(self) -> list[Account]:
         """Every stored login (the active one marked), without secrets."""
-        return self.service.accounts()
+        return await asyncio.to_thread(self.service.accounts)
 
     async def switch(self, account: str) -> Account:
         """Make another stored login active (by name, email or workspace id); waits for
@@ -250,6 +273,7 @@ class CodexAuth:
 
     def __init__(self, **options: Any) -> None:
         self._async = AsyncCodexAuth(**options)
+        self._async._twins.add(self)
         self._core = self._async._core
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -259,6 +283,7 @@ class CodexAuth:
     def _sharing(cls, core: _Core) -> CodexAuth:
         twin = cls.__new__(cls)
         twin._async = AsyncCodexAuth._sharing(core)
+        twin._async._twins.add(twin)
         twin._core = core
         twin._loop = twin._thread = None
         twin._start_lock = threading.Lock()

@@ -10,6 +10,7 @@ each, in Codex and in us): those are marked slow.
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,9 +19,15 @@ from pathlib import Path
 import pyrage
 import pytest
 
+from codex_login import CodexAuth
 from codex_login.adapters import encrypted_store
 from codex_login.adapters.encrypted_store import EncryptedCredentialStore, secrets_account
-from codex_login.adapters.keyring_store import SERVICE, KeyringCredentialStore, keyring_account
+from codex_login.adapters.keyring_store import (
+    CACHE_MAX_AGE,
+    SERVICE,
+    KeyringCredentialStore,
+    keyring_account,
+)
 from codex_login.adapters.secret_service import CodexSecretService
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.domain.ports import CredentialStore
@@ -109,6 +116,26 @@ def test_we_read_the_codex_cli_api_key_login(
         0,
         "Logged in using an API key - sk-test-***56789",
     )
+
+
+def test_a_codex_cli_keyring_login_reaches_a_running_program_within_the_cache_bound(
+    codex: Path, tmp_path: Path, secret_service: SecretService
+) -> None:
+    """Codex's keyring save touches nothing in CODEX_HOME (section i): a long-lived handle,
+    which answers from memory, must still see it within CACHE_MAX_AGE."""
+    home = keyring_home(tmp_path, "codex", "direct")
+    first = run_codex(codex, ["login", "--with-api-key"], home, stdin=KEY, env=secret_service.env)
+    assert first.returncode == 0, first.stderr
+    auth = CodexAuth(store=our_store(home, "direct"), environ={})
+    assert auth.get_token() == KEY
+    second = run_codex(
+        codex, ["login", "--with-api-key"], home, stdin="sk-next-123456789", env=secret_service.env
+    )
+    assert second.returncode == 0, second.stderr
+    written = time.monotonic()
+    while auth.get_token() == KEY and time.monotonic() < written + CACHE_MAX_AGE + 5:
+        pass
+    assert auth.get_token() == "sk-next-123456789"
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

@@ -33,7 +33,15 @@ def lock_held_elsewhere(path: Path) -> Iterator[subprocess.Popen[str]]:
         assert child.stdout.readline().strip() == "held"
         yield child
     finally:
+        if child.stdin is not None and child.stdin.closed:
+            child.stdin = None  # let go early (``let_go``): nothing more to send
         child.communicate(timeout=10)
+
+
+def let_go(holder: subprocess.Popen[str]) -> None:
+    """The holder of ``lock_held_elsewhere`` releases the lock now (its stdin ends)."""
+    assert holder.stdin is not None
+    holder.stdin.close()
 
 
 def is_locked(path: Path) -> bool:
