@@ -17,13 +17,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from codex_login.domain.errors import (
+    CodexLoginError,
     ConfigurationError,
-    NotLoggedIn,
-    SessionEnded,
     TokenEndpointError,
     TransientTokenError,
 )
 from codex_login.domain.modes import AuthMode
+from codex_login.domain.outcomes import failure_for
 from codex_login.domain.tokens import AccessToken
 
 MAX_ANSWER = 64 * 1024
@@ -135,21 +135,29 @@ class BrokerClient:
         return response.status, _document(data)
 
     def _failure(self, status: int, document: dict[str, Any]) -> Exception:
+        """The error the broker's answer stands for: the broker's table read backwards,
+        so a failure is the same kind here as on the host."""
         message = document.get("message")
         said = message if isinstance(message, str) else f"HTTP {status}"
         error = document.get("error")
-        if status == 401 and error == "session_ended":
-            return SessionEnded(f"the broker says: {said}", status=status, error_code=error)
-        if status == 401:
-            return NotLoggedIn(f"the broker says: {said}")
+        code = error if isinstance(error, str) else None
         if status == 403:
             return ConfigurationError(
                 f"the broker at {self.address} refused this process ({said}); "
                 "ask whoever runs it to allow your user (--allow-uid) or give you its secret"
             )
-        if status == 503:
-            return TransientTokenError(f"the broker says: {said}", status=status)
-        return TokenEndpointError(f"the broker answered HTTP {status}: {said}", status=status)
+        kind = failure_for(status, code)
+        if kind is None:
+            return TokenEndpointError(f"the broker answered HTTP {status}: {said}", status=status)
+        return _raised(kind, f"the broker says: {said}", status, code)
+
+
+def _raised(
+    kind: type[CodexLoginError], message: str, status: int, code: str | None
+) -> CodexLoginError:
+    if issubclass(kind, TokenEndpointError):
+        return kind(message, status=status, error_code=code)
+    return kind(message)
 
 
 def _document(data: bytes) -> dict[str, Any]:

@@ -373,7 +373,7 @@ class AuthManager:
 
 def _refused(violation: PolicyViolation) -> PolicyViolation:
     """A new error each time (see ``_again``)."""
-    return PolicyViolation(str(violation))
+    return type(violation)(str(violation))
 
 
 def _again(ended: SessionEnded) -> SessionEnded:

@@ -1,0 +1,67 @@
+"""What to do about a failure, said once, by the edge that knows its user.
+
+The messages of domain/, application/ and adapters/ say what happened; an embedder
+decides what to tell its own user. The CLI adds its own command (``with_remedy``),
+the broker the same words "on the host" (``on_the_host``), where a person can run it.
+A class takes the remedy of its nearest listed class; "" says nothing more.
+"""
+
+from __future__ import annotations
+
+from codex_login.domain.errors import (
+    CodexLoginError,
+    ForeignOverride,
+    IssuerMismatch,
+    MalformedCredentials,
+    NotLoggedIn,
+    SessionEnded,
+    SignInRequired,
+    SignsRequests,
+    UnsupportedAuthMode,
+    WorkspaceRefused,
+)
+
+SIGN_IN = "run `codex-login login`"
+
+# Format strings: ``{exc}`` is the error (its fields, never its message).
+REMEDIES: dict[type[CodexLoginError], str] = {
+    NotLoggedIn: SIGN_IN,
+    SessionEnded: f"{SIGN_IN} to sign in again",
+    MalformedCredentials: f"fix it or {SIGN_IN} to replace it",
+    SignsRequests: f"use it with the Codex CLI, or {SIGN_IN} for a login that has one",
+    UnsupportedAuthMode: "log in again with `codex-login login` or use the tool that wrote it",
+    WorkspaceRefused: "log in again with `codex-login login`",
+    ForeignOverride: "",  # its message names the variable to unset
+    IssuerMismatch: (
+        "unset CODEX_LOGIN_ISSUER (or --issuer) to use the stored login, or run "
+        "`codex-login login --issuer {exc.configured}` to replace it"
+    ),
+}
+
+
+def remedy(error: CodexLoginError) -> str:
+    """The CLI's words for what to do next; "" when the message says it all."""
+    kind = next((cls for cls in type(error).__mro__ if cls in REMEDIES), None)
+    return "" if kind is None else REMEDIES[kind].format(exc=error)
+
+
+def with_remedy(error: CodexLoginError) -> str:
+    """The error's message and, once, what to run about it."""
+    return joined(str(error), remedy(error))
+
+
+def on_the_host(message: str, error: CodexLoginError) -> str:
+    """A broker's message for a sandbox: what to run, on the host, where a person can."""
+    said = remedy(error)
+    if not said and isinstance(error, SignInRequired):
+        said = SIGN_IN
+    return joined(message, f"on the host, {said}" if said else "")
+
+
+def joined(message: str, remedy: str) -> str:
+    """``what happened; what to do``, or a sentence after a sentence."""
+    if not remedy:
+        return message
+    if message.endswith("."):
+        return f"{message} {remedy[0].upper()}{remedy[1:]}."
+    return f"{message}; {remedy}"
