@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from codex_login.domain.errors import (
+    BrokerUnreachable,
     CodexLoginError,
     ConfigurationError,
     TokenEndpointError,
@@ -113,14 +114,12 @@ class BrokerClient:
             response = connection.getresponse()
             data = response.read(MAX_ANSWER + 1)
         except FileNotFoundError as exc:
-            raise TransientTokenError(
-                f"no broker is listening at {self.address} (no such socket); "
-                "start `codex-login serve` on the host, or fix CODEX_LOGIN_BROKER"
+            raise BrokerUnreachable(
+                f"no broker is listening at {self.address} (no such socket)"
             ) from exc
         except ConnectionRefusedError as exc:
-            raise TransientTokenError(
-                f"the broker at {self.address} is not running (connection refused); "
-                "start `codex-login serve` on the host"
+            raise BrokerUnreachable(
+                f"the broker at {self.address} is not running (connection refused)"
             ) from exc
         except TimeoutError as exc:
             raise TransientTokenError(

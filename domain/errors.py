@@ -21,6 +21,7 @@ broker client's way back are one table over these classes
     │       └── WorkspaceRefused    a stored login of a workspace the policy does not allow
     ├── TryAgain                    a later call may succeed
     │   ├── TransientTokenError     issuer unreachable: network, timeout, 5xx (a TokenEndpointError)
+    │   │   └── BrokerUnreachable   no token broker listens at the address
     │   └── StorageError            the store cannot be read or written now
     │       ├── LockTimeout         another process holds the credential lock
     │       ├── UntrustedPath       a credential directory or file another user owns or can write
@@ -28,9 +29,11 @@ broker client's way back are one table over these classes
     ├── ConfigurationError          fix a setting (environment, option), then run again
     │   ├── IssuerMismatch          the configured issuer is not the one that issued the login
     │   │   └── ForeignOverride     a URL override leads away from the login's issuer
-    │   └── ForeignEndpoint         an issuer names an endpoint on another origin (mix-up)
+    │   ├── ForeignEndpoint         an issuer names an endpoint on another origin (mix-up)
+    │   └── AnotherLoginStored      an import would replace a different login
     ├── InvalidJwt                  a token is not a decodable JWT
     ├── InvalidApiKey               a key given to login is unusable
+    │   └── EmptyApiKey             no key was given at all
     ├── LoginError                  the browser login did not complete
     │   ├── LoginCancelled
     │   ├── LoginTimedOut
@@ -108,6 +111,10 @@ class ForeignEndpoint(ConfigurationError):
         self.issuer = issuer
         self.url = url
         self.origin = origin
+
+
+class AnotherLoginStored(ConfigurationError):
+    """The target store holds a different login, which an import would discard unrevoked."""
 
 
 class CredentialsError(SignInRequired):
@@ -192,6 +199,10 @@ class InvalidApiKey(CodexLoginError):
     """An API key given to login is empty or malformed."""
 
 
+class EmptyApiKey(InvalidApiKey):
+    """The API key given to login is empty (nothing piped in, nothing typed)."""
+
+
 class LoginError(CodexLoginError):
     """The browser or device login did not complete."""
 
@@ -235,3 +246,7 @@ class TransientTokenError(TryAgain, TokenEndpointError):
 
 class SessionEnded(SignInRequired, TokenEndpointError):
     """The refresh token is expired, reused or revoked: the user must log in again."""
+
+
+class BrokerUnreachable(TransientTokenError):
+    """No token broker listens at the address (no socket, or refused)."""

@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except CodexLoginError as exc:
         # A broker's answer already says what to run, on the host.
-        said = str(exc) if _brokered(args) else with_remedy(exc)
+        said = with_remedy(exc, login=_login_words(args), brokered=_brokered(args))
         _say_scrubbed(f"Error: {said}", service)
         if args.verbose:
             for cause in _causes(exc):
@@ -766,10 +766,7 @@ def _login_with_device_code(service: AuthService, args: argparse.Namespace) -> L
     try:
         return asyncio.run(sign_in())
     except TimeoutError as exc:
-        raise LoginTimedOut(
-            f"the code was not approved within {timeout:g} s; "
-            "run `codex-login login --device-auth` again"
-        ) from exc
+        raise LoginTimedOut(f"the code was not approved within {timeout:g} s") from exc
 
 
 def _port(text: str) -> int:
@@ -962,6 +959,13 @@ def _service_for(args: argparse.Namespace) -> AuthService | None:
     )
     account = getattr(args, "account", None)
     return service.for_account(account) if account else service
+
+
+def _login_words(args: argparse.Namespace) -> str:
+    """The login command to run again: the way the user signed in."""
+    if args.command == "login" and getattr(args, "device_auth", False):
+        return "codex-login login --device-auth"
+    return "codex-login login"
 
 
 def _brokered(args: argparse.Namespace) -> bool:
