@@ -4,10 +4,11 @@ Every error the library raises is a ``CodexLoginError``; adapters translate
 foreign exceptions (``OSError``, aiohttp, authlib, cattrs) into these at the
 boundary. Messages are one line, say what happened, and never contain a secret.
 They name no command: the edge that knows its user adds the remedy (the CLI its
-own command, the broker "on the host"; an embedder decides what to tell its
-user). The CLI's exit codes, the broker's HTTP statuses and error codes, and the
-broker client's way back are one table over these classes
-(``codex_login.entrypoints.outcomes``).
+own command, the broker "on the host": ``entrypoints/remedies.py``; an embedder
+decides what to tell its user). The CLI's exit codes, the broker's HTTP statuses and
+error codes, and the broker client's way back are one table over these classes
+(``domain/outcomes.py``). ``AccountNotFound`` (and ``AmbiguousAccount``), a
+ConfigurationError, lives with the accounts in ``domain/accounts.py``.
 
     CodexLoginError
     ├── SignInRequired              a person must sign in (again): no retry helps
