@@ -16,12 +16,13 @@ from urllib.parse import urlsplit
 from codex_login.adapters import broker_protocol as protocol
 from codex_login.adapters.broker_protocol import Message
 from codex_login.domain.errors import (
+    BrokerUnreachable,
+    CodexLoginError,
     ConfigurationError,
-    NotLoggedIn,
-    SessionEnded,
     TokenEndpointError,
     TransientTokenError,
 )
+from codex_login.domain.outcomes import failure_for
 from codex_login.domain.tokens import AccessToken
 
 MAX_ANSWER = 64 * 1024
@@ -113,14 +114,12 @@ class BrokerClient:
             response = connection.getresponse()
             data = response.read(MAX_ANSWER + 1)
         except FileNotFoundError as exc:
-            raise TransientTokenError(
-                f"no broker is listening at {self.address} (no such socket); "
-                "start `codex-login serve` on the host, or fix CODEX_LOGIN_BROKER"
+            raise BrokerUnreachable(
+                f"no broker is listening at {self.address} (no such socket)"
             ) from exc
         except ConnectionRefusedError as exc:
-            raise TransientTokenError(
-                f"the broker at {self.address} is not running (connection refused); "
-                "start `codex-login serve` on the host"
+            raise BrokerUnreachable(
+                f"the broker at {self.address} is not running (connection refused)"
             ) from exc
         except TimeoutError as exc:
             raise TransientTokenError(
@@ -143,23 +142,30 @@ class BrokerClient:
             ) from exc
 
     def _failure(self, status: int, data: bytes) -> Exception:
+        """The error the broker's answer stands for: the broker's table read backwards,
+        so a failure is the same kind here as on the host."""
         try:
             answer = _read(data, protocol.ErrorAnswer)
-            said, error = answer.message, answer.error
+            said, code = answer.message, answer.error
         except ValueError:
-            said, error = f"HTTP {status}", None
-        if status == 401 and error == "session_ended":
-            return SessionEnded(f"the broker says: {said}", status=status, error_code=error)
-        if status == 401:
-            return NotLoggedIn(f"the broker says: {said}")
+            said, code = f"HTTP {status}", None
         if status == 403:
             return ConfigurationError(
                 f"the broker at {self.address} refused this process ({said}); "
                 "ask whoever runs it to allow your user (--allow-uid) or give you its secret"
             )
-        if status == 503:
-            return TransientTokenError(f"the broker says: {said}", status=status)
-        return TokenEndpointError(f"the broker answered HTTP {status}: {said}", status=status)
+        kind = failure_for(status, code)
+        if kind is None:
+            return TokenEndpointError(f"the broker answered HTTP {status}: {said}", status=status)
+        return _raised(kind, f"the broker says: {said}", status, code)
+
+
+def _raised(
+    kind: type[CodexLoginError], message: str, status: int, code: str | None
+) -> CodexLoginError:
+    if issubclass(kind, TokenEndpointError):
+        return kind(message, status=status, error_code=code)
+    return kind(message)
 
 
 def _read(data: bytes, kind: type[Message]) -> Message:

@@ -254,7 +254,7 @@ class HttpTokenEndpoint:
         if code == "access_denied":
             raise AuthorizationDenied(code, description)
         if code == "expired_token":
-            raise LoginTimedOut("the device code expired before it was approved; try again")
+            raise LoginTimedOut("the device code expired before it was approved")
         raise self._failure(answer, "polling")
 
     async def _start_openai_device(self, issuer: IssuerConfig) -> DeviceCode:

@@ -66,10 +66,7 @@ class AccountBook:
             with slot.exclusive():
                 chosen = record_or_none(slot)
                 if chosen is None:
-                    raise AccountNotFound(
-                        f"the account {target.name!r} was removed meanwhile; "
-                        "see `codex-login accounts`"
-                    )
+                    raise AccountNotFound(f"the account {target.name!r} was removed meanwhile")
                 if accept is not None:
                     accept(chosen)
                 current = record_or_none(self.store)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from codex_login.application.accounts import AccountBook, commit_login
-from codex_login.domain.errors import InvalidApiKey
+from codex_login.domain.errors import EmptyApiKey, InvalidApiKey
 from codex_login.domain.login_policy import LoginMethod, LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
@@ -18,10 +18,7 @@ def validate_api_key(raw: str) -> str:
     """Trim surrounding whitespace; refuse empty keys and keys with inner whitespace."""
     key = raw.strip()
     if not key:
-        raise InvalidApiKey(
-            "the API key is empty; pipe it in: "
-            "printenv OPENAI_API_KEY | codex-login login --with-api-key"
-        )
+        raise EmptyApiKey("the API key is empty")
     if any(ch.isspace() or not ch.isprintable() for ch in key):
         raise InvalidApiKey(
             "the API key contains spaces, line breaks or control characters; "

@@ -373,8 +373,7 @@ class AuthManager:
             except LeaseLost as exc:  # another writer's record stands: never overwrite it
                 raise LeaseLost(
                     f"the issuer sent new tokens but they were not saved ({exc}); another "
-                    "process may have refreshed meanwhile and its login stands; if the next "
-                    "call fails, run `codex-login login`"
+                    "process may have refreshed meanwhile and its login stands"
                 ) from exc
             except StorageError as exc:
                 if delay is not None:
@@ -385,8 +384,7 @@ class AuthManager:
                 raise StorageError(
                     f"the issuer sent new tokens but they could not be saved ({exc}); the "
                     "stored refresh token is probably spent: free the space or fix the "
-                    "problem, then try again (this process retries the save), or run "
-                    "`codex-login login` if the session was lost"
+                    "problem, then try again (this process retries the save)"
                 ) from exc
             else:
                 self._unsaved = None
@@ -396,7 +394,7 @@ class AuthManager:
 
 def _refused(violation: PolicyViolation) -> PolicyViolation:
     """A new error each time (see ``_again``)."""
-    return PolicyViolation(str(violation))
+    return type(violation)(str(violation))
 
 
 def _again(ended: SessionEnded) -> SessionEnded:

@@ -14,7 +14,7 @@ import threading
 from datetime import datetime, timedelta
 
 from codex_login.application.status import Status
-from codex_login.domain.errors import NotLoggedIn, SessionEnded
+from codex_login.domain.errors import SignInRequired
 from codex_login.domain.ports import Clock, TokenBroker
 from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.domain.tokens import AccessToken
@@ -69,10 +69,10 @@ class BrokeredTokens:
 
     def status(self) -> Status | None:
         """What the broker hands out, described without the token; None when the broker
-        has no login (or its session ended)."""
+        has no login it can hand out (none, its session ended, unusable, refused)."""
         try:
             token = self.fetch()
-        except (NotLoggedIn, SessionEnded):
+        except SignInRequired:
             return None
         return Status(
             mode=token.mode,

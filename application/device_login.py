@@ -16,7 +16,6 @@ from codex_login.domain.issuer import IssuerProfile
 from codex_login.domain.tokens import TokenGrant
 
 log = logging.getLogger(__name__)
-AGAIN = "run `codex-login login --device-auth` again"
 
 
 class DeviceLogin:
@@ -45,9 +44,7 @@ class DeviceLogin:
             if answer.slow_down:
                 interval += self._slow_down_step
             if loop.time() + interval > deadline:
-                raise LoginTimedOut(
-                    f"the code {device.user_code} was not approved in time; {AGAIN}"
-                )
+                raise LoginTimedOut(f"the code {device.user_code} was not approved in time")
             await asyncio.sleep(interval)  # the pace the issuer asked for (RFC 8628 §3.5)
 
     async def _poll(self, device: DeviceCode) -> TokenGrant | DevicePending:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from codex_login.application.credentials import record_or_none
-from codex_login.domain.errors import ConfigurationError, NotLoggedIn
+from codex_login.domain.errors import AnotherLoginStored, ConfigurationError, NotLoggedIn
 from codex_login.domain.ports import CredentialStore
 from codex_login.domain.record import CredentialRecord
 
@@ -50,9 +50,6 @@ def import_login(*, store: CredentialStore, record: CredentialRecord, replace: b
         if existing == record:
             return False
         if existing is not None and not replace:
-            raise ConfigurationError(
-                f"{store.location} already holds another login; run `codex-login logout` "
-                "there first, or pass --force to replace it"
-            )
+            raise AnotherLoginStored(f"{store.location} already holds another login")
         store.save(record)
     return True

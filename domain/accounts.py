@@ -133,6 +133,10 @@ class AccountNotFound(ConfigurationError):
     """No account, or more than one, matches what was asked for."""
 
 
+class AmbiguousAccount(AccountNotFound):
+    """More than one account matches what was asked for; the message names them."""
+
+
 def select(accounts: Sequence[Account], wanted: str) -> Account:
     """The account named ``wanted``: by name, else by email, else by workspace id."""
     for matches in (
@@ -143,14 +147,12 @@ def select(accounts: Sequence[Account], wanted: str) -> Account:
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            raise AccountNotFound(
+            raise AmbiguousAccount(
                 f"{wanted!r} matches several accounts ({_names(matches)}); use one of those names"
             )
     if not accounts:
-        raise AccountNotFound(f"no account {wanted!r}: no login is stored; run `codex-login login`")
-    raise AccountNotFound(
-        f"no account {wanted!r}; choose one of: {_names(accounts)} (see `codex-login accounts`)"
-    )
+        raise AccountNotFound(f"no account {wanted!r}: no login is stored")
+    raise AccountNotFound(f"no account {wanted!r}; choose one of: {_names(accounts)}")
 
 
 def _names(accounts: Iterable[Account]) -> str:

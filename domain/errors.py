@@ -1,35 +1,47 @@
-"""The one error hierarchy of codex-login.
+"""The one error hierarchy of codex-login, grouped by what the caller does next.
 
 Every error the library raises is a ``CodexLoginError``; adapters translate
 foreign exceptions (``OSError``, aiohttp, authlib, cattrs) into these at the
-boundary. Messages are one line, say what is wrong and what to do, and never
-contain a secret.
+boundary. Messages are one line, say what happened, and never contain a secret.
+They name no command: the edge that knows its user adds the remedy (the CLI its
+own command, the broker "on the host": ``entrypoints/remedies.py``; an embedder
+decides what to tell its user). The CLI's exit codes, the broker's HTTP statuses and
+error codes, and the broker client's way back are one table over these classes
+(``domain/outcomes.py``). ``AccountNotFound`` (and ``AmbiguousAccount``), a
+ConfigurationError, lives with the accounts in ``domain/accounts.py``.
 
     CodexLoginError
-    ├── ConfigurationError          a setting (environment, option) is unusable
+    ├── SignInRequired              a person must sign in (again): no retry helps
+    │   ├── CredentialsError        the stored login cannot be used
+    │   │   ├── NotLoggedIn         nothing stored, no API key in the environment
+    │   │   ├── MalformedCredentials  the credential file exists but is invalid
+    │   │   └── UnsupportedAuthMode auth_mode written by a newer tool
+    │   │       └── SignsRequests   an access token that signs requests: no bearer
+    │   ├── SessionEnded            refresh token expired, reused or revoked (a TokenEndpointError)
+    │   └── PolicyViolation         the login-method or workspace policy forbids this login
+    │       └── WorkspaceRefused    a stored login of a workspace the policy does not allow
+    ├── TryAgain                    a later call may succeed
+    │   ├── TransientTokenError     issuer unreachable: network, timeout, 5xx (a TokenEndpointError)
+    │   │   └── BrokerUnreachable   no token broker listens at the address
+    │   └── StorageError            the store cannot be read or written now
+    │       ├── LockTimeout         another process holds the credential lock
+    │       ├── UntrustedPath       a credential directory or file another user owns or can write
+    │       └── LeaseLost           a lease expired or another writer committed first
+    ├── ConfigurationError          fix a setting (environment, option), then run again
     │   ├── IssuerMismatch          the configured issuer is not the one that issued the login
     │   │   └── ForeignOverride     a URL override leads away from the login's issuer
-    │   └── ForeignEndpoint         an issuer names an endpoint on another origin (mix-up)
-    ├── CredentialsError            stored credentials cannot be used
-    │   ├── MalformedCredentials    the credential file exists but is invalid
-    │   ├── UnsupportedAuthMode     auth_mode written by a newer tool
-    │   │   └── SignsRequests       an access token that signs requests: no bearer
-    │   └── NotLoggedIn             nothing stored, no API key in the environment
-    ├── StorageError                the store cannot be read or written
-    │   ├── LockTimeout             another process holds the credential lock
-    │   ├── UntrustedPath           a credential directory or file another user owns or can write
-    │   └── LeaseLost               a lease expired or another writer committed first
-    ├── PolicyViolation             the login-method or workspace policy forbids this login
+    │   ├── ForeignEndpoint         an issuer names an endpoint on another origin (mix-up)
+    │   └── AnotherLoginStored      an import would replace a different login
     ├── InvalidJwt                  a token is not a decodable JWT
     ├── InvalidApiKey               a key given to login is unusable
+    │   └── EmptyApiKey             no key was given at all
     ├── LoginError                  the browser login did not complete
     │   ├── LoginCancelled
     │   ├── LoginTimedOut
     │   ├── CallbackPortUnavailable
     │   └── AuthorizationDenied     the issuer answered with an error
-    └── TokenEndpointError          the issuer's token endpoint failed
-        ├── TransientTokenError     network, timeout, 5xx: a later call may succeed
-        └── SessionEnded            refresh token expired, reused or revoked: log in again
+    └── TokenEndpointError          the issuer's token endpoint refused (status, error_code);
+                                    SessionEnded and TransientTokenError are its kinds too
 """
 
 from __future__ import annotations
@@ -37,6 +49,15 @@ from __future__ import annotations
 
 class CodexLoginError(Exception):
     """Base of every error codex-login raises."""
+
+
+class SignInRequired(CodexLoginError):
+    """A person must sign in (again): no retry of the same call helps."""
+
+
+class TryAgain(CodexLoginError):
+    """Something was unavailable for now (the issuer, the store, the lock): a later call
+    may succeed."""
 
 
 class ConfigurationError(CodexLoginError):
@@ -49,8 +70,7 @@ class IssuerMismatch(ConfigurationError):
     def __init__(self, *, stored: str, configured: str) -> None:
         super().__init__(
             f"the stored login was issued by {stored}, but the configured issuer is "
-            f"{configured}; nothing was sent: unset CODEX_LOGIN_ISSUER (or --issuer) to use "
-            f"the stored login, or run `codex-login login --issuer {configured}` to replace it"
+            f"{configured}; nothing was sent"
         )
         self.stored = stored
         self.configured = configured
@@ -94,7 +114,11 @@ class ForeignEndpoint(ConfigurationError):
         self.origin = origin
 
 
-class CredentialsError(CodexLoginError):
+class AnotherLoginStored(ConfigurationError):
+    """The target store holds a different login, which an import would discard unrevoked."""
+
+
+class CredentialsError(SignInRequired):
     """Stored credentials exist but cannot be used."""
 
 
@@ -102,9 +126,7 @@ class MalformedCredentials(CredentialsError):
     """The credential file exists but is not a valid auth.json."""
 
     def __init__(self, location: str, problem: str) -> None:
-        super().__init__(
-            f"cannot use {location}: {problem}; fix it or run `codex-login login` to replace it"
-        )
+        super().__init__(f"cannot use {location}: {problem}")
         self.location = location
         self.problem = problem
 
@@ -113,10 +135,7 @@ class UnsupportedAuthMode(CredentialsError):
     """The record's auth_mode is one this version does not know."""
 
     def __init__(self, mode: str) -> None:
-        super().__init__(
-            f"auth_mode {mode!r} is not supported by this version of codex-login; "
-            "log in again with `codex-login login` or use the tool that wrote it"
-        )
+        super().__init__(f"auth_mode {mode!r} is not supported by this version of codex-login")
         self.mode = mode
 
 
@@ -127,8 +146,7 @@ class SignsRequests(UnsupportedAuthMode):
         CredentialsError.__init__(
             self,
             f'this login is an {title} (auth_mode "{mode}"), which signs each request '
-            "instead of sending a bearer token, so there is no token to hand out; use it "
-            "with the Codex CLI, or run `codex-login login` for a login that has one",
+            "instead of sending a bearer token, so there is no token to hand out",
         )
         self.mode = mode
 
@@ -136,11 +154,11 @@ class SignsRequests(UnsupportedAuthMode):
 class NotLoggedIn(CredentialsError):
     """No credentials are stored and no API key is in the environment."""
 
-    def __init__(self, message: str = "not logged in; run `codex-login login`") -> None:
+    def __init__(self, message: str = "not logged in") -> None:
         super().__init__(message)
 
 
-class StorageError(CodexLoginError):
+class StorageError(TryAgain):
     """The credential store cannot be read or written."""
 
 
@@ -161,12 +179,17 @@ class LeaseLost(StorageError):
     """A store's lease expired, or another writer committed first: nothing was written."""
 
 
-class PolicyViolation(CodexLoginError):
+class PolicyViolation(SignInRequired):
     """The login-method or workspace policy (config.toml, requirements.toml) forbids it.
 
     A new login is refused before anything is written; a stored login that breaks
     the policy is not handed out, and not deleted either.
     """
+
+
+class WorkspaceRefused(PolicyViolation):
+    """A stored ChatGPT login names no workspace, or one the policy does not allow: a
+    login in an allowed workspace replaces it."""
 
 
 class InvalidJwt(CodexLoginError):
@@ -175,6 +198,10 @@ class InvalidJwt(CodexLoginError):
 
 class InvalidApiKey(CodexLoginError):
     """An API key given to login is empty or malformed."""
+
+
+class EmptyApiKey(InvalidApiKey):
+    """The API key given to login is empty (nothing piped in, nothing typed)."""
 
 
 class LoginError(CodexLoginError):
@@ -214,9 +241,13 @@ class TokenEndpointError(CodexLoginError):
         self.error_code = error_code
 
 
-class TransientTokenError(TokenEndpointError):
+class TransientTokenError(TryAgain, TokenEndpointError):
     """Network trouble, a timeout or a server error; a later call may succeed."""
 
 
-class SessionEnded(TokenEndpointError):
+class SessionEnded(SignInRequired, TokenEndpointError):
     """The refresh token is expired, reused or revoked: the user must log in again."""
+
+
+class BrokerUnreachable(TransientTokenError):
+    """No token broker listens at the address (no socket, or refused)."""

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from codex_login.domain.errors import SessionEnded, TokenEndpointError, TransientTokenError
 
-RELOGIN = "run `codex-login login` to sign in again"
-
 # Error codes after which a refresh token will never work again.
 _SESSION_ENDED = {
     "refresh_token_expired": "your ChatGPT session has expired",
@@ -34,13 +32,13 @@ def refresh_failure(
     detail = _detail(status, error_code, description)
     if error_code in _SESSION_ENDED:
         return SessionEnded(
-            f"{_SESSION_ENDED[error_code]} ({detail}); {RELOGIN}",
+            f"{_SESSION_ENDED[error_code]} ({detail})",
             status=status,
             error_code=error_code,
         )
     if status == 401:
         return SessionEnded(
-            f"the issuer rejected the refresh token ({detail}); {RELOGIN}",
+            f"the issuer rejected the refresh token ({detail})",
             status=status,
             error_code=error_code,
         )

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import attrs
 
-from codex_login.domain.errors import ConfigurationError, PolicyViolation
+from codex_login.domain.errors import ConfigurationError, PolicyViolation, WorkspaceRefused
 from codex_login.domain.resolution import ApiKeyAuth, ResolvedAuth
 
 
@@ -130,14 +130,13 @@ class LoginPolicy:
             return
         account = auth.tokens.account_id or auth.tokens.id_token.account_id
         if account is None:
-            raise PolicyViolation(
-                f"the ChatGPT login in {source} names no workspace: {self._restricted()} "
-                "Log in again with `codex-login login`."
+            raise WorkspaceRefused(
+                f"the ChatGPT login in {source} names no workspace: {self._restricted()}"
             )
         if account not in self.workspaces:
-            raise PolicyViolation(
+            raise WorkspaceRefused(
                 f"the ChatGPT login in {source} belongs to workspace {account}: "
-                f"{self._restricted()} Log in again with `codex-login login`."
+                f"{self._restricted()}"
             )
 
     def check_api_key(self, source: str) -> None:

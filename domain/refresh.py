@@ -36,7 +36,7 @@ def refreshed_record(
             raise
         raise TokenEndpointError(
             f"{exc}; the stored login is unchanged, but the issuer also sent a new refresh "
-            "token, so the stored one may be spent: if the next try fails, run `codex-login login`"
+            "token, so the stored one may be spent"
         ) from exc
     if grant.refresh_token:
         updated = attrs.evolve(updated, refresh_token=grant.refresh_token)

@@ -60,17 +60,10 @@ from aiohttp.web_protocol import RequestHandler
 
 from codex_login.adapters import broker_protocol as protocol
 from codex_login.application.service import AuthService
-from codex_login.domain.errors import (
-    CodexLoginError,
-    ConfigurationError,
-    CredentialsError,
-    NotLoggedIn,
-    PolicyViolation,
-    SessionEnded,
-    StorageError,
-    TransientTokenError,
-)
+from codex_login.domain.errors import CodexLoginError, ConfigurationError, NotLoggedIn
+from codex_login.domain.outcomes import outcome_of
 from codex_login.domain.tokens import AccessToken
+from codex_login.entrypoints.remedies import on_the_host
 
 log = logging.getLogger(__name__)
 
@@ -538,18 +531,16 @@ def _printable(text: str, limit: int = 128) -> str:
 
 
 def _failure(exc: CodexLoginError) -> web.Response:
-    host = "on the host, run `codex-login login`"
-    if isinstance(exc, SessionEnded):
-        return _json(401, _error("session_ended", f"{exc}; {host}"))
-    if isinstance(exc, NotLoggedIn):
-        return _json(401, _error("not_logged_in", f"the broker is not logged in; {host}"))
-    if isinstance(exc, PolicyViolation):  # the login is kept, but not handed out
-        return _json(401, _error("policy_refused", f"{exc}; {host}"))
-    if isinstance(exc, CredentialsError):  # a foreign or malformed login: a person must act
-        return _json(401, _error("login_unusable", f"{exc} (on the host)"))
-    if isinstance(exc, TransientTokenError | StorageError):
-        return _json(503, _error("unavailable", str(exc)), retry_after=True)
-    return _json(500, _error("broker_error", str(exc)))
+    """Status and code from the one table (``domain/outcomes.py``); the remedy, once,
+    says to act on the host. A login the policy forbids is kept, but not handed out."""
+    outcome = outcome_of(exc)
+    # The host's "not logged in" may name the host's files: the sandbox hears only this.
+    said = "the broker is not logged in" if isinstance(exc, NotLoggedIn) else str(exc)
+    return _json(
+        outcome.http_status,
+        _error(outcome.error_code, on_the_host(said, exc)),
+        retry_after=outcome.retry_after,
+    )
 
 
 def _error(code: str, message: str) -> protocol.ErrorAnswer:

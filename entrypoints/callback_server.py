@@ -149,9 +149,7 @@ class CallbackServer:
         try:
             return await asyncio.wait_for(asyncio.shield(self._done), timeout)
         except TimeoutError as exc:
-            raise LoginTimedOut(
-                f"no sign-in arrived within {_duration(timeout)}; run `codex-login login` again"
-            ) from exc
+            raise LoginTimedOut(f"no sign-in arrived within {_duration(timeout)}") from exc
 
     def cancel(self, reason: str) -> None:
         self._finish(LoginCancelled(reason))

@@ -1,9 +1,11 @@
 """The ``codex-login`` command: translates arguments and errors, decides nothing.
 
 Messages go to stderr, data (tokens, JSON, help, the version) to stdout. Every message
-says what happened, then what to do. Exit codes: 0 success, 1 failure, 2 usage error,
-4 ``token`` only: a person must log in (nothing is stored, or the session ended), so a
-script can stop retrying, 130 interrupted, 141 stdout closed early (``| head``).
+says what happened, then what to do: the error says what happened, and the CLI adds
+its own command (``remedies.with_remedy``). Exit codes: 0 success, 1 failure, 2 usage
+error, 4 ``token`` only: a person must log in (a ``SignInRequired``: nothing is stored,
+the session ended, the stored login is unusable or refused by the policy), so a script
+can stop retrying (``domain/outcomes.py``), 130 interrupted, 141 stdout closed early.
 ``status`` keeps the Codex CLI's codes (0 logged in, 1 not logged in or unreadable).
 Messages that may quote the issuer or a stored field pass through ``scrub`` first, and
 ``printable`` escapes their control characters (newlines included) so that the issuer,
@@ -24,16 +26,11 @@ from typing import TYPE_CHECKING, Any
 from codex_login.adapters.process_memory import keep_memory_private
 from codex_login.application.service import AuthService
 from codex_login.application.status import Status
-from codex_login.domain.errors import (
-    CodexLoginError,
-    LoginTimedOut,
-    NotLoggedIn,
-    PolicyViolation,
-    SessionEnded,
-)
+from codex_login.domain.errors import CodexLoginError, LoginTimedOut, PolicyViolation
 from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.masking import scrub
 from codex_login.domain.modes import AuthMode
+from codex_login.domain.outcomes import outcome_of
 from codex_login.domain.plans import plan_name
 from codex_login.domain.printable import printable
 from codex_login.domain.timestamps import format_timestamp
@@ -45,6 +42,7 @@ from codex_login.entrypoints.documents import (
     StatusDocument,
     TokenDocument,
 )
+from codex_login.entrypoints.remedies import with_remedy
 
 if TYPE_CHECKING:
     from codex_login.application.signin import LoginOutcome
@@ -53,18 +51,10 @@ if TYPE_CHECKING:
     from codex_login.domain.tokens import AccessToken
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-# `token` only: no retry helps, a person must run `codex-login login` (see LOGIN_NEEDED).
-EXIT_LOGIN_NEEDED = 4
 # A reader that stops early (`codex-login status --json | head -1`) is no failure of ours:
 # end quietly with the status a shell shows for a tool killed by SIGPIPE, as git and the
 # coreutils do (128 + 13, like 130 = 128 + SIGINT), so `set -o pipefail` still sees it.
 EXIT_STDOUT_CLOSED = 141
-# The failures that exit EXIT_LOGIN_NEEDED instead of EXIT_FAILURE, per command. Only for
-# `token`, what scripts call; `status` keeps the Codex CLI's codes.
-# A login the policy forbids (config.toml, requirements.toml) is kept, but not handed out.
-LOGIN_NEEDED: dict[str, tuple[type[CodexLoginError], ...]] = {
-    "token": (NotLoggedIn, SessionEnded, PolicyViolation)
-}
 MAX_KEY_BYTES = 64 * 1024
 MAX_IMPORT_BYTES = 1 << 20
 LOGIN_TIMEOUT = 15 * 60.0
@@ -105,12 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say("Cancelled.")
         return EXIT_INTERRUPTED
     except CodexLoginError as exc:
-        _say_scrubbed(f"Error: {exc}", service)
+        # A broker's answer already says what to run, on the host.
+        said = with_remedy(exc, login=_login_words(args), brokered=_brokered(args))
+        _say_scrubbed(f"Error: {said}", service)
         if args.verbose:
             for cause in _causes(exc):
                 _say_scrubbed(f"  caused by {type(cause).__name__}: {cause}", service)
-        login_needed = isinstance(exc, LOGIN_NEEDED.get(args.command, ()))
-        return EXIT_LOGIN_NEEDED if login_needed else EXIT_FAILURE
+        # Only `token`, what scripts call, tells "sign in" (4) from "try again" (1) apart:
+        # `status` keeps the Codex CLI's codes, the others 1 for any failure.
+        return outcome_of(exc).exit_code if args.command == "token" else EXIT_FAILURE
     except Exception as exc:  # a bug: one line, and the traceback only when asked for
         if args.verbose:
             raise
@@ -277,8 +270,9 @@ TOKEN_EPILOG = _epilog(
     _ISSUER_ENV,
     _NETWORK_ENV,
     exit_status="""\
-  0 printed; 4 a person must log in (nothing is stored, or the session ended);
-  1 any other failure (network, issuer, store, broker), which a retry may cure
+  0 printed; 4 a person must log in (nothing is stored, the session ended, or
+  the stored login is unusable or refused by the policy); 1 any other failure
+  (network, issuer, store, broker), which a retry may cure
 """,
 )
 EXPORT_ABOUT = """\
@@ -779,10 +773,7 @@ def _login_with_device_code(service: AuthService, args: argparse.Namespace) -> L
     try:
         return asyncio.run(sign_in())
     except TimeoutError as exc:
-        raise LoginTimedOut(
-            f"the code was not approved within {timeout:g} s; "
-            "run `codex-login login --device-auth` again"
-        ) from exc
+        raise LoginTimedOut(f"the code was not approved within {timeout:g} s") from exc
 
 
 def _port(text: str) -> int:
@@ -845,10 +836,10 @@ def _status(service: AuthService, args: argparse.Namespace) -> int:
         if args.json:
             _emit(documents.dumps(NotLoggedInDocument(refused=str(exc))))
         _say("Not logged in")
-        _say_scrubbed(f"  {exc}", service)
+        _say_scrubbed(f"  {with_remedy(exc)}", service)
         return EXIT_FAILURE
     except CodexLoginError as exc:
-        _say_scrubbed(f"Error checking login status: {exc}", service)
+        _say_scrubbed(f"Error checking login status: {with_remedy(exc)}", service)
         return EXIT_FAILURE
     if status is not None:
         for warning in status.warnings:
@@ -944,7 +935,7 @@ def _say_field(label: str, value: object) -> None:
 def _service_for(args: argparse.Namespace) -> AuthService | None:
     """The application service, wired from the environment; none for `token --broker`,
     which in a sandbox reads no store and no issuer setting of its own."""
-    if args.command == "token" and _broker_address(args):
+    if _brokered(args):
         return None
     service = bootstrap(
         notify=_say,
@@ -954,6 +945,18 @@ def _service_for(args: argparse.Namespace) -> AuthService | None:
     )
     account = getattr(args, "account", None)
     return service.for_account(account) if account else service
+
+
+def _login_words(args: argparse.Namespace) -> str:
+    """The login command to run again: the way the user signed in."""
+    if args.command == "login" and getattr(args, "device_auth", False):
+        return "codex-login login --device-auth"
+    return "codex-login login"
+
+
+def _brokered(args: argparse.Namespace) -> bool:
+    """``token`` asks a broker (``--broker``, CODEX_LOGIN_BROKER) instead of a store."""
+    return args.command == "token" and bool(_broker_address(args))
 
 
 def _broker_address(args: argparse.Namespace) -> str | None:

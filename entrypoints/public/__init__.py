@@ -11,8 +11,10 @@ embedding program needs. Names load when first used, so importing one layer
 
 ``AsyncCodexAuth`` has the same methods as coroutines. ``CodexHttpxAuth`` and
 ``CodexRequestsAuth`` plug a login into httpx (and so the openai SDK) and requests.
-Every error is a ``CodexLoginError``; ``NotLoggedIn`` and ``SessionEnded`` mean a
-person must log in, ``TransientTokenError`` that a later call may succeed.
+Every error is a ``CodexLoginError``, grouped by what to do next: a ``SignInRequired``
+(``NotLoggedIn``, ``SessionEnded``, ``CredentialsError``, ``PolicyViolation``) means a
+person must log in, a ``TryAgain`` (``TransientTokenError``, ``StorageError``) that a
+later call may succeed. Messages say what happened; what to tell your user is yours.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ if TYPE_CHECKING:
         NotLoggedIn,
         PolicyViolation,
         SessionEnded,
+        SignInRequired,
         StorageError,
         TokenEndpointError,
         TransientTokenError,
+        TryAgain,
     )
     from codex_login.domain.login_policy import LoginMethod, LoginPolicy
     from codex_login.domain.modes import AuthMode
@@ -83,9 +87,11 @@ _WHERE = {
     "LoginPolicy": "codex_login.domain.login_policy",
     "LoginMethod": "codex_login.domain.login_policy",
     "SessionEnded": "codex_login.domain.errors",
+    "SignInRequired": "codex_login.domain.errors",
     "StorageError": "codex_login.domain.errors",
     "TokenEndpointError": "codex_login.domain.errors",
     "TransientTokenError": "codex_login.domain.errors",
+    "TryAgain": "codex_login.domain.errors",
 }
 
 __all__ = [  # noqa: RUF022  (grouped by kind, like the table above)
@@ -118,9 +124,11 @@ __all__ = [  # noqa: RUF022  (grouped by kind, like the table above)
     "LoginPolicy",
     "LoginMethod",
     "SessionEnded",
+    "SignInRequired",
     "StorageError",
     "TokenEndpointError",
     "TransientTokenError",
+    "TryAgain",
     "__version__",
 ]
 

@@ -148,6 +148,19 @@ def test_both_twins_report_not_logged_in(tmp_path: Path) -> None:
         asyncio.run(AsyncCodexAuth(store=FileCredentialStore(tmp_path), environ={}).get_token())
 
 
+def test_errors_say_what_happened_and_their_kind_says_what_to_do(tmp_path: Path) -> None:
+    """An embedder decides what to tell its user: no message names the CLI's commands."""
+    (tmp_path / "auth.json").write_text('{"auth_mode": "chatgpt", "tokens": 42}')
+    with pytest.raises(codex_login.SignInRequired) as malformed:
+        CodexAuth(store=FileCredentialStore(tmp_path), environ={}).get_token()
+    with pytest.raises(codex_login.SignInRequired) as nothing:
+        CodexAuth(store=FileCredentialStore(tmp_path / "empty"), environ={}).get_token()
+    assert isinstance(malformed.value, codex_login.CredentialsError)
+    assert isinstance(nothing.value, NotLoggedIn)
+    for said in (str(malformed.value), str(nothing.value)):
+        assert "codex-login" not in said
+
+
 def follow(url: str) -> None:
     """What the user's browser does: the fake issuer approves at once and redirects back."""
     with urllib.request.urlopen(url, timeout=30) as page:

@@ -62,7 +62,7 @@ def test_status_json_names_the_mode_and_kind(tmp_path: Path) -> None:
 def test_token_explains_in_one_line_that_the_login_signs_requests(tmp_path: Path) -> None:
     data = agent_identity_file(tmp_path)
     result = run_cli("token", home=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 4  # no retry gives a bearer token: a person must sign in
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1
@@ -95,7 +95,7 @@ def test_other_modes_are_reported_and_kept(tmp_path: Path, mode: str, first_line
     assert status.returncode == 0, status.stderr
     assert status.stderr.splitlines()[0] == first_line
     token = run_cli("token", home=tmp_path)
-    assert token.returncode == 1
+    assert token.returncode == 4  # as through a broker (401 login_unusable): sign in
     assert f"auth_mode '{mode}' is not supported" in token.stderr
     assert len(token.stderr.splitlines()) == 1
     assert tmp_path.joinpath("auth.json").read_bytes() == data

@@ -1,0 +1,88 @@
+"""One table from error kind to outcome: total, grouped by the caller's next step, and
+read backwards by the broker client to the same kind."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from codex_login.domain import errors
+from codex_login.domain.accounts import AccountNotFound
+from codex_login.domain.errors import CodexLoginError, SignInRequired, TryAgain
+from codex_login.domain.outcomes import (
+    EXIT_FAILURE,
+    EXIT_SIGN_IN,
+    OUTCOMES,
+    failure_for,
+    outcome_of,
+    row_of,
+)
+
+TREE = [
+    kind
+    for _, kind in inspect.getmembers(errors, inspect.isclass)
+    if issubclass(kind, CodexLoginError) and kind is not CodexLoginError
+]
+
+
+def every_subclass(kind: type[CodexLoginError]) -> set[type[CodexLoginError]]:
+    found = set(kind.__subclasses__())
+    for sub in kind.__subclasses__():
+        found |= every_subclass(sub)
+    return found
+
+
+def test_every_product_error_has_a_row_of_its_group() -> None:
+    """Walking the subclasses: no error of the product falls through to the catch-all
+    (a new group under CodexLoginError must say what its caller does next)."""
+    product = [
+        kind
+        for kind in every_subclass(CodexLoginError)
+        if kind.__module__.startswith(("codex_login.domain", "codex_login.application"))
+        or kind.__module__.startswith(("codex_login.adapters", "codex_login.entrypoints"))
+    ]
+    assert set(TREE) <= set(product)
+    assert AccountNotFound in product
+    assert [kind for kind in product if row_of(kind) is CodexLoginError] == []
+
+
+@pytest.mark.parametrize("kind", TREE, ids=lambda kind: kind.__name__)
+def test_every_error_has_an_exit_code_and_an_http_status(kind: type[CodexLoginError]) -> None:
+    row = row_of(kind)
+    assert row is not CodexLoginError, f"{kind.__name__} falls through to the catch-all"
+    outcome = OUTCOMES[row]
+    assert outcome.exit_code in (EXIT_FAILURE, EXIT_SIGN_IN)
+    assert outcome.http_status in (401, 500, 503)
+    assert outcome.error_code
+
+
+@pytest.mark.parametrize("kind", [*TREE, AccountNotFound], ids=lambda kind: kind.__name__)
+def test_the_outcome_follows_what_the_caller_does_next(kind: type[CodexLoginError]) -> None:
+    outcome = OUTCOMES[row_of(kind)]
+    sign_in, again = issubclass(kind, SignInRequired), issubclass(kind, TryAgain)
+    assert (outcome.exit_code == EXIT_SIGN_IN) is sign_in
+    assert (outcome.http_status == 401) is sign_in
+    assert (outcome.http_status == 503) is again
+    assert outcome.retry_after is again
+
+
+@pytest.mark.parametrize("kind", TREE, ids=lambda kind: kind.__name__)
+def test_the_broker_clients_way_back_lands_on_the_same_outcome(
+    kind: type[CodexLoginError],
+) -> None:
+    outcome = OUTCOMES[row_of(kind)]
+    back = failure_for(outcome.http_status, outcome.error_code)
+    assert back is not None
+    assert OUTCOMES[row_of(back)] == outcome
+
+
+def test_answers_of_no_row_fall_back_by_status() -> None:
+    assert failure_for(401, "something_new") is errors.NotLoggedIn
+    assert failure_for(503, "timeout") is errors.TransientTokenError
+    assert failure_for(400, "bad_request") is None
+
+
+def test_a_malformed_file_is_a_sign_in_not_a_retry() -> None:
+    outcome = outcome_of(errors.MalformedCredentials("auth.json", "not JSON"))
+    assert (outcome.exit_code, outcome.http_status) == (EXIT_SIGN_IN, 401)
