@@ -45,6 +45,11 @@ async def logout(
 def _locked_logout(
     store: CredentialStore, endpoint: TokenEndpoint, issuer: IssuerConfig, revoke: bool
 ) -> LogoutResult:
+    if _nothing_stored(store):
+        # Nothing to revoke: the store's own delete removes what a killed writer left
+        # (a file store takes its locks only then), so a logout with nothing stored
+        # creates no lock file, nor the directory that would hold it.
+        return LogoutResult(store.delete())
     with store.exclusive():
         previous = record_or_none(store)
         tokens = previous.tokens if previous else None
@@ -53,6 +58,15 @@ def _locked_logout(
             # On this worker thread's own loop: the caller's loop is never needed under the lock.
             revoked, error = asyncio.run(_revoke(endpoint, bind(tokens, issuer), tokens))
         return LogoutResult(store.delete(), revoked, error)
+
+
+def _nothing_stored(store: CredentialStore) -> bool:
+    """Read without the lock: nothing stored, and nothing unreadable (a malformed
+    record is deleted under the lock, as ever)."""
+    try:
+        return store.load() is None
+    except CodexLoginError:
+        return False
 
 
 async def _revoke(

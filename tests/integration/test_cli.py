@@ -104,6 +104,38 @@ def _wait_until_reading_stdin(pid: int) -> None:
         time.sleep(0.01)
 
 
+# -- read-only commands ---------------------------------------------------------------
+
+READ_ONLY = [
+    pytest.param(command, id=" ".join(command))
+    for command in (
+        ("export",),
+        ("export", "--move"),
+        ("logout",),
+        ("logout", "--local"),
+        ("status",),
+        ("accounts",),
+        ("token",),
+    )
+]
+
+
+@pytest.mark.parametrize("command", READ_ONLY)
+def test_a_read_only_command_creates_no_codex_home(tmp_path: Path, command: tuple[str]) -> None:
+    home = tmp_path / "missing"
+    result = run_cli(*command, home=home)
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert not home.exists()
+
+
+@pytest.mark.parametrize("command", READ_ONLY)
+def test_a_read_only_command_creates_no_lock_file(tmp_path: Path, command: tuple[str]) -> None:
+    home = tmp_path / "codex"
+    home.mkdir(mode=0o700)
+    run_cli(*command, home=home)
+    assert list(home.iterdir()) == []
+
+
 # -- status ---------------------------------------------------------------------
 
 
