@@ -14,10 +14,11 @@ escape every control character but our own line breaks, whatever reaches them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,10 @@ class UsageError(Exception):
     """Bad command-line input: exit 2."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, and the one line that says what it left behind (instead of "Cancelled.")."""
+
+
 class StdoutClosed(Exception):
     """Whoever read stdout has gone (``| head``): end quietly, exit 141."""
 
@@ -94,8 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands.get(args.command, parser).error(str(exc))
     except StdoutClosed:
         return _stdout_closed()
-    except KeyboardInterrupt:
-        _say("Cancelled.")
+    except KeyboardInterrupt as exc:
+        say_interrupted(exc)
         return EXIT_INTERRUPTED
     except CodexLoginError as exc:
         _say_scrubbed(f"Error: {exc}", service)
@@ -110,6 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Its message could hold anything, secrets included: -v shows it to those who ask.
         _say(f"Error: unexpected {type(exc).__name__}, a bug in codex-login (-v shows details)")
         return EXIT_FAILURE
+
+
+def say_interrupted(exc: BaseException | None) -> None:
+    """The one line for Ctrl-C: what it left behind, or "Cancelled."."""
+    _say(str(exc) if isinstance(exc, Interrupted) else "Cancelled.")
 
 
 def _log_verbosely() -> None:
@@ -1001,12 +1011,39 @@ def _token_from_store(service: AuthService) -> AccessToken:
     import asyncio  # noqa: PLC0415  (only a refresh needs an event loop)
 
     try:
-        return asyncio.run(service.auth())
-    except KeyboardInterrupt:
-        # The refresh goes on to its commit; say so when it saved new tokens.
+        with _ctrl_c_raises():
+            return asyncio.run(service.auth())
+    except KeyboardInterrupt as exc:
+        # The refresh goes on to its commit (asyncio.run waits for its worker thread);
+        # say so when it saved new tokens.
         if service.manager.commits:
-            _say("Interrupted, but the refreshed tokens were saved; run the command again.")
+            raise Interrupted(
+                "Interrupted, but the refreshed tokens were saved; run the command again."
+            ) from exc
         raise
+
+
+@contextlib.contextmanager
+def _ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt wherever the main thread is, and a Ctrl-C seen
+    is never forgotten. Under Python's own handler asyncio.run would cancel its task
+    instead, and a task that finishes meanwhile returns its result as if no Ctrl-C
+    had come: the token would be printed with exit 0."""
+    import signal  # noqa: PLC0415  (only a refresh needs it)
+
+    seen: list[int] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if seen:
+        raise KeyboardInterrupt
 
 
 def _token_from_broker(address: str) -> AccessToken:
