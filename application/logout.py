@@ -12,8 +12,7 @@ import logging
 
 import attrs
 
-from codex_login.application.credentials import record_or_none
-from codex_login.domain.errors import CodexLoginError
+from codex_login.domain.errors import CodexLoginError, MalformedCredentials
 from codex_login.domain.issuer import IssuerConfig, bind
 from codex_login.domain.ports import CredentialStore, TokenEndpoint
 from codex_login.domain.tokens import TokenData
@@ -26,6 +25,9 @@ class LogoutResult:
     removed: bool
     revoked: bool = False
     revoke_error: str | None = None
+    # Why the stored record could not be read (a malformed auth.json): it was deleted
+    # without a revoke, since no token could be taken from it.
+    unreadable: str | None = None
 
 
 async def logout(
@@ -51,13 +53,20 @@ def _locked_logout(
         # creates no lock file, nor the directory that would hold it.
         return LogoutResult(store.delete())
     with store.exclusive():
-        previous = record_or_none(store)
-        tokens = previous.tokens if previous else None
+        try:
+            loaded = store.load()
+        except CodexLoginError as exc:
+            return LogoutResult(store.delete(), unreadable=_problem(exc))
+        tokens = loaded.record.tokens if loaded else None
         revoked, error = False, None
         if revoke and tokens is not None:
             # On this worker thread's own loop: the caller's loop is never needed under the lock.
             revoked, error = asyncio.run(_revoke(endpoint, bind(tokens, issuer), tokens))
         return LogoutResult(store.delete(), revoked, error)
+
+
+def _problem(exc: CodexLoginError) -> str:
+    return exc.problem if isinstance(exc, MalformedCredentials) else str(exc)
 
 
 def _nothing_stored(store: CredentialStore) -> bool:

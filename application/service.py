@@ -198,9 +198,10 @@ class AuthService:
 
         return None if self.shelf is None else AccountBook(store=self.store, shelf=self.shelf)
 
-    def accounts(self) -> list[Account]:
-        """Every stored login (the active one marked), without secrets."""
-        return self._required_book().accounts()
+    def accounts(self, *, strict: bool = True) -> list[Account]:
+        """Every stored login (the active one marked), without secrets; an active record
+        that cannot be read raises, unless not ``strict``."""
+        return self._required_book().accounts(strict=strict)
 
     def switch(self, wanted: str) -> Account:
         """Make another stored login the active one, by name, email or workspace id."""

@@ -1162,7 +1162,8 @@ def _account_document(account: Account) -> dict[str, object]:
 
 
 def _switch(service: AuthService, args: argparse.Namespace) -> int:
-    before = next((a for a in service.accounts() if a.active), None)
+    # A malformed active record is replaced by the switch: listed as no login here.
+    before = next((a for a in service.accounts(strict=False) if a.active), None)
     chosen = service.switch(args.target)
     if before is not None and before.name == chosen.name:
         _say(printable(f"{chosen.name} is already the active account"))
@@ -1185,6 +1186,13 @@ def _logout(service: AuthService, args: argparse.Namespace) -> int:
         warning = f"Warning: could not revoke the login at the issuer: {result.revoke_error}"
         _say(printable(scrub(warning, secrets)))
     _say("Successfully logged out" if result.removed else "Not logged in")
+    if result.unreadable and result.removed and not args.local:
+        _say(
+            printable(
+                f"  nothing was revoked at the issuer: {service.store.location} could not be "
+                f"read ({result.unreadable}), so a login it held stays valid until it expires"
+            )
+        )
     return EXIT_OK
 
 

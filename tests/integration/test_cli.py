@@ -222,6 +222,43 @@ def test_malformed_files_give_one_line_and_stay_byte_identical(
     assert path.read_bytes() == data
 
 
+# Files that cannot be read as a record (the null key reads, then fails to resolve).
+UNREADABLE = [case for case in MALFORMED if case[1] != "OPENAI_API_KEY is null"]
+
+
+@pytest.mark.parametrize(("data", "problem"), UNREADABLE)
+@pytest.mark.parametrize("json_flag", [(), ("--json",)], ids=["text", "json"])
+def test_accounts_reports_a_malformed_file_as_an_error(
+    tmp_path: Path, data: bytes, problem: str, json_flag: tuple[str, ...]
+) -> None:
+    path = write_auth(tmp_path, data)
+    result = run_cli("accounts", *json_flag, home=tmp_path)
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"Error: cannot use {path}: ")
+    assert problem in line
+    assert result.stdout == ""
+    assert path.read_bytes() == data
+
+
+def test_logout_of_a_malformed_file_says_nothing_was_revoked(tmp_path: Path) -> None:
+    path = write_auth(tmp_path, b"{not json")
+    result = run_cli("logout", home=tmp_path)
+    assert result.returncode == 0
+    done, note = result.stderr.splitlines()
+    assert done == "Successfully logged out"
+    assert note.startswith(f"  nothing was revoked at the issuer: {path} could not be read (")
+    assert "not valid JSON" in note
+    assert not path.exists()
+
+
+def test_a_local_logout_of_a_malformed_file_revokes_nothing_anyway(tmp_path: Path) -> None:
+    path = write_auth(tmp_path, b"{not json")
+    result = run_cli("logout", "--local", home=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "Successfully logged out\n")
+    assert not path.exists()
+
+
 def test_a_malformed_optional_field_is_only_a_warning(tmp_path: Path) -> None:
     path = write_auth(tmp_path, chatgpt_document(last_refresh=""))
     before = path.read_bytes()
