@@ -180,6 +180,21 @@ class FileCredentialStore:
                 if reserved is not None:
                     reserved.discard()
 
+    def check_writable(self) -> None:
+        """Make CODEX_HOME, then create and remove a temp file where auth.json is
+        written: StorageError names the directory that cannot be made or written."""
+        with self._located(create=True) as located:
+            assert located is not None  # noqa: S101  (create=True)
+            place = located[1]
+            if place.fd is None:
+                raise StorageError(
+                    f"cannot write in {place.directory}: it does not exist "
+                    f"({self.path} is a link to {place.path})"
+                )
+            fd, name = _new_temp_file(place.fd, place.directory, self.owners)
+            os.close(fd)
+            _unlink_in(place.fd, name, place.directory / name)
+
     def delete(self) -> bool:
         """Log out: remove auth.json (through a link, its target too) and orphaned
         temp files. True when credentials were removed."""

@@ -98,6 +98,11 @@ class ReservingStore(Protocol):
         The caller holds ``exclusive()``."""
         ...
 
+    def check_writable(self) -> None:
+        """Raise StorageError, naming the directory, when a commit could not be written
+        there: asked before a login starts, so that nobody signs in for nothing."""
+        ...
+
 
 class TokenEndpoint(Protocol):
     """An issuer's OAuth endpoints: authorization, token, revocation, API-key exchange.

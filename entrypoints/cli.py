@@ -657,6 +657,7 @@ def _check_login_options(args: argparse.Namespace) -> None:
 def _login(service: AuthService, args: argparse.Namespace) -> int:
     if service.store_notice:
         _say(service.store_notice)
+    service.check_writable()  # before a key is typed or anyone signs in
     outcome = None
     if args.with_api_key:
         service.login_with_api_key(_read_key())
