@@ -7,6 +7,11 @@ directory, so a crash leaves the old file or the new one, never a mix. A writer
 killed before its rename leaves its temp file (``.auth-*``) behind, holding live
 secrets: the next writer holding both locks, and every logout, removes it.
 
+Before a refresh spends the refresh token, ``reserve`` creates the commit's temp file
+and allocates room in it (the record's size plus a margin, fsynced): on a full disk
+the refresh is refused before anything is sent, and the commit writes into room it
+already holds, so rotated tokens are never lost for want of space.
+
 Readers take no lock, and read only a regular file of at most ``MAX_FILE_BYTES``:
 a FIFO or a device at auth.json is an error, never a hang.
 
@@ -24,6 +29,7 @@ the ``notify`` callable given to the store; by default they are logged at INFO.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import threading
@@ -57,6 +63,8 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 MAX_FILE_BYTES = 16 * 1024 * 1024
 WAIT_NOTICE_AFTER = 1.0
+# Room reserved beyond the current record's size: rotated tokens may be longer.
+RESERVE_MARGIN = 64 * 1024
 TIMEOUT_VARIABLE = "CODEX_LOGIN_LOCK_TIMEOUT"
 
 # O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOCTTY: a terminal must
@@ -78,6 +86,26 @@ def _log_notice(message: str) -> None:
     import logging  # noqa: PLC0415  (rare: only under contention or for links)
 
     logging.getLogger(__name__).info("%s", message)
+
+
+@attrs.frozen
+class _Reserved:
+    """A temp file holding room for the next commit: its directory (a descriptor of
+    its own), the file's descriptor and name."""
+
+    directory_fd: int
+    fd: int
+    name: str
+
+    def matches(self, directory: int) -> bool:
+        return os.path.samestat(os.fstat(self.directory_fd), os.fstat(directory))
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.name, dir_fd=self.directory_fd)
+        for fd in (self.fd, self.directory_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 @attrs.frozen
@@ -120,6 +148,7 @@ class FileCredentialStore:
         self._commit_timeout = commit_lock_timeout
         self._notify = notify or _log_notice
         self._writer_lock: LockFile | None = None
+        self._reserved: _Reserved | None = None  # set by reserve(), used by the next commit
         # flock excludes other processes; this excludes other threads of ours.
         self._owner = threading.RLock()
 
@@ -136,6 +165,36 @@ class FileCredentialStore:
         data = auth_json.encode(record)
         with self.exclusive(), self.commit_lock():
             self._commit(data)
+
+    @contextlib.contextmanager
+    def reserve(self, record: CredentialRecord) -> Iterator[None]:
+        """Hold room for the commit of ``record`` (plus RESERVE_MARGIN) until the block
+        ends; the next ``save`` in the block writes into it. Raises StorageError, having
+        changed nothing, when the room cannot be had (a full disk)."""
+        size = len(auth_json.encode(record)) + RESERVE_MARGIN
+        with self.exclusive():
+            self._reserved = self._reserve(size)
+            try:
+                yield
+            finally:
+                reserved, self._reserved = self._reserved, None
+                if reserved is not None:
+                    reserved.discard()
+
+    def check_writable(self) -> None:
+        """Make CODEX_HOME, then create and remove a temp file where auth.json is
+        written: StorageError names the directory that cannot be made or written."""
+        with self._located(create=True) as located:
+            assert located is not None  # noqa: S101  (create=True)
+            place = located[1]
+            if place.fd is None:
+                raise StorageError(
+                    f"cannot write in {place.directory}: it does not exist "
+                    f"({self.path} is a link to {place.path})"
+                )
+            fd, name = _new_temp_file(place.fd, place.directory, self.owners)
+            os.close(fd)
+            _unlink_in(place.fd, name, place.directory / name)
 
     def delete(self) -> bool:
         """Log out: remove auth.json (through a link, its target too) and orphaned
@@ -325,10 +384,40 @@ class FileCredentialStore:
                     f"({self.path} is a link to {place.path})"
                 )
             self._existing(place, "replace")
-            temp = _new_temp_file(place.fd, place.directory, self.owners)
+            temp = self._take_reserved(place.fd) or _new_temp_file(
+                place.fd, place.directory, self.owners
+            )
             # We hold both locks: no live writer, ours or the Codex CLI's, owns a temp file.
             _remove_orphaned_temp_files(place.fd, place.directory, self.owners, keep=temp[1])
             replace_in(place.fd, place.directory, temp, place.name, data)
+
+    def _reserve(self, size: int) -> _Reserved | None:
+        with self._located(create=True) as located:
+            assert located is not None  # noqa: S101  (create=True)
+            place = located[1]
+            if place.fd is None:
+                return None  # a dangling link: the commit says why it cannot write
+            try:
+                fd, name = _new_temp_file(place.fd, place.directory, self.owners)
+            except StorageError as exc:
+                raise _no_room(place.directory, size, exc) from exc
+            directory_fd = os.dup(place.fd)
+            reserved = _Reserved(directory_fd, fd, name)
+            try:
+                _allocate(fd, size)
+            except OSError as exc:
+                reserved.discard()
+                raise _no_room(place.directory, size, _reason(exc)) from exc
+            return reserved
+
+    def _take_reserved(self, directory: int) -> tuple[int, str] | None:
+        """The reserved temp file, when it is in ``directory``; it is the commit's now."""
+        reserved = self._reserved
+        if reserved is None or not reserved.matches(directory):
+            return None
+        self._reserved = None
+        os.close(reserved.directory_fd)
+        return reserved.fd, reserved.name
 
     def _remove(self, home: int, place: _Place) -> bool:
         present = _lstat_in(home, AUTH_FILE, self.path) is not None
@@ -348,6 +437,25 @@ class FileCredentialStore:
         if place.link:
             self._notify(_link_removed(self.path, place.path, target is not None))
         return True
+
+
+def _no_room(directory: Path, size: int, reason: object) -> StorageError:
+    return StorageError(
+        f"cannot reserve {size // 1024} KiB in {directory} for the refreshed tokens "
+        f"({reason}); no refresh was sent, so the stored login is unchanged: "
+        "free some space and try again"
+    )
+
+
+def _allocate(fd: int, size: int) -> None:
+    """Give the open file ``size`` bytes of disk, durably; OSError (ENOSPC) otherwise."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+        os.pwrite(fd, bytes(size), 0)  # a file system without fallocate: write the zeros
+    os.fsync(fd)
 
 
 def _link_removed(link: Path, target: Path, target_existed: bool) -> str:
@@ -540,6 +648,7 @@ def replace_in(
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
+            file.truncate()  # a reserved file is longer than the record
             file.flush()
             os.fsync(file.fileno())
             info = os.fstat(file.fileno())

@@ -34,10 +34,14 @@ class AccountBook:
     store: CredentialStore
     shelf: AccountShelf
 
-    def accounts(self) -> list[Account]:
-        """Every stored login, the active one marked; sorted by name."""
+    def accounts(self, *, strict: bool = True) -> list[Account]:
+        """Every stored login, the active one marked; sorted by name.
+
+        ``strict``: an active record that cannot be read (a malformed auth.json) raises,
+        so a listing never shows it as no login at all; a switch, which replaces it,
+        lists without it."""
         parked = self._parked()
-        active = record_or_none(self.store)
+        active = _active(self.store) if strict else record_or_none(self.store)
         found = [describe(name, record) for name, record in parked.items()]
         if active is not None:
             name = name_for(active, {n: identity_of(r) for n, r in parked.items()})
@@ -46,7 +50,7 @@ class AccountBook:
         return sorted(found, key=lambda account: account.name)
 
     def find(self, wanted: str) -> Account:
-        return select(self.accounts(), wanted)
+        return select(self.accounts(strict=False), wanted)
 
     def store_of(self, account: Account) -> CredentialStore:
         """Where ``account`` lives: the active store, or its slot."""
@@ -108,6 +112,11 @@ class AccountBook:
 
     def _taken(self) -> dict[str, Identity]:
         return {name: identity_of(record) for name, record in self._parked().items()}
+
+
+def _active(store: CredentialStore) -> CredentialRecord | None:
+    loaded = store.load()
+    return loaded.record if loaded else None
 
 
 def commit_login(

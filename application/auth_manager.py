@@ -6,7 +6,9 @@ token send exactly one refresh request (SPEC §4):
 1. decide from the record read without a lock whether a refresh is due;
 2. take the writer lock and read the record again; if its tokens are not the
    ones seen in step 1, another process refreshed: adopt them, post nothing;
-3. otherwise post the refresh while still holding the lock, commit, release.
+3. otherwise reserve the room the commit needs (a store on a local disk), post the
+   refresh while still holding the lock, commit into that room, release. With no room,
+   nothing is posted: a refresh token is never spent on tokens that cannot be saved.
 
 Inside one process, concurrent callers share one in-flight refresh. The hot
 path costs one ``stat`` of the store and one clock read.
@@ -19,8 +21,10 @@ process just committed): a client cannot make the issuer rotate the login at wil
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Hashable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -306,10 +310,12 @@ class AuthManager:
                 return self._read(self._store.fingerprint())
             # Only to the issuer that issued these tokens; a conflicting setting sends nothing.
             issuer = bind(tokens, self._issuer)
-            self._confirm_lease()
-            _log().debug("refreshing the ChatGPT tokens at %s", issuer.issuer)
-            grant = self._post_refresh(issuer, tokens.refresh_token)
-            self._commit(refreshed_record(record, grant, self._clock.now()), tokens.refresh_token)
+            with self._reserved(record):
+                self._confirm_lease()
+                _log().debug("refreshing the ChatGPT tokens at %s", issuer.issuer)
+                grant = self._post_refresh(issuer, tokens.refresh_token)
+                record = refreshed_record(record, grant, self._clock.now())
+                self._commit(record, tokens.refresh_token)
             return self._read(self._store.fingerprint())
 
     def _still_wanted(self, seen: _Snapshot, now_seen: _Snapshot, *, force: bool) -> bool:
@@ -345,6 +351,15 @@ class AuthManager:
                 f"the refresh took longer than {self._refresh_timeout:g} s; "
                 "the stored login is unchanged, try again later"
             ) from exc
+
+    def _reserved(self, record: CredentialRecord) -> AbstractContextManager[None]:
+        """Room for the commit, taken before the refresh token is spent (a store that
+        writes no local disk, the keyring, Redis or memory, reserves nothing)."""
+        from codex_login.domain.ports import ReservingStore  # noqa: PLC0415  (refreshes only)
+
+        if isinstance(self._store, ReservingStore):
+            return self._store.reserve(record)
+        return contextlib.nullcontext()
 
     def _confirm_lease(self) -> None:
         """A lease can expire while held (a paused process): check it before spending the

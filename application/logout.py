@@ -12,8 +12,7 @@ import logging
 
 import attrs
 
-from codex_login.application.credentials import record_or_none
-from codex_login.domain.errors import CodexLoginError
+from codex_login.domain.errors import CodexLoginError, MalformedCredentials
 from codex_login.domain.issuer import IssuerConfig, bind
 from codex_login.domain.ports import CredentialStore, TokenEndpoint
 from codex_login.domain.tokens import TokenData
@@ -26,6 +25,9 @@ class LogoutResult:
     removed: bool
     revoked: bool = False
     revoke_error: str | None = None
+    # Why the stored record could not be read (a malformed auth.json): it was deleted
+    # without a revoke, since no token could be taken from it.
+    unreadable: str | None = None
 
 
 async def logout(
@@ -45,14 +47,35 @@ async def logout(
 def _locked_logout(
     store: CredentialStore, endpoint: TokenEndpoint, issuer: IssuerConfig, revoke: bool
 ) -> LogoutResult:
+    if _nothing_stored(store):
+        # Nothing to revoke: the store's own delete removes what a killed writer left
+        # (a file store takes its locks only then), so a logout with nothing stored
+        # creates no lock file, nor the directory that would hold it.
+        return LogoutResult(store.delete())
     with store.exclusive():
-        previous = record_or_none(store)
-        tokens = previous.tokens if previous else None
+        try:
+            loaded = store.load()
+        except CodexLoginError as exc:
+            return LogoutResult(store.delete(), unreadable=_problem(exc))
+        tokens = loaded.record.tokens if loaded else None
         revoked, error = False, None
         if revoke and tokens is not None:
             # On this worker thread's own loop: the caller's loop is never needed under the lock.
             revoked, error = asyncio.run(_revoke(endpoint, bind(tokens, issuer), tokens))
         return LogoutResult(store.delete(), revoked, error)
+
+
+def _problem(exc: CodexLoginError) -> str:
+    return exc.problem if isinstance(exc, MalformedCredentials) else str(exc)
+
+
+def _nothing_stored(store: CredentialStore) -> bool:
+    """Read without the lock: nothing stored, and nothing unreadable (a malformed
+    record is deleted under the lock, as ever)."""
+    try:
+        return store.load() is None
+    except CodexLoginError:
+        return False
 
 
 async def _revoke(

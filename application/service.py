@@ -9,7 +9,7 @@ import attrs
 
 from codex_login.application.credentials import load_credentials
 from codex_login.application.status import Status, get_status
-from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.errors import ConfigurationError, StorageError
 from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.login_policy import LoginMethod, LoginPolicy
 from codex_login.domain.modes import AuthMode
@@ -121,6 +121,8 @@ class AuthService:
         """Store an OpenAI API key as the login (trimmed; refused when empty or spaced)."""
         from codex_login.application.api_key_login import login_with_api_key  # noqa: PLC0415
 
+        self.check_writable()
+
         login_with_api_key(
             store=self.store, raw_key=api_key, book=self.book, login_policy=self.login_policy
         )
@@ -131,6 +133,7 @@ class AuthService:
 
         self.login_policy.check_method(LoginMethod.CHATGPT)
         self.issuer.check_login_client()  # before the issuer is asked anything
+        self.check_writable()
         request = await self.endpoint.authorization_request(self.issuer, redirect_uri=redirect_uri)
         # The issuer offers only the allowed workspaces (the ID token is checked anyway).
         request = attrs.evolve(request, url=self.login_policy.authorize_url(request.url))
@@ -160,6 +163,7 @@ class AuthService:
 
         self.login_policy.check_method(LoginMethod.CHATGPT)  # before any port is bound
         self.issuer.check_login_client()
+        self.check_writable()
         return await login_in_browser(
             lambda redirect_uri: self.begin_browser_login(redirect_uri=redirect_uri),
             listener or self.callback_listener(),
@@ -177,7 +181,25 @@ class AuthService:
 
         self.login_policy.check_method(LoginMethod.CHATGPT)  # before the issuer is asked
         self.issuer.check_login_client()
+        self.check_writable()
         return DeviceLogin(signin=self._signin())
+
+    def check_writable(self) -> None:
+        """Raise StorageError when a login could not be saved (an unwritable CODEX_HOME):
+        checked before a login starts, so that nobody signs in in the browser for nothing.
+        A store that writes no local disk (the keyring, Redis, memory) has nothing to check.
+        """
+        from codex_login.domain.ports import ReservingStore  # noqa: PLC0415  (logins only)
+
+        if not isinstance(self.store, ReservingStore):
+            return
+        try:
+            self.store.check_writable()
+        except StorageError as exc:
+            raise StorageError(
+                f"a login could not be saved: {exc}; make that directory writable, or set "
+                "CODEX_HOME (or --codex-home) to one you can write"
+            ) from exc
 
     def _signin(self) -> SignIn:
         from codex_login.application.signin import SignIn  # noqa: PLC0415
@@ -198,9 +220,10 @@ class AuthService:
 
         return None if self.shelf is None else AccountBook(store=self.store, shelf=self.shelf)
 
-    def accounts(self) -> list[Account]:
-        """Every stored login (the active one marked), without secrets."""
-        return self._required_book().accounts()
+    def accounts(self, *, strict: bool = True) -> list[Account]:
+        """Every stored login (the active one marked), without secrets; an active record
+        that cannot be read raises, unless not ``strict``."""
+        return self._required_book().accounts(strict=strict)
 
     def switch(self, wanted: str) -> Account:
         """Make another stored login the active one, by name, email or workspace id."""

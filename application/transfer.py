@@ -25,16 +25,23 @@ def export_login(
     """Give the stored record to ``hand_over``; with ``move``, then remove it from ``store``.
 
     A malformed record raises (nothing is handed over); a failed hand-over
-    leaves the source as it was.
+    leaves the source as it was. Nothing stored is said before the lock is taken: a
+    read-only command creates no lock file (nor the directory that would hold it).
     """
+    if store.load() is None:
+        raise _nothing_to_export(store)
     with store.exclusive():
         loaded = store.load()
         if loaded is None:
-            raise NotLoggedIn(f"nothing to export: no login is stored in {store.location}")
+            raise _nothing_to_export(store)
         hand_over(loaded.record)
         if move:
             store.delete()
     return loaded.record
+
+
+def _nothing_to_export(store: CredentialStore) -> NotLoggedIn:
+    return NotLoggedIn(f"nothing to export: no login is stored in {store.location}")
 
 
 def import_login(*, store: CredentialStore, record: CredentialRecord, replace: bool) -> bool:

@@ -82,6 +82,28 @@ class LeasedStore(Protocol):
         ...
 
 
+@runtime_checkable
+class ReservingStore(Protocol):
+    """A store whose commit needs room on a local disk (auth.json), reserved beforehand.
+
+    A refresh spends the stored refresh token: if the commit of the rotated tokens then
+    fails (a full disk), the login is lost, so the room for that commit is taken before
+    the refresh is sent. Stores that write elsewhere (the OS keyring, Redis, memory) have
+    no disk of ours to fill and are not reserving stores: for them this step is a no-op.
+    """
+
+    def reserve(self, record: CredentialRecord) -> AbstractContextManager[None]:
+        """Hold room for a commit of about ``record``'s size until the block ends; the
+        next ``save`` in the block uses it. Raises StorageError when there is no room.
+        The caller holds ``exclusive()``."""
+        ...
+
+    def check_writable(self) -> None:
+        """Raise StorageError, naming the directory, when a commit could not be written
+        there: asked before a login starts, so that nobody signs in for nothing."""
+        ...
+
+
 class TokenEndpoint(Protocol):
     """An issuer's OAuth endpoints: authorization, token, revocation, API-key exchange.
 

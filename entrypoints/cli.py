@@ -16,9 +16,10 @@ escape every control character but our own line breaks, whatever reaches them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,10 @@ class UsageError(Exception):
     """Bad command-line input: exit 2."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, and the one line that says what it left behind (instead of "Cancelled.")."""
+
+
 class StdoutClosed(Exception):
     """Whoever read stdout has gone (``| head``): end quietly, exit 141."""
 
@@ -91,8 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands.get(args.command, parser).error(str(exc))
     except StdoutClosed:
         return _stdout_closed()
-    except KeyboardInterrupt:
-        _say("Cancelled.")
+    except KeyboardInterrupt as exc:
+        say_interrupted(exc)
         return EXIT_INTERRUPTED
     except CodexLoginError as exc:
         # A broker's answer already says what to run, on the host.
@@ -110,6 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Its message could hold anything, secrets included: -v shows it to those who ask.
         _say(f"Error: unexpected {type(exc).__name__}, a bug in codex-login (-v shows details)")
         return EXIT_FAILURE
+
+
+def say_interrupted(exc: BaseException | None) -> None:
+    """The one line for Ctrl-C: what it left behind, or "Cancelled."."""
+    _say(str(exc) if isinstance(exc, Interrupted) else "Cancelled.")
 
 
 def _log_verbosely() -> None:
@@ -648,6 +658,7 @@ def _check_login_options(args: argparse.Namespace) -> None:
 def _login(service: AuthService, args: argparse.Namespace) -> int:
     if service.store_notice:
         _say(service.store_notice)
+    service.check_writable()  # before a key is typed or anyone signs in
     outcome = None
     if args.with_api_key:
         service.login_with_api_key(_read_key())
@@ -984,12 +995,39 @@ def _token_from_store(service: AuthService) -> AccessToken:
     import asyncio  # noqa: PLC0415  (only a refresh needs an event loop)
 
     try:
-        return asyncio.run(service.auth())
-    except KeyboardInterrupt:
-        # The refresh goes on to its commit; say so when it saved new tokens.
+        with _ctrl_c_raises():
+            return asyncio.run(service.auth())
+    except KeyboardInterrupt as exc:
+        # The refresh goes on to its commit (asyncio.run waits for its worker thread);
+        # say so when it saved new tokens.
         if service.manager.commits:
-            _say("Interrupted, but the refreshed tokens were saved; run the command again.")
+            raise Interrupted(
+                "Interrupted, but the refreshed tokens were saved; run the command again."
+            ) from exc
         raise
+
+
+@contextlib.contextmanager
+def _ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt wherever the main thread is, and a Ctrl-C seen
+    is never forgotten. Under Python's own handler asyncio.run would cancel its task
+    instead, and a task that finishes meanwhile returns its result as if no Ctrl-C
+    had come: the token would be printed with exit 0."""
+    import signal  # noqa: PLC0415  (only a refresh needs it)
+
+    seen: list[int] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if seen:
+        raise KeyboardInterrupt
 
 
 def _token_from_broker(address: str) -> AccessToken:
@@ -1096,7 +1134,8 @@ def _account_line(account: Account) -> str:
 
 
 def _switch(service: AuthService, args: argparse.Namespace) -> int:
-    before = next((a for a in service.accounts() if a.active), None)
+    # A malformed active record is replaced by the switch: listed as no login here.
+    before = next((a for a in service.accounts(strict=False) if a.active), None)
     chosen = service.switch(args.target)
     if before is not None and before.name == chosen.name:
         _say(printable(f"{chosen.name} is already the active account"))
@@ -1119,6 +1158,13 @@ def _logout(service: AuthService, args: argparse.Namespace) -> int:
         warning = f"Warning: could not revoke the login at the issuer: {result.revoke_error}"
         _say(printable(scrub(warning, secrets)))
     _say("Successfully logged out" if result.removed else "Not logged in")
+    if result.unreadable and result.removed and not args.local:
+        _say(
+            printable(
+                f"  nothing was revoked at the issuer: {service.store.location} could not be "
+                f"read ({result.unreadable}), so a login it held stays valid until it expires"
+            )
+        )
     return EXIT_OK
 
 

@@ -104,6 +104,38 @@ def _wait_until_reading_stdin(pid: int) -> None:
         time.sleep(0.01)
 
 
+# -- read-only commands ---------------------------------------------------------------
+
+READ_ONLY = [
+    pytest.param(command, id=" ".join(command))
+    for command in (
+        ("export",),
+        ("export", "--move"),
+        ("logout",),
+        ("logout", "--local"),
+        ("status",),
+        ("accounts",),
+        ("token",),
+    )
+]
+
+
+@pytest.mark.parametrize("command", READ_ONLY)
+def test_a_read_only_command_creates_no_codex_home(tmp_path: Path, command: tuple[str]) -> None:
+    home = tmp_path / "missing"
+    result = run_cli(*command, home=home)
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert not home.exists()
+
+
+@pytest.mark.parametrize("command", READ_ONLY)
+def test_a_read_only_command_creates_no_lock_file(tmp_path: Path, command: tuple[str]) -> None:
+    home = tmp_path / "codex"
+    home.mkdir(mode=0o700)
+    run_cli(*command, home=home)
+    assert list(home.iterdir()) == []
+
+
 # -- status ---------------------------------------------------------------------
 
 
@@ -190,6 +222,43 @@ def test_malformed_files_give_one_line_and_stay_byte_identical(
     assert path.read_bytes() == data
 
 
+# Files that cannot be read as a record (the null key reads, then fails to resolve).
+UNREADABLE = [case for case in MALFORMED if case[1] != "OPENAI_API_KEY is null"]
+
+
+@pytest.mark.parametrize(("data", "problem"), UNREADABLE)
+@pytest.mark.parametrize("json_flag", [(), ("--json",)], ids=["text", "json"])
+def test_accounts_reports_a_malformed_file_as_an_error(
+    tmp_path: Path, data: bytes, problem: str, json_flag: tuple[str, ...]
+) -> None:
+    path = write_auth(tmp_path, data)
+    result = run_cli("accounts", *json_flag, home=tmp_path)
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"Error: cannot use {path}: ")
+    assert problem in line
+    assert result.stdout == ""
+    assert path.read_bytes() == data
+
+
+def test_logout_of_a_malformed_file_says_nothing_was_revoked(tmp_path: Path) -> None:
+    path = write_auth(tmp_path, b"{not json")
+    result = run_cli("logout", home=tmp_path)
+    assert result.returncode == 0
+    done, note = result.stderr.splitlines()
+    assert done == "Successfully logged out"
+    assert note.startswith(f"  nothing was revoked at the issuer: {path} could not be read (")
+    assert "not valid JSON" in note
+    assert not path.exists()
+
+
+def test_a_local_logout_of_a_malformed_file_revokes_nothing_anyway(tmp_path: Path) -> None:
+    path = write_auth(tmp_path, b"{not json")
+    result = run_cli("logout", "--local", home=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "Successfully logged out\n")
+    assert not path.exists()
+
+
 def test_a_malformed_optional_field_is_only_a_warning(tmp_path: Path) -> None:
     path = write_auth(tmp_path, chatgpt_document(last_refresh=""))
     before = path.read_bytes()
@@ -220,7 +289,10 @@ def test_codex_home_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "Not a directory" in status.stderr
     login = run_cli("login", "--with-api-key", home=home, stdin=KEY)
     assert login.returncode == 1
-    assert login.stderr.strip() == f"Error: cannot create {home}: File exists"
+    # Checked before the login starts, which says what to do (issue 21).
+    [line] = login.stderr.splitlines()
+    assert line.startswith(f"Error: a login could not be saved: cannot create {home}: File exists;")
+    assert "CODEX_HOME" in line
 
 
 def test_codex_home_option_beats_the_environment(tmp_path: Path) -> None:

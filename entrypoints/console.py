@@ -1,0 +1,38 @@
+"""The ``codex-login`` console script: Ctrl-C is one line and exit 130 from the start.
+
+Loading the command's modules takes a while (about 100 ms on a slow machine); Python's
+own SIGINT handler would stop that import with a traceback. This module imports only
+what the interpreter has loaded already, installs a handler that ends the process with
+one line (nothing has started, so nothing can be lost), loads the command, then gives
+Ctrl-C back to Python (``KeyboardInterrupt``), which the command turns into one line.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+EXIT_INTERRUPTED = 130
+CANCELLED = "Cancelled."
+
+
+def main() -> int:
+    signal.signal(signal.SIGINT, _cancelled_while_loading)
+    from codex_login.entrypoints import cli  # noqa: PLC0415  (after the handler: see above)
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return cli.main()
+    except KeyboardInterrupt:  # between the handler and the command's own try
+        cli.say_interrupted(None)
+        return EXIT_INTERRUPTED
+
+
+def _cancelled_while_loading(signum: int, frame: FrameType | None) -> None:
+    del signum, frame
+    os.write(2, f"{CANCELLED}\n".encode())
+    os._exit(EXIT_INTERRUPTED)

@@ -1,0 +1,176 @@
+"""Ctrl-C at any moment: one line, exit 130, nothing lost (real SIGINT, real processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+from support.cli import CLI
+from support.fake_issuer import FakeIssuer, running_issuer
+from support.locks import lock_held_elsewhere
+from support.logins import issuer_env, stored, write_login
+
+INTERRUPTED = "Interrupted, but the refreshed tokens were saved; run the command again."
+
+
+@pytest.fixture
+def issuer() -> Iterator[FakeIssuer]:
+    with running_issuer(FakeIssuer()) as running:
+        yield running
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not come true in time")
+        time.sleep(0.01)
+
+
+def start_token(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(CLI), "token"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+# -- while the modules load ------------------------------------------------------------
+
+# The installed console script's own entry point, run as the script runs it, in a child
+# that sends itself SIGINT when the named module starts to load: the moment is exact.
+_LOADING = """
+import os, signal, sys
+from importlib.metadata import entry_points
+
+[script] = entry_points(group="console_scripts", name="codex-login")
+module, _, function = script.value.partition(":")
+when = sys.argv[1]
+
+def hook(event, args):
+    if event == "import" and args[0] == when:
+        os.kill(os.getpid(), signal.SIGINT)
+
+sys.addaudithook(hook)
+sys.argv = ["codex-login", "status"]
+entry = __import__(module, fromlist=[function])
+sys.exit(getattr(entry, function)())
+"""
+
+
+def _modules_loaded_by_the_command() -> list[str]:
+    [script] = entry_points(group="console_scripts", name="codex-login")
+    assert script.value.partition(":")[0].startswith("codex_login.entrypoints.")
+    return ["codex_login.entrypoints.cli", "argparse", "codex_login.application.service"]
+
+
+@pytest.mark.parametrize("module", _modules_loaded_by_the_command())
+def test_ctrl_c_while_the_command_loads_is_one_line(tmp_path: Path, module: str) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CODEX_")}
+    env["CODEX_HOME"] = str(tmp_path / "codex")
+    child = subprocess.run(
+        [sys.executable, "-c", _LOADING, module],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (child.returncode, child.stderr) == (130, "Cancelled.\n")
+    assert child.stdout == ""
+
+
+def test_ctrl_c_right_after_the_start_never_prints_a_token(tmp_path: Path) -> None:
+    """Right after spawn, the interpreter itself may still be starting (its own handler
+    then ends it by the signal, silently or not); once our entry runs: one line, 130."""
+    write_login(tmp_path, "rt-1", expires_in=timedelta(hours=1))
+    before = (tmp_path / "auth.json").read_bytes()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CODEX_")}
+    env["CODEX_HOME"] = str(tmp_path)
+    for _ in range(5):
+        child = start_token(env)
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=60)
+        assert child.returncode in (130, -signal.SIGINT), stderr
+        assert stdout == ""
+        if child.returncode == 130 and "Traceback" not in stderr:
+            assert stderr == "Cancelled.\n"
+    assert (tmp_path / "auth.json").read_bytes() == before
+
+
+# -- while blocked on a held lock ------------------------------------------------------
+
+
+def test_ctrl_c_while_waiting_for_the_lock_is_one_line_and_loses_nothing(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    tmp_path.chmod(0o700)
+    write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=-1))
+    lock = tmp_path / "auth.lock"
+    with lock_held_elsewhere(lock):
+        child = start_token(issuer_env(tmp_path, issuer))
+        try:
+            assert child.stderr is not None
+            waiting = child.stderr.readline()  # said after a second of waiting
+            assert waiting.startswith(f"Waiting for {lock}"), waiting
+            child.send_signal(signal.SIGINT)
+        except BaseException:
+            child.kill()
+            raise
+    stdout, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130, stderr
+    assert stdout == ""
+    [line] = stderr.splitlines()  # the one line after the notice of the wait
+    assert line in ("Cancelled.", INTERRUPTED)
+    refresh_token = stored(tmp_path)["tokens"]["refresh_token"]
+    assert issuer.refresh_token_works(refresh_token)
+    assert (line == INTERRUPTED) == (len(issuer.posts("refresh_token")) == 1)
+
+
+# -- during a refresh ------------------------------------------------------------------
+
+
+def test_ctrl_c_during_a_refresh_that_commits_is_one_line(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=-1))
+    issuer.gates["refresh"] = gate = threading.Event()
+    child = start_token(issuer_env(tmp_path, issuer))
+    try:
+        wait_until(lambda: len(issuer.posts("refresh_token")) == 1)
+        child.send_signal(signal.SIGINT)
+    finally:
+        gate.set()
+    stdout, stderr = child.communicate(timeout=60)
+    assert (child.returncode, stdout, stderr) == (130, "", f"{INTERRUPTED}\n")
+    assert issuer.refresh_token_works(stored(tmp_path)["tokens"]["refresh_token"])
+
+
+def test_ctrl_c_as_a_refresh_ends_never_exits_0(tmp_path: Path, issuer: FakeIssuer) -> None:
+    """SIGINT as the answer arrives, when the refresh may finish first: whatever the
+    order, the Ctrl-C wins (exit 130, one line, no token printed) and the login stays."""
+    for _ in range(8):
+        write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=-1))
+        issuer.gates["refresh"] = gate = threading.Event()
+        posted = len(issuer.posts("refresh_token"))
+        child = start_token(issuer_env(tmp_path, issuer))
+        try:
+            wait_until(lambda: len(issuer.posts("refresh_token")) == posted + 1)  # noqa: B023
+        finally:
+            gate.set()
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=60)
+        assert child.returncode == 130, (stdout, stderr)
+        assert stdout == ""
+        assert stderr in ("Cancelled.\n", f"{INTERRUPTED}\n")
+        document = json.loads((tmp_path / "auth.json").read_bytes())
+        assert issuer.refresh_token_works(document["tokens"]["refresh_token"])
