@@ -73,7 +73,12 @@ def not_logged_in(location: str, *, stored: bool) -> NotLoggedIn:
             f"not logged in: looked for {OVERRIDE_VARIABLE}, then {location}, "
             f"which holds no credential ({ENV_VARIABLE} counts only when nothing is stored)"
         )
-    return NotLoggedIn(f"not logged in: looked for {OVERRIDE_VARIABLE}, {location}, {ENV_VARIABLE}")
+    return NotLoggedIn(f"not logged in: {looked_for(location)}")
+
+
+def looked_for(location: str) -> str:
+    """The sources of a credential, in the order they are tried."""
+    return f"looked for {OVERRIDE_VARIABLE}, {location}, {ENV_VARIABLE}"
 
 
 def _checked(
