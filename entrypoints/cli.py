@@ -261,7 +261,7 @@ STATUS_EPILOG = _epilog(
 """,
     _STORE_ENV,
     _API_KEY_ENV,
-    exit_status="  0 logged in; 1 not logged in, or the stored login cannot be read\n",
+    exit_status="  0 logged in; 1 not logged in, or the stored login cannot be read or used\n",
 )
 TOKEN_ABOUT = """\
 Print the bearer credential of the current login on stdout, and nothing else:
