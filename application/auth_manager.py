@@ -30,18 +30,18 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from codex_login.application.credentials import resolve_loaded
-from codex_login.application.status import ENV_SOURCE, OVERRIDE_SOURCE
+from codex_login.domain.choice import choose_credential
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import (
+    CodexLoginError,
+    IssuerMismatch,
     LeaseLost,
     NotLoggedIn,
-    PolicyViolation,
     SessionEnded,
     StorageError,
     TransientTokenError,
 )
-from codex_login.domain.issuer import IssuerConfig, bind
+from codex_login.domain.issuer import IssuerConfig, bind, check_issuer
 from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     import asyncio
     import logging
 
+    from codex_login.domain.choice import Choice
     from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 
 __all__ = ["AccessToken", "AuthManager"]  # AccessToken is the domain's, re-exported here
@@ -79,7 +80,8 @@ class _Snapshot:
     record: CredentialRecord | None
     current: AccessToken | None
     refresh_at: datetime = NEVER
-    refused: PolicyViolation | None = None  # the login policy forbids handing it out
+    # Why nothing is handed out: NotLoggedIn, the login policy, a conflicting issuer.
+    refused: CodexLoginError | None = None
 
     @property
     def tokens(self) -> TokenData | None:
@@ -197,7 +199,9 @@ class AuthManager:
 
     def _checked_override(self) -> AccessToken:
         assert self._override is not None  # noqa: S101  (callers check)
-        self._login_policy.check_api_key(OVERRIDE_SOURCE)
+        choice = self._choose(None, override=self._override.token)
+        if choice.refusal is not None:
+            raise _refused(choice.refusal)
         return self._override
 
     def _usable_snapshot(self) -> _Snapshot:
@@ -206,7 +210,7 @@ class AuthManager:
         if snapshot.refused is not None:
             raise _refused(snapshot.refused)
         if snapshot.current is None:
-            raise NotLoggedIn()
+            raise NotLoggedIn()  # unreachable: a snapshot without a credential says why
         return snapshot
 
     def _current_snapshot(self) -> _Snapshot:
@@ -219,20 +223,16 @@ class AuthManager:
     def _read(self, fingerprint: Hashable) -> _Snapshot:
         loaded = self._store.load()
         record = loaded.record if loaded else None
-        auth = resolve_loaded(
-            loaded,
-            location=self._store.location,
-            env_api_key=self._env_api_key,
-            preferred=self._preferred,
-        )
-        if auth is not None:
-            source = self._store.location if loaded else ENV_SOURCE
-            try:
-                self._login_policy.check_credential(auth, source)
-            except PolicyViolation as exc:
-                return _Snapshot(fingerprint, record, None, refused=exc)
+        choice = self._choose(record)
+        if choice.refusal is not None:
+            return _Snapshot(fingerprint, record, None, refused=choice.refusal)
+        auth = choice.auth
         if isinstance(auth, ChatGptAuth):
             tokens = auth.tokens
+            try:
+                check_issuer(tokens, self._issuer)  # refused now, not when a refresh is due
+            except IssuerMismatch as exc:
+                return _Snapshot(fingerprint, record, None, refused=exc)
             current = AccessToken(
                 AuthMode.CHATGPT,
                 tokens.access_token,
@@ -246,6 +246,16 @@ class AuthManager:
         if isinstance(auth, ApiKeyAuth):
             return _Snapshot(fingerprint, record, AccessToken(AuthMode.API_KEY, auth.api_key))
         return _Snapshot(fingerprint, record, None)
+
+    def _choose(self, record: CredentialRecord | None, *, override: str | None = None) -> Choice:
+        return choose_credential(
+            override=override,
+            record=record,
+            env_key=self._env_api_key,
+            preferred=self._preferred,
+            policy=self._login_policy,
+            location=self._store.location,
+        )
 
     def _too_young_to_force(self, snapshot: _Snapshot) -> bool:
         tokens = snapshot.tokens
@@ -291,7 +301,7 @@ class AuthManager:
         if snapshot.refused is not None:
             raise _refused(snapshot.refused)
         if snapshot.current is None:
-            raise NotLoggedIn()
+            raise NotLoggedIn()  # unreachable: a snapshot without a credential says why
         return snapshot.current
 
     def _locked_refresh(self, seen: _Snapshot, force: bool) -> _Snapshot:
@@ -407,9 +417,12 @@ class AuthManager:
                 return
 
 
-def _refused(violation: PolicyViolation) -> PolicyViolation:
-    """A new error each time (see ``_again``)."""
-    return type(violation)(str(violation))
+def _refused(refusal: CodexLoginError) -> CodexLoginError:
+    """A new error each time, with the same message and fields (see ``_again``)."""
+    fresh = type(refusal).__new__(type(refusal))
+    fresh.args = refusal.args
+    fresh.__dict__.update(refusal.__dict__)
+    return fresh
 
 
 def _again(ended: SessionEnded) -> SessionEnded:

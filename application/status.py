@@ -7,21 +7,23 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from codex_login.domain.choice import ENV_SOURCE, OVERRIDE_SOURCE, Choice, choose_credential
 from codex_login.domain.claims import token_expiry
-from codex_login.domain.foreign import describe_foreign
-from codex_login.domain.issuer import IssuerConfig, provenance_of
+from codex_login.domain.errors import CodexLoginError, NotLoggedIn
+from codex_login.domain.foreign import ForeignLogin, describe_foreign
+from codex_login.domain.issuer import IssuerConfig, check_issuer
 from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode, StoredMode, UnsupportedMode
 from codex_login.domain.plans import plan_name
+from codex_login.domain.record import Loaded
 from codex_login.domain.refresh_policy import RefreshPolicy
-from codex_login.domain.resolution import ApiKeyAuth, resolve
+from codex_login.domain.resolution import ApiKeyAuth, ResolvedAuth, resolve
 
 if TYPE_CHECKING:
     from codex_login.domain.ports import Clock, CredentialStore
 
-ENV_SOURCE = "OPENAI_API_KEY environment variable"
-OVERRIDE_SOURCE = "CODEX_API_KEY environment variable"
+__all__ = ["ENV_SOURCE", "OVERRIDE_SOURCE", "Status", "get_status"]
 
 
 @attrs.frozen
@@ -57,79 +59,163 @@ def get_status(
 ) -> Status | None:
     """The current login, or None when not logged in.
 
+    The credential described is the one `token` hands out (``choose_credential``).
     With ``override_api_key`` (CODEX_API_KEY) the stored login is still described,
-    marked as overridden; with nothing stored, the override is the login. Raises
-    PolicyViolation when the credential `token` would hand out breaks ``login_policy``.
+    marked as overridden (or, when it cannot be read, named in a warning); with
+    nothing stored, the override is the login. Raises PolicyViolation when the
+    credential `token` would hand out breaks ``login_policy``, and IssuerMismatch
+    when an explicitly configured issuer is not the stored login's (`token` refuses
+    it too).
     """
     rules = login_policy or LoginPolicy()
+    configured = issuer or IssuerConfig()
     if override_api_key:
-        rules.check_api_key(OVERRIDE_SOURCE)
-    status = _stored_status(
-        store=store,
-        clock=clock,
-        env_api_key=env_api_key,
-        preferred=preferred,
-        policy=policy,
-        issuer=issuer,
-        login_policy=None if override_api_key else rules,
-    )
-    if not override_api_key:
-        return status
-    if status is None:
-        return Status(
-            AuthMode.API_KEY, OVERRIDE_SOURCE, masked_api_key=mask_api_key(override_api_key)
+        return _overridden(
+            store=store,
+            clock=clock,
+            override=override_api_key,
+            preferred=preferred,
+            policy=policy,
+            configured=configured,
+            rules=rules,
         )
-    return attrs.evolve(status, overridden_by=OVERRIDE_SOURCE)
+    loaded = store.load()
+    if loaded is not None:
+        foreign = describe_foreign(loaded.record)
+        if foreign is not None:  # described, never used: kept as written
+            return _foreign_status(foreign, store.location, loaded.warnings)
+    choice = _choose(
+        store=store, loaded=loaded, env_api_key=env_api_key, preferred=preferred, rules=rules
+    )
+    if isinstance(choice.refusal, NotLoggedIn):
+        return None
+    if choice.refusal is not None:
+        raise choice.refusal
+    assert choice.auth is not None  # noqa: S101  (no refusal)
+    assert choice.source is not None  # noqa: S101
+    return _described(
+        auth=choice.auth,
+        source=choice.source,
+        loaded=loaded,
+        clock=clock,
+        policy=policy,
+        configured=configured,
+    )
+
+
+def _choose(
+    *,
+    store: CredentialStore,
+    loaded: Loaded | None,
+    env_api_key: str | None,
+    preferred: AuthMode,
+    rules: LoginPolicy,
+    override: str | None = None,
+) -> Choice:
+    return choose_credential(
+        override=override,
+        record=loaded.record if loaded else None,
+        env_key=env_api_key,
+        preferred=preferred,
+        policy=rules,
+        location=store.location,
+    )
+
+
+def _overridden(
+    *,
+    store: CredentialStore,
+    clock: Clock,
+    override: str,
+    preferred: AuthMode,
+    policy: RefreshPolicy,
+    configured: IssuerConfig,
+    rules: LoginPolicy,
+) -> Status:
+    """The override is handed out; the stored login is only described, without the policy."""
+    choice = _choose(
+        store=store,
+        loaded=None,
+        env_api_key=None,
+        preferred=preferred,
+        rules=rules,
+        override=override,
+    )
+    if choice.refusal is not None:
+        raise choice.refusal
+    own = Status(AuthMode.API_KEY, OVERRIDE_SOURCE, masked_api_key=mask_api_key(override))
+    try:
+        stored = _stored_status(
+            store=store, clock=clock, preferred=preferred, policy=policy, issuer=configured
+        )
+    except CodexLoginError as exc:  # `token` sends the override whatever is stored
+        return attrs.evolve(own, warnings=(f"the stored login is not used: {exc}",))
+    if stored is None:
+        return own
+    return attrs.evolve(stored, overridden_by=OVERRIDE_SOURCE)
 
 
 def _stored_status(
     *,
     store: CredentialStore,
     clock: Clock,
-    env_api_key: str | None,
     preferred: AuthMode,
     policy: RefreshPolicy,
-    issuer: IssuerConfig | None,
-    login_policy: LoginPolicy | None,
+    issuer: IssuerConfig,
 ) -> Status | None:
-    """``login_policy`` None: the stored login is only described, not handed out."""
+    """The stored login, described whatever the login policy says (never handed out)."""
     loaded = store.load()
     if loaded is None:
-        if not env_api_key:
-            return None
-        if login_policy is not None:
-            login_policy.check_credential(ApiKeyAuth(env_api_key), ENV_SOURCE)
-        return Status(AuthMode.API_KEY, ENV_SOURCE, masked_api_key=mask_api_key(env_api_key))
+        return None
     foreign = describe_foreign(loaded.record)
-    if foreign is not None:  # described, never used: kept as written
-        return Status(
-            UnsupportedMode(foreign.mode),
-            store.location,
-            email=foreign.email,
-            plan=foreign.plan,
-            account_id=foreign.account_id,
-            foreign=foreign.title,
-            warnings=loaded.warnings,
-        )
+    if foreign is not None:
+        return _foreign_status(foreign, store.location, loaded.warnings)
     auth = resolve(loaded.record, preferred, location=store.location)
     if auth is None:
         return None
-    if login_policy is not None:
-        login_policy.check_credential(auth, store.location)
+    return _described(
+        auth=auth,
+        source=store.location,
+        loaded=loaded,
+        clock=clock,
+        policy=policy,
+        configured=issuer,
+    )
+
+
+def _foreign_status(foreign: ForeignLogin, location: str, warnings: tuple[str, ...]) -> Status:
+    return Status(
+        UnsupportedMode(foreign.mode),
+        location,
+        email=foreign.email,
+        plan=foreign.plan,
+        account_id=foreign.account_id,
+        foreign=foreign.title,
+        warnings=warnings,
+    )
+
+
+def _described(
+    *,
+    auth: ResolvedAuth,
+    source: str,
+    loaded: Loaded | None,
+    clock: Clock,
+    policy: RefreshPolicy,
+    configured: IssuerConfig,
+) -> Status:
+    warnings = loaded.warnings if loaded else ()
     if isinstance(auth, ApiKeyAuth):
         return Status(
-            AuthMode.API_KEY,
-            store.location,
-            masked_api_key=mask_api_key(auth.api_key),
-            warnings=loaded.warnings,
+            AuthMode.API_KEY, source, masked_api_key=mask_api_key(auth.api_key), warnings=warnings
         )
+    assert loaded is not None  # noqa: S101  (ChatGPT tokens are only ever stored)
     record = loaded.record
     tokens, claims = auth.tokens, auth.tokens.id_token
-    configured = issuer or IssuerConfig()
-    provenance = provenance_of(tokens, configured.client_id) or configured.provenance
+    provenance = check_issuer(tokens, configured) or configured.provenance
     return Status(
         AuthMode.CHATGPT,
-        store.location,
+        source,
         masked_api_key=mask_api_key(record.openai_api_key) if record.openai_api_key else None,
         email=claims.email,
         plan=plan_name(claims.plan) if claims.plan else None,
@@ -139,5 +225,5 @@ def _stored_status(
         refresh_due=policy.is_due(tokens, record.last_refresh, clock.now()),
         issuer=provenance.issuer,
         client_id=provenance.client_id,
-        warnings=loaded.warnings,
+        warnings=warnings,
     )

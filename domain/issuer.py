@@ -260,13 +260,23 @@ def bind(tokens: TokenData, configured: IssuerConfig) -> IssuerConfig:
     ID token has no ``iss``) the configured issuer is used. Either way a URL
     override that leads off that issuer's origin is refused (``ForeignOverride``).
     """
-    provenance = provenance_of(tokens, configured.client_id)
+    provenance = check_issuer(tokens, configured)
     if provenance is None:
         return configured.check_overrides()
+    return configured.bound_to(provenance).check_overrides()
+
+
+def check_issuer(tokens: TokenData, configured: IssuerConfig) -> Provenance | None:
+    """Where the tokens came from; raises IssuerMismatch when an explicitly configured
+    issuer is another one. Asked by every use of a stored login, at once, not only when
+    a refresh falls due: a setting that will refuse the login refuses it now."""
+    provenance = provenance_of(tokens, configured.client_id)
+    if provenance is None:
+        return None
     stored = provenance.issuer.rstrip("/")
     if configured.explicit and stored != configured.issuer:
         raise IssuerMismatch(stored=stored, configured=configured.issuer)
-    return configured.bound_to(provenance).check_overrides()
+    return provenance
 
 
 def check_url(url: str, what: str) -> str:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from codex_login.adapters.process_memory import keep_memory_private
 from codex_login.application.service import AuthService
 from codex_login.application.status import Status
+from codex_login.domain.choice import looked_for
 from codex_login.domain.errors import CodexLoginError, LoginTimedOut, PolicyViolation
 from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.masking import scrub
@@ -249,8 +250,9 @@ Show how you are logged in, without touching the network. The first line is the
 Codex CLI's: "Logged in using ChatGPT", "Logged in using an API key - sk-...",
 or "Not logged in". The indented lines below it name the account, plan and
 workspace, where the login is stored and when the access token expires; -v adds
-the last refresh, the client id and whether a refresh is due. --json prints the
-details as JSON on stdout, in place of the indented lines unless -v is given."""
+the last refresh, the client id and whether a refresh is due (when not logged
+in: where it looked, in order). --json prints the details as JSON on stdout, in
+place of the indented lines unless -v is given."""
 STATUS_EPILOG = _epilog(
     """\
   codex-login status
@@ -259,7 +261,7 @@ STATUS_EPILOG = _epilog(
 """,
     _STORE_ENV,
     _API_KEY_ENV,
-    exit_status="  0 logged in; 1 not logged in, or the stored login cannot be read\n",
+    exit_status="  0 logged in; 1 not logged in, or the stored login cannot be read or used\n",
 )
 TOKEN_ABOUT = """\
 Print the bearer credential of the current login on stdout, and nothing else:
@@ -859,7 +861,9 @@ def _status(service: AuthService, args: argparse.Namespace) -> int:
         document = NotLoggedInDocument() if status is None else StatusDocument.of(status)
         _emit(documents.dumps(document))
     if status is None:
-        _say("Not logged in")
+        _say("Not logged in")  # the Codex CLI's line, alone: scripts match on it
+        if args.verbose:
+            _say_scrubbed(f"  {looked_for(service.store.location)}", service)
         return EXIT_FAILURE
     _say(printable(_logged_in_line(status)))
     if args.verbose or not args.json:  # --json alone: the details are on stdout

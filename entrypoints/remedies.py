@@ -41,8 +41,10 @@ REMEDIES: dict[type[CodexLoginError], str] = {
     UnsupportedAuthMode: "log in again with `codex-login login` or use the tool that wrote it",
     WorkspaceRefused: "log in again with `codex-login login`",
     ForeignOverride: "",  # its message names the variable to unset
+    # Only `login` has --issuer, and a login replaces the stored one: every other
+    # command's explicit issuer is CODEX_LOGIN_ISSUER.
     IssuerMismatch: (
-        "unset CODEX_LOGIN_ISSUER (or --issuer) to use the stored login, or run "
+        "unset CODEX_LOGIN_ISSUER to use the stored login, or run "
         "`codex-login login --issuer {exc.configured}` to replace it"
     ),
     LoginTimedOut: "run `{login}` again",

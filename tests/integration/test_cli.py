@@ -170,6 +170,16 @@ def test_status_when_not_logged_in(tmp_path: Path) -> None:
     assert not (tmp_path / "empty").exists()
 
 
+def test_status_v_when_not_logged_in_says_where_it_looked(tmp_path: Path) -> None:
+    """The Codex CLI's line stays alone; -v adds the sources tried, in order (issue 21)."""
+    result = run_cli("status", "-v", home=tmp_path / "empty")
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"Not logged in\n  looked for CODEX_API_KEY, {tmp_path / 'empty' / 'auth.json'}, "
+        "OPENAI_API_KEY\n",
+    )
+
+
 def test_status_uses_the_environment_key_only_without_a_file(tmp_path: Path) -> None:
     env = clean_env(tmp_path, OPENAI_API_KEY="sk-env-0123456789")
     result = run_cli("status", env=env)

@@ -442,7 +442,11 @@ def test_nothing_typed_at_the_prompt_is_an_empty_key(tmp_path: Path) -> None:
 def test_token_exits_4_when_not_logged_in(tmp_path: Path) -> None:
     result = run_cli("token", home=tmp_path / "empty")
     assert (result.returncode, result.stdout) == (4, "")
-    assert result.stderr == "Error: not logged in; run `codex-login login`\n"
+    # It names where it looked, in order (issue 21): the override, the store, the env key.
+    assert result.stderr == (
+        f"Error: not logged in: looked for CODEX_API_KEY, {tmp_path / 'empty' / 'auth.json'}, "
+        "OPENAI_API_KEY; run `codex-login login`\n"
+    )
 
 
 def test_token_exits_4_when_the_session_ended(tmp_path: Path, issuer: FakeIssuer) -> None:

@@ -148,6 +148,16 @@ def test_both_twins_report_not_logged_in(tmp_path: Path) -> None:
         asyncio.run(AsyncCodexAuth(store=FileCredentialStore(tmp_path), environ={}).get_token())
 
 
+def test_not_logged_in_names_where_it_looked_in_order(tmp_path: Path) -> None:
+    """Like a chained credential's error: the sources tried, in order (issue 21)."""
+    looked = f"not logged in: looked for CODEX_API_KEY, {tmp_path / 'auth.json'}, OPENAI_API_KEY"
+    with pytest.raises(NotLoggedIn) as blocking:
+        CodexAuth(store=FileCredentialStore(tmp_path), environ={}).get_token()
+    with pytest.raises(NotLoggedIn) as twin:
+        asyncio.run(AsyncCodexAuth(store=FileCredentialStore(tmp_path), environ={}).get_token())
+    assert str(blocking.value) == str(twin.value) == looked
+
+
 def test_errors_say_what_happened_and_their_kind_says_what_to_do(tmp_path: Path) -> None:
     """An embedder decides what to tell its user: no message names the CLI's commands."""
     (tmp_path / "auth.json").write_text('{"auth_mode": "chatgpt", "tokens": 42}')

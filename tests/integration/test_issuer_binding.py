@@ -121,6 +121,28 @@ def test_an_explicit_issuer_that_is_not_the_login_issuer_sends_nothing(
     assert (tmp_path / "auth.json").read_bytes() == before
 
 
+def test_a_conflicting_issuer_is_refused_at_once_not_when_a_refresh_falls_due(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    """A fresh token was handed out under a conflicting CODEX_LOGIN_ISSUER until a refresh fell
+    due, then refused with a remedy naming --issuer, which `token` does not have (issue 21)."""
+    logged_in(tmp_path, issuer)  # fresh tokens: no refresh is due
+    before = (tmp_path / "auth.json").read_bytes()
+    sent = len(issuer.requests)
+    env = clean_env(tmp_path, CODEX_LOGIN_ISSUER="https://idp.example")
+    for command in ("token", "status"):
+        result = run_cli(command, env=env)
+        assert (result.returncode, result.stdout) == (1, ""), command
+        [line] = result.stderr.splitlines()
+        assert f"issued by {issuer.url}" in line
+        assert "the configured issuer is https://idp.example" in line
+        assert "unset CODEX_LOGIN_ISSUER" in line
+        assert "--issuer https://idp.example` to replace it" in line
+        assert "(or --issuer)" not in line
+    assert len(issuer.requests) == sent
+    assert (tmp_path / "auth.json").read_bytes() == before
+
+
 def test_ctrl_c_during_a_refresh_that_then_commits_says_the_tokens_were_saved(
     tmp_path: Path, issuer: FakeIssuer
 ) -> None:

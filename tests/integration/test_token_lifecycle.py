@@ -95,7 +95,11 @@ def test_token_for_an_api_key(tmp_path: Path) -> None:
 def test_token_when_not_logged_in(tmp_path: Path) -> None:
     result = run_cli("token", home=tmp_path)
     assert (result.returncode, result.stdout) == (4, "")  # 4: a person must log in
-    assert result.stderr == "Error: not logged in; run `codex-login login`\n"
+    # It names where it looked, in order (issue 21): the override, the store, the env key.
+    assert result.stderr == (
+        f"Error: not logged in: looked for CODEX_API_KEY, {tmp_path / 'auth.json'}, "
+        "OPENAI_API_KEY; run `codex-login login`\n"
+    )
 
 
 def failed_refresh(home: Path, issuer: FakeIssuer, failure: Failure) -> str:

@@ -92,9 +92,8 @@ def test_no_message_of_the_core_names_a_cli_command() -> None:
         (
             IssuerMismatch(stored="https://a.example", configured="https://b.example"),
             "the stored login was issued by https://a.example, but the configured issuer is "
-            "https://b.example; nothing was sent; unset CODEX_LOGIN_ISSUER (or --issuer) to use "
-            "the stored login, or run `codex-login login --issuer https://b.example` to replace "
-            "it",
+            "https://b.example; nothing was sent; unset CODEX_LOGIN_ISSUER to use the stored "
+            "login, or run `codex-login login --issuer https://b.example` to replace it",
         ),
         (
             AccountNotFound("no account 'carol'; choose one of: alice, bob"),
