@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-EXTRA_MODULES = {"httpx": "httpx", "requests": "requests"}
+EXTRA_MODULES = {"httpx": "httpx", "requests": "requests", "redis": "redis"}
 """Each extra (``codex-login[...]``) and the top-level module it installs."""
 
 
@@ -29,16 +29,13 @@ def _installed(extra: str) -> bool:
 
 
 def _load(name: str, where: str, extra: str | None) -> Any:
-    where, _, attribute = where.partition(":")
-    try:
-        module = importlib.import_module(where)
-    except ImportError as exc:
-        if extra is None or exc.name != EXTRA_MODULES[extra]:
-            raise
+    if extra is not None and not _installed(extra):
         raise MissingExtra(
-            f"{name} needs the {extra} extra: pip install 'codex-login[{extra}]'", name=exc.name
-        ) from exc
-    return getattr(module, attribute or name)
+            f"{name} needs the {extra} extra: pip install 'codex-login[{extra}]'",
+            name=EXTRA_MODULES[extra],
+        )
+    where, _, attribute = where.partition(":")
+    return getattr(importlib.import_module(where), attribute or name)
 
 
 def exports(

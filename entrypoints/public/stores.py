@@ -65,4 +65,4 @@ __all__ = [  # noqa: RUF022  (grouped by kind, like the table above)
 ]
 
 if not TYPE_CHECKING:  # type checkers see the imports above, and only those
-    __getattr__, __dir__ = exports(__name__, _WHERE)
+    __getattr__, __dir__ = exports(__name__, _WHERE, extras={"RedisCredentialStore": "redis"})

@@ -27,7 +27,9 @@ from codex_login.stores import (
 
 PUBLIC = ["codex_login", "codex_login.aio", "codex_login.stores", "codex_login.policy"]
 HEAVY = ["aiohttp", "authlib", "redis", "keyring", "httpx", "requests"]
-MISSING_HTTPX = "import sys; sys.modules['httpx'] = None; sys.modules['requests'] = None; "
+MISSING_EXTRAS = "import sys; sys.modules.update(dict.fromkeys({extras!r})); ".format(
+    extras=["httpx", "requests", "redis", "keyring", "pyrage"]
+)
 
 
 def python(code: str) -> subprocess.CompletedProcess[str]:
@@ -119,21 +121,31 @@ def test_importing_the_public_modules_loads_no_heavy_dependency() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_help_works_without_the_http_extras() -> None:
-    code = MISSING_HTTPX + "import pydoc, codex_login; print(pydoc.render_doc(codex_login))"
+@pytest.mark.parametrize("name", PUBLIC)
+def test_help_works_without_the_extras(name: str) -> None:
+    code = (
+        MISSING_EXTRAS
+        + f"import pydoc, {name}; print(pydoc.render_doc({name}, renderer=pydoc.plaintext))"
+    )
     result = python(code)
     assert result.returncode == 0, result.stderr
-    for name in ("CodexAuth", "AccessToken", "SignInRequired", "CodexHttpxAuth"):
-        assert name in result.stdout, name
+    for public in importlib.import_module(name).__all__:
+        shown = "VERSION" if public == "__version__" else public
+        assert shown in result.stdout, public
     assert "No module named" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
-    ("name", "extra"), [("CodexHttpxAuth", "httpx"), ("CodexRequestsAuth", "requests")]
+    ("name", "extra"),
+    [
+        ("CodexHttpxAuth", "httpx"),
+        ("CodexRequestsAuth", "requests"),
+        ("stores.RedisCredentialStore", "redis"),
+    ],
 )
 def test_an_extras_class_names_the_extra_when_it_is_missing(name: str, extra: str) -> None:
-    code = MISSING_HTTPX + (
-        "import codex_login\n"
+    code = MISSING_EXTRAS + (
+        "import codex_login.stores\n"
         "try:\n"
         f"    codex_login.{name}\n"
         "except ImportError as exc:\n"
@@ -141,8 +153,9 @@ def test_an_extras_class_names_the_extra_when_it_is_missing(name: str, extra: st
     )
     result = python(code)
     assert result.returncode == 0, result.stderr
+    short = name.rpartition(".")[2]
     assert result.stdout.strip() == (
-        f"MissingExtra {name} needs the {extra} extra: pip install 'codex-login[{extra}]'"
+        f"MissingExtra {short} needs the {extra} extra: pip install 'codex-login[{extra}]'"
     )
 
 
