@@ -271,8 +271,37 @@ class CodexAuth:
     first time a call has to wait for the network.
     """
 
-    def __init__(self, **options: Any) -> None:
-        self._async = AsyncCodexAuth(**options)
+    def __init__(
+        self,
+        *,
+        codex_home: Path | str | None = None,
+        store: CredentialStore | None = None,
+        issuer: str | None = None,
+        client_id: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+        endpoint: TokenEndpoint | None = None,
+        preferred: AuthMode = AuthMode.CHATGPT,
+        policy: RefreshPolicy | None = None,
+        login_policy: LoginPolicy | None = None,
+        broker: str | None = None,
+        service: AuthService | None = None,
+    ) -> None:
+        """The same keywords as ``AsyncCodexAuth``."""
+        self._async = AsyncCodexAuth(
+            codex_home=codex_home,
+            store=store,
+            issuer=issuer,
+            client_id=client_id,
+            environ=environ,
+            clock=clock,
+            endpoint=endpoint,
+            preferred=preferred,
+            policy=policy,
+            login_policy=login_policy,
+            broker=broker,
+            service=service,
+        )
         self._async._twins.add(self)
         self._core = self._async._core
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 import codex_login.testing
-from codex_login import AsyncCodexAuth, CodexAuth, FileCredentialStore, TransientTokenError
+from codex_login import AsyncCodexAuth, CodexAuth, TransientTokenError
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.domain.modes import AuthMode
+from codex_login.stores import FileCredentialStore
 from codex_login.testing.clock import START, SettableClock
 from codex_login.testing.issuer import Failure, FakeIssuer, running_issuer
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from codex_login import CodexAuth, ConfigurationError, FileCredentialStore, NotLoggedIn
+from codex_login import CodexAuth, ConfigurationError, NotLoggedIn
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.broker import Broker, unix_listener
+from codex_login.stores import FileCredentialStore
 from support import broker as served
 from support.cli import clean_env, run_cli
 from support.fake_issuer import Failure, FakeIssuer, running_issuer

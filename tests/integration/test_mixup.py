@@ -21,10 +21,11 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp import web
 
-from codex_login import AsyncCodexAuth, CodexAuth, MemoryCredentialStore
+from codex_login import AsyncCodexAuth, CodexAuth
 from codex_login.domain.device import DeviceCode
 from codex_login.domain.errors import ConfigurationError, ForeignEndpoint, LoginError
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID, DEFAULT_ISSUER
+from codex_login.stores import MemoryCredentialStore
 from support.cli import clean_env, run_cli
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import write_login

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from codex_login import AsyncCodexAuth, CodexAuth, MemoryCredentialStore
+from codex_login import AsyncCodexAuth, CodexAuth
 from codex_login.application.signin import LoginOutcome
 from codex_login.domain.errors import AuthorizationDenied, LoginTimedOut
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
+from codex_login.stores import MemoryCredentialStore
 from support.broker import wait_until
 from support.fake_issuer import FakeIssuer, running_issuer
 

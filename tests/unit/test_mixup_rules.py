@@ -10,7 +10,6 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from codex_login import MemoryCredentialStore
 from codex_login.application.browser_login import BrowserLogin, CallbackAnswer, Failed, Ignored
 from codex_login.application.signin import SignIn
 from codex_login.domain.claims import parse_id_token
@@ -31,6 +30,7 @@ from codex_login.domain.issuer import (
 from codex_login.domain.login import AuthorizationRequest
 from codex_login.domain.origins import origin_of, parse_origins, same_origin
 from codex_login.domain.tokens import Provenance, TokenData, TokenGrant
+from codex_login.stores import MemoryCredentialStore
 from codex_login.testing.clock import SettableClock
 from support.fakes import FakeTokenEndpoint
 from support.tokens import make_jwt

@@ -22,7 +22,8 @@ click redirects; ``approve(url)`` then submits the form as a browser would.
 Tests script it through attributes (``failures``, ``gates``, ``plan``...) and read
 ``requests``, the record of every request received::
 
-    from codex_login import CodexAuth, MemoryCredentialStore
+    from codex_login import CodexAuth
+    from codex_login.stores import MemoryCredentialStore
     from codex_login.testing.issuer import FakeIssuer, running_issuer
 
     # The fake stands in for OpenAI's issuer; any issuer but auth.openai.com needs

@@ -97,7 +97,7 @@ def _logged_in(home: Path, issuer: FakeIssuer) -> FileCredentialStore:
     """The auth.json store in ``home``, holding a new ChatGPT login at ``issuer``."""
     from datetime import timedelta  # noqa: PLC0415
 
-    from codex_login import FileCredentialStore  # noqa: PLC0415
+    from codex_login.stores import FileCredentialStore  # noqa: PLC0415
 
     store = FileCredentialStore(home)
     store.save(issuer.login_record(age=timedelta(seconds=LOGIN_AGE_SECONDS)))
