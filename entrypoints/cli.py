@@ -24,12 +24,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codex_login.adapters.clock import SystemClock
 from codex_login.adapters.process_memory import keep_memory_private
 from codex_login.application.service import AuthService
 from codex_login.application.status import Status
-from codex_login.domain.errors import CodexLoginError, LoginTimedOut, PolicyViolation
+from codex_login.domain.errors import (
+    CodexLoginError,
+    LoginTimedOut,
+    NotLoggedIn,
+    PolicyViolation,
+)
 from codex_login.domain.issuer import DEFAULT_ISSUER
-from codex_login.domain.masking import scrub
+from codex_login.domain.masking import mask_api_key, scrub
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.outcomes import outcome_of
 from codex_login.domain.plans import plan_name
@@ -44,6 +50,7 @@ from codex_login.entrypoints.bootstrap import (
 )
 from codex_login.entrypoints.documents import (
     AccountDocument,
+    BrokeredStatusDocument,
     NotLoggedInDocument,
     StatusDocument,
     TokenDocument,
@@ -819,7 +826,9 @@ def _prompt_for_key() -> str:
         raise
 
 
-def _status(service: AuthService, args: argparse.Namespace) -> int:
+def _status(service: AuthService | None, args: argparse.Namespace) -> int:
+    if service is None:
+        return _status_from_broker(args)
     try:
         status = service.status()
     except PolicyViolation as exc:
@@ -854,6 +863,30 @@ def _status(service: AuthService, args: argparse.Namespace) -> int:
             f"  note: the {status.overridden_by} is set; `token` and programs send it "
             "instead of this login"
         )
+    return EXIT_OK
+
+
+def _status_from_broker(args: argparse.Namespace) -> int:
+    """In a sandbox: the login the broker hands tokens out for, from its token answer."""
+    address = _broker_address(args)
+    assert address is not None, "main() builds the service unless a broker is asked"  # noqa: S101
+    try:
+        current = _token_from_broker(address, args.settings)
+    except NotLoggedIn as exc:
+        if args.json:
+            _emit(documents.dumps(NotLoggedInDocument(refused=str(exc))))
+        _say("Not logged in")
+        _say(printable(f"  via the broker at {address}: {exc}"))
+        return EXIT_FAILURE
+    if args.json:
+        _emit(documents.dumps(BrokeredStatusDocument.of(current, address)))
+    if current.mode is AuthMode.API_KEY:
+        _say(printable(f"Logged in using an API key - {mask_api_key(current.token)}"))
+    else:
+        _say("Logged in using ChatGPT")
+    _say(printable(f"  via the broker at {address}"))
+    _say_field("account id", current.account_id)
+    _say_field("access token", expiry_in_words(current.expires_at, SystemClock().now()))
     return EXIT_OK
 
 
@@ -946,9 +979,13 @@ def _login_words(args: argparse.Namespace) -> str:
     return "codex-login login"
 
 
+BROKERED_COMMANDS = ("token", "status", "accounts")
+
+
 def _brokered(args: argparse.Namespace) -> bool:
-    """``token`` asks a broker (``--broker``, CODEX_LOGIN_BROKER) instead of a store."""
-    return args.command == "token" and bool(_broker_address(args))
+    """``token`` asks a broker (``--broker``, CODEX_LOGIN_BROKER) instead of a store;
+    ``status`` reports the broker's login, ``accounts`` says they live on its host."""
+    return args.command in BROKERED_COMMANDS and bool(_broker_address(args))
 
 
 def _broker_address(args: argparse.Namespace) -> str | None:
@@ -1087,7 +1124,16 @@ def _serve(service: AuthService, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _accounts(service: AuthService, args: argparse.Namespace) -> int:
+def _accounts(service: AuthService | None, args: argparse.Namespace) -> int:
+    if service is None:
+        # A sandbox sees one token, not the logins: saying "none" would be false.
+        _say(
+            printable(
+                f"Accounts are managed on the broker's host ({_broker_address(args)}); "
+                "run `codex-login accounts` there"
+            )
+        )
+        return EXIT_FAILURE
     accounts = service.accounts()
     if args.json:
         _emit(documents.dumps([AccountDocument.of(account) for account in accounts]))
