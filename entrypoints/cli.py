@@ -245,6 +245,7 @@ STATUS_EPILOG = _epilog(
 """,
     _STORE_ENV,
     _API_KEY_ENV,
+    _BROKER_ENV,
     exit_status="  0 logged in; 1 not logged in, or the stored login cannot be read\n",
 )
 TOKEN_ABOUT = """\
@@ -338,6 +339,7 @@ ACCOUNTS_EPILOG = _epilog(
   codex-login accounts --json | jq -r '.[] | select(.active) | .name'
 """,
     _STORE_ENV,
+    _BROKER_ENV,
 )
 SWITCH_ABOUT = """\
 Make another stored login the active one, named by its account name, email or

@@ -95,7 +95,7 @@ class Settings:
     )
     requirements: str | None = _setting(
         "CODEX_LOGIN_REQUIREMENTS",
-        "the managed requirements file (default /etc/codex/requirements.toml)",
+        "the managed requirements file (else the Codex CLI's)",
     )
     openai_api_key: str | None = _secret(
         "OPENAI_API_KEY", "an API-key login, used when nothing is stored", API_KEY
@@ -135,27 +135,23 @@ class Settings:
     )
     revoke_url: str | None = _setting(
         "CODEX_REVOKE_TOKEN_URL_OVERRIDE",
-        "replace the revoke endpoint (listed with the refresh one)",
+        "replace the revoke endpoint (see the refresh one)",
     )
     ca_certificate: str | None = _setting(
         "CODEX_CA_CERTIFICATE", "an extra CA bundle to trust (else SSL_CERT_FILE)", NETWORK
     )
     ssl_cert_file: str | None = _setting(
-        "SSL_CERT_FILE", "the extra CA bundle when CODEX_CA_CERTIFICATE is unset"
+        "SSL_CERT_FILE", "the CA bundle when no CODEX_CA_CERTIFICATE"
     )
     xdg_runtime_dir: str | None = _setting(
         "XDG_RUNTIME_DIR", "where a login's claim on its callback port is kept"
     )
-    tmpdir: str | None = _setting(
-        "TMPDIR", "where the claims are kept without XDG_RUNTIME_DIR (default /tmp)"
-    )
+    tmpdir: str | None = _setting("TMPDIR", "the claims' place when no XDG_RUNTIME_DIR")
     display: str | None = _setting("DISPLAY", "an X display: a browser can be opened")
     wayland_display: str | None = _setting(
         "WAYLAND_DISPLAY", "a Wayland display: a browser can be opened"
     )
-    listen_pid: str | None = _setting(
-        "LISTEN_PID", "systemd socket activation: the process the sockets are for"
-    )
+    listen_pid: str | None = _setting("LISTEN_PID", "systemd: the process LISTEN_FDS are for")
     listen_fds: str | None = _setting(
         "LISTEN_FDS", "systemd socket activation: serve the sockets given", SERVE
     )
