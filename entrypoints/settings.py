@@ -95,7 +95,7 @@ class Settings:
     )
     requirements: str | None = _setting(
         "CODEX_LOGIN_REQUIREMENTS",
-        "the managed requirements file (else the Codex CLI's)",
+        "the managed requirements file",
     )
     openai_api_key: str | None = _secret(
         "OPENAI_API_KEY", "an API-key login, used when nothing is stored", API_KEY
