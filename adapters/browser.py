@@ -13,17 +13,24 @@ class SystemBrowser:
 
     Console browsers (lynx, w3m) are never started: they would take over the
     terminal that shows the URL. Opening runs in a thread so it can never block
-    the login.
+    the login. ``display``: the X or Wayland display, if any (``$DISPLAY``,
+    ``$WAYLAND_DISPLAY``); on Linux none means no graphical browser.
     """
 
+    def __init__(self, display: str | None) -> None:
+        self.display = display
+
     def open(self, url: str) -> bool:
-        if not _has_display():
+        if not self._has_display():
             return False
         opened: list[bool] = []
         worker = threading.Thread(target=lambda: opened.append(_open(url)), daemon=True)
         worker.start()
         worker.join(timeout=5)
         return bool(opened and opened[0])
+
+    def _has_display(self) -> bool:
+        return sys.platform in ("darwin", "win32") or bool(self.display)
 
 
 def _open(url: str) -> bool:
@@ -41,9 +48,3 @@ def _open(url: str) -> bool:
 
 def _is_console(name: str) -> bool:
     return os.path.basename(name) in {"www-browser", "links", "elinks", "lynx", "w3m"}
-
-
-def _has_display() -> bool:
-    if sys.platform in ("darwin", "win32"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

@@ -19,7 +19,6 @@ ConfigurationError naming the file and the key, as the Codex CLI refuses to star
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +31,9 @@ MAX_BYTES = 1 << 20  # far above any real policy file; a bigger one is a mistake
 METHOD_NAMES = '"chatgpt" or "api"'
 
 
-def requirements_path(environ: Mapping[str, str]) -> Path:
-    """The managed requirements file: ``$CODEX_LOGIN_REQUIREMENTS``, else the Codex CLI's."""
-    chosen = environ.get(REQUIREMENTS_ENV)
+def requirements_path(chosen: str | None) -> Path:
+    """The managed requirements file: ``chosen`` (``$CODEX_LOGIN_REQUIREMENTS``), else the
+    Codex CLI's."""
     return Path(chosen) if chosen else DEFAULT_REQUIREMENTS
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -57,9 +56,9 @@ class Owners:
         return uid in (self.euid, ROOT_UID) or uid == self.named
 
 
-def owners_from(environ: Mapping[str, str]) -> Owners:
-    """The owners to trust, with the one ``CODEX_LOGIN_TRUST_OWNER`` names."""
-    text = (environ.get(TRUST_VARIABLE) or "").strip()
+def owners_from(trust_owner: str | None) -> Owners:
+    """The owners to trust, with the one ``CODEX_LOGIN_TRUST_OWNER`` (``trust_owner``) names."""
+    text = (trust_owner or "").strip()
     return Owners(named=uid_of(text) if text else None)
 
 

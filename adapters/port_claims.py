@@ -29,7 +29,6 @@ import logging
 import os
 import secrets
 import stat
-from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -59,8 +58,9 @@ class PortClaims:
         self.directory = directory
 
     @classmethod
-    def for_user(cls, environ: Mapping[str, str]) -> PortClaims:
-        return cls(runtime_dir(environ))
+    def for_user(cls, xdg_runtime_dir: str | None, tmpdir: str | None) -> PortClaims:
+        """In ``$XDG_RUNTIME_DIR``, else in a private directory of ``$TMPDIR`` (or /tmp)."""
+        return cls(runtime_dir(xdg_runtime_dir, tmpdir))
 
     def path(self, port: int) -> Path | None:
         return None if self.directory is None else self.directory / f"login-callback-{port}.json"
@@ -105,12 +105,11 @@ class PortClaims:
                 path.unlink()
 
 
-def runtime_dir(environ: Mapping[str, str]) -> Path | None:
+def runtime_dir(xdg: str | None, tmpdir: str | None) -> Path | None:
     """This user's private runtime directory (see the module docstring), or None."""
-    xdg = environ.get("XDG_RUNTIME_DIR")
     if xdg and os.path.isabs(xdg) and _private_dir(Path(xdg)) is None:
         return Path(xdg)
-    fallback = Path(environ.get("TMPDIR") or "/tmp") / f"codex-login-{os.geteuid()}"  # noqa: S108
+    fallback = Path(tmpdir or "/tmp") / f"codex-login-{os.geteuid()}"  # noqa: S108
     with contextlib.suppress(OSError):  # it may exist; the checks below decide
         fallback.mkdir(mode=0o700)
     problem = _private_dir(fallback)

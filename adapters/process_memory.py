@@ -20,17 +20,16 @@ controls our environment can already run code inside us (``PYTHONPATH``, ``LD_PR
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 
 PR_GET_DUMPABLE = 3
 PR_SET_DUMPABLE = 4
-OPT_OUT = "CODEX_LOGIN_DUMPABLE"
+OPT_OUT = "CODEX_LOGIN_DUMPABLE"  # "1": stay dumpable
 
 
-def keep_memory_private(environ: Mapping[str, str]) -> bool:
-    """Make this process non-dumpable unless ``environ`` opts out; True when the kernel
-    took it, else False."""
-    if environ.get(OPT_OUT) == "1" or not sys.platform.startswith("linux"):
+def keep_memory_private(dumpable: str | None) -> bool:
+    """Make this process non-dumpable unless ``dumpable`` (``$CODEX_LOGIN_DUMPABLE``) is
+    "1"; True when the kernel took it, else False."""
+    if dumpable == "1" or not sys.platform.startswith("linux"):
         return False
     try:
         # Imported on call: only a process that asks pays for ctypes (a few ms).

@@ -24,10 +24,11 @@ from codex_login.adapters.owned_paths import owners_from
 from codex_login.adapters.secret_file import read_secret_file
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
-from codex_login.domain.issuer import TRUSTED_ORIGINS_VARIABLE, IssuerConfig, issuer_config
+from codex_login.domain.issuer import IssuerConfig, issuer_config
 from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.refresh_policy import RefreshPolicy
+from codex_login.entrypoints.settings import Settings
 
 if TYPE_CHECKING:
     from codex_login.adapters.broker_client import BrokerClient
@@ -37,10 +38,17 @@ if TYPE_CHECKING:
 STORES = ("file", "memory", "keyring", "auto", "redis")
 DEFAULT_LOCK_TIMEOUT = 90.0
 
+Environ = Mapping[str, str] | Settings
 
-def codex_home_from(environ: Mapping[str, str], override: Path | str | None = None) -> Path:
+
+def settings_of(environ: Environ | None) -> Settings:
+    """``environ`` as Settings: read from a mapping (default ``os.environ``) once."""
+    return environ if isinstance(environ, Settings) else Settings.from_environ(environ)
+
+
+def codex_home_from(environ: Environ, override: Path | str | None = None) -> Path:
     """``--codex-home`` beats ``$CODEX_HOME`` beats ``~/.codex``; always absolute."""
-    chosen = override if override else environ.get("CODEX_HOME") or "~/.codex"
+    chosen = override if override else settings_of(environ).codex_home or "~/.codex"
     return Path(os.path.abspath(Path(chosen).expanduser()))
 
 
@@ -50,7 +58,7 @@ def make_store(
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     notify: Callable[[str], None] | None = None,
-    environ: Mapping[str, str] | None = None,
+    environ: Environ | None = None,
     layout_home: Path | None = None,
 ) -> tuple[CredentialStore, str | None]:
     """The store named by CODEX_LOGIN_STORE, and a notice when ``auto`` had to choose.
@@ -63,8 +71,10 @@ def make_store(
     directories the file-based stores use (a CODEX_HOME mounted into a container).
     """
 
+    settings = settings_of(environ)
+
     def file_store() -> FileCredentialStore:
-        owners = owners_from(os.environ if environ is None else environ)
+        owners = owners_from(settings.trust_owner)
         return FileCredentialStore(
             codex_home, writer_lock_timeout=lock_timeout, notify=notify, owners=owners
         )
@@ -78,8 +88,8 @@ def make_store(
     if kind in ("keyring", "auto"):
         return keyring_store_for(kind, file_store(), notify=notify, layout_home=layout_home)
     if kind == "redis":
-        settings = redis_settings_from(os.environ if environ is None else environ)
-        return redis_store_from(settings, lock_timeout=lock_timeout, notify=notify), None
+        redis = redis_settings_from(settings)
+        return redis_store_from(redis, lock_timeout=lock_timeout, notify=notify), None
     raise ConfigurationError(
         f"CODEX_LOGIN_STORE={kind!r} is not a credential store; use one of: {', '.join(STORES)}"
     )
@@ -91,7 +101,7 @@ def make_shelf(
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     notify: Callable[[str], None] | None = None,
-    environ: Mapping[str, str] | None = None,
+    environ: Environ | None = None,
 ) -> AccountShelf:
     """The slots of inactive logins, of the same kind as the active store.
 
@@ -100,11 +110,12 @@ def make_shelf(
     """
     from codex_login.adapters import account_shelf  # noqa: PLC0415
 
+    settings = settings_of(environ)
     if kind == "memory":
         return account_shelf.MemoryShelf()
     if kind == "redis":
-        settings = redis_settings_from(os.environ if environ is None else environ)
-        return redis_shelf_from(settings, lock_timeout=lock_timeout, notify=notify)
+        redis = redis_settings_from(settings)
+        return redis_shelf_from(redis, lock_timeout=lock_timeout, notify=notify)
 
     def slot_store(directory: Path) -> CredentialStore:
         store, _ = make_store(
@@ -112,12 +123,12 @@ def make_shelf(
             directory,
             lock_timeout=lock_timeout,
             notify=notify,
-            environ=environ,
+            environ=settings,
             layout_home=codex_home,
         )
         return store
 
-    owners = owners_from(os.environ if environ is None else environ)
+    owners = owners_from(settings.trust_owner)
     return account_shelf.DirectoryShelf(
         codex_home / account_shelf.ACCOUNTS_DIR, slot_store, owners=owners
     )
@@ -178,21 +189,22 @@ class RedisSettings:
     ca_file: str | None
 
 
-def redis_settings_from(environ: Mapping[str, str]) -> RedisSettings:
+def redis_settings_from(environ: Environ) -> RedisSettings:
     """``CODEX_LOGIN_REDIS_URL`` (redis://, rediss://, unix://; user and password may be in
     it), ``CODEX_LOGIN_REDIS_PREFIX``, ``REDISCLI_AUTH`` (the password when the URL has
     none), and the extra CA bundle for rediss:// (``CODEX_CA_CERTIFICATE``, ``SSL_CERT_FILE``).
     """
-    url = environ.get("CODEX_LOGIN_REDIS_URL") or ""
+    settings = settings_of(environ)
+    url = settings.redis_url or ""
     if not url:
         raise ConfigurationError(
             "CODEX_LOGIN_STORE=redis needs CODEX_LOGIN_REDIS_URL, e.g. redis://localhost:6379/0"
         )
     return RedisSettings(
         url=url,
-        prefix=environ.get("CODEX_LOGIN_REDIS_PREFIX") or "codex-login",
-        password=environ.get("REDISCLI_AUTH") or None,
-        ca_file=environ.get("CODEX_CA_CERTIFICATE") or environ.get("SSL_CERT_FILE") or None,
+        prefix=settings.redis_prefix or "codex-login",
+        password=settings.redis_password,
+        ca_file=settings.ca_file,
     )
 
 
@@ -224,22 +236,23 @@ def redis_shelf_from(
 
 
 def issuer_from(
-    environ: Mapping[str, str], *, issuer: str | None = None, client_id: str | None = None
+    environ: Environ, *, issuer: str | None = None, client_id: str | None = None
 ) -> IssuerConfig:
     """Options beat ``CODEX_LOGIN_ISSUER``; every command that talks to the issuer uses this."""
+    settings = settings_of(environ)
     return issuer_config(
-        issuer=issuer or environ.get("CODEX_LOGIN_ISSUER") or None,
-        client_id=client_id or environ.get("CODEX_LOGIN_CLIENT_ID") or None,
-        profile=environ.get("CODEX_LOGIN_ISSUER_PROFILE") or None,
-        refresh_url=environ.get("CODEX_REFRESH_TOKEN_URL_OVERRIDE") or None,
-        revoke_url=environ.get("CODEX_REVOKE_TOKEN_URL_OVERRIDE") or None,
-        trusted_origins=environ.get(TRUSTED_ORIGINS_VARIABLE) or None,
+        issuer=issuer or settings.issuer,
+        client_id=client_id or settings.client_id,
+        profile=settings.issuer_profile,
+        refresh_url=settings.refresh_url,
+        revoke_url=settings.revoke_url,
+        trusted_origins=settings.trusted_origins,
     )
 
 
-def lock_timeout_from(environ: Mapping[str, str]) -> float:
+def lock_timeout_from(environ: Environ) -> float:
     """``CODEX_LOGIN_LOCK_TIMEOUT``: how many seconds a writer waits for the lock."""
-    text = environ.get("CODEX_LOGIN_LOCK_TIMEOUT") or ""
+    text = settings_of(environ).lock_timeout or ""
     if not text:
         return DEFAULT_LOCK_TIMEOUT
     try:
@@ -255,14 +268,19 @@ def lock_timeout_from(environ: Mapping[str, str]) -> float:
     return seconds
 
 
-def http_endpoint(environ: Mapping[str, str]) -> TokenEndpoint:
+def http_endpoint(environ: Environ) -> TokenEndpoint:
     """The real token endpoint; aiohttp and authlib load on its first request."""
-    ca_file = environ.get("CODEX_CA_CERTIFICATE") or environ.get("SSL_CERT_FILE") or None
-    return LazyHttpTokenEndpoint(ca_file=ca_file)
+    return LazyHttpTokenEndpoint(ca_file=settings_of(environ).ca_file)
+
+
+def broker_address(environ: Environ, chosen: str | None = None) -> str | None:
+    """The token broker to ask instead of reading a store: ``chosen`` (``--broker``,
+    ``broker=``), else ``CODEX_LOGIN_BROKER``; None: read the store."""
+    return chosen or settings_of(environ).broker
 
 
 def broker_client(
-    address: str, environ: Mapping[str, str], *, warn: Callable[[str], None] | None = None
+    address: str, environ: Environ, *, warn: Callable[[str], None] | None = None
 ) -> BrokerClient:
     """A client of the token broker at ``address`` (a socket path or a loopback URL).
 
@@ -271,7 +289,7 @@ def broker_client(
     """
     from codex_login.adapters.broker_client import BrokerClient  # noqa: PLC0415
 
-    secret_file = environ.get("CODEX_LOGIN_BROKER_SECRET_FILE") or None
+    secret_file = settings_of(environ).broker_secret_file
     if not secret_file:
         return BrokerClient(address)
     read = read_secret_file(Path(secret_file))
@@ -286,7 +304,7 @@ def _log_warning(message: str) -> None:
     logging.getLogger(__name__).warning("%s", message)
 
 
-def callback_server(environ: Mapping[str, str]) -> CallbackListener:
+def callback_server(environ: Environ) -> CallbackListener:
     """The loopback callback server of browser logins; aiohttp loads only now.
 
     Its claim on the port (who may cancel it) lives in this user's runtime directory.
@@ -294,7 +312,8 @@ def callback_server(environ: Mapping[str, str]) -> CallbackListener:
     from codex_login.adapters.port_claims import PortClaims  # noqa: PLC0415
     from codex_login.entrypoints.callback_server import CallbackServer  # noqa: PLC0415
 
-    return CallbackServer(claims=PortClaims.for_user(environ))
+    settings = settings_of(environ)
+    return CallbackServer(claims=PortClaims.for_user(settings.xdg_runtime_dir, settings.tmpdir))
 
 
 def bootstrap(
@@ -305,7 +324,7 @@ def bootstrap(
     endpoint: TokenEndpoint | None = None,
     issuer: str | None = None,
     client_id: str | None = None,
-    environ: Mapping[str, str] | None = None,
+    environ: Environ | None = None,
     preferred: AuthMode = AuthMode.CHATGPT,
     policy: RefreshPolicy | None = None,
     login_policy: LoginPolicy | None = None,
@@ -322,13 +341,13 @@ def bootstrap(
     the managed requirements file (``CODEX_LOGIN_REQUIREMENTS``, else
     ``/etc/codex/requirements.toml``).
     """
-    env = os.environ if environ is None else environ
+    env = settings_of(environ)
     home = codex_home_from(env, codex_home)
     if login_policy is None:
-        login_policy = load_login_policy(home, requirements_path(env))
+        login_policy = load_login_policy(home, requirements_path(env.requirements))
     notice = None
     if store is None:
-        kind = env.get("CODEX_LOGIN_STORE") or "file"
+        kind = env.store or "file"
         timeout = lock_timeout_from(env)
         store, notice = make_store(kind, home, lock_timeout=timeout, notify=notify, environ=env)
         if shelf is None:
@@ -338,9 +357,9 @@ def bootstrap(
         clock=clock or SystemClock(),
         endpoint=endpoint or http_endpoint(env),
         issuer=issuer_from(env, issuer=issuer, client_id=client_id),
-        env_api_key=env.get("OPENAI_API_KEY") or None,
+        env_api_key=env.openai_api_key,
         # As the Codex CLI's exec: a whitespace-only value is no key.
-        override_api_key=(env.get("CODEX_API_KEY") or "").strip() or None,
+        override_api_key=(env.codex_api_key or "").strip() or None,
         preferred=preferred,
         policy=policy or RefreshPolicy(),
         login_policy=login_policy,

@@ -626,12 +626,12 @@ def tcp_listener(port: int) -> socket.socket:
     return listener
 
 
-def systemd_listeners(environ: dict[str, str] | os._Environ[str]) -> list[socket.socket]:
-    """Sockets handed over by systemd socket activation (``LISTEN_FDS``), if any."""
-    if environ.get("LISTEN_PID") != str(os.getpid()):
+def systemd_listeners(listen_pid: str | None, listen_fds: str | None) -> list[socket.socket]:
+    """Sockets handed over by systemd socket activation (``LISTEN_PID``, ``LISTEN_FDS``)."""
+    if listen_pid != str(os.getpid()):
         return []
     try:
-        count = int(environ.get("LISTEN_FDS", "0"))
+        count = int(listen_fds or "0")
     except ValueError:
         return []
     return [socket.socket(fileno=3 + index) for index in range(count)]

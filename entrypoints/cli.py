@@ -24,27 +24,40 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codex_login.adapters.clock import SystemClock
 from codex_login.adapters.process_memory import keep_memory_private
 from codex_login.application.service import AuthService
 from codex_login.application.status import Status
 from codex_login.domain.choice import looked_for
-from codex_login.domain.errors import CodexLoginError, LoginTimedOut, PolicyViolation
+from codex_login.domain.errors import (
+    CodexLoginError,
+    LoginTimedOut,
+    NotLoggedIn,
+    PolicyViolation,
+)
 from codex_login.domain.issuer import DEFAULT_ISSUER
-from codex_login.domain.masking import scrub
+from codex_login.domain.masking import mask_api_key, scrub
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.outcomes import outcome_of
 from codex_login.domain.plans import plan_name
 from codex_login.domain.printable import printable
 from codex_login.domain.timestamps import format_timestamp
-from codex_login.entrypoints import documents
-from codex_login.entrypoints.bootstrap import bootstrap, broker_client, codex_home_from
+from codex_login.entrypoints import documents, settings
+from codex_login.entrypoints.bootstrap import (
+    bootstrap,
+    broker_address,
+    broker_client,
+    codex_home_from,
+)
 from codex_login.entrypoints.documents import (
     AccountDocument,
+    BrokeredStatusDocument,
     NotLoggedInDocument,
     StatusDocument,
     TokenDocument,
 )
 from codex_login.entrypoints.remedies import with_remedy
+from codex_login.entrypoints.settings import Settings, environment_help
 
 if TYPE_CHECKING:
     from codex_login.application.signin import LoginOutcome
@@ -86,10 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "help":
         return _help(parser, commands, args.topic)
     service = None
+    args.settings = Settings.from_environ()  # the environment, read once
     try:
         if getattr(args, "check", None) is not None:
             args.check(args)  # contradictory options: refused before anything is set up
-        keep_memory_private(os.environ)  # before any credential is read: no ptrace or core
+        keep_memory_private(args.settings.dumpable)  # before any credential is read
         service = _service_for(args)
         return int(args.run(service, args))
     except UsageError as exc:
@@ -178,40 +192,12 @@ def _stdout_closed() -> int:
 # -- help texts: each command's --help has a description, examples and its environment ---
 
 CODEX_HOME_HELP = "credential directory (default: $CODEX_HOME or ~/.codex)"
-_STORE_ENV = """\
-  CODEX_HOME                 credential directory (default ~/.codex)
-  CODEX_LOGIN_STORE          file (default), keyring, auto, redis or memory
-  CODEX_LOGIN_REDIS_URL      the redis store's server
-  CODEX_LOGIN_REDIS_PREFIX   the redis store's key prefix
-  CODEX_LOGIN_LOCK_TIMEOUT   seconds to wait for a held lock (default 90)
-  CODEX_LOGIN_TRUST_OWNER    one more owner (uid) of CODEX_HOME to trust
-  CODEX_LOGIN_DUMPABLE       1: let debuggers attach (py-spy, gdb); by default
-                             the process is not dumpable while it holds tokens
-"""
-_API_KEY_ENV = """\
-  OPENAI_API_KEY             an API-key login, used when nothing is stored
-"""
-_ISSUER_ENV = """\
-  CODEX_LOGIN_ISSUER         the issuer of a new login (--issuer wins)
-  CODEX_LOGIN_CLIENT_ID      the client id of a new login (--client-id wins);
-                             required for any issuer but auth.openai.com
-  CODEX_LOGIN_ISSUER_PROFILE openai or standard: how to talk to the issuer
-  CODEX_LOGIN_TRUSTED_ENDPOINT_ORIGINS
-                             origins besides the issuer's own where its metadata
-                             may put endpoints (e.g. https://oauth2.example.com)
-"""
-_NETWORK_ENV = """\
-  CODEX_REFRESH_TOKEN_URL_OVERRIDE, CODEX_REVOKE_TOKEN_URL_OVERRIDE
-                             replace the refresh and revoke endpoints (only on
-                             the login's issuer's origin)
-  CODEX_CA_CERTIFICATE       an extra CA bundle to trust (else SSL_CERT_FILE)
-  HTTPS_PROXY, NO_PROXY      proxies
-"""
-_BROKER_ENV = """\
-  CODEX_LOGIN_BROKER         a broker's socket path or http://127.0.0.1:PORT
-  CODEX_LOGIN_BROKER_SECRET_FILE
-                             the file holding a TCP broker's secret
-"""
+# Generated from the declarations in entrypoints/settings.py.
+_STORE_ENV = environment_help(settings.STORE)
+_API_KEY_ENV = environment_help(settings.API_KEY)
+_ISSUER_ENV = environment_help(settings.ISSUER)
+_NETWORK_ENV = environment_help(settings.NETWORK)
+_BROKER_ENV = environment_help(settings.BROKER)
 
 
 def _epilog(examples: str, *environment: str, exit_status: str = "") -> str:
@@ -243,7 +229,7 @@ LOGIN_EPILOG = _epilog(
     _STORE_ENV,
     _ISSUER_ENV,
     _NETWORK_ENV,
-    "  BROWSER                    the browser to open (on Linux, DISPLAY is needed)\n",
+    environment_help(settings.BROWSER),
 )
 STATUS_ABOUT = """\
 Show how you are logged in, without touching the network. The first line is the
@@ -261,6 +247,7 @@ STATUS_EPILOG = _epilog(
 """,
     _STORE_ENV,
     _API_KEY_ENV,
+    _BROKER_ENV,
     exit_status="  0 logged in; 1 not logged in, or the stored login cannot be read or used\n",
 )
 TOKEN_ABOUT = """\
@@ -327,7 +314,7 @@ SERVE_EPILOG = _epilog(
     _API_KEY_ENV,
     _ISSUER_ENV,
     _NETWORK_ENV,
-    "  LISTEN_FDS                 systemd socket activation: serve the sockets given\n",
+    environment_help(settings.SERVE),
 )
 LOGOUT_ABOUT = """\
 Revoke the refresh token at the issuer that issued it (best effort, 10 s), then
@@ -354,6 +341,7 @@ ACCOUNTS_EPILOG = _epilog(
   codex-login accounts --json | jq -r '.[] | select(.active) | .name'
 """,
     _STORE_ENV,
+    _BROKER_ENV,
 )
 SWITCH_ABOUT = """\
 Make another stored login the active one, named by its account name, email or
@@ -714,6 +702,7 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOu
     from codex_login.adapters.browser import SystemBrowser  # noqa: PLC0415
 
     stdin = _stdin_for_pastes(args)
+    browser = SystemBrowser(args.settings.graphical_display)
 
     def announce(url: str, port: int) -> None:
         _say(f"Starting local login server on http://localhost:{port}.")
@@ -739,7 +728,7 @@ def _login_in_browser(service: AuthService, args: argparse.Namespace) -> LoginOu
     return asyncio.run(
         service.login_in_browser(
             announce=announce,
-            open_browser=None if args.no_browser else SystemBrowser().open,
+            open_browser=None if args.no_browser else browser.open,
             port=args.port,
             timeout=_login_timeout(args),
             pasted=None if stdin is None else _pasted_lines(stdin),
@@ -841,7 +830,9 @@ def _prompt_for_key() -> str:
         raise
 
 
-def _status(service: AuthService, args: argparse.Namespace) -> int:
+def _status(service: AuthService | None, args: argparse.Namespace) -> int:
+    if service is None:
+        return _status_from_broker(args)
     try:
         status = service.status()
     except PolicyViolation as exc:
@@ -878,6 +869,30 @@ def _status(service: AuthService, args: argparse.Namespace) -> int:
             f"  note: the {status.overridden_by} is set; `token` and programs send it "
             "instead of this login"
         )
+    return EXIT_OK
+
+
+def _status_from_broker(args: argparse.Namespace) -> int:
+    """In a sandbox: the login the broker hands tokens out for, from its token answer."""
+    address = _broker_address(args)
+    assert address is not None, "main() builds the service unless a broker is asked"  # noqa: S101
+    try:
+        current = _token_from_broker(address, args.settings)
+    except NotLoggedIn as exc:
+        if args.json:
+            _emit(documents.dumps(NotLoggedInDocument(refused=str(exc))))
+        _say("Not logged in")
+        _say(printable(f"  via the broker at {address}: {exc}"))
+        return EXIT_FAILURE
+    if args.json:
+        _emit(documents.dumps(BrokeredStatusDocument.of(current, address)))
+    if current.mode is AuthMode.API_KEY:
+        _say(printable(f"Logged in using an API key - {mask_api_key(current.token)}"))
+    else:
+        _say("Logged in using ChatGPT")
+    _say(printable(f"  via the broker at {address}"))
+    _say_field("account id", current.account_id)
+    _say_field("access token", expiry_in_words(current.expires_at, SystemClock().now()))
     return EXIT_OK
 
 
@@ -954,6 +969,7 @@ def _service_for(args: argparse.Namespace) -> AuthService | None:
         return None
     service = bootstrap(
         notify=_say,
+        environ=args.settings,
         codex_home=args.codex_home,
         issuer=getattr(args, "issuer", None),
         client_id=getattr(args, "client_id", None),
@@ -969,19 +985,23 @@ def _login_words(args: argparse.Namespace) -> str:
     return "codex-login login"
 
 
+BROKERED_COMMANDS = ("token", "status", "accounts")
+
+
 def _brokered(args: argparse.Namespace) -> bool:
-    """``token`` asks a broker (``--broker``, CODEX_LOGIN_BROKER) instead of a store."""
-    return args.command == "token" and bool(_broker_address(args))
+    """``token`` asks a broker (``--broker``, CODEX_LOGIN_BROKER) instead of a store;
+    ``status`` reports the broker's login, ``accounts`` says they live on its host."""
+    return args.command in BROKERED_COMMANDS and bool(_broker_address(args))
 
 
 def _broker_address(args: argparse.Namespace) -> str | None:
-    return getattr(args, "broker", None) or os.environ.get("CODEX_LOGIN_BROKER") or None
+    return broker_address(args.settings, getattr(args, "broker", None))
 
 
 def _token(service: AuthService | None, args: argparse.Namespace) -> int:
     broker = _broker_address(args)
     if broker:
-        current = _token_from_broker(broker)
+        current = _token_from_broker(broker, args.settings)
     else:
         assert service is not None, "main() builds the service unless a broker is asked"  # noqa: S101
         current = _token_from_store(service)
@@ -1034,9 +1054,9 @@ def _ctrl_c_raises() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def _token_from_broker(address: str) -> AccessToken:
+def _token_from_broker(address: str, settings: Settings) -> AccessToken:
     """A sandbox's token: asked of the broker, which keeps the login (no store is read)."""
-    return broker_client(address, os.environ, warn=_say).fetch()
+    return broker_client(address, settings, warn=_say).fetch()
 
 
 def _export(service: AuthService, args: argparse.Namespace) -> int:
@@ -1099,17 +1119,27 @@ def _serve(service: AuthService, args: argparse.Namespace) -> int:
 
     serve(
         service,
-        socket_path=args.socket or codex_home_from(os.environ, args.codex_home) / "broker.sock",
+        socket_path=args.socket or codex_home_from(args.settings, args.codex_home) / "broker.sock",
         tcp_port=args.tcp,
         secret_file=args.secret_file,
         allow_uids=args.allow_uid,
         allow_gids=args.allow_gid,
         say=_say,
+        settings=args.settings,
     )
     return EXIT_OK
 
 
-def _accounts(service: AuthService, args: argparse.Namespace) -> int:
+def _accounts(service: AuthService | None, args: argparse.Namespace) -> int:
+    if service is None:
+        # A sandbox sees one token, not the logins: saying "none" would be false.
+        _say(
+            printable(
+                f"Accounts are managed on the broker's host ({_broker_address(args)}); "
+                "run `codex-login accounts` there"
+            )
+        )
+        return EXIT_FAILURE
     accounts = service.accounts()
     if args.json:
         _emit(documents.dumps([AccountDocument.of(account) for account in accounts]))

@@ -35,6 +35,26 @@ class NotLoggedInDocument:
 
 
 @attrs.frozen(kw_only=True)
+class BrokeredStatusDocument:
+    """``status --json`` in a sandbox: the login the broker hands tokens out for."""
+
+    logged_in: bool = True
+    mode: str
+    broker: str
+    account_id: str | None
+    access_token_expires_at: datetime | None
+
+    @classmethod
+    def of(cls, token: AccessToken, broker: str) -> BrokeredStatusDocument:
+        return cls(
+            mode=mode_name(token.mode),
+            broker=broker,
+            account_id=token.account_id,
+            access_token_expires_at=token.expires_at,
+        )
+
+
+@attrs.frozen(kw_only=True)
 class StatusDocument:
     """``status --json`` of a login."""
 
@@ -113,7 +133,13 @@ class AccountDocument:
         )
 
 
-Document = NotLoggedInDocument | StatusDocument | TokenDocument | Sequence[AccountDocument]
+Document = (
+    NotLoggedInDocument
+    | StatusDocument
+    | BrokeredStatusDocument
+    | TokenDocument
+    | Sequence[AccountDocument]
+)
 
 
 def dumps(document: Document) -> str:

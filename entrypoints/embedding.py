@@ -19,7 +19,6 @@ that already runs an event loop (Jupyter).
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import threading
 import weakref
@@ -37,7 +36,8 @@ from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError, LoginTimedOut
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.printable import printable
-from codex_login.entrypoints.bootstrap import bootstrap, broker_client
+from codex_login.entrypoints.bootstrap import bootstrap, broker_address, broker_client
+from codex_login.entrypoints.settings import Settings
 
 if TYPE_CHECKING:
     from codex_login.adapters.broker_client import BrokerClient
@@ -103,9 +103,9 @@ class AsyncCodexAuth:
         service: AuthService | None = None,
     ) -> None:
         self._twins: weakref.WeakSet[CodexAuth] = weakref.WeakSet()
-        env = os.environ if environ is None else environ
-        if broker is None and store is None and service is None:
-            broker = env.get("CODEX_LOGIN_BROKER") or None
+        env = Settings.from_environ(environ)
+        if store is None and service is None:
+            broker = broker_address(env, broker)
         if broker is not None:
             self._core = _Core.brokered(broker_client(broker, env), clock or SystemClock(), policy)
             return
@@ -231,7 +231,7 @@ class AsyncCodexAuth:
         if open_browser:
             from codex_login.adapters.browser import SystemBrowser  # noqa: PLC0415
 
-            opener = SystemBrowser().open
+            opener = SystemBrowser(Settings.from_environ().graphical_display).open
         return await self.service.login_in_browser(
             announce=announce,
             open_browser=opener,

@@ -20,6 +20,7 @@ from codex_login.entrypoints.broker import (
     tcp_listener,
     unix_listener,
 )
+from codex_login.entrypoints.settings import Settings
 
 
 def serve(
@@ -31,6 +32,7 @@ def serve(
     allow_uids: Sequence[int],
     allow_gids: Sequence[int],
     say: Callable[[str], None],
+    settings: Settings | None = None,
 ) -> None:
     """Listen (systemd's sockets, else ``socket_path`` and maybe TCP) until told to stop."""
     if tcp_port is not None and secret_file is None:
@@ -42,7 +44,8 @@ def serve(
         gids=frozenset(allow_gids),
         secret=_private_secret(secret_file) if secret_file else None,
     )
-    activated = systemd_listeners(os.environ)
+    env = settings or Settings.from_environ()
+    activated = systemd_listeners(env.listen_pid, env.listen_fds)
     listeners, created = (activated, None) if activated else _listen(socket_path, tcp_port)
     try:
         asyncio.run(_run(Broker(service, access=access, access_log=say), listeners, say))

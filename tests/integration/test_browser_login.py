@@ -43,6 +43,7 @@ from codex_login.domain.resolution import resolve
 from codex_login.domain.tokens import TokenGrant
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.callback_server import CallbackServer
+from codex_login.entrypoints.settings import Settings
 from support.fake_issuer import Failure, FakeIssuer, running_issuer
 
 T = TypeVar("T")
@@ -777,10 +778,11 @@ def test_a_runtime_directory_of_another_user_is_not_used(tmp_path: Path) -> None
     os.chown(foreign, NOBODY_UID, -1)  # as under `sudo`, which keeps the caller's XDG_RUNTIME_DIR
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    environ = {"XDG_RUNTIME_DIR": str(foreign), "TMPDIR": str(tmpdir)}
-    assert PortClaims.for_user(environ).directory == tmpdir / f"codex-login-{os.geteuid()}"
+    claims = Settings.from_environ({"XDG_RUNTIME_DIR": str(foreign), "TMPDIR": str(tmpdir)})
+    in_runtime = PortClaims.for_user(claims.xdg_runtime_dir, claims.tmpdir)
+    assert in_runtime.directory == tmpdir / f"codex-login-{os.geteuid()}"
     (tmpdir / f"codex-login-{os.geteuid()}").chmod(0o755)  # a directory others can read
-    assert PortClaims.for_user(environ).directory is None
+    assert PortClaims.for_user(claims.xdg_runtime_dir, claims.tmpdir).directory is None
 
 
 def test_a_program_that_obeys_any_cancel_is_still_asked_to_let_go(

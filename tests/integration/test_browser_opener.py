@@ -11,7 +11,8 @@ from support.cli import clean_env
 URL = "https://auth.example/oauth/authorize?state=abc&x=1"
 OPEN = (
     "import sys; from codex_login.adapters.browser import SystemBrowser; "
-    "print(SystemBrowser().open(sys.argv[1]))"
+    "from codex_login.entrypoints.settings import Settings; "
+    "print(SystemBrowser(Settings.from_environ().graphical_display).open(sys.argv[1]))"
 )
 
 

@@ -17,6 +17,7 @@ from codex_login.adapters.codex_config import (
 )
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.login_policy import ALL_METHODS, LoginMethod, LoginPolicy
+from codex_login.entrypoints.settings import Settings
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "config.toml") -> Path:
@@ -184,5 +185,7 @@ def test_layers_that_leave_no_method_are_refused_naming_both_files(tmp_path: Pat
 
 
 def test_the_requirements_file_can_be_named_in_the_environment(tmp_path: Path) -> None:
-    assert requirements_path({}) == DEFAULT_REQUIREMENTS == Path("/etc/codex/requirements.toml")
-    assert requirements_path({REQUIREMENTS_ENV: str(tmp_path / "r.toml")}) == tmp_path / "r.toml"
+    named = Settings.from_environ({REQUIREMENTS_ENV: str(tmp_path / "r.toml")}).requirements
+    unset = Settings.from_environ({}).requirements
+    assert requirements_path(unset) == DEFAULT_REQUIREMENTS == Path("/etc/codex/requirements.toml")
+    assert requirements_path(named) == tmp_path / "r.toml"

@@ -46,6 +46,7 @@ from codex_login.domain.errors import CodexLoginError, LoginTimedOut
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.domain.plans import plan_name
 from codex_login.entrypoints.bootstrap import bootstrap
+from codex_login.entrypoints.settings import Settings
 from codex_login.testing.issuer import FakeIssuer, running_issuer
 
 if TYPE_CHECKING:
@@ -230,7 +231,8 @@ class _Demo:
         ports: list[int] = []
 
         def open_or_follow(url: str) -> bool:  # on a worker thread, while the server waits
-            if self.use_browser and SystemBrowser().open(url):
+            display = Settings.from_environ().graphical_display
+            if self.use_browser and SystemBrowser(display).open(url):
                 how.append("browser")
                 self.say(
                     f"sign-in: your browser shows the demo issuer's page; click \"Sign in as "

@@ -1,0 +1,205 @@
+"""Every setting codex-login reads from the environment, read in one place.
+
+``Settings.from_environ()`` takes one snapshot of the environment; bootstrap wires
+the adapters from it, and each command's ``--help`` lists the variables it reads
+from the declarations below (name, help text, the help section they belong to).
+Values stay text here: each is checked where it is used (a bad lock timeout only
+matters to a command that opens a store), with the variable's name in the error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+# The help sections a command's --help lists, in this order within each section.
+STORE = "store"
+API_KEY = "api key"
+ISSUER = "issuer"
+NETWORK = "network"
+BROKER = "broker"
+BROWSER = "browser"
+SERVE = "serve"
+
+LABEL_WIDTH = 27  # the column where a variable's help text starts, after two spaces
+
+
+@attrs.frozen
+class Variable:
+    """An environment variable, as ``--help`` shows it.
+
+    ``section`` None: read, but not listed (said by another variable's line, or a
+    detail of the platform). ``label``: the left column when it is not ``name``.
+    """
+
+    name: str
+    help: str
+    section: str | None
+    label: str | None = None
+
+    def line(self) -> str:
+        label = self.label or self.name
+        first, *more = self.help.split("\n")
+        if len(label) < LABEL_WIDTH:
+            head = [f"  {label:<{LABEL_WIDTH}}{first}"]
+        else:
+            head = [f"  {label}", f"  {'':<{LABEL_WIDTH}}{first}"]
+        return "\n".join(head + [f"  {'':<{LABEL_WIDTH}}{text}" for text in more]) + "\n"
+
+
+def _setting(name: str, help: str, section: str | None = None, **more: Any) -> Any:
+    """A field of Settings, read from the variable ``name`` (None when unset or empty)."""
+    return attrs.field(default=None, metadata={"variable": Variable(name, help, section, **more)})
+
+
+def _secret(name: str, help: str, section: str | None = None) -> Any:
+    """A setting that may hold a secret: kept out of repr()."""
+    return attrs.field(
+        default=None, repr=False, metadata={"variable": Variable(name, help, section)}
+    )
+
+
+@attrs.frozen
+class Settings:
+    """The environment codex-login reads, read once; each value None when unset or empty."""
+
+    codex_home: str | None = _setting(
+        "CODEX_HOME", "credential directory (default ~/.codex)", STORE
+    )
+    store: str | None = _setting(
+        "CODEX_LOGIN_STORE", "file (default), keyring, auto, redis or memory", STORE
+    )
+    redis_url: str | None = _secret(  # may carry a password
+        "CODEX_LOGIN_REDIS_URL", "the redis store's server", STORE
+    )
+    redis_prefix: str | None = _setting(
+        "CODEX_LOGIN_REDIS_PREFIX", "the redis store's key prefix", STORE
+    )
+    lock_timeout: str | None = _setting(
+        "CODEX_LOGIN_LOCK_TIMEOUT", "seconds to wait for a held lock (default 90)", STORE
+    )
+    trust_owner: str | None = _setting(
+        "CODEX_LOGIN_TRUST_OWNER", "one more owner (uid) of CODEX_HOME to trust", STORE
+    )
+    dumpable: str | None = _setting(
+        "CODEX_LOGIN_DUMPABLE",
+        "1: let debuggers attach (py-spy, gdb); by default\n"
+        "the process is not dumpable while it holds tokens",
+        STORE,
+    )
+    redis_password: str | None = _secret(
+        "REDISCLI_AUTH", "the redis store's password when the URL has none"
+    )
+    requirements: str | None = _setting(
+        "CODEX_LOGIN_REQUIREMENTS",
+        "the managed requirements file",
+    )
+    openai_api_key: str | None = _secret(
+        "OPENAI_API_KEY", "an API-key login, used when nothing is stored", API_KEY
+    )
+    codex_api_key: str | None = _secret(
+        "CODEX_API_KEY", "an API key handed out instead of the login"
+    )
+    broker: str | None = _setting(
+        "CODEX_LOGIN_BROKER", "a broker's socket path or http://127.0.0.1:PORT", BROKER
+    )
+    broker_secret_file: str | None = _setting(
+        "CODEX_LOGIN_BROKER_SECRET_FILE", "the file holding a TCP broker's secret", BROKER
+    )
+    issuer: str | None = _setting(
+        "CODEX_LOGIN_ISSUER", "the issuer of a new login (--issuer wins)", ISSUER
+    )
+    client_id: str | None = _setting(
+        "CODEX_LOGIN_CLIENT_ID",
+        "the client id of a new login (--client-id wins);\n"
+        "required for any issuer but auth.openai.com",
+        ISSUER,
+    )
+    issuer_profile: str | None = _setting(
+        "CODEX_LOGIN_ISSUER_PROFILE", "openai or standard: how to talk to the issuer", ISSUER
+    )
+    trusted_origins: str | None = _setting(
+        "CODEX_LOGIN_TRUSTED_ENDPOINT_ORIGINS",
+        "origins besides the issuer's own where its metadata\n"
+        "may put endpoints (e.g. https://oauth2.example.com)",
+        ISSUER,
+    )
+    refresh_url: str | None = _setting(
+        "CODEX_REFRESH_TOKEN_URL_OVERRIDE",
+        "replace the refresh and revoke endpoints (only on\nthe login's issuer's origin)",
+        NETWORK,
+        label="CODEX_REFRESH_TOKEN_URL_OVERRIDE, CODEX_REVOKE_TOKEN_URL_OVERRIDE",
+    )
+    revoke_url: str | None = _setting(
+        "CODEX_REVOKE_TOKEN_URL_OVERRIDE",
+        "replace the revoke endpoint (see the refresh one)",
+    )
+    ca_certificate: str | None = _setting(
+        "CODEX_CA_CERTIFICATE", "an extra CA bundle to trust (else SSL_CERT_FILE)", NETWORK
+    )
+    ssl_cert_file: str | None = _setting(
+        "SSL_CERT_FILE", "the CA bundle when no CODEX_CA_CERTIFICATE"
+    )
+    xdg_runtime_dir: str | None = _setting(
+        "XDG_RUNTIME_DIR", "where a login's claim on its callback port is kept"
+    )
+    tmpdir: str | None = _setting("TMPDIR", "the claims' place when no XDG_RUNTIME_DIR")
+    display: str | None = _setting("DISPLAY", "an X display: a browser can be opened")
+    wayland_display: str | None = _setting(
+        "WAYLAND_DISPLAY", "a Wayland display: a browser can be opened"
+    )
+    listen_pid: str | None = _setting("LISTEN_PID", "systemd: the process LISTEN_FDS are for")
+    listen_fds: str | None = _setting(
+        "LISTEN_FDS", "systemd socket activation: serve the sockets given", SERVE
+    )
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings in ``environ`` (default ``os.environ``), read once."""
+        env = os.environ if environ is None else environ
+        return cls(**{field.name: env.get(variable(field).name) or None for field in _FIELDS})
+
+    @property
+    def graphical_display(self) -> str | None:
+        """The X or Wayland display a browser can open on, if any."""
+        return self.display or self.wayland_display
+
+    @property
+    def ca_file(self) -> str | None:
+        """The extra CA bundle: ``CODEX_CA_CERTIFICATE``, else ``SSL_CERT_FILE``."""
+        return self.ca_certificate or self.ssl_cert_file
+
+
+def variable(field: attrs.Attribute[Any]) -> Variable:
+    found: Variable = field.metadata["variable"]
+    return found
+
+
+_FIELDS = attrs.fields(Settings)
+
+# Read by the libraries codex-login uses, not by codex-login: listed, not held.
+LIBRARY_VARIABLES = (
+    Variable("HTTPS_PROXY", "proxies", NETWORK, label="HTTPS_PROXY, NO_PROXY"),
+    Variable("BROWSER", "the browser to open (on Linux, DISPLAY is needed)", BROWSER),
+)
+
+
+def declared() -> tuple[Variable, ...]:
+    """Every variable, in the order --help lists them."""
+    return tuple(variable(field) for field in _FIELDS) + LIBRARY_VARIABLES
+
+
+def variable_names() -> frozenset[str]:
+    """The names of the variables codex-login itself reads."""
+    return frozenset(variable(field).name for field in _FIELDS)
+
+
+def environment_help(*sections: str) -> str:
+    """The lines of a --help's environment section: each variable of ``sections``."""
+    listed = declared()
+    return "".join(
+        entry.line() for section in sections for entry in listed if entry.section == section
+    )
