@@ -184,17 +184,10 @@ class FileCredentialStore:
     def check_writable(self) -> None:
         """Make CODEX_HOME, then create and remove a temp file where auth.json is
         written: StorageError names the directory that cannot be made or written."""
-        with self._located(create=True) as located:
-            assert located is not None  # noqa: S101  (create=True)
-            place = located[1]
-            if place.fd is None:
-                raise StorageError(
-                    f"cannot write in {place.directory}: it does not exist "
-                    f"({self.path} is a link to {place.path})"
-                )
-            fd, name = _new_temp_file(place.fd, place.directory, self.owners)
+        with self._writable() as (place, directory):
+            fd, name = _new_temp_file(directory, place.directory, self.owners)
             os.close(fd)
-            _unlink_in(place.fd, name, place.directory / name)
+            _unlink_in(directory, name, place.directory / name)
 
     def delete(self) -> bool:
         """Log out: remove auth.json (through a link, its target too) and orphaned
@@ -374,7 +367,10 @@ class FileCredentialStore:
         check_file(info, place.path, self.owners, private=False)
         return info
 
-    def _commit(self, data: bytes) -> None:
+    @contextlib.contextmanager
+    def _writable(self) -> Iterator[tuple[_Place, int]]:
+        """Where auth.json is written (CODEX_HOME made when missing) and that
+        directory's descriptor; StorageError when a link leads to a missing directory."""
         with self._located(create=True) as located:
             assert located is not None  # noqa: S101  (create=True)
             place = located[1]
@@ -383,13 +379,17 @@ class FileCredentialStore:
                     f"cannot write in {place.directory}: it does not exist "
                     f"({self.path} is a link to {place.path})"
                 )
+            yield place, place.fd
+
+    def _commit(self, data: bytes) -> None:
+        with self._writable() as (place, directory):
             self._existing(place, "replace")
-            temp = self._take_reserved(place.fd) or _new_temp_file(
-                place.fd, place.directory, self.owners
+            temp = self._take_reserved(directory) or _new_temp_file(
+                directory, place.directory, self.owners
             )
             # We hold both locks: no live writer, ours or the Codex CLI's, owns a temp file.
-            _remove_orphaned_temp_files(place.fd, place.directory, self.owners, keep=temp[1])
-            replace_in(place.fd, place.directory, temp, place.name, data)
+            _remove_orphaned_temp_files(directory, place.directory, self.owners, keep=temp[1])
+            replace_in(directory, place.directory, temp, place.name, data)
 
     def _reserve(self, size: int) -> _Reserved | None:
         with self._located(create=True) as located:
