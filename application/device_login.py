@@ -1,13 +1,16 @@
 """Signing in with a device code: for machines without a browser (SSH, containers, CI).
 
 The user opens the issuer's page on any device and types the code shown here;
-this side polls until the issuer says yes, no, or the code expired.
+this side polls until the issuer says yes, no, or the time is up. The whole flow
+(start, show, poll, give up, store) is ``login_with_device_code``; an entrypoint
+gives it only the way to show the code and how long to wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from codex_login.application.signin import LoginOutcome, SignIn
 from codex_login.domain.device import MAX_WAIT, SLOW_DOWN_STEP, DeviceCode, DevicePending
@@ -19,32 +22,39 @@ log = logging.getLogger(__name__)
 
 
 class DeviceLogin:
-    def __init__(
-        self, *, signin: SignIn, max_wait: float = MAX_WAIT, slow_down_step: float = SLOW_DOWN_STEP
-    ) -> None:
+    def __init__(self, *, signin: SignIn, slow_down_step: float = SLOW_DOWN_STEP) -> None:
         self._signin = signin
-        self._max_wait = max_wait
         self._slow_down_step = slow_down_step
 
     async def start(self) -> DeviceCode:
         """A user code and where to enter it; show both to the user."""
         return await self._signin.endpoint.start_device_authorization(self._signin.issuer)
 
-    async def wait(self, device: DeviceCode) -> LoginOutcome:
-        """Poll at the issuer's pace until it answers; then store the login."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + min(self._max_wait, device.expires_in)
+    async def wait(self, device: DeviceCode, timeout: float = MAX_WAIT) -> LoginOutcome:
+        """Poll at the issuer's pace until it answers, for ``timeout`` seconds at most
+        (less if the code expires sooner); then store the login."""
+        limit = min(timeout, device.expires_in)
+        try:
+            async with asyncio.timeout(limit) as scope:
+                grant = await self._approval(device)
+        except TimeoutError as exc:
+            if not scope.expired():
+                raise
+            raise LoginTimedOut(
+                f"the code {device.user_code} was not approved within {limit:g} s"
+            ) from exc
+        # As the Codex CLI does, a device login on the OpenAI issuer asks for no API key.
+        openai = self._signin.issuer.profile is IssuerProfile.OPENAI
+        return await self._signin.store_grant(grant, exchange_api_key=not openai)
+
+    async def _approval(self, device: DeviceCode) -> TokenGrant:
         interval = device.interval
         while True:
             answer = await self._poll(device)
             if isinstance(answer, TokenGrant):
-                # As the Codex CLI does, a device login on the OpenAI issuer asks for no API key.
-                openai = self._signin.issuer.profile is IssuerProfile.OPENAI
-                return await self._signin.store_grant(answer, exchange_api_key=not openai)
+                return answer
             if answer.slow_down:
                 interval += self._slow_down_step
-            if loop.time() + interval > deadline:
-                raise LoginTimedOut(f"the code {device.user_code} was not approved in time")
             await asyncio.sleep(interval)  # the pace the issuer asked for (RFC 8628 §3.5)
 
     async def _poll(self, device: DeviceCode) -> TokenGrant | DevicePending:
@@ -56,3 +66,20 @@ class DeviceLogin:
         except TransientTokenError as exc:
             log.info("polling failed, trying again: %s", exc)
             return DevicePending()
+
+
+async def login_with_device_code(
+    begin: Callable[[], DeviceLogin],
+    *,
+    announce: Callable[[DeviceCode], None],
+    timeout: float = MAX_WAIT,
+) -> LoginOutcome:
+    """The whole device login: get a code, ``announce(device)`` it, wait for approval.
+
+    ``timeout`` (15 minutes unless given, and never past the code's expiry) ends
+    the wait with LoginTimedOut, whichever entrypoint asked.
+    """
+    login = begin()
+    device = await login.start()
+    announce(device)
+    return await login.wait(device, timeout)

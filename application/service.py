@@ -9,6 +9,7 @@ import attrs
 
 from codex_login.application.credentials import load_credentials
 from codex_login.application.status import Status, get_status
+from codex_login.domain.device import MAX_WAIT
 from codex_login.domain.errors import ConfigurationError, StorageError
 from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.login_policy import LoginMethod, LoginPolicy
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from codex_login.application.logout import LogoutResult
     from codex_login.application.signin import LoginOutcome, SignIn
     from codex_login.domain.accounts import Account
+    from codex_login.domain.device import DeviceCode
     from codex_login.domain.ports import AccountShelf, Clock, CredentialStore, TokenEndpoint
     from codex_login.domain.record import CredentialRecord
     from codex_login.domain.tokens import AccessToken
@@ -183,6 +185,17 @@ class AuthService:
         self.issuer.check_login_client()
         self.check_writable()
         return DeviceLogin(signin=self._signin())
+
+    async def login_with_device_code(
+        self, *, announce: Callable[[DeviceCode], None], timeout: float = MAX_WAIT
+    ) -> LoginOutcome:
+        """Sign in on another device with a code: ``announce(device)`` shows where to go
+        and what to type; after ``timeout`` seconds (or the code's expiry) LoginTimedOut."""
+        from codex_login.application.device_login import login_with_device_code  # noqa: PLC0415
+
+        return await login_with_device_code(
+            self.begin_device_login, announce=announce, timeout=timeout
+        )
 
     def check_writable(self) -> None:
         """Raise StorageError when a login could not be saved (an unwritable CODEX_HOME):

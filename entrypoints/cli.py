@@ -62,6 +62,7 @@ from codex_login.entrypoints.settings import Settings, environment_help
 if TYPE_CHECKING:
     from codex_login.application.signin import LoginOutcome
     from codex_login.domain.accounts import Account
+    from codex_login.domain.device import DeviceCode
     from codex_login.domain.record import CredentialRecord
     from codex_login.domain.tokens import AccessToken
 
@@ -759,23 +760,17 @@ def _pasted_lines(fd: int) -> AsyncIterator[str]:
 def _login_with_device_code(service: AuthService, args: argparse.Namespace) -> LoginOutcome:
     import asyncio  # noqa: PLC0415
 
-    timeout = _login_timeout(args)
-
-    async def sign_in() -> LoginOutcome:
-        login = service.begin_device_login()
-        device = await login.start()
+    def announce(device: DeviceCode) -> None:
         page, code = printable(device.verification_uri), printable(device.user_code)
         _say(f"To sign in, open this page on any device:\n\n    {page}\n")
         _say(f"and enter this code:\n\n    {code}\n")
         if device.verification_uri_complete:
             _say(printable(f"(or open {device.verification_uri_complete})"))
         _say(f"Waiting for approval; the code expires in {round(device.expires_in / 60)} minutes.")
-        return await asyncio.wait_for(login.wait(device), timeout)
 
-    try:
-        return asyncio.run(sign_in())
-    except TimeoutError as exc:
-        raise LoginTimedOut(f"the code was not approved within {timeout:g} s") from exc
+    return asyncio.run(
+        service.login_with_device_code(announce=announce, timeout=_login_timeout(args))
+    )
 
 
 def _port(text: str) -> int:

@@ -33,7 +33,7 @@ import attrs
 from codex_login.adapters.clock import SystemClock
 from codex_login.application.brokered import BrokeredTokens
 from codex_login.application.service import AuthService
-from codex_login.domain.errors import ConfigurationError, LoginTimedOut
+from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.printable import printable
 from codex_login.entrypoints.bootstrap import bootstrap, broker_address, broker_client
@@ -248,15 +248,7 @@ class AsyncCodexAuth:
 
         ``show(device)`` tells the user where to go and which code to enter.
         """
-        login = self.service.begin_device_login()
-        device = await login.start()
-        show(device)
-        try:
-            return await asyncio.wait_for(login.wait(device), timeout)
-        except TimeoutError as exc:
-            raise LoginTimedOut(
-                f"the code was not approved within {timeout:g} s; start the login again"
-            ) from exc
+        return await self.service.login_with_device_code(announce=show, timeout=timeout)
 
     async def logout(self, *, revoke: bool = True) -> LogoutResult:
         """Revoke at the issuer (best effort, unless ``revoke=False``) and forget the login."""

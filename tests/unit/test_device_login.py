@@ -90,6 +90,6 @@ def test_the_code_expires() -> None:
     endpoint = FakeTokenEndpoint(FakeClock())
     endpoint.device = attrs.evolve(endpoint.device, expires_in=0.2)
     login, store = device_login(endpoint)
-    with pytest.raises(LoginTimedOut, match="ABCD-EFGH was not approved in time"):
+    with pytest.raises(LoginTimedOut, match=r"ABCD-EFGH was not approved within 0\.2 s"):
         asyncio.run(run_login(login))
     assert store.saved == []
