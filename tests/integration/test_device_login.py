@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from support.cli import CLI, start_device_login
+from codex_login import CodexAuth, LoginTimedOut
+from codex_login.domain.device import DeviceCode
+from support.cli import CLI, DEVICE_CODE, run_cli, start_device_login
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env
 
@@ -83,3 +85,28 @@ def test_an_issuer_without_device_login_says_so(tmp_path: Path, issuer: FakeIssu
     assert result.returncode == 1
     assert "offers no device login" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_cli_and_the_embedding_api_time_out_with_the_same_words(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    """Nobody approves; both entrypoints give up after the same wait with the same text
+    (the CLI adds only its remedy). They once had a timeout and a message each."""
+    cli_home, api_home = tmp_path / "cli", tmp_path / "api"
+    result = run_cli(
+        "login", "--device-auth", "--timeout", "0.5", env=issuer_env(cli_home, issuer, "standard")
+    )
+    assert result.returncode != 0
+    shown: list[DeviceCode] = []
+    with (
+        CodexAuth(codex_home=api_home, environ=issuer_env(api_home, issuer, "standard")) as auth,
+        pytest.raises(LoginTimedOut) as raised,
+    ):
+        auth.login_with_device_code(show=shown.append, timeout=0.5)
+    said = str(raised.value)
+    assert said == f"the code {shown[0].user_code} was not approved within 0.5 s"
+    code = DEVICE_CODE.search(result.stdout + result.stderr)
+    assert code is not None
+    assert said.replace(shown[0].user_code, code.group(1)) in result.stderr
+    assert not (cli_home / "auth.json").exists()
+    assert not (api_home / "auth.json").exists()
