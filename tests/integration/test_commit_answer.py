@@ -1,4 +1,4 @@
-""""Did a commit happen?" has one answer, the store's fingerprint; no public value
+"""One answer to "did a commit happen?": the store's fingerprint; no public value
 carries a refresh token (a real login, a real refresh, against the fake issuer)."""
 
 from __future__ import annotations
