@@ -125,7 +125,6 @@ class AuthManager:
         self._ended: tuple[str, SessionEnded] | None = None
         # Tokens the issuer rotated that could not be saved: (the spent refresh token, record).
         self._unsaved: tuple[str, CredentialRecord] | None = None
-        self.commits = 0  # refreshed records saved, for telling what an interruption left
         self._inflight: tuple[asyncio.AbstractEventLoop, asyncio.Task[AccessToken]] | None = None
 
     # -- the API --------------------------------------------------------------------
@@ -413,7 +412,6 @@ class AuthManager:
                 ) from exc
             else:
                 self._unsaved = None
-                self.commits += 1
                 return
 
 

@@ -273,16 +273,6 @@ class AuthService:
             raise ConfigurationError("this service keeps one login only: it has no account shelf")
         return book
 
-    def login_marker(self) -> str | None:
-        """The stored refresh token or key, to tell afterwards whether a login or refresh
-        was committed (for reporting an interrupted command truthfully)."""
-        from codex_login.application.credentials import record_or_none  # noqa: PLC0415
-
-        record = record_or_none(self.store)
-        if record is None:
-            return None
-        return record.tokens.refresh_token if record.tokens else record.openai_api_key
-
     async def logout(self, *, revoke: bool = True) -> LogoutResult:
         """Revoke at the issuer (best effort, unless ``revoke=False``) and forget."""
         from codex_login.application.logout import logout  # noqa: PLC0415

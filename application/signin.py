@@ -29,7 +29,6 @@ class LoginOutcome:
 
     id_token: IdToken
     api_key_stored: bool
-    superseded_refresh_token: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -56,11 +55,9 @@ class SignIn:
         self.login_policy.check_new_login(tokens.id_token.account_id)
         api_key = await self._api_key_for(tokens) if exchange_api_key else None
         superseded = await asyncio.to_thread(self._commit, tokens, api_key)
-        for refresh_token in superseded:
+        for refresh_token in superseded:  # the replaced tokens stay here: no value carries one
             await self._revoke(refresh_token)
-        return LoginOutcome(
-            tokens.id_token, api_key is not None, superseded[0] if superseded else None
-        )
+        return LoginOutcome(tokens.id_token, api_key_stored=api_key is not None)
 
     async def _api_key_for(self, tokens: TokenData) -> str | None:
         """The API-key exchange is a bonus: its failure does not fail the login."""

@@ -19,7 +19,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -654,13 +654,13 @@ def _login(service: AuthService, args: argparse.Namespace) -> int:
     if args.with_api_key:
         service.login_with_api_key(_read_key())
     else:
-        before = service.login_marker()
+        before = service.store.fingerprint()
         try:
             flow = _login_with_device_code if args.device_auth else _login_in_browser
             outcome = flow(service, args)
         except (KeyboardInterrupt, LoginTimedOut):
             # Stopped after the issuer answered: if the login was stored, it is done.
-            if service.login_marker() in (None, before):
+            if not _saved_since(service, before):
                 raise
             _say("The sign-in had been saved when the login was stopped; you are logged in.")
     _say("Successfully logged in")
@@ -671,6 +671,17 @@ def _login(service: AuthService, args: argparse.Namespace) -> int:
         if outcome is not None:
             _say_field("API key stored", outcome.api_key_stored)
     return EXIT_OK
+
+
+def _saved_since(service: AuthService, before: Hashable) -> bool:
+    """Whether a record was committed since the store showed ``before``: its
+    fingerprint, the one answer to "did a commit happen?", tells."""
+    from codex_login.application.credentials import record_or_none  # noqa: PLC0415
+
+    try:
+        return service.store.fingerprint() != before and record_or_none(service.store) is not None
+    except CodexLoginError:
+        return False  # the store cannot tell now: claim nothing
 
 
 def _say_who(outcome: LoginOutcome) -> None:
@@ -1013,13 +1024,14 @@ def _token_from_store(service: AuthService) -> AccessToken:
         return fresh
     import asyncio  # noqa: PLC0415  (only a refresh needs an event loop)
 
+    before = service.store.fingerprint()
     try:
         with _ctrl_c_raises():
             return asyncio.run(service.auth())
     except KeyboardInterrupt as exc:
         # The refresh goes on to its commit (asyncio.run waits for its worker thread);
         # say so when it saved new tokens.
-        if service.manager.commits:
+        if _saved_since(service, before):
             raise Interrupted(
                 "Interrupted, but the refreshed tokens were saved; run the command again."
             ) from exc
