@@ -213,7 +213,8 @@ class LoginCancelled(LoginError):
 
 
 class LoginTimedOut(LoginError):
-    """No callback arrived in time."""
+    """The login did not finish in time: no callback arrived, or the device code was
+    not approved."""
 
 
 class CallbackPortUnavailable(LoginError):
