@@ -393,7 +393,8 @@ def connected_clients(server: RedisServer) -> int:
 # How a `token` of the storm may fail, by the start of its one line: its exit status.
 CLEAR_FAILURES = {
     "Error: cannot reach Redis at {address} to ": 1,  # the restart cut it off
-    "Error: not logged in; run `codex-login login`": LOGIN_NEEDED,  # it came back empty
+    # it came back empty
+    "Error: not logged in: looked for CODEX_API_KEY, redis://{address}/": LOGIN_NEEDED,
     "Error: the issuer sent new tokens but they could not be saved (": 1,  # Redis gone
     "Error: the issuer sent new tokens but they were not saved (": 1,  # lease gone
 }
