@@ -16,13 +16,13 @@ import attrs
 from codex_login.application.credentials import record_or_none
 from codex_login.domain.accounts import (
     Account,
-    AccountNotFound,
     Identity,
     describe,
     identity_of,
     name_for,
     select,
 )
+from codex_login.domain.errors import AccountNotFound
 from codex_login.domain.ports import AccountShelf, CredentialStore
 from codex_login.domain.record import CredentialRecord
 

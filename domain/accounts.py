@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.errors import AccountNotFound, AmbiguousAccount, ConfigurationError
 from codex_login.domain.foreign import describe_foreign
 from codex_login.domain.issuer import provenance_of
 from codex_login.domain.modes import AuthMode, mode_name
@@ -127,14 +127,6 @@ def check_name(name: str) -> str:
             f"{name!r} is not an account name; use lowercase letters, digits, '.', '-' or '_'"
         )
     return name
-
-
-class AccountNotFound(ConfigurationError):
-    """No account, or more than one, matches what was asked for."""
-
-
-class AmbiguousAccount(AccountNotFound):
-    """More than one account matches what was asked for; the message names them."""
 
 
 def select(accounts: Sequence[Account], wanted: str) -> Account:

@@ -7,8 +7,7 @@ They name no command: the edge that knows its user adds the remedy (the CLI its
 own command, the broker "on the host": ``entrypoints/remedies.py``; an embedder
 decides what to tell its user). The CLI's exit codes, the broker's HTTP statuses and
 error codes, and the broker client's way back are one table over these classes
-(``domain/outcomes.py``). ``AccountNotFound`` (and ``AmbiguousAccount``), a
-ConfigurationError, lives with the accounts in ``domain/accounts.py``.
+(``domain/outcomes.py``).
 
     CodexLoginError
     ├── SignInRequired              a person must sign in (again): no retry helps
@@ -31,7 +30,9 @@ ConfigurationError, lives with the accounts in ``domain/accounts.py``.
     │   ├── IssuerMismatch          the configured issuer is not the one that issued the login
     │   │   └── ForeignOverride     a URL override leads away from the login's issuer
     │   ├── ForeignEndpoint         an issuer names an endpoint on another origin (mix-up)
-    │   └── AnotherLoginStored      an import would replace a different login
+    │   ├── AnotherLoginStored      an import would replace a different login
+    │   └── AccountNotFound         no stored account matches the name asked for
+    │       └── AmbiguousAccount    more than one does
     ├── InvalidJwt                  a token is not a decodable JWT
     ├── InvalidApiKey               a key given to login is unusable
     │   └── EmptyApiKey             no key was given at all
@@ -62,6 +63,14 @@ class TryAgain(CodexLoginError):
 
 class ConfigurationError(CodexLoginError):
     """A setting in the environment or on the command line is unusable."""
+
+
+class AccountNotFound(ConfigurationError):
+    """No account, or more than one, matches what was asked for."""
+
+
+class AmbiguousAccount(AccountNotFound):
+    """More than one account matches what was asked for; the message names them."""
 
 
 class IssuerMismatch(ConfigurationError):

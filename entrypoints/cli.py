@@ -42,19 +42,12 @@ from codex_login.domain.outcomes import outcome_of
 from codex_login.domain.plans import plan_name
 from codex_login.domain.printable import printable
 from codex_login.domain.timestamps import format_timestamp
-from codex_login.entrypoints import documents, settings
+from codex_login.entrypoints import settings
 from codex_login.entrypoints.bootstrap import (
     bootstrap,
     broker_address,
     broker_client,
     codex_home_from,
-)
-from codex_login.entrypoints.documents import (
-    AccountDocument,
-    BrokeredStatusDocument,
-    NotLoggedInDocument,
-    StatusDocument,
-    TokenDocument,
 )
 from codex_login.entrypoints.remedies import with_remedy
 from codex_login.entrypoints.settings import Settings, environment_help
@@ -844,7 +837,9 @@ def _status(service: AuthService | None, args: argparse.Namespace) -> int:
     except PolicyViolation as exc:
         # As the Codex CLI: a login the policy forbids counts as none (the file is kept).
         if args.json:
-            _emit(documents.dumps(NotLoggedInDocument(refused=str(exc))))
+            from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: it loads cattrs)
+
+            _emit(documents.dumps(documents.NotLoggedInDocument(refused=str(exc))))
         _say("Not logged in")
         _say_scrubbed(f"  {with_remedy(exc)}", service)
         return EXIT_FAILURE
@@ -855,7 +850,13 @@ def _status(service: AuthService | None, args: argparse.Namespace) -> int:
         for warning in status.warnings:
             _say_scrubbed(f"Warning: {warning}", service)
     if args.json:
-        document = NotLoggedInDocument() if status is None else StatusDocument.of(status)
+        from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: it loads cattrs)
+
+        document = (
+            documents.NotLoggedInDocument()
+            if status is None
+            else documents.StatusDocument.of(status)
+        )
         _emit(documents.dumps(document))
     if status is None:
         _say("Not logged in")  # the Codex CLI's line, alone: scripts match on it
@@ -886,12 +887,16 @@ def _status_from_broker(args: argparse.Namespace) -> int:
         current = _token_from_broker(address, args.settings)
     except NotLoggedIn as exc:
         if args.json:
-            _emit(documents.dumps(NotLoggedInDocument(refused=str(exc))))
+            from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: it loads cattrs)
+
+            _emit(documents.dumps(documents.NotLoggedInDocument(refused=str(exc))))
         _say("Not logged in")
         _say(printable(f"  via the broker at {address}: {exc}"))
         return EXIT_FAILURE
     if args.json:
-        _emit(documents.dumps(BrokeredStatusDocument.of(current, address)))
+        from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: it loads cattrs)
+
+        _emit(documents.dumps(documents.BrokeredStatusDocument.of(current, address)))
     if current.mode is AuthMode.API_KEY:
         _say(printable(f"Logged in using an API key - {mask_api_key(current.token)}"))
     else:
@@ -1012,7 +1017,9 @@ def _token(service: AuthService | None, args: argparse.Namespace) -> int:
         assert service is not None, "main() builds the service unless a broker is asked"  # noqa: S101
         current = _token_from_store(service)
     if args.json:
-        _emit(documents.dumps(TokenDocument.of(current)))
+        from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: it loads cattrs)
+
+        _emit(documents.dumps(documents.TokenDocument.of(current)))
     else:
         _emit(printable(current.token))
     return EXIT_OK
@@ -1149,7 +1156,9 @@ def _accounts(service: AuthService | None, args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     accounts = service.accounts()
     if args.json:
-        _emit(documents.dumps([AccountDocument.of(account) for account in accounts]))
+        from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: it loads cattrs)
+
+        _emit(documents.dumps([documents.AccountDocument.of(account) for account in accounts]))
         return EXIT_OK
     if not accounts:
         _say("Not logged in")

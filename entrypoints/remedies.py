@@ -9,8 +9,9 @@ A class takes the remedy of its nearest listed class; "" says nothing more.
 
 from __future__ import annotations
 
-from codex_login.domain.accounts import AccountNotFound, AmbiguousAccount
 from codex_login.domain.errors import (
+    AccountNotFound,
+    AmbiguousAccount,
     AnotherLoginStored,
     BrokerUnreachable,
     CodexLoginError,

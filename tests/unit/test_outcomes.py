@@ -8,8 +8,12 @@ import inspect
 import pytest
 
 from codex_login.domain import errors
-from codex_login.domain.accounts import AccountNotFound
-from codex_login.domain.errors import CodexLoginError, SignInRequired, TryAgain
+from codex_login.domain.errors import (
+    AccountNotFound,
+    CodexLoginError,
+    SignInRequired,
+    TryAgain,
+)
 from codex_login.domain.outcomes import (
     EXIT_FAILURE,
     EXIT_SIGN_IN,

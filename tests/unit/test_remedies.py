@@ -11,8 +11,9 @@ import pytest
 import codex_login.adapters
 import codex_login.application
 import codex_login.domain
-from codex_login.domain.accounts import AccountNotFound, AmbiguousAccount
 from codex_login.domain.errors import (
+    AccountNotFound,
+    AmbiguousAccount,
     BrokerUnreachable,
     IssuerMismatch,
     LoginTimedOut,
