@@ -9,7 +9,6 @@ import attrs
 
 from codex_login.application.credentials import load_credentials
 from codex_login.application.status import Status, get_status
-from codex_login.domain.device import MAX_WAIT
 from codex_login.domain.errors import ConfigurationError, StorageError
 from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.login_policy import LoginMethod, LoginPolicy
@@ -187,14 +186,18 @@ class AuthService:
         return DeviceLogin(signin=self._signin())
 
     async def login_with_device_code(
-        self, *, announce: Callable[[DeviceCode], None], timeout: float = MAX_WAIT
+        self, *, announce: Callable[[DeviceCode], None], timeout: float | None = None
     ) -> LoginOutcome:
         """Sign in on another device with a code: ``announce(device)`` shows where to go
-        and what to type; after ``timeout`` seconds (or the code's expiry) LoginTimedOut."""
+        and what to type; after ``timeout`` seconds (default: the device flow's 15
+        minutes; never past the code's expiry) LoginTimedOut."""
         from codex_login.application.device_login import login_with_device_code  # noqa: PLC0415
+        from codex_login.domain.device import MAX_WAIT  # noqa: PLC0415  (logins only)
 
         return await login_with_device_code(
-            self.begin_device_login, announce=announce, timeout=timeout
+            self.begin_device_login,
+            announce=announce,
+            timeout=MAX_WAIT if timeout is None else timeout,
         )
 
     def check_writable(self) -> None:

@@ -21,7 +21,6 @@ from codex_login.adapters.codex_config import load_login_policy, requirements_pa
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
 from codex_login.adapters.owned_paths import owners_from
-from codex_login.adapters.secret_file import read_secret_file
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.issuer import IssuerConfig, issuer_config
@@ -288,6 +287,7 @@ def broker_client(
     others can read is used, with a warning through ``warn`` (default: logged).
     """
     from codex_login.adapters.broker_client import BrokerClient  # noqa: PLC0415
+    from codex_login.adapters.secret_file import read_secret_file  # noqa: PLC0415
 
     secret_file = settings_of(environ).broker_secret_file
     if not secret_file:
