@@ -24,6 +24,7 @@ import pytest
 
 from codex_login.domain.jwt import decode_payload
 from support.broker import (
+    PEER_CLIENT,
     Answer,
     ServedBroker,
     free_port,
@@ -41,22 +42,6 @@ FIELDS = {"access_token", "token_type", "expires_at", "expires_in", "account_id"
 NOBODY_UID = 65534
 NOBODY_GID = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
-
-# Runs as `nobody`: one GET /v1/token on the socket given as argv[1]; prints the answer.
-NOBODY_CLIENT = r"""
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(10)
-s.connect(sys.argv[1])
-s.sendall(b"GET /v1/token HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-data = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-sys.stdout.write(data.decode("utf-8", "replace"))
-"""
 
 
 @pytest.fixture
@@ -183,7 +168,7 @@ def as_nobody(socket_path: Path) -> tuple[int | None, str]:
             "--clear-groups",
             SYSTEM_PYTHON,
             "-c",
-            NOBODY_CLIENT,
+            PEER_CLIENT,
             str(socket_path),
         ],
         capture_output=True,

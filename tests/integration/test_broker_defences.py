@@ -32,6 +32,7 @@ import pytest
 from codex_login import CodexAuth
 from codex_login.entrypoints.bootstrap import broker_client
 from support.broker import (
+    PEER_CLIENT,
     Answer,
     answer_on,
     connect,
@@ -51,22 +52,6 @@ NOGROUP_GID = 65534
 NOT_A_GROUP_OF_NOBODY = 4242  # no group entry; nobody is no member of it
 SYSTEM_PYTHON = "/usr/bin/python3"
 QUICK = 2.0  # seconds for an owner's request while the broker is under attack
-
-# Runs as another user: one GET /v1/token on the socket given as argv[1]; prints the answer.
-PEER_CLIENT = r"""
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(10)
-s.connect(sys.argv[1])
-s.sendall(b"GET /v1/token HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-data = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-sys.stdout.write(data.decode("utf-8", "replace"))
-"""
 
 
 @pytest.fixture

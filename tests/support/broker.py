@@ -39,6 +39,23 @@ from codex_login.entrypoints.broker import Access, Broker, Limits, unix_listener
 from support.cli import CLI, clean_env
 
 READY = "Serving access tokens on"
+# Run as another user with the system Python: one GET /v1/token on the socket given
+# as argv[1], its raw answer printed (no project import: that user cannot read the venv).
+PEER_CLIENT = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(b"GET /v1/token HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+sys.stdout.write(data.decode("utf-8", "replace"))
+"""
+
 _WHERE = re.compile(r"(unix:[^,\s]+|http://[^,\s]+)")
 
 
