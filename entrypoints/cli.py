@@ -373,7 +373,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     """The top-level parser, and each command's parser by name (for its usage errors)."""
     parser = argparse.ArgumentParser(
         prog="codex-login",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         description=(
             "Sign in with ChatGPT or an OpenAI API key, and hand out valid bearer tokens.\n"
             "Credentials live in $CODEX_HOME/auth.json (or the store CODEX_LOGIN_STORE\n"
@@ -392,7 +392,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     parser.add_argument("-v", "--verbose", action="store_true", help="say more")
     # The global options after the command too (`codex-login status -v --codex-home DIR`);
     # SUPPRESS keeps a value given before the command from being reset by this default.
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=HelpFormatter)
     common.add_argument(
         "--codex-home", type=Path, metavar="DIR", default=argparse.SUPPRESS, help=CODEX_HOME_HELP
     )
@@ -409,7 +409,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
             help=summary,
             description=about,
             epilog=epilog,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=HelpFormatter,
         )
         return commands[name]
 
@@ -516,6 +516,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "help",
         help="show the help of codex-login or of one command",
         description="Show the help of codex-login, or of COMMAND (the same as COMMAND --help).",
+        formatter_class=SizedHelpFormatter,
     )
     help_.add_argument(
         "topic", nargs="?", choices=[*commands, "help"], metavar="COMMAND", help="a command"
@@ -582,6 +583,44 @@ def _account_commands(
             metavar="NAME",
             help="act on this stored login (name, email or workspace id) without switching",
         )
+
+
+class SizedHelpFormatter(argparse.HelpFormatter):
+    """argparse's, as wide as the terminal, measured without shutil.
+
+    argparse builds a formatter for every argument it is given, and without a width
+    each asks ``shutil.get_terminal_size``: importing shutil (bz2, lzma, zlib) costs
+    every command about 1.5 ms.
+    """
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        width = terminal_columns() - 2 if width is None else width  # argparse's margin
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class HelpFormatter(SizedHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """The same, keeping the lines of the descriptions and epilogs as written."""
+
+
+def terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: $COLUMNS, else stdout's terminal, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    stdout = sys.__stdout__
+    try:
+        return (stdout and os.get_terminal_size(stdout.fileno()).columns) or 80
+    except (AttributeError, ValueError, OSError):  # closed, not a file, not a terminal
+        return 80
 
 
 class _Version(argparse.Action):

@@ -107,11 +107,13 @@ HOT_PATH = {
 
 # Packages a read-only command never needs (each costs milliseconds): the HTTP and
 # OAuth stacks, an event loop, the network, other stores' clients, logging (-v only),
-# and ctypes (the one libc call, prctl, goes through its C half, _ctypes).
+# ctypes (the one libc call, prctl, goes through its C half, _ctypes), and shutil with
+# the compressors it loads (argparse wants only the terminal's width from it).
 NEVER = (
     "aiohttp",
     "asyncio",
     "authlib",
+    "bz2",
     "concurrent",
     "ctypes",
     "email",
@@ -120,9 +122,11 @@ NEVER = (
     "httpx",
     "keyring",
     "logging",
+    "lzma",
     "redis",
     "requests",
     "secretstorage",
+    "shutil",
     "socket",
     "ssl",
     "subprocess",
