@@ -38,7 +38,6 @@ from codex_login.domain.errors import (
 from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.masking import mask_api_key, scrub
 from codex_login.domain.modes import AuthMode
-from codex_login.domain.outcomes import outcome_of
 from codex_login.domain.plans import plan_name
 from codex_login.domain.printable import printable
 from codex_login.domain.timestamps import format_timestamp
@@ -115,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             for cause in _causes(exc):
                 _say_scrubbed(f"  caused by {type(cause).__name__}: {cause}", service)
+        from codex_login.domain.outcomes import outcome_of  # noqa: PLC0415  (only on failure)
+
         # Only `token`, what scripts call, tells "sign in" (4) from "try again" (1) apart:
         # `status` keeps the Codex CLI's codes, the others 1 for any failure.
         return outcome_of(exc).exit_code if args.command == "token" else EXIT_FAILURE

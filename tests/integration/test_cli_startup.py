@@ -85,7 +85,6 @@ STATUS = {
     "codex_login.domain.masking",
     "codex_login.domain.modes",
     "codex_login.domain.origins",
-    "codex_login.domain.outcomes",
     "codex_login.domain.plans",
     "codex_login.domain.printable",
     "codex_login.domain.record",
