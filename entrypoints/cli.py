@@ -400,7 +400,10 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="say more"
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # prog: what argparse would lay out a usage line (and measure the terminal) to find
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", prog="codex-login"
+    )
     commands: dict[str, argparse.ArgumentParser] = {}
 
     def command(name: str, summary: str, about: str, epilog: str) -> argparse.ArgumentParser:
@@ -587,11 +590,12 @@ def _account_commands(
 
 
 class SizedHelpFormatter(argparse.HelpFormatter):
-    """argparse's, as wide as the terminal, measured without shutil.
+    """argparse's, measuring the terminal only when it lays out help.
 
-    argparse builds a formatter for every argument it is given, and without a width
-    each asks ``shutil.get_terminal_size``: importing shutil (bz2, lzma, zlib) costs
-    every command about 1.5 ms.
+    argparse also builds a formatter for every argument it is given (to check its
+    metavar), and its own measures the terminal as it is made, with shutil: importing
+    shutil (bz2, lzma, zlib) cost every command about 1.5 ms. The width is argparse's,
+    ``shutil.get_terminal_size()``, taken when ``format_help`` runs.
     """
 
     def __init__(
@@ -601,27 +605,28 @@ class SizedHelpFormatter(argparse.HelpFormatter):
         max_help_position: int = 24,
         width: int | None = None,
     ) -> None:
-        width = terminal_columns() - 2 if width is None else width  # argparse's margin
-        super().__init__(prog, indent_increment, max_help_position, width)
+        super().__init__(prog, indent_increment, max_help_position, width or UNMEASURED)
+        self._measure = width is None
+        self._asked_position = max_help_position
+
+    def format_help(self) -> str:
+        if self._measure:
+            import shutil  # noqa: PLC0415  (see above)
+
+            # argparse's __init__ sizes these two from the width (minus its margin of 2)
+            self._width = shutil.get_terminal_size().columns - 2
+            self._max_help_position = min(
+                self._asked_position, max(self._width - 20, self._indent_increment * 2)
+            )
+            self._measure = False
+        return super().format_help()
+
+
+UNMEASURED = 78  # a formatter's width until it lays out help
 
 
 class HelpFormatter(SizedHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """The same, keeping the lines of the descriptions and epilogs as written."""
-
-
-def terminal_columns() -> int:
-    """``shutil.get_terminal_size().columns``: $COLUMNS, else stdout's terminal, else 80."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns > 0:
-        return columns
-    stdout = sys.__stdout__
-    try:
-        return (stdout and os.get_terminal_size(stdout.fileno()).columns) or 80
-    except (AttributeError, ValueError, OSError):  # closed, not a file, not a terminal
-        return 80
 
 
 class _Version(argparse.Action):

@@ -1,11 +1,9 @@
-"""The CLI's help formatter sizes help as argparse's own does, without loading shutil."""
+"""The CLI's help formatters lay out help as argparse's own, measuring only to lay it out."""
 
 from __future__ import annotations
 
 import argparse
-import io
-import os
-import sys
+import shutil
 
 import pytest
 
@@ -32,17 +30,17 @@ def test_help_is_laid_out_as_argparse_lays_it_out(
     assert ours == every_help(*cli._parser())
 
 
-def test_without_columns_or_a_terminal_help_is_80_wide(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("COLUMNS", raising=False)
-    monkeypatch.setattr(sys, "__stdout__", io.StringIO())  # no file descriptor
-    assert cli.terminal_columns() == 80
-    monkeypatch.setattr(sys, "__stdout__", None)  # pythonw, or stdout closed at start
-    assert cli.terminal_columns() == 80
+def test_the_width_is_measured_when_help_is_laid_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    formatter = cli.SizedHelpFormatter("codex-login")  # wraps text to its width
+    monkeypatch.setenv("COLUMNS", "200")
+    formatter.add_text("word " * 30)
+    assert max(len(line) for line in formatter.format_help().splitlines()) > 100
 
 
-def test_the_terminal_gives_the_width_when_columns_is_unset(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("COLUMNS", raising=False)
-    monkeypatch.setattr(os, "get_terminal_size", lambda fd: os.terminal_size((132, 43)))
-    assert cli.terminal_columns() == 132
+def test_building_the_parser_measures_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def measured() -> None:
+        raise AssertionError("the terminal was measured")
+
+    monkeypatch.setattr(shutil, "get_terminal_size", measured)
+    cli._parser()
