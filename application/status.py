@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from codex_login.domain.choice import ENV_SOURCE, OVERRIDE_SOURCE, Choice, choose_credential
+from codex_login.application.options import AuthOptions
+from codex_login.domain.choice import ENV_SOURCE, OVERRIDE_SOURCE
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import CodexLoginError, NotLoggedIn
 from codex_login.domain.foreign import ForeignLogin, describe_foreign
 from codex_login.domain.issuer import IssuerConfig, check_issuer
-from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode, StoredMode, UnsupportedMode
 from codex_login.domain.plans import plan_name
@@ -47,46 +47,27 @@ class Status:
 
 
 def get_status(
-    *,
-    store: CredentialStore,
-    clock: Clock,
-    env_api_key: str | None,
-    preferred: AuthMode,
-    policy: RefreshPolicy,
-    issuer: IssuerConfig | None = None,
-    override_api_key: str | None = None,
-    login_policy: LoginPolicy | None = None,
+    *, store: CredentialStore, clock: Clock, options: AuthOptions | None = None
 ) -> Status | None:
     """The current login, or None when not logged in.
 
     The credential described is the one `token` hands out (``choose_credential``).
-    With ``override_api_key`` (CODEX_API_KEY) the stored login is still described,
-    marked as overridden (or, when it cannot be read, named in a warning); with
-    nothing stored, the override is the login. Raises PolicyViolation when the
-    credential `token` would hand out breaks ``login_policy``, and IssuerMismatch
-    when an explicitly configured issuer is not the stored login's (`token` refuses
-    it too).
+    With ``options.override_api_key`` (CODEX_API_KEY) the stored login is still
+    described, marked as overridden (or, when it cannot be read, named in a warning);
+    with nothing stored, the override is the login. Raises PolicyViolation when the
+    credential `token` would hand out breaks ``options.login_policy``, and
+    IssuerMismatch when an explicitly configured issuer is not the stored login's
+    (`token` refuses it too).
     """
-    rules = login_policy or LoginPolicy()
-    configured = issuer or IssuerConfig()
-    if override_api_key:
-        return _overridden(
-            store=store,
-            clock=clock,
-            override=override_api_key,
-            preferred=preferred,
-            policy=policy,
-            configured=configured,
-            rules=rules,
-        )
+    options = options or AuthOptions()
+    if options.override_api_key:
+        return _overridden(store=store, clock=clock, options=options)
     loaded = store.load()
     if loaded is not None:
         foreign = describe_foreign(loaded.record)
         if foreign is not None:  # described, never used: kept as written
             return _foreign_status(foreign, store.location, loaded.warnings)
-    choice = _choose(
-        store=store, loaded=loaded, env_api_key=env_api_key, preferred=preferred, rules=rules
-    )
+    choice = options.choose(loaded.record if loaded else None, location=store.location)
     if isinstance(choice.refusal, NotLoggedIn):
         return None
     if choice.refusal is not None:
@@ -98,55 +79,26 @@ def get_status(
         source=choice.source,
         loaded=loaded,
         clock=clock,
-        policy=policy,
-        configured=configured,
+        policy=options.policy,
+        configured=options.issuer,
     )
 
 
-def _choose(
-    *,
-    store: CredentialStore,
-    loaded: Loaded | None,
-    env_api_key: str | None,
-    preferred: AuthMode,
-    rules: LoginPolicy,
-    override: str | None = None,
-) -> Choice:
-    return choose_credential(
-        override=override,
-        record=loaded.record if loaded else None,
-        env_key=env_api_key,
-        preferred=preferred,
-        policy=rules,
-        location=store.location,
-    )
-
-
-def _overridden(
-    *,
-    store: CredentialStore,
-    clock: Clock,
-    override: str,
-    preferred: AuthMode,
-    policy: RefreshPolicy,
-    configured: IssuerConfig,
-    rules: LoginPolicy,
-) -> Status:
+def _overridden(*, store: CredentialStore, clock: Clock, options: AuthOptions) -> Status:
     """The override is handed out; the stored login is only described, without the policy."""
-    choice = _choose(
-        store=store,
-        loaded=None,
-        env_api_key=None,
-        preferred=preferred,
-        rules=rules,
-        override=override,
-    )
+    override = options.override_api_key
+    assert override  # noqa: S101  (the caller checked)
+    choice = options.choose(None, location=store.location)  # the override wins
     if choice.refusal is not None:
         raise choice.refusal
     own = Status(AuthMode.API_KEY, OVERRIDE_SOURCE, masked_api_key=mask_api_key(override))
     try:
         stored = _stored_status(
-            store=store, clock=clock, preferred=preferred, policy=policy, issuer=configured
+            store=store,
+            clock=clock,
+            preferred=options.preferred,
+            policy=options.policy,
+            issuer=options.issuer,
         )
     except CodexLoginError as exc:  # `token` sends the override whatever is stored
         return attrs.evolve(own, warnings=(f"the stored login is not used: {exc}",))

@@ -515,7 +515,7 @@ class _StoredTokens:
         return self.service.store.location
 
     def fresh(self) -> AccessToken | None:
-        return self.service.manager.fresh()
+        return self.service.fresh()
 
     async def auth(self) -> AccessToken:
         return await self.service.auth()

@@ -179,3 +179,31 @@ def test_a_moved_name_still_loads_with_a_warning_naming_its_place(name: str, whe
     assert value is getattr(importlib.import_module(where), name)
     assert caught[0].filename == __file__
     assert name not in codex_login.__all__
+
+
+def _names_in_signatures(cls_or_function: object) -> str:
+    """Every annotation of a public class's members (or of a function), as written."""
+    members = (
+        [m for n, m in vars(cls_or_function).items() if not n.startswith("_")]
+        if isinstance(cls_or_function, type)
+        else [cls_or_function]
+    )
+    functions = [m.fget if isinstance(m, property) else m for m in members]
+    return " ".join(str(getattr(f, "__annotations__", "")) for f in functions)
+
+
+def test_the_auth_manager_is_internal() -> None:
+    """The service hands out tokens itself (``fresh()`` is the hot path): no public module,
+    nor the service or the twins, returns or names the auth manager."""
+    from codex_login.application.service import AuthService  # noqa: PLC0415
+
+    assert not hasattr(AuthService, "manager")
+    assert callable(AuthService.fresh)
+    for name in [*PUBLIC, "codex_login.testing"]:
+        module = importlib.import_module(name)
+        for public in module.__all__:
+            assert "AuthManager" not in public
+            if public in {"CodexHttpxAuth", "CodexRequestsAuth"}:
+                continue  # their extras may be missing; they wrap the twins
+            assert "AuthManager" not in _names_in_signatures(getattr(module, public)), public
+    assert "AuthManager" not in _names_in_signatures(AuthService)

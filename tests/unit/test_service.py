@@ -113,7 +113,7 @@ def test_an_unsupported_mode_is_described_never_used_nor_rewritten() -> None:
     assert status.mode == UnsupportedMode("futureMode")
     assert status.foreign == 'auth_mode "futureMode"'
     with pytest.raises(UnsupportedAuthMode, match="futureMode"):
-        auth.manager.fresh()
+        auth.fresh()
     assert store.saved == []
 
 
