@@ -75,6 +75,32 @@ def test_the_twins_take_the_same_keyword_only_parameters() -> None:
     assert {name: p.annotation for name, p in blocking.items()} == {
         name: p.annotation for name, p in awaitable.items()
     }
+    # Written once: both inherit one constructor rather than each spelling the keywords.
+    assert codex_login.CodexAuth.__init__ is codex_login.aio.CodexAuth.__init__
+
+
+def test_a_misspelt_option_is_a_type_error(tmp_path: Path) -> None:
+    """mypy (the project's strict settings) refuses a misspelt keyword to either twin."""
+    snippet = tmp_path / "misspelt.py"
+    snippet.write_text(
+        "import codex_login\n"
+        "import codex_login.aio\n"
+        "from codex_login.stores import MemoryCredentialStore\n"
+        "codex_login.CodexAuth(stroe=MemoryCredentialStore())\n"
+        "codex_login.aio.CodexAuth(stroe=MemoryCredentialStore())\n"
+        "codex_login.CodexAuth(store=MemoryCredentialStore(), environ={}).close()\n"
+    )
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", str(snippet)],
+        cwd=Path(__file__).parents[2],  # the project's [tool.mypy] settings
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    errors = [line for line in checked.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in errors] == ["4", "5"], checked.stdout
+    assert all('Unexpected keyword argument "stroe"' in line for line in errors)
 
 
 def test_a_misspelt_option_is_refused(tmp_path: Path) -> None:
