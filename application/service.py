@@ -236,16 +236,17 @@ class AuthService:
         return self._required_book().switch(wanted, accept=self._allowed_to_switch_to)
 
     def _allowed_to_switch_to(self, record: CredentialRecord) -> None:
-        """The login policy governs a switch as it governs a login."""
-        from codex_login.domain.errors import UnsupportedAuthMode  # noqa: PLC0415
-        from codex_login.domain.resolution import resolve  # noqa: PLC0415
+        """The login policy governs a switch as it governs a login: the credential the
+        record would hand out (the one rule, without the environment keys) is checked."""
+        from codex_login.domain.errors import PolicyViolation, UnsupportedAuthMode  # noqa: PLC0415
 
+        own = self.options.without_environment_keys()
         try:
-            auth = resolve(record, self.options.preferred)
+            choice = own.choose(record, location="that account")
         except UnsupportedAuthMode:
             return  # a login of another kind: nothing this policy can judge
-        if auth is not None:
-            self.options.login_policy.check_credential(auth, "that account")
+        if isinstance(choice.refusal, PolicyViolation):
+            raise choice.refusal
 
     def for_account(self, wanted: str) -> AuthService:
         """A service acting on one stored login (active or not) without switching.
