@@ -71,7 +71,7 @@ class AuthService:
 
     async def get_token(self) -> str:
         """The bearer token to send, refreshed first when due."""
-        return await self._tokens().get_token()
+        return (await self._tokens().auth()).token  # one coroutine fewer on the hot path
 
     async def auth(self) -> AccessToken:
         """The credential with its kind and expiry, refreshed first when due."""
