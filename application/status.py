@@ -12,12 +12,11 @@ from codex_login.domain.choice import ENV_SOURCE, OVERRIDE_SOURCE
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import CodexLoginError, NotLoggedIn
 from codex_login.domain.foreign import ForeignLogin, describe_foreign
-from codex_login.domain.issuer import IssuerConfig, check_issuer
+from codex_login.domain.issuer import check_issuer
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode, StoredMode, UnsupportedMode
 from codex_login.domain.plans import plan_name
 from codex_login.domain.record import Loaded
-from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.domain.resolution import ApiKeyAuth, ResolvedAuth, resolve
 
 if TYPE_CHECKING:
@@ -79,8 +78,7 @@ def get_status(
         source=choice.source,
         loaded=loaded,
         clock=clock,
-        policy=options.policy,
-        configured=options.issuer,
+        options=options,
     )
 
 
@@ -93,13 +91,7 @@ def _overridden(*, store: CredentialStore, clock: Clock, options: AuthOptions) -
         raise choice.refusal
     own = Status(AuthMode.API_KEY, OVERRIDE_SOURCE, masked_api_key=mask_api_key(override))
     try:
-        stored = _stored_status(
-            store=store,
-            clock=clock,
-            preferred=options.preferred,
-            policy=options.policy,
-            issuer=options.issuer,
-        )
+        stored = _stored_status(store=store, clock=clock, options=options)
     except CodexLoginError as exc:  # `token` sends the override whatever is stored
         return attrs.evolve(own, warnings=(f"the stored login is not used: {exc}",))
     if stored is None:
@@ -107,14 +99,7 @@ def _overridden(*, store: CredentialStore, clock: Clock, options: AuthOptions) -
     return attrs.evolve(stored, overridden_by=OVERRIDE_SOURCE)
 
 
-def _stored_status(
-    *,
-    store: CredentialStore,
-    clock: Clock,
-    preferred: AuthMode,
-    policy: RefreshPolicy,
-    issuer: IssuerConfig,
-) -> Status | None:
+def _stored_status(*, store: CredentialStore, clock: Clock, options: AuthOptions) -> Status | None:
     """The stored login, described whatever the login policy says (never handed out)."""
     loaded = store.load()
     if loaded is None:
@@ -122,17 +107,10 @@ def _stored_status(
     foreign = describe_foreign(loaded.record)
     if foreign is not None:
         return _foreign_status(foreign, store.location, loaded.warnings)
-    auth = resolve(loaded.record, preferred, location=store.location)
+    auth = resolve(loaded.record, options.preferred, location=store.location)
     if auth is None:
         return None
-    return _described(
-        auth=auth,
-        source=store.location,
-        loaded=loaded,
-        clock=clock,
-        policy=policy,
-        configured=issuer,
-    )
+    return _described(auth=auth, source=store.location, loaded=loaded, clock=clock, options=options)
 
 
 def _foreign_status(foreign: ForeignLogin, location: str, warnings: tuple[str, ...]) -> Status:
@@ -153,8 +131,7 @@ def _described(
     source: str,
     loaded: Loaded | None,
     clock: Clock,
-    policy: RefreshPolicy,
-    configured: IssuerConfig,
+    options: AuthOptions,
 ) -> Status:
     warnings = loaded.warnings if loaded else ()
     if isinstance(auth, ApiKeyAuth):
@@ -164,6 +141,7 @@ def _described(
     assert loaded is not None  # noqa: S101  (ChatGPT tokens are only ever stored)
     record = loaded.record
     tokens, claims = auth.tokens, auth.tokens.id_token
+    configured = options.issuer
     provenance = check_issuer(tokens, configured) or configured.provenance
     return Status(
         AuthMode.CHATGPT,
@@ -174,7 +152,7 @@ def _described(
         account_id=tokens.account_id or claims.account_id,
         last_refresh=record.last_refresh,
         access_token_expires_at=token_expiry(tokens.access_token),
-        refresh_due=policy.is_due(tokens, record.last_refresh, clock.now()),
+        refresh_due=options.policy.is_due(tokens, record.last_refresh, clock.now()),
         issuer=provenance.issuer,
         client_id=provenance.client_id,
         warnings=warnings,
