@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from codex_login.domain.choice import choose_credential
+from codex_login.application.options import AuthOptions
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import (
     CodexLoginError,
@@ -42,11 +42,10 @@ from codex_login.domain.errors import (
     TransientTokenError,
 )
 from codex_login.domain.issuer import IssuerConfig, bind, check_issuer
-from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.refresh import refreshed_record
-from codex_login.domain.refresh_policy import NEVER, RefreshPolicy
+from codex_login.domain.refresh_policy import NEVER
 from codex_login.domain.resolution import ApiKeyAuth, ChatGptAuth
 from codex_login.domain.tokens import AccessToken, TokenData, TokenGrant
 
@@ -97,29 +96,20 @@ class AuthManager:
         store: CredentialStore,
         clock: Clock,
         endpoint: TokenEndpoint,
-        issuer: IssuerConfig | None = None,
-        env_api_key: str | None = None,
-        override_api_key: str | None = None,
-        preferred: AuthMode = AuthMode.CHATGPT,
-        policy: RefreshPolicy | None = None,
-        login_policy: LoginPolicy | None = None,
-        refresh_timeout: float = 60.0,
+        options: AuthOptions | None = None,
         commit_retry_delays: Sequence[float] = COMMIT_RETRY_DELAYS,
     ) -> None:
         self._store = store
         self._clock = clock
         self._endpoint = endpoint
-        self._issuer = issuer or IssuerConfig()
+        self._options = options = options or AuthOptions()
+        self._issuer = options.issuer
         self._commit_retry_delays = tuple(commit_retry_delays)
-        self._env_api_key = env_api_key
         # CODEX_API_KEY: used before any stored credential, as the Codex CLI's exec does.
-        self._override = (
-            AccessToken(AuthMode.API_KEY, override_api_key) if override_api_key else None
-        )
-        self._preferred = preferred
-        self._policy = policy or RefreshPolicy()
-        self._login_policy = login_policy or LoginPolicy()
-        self._refresh_timeout = refresh_timeout
+        override = options.override_api_key
+        self._override = AccessToken(AuthMode.API_KEY, override) if override else None
+        self._policy = options.policy
+        self._refresh_timeout = options.refresh_timeout
         self._snapshot: _Snapshot | None = None
         # The refresh token the issuer declared dead, and what it said.
         self._ended: tuple[str, SessionEnded] | None = None
@@ -198,7 +188,7 @@ class AuthManager:
 
     def _checked_override(self) -> AccessToken:
         assert self._override is not None  # noqa: S101  (callers check)
-        choice = self._choose(None, override=self._override.token)
+        choice = self._choose(None)  # the override wins over anything stored
         if choice.refusal is not None:
             raise _refused(choice.refusal)
         return self._override
@@ -246,15 +236,8 @@ class AuthManager:
             return _Snapshot(fingerprint, record, AccessToken(AuthMode.API_KEY, auth.api_key))
         return _Snapshot(fingerprint, record, None)
 
-    def _choose(self, record: CredentialRecord | None, *, override: str | None = None) -> Choice:
-        return choose_credential(
-            override=override,
-            record=record,
-            env_key=self._env_api_key,
-            preferred=self._preferred,
-            policy=self._login_policy,
-            location=self._store.location,
-        )
+    def _choose(self, record: CredentialRecord | None) -> Choice:
+        return self._options.choose(record, location=self._store.location)
 
     def _too_young_to_force(self, snapshot: _Snapshot) -> bool:
         tokens = snapshot.tokens

@@ -21,6 +21,7 @@ from codex_login.adapters.codex_config import load_login_policy, requirements_pa
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
 from codex_login.adapters.owned_paths import owners_from
+from codex_login.application.options import AuthOptions
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.issuer import IssuerConfig, issuer_config
@@ -330,6 +331,7 @@ def bootstrap(
     login_policy: LoginPolicy | None = None,
     notify: Callable[[str], None] | None = None,
     shelf: AccountShelf | None = None,
+    store_notice: Callable[[str], None] | None = None,
 ) -> AuthService:
     """Wire the service. Anything not passed comes from ``environ`` (default ``os.environ``).
 
@@ -340,22 +342,22 @@ def bootstrap(
     ``login_policy`` None reads the Codex CLI's: ``$CODEX_HOME/config.toml`` narrowed by
     the managed requirements file (``CODEX_LOGIN_REQUIREMENTS``, else
     ``/etc/codex/requirements.toml``).
+    ``store_notice`` hears which store ``CODEX_LOGIN_STORE=auto`` chose, for a person about
+    to log in (the command line says it; the service does not keep it).
     """
     env = settings_of(environ)
     home = codex_home_from(env, codex_home)
     if login_policy is None:
         login_policy = load_login_policy(home, requirements_path(env.requirements))
-    notice = None
     if store is None:
         kind = env.store or "file"
         timeout = lock_timeout_from(env)
         store, notice = make_store(kind, home, lock_timeout=timeout, notify=notify, environ=env)
+        if notice is not None and store_notice is not None:
+            store_notice(notice)
         if shelf is None:
             shelf = make_shelf(kind, home, lock_timeout=timeout, notify=notify, environ=env)
-    return AuthService(
-        store=store,
-        clock=clock or SystemClock(),
-        endpoint=endpoint or http_endpoint(env),
+    options = AuthOptions(
         issuer=issuer_from(env, issuer=issuer, client_id=client_id),
         env_api_key=env.openai_api_key,
         # As the Codex CLI's exec: a whitespace-only value is no key.
@@ -363,7 +365,12 @@ def bootstrap(
         preferred=preferred,
         policy=policy or RefreshPolicy(),
         login_policy=login_policy,
+    )
+    return AuthService(
+        store=store,
+        clock=clock or SystemClock(),
+        endpoint=endpoint or http_endpoint(env),
+        options=options,
         callback_listener=lambda: callback_server(env),
-        store_notice=notice,
         shelf=shelf,
     )

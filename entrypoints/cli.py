@@ -640,8 +640,9 @@ def _check_login_options(args: argparse.Namespace) -> None:
 
 
 def _login(service: AuthService, args: argparse.Namespace) -> int:
-    if service.store_notice:
-        _say(service.store_notice)
+    notice = getattr(args, "store_notice", None)  # which store `auto` chose (_service_for)
+    if notice:
+        _say(notice)
     service.check_writable()  # before a key is typed or anyone signs in
     outcome = None
     if args.with_api_key:
@@ -978,8 +979,13 @@ def _service_for(args: argparse.Namespace) -> AuthService | None:
     which in a sandbox reads no store and no issuer setting of its own."""
     if _brokered(args):
         return None
+
+    def keep_notice(notice: str) -> None:
+        args.store_notice = notice  # said by `login` only
+
     service = bootstrap(
         notify=_say,
+        store_notice=keep_notice,
         environ=args.settings,
         codex_home=args.codex_home,
         issuer=getattr(args, "issuer", None),
@@ -1026,7 +1032,7 @@ def _token(service: AuthService | None, args: argparse.Namespace) -> int:
 
 
 def _token_from_store(service: AuthService) -> AccessToken:
-    fresh = service.manager.fresh()  # the hot path: one stat, one clock read, no event loop
+    fresh = service.fresh()  # the hot path: one stat, one clock read, no event loop
     if fresh is not None:
         return fresh
     import asyncio  # noqa: PLC0415  (only a refresh needs an event loop)
@@ -1263,7 +1269,7 @@ def _stored_secrets(service: AuthService | None) -> list[str]:
     """The secrets a message must not show: the stored record's, best effort, and the env key."""
     if service is None:
         return []
-    secrets = [service.env_api_key or ""]
+    secrets = [service.options.env_api_key or ""]
     try:
         loaded = service.store.load()
     except CodexLoginError:  # unreadable: it gave us no secrets to hide either

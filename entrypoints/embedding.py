@@ -26,7 +26,7 @@ from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Mappin
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 import attrs
 
@@ -77,14 +77,11 @@ def _print_code(device: DeviceCode) -> None:
     )
 
 
-class AsyncCodexAuth:
-    """Sign in, hand out valid tokens, inspect and sign out; every wait is awaitable.
+class _Twin:
+    """What both twins share: the one constructor, typed and keyword-only; each twin
+    adopts the core it builds (``_adopt``)."""
 
-    Without arguments it uses ``$CODEX_HOME/auth.json`` (default ``~/.codex``),
-    shared with the Codex CLI, and reads the environment as the CLI does. Pass a
-    ``store``, ``issuer``, ``environ`` ... to choose otherwise, or ``service`` to
-    wrap one you built with ``bootstrap()``.
-    """
+    _core: _Core
 
     def __init__(
         self,
@@ -102,35 +99,52 @@ class AsyncCodexAuth:
         broker: str | None = None,
         service: AuthService | None = None,
     ) -> None:
-        self._twins: weakref.WeakSet[CodexAuth] = weakref.WeakSet()
         env = Settings.from_environ(environ)
         if store is None and service is None:
             broker = broker_address(env, broker)
         if broker is not None:
-            self._core = _Core.brokered(broker_client(broker, env), clock or SystemClock(), policy)
+            self._adopt(_Core.brokered(broker_client(broker, env), clock or SystemClock(), policy))
             return
-        self._core = _Core.stored(
-            service
-            or bootstrap(
-                codex_home=codex_home,
-                store=store,
-                issuer=issuer,
-                client_id=client_id,
-                environ=env,
-                clock=clock,
-                endpoint=endpoint,
-                preferred=preferred,
-                policy=policy,
-                login_policy=login_policy,
+        self._adopt(
+            _Core.stored(
+                service
+                or bootstrap(
+                    codex_home=codex_home,
+                    store=store,
+                    issuer=issuer,
+                    client_id=client_id,
+                    environ=env,
+                    clock=clock,
+                    endpoint=endpoint,
+                    preferred=preferred,
+                    policy=policy,
+                    login_policy=login_policy,
+                )
             )
         )
 
     @classmethod
-    def _sharing(cls, core: _Core) -> AsyncCodexAuth:
+    def _sharing(cls, core: _Core) -> Self:
         twin = cls.__new__(cls)
-        twin._core = core
-        twin._twins = weakref.WeakSet()
+        twin._adopt(core)
         return twin
+
+    def _adopt(self, core: _Core) -> None:
+        raise NotImplementedError
+
+
+class AsyncCodexAuth(_Twin):
+    """Sign in, hand out valid tokens, inspect and sign out; every wait is awaitable.
+
+    Without arguments it uses ``$CODEX_HOME/auth.json`` (default ``~/.codex``),
+    shared with the Codex CLI, and reads the environment as the CLI does. Pass a
+    ``store``, ``issuer``, ``environ`` ... to choose otherwise, or ``service`` to
+    wrap one you built with ``bootstrap()``.
+    """
+
+    def _adopt(self, core: _Core) -> None:
+        self._core = core
+        self._twins: weakref.WeakSet[CodexAuth] = weakref.WeakSet()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._core.tokens.location!r})"
@@ -255,7 +269,7 @@ class AsyncCodexAuth:
         return await self.service.logout(revoke=revoke)
 
 
-class CodexAuth:
+class CodexAuth(_Twin):
     """The blocking twin of ``AsyncCodexAuth``: the same methods, each returning its result.
 
     Safe to share between threads and usable inside a running event loop; close
@@ -263,52 +277,13 @@ class CodexAuth:
     first time a call has to wait for the network.
     """
 
-    def __init__(
-        self,
-        *,
-        codex_home: Path | str | None = None,
-        store: CredentialStore | None = None,
-        issuer: str | None = None,
-        client_id: str | None = None,
-        environ: Mapping[str, str] | None = None,
-        clock: Clock | None = None,
-        endpoint: TokenEndpoint | None = None,
-        preferred: AuthMode = AuthMode.CHATGPT,
-        policy: RefreshPolicy | None = None,
-        login_policy: LoginPolicy | None = None,
-        broker: str | None = None,
-        service: AuthService | None = None,
-    ) -> None:
-        """The same keywords as ``AsyncCodexAuth``."""
-        self._async = AsyncCodexAuth(
-            codex_home=codex_home,
-            store=store,
-            issuer=issuer,
-            client_id=client_id,
-            environ=environ,
-            clock=clock,
-            endpoint=endpoint,
-            preferred=preferred,
-            policy=policy,
-            login_policy=login_policy,
-            broker=broker,
-            service=service,
-        )
+    def _adopt(self, core: _Core) -> None:
+        self._core = core
+        self._async = AsyncCodexAuth._sharing(core)
         self._async._twins.add(self)
-        self._core = self._async._core
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-
-    @classmethod
-    def _sharing(cls, core: _Core) -> CodexAuth:
-        twin = cls.__new__(cls)
-        twin._async = AsyncCodexAuth._sharing(core)
-        twin._async._twins.add(twin)
-        twin._core = core
-        twin._loop = twin._thread = None
-        twin._start_lock = threading.Lock()
-        return twin
 
     @classmethod
     def from_async(cls, twin: AsyncCodexAuth) -> CodexAuth:
@@ -515,7 +490,7 @@ class _StoredTokens:
         return self.service.store.location
 
     def fresh(self) -> AccessToken | None:
-        return self.service.manager.fresh()
+        return self.service.fresh()
 
     async def auth(self) -> AccessToken:
         return await self.service.auth()

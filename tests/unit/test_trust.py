@@ -15,6 +15,7 @@ from codex_login.adapters.memory_store import MemoryCredentialStore
 from codex_login.application.auth_manager import AuthManager
 from codex_login.application.device_login import DeviceLogin
 from codex_login.application.logout import logout
+from codex_login.application.options import AuthOptions
 from codex_login.application.signin import SignIn
 from codex_login.domain.errors import IssuerMismatch, SessionEnded, StorageError
 from codex_login.domain.issuer import DEFAULT_ISSUER, IssuerConfig, issuer_config
@@ -40,7 +41,7 @@ def manager_for(
         store=store,
         clock=endpoint.clock,
         endpoint=endpoint,
-        issuer=issuer,
+        options=AuthOptions(issuer=issuer),
         **kw,  # type: ignore[arg-type]
     )
 

@@ -403,7 +403,7 @@ class _Demo:
         loaded = self.service.store.load()
         if loaded is None or loaded.record.tokens is None:
             raise DemoFailed(f"no ChatGPT login is stored in {self.service.store.location}")
-        due = self.service.policy.due_at(loaded.record.tokens, loaded.record.last_refresh)
+        due = self.service.options.policy.due_at(loaded.record.tokens, loaded.record.last_refresh)
         started = time.monotonic()
         while (left := (due - self.service.clock.now()).total_seconds()) > 0:
             await asyncio.sleep(left + 0.01)
