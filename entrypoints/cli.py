@@ -187,7 +187,8 @@ def _stdout_closed() -> int:
 
 CODEX_HOME_HELP = "credential directory (default: $CODEX_HOME or ~/.codex)"
 # Generated from the declarations in entrypoints/settings.py.
-_STORE_ENV = environment_help(settings.STORE)
+# Every command that opens a store reads the login policy files too (bootstrap does).
+_STORE_ENV = environment_help(settings.STORE, settings.POLICY)
 _API_KEY_ENV = environment_help(settings.API_KEY)
 _ISSUER_ENV = environment_help(settings.ISSUER)
 _NETWORK_ENV = environment_help(settings.NETWORK)
