@@ -265,8 +265,9 @@ TOKEN_EPILOG = _epilog(
     _NETWORK_ENV,
     exit_status="""\
   0 printed; 4 a person must log in (nothing is stored, the session ended, or
-  the stored login is unusable or refused by the policy); 1 any other failure
-  (network, issuer, store, broker), which a retry may cure
+  the stored login is unusable or refused by the policy); 1 any other failure:
+  network, issuer, store or broker trouble a retry may cure, or a setting or
+  file a person must fix (the message names it)
 """,
 )
 EXPORT_ABOUT = """\
