@@ -40,6 +40,7 @@ from codex_login.domain.errors import (
     SessionEnded,
     StorageError,
     TransientTokenError,
+    UntrustedPath,
 )
 from codex_login.domain.issuer import IssuerConfig, bind, check_issuer
 from codex_login.domain.modes import AuthMode
@@ -381,6 +382,13 @@ class AuthManager:
                 raise LeaseLost(
                     f"the issuer sent new tokens but they were not saved ({exc}); another "
                     "process may have refreshed meanwhile and its login stands"
+                ) from exc
+            except UntrustedPath as exc:  # no retry cures it: a person must fix the set-up
+                self._unsaved = (spent, record)
+                raise UntrustedPath(
+                    f"the issuer sent new tokens but they were not saved ({exc}); the "
+                    "stored refresh token is probably spent: fix that, then try again "
+                    "(this process retries the save)"
                 ) from exc
             except StorageError as exc:
                 if delay is not None:

@@ -9,7 +9,6 @@ Embedders and tests call ``bootstrap()`` with keyword overrides::
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.adapters.clock import SystemClock
-from codex_login.adapters.codex_config import load_login_policy, requirements_path
+from codex_login.adapters.codex_config import load_login_policy
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
 from codex_login.adapters.owned_paths import owners_from
@@ -48,8 +47,7 @@ def settings_of(environ: Environ | None) -> Settings:
 
 def codex_home_from(environ: Environ, override: Path | str | None = None) -> Path:
     """``--codex-home`` beats ``$CODEX_HOME`` beats ``~/.codex``; always absolute."""
-    chosen = override if override else settings_of(environ).codex_home or "~/.codex"
-    return Path(os.path.abspath(Path(chosen).expanduser()))
+    return settings_of(environ).with_home(override).home
 
 
 def make_store(
@@ -86,7 +84,8 @@ def make_store(
 
         return MemoryCredentialStore(), None
     if kind in ("keyring", "auto"):
-        return keyring_store_for(kind, file_store(), notify=notify, layout_home=layout_home)
+        config = settings.with_home(layout_home or codex_home).config_file
+        return keyring_store_for(kind, file_store(), notify=notify, config=config)
     if kind == "redis":
         redis = redis_settings_from(settings)
         return redis_store_from(redis, lock_timeout=lock_timeout, notify=notify), None
@@ -139,9 +138,10 @@ def keyring_store_for(
     files: FileCredentialStore,
     *,
     notify: Callable[[str], None] | None,
-    layout_home: Path | None = None,
+    config: Path,
 ) -> tuple[CredentialStore, str | None]:
-    """``keyring`` or ``auto``, in the layout config.toml selects, as the Codex CLI does.
+    """``keyring`` or ``auto``, in the layout ``config`` (a config.toml) selects, as the
+    Codex CLI does.
 
     ``[features] secret_auth_storage = true``: the encrypted layout (a passphrase in the
     keyring, the record in secrets/codex_auth.age); otherwise the record in the keyring.
@@ -151,7 +151,7 @@ def keyring_store_for(
     from codex_login.adapters import keyring_store  # noqa: PLC0415
     from codex_login.adapters.codex_config import secret_auth_storage  # noqa: PLC0415
 
-    encrypted = secret_auth_storage(layout_home or files.codex_home)
+    encrypted = secret_auth_storage(config)
     backend = keyring_store.system_keyring()
     if backend is None and kind == "auto":
         why = keyring_store.secret_service_problem()
@@ -346,9 +346,10 @@ def bootstrap(
     to log in (the command line says it; the service does not keep it).
     """
     env = settings_of(environ)
-    home = codex_home_from(env, codex_home)
+    located = env.with_home(codex_home)  # where the credentials and policy files are
+    home = located.home
     if login_policy is None:
-        login_policy = load_login_policy(home, requirements_path(env.requirements))
+        login_policy = load_login_policy(located.config_file, located.requirements_file)
     if store is None:
         kind = env.store or "file"
         timeout = lock_timeout_from(env)

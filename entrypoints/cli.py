@@ -187,7 +187,8 @@ def _stdout_closed() -> int:
 
 CODEX_HOME_HELP = "credential directory (default: $CODEX_HOME or ~/.codex)"
 # Generated from the declarations in entrypoints/settings.py.
-_STORE_ENV = environment_help(settings.STORE)
+# Every command that opens a store reads the login policy files too (bootstrap does).
+_STORE_ENV = environment_help(settings.STORE, settings.POLICY)
 _API_KEY_ENV = environment_help(settings.API_KEY)
 _ISSUER_ENV = environment_help(settings.ISSUER)
 _NETWORK_ENV = environment_help(settings.NETWORK)
@@ -264,8 +265,9 @@ TOKEN_EPILOG = _epilog(
     _NETWORK_ENV,
     exit_status="""\
   0 printed; 4 a person must log in (nothing is stored, the session ended, or
-  the stored login is unusable or refused by the policy); 1 any other failure
-  (network, issuer, store, broker), which a retry may cure
+  the stored login is unusable or refused by the policy); 1 any other failure:
+  network, issuer, store or broker trouble a retry may cure, or a setting or
+  file a person must fix (the message names it)
 """,
 )
 EXPORT_ABOUT = """\
