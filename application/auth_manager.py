@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from codex_login.application.seam import Seam
 from codex_login.domain.choice import choose_credential
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import (
@@ -105,8 +106,13 @@ class AuthManager:
         login_policy: LoginPolicy | None = None,
         refresh_timeout: float = 60.0,
         commit_retry_delays: Sequence[float] = COMMIT_RETRY_DELAYS,
+        seam: Seam | None = None,
     ) -> None:
         self._store = store
+        # Where the refresh POST runs (the service's one loop thread, and its HTTP session).
+        self._seam = seam or Seam()
+        # A fingerprint that is a network round trip is never asked on the caller's loop.
+        self._local_fingerprint = not _remote_fingerprint(store)
         self._clock = clock
         self._endpoint = endpoint
         self._issuer = issuer or IssuerConfig()
@@ -162,10 +168,13 @@ class AuthManager:
 
     def _unchanged(self) -> AccessToken | None:
         """``fresh()`` without reading the store: None unless the snapshot is still the
-        store's, usable and not due (then the caller reads or refreshes off its loop)."""
+        store's, usable and not due (then the caller reads or refreshes off its loop).
+        A store whose fingerprint is a network round trip is asked off the loop too."""
         if self._override is not None:
             return self._checked_override()
         snapshot = self._snapshot
+        if not self._local_fingerprint:
+            return None
         if snapshot is None or snapshot.fingerprint != self._store.fingerprint():
             return None
         if snapshot.refused is None and self._clock.now() < snapshot.refresh_at:
@@ -341,7 +350,7 @@ class AuthManager:
         return self._clock.now() >= now_seen.refresh_at
 
     def _post_refresh(self, issuer: IssuerConfig, refresh_token: str) -> TokenGrant:
-        """POST on this worker thread's own event loop.
+        """POST on the seam's loop, this worker thread waiting for it with the lock held.
 
         The caller's loop is never needed while the lock is held, so code on that
         loop that takes the store lock cannot deadlock with us; and a caller that
@@ -351,7 +360,7 @@ class AuthManager:
 
         posted = self._endpoint.refresh(issuer, refresh_token=refresh_token)
         try:
-            return asyncio.run(asyncio.wait_for(posted, self._refresh_timeout))
+            return self._seam.run(asyncio.wait_for(posted, self._refresh_timeout))
         except SessionEnded as exc:
             self._ended = (refresh_token, exc)
             raise
@@ -413,6 +422,12 @@ class AuthManager:
             else:
                 self._unsaved = None
                 return
+
+
+def _remote_fingerprint(store: CredentialStore) -> bool:
+    from codex_login.domain.ports import RemoteFingerprintStore  # noqa: PLC0415  (see above)
+
+    return isinstance(store, RemoteFingerprintStore) and store.fingerprint_is_remote
 
 
 def _refused(refusal: CodexLoginError) -> CodexLoginError:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.application.credentials import load_credentials
+from codex_login.application.seam import Seam, SeamEndpoint
 from codex_login.application.status import Status, get_status
 from codex_login.domain.errors import ConfigurationError, StorageError
 from codex_login.domain.issuer import IssuerConfig
@@ -61,7 +62,11 @@ class AuthService:
     store_notice: str | None = None
     # The inactive logins beside ``store``; None: one login only (a new one replaces it).
     shelf: AccountShelf | None = attrs.field(default=None, repr=False)
+    # The one blocking<->async seam: refreshes, revokes and every request to the endpoint
+    # run on its loop, so the endpoint's HTTP session lives there (closed with it).
+    seam: Seam = attrs.field(factory=Seam, repr=False)
     _manager: AuthManager | None = attrs.field(default=None, init=False, repr=False)
+    _on_seam: SeamEndpoint | None = attrs.field(default=None, init=False, repr=False)
 
     @property
     def manager(self) -> AuthManager:
@@ -72,7 +77,7 @@ class AuthService:
             self._manager = AuthManager(
                 store=self.store,
                 clock=self.clock,
-                endpoint=self.endpoint,
+                endpoint=self.seamed_endpoint,
                 issuer=self.issuer,
                 env_api_key=self.env_api_key,
                 override_api_key=self.override_api_key,
@@ -80,8 +85,16 @@ class AuthService:
                 policy=self.policy,
                 login_policy=self.login_policy,
                 refresh_timeout=self.refresh_timeout,
+                seam=self.seam,
             )
         return self._manager
+
+    @property
+    def seamed_endpoint(self) -> SeamEndpoint:
+        """``endpoint`` with every request run on the seam's loop, whoever asks."""
+        if self._on_seam is None:
+            self._on_seam = SeamEndpoint(self.endpoint, self.seam)
+        return self._on_seam
 
     async def get_token(self) -> str:
         """The bearer token to send, refreshed first when due."""
@@ -135,7 +148,9 @@ class AuthService:
         self.login_policy.check_method(LoginMethod.CHATGPT)
         self.issuer.check_login_client()  # before the issuer is asked anything
         self.check_writable()
-        request = await self.endpoint.authorization_request(self.issuer, redirect_uri=redirect_uri)
+        request = await self.seamed_endpoint.authorization_request(
+            self.issuer, redirect_uri=redirect_uri
+        )
         # The issuer offers only the allowed workspaces (the ID token is checked anyway).
         request = attrs.evolve(request, url=self.login_policy.authorize_url(request.url))
         return BrowserLogin(request=request, signin=self._signin())
@@ -221,7 +236,7 @@ class AuthService:
         from codex_login.application.signin import SignIn  # noqa: PLC0415
 
         return SignIn(
-            endpoint=self.endpoint,
+            endpoint=self.seamed_endpoint,
             store=self.store,
             clock=self.clock,
             issuer=self.issuer,
@@ -281,5 +296,9 @@ class AuthService:
         from codex_login.application.logout import logout  # noqa: PLC0415
 
         return await logout(
-            store=self.store, endpoint=self.endpoint, issuer=self.issuer, revoke=revoke
+            store=self.store,
+            endpoint=self.seamed_endpoint,
+            issuer=self.issuer,
+            revoke=revoke,
+            seam=self.seam,
         )
