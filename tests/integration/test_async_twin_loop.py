@@ -21,10 +21,11 @@ from typing import Any
 import pytest
 
 from codex_login import AsyncCodexAuth, CodexAuth
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.entrypoints.bootstrap import bootstrap
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.locks import let_go, lock_held_elsewhere
-from support.logins import DEFAULT_CLIENT_ID, write_login
+from support.logins import write_login
 
 TICK = 0.02
 LONGEST_PAUSE = 0.1
