@@ -425,9 +425,9 @@ class AuthManager:
 
 
 def _remote_fingerprint(store: CredentialStore) -> bool:
-    from codex_login.domain.ports import RemoteFingerprintStore  # noqa: PLC0415  (see above)
-
-    return isinstance(store, RemoteFingerprintStore) and store.fingerprint_is_remote
+    """Whether ``store`` is a ``RemoteFingerprintStore`` whose fingerprint is a round trip
+    (asked of the attribute: loading domain.ports would cost ``token`` its start-up)."""
+    return getattr(store, "fingerprint_is_remote", False) is True
 
 
 def _refused(refusal: CodexLoginError) -> CodexLoginError:
