@@ -32,8 +32,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 CleanUp = Callable[[], Awaitable[None]]
 THREAD_NAME = "codex-login"
-# How long a close waits for the clean-ups and the thread (a hung socket must not hang exit).
-CLOSE_TIMEOUT = 10.0
+# How long a close lets work in flight finish (a refresh whose tokens must be committed)
+# before cancelling it, and waits for the clean-ups and the thread: a hung socket must
+# not hang the exit, nor a waiter wait forever on a stopped loop.
+IN_FLIGHT_GRACE = 10.0
+CLOSE_TIMEOUT = 30.0
 
 
 class Seam:
@@ -129,6 +132,16 @@ def _stop(
 
 
 async def _clean_up(cleanups: list[CleanUp]) -> None:
+    """Let the work in flight finish (or cancel it after a grace), then run the clean-ups."""
+    import asyncio  # noqa: PLC0415  (see the import block)
+
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    if others:
+        _, late = await asyncio.wait(others, timeout=IN_FLIGHT_GRACE)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=IN_FLIGHT_GRACE)
     for cleanup in list(cleanups):
         try:
             await cleanup()

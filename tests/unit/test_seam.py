@@ -98,3 +98,30 @@ def test_a_dropped_seam_runs_its_clean_ups_and_stops_its_thread() -> None:
     gc.collect()
     assert cleanups == ["closed"]
     assert not thread.is_alive()
+
+
+def test_close_lets_work_in_flight_finish_before_it_stops_the_loop() -> None:
+    """A refresh's POST waited on by a worker thread completes; the waiter never hangs."""
+    seam = Seam()
+    started = threading.Event()
+    release = threading.Event()
+    results: list[str] = []
+
+    async def in_flight() -> str:
+        started.set()
+        await asyncio.to_thread(release.wait, 10)
+        return "committed"
+
+    def waiter() -> None:
+        results.append(seam.run(in_flight()))
+
+    worker = threading.Thread(target=waiter)
+    worker.start()
+    assert started.wait(10)
+    closing = threading.Thread(target=seam.close)
+    closing.start()
+    release.set()
+    closing.join(10)
+    worker.join(10)
+    assert results == ["committed"]
+    assert not closing.is_alive()
