@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import pytest
 
 from codex_login import AsyncCodexAuth, CodexAuth
+from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
 from codex_login.adapters.redis_store import RedisCredentialStore, connect
 from support.cli import clean_env, run_cli
 from support.fake_issuer import FakeIssuer, Recorded, running_issuer
@@ -78,6 +79,24 @@ def test_refreshes_through_one_async_twin_on_several_loops_share_one_http_connec
     refreshes = issuer.posts("refresh_token")
     assert len(refreshes) == REFRESHES
     assert len(clients_of(refreshes)) == 1
+
+
+def test_the_endpoint_makes_one_session_until_closed_then_one_more(
+    home: Path, issuer: FakeIssuer
+) -> None:
+    auth = CodexAuth(codex_home=home, environ={})
+    endpoint = auth.service.endpoint
+    assert isinstance(endpoint, LazyHttpTokenEndpoint)
+    for _ in range(REFRESHES):
+        expired_login(home, issuer)
+        auth.get_token()
+    assert endpoint.sessions_made == 1
+    auth.close()  # closes the session on the seam's loop, and stops its thread
+    expired_login(home, issuer)
+    auth.get_token()
+    auth.close()
+    assert endpoint.sessions_made == 2
+    assert len(clients_of(issuer.posts("refresh_token"))) == 2
 
 
 def test_a_logout_revokes_over_the_connection_the_refresh_opened(
