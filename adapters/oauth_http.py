@@ -7,12 +7,14 @@ TLS verification is always on; proxies come from the environment.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import logging
 import secrets
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -87,6 +89,11 @@ class HttpTokenEndpoint:
     A standard issuer's endpoints come from its metadata (OpenID Connect
     discovery, then RFC 8414), read when the first request to it is about to be
     sent and kept for the life of this object.
+
+    Its requests share one HTTP session (and its kept-alive connections), made on
+    the loop of the first request and closed by ``aclose()`` on that loop; the
+    application runs every request on one loop (``application/seam.py``). A request
+    from another loop gets a session of its own, closed after it.
     """
 
     def __init__(
@@ -104,6 +111,17 @@ class HttpTokenEndpoint:
             total=revoke_timeout, connect=min(connect_timeout, revoke_timeout)
         )
         self._metadata: dict[str, IssuerEndpoints] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        # How many sessions this endpoint made (one while all requests share a loop).
+        self.sessions_made = 0
+
+    async def aclose(self) -> None:
+        """Close the shared session; call it on the loop that made it. A later request
+        makes a new one."""
+        session, self._session, self._session_loop = self._session, None, None
+        if session is not None:
+            await session.close()
 
     async def endpoints(self, issuer: IssuerConfig) -> IssuerEndpoints:
         """Where this issuer's endpoints are: fixed paths (``openai``) or its metadata."""
@@ -374,7 +392,7 @@ class HttpTokenEndpoint:
         tls: ssl.SSLContext | bool = self._tls() if url.startswith("https:") else True
         log.debug("%s %s (%s)", method, url, what)
         try:
-            async with aiohttp.ClientSession(timeout=timeout, trust_env=True) as session:
+            async with self._session_for_this_loop() as session:
                 # Never follow a redirect: it would carry codes and tokens to another URL.
                 response = await session.request(
                     method,
@@ -384,6 +402,7 @@ class HttpTokenEndpoint:
                     headers=headers,
                     ssl=tls,
                     allow_redirects=False,
+                    timeout=timeout,
                 )
                 async with response:
                     body = await _read_limited(response)
@@ -401,6 +420,22 @@ class HttpTokenEndpoint:
             raise ConfigurationError(
                 f"{what} failed: {exc}; check HTTPS_PROXY, HTTP_PROXY and NO_PROXY"
             ) from exc
+
+    @contextlib.asynccontextmanager
+    async def _session_for_this_loop(self) -> AsyncIterator[aiohttp.ClientSession]:
+        """The shared session on its own loop; on another loop, one for this request."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed:
+            self._session, self._session_loop = self._new_session(), loop
+        if self._session_loop is loop:
+            yield self._session
+            return
+        async with self._new_session() as session:
+            yield session
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        self.sessions_made += 1
+        return aiohttp.ClientSession(timeout=self._timeout, trust_env=True)
 
 
 async def _read_limited(response: aiohttp.ClientResponse) -> bytes:

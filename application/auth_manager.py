@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.application.options import AuthOptions
+from codex_login.application.seam import Seam
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import (
     CodexLoginError,
@@ -99,8 +100,13 @@ class AuthManager:
         endpoint: TokenEndpoint,
         options: AuthOptions | None = None,
         commit_retry_delays: Sequence[float] = COMMIT_RETRY_DELAYS,
+        seam: Seam | None = None,
     ) -> None:
         self._store = store
+        # Where the refresh POST runs (the service's one loop thread, and its HTTP session).
+        self._seam = seam or Seam()
+        # A fingerprint that is a network round trip is never asked on the caller's loop.
+        self._local_fingerprint = not _remote_fingerprint(store)
         self._clock = clock
         self._endpoint = endpoint
         self._options = options = options or AuthOptions()
@@ -153,10 +159,13 @@ class AuthManager:
 
     def _unchanged(self) -> AccessToken | None:
         """``fresh()`` without reading the store: None unless the snapshot is still the
-        store's, usable and not due (then the caller reads or refreshes off its loop)."""
+        store's, usable and not due (then the caller reads or refreshes off its loop).
+        A store whose fingerprint is a network round trip is asked off the loop too."""
         if self._override is not None:
             return self._checked_override()
         snapshot = self._snapshot
+        if not self._local_fingerprint:
+            return None
         if snapshot is None or snapshot.fingerprint != self._store.fingerprint():
             return None
         if snapshot.refused is None and self._clock.now() < snapshot.refresh_at:
@@ -325,7 +334,7 @@ class AuthManager:
         return self._clock.now() >= now_seen.refresh_at
 
     def _post_refresh(self, issuer: IssuerConfig, refresh_token: str) -> TokenGrant:
-        """POST on this worker thread's own event loop.
+        """POST on the seam's loop, this worker thread waiting for it with the lock held.
 
         The caller's loop is never needed while the lock is held, so code on that
         loop that takes the store lock cannot deadlock with us; and a caller that
@@ -335,7 +344,7 @@ class AuthManager:
 
         posted = self._endpoint.refresh(issuer, refresh_token=refresh_token)
         try:
-            return asyncio.run(asyncio.wait_for(posted, self._refresh_timeout))
+            return self._seam.run(asyncio.wait_for(posted, self._refresh_timeout))
         except SessionEnded as exc:
             self._ended = (refresh_token, exc)
             raise
@@ -404,6 +413,12 @@ class AuthManager:
             else:
                 self._unsaved = None
                 return
+
+
+def _remote_fingerprint(store: CredentialStore) -> bool:
+    """Whether ``store`` is a ``RemoteFingerprintStore`` whose fingerprint is a round trip
+    (asked of the attribute: loading domain.ports would cost ``token`` its start-up)."""
+    return getattr(store, "fingerprint_is_remote", False) is True
 
 
 def _refused(refusal: CodexLoginError) -> CodexLoginError:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.application.options import AuthOptions
+from codex_login.application.seam import Seam, SeamEndpoint
 from codex_login.application.status import Status, get_status
 from codex_login.domain.errors import ConfigurationError, NotLoggedIn, StorageError
 from codex_login.domain.login_policy import LoginMethod
@@ -49,17 +50,32 @@ class AuthService:
     callback_listener: ListenerFactory = attrs.field(default=_no_listener, repr=False)
     # The inactive logins beside ``store``; None: one login only (a new one replaces it).
     shelf: AccountShelf | None = attrs.field(default=None, repr=False)
+    # The one blocking<->async seam: refreshes, revokes and every request to the endpoint
+    # run on its loop, so the endpoint's HTTP session lives there (closed with it).
+    seam: Seam = attrs.field(factory=Seam, repr=False)
     # The token manager (internal): one per service, shared by its callers, made when first used.
     _manager: AuthManager | None = attrs.field(default=None, init=False, repr=False)
+    _on_seam: SeamEndpoint | None = attrs.field(default=None, init=False, repr=False)
 
     def _tokens(self) -> AuthManager:
         if self._manager is None:
             from codex_login.application.auth_manager import AuthManager  # noqa: PLC0415
 
             self._manager = AuthManager(
-                store=self.store, clock=self.clock, endpoint=self.endpoint, options=self.options
+                store=self.store,
+                clock=self.clock,
+                endpoint=self.seamed_endpoint,
+                options=self.options,
+                seam=self.seam,
             )
         return self._manager
+
+    @property
+    def seamed_endpoint(self) -> SeamEndpoint:
+        """``endpoint`` with every request run on the seam's loop, whoever asks."""
+        if self._on_seam is None:
+            self._on_seam = SeamEndpoint(self.endpoint, self.seam)
+        return self._on_seam
 
     def fresh(self) -> AccessToken | None:
         """The current credential while no refresh is due, else None; never waits.
@@ -123,7 +139,7 @@ class AuthService:
         self.options.login_policy.check_method(LoginMethod.CHATGPT)
         self.options.issuer.check_login_client()  # before the issuer is asked anything
         self.check_writable()
-        request = await self.endpoint.authorization_request(
+        request = await self.seamed_endpoint.authorization_request(
             self.options.issuer, redirect_uri=redirect_uri
         )
         # The issuer offers only the allowed workspaces (the ID token is checked anyway).
@@ -211,7 +227,7 @@ class AuthService:
         from codex_login.application.signin import SignIn  # noqa: PLC0415
 
         return SignIn(
-            endpoint=self.endpoint,
+            endpoint=self.seamed_endpoint,
             store=self.store,
             clock=self.clock,
             issuer=self.options.issuer,
@@ -271,5 +287,9 @@ class AuthService:
         from codex_login.application.logout import logout  # noqa: PLC0415
 
         return await logout(
-            store=self.store, endpoint=self.endpoint, issuer=self.options.issuer, revoke=revoke
+            store=self.store,
+            endpoint=self.seamed_endpoint,
+            issuer=self.options.issuer,
+            revoke=revoke,
+            seam=self.seam,
         )

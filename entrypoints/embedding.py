@@ -11,7 +11,8 @@ serve`` on the host) instead of a store: ``broker=`` or ``CODEX_LOGIN_BROKER``.
 It then never holds the refresh token; logins and logouts happen on the host.
 
 The blocking twin never runs an event loop on the caller's thread: work that
-must wait for the network runs on a private event loop in a background thread,
+must wait for the network runs on the service's seam, one event loop in a
+background thread (``application/seam.py``) where the HTTP session lives too,
 so it can be called from plain scripts, from many threads at once, and from code
 that already runs an event loop (Jupyter).
 """
@@ -20,10 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import threading
 import weakref
 from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Mapping
-from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
@@ -32,6 +31,7 @@ import attrs
 
 from codex_login.adapters.clock import SystemClock
 from codex_login.application.brokered import BrokeredTokens
+from codex_login.application.seam import Seam
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.modes import AuthMode
@@ -181,12 +181,14 @@ class AsyncCodexAuth(_Twin):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Release what ``CodexAuth.close()`` releases: the background threads of the
-        blocking twins made from this one (``as_blocking()``) or wrapping it."""
-        for twin in list(self._twins):
-            if twin._thread is threading.current_thread():
-                continue  # called on that twin's own loop: stopping it would strand us
-            await asyncio.to_thread(twin.close)  # joins a thread: not on the caller's loop
+        """Release what ``CodexAuth.close()`` releases: the seam's background thread (and
+        its HTTP session), this one's and that of the blocking twins made from this one
+        (``as_blocking()``) or wrapping it."""
+        seams = [self._core.seam, *(twin._core.seam for twin in list(self._twins))]
+        for seam in dict.fromkeys(seams):
+            if seam.on_own_thread():
+                continue  # called on the seam's own loop: stopping it would strand us
+            await asyncio.to_thread(seam.close)  # joins a thread: not on the caller's loop
 
     async def get_token(self) -> str:
         """The bearer token to send (API key or ChatGPT access token), refreshed when due."""
@@ -281,9 +283,6 @@ class CodexAuth(_Twin):
         self._core = core
         self._async = AsyncCodexAuth._sharing(core)
         self._async._twins.add(self)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
 
     @classmethod
     def from_async(cls, twin: AsyncCodexAuth) -> CodexAuth:
@@ -399,36 +398,21 @@ class CodexAuth(_Twin):
         return self._wait(self._async.logout(revoke=revoke))
 
     def close(self) -> None:
-        """Stop the background thread, if one was started. Calls after this start a new one."""
-        with self._start_lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is not None and thread is not None:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join()
-            loop.close()
+        """Stop the background thread (the seam shared with this object's twins) and close
+        its HTTP session, if one was started. Calls after this start a new one."""
+        self._core.seam.close()
 
-    # -- the private event loop ---------------------------------------------------
+    # -- the seam ---------------------------------------------------------------------
 
     def _wait(self, work: Coroutine[Any, Any, T]) -> T:
-        loop = self._running_loop()
-        if threading.current_thread() is self._thread:
+        seam = self._core.seam
+        if seam.on_own_thread():
             work.close()
             raise RuntimeError(
                 "a blocking CodexAuth call was made from inside one of its own callbacks; "
                 "use AsyncCodexAuth there"
             )
-        done: Future[T] = asyncio.run_coroutine_threadsafe(work, loop)
-        return done.result()
-
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
-        with self._start_lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="codex-login", daemon=True)
-                thread.start()
-                self._loop, self._thread = loop, thread
-            return self._loop
+        return seam.run(work)
 
 
 class TokenSource(Protocol):
@@ -446,20 +430,22 @@ class TokenSource(Protocol):
 
 @attrs.frozen
 class _Core:
-    """What twins share: the token source, and the service when there is a store."""
+    """What twins share: the token source, the seam blocking calls wait on, and the
+    service when there is a store (whose seam it is; a broker's core has its own)."""
 
     tokens: TokenSource
+    seam: Seam
     _service: AuthService | None = None
     _broker: BrokeredTokens | None = None
 
     @classmethod
     def stored(cls, service: AuthService) -> _Core:
-        return cls(_StoredTokens(service), service)
+        return cls(_StoredTokens(service), service.seam, service)
 
     @classmethod
     def brokered(cls, client: BrokerClient, clock: Clock, policy: RefreshPolicy | None) -> _Core:
         tokens = BrokeredTokens(broker=client, clock=clock, policy=policy)
-        return cls(tokens, None, tokens)
+        return cls(tokens, Seam(), None, tokens)
 
     @property
     def from_broker(self) -> bool:
