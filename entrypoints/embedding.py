@@ -221,9 +221,11 @@ class AsyncCodexAuth(_Twin):
         the lock on a worker thread."""
         return await asyncio.to_thread(self.service.switch, account)
 
-    def for_account(self, account: str) -> AsyncCodexAuth:
-        """An object acting on one stored login, active or not, without switching."""
-        return AsyncCodexAuth._sharing(_Core.stored(self.service.for_account(account)))
+    async def for_account(self, account: str) -> AsyncCodexAuth:
+        """An object acting on one stored login, active or not, without switching; the
+        accounts are read on a worker thread."""
+        service = await asyncio.to_thread(self.service.for_account, account)
+        return AsyncCodexAuth._sharing(_Core.stored(service))
 
     async def login_in_browser(
         self,

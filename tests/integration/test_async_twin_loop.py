@@ -181,3 +181,31 @@ def test_aclose_of_a_blocking_twin_s_async_face_closes_it(
     assert codex_login_threads() == before
     assert blocking.get_token()  # usable after, as after close()
     blocking.close()
+
+
+def test_one_account_s_view_reads_the_accounts_off_the_caller_s_loop(home: Path) -> None:
+    """``for_account`` lists and reads the slots (files here; the keyring or Redis
+    elsewhere): on a worker thread, not on the thread running the caller's loop."""
+    two_api_keys(home, FakeIssuer())
+    service = bootstrap(codex_home=home, environ={})
+    shelf = service.shelf
+    assert shelf is not None
+    readers: set[int] = set()
+    listed = shelf.names
+
+    def names() -> list[str]:
+        readers.add(threading.get_ident())
+        return listed()
+
+    shelf.names = names  # type: ignore[method-assign]
+    auth = AsyncCodexAuth(service=service)
+
+    async def view() -> tuple[int, str]:
+        name = next(a.name for a in await auth.accounts() if not a.active)
+        one = await auth.for_account(name)
+        return threading.get_ident(), await one.get_token()
+
+    loop_thread, token = asyncio.run(view())
+    assert token == "sk-first-1234567890"
+    assert readers, "the accounts were never listed"
+    assert loop_thread not in readers

@@ -61,9 +61,9 @@ def test_the_twins_have_the_same_methods_blocking_and_awaitable() -> None:
     awaitable = public_methods(codex_login.aio.CodexAuth)
     assert set(blocking) - {"close"} == set(awaitable) - {"aclose"}
     assert not any(blocking.values())
-    # Only what makes another object (a twin, one account's view) stays plain.
+    # Only what makes a twin stays plain; one account's view reads the accounts first.
     plain = {name for name, is_coroutine in awaitable.items() if not is_coroutine}
-    assert plain == {"as_async", "as_blocking", "for_account"}
+    assert plain == {"as_async", "as_blocking"}
     assert awaitable["aclose"]
 
 
