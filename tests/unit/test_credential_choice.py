@@ -134,13 +134,17 @@ def credentials_choice(
     return ("handed out", AuthMode.CHATGPT, None)
 
 
-@given(
+# A stored record, CODEX_API_KEY, OPENAI_API_KEY, the preferred mode and the login policy.
+SITUATIONS = (
     st.sampled_from(sorted(RECORDS)),
     KEYS,
     ENV_KEYS,
     st.sampled_from(list(AuthMode)),
     POLICIES,
 )
+
+
+@given(*SITUATIONS)
 def test_the_service_s_credentials_are_the_ones_token_hands_out(
     name: str, override: str | None, env_key: str | None, preferred: AuthMode, policy: LoginPolicy
 ) -> None:
@@ -150,13 +154,7 @@ def test_the_service_s_credentials_are_the_ones_token_hands_out(
     assert credentials_choice(*args) == token_choice(*args)
 
 
-@given(
-    st.sampled_from(sorted(RECORDS)),
-    KEYS,
-    ENV_KEYS,
-    st.sampled_from(list(AuthMode)),
-    POLICIES,
-)
+@given(*SITUATIONS)
 def test_token_and_status_choose_the_same_credential(
     name: str, override: str | None, env_key: str | None, preferred: AuthMode, policy: LoginPolicy
 ) -> None:
