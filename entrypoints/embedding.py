@@ -132,6 +132,19 @@ class _Twin:
     def _adopt(self, core: _Core) -> None:
         raise NotImplementedError
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._core.tokens.location!r})"
+
+    @property
+    def service(self) -> AuthService:
+        """The application service behind this object (not for a broker-backed one)."""
+        return self._core.service()
+
+    @property
+    def location(self) -> str:
+        """Where the tokens come from: a store's location or a broker's address."""
+        return self._core.tokens.location
+
 
 class AsyncCodexAuth(_Twin):
     """Sign in, hand out valid tokens, inspect and sign out; every wait is awaitable.
@@ -145,19 +158,6 @@ class AsyncCodexAuth(_Twin):
     def _adopt(self, core: _Core) -> None:
         self._core = core
         self._twins: weakref.WeakSet[CodexAuth] = weakref.WeakSet()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._core.tokens.location!r})"
-
-    @property
-    def service(self) -> AuthService:
-        """The application service behind this object (not for a broker-backed one)."""
-        return self._core.service()
-
-    @property
-    def location(self) -> str:
-        """Where the tokens come from: a store's location or a broker's address."""
-        return self._core.tokens.location
 
     def as_async(self) -> AsyncCodexAuth:
         return self
@@ -290,19 +290,6 @@ class CodexAuth(_Twin):
     def from_async(cls, twin: AsyncCodexAuth) -> CodexAuth:
         """A blocking twin sharing ``twin``'s login and auth manager."""
         return twin.as_blocking()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._core.tokens.location!r})"
-
-    @property
-    def service(self) -> AuthService:
-        """The application service behind this object (not for a broker-backed one)."""
-        return self._core.service()
-
-    @property
-    def location(self) -> str:
-        """Where the tokens come from: a store's location or a broker's address."""
-        return self._core.tokens.location
 
     def as_async(self) -> AsyncCodexAuth:
         """The async twin sharing this one's login and auth manager."""
