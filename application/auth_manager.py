@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.application.options import AuthOptions
-from codex_login.application.seam import Seam
+from codex_login.application.seam import Seam, off_loop
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import (
     CodexLoginError,
@@ -139,9 +139,8 @@ class AuthManager:
         known = self._unchanged()
         if known is not None:
             return known
-        import asyncio  # noqa: PLC0415  (see the import block)
 
-        return await asyncio.to_thread(self.fresh) or await self._shared_refresh(force=False)
+        return await off_loop(self.fresh) or await self._shared_refresh(force=False)
 
     def fresh(self) -> AccessToken | None:
         """The current credential while no refresh is due, else None; never waits.
@@ -282,13 +281,12 @@ class AuthManager:
             self._inflight = None
 
     async def _refresh(self, *, force: bool) -> AccessToken:
-        import asyncio  # noqa: PLC0415  (see the import block)
 
-        seen = await asyncio.to_thread(self._current_snapshot)
+        seen = await off_loop(self._current_snapshot)
         ended = self._ended
         if ended is not None and seen.tokens and seen.tokens.refresh_token == ended[0]:
             raise _again(ended[1])  # this session is over; don't ask the issuer again
-        snapshot = await asyncio.to_thread(self._locked_refresh, seen, force)
+        snapshot = await off_loop(self._locked_refresh, seen, force)
         self._snapshot = snapshot
         if snapshot.refused is not None:
             raise _refused(snapshot.refused)

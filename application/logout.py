@@ -7,12 +7,11 @@ alive at the issuer, unrevoked.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import attrs
 
-from codex_login.application.seam import Seam
+from codex_login.application.seam import Seam, off_loop
 from codex_login.domain.errors import CodexLoginError, MalformedCredentials
 from codex_login.domain.issuer import IssuerConfig, bind
 from codex_login.domain.ports import CredentialStore, TokenEndpoint
@@ -49,12 +48,12 @@ async def logout(
     this logout and closed after it when none is given).
     """
     if seam is not None:
-        return await asyncio.to_thread(_locked_logout, store, endpoint, issuer, revoke, seam)
+        return await off_loop(_locked_logout, store, endpoint, issuer, revoke, seam)
     own = Seam()
     try:
-        return await asyncio.to_thread(_locked_logout, store, endpoint, issuer, revoke, own)
+        return await off_loop(_locked_logout, store, endpoint, issuer, revoke, own)
     finally:
-        await asyncio.to_thread(own.close)
+        await off_loop(own.close)
 
 
 def _locked_logout(

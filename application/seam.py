@@ -20,8 +20,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 # asyncio (with ssl) costs more than a read-only command's whole run: loaded when used.
+# So do concurrent.futures (it loads logging) and contextvars.
 if TYPE_CHECKING:
     import asyncio
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from codex_login.domain.device import DeviceCode, DevicePending
     from codex_login.domain.issuer import IssuerConfig
@@ -37,6 +39,49 @@ THREAD_NAME = "codex-login"
 # not hang the exit, nor a waiter wait forever on a stopped loop.
 IN_FLIGHT_GRACE = 10.0
 CLOSE_TIMEOUT = 30.0
+
+
+# Blocking work awaited by a coroutine (a lock wait, a file, the keyring, Redis) runs on
+# threads of its own, never on a loop's default executor: a worker holding the store lock
+# waits there for a POST on the seam's loop, whose name lookups need that loop's default
+# executor, so sharing one pool could leave the POST no thread (a deadlock).
+WORKERS = 64
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_pending: set[Future[Any]] = set()
+
+
+async def off_loop(func: Callable[..., T], /, *args: Any) -> T:
+    """Await ``func(*args)`` run on one of codex-login's worker threads (with the caller's
+    context variables), leaving the caller's loop free."""
+    import asyncio  # noqa: PLC0415  (see the import block)
+    import contextvars  # noqa: PLC0415
+
+    context = contextvars.copy_context()
+    done = _workers().submit(context.run, func, *args)
+    _pending.add(done)
+    done.add_done_callback(_pending.discard)
+    return await asyncio.wrap_future(done)
+
+
+def settle(timeout: float | None = None) -> None:
+    """Wait for the blocking work in flight, e.g. a refresh's commit after its caller
+    gave up (a command interrupted with Ctrl-C says whether it was saved)."""
+    if not _pending:
+        return
+    from concurrent.futures import wait  # noqa: PLC0415  (see the import block)
+
+    wait(list(_pending), timeout=timeout)
+
+
+def _workers() -> ThreadPoolExecutor:
+    global _pool  # noqa: PLW0603  (one pool per process, made when first needed)
+    with _pool_lock:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+            _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix=f"{THREAD_NAME}-io")
+        return _pool
 
 
 class Seam:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterable, Callable
 from typing import TYPE_CHECKING
 
@@ -56,19 +57,26 @@ class AuthService:
     # The token manager (internal): one per service, shared by its callers, made when first used.
     _manager: AuthManager | None = attrs.field(default=None, init=False, repr=False)
     _on_seam: SeamEndpoint | None = attrs.field(default=None, init=False, repr=False)
+    # One manager even when many threads ask for the first token at once: two would each
+    # refresh (their single-flight is per manager).
+    _making: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
 
     def _tokens(self) -> AuthManager:
-        if self._manager is None:
-            from codex_login.application.auth_manager import AuthManager  # noqa: PLC0415
+        manager = self._manager
+        if manager is not None:
+            return manager
+        from codex_login.application.auth_manager import AuthManager  # noqa: PLC0415
 
-            self._manager = AuthManager(
-                store=self.store,
-                clock=self.clock,
-                endpoint=self.seamed_endpoint,
-                options=self.options,
-                seam=self.seam,
-            )
-        return self._manager
+        with self._making:
+            if self._manager is None:
+                self._manager = AuthManager(
+                    store=self.store,
+                    clock=self.clock,
+                    endpoint=self.seamed_endpoint,
+                    options=self.options,
+                    seam=self.seam,
+                )
+            return self._manager
 
     @property
     def seamed_endpoint(self) -> SeamEndpoint:

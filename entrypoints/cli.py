@@ -1044,8 +1044,11 @@ def _token_from_store(service: AuthService) -> AccessToken:
         with _ctrl_c_raises():
             return asyncio.run(service.auth())
     except KeyboardInterrupt as exc:
-        # The refresh goes on to its commit (asyncio.run waits for its worker thread);
-        # say so when it saved new tokens.
+        # The refresh goes on to its commit on its worker thread: wait for it, then say
+        # so when it saved new tokens.
+        from codex_login.application.seam import settle  # noqa: PLC0415  (a refresh only)
+
+        settle()
         if _saved_since(service, before):
             raise Interrupted(
                 "Interrupted, but the refreshed tokens were saved; run the command again."

@@ -19,7 +19,6 @@ that already runs an event loop (Jupyter).
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import weakref
 from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Mapping
@@ -31,7 +30,7 @@ import attrs
 
 from codex_login.adapters.clock import SystemClock
 from codex_login.application.brokered import BrokeredTokens
-from codex_login.application.seam import Seam
+from codex_login.application.seam import Seam, off_loop
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.modes import AuthMode
@@ -188,7 +187,7 @@ class AsyncCodexAuth(_Twin):
         for seam in dict.fromkeys(seams):
             if seam.on_own_thread():
                 continue  # called on the seam's own loop: stopping it would strand us
-            await asyncio.to_thread(seam.close)  # joins a thread: not on the caller's loop
+            await off_loop(seam.close)  # joins a thread: not on the caller's loop
 
     async def get_token(self) -> str:
         """The bearer token to send (API key or ChatGPT access token), refreshed when due."""
@@ -206,25 +205,25 @@ class AsyncCodexAuth(_Twin):
 
     async def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in."""
-        return await asyncio.to_thread(self._core.status)
+        return await off_loop(self._core.status)
 
     async def login_with_api_key(self, api_key: str) -> None:
         """Store an OpenAI API key as the login; waits for the lock on a worker thread."""
-        await asyncio.to_thread(self.service.login_with_api_key, api_key)
+        await off_loop(self.service.login_with_api_key, api_key)
 
     async def accounts(self) -> list[Account]:
         """Every stored login (the active one marked), without secrets."""
-        return await asyncio.to_thread(self.service.accounts)
+        return await off_loop(self.service.accounts)
 
     async def switch(self, account: str) -> Account:
         """Make another stored login active (by name, email or workspace id); waits for
         the lock on a worker thread."""
-        return await asyncio.to_thread(self.service.switch, account)
+        return await off_loop(self.service.switch, account)
 
     async def for_account(self, account: str) -> AsyncCodexAuth:
         """An object acting on one stored login, active or not, without switching; the
         accounts are read on a worker thread."""
-        service = await asyncio.to_thread(self.service.for_account, account)
+        service = await off_loop(self.service.for_account, account)
         return AsyncCodexAuth._sharing(_Core.stored(service))
 
     async def login_in_browser(

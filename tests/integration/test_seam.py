@@ -12,15 +12,19 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Hashable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
+import attrs
 import pytest
 
 from codex_login import AsyncCodexAuth, CodexAuth
 from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
 from codex_login.adapters.redis_store import RedisCredentialStore, connect
+from codex_login.application.seam import Seam
+from codex_login.entrypoints.bootstrap import bootstrap
 from support.cli import clean_env, run_cli
 from support.fake_issuer import FakeIssuer, Recorded, running_issuer
 from support.logins import write_login
@@ -107,6 +111,39 @@ def test_a_logout_revokes_over_the_connection_the_refresh_opened(
         auth.get_token()
         assert auth.logout().revoked
     assert len(clients_of(issuer.posts("refresh_token") + issuer.requests_to("/oauth/revoke"))) == 1
+
+
+# More than a loop's default executor has threads (min(32, CPUs + 4)).
+AT_ONCE = 40
+
+
+def test_more_refreshes_at_once_than_a_loop_has_default_workers_all_finish(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    """Each refresh holds its store's lock on a worker thread while its POST runs on the
+    shared seam's loop, and a request may need that loop's default executor (aiohttp
+    reads .netrc there): were the lock holders on it, the POSTs would find no thread."""
+    seam = Seam()
+    twins = []
+    for n in range(AT_ONCE):
+        home = tmp_path / f"login-{n}"
+        expired_login(home, issuer)
+        service = bootstrap(codex_home=home, environ={})
+        options = attrs.evolve(service.options, refresh_timeout=15.0)
+        twins.append(CodexAuth(service=attrs.evolve(service, seam=seam, options=options)))
+    barrier = threading.Barrier(AT_ONCE)
+
+    def refresh(auth: CodexAuth) -> str:
+        barrier.wait()
+        return auth.get_token()
+
+    try:
+        with ThreadPoolExecutor(AT_ONCE) as pool:
+            tokens = list(pool.map(refresh, twins))
+    finally:
+        seam.close()
+    assert len(set(tokens)) == AT_ONCE
+    assert len(issuer.posts("refresh_token")) == AT_ONCE
 
 
 def forbidden(*args: Any, **kwargs: Any) -> NoReturn:

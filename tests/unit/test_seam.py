@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import threading
 
 import pytest
 
-from codex_login.application.seam import Seam
+from codex_login.application.seam import Seam, off_loop, settle
 
 
 async def thread_of_loop() -> threading.Thread:
@@ -125,3 +126,33 @@ def test_close_lets_work_in_flight_finish_before_it_stops_the_loop() -> None:
     worker.join(10)
     assert results == ["committed"]
     assert not closing.is_alive()
+
+
+def test_blocking_work_runs_on_codex_login_s_threads_not_the_loop_s_default_executor() -> None:
+    async def where() -> tuple[str, str]:
+        default = await asyncio.to_thread(lambda: threading.current_thread().name)
+        ours = await off_loop(lambda: threading.current_thread().name)
+        return default, ours
+
+    default, ours = asyncio.run(where())
+    assert ours.startswith("codex-login-io")
+    assert not default.startswith("codex-login-io")
+
+
+def test_settle_waits_for_blocking_work_its_caller_gave_up_on() -> None:
+    release = threading.Event()
+    finished: list[bool] = []
+
+    def commit() -> None:
+        release.wait(5)
+        finished.append(True)
+
+    async def give_up() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(off_loop(commit), 0.01)
+
+    asyncio.run(give_up())
+    assert not finished  # still running on its worker thread
+    release.set()
+    settle()
+    assert finished == [True]
