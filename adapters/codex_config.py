@@ -6,6 +6,9 @@
   by ``CODEX_LOGIN_REQUIREMENTS``): ``allowed_login_methods`` and
   ``allowed_chatgpt_workspaces`` (lists; an empty list allows nothing).
 
+Where both files are is the settings' to say (``entrypoints/settings.py``): each
+function here is given the file it reads.
+
 and which keyring layout the Codex CLI uses for a CODEX_HOME: ``[features]
 secret_auth_storage = true`` selects the encrypted layout (a passphrase in the keyring,
 the record in ``secrets/codex_auth.age``), otherwise the record sits in the keyring
@@ -25,21 +28,13 @@ from typing import Any
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.login_policy import ALL_METHODS, LoginMethod, LoginPolicy, workspace_ids
 
-REQUIREMENTS_ENV = "CODEX_LOGIN_REQUIREMENTS"
-DEFAULT_REQUIREMENTS = Path("/etc/codex/requirements.toml")
 MAX_BYTES = 1 << 20  # far above any real policy file; a bigger one is a mistake
 METHOD_NAMES = '"chatgpt" or "api"'
 
 
-def requirements_path(chosen: str | None) -> Path:
-    """The managed requirements file: ``chosen`` (``$CODEX_LOGIN_REQUIREMENTS``), else the
-    Codex CLI's."""
-    return Path(chosen) if chosen else DEFAULT_REQUIREMENTS
-
-
-def load_login_policy(codex_home: Path, requirements: Path) -> LoginPolicy:
-    """Both layers narrowed into one policy; refused when it leaves no way to log in."""
-    config = codex_home / "config.toml"
+def load_login_policy(config: Path, requirements: Path) -> LoginPolicy:
+    """Both layers (the user's ``config.toml``, the managed ``requirements.toml``)
+    narrowed into one policy; refused when it leaves no way to log in."""
     policy = user_layer(config).narrow(managed_layer(requirements))
     if not any(policy.allows(method) for method in LoginMethod):
         raise ConfigurationError(
@@ -84,9 +79,9 @@ def default_secret_auth_storage() -> bool:
     return sys.platform == "win32"
 
 
-def secret_auth_storage(codex_home: Path) -> bool:
-    """True when ``$CODEX_HOME/config.toml`` selects the encrypted layout (as Codex reads it)."""
-    path = Path(codex_home) / "config.toml"
+def secret_auth_storage(path: Path) -> bool:
+    """True when the ``config.toml`` at ``path`` selects the encrypted layout (as Codex
+    reads it)."""
     features = (read_toml(path) or {}).get("features", {})
     if not isinstance(features, dict):
         raise ConfigurationError(f"[features] in {path} must be a table; fix {path}")

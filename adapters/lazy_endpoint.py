@@ -31,6 +31,16 @@ class LazyHttpTokenEndpoint:
             self._real = HttpTokenEndpoint(ca_file=self._ca_file)
         return self._real
 
+    @property
+    def sessions_made(self) -> int:
+        """How many HTTP sessions the real endpoint made (none before its first request)."""
+        return 0 if self._real is None else self._real.sessions_made
+
+    async def aclose(self) -> None:
+        """Close the real endpoint's HTTP session, if it made one."""
+        if self._real is not None:
+            await self._real.aclose()
+
     async def authorization_request(
         self, issuer: IssuerConfig, *, redirect_uri: str
     ) -> AuthorizationRequest:

@@ -1,8 +1,10 @@
-"""What an issuer answers, read through one converter: token grants and metadata.
+"""What an issuer answers, read through one converter: token grants, metadata and the
+device-code answers (RFC 8628 and the OpenAI issuer's own).
 
 An issuer's JSON is read leniently, as OAuth clients must: a text field that is
 missing, empty or not a string is absent (``None``), a flag is set only by
-``true``, and keys we do not use are ignored. What an absent field means (an
+``true``, a number of seconds is a positive number (or numeric string) under a day
+or absent, and keys we do not use are ignored. What an absent field means (an
 error, a default) is for the caller to decide: ``oauth_http`` says which one
 was missing, in the words of the RFC that requires it.
 """
@@ -19,6 +21,7 @@ import cattrs
 from codex_login.domain.tokens import TokenGrant
 
 Answer = TypeVar("Answer")
+MAX_SECONDS = 24 * 3600
 
 
 @attrs.frozen
@@ -33,6 +36,36 @@ class IssuerMetadata:
     authorization_response_iss_parameter_supported: bool = False  # RFC 9207
 
 
+@attrs.frozen
+class DeviceAuthorization:
+    """An RFC 8628 §3.2 device authorization answer, the fields used."""
+
+    device_code: str | None = attrs.field(default=None, repr=False)
+    user_code: str | None = None
+    verification_uri: str | None = None
+    verification_url: str | None = None  # the spelling of issuers older than the RFC
+    verification_uri_complete: str | None = None
+    interval: float | None = None
+    expires_in: float | None = None
+
+
+@attrs.frozen
+class OpenAIDeviceCode:
+    """The OpenAI issuer's answer to a request for a device code."""
+
+    device_auth_id: str | None = attrs.field(default=None, repr=False)
+    user_code: str | None = None
+    interval: float | None = None
+
+
+@attrs.frozen
+class OpenAIDeviceApproval:
+    """The OpenAI issuer's answer once the code is approved: a code to exchange."""
+
+    authorization_code: str | None = attrs.field(default=None, repr=False)
+    code_verifier: str | None = attrs.field(default=None, repr=False)
+
+
 def read_grant(document: Mapping[str, Any]) -> TokenGrant:
     """A token endpoint's successful answer: the tokens it holds, each possibly absent."""
     return _read(document, TokenGrant)
@@ -40,6 +73,18 @@ def read_grant(document: Mapping[str, Any]) -> TokenGrant:
 
 def read_metadata(document: Mapping[str, Any]) -> IssuerMetadata:
     return _read(document, IssuerMetadata)
+
+
+def read_device_authorization(document: Mapping[str, Any]) -> DeviceAuthorization:
+    return _read(document, DeviceAuthorization)
+
+
+def read_openai_device_code(document: Mapping[str, Any]) -> OpenAIDeviceCode:
+    return _read(document, OpenAIDeviceCode)
+
+
+def read_openai_approval(document: Mapping[str, Any]) -> OpenAIDeviceApproval:
+    return _read(document, OpenAIDeviceApproval)
 
 
 def _read(document: Mapping[str, Any], kind: type[Answer]) -> Answer:
@@ -54,9 +99,21 @@ def _flag(value: object, _: object) -> bool:
     return value is True
 
 
+def _seconds(value: object, _: object) -> float | None:
+    """A positive number of seconds under a day, given as a number or a numeric string."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 < seconds < MAX_SECONDS else None
+
+
 @functools.cache
 def _converter() -> cattrs.Converter:
     converter = cattrs.Converter()
     converter.register_structure_hook_func(lambda type_: type_ == str | None, _text)
     converter.register_structure_hook(bool, _flag)
+    converter.register_structure_hook_func(lambda type_: type_ == float | None, _seconds)
     return converter

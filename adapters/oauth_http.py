@@ -7,12 +7,14 @@ TLS verification is always on; proxies come from the environment.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import logging
 import secrets
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -21,7 +23,13 @@ from authlib.common.urls import add_params_to_uri, url_encode
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from codex_login.adapters.oauth_answers import read_grant, read_metadata
+from codex_login.adapters.oauth_answers import (
+    read_device_authorization,
+    read_grant,
+    read_metadata,
+    read_openai_approval,
+    read_openai_device_code,
+)
 from codex_login.domain.device import DEFAULT_INTERVAL, MAX_WAIT, DeviceCode, DevicePending
 from codex_login.domain.errors import (
     AuthorizationDenied,
@@ -81,6 +89,11 @@ class HttpTokenEndpoint:
     A standard issuer's endpoints come from its metadata (OpenID Connect
     discovery, then RFC 8414), read when the first request to it is about to be
     sent and kept for the life of this object.
+
+    Its requests share one HTTP session (and its kept-alive connections), made on
+    the loop of the first request and closed by ``aclose()`` on that loop; the
+    application runs every request on one loop (``application/seam.py``). A request
+    from another loop gets a session of its own, closed after it.
     """
 
     def __init__(
@@ -98,6 +111,17 @@ class HttpTokenEndpoint:
             total=revoke_timeout, connect=min(connect_timeout, revoke_timeout)
         )
         self._metadata: dict[str, IssuerEndpoints] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        # How many sessions this endpoint made (one while all requests share a loop).
+        self.sessions_made = 0
+
+    async def aclose(self) -> None:
+        """Close the shared session; call it on the loop that made it. A later request
+        makes a new one."""
+        session, self._session, self._session_loop = self._session, None, None
+        if session is not None:
+            await session.close()
 
     async def endpoints(self, issuer: IssuerConfig) -> IssuerEndpoints:
         """Where this issuer's endpoints are: fixed paths (``openai``) or its metadata."""
@@ -216,21 +240,20 @@ class HttpTokenEndpoint:
             )
         body = url_encode([("client_id", issuer.client_id), ("scope", SCOPE)])
         answer = await self._request("POST", url, form=body, what="asking for a device code")
-        document = self._success(answer, "asking for a device code")
-        device_code, user_code = _text(document, "device_code"), _text(document, "user_code")
-        uri = _text(document, "verification_uri") or _text(document, "verification_url")
-        if not (device_code and user_code and uri):
+        device = read_device_authorization(self._success(answer, "asking for a device code"))
+        uri = device.verification_uri or device.verification_url
+        if not (device.device_code and device.user_code and uri):
             raise TokenEndpointError(
                 "the issuer's device code answer lacks fields RFC 8628 requires"
             )
         # The user opens this page: another origin's (the honest issuer's, say) is a mix-up.
-        complete = _text(document, "verification_uri_complete")
+        complete = device.verification_uri_complete
         return DeviceCode(
             verification_uri=issuer.check_endpoint(uri, "verification URI"),
-            user_code=user_code,
-            device_code=device_code,
-            interval=_seconds(document.get("interval"), DEFAULT_INTERVAL),
-            expires_in=_seconds(document.get("expires_in"), MAX_WAIT),
+            user_code=device.user_code,
+            device_code=device.device_code,
+            interval=device.interval or DEFAULT_INTERVAL,
+            expires_in=device.expires_in or MAX_WAIT,
             verification_uri_complete=(
                 issuer.check_endpoint(complete, "verification URI") if complete else None
             ),
@@ -261,17 +284,16 @@ class HttpTokenEndpoint:
         fields = {"client_id": issuer.client_id}
         url = issuer.device_usercode_url
         answer = await self._request("POST", url, json_body=fields, what="asking for a device code")
-        document = self._success(answer, "asking for a device code")
-        device_auth_id, user_code = _text(document, "device_auth_id"), _text(document, "user_code")
-        if not (device_auth_id and user_code):
+        code = read_openai_device_code(self._success(answer, "asking for a device code"))
+        if not (code.device_auth_id and code.user_code):
             raise TokenEndpointError(
                 "the issuer's device code answer lacks device_auth_id or user_code"
             )
         return DeviceCode(
             verification_uri=issuer.device_verification_url,
-            user_code=user_code,
-            device_code=device_auth_id,
-            interval=_seconds(document.get("interval"), DEFAULT_INTERVAL),
+            user_code=code.user_code,
+            device_code=code.device_auth_id,
+            interval=code.interval or DEFAULT_INTERVAL,
         )
 
     async def _poll_openai_device(
@@ -283,8 +305,8 @@ class HttpTokenEndpoint:
         )
         if answer.status in (403, 404):
             return DevicePending()  # not approved yet
-        document = self._success(answer, "polling")
-        code, verifier = _text(document, "authorization_code"), _text(document, "code_verifier")
+        approval = read_openai_approval(self._success(answer, "polling"))
+        code, verifier = approval.authorization_code, approval.code_verifier
         if not (code and verifier):
             raise TokenEndpointError("the approval lacks authorization_code or code_verifier")
         return await self.exchange_code(
@@ -370,7 +392,7 @@ class HttpTokenEndpoint:
         tls: ssl.SSLContext | bool = self._tls() if url.startswith("https:") else True
         log.debug("%s %s (%s)", method, url, what)
         try:
-            async with aiohttp.ClientSession(timeout=timeout, trust_env=True) as session:
+            async with self._session_for_this_loop() as session:
                 # Never follow a redirect: it would carry codes and tokens to another URL.
                 response = await session.request(
                     method,
@@ -380,6 +402,7 @@ class HttpTokenEndpoint:
                     headers=headers,
                     ssl=tls,
                     allow_redirects=False,
+                    timeout=timeout,
                 )
                 async with response:
                     body = await _read_limited(response)
@@ -397,6 +420,22 @@ class HttpTokenEndpoint:
             raise ConfigurationError(
                 f"{what} failed: {exc}; check HTTPS_PROXY, HTTP_PROXY and NO_PROXY"
             ) from exc
+
+    @contextlib.asynccontextmanager
+    async def _session_for_this_loop(self) -> AsyncIterator[aiohttp.ClientSession]:
+        """The shared session on its own loop; on another loop, one for this request."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed:
+            self._session, self._session_loop = self._new_session(), loop
+        if self._session_loop is loop:
+            yield self._session
+            return
+        async with self._new_session() as session:
+            yield session
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        self.sessions_made += 1
+        return aiohttp.ClientSession(timeout=self._timeout, trust_env=True)
 
 
 async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
@@ -443,22 +482,6 @@ def _endpoints_from(document: dict[str, Any], config: IssuerConfig, url: str) ->
         ),
         iss_parameter_supported=metadata.authorization_response_iss_parameter_supported,
     )
-
-
-def _text(document: dict[str, Any], name: str) -> str | None:
-    value = document.get(name)
-    return value if isinstance(value, str) and value else None
-
-
-def _seconds(value: object, default: float) -> float:
-    """A positive number of seconds, given as a number or a numeric string."""
-    if isinstance(value, bool):
-        return default
-    try:
-        seconds = float(value) if isinstance(value, int | float | str) else default
-    except ValueError:
-        return default
-    return seconds if 0 < seconds < 24 * 3600 else default
 
 
 def _oauth_error(

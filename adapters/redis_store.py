@@ -357,6 +357,11 @@ class RedisCredentialStore:
         with self.exclusive():
             return self._commit("delete", b"")
 
+    @property
+    def fingerprint_is_remote(self) -> bool:
+        """Without the client-side cache every ``fingerprint()`` asks Redis."""
+        return self._cache is None
+
     def fingerprint(self) -> Hashable:
         if self._cache is None or self._holding():
             return self._read_version()

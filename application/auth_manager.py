@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from codex_login.domain.choice import choose_credential
+from codex_login.application.options import AuthOptions
+from codex_login.application.seam import Seam, off_loop
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import (
     CodexLoginError,
@@ -40,13 +41,13 @@ from codex_login.domain.errors import (
     SessionEnded,
     StorageError,
     TransientTokenError,
+    UntrustedPath,
 )
 from codex_login.domain.issuer import IssuerConfig, bind, check_issuer
-from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.refresh import refreshed_record
-from codex_login.domain.refresh_policy import NEVER, RefreshPolicy
+from codex_login.domain.refresh_policy import NEVER
 from codex_login.domain.resolution import ApiKeyAuth, ChatGptAuth
 from codex_login.domain.tokens import AccessToken, TokenData, TokenGrant
 
@@ -97,29 +98,25 @@ class AuthManager:
         store: CredentialStore,
         clock: Clock,
         endpoint: TokenEndpoint,
-        issuer: IssuerConfig | None = None,
-        env_api_key: str | None = None,
-        override_api_key: str | None = None,
-        preferred: AuthMode = AuthMode.CHATGPT,
-        policy: RefreshPolicy | None = None,
-        login_policy: LoginPolicy | None = None,
-        refresh_timeout: float = 60.0,
+        options: AuthOptions | None = None,
         commit_retry_delays: Sequence[float] = COMMIT_RETRY_DELAYS,
+        seam: Seam | None = None,
     ) -> None:
         self._store = store
+        # Where the refresh POST runs (the service's one loop thread, and its HTTP session).
+        self._seam = seam or Seam()
+        # A fingerprint that is a network round trip is never asked on the caller's loop.
+        self._local_fingerprint = not _remote_fingerprint(store)
         self._clock = clock
         self._endpoint = endpoint
-        self._issuer = issuer or IssuerConfig()
+        self._options = options = options or AuthOptions()
+        self._issuer = options.issuer
         self._commit_retry_delays = tuple(commit_retry_delays)
-        self._env_api_key = env_api_key
         # CODEX_API_KEY: used before any stored credential, as the Codex CLI's exec does.
-        self._override = (
-            AccessToken(AuthMode.API_KEY, override_api_key) if override_api_key else None
-        )
-        self._preferred = preferred
-        self._policy = policy or RefreshPolicy()
-        self._login_policy = login_policy or LoginPolicy()
-        self._refresh_timeout = refresh_timeout
+        override = options.override_api_key
+        self._override = AccessToken(AuthMode.API_KEY, override) if override else None
+        self._policy = options.policy
+        self._refresh_timeout = options.refresh_timeout
         self._snapshot: _Snapshot | None = None
         # The refresh token the issuer declared dead, and what it said.
         self._ended: tuple[str, SessionEnded] | None = None
@@ -142,9 +139,8 @@ class AuthManager:
         known = self._unchanged()
         if known is not None:
             return known
-        import asyncio  # noqa: PLC0415  (see the import block)
 
-        return await asyncio.to_thread(self.fresh) or await self._shared_refresh(force=False)
+        return await off_loop(self.fresh) or await self._shared_refresh(force=False)
 
     def fresh(self) -> AccessToken | None:
         """The current credential while no refresh is due, else None; never waits.
@@ -162,10 +158,13 @@ class AuthManager:
 
     def _unchanged(self) -> AccessToken | None:
         """``fresh()`` without reading the store: None unless the snapshot is still the
-        store's, usable and not due (then the caller reads or refreshes off its loop)."""
+        store's, usable and not due (then the caller reads or refreshes off its loop).
+        A store whose fingerprint is a network round trip is asked off the loop too."""
         if self._override is not None:
             return self._checked_override()
         snapshot = self._snapshot
+        if not self._local_fingerprint:
+            return None
         if snapshot is None or snapshot.fingerprint != self._store.fingerprint():
             return None
         if snapshot.refused is None and self._clock.now() < snapshot.refresh_at:
@@ -198,7 +197,7 @@ class AuthManager:
 
     def _checked_override(self) -> AccessToken:
         assert self._override is not None  # noqa: S101  (callers check)
-        choice = self._choose(None, override=self._override.token)
+        choice = self._choose(None)  # the override wins over anything stored
         if choice.refusal is not None:
             raise _refused(choice.refusal)
         return self._override
@@ -246,15 +245,8 @@ class AuthManager:
             return _Snapshot(fingerprint, record, AccessToken(AuthMode.API_KEY, auth.api_key))
         return _Snapshot(fingerprint, record, None)
 
-    def _choose(self, record: CredentialRecord | None, *, override: str | None = None) -> Choice:
-        return choose_credential(
-            override=override,
-            record=record,
-            env_key=self._env_api_key,
-            preferred=self._preferred,
-            policy=self._login_policy,
-            location=self._store.location,
-        )
+    def _choose(self, record: CredentialRecord | None) -> Choice:
+        return self._options.choose(record, location=self._store.location)
 
     def _too_young_to_force(self, snapshot: _Snapshot) -> bool:
         tokens = snapshot.tokens
@@ -289,13 +281,12 @@ class AuthManager:
             self._inflight = None
 
     async def _refresh(self, *, force: bool) -> AccessToken:
-        import asyncio  # noqa: PLC0415  (see the import block)
 
-        seen = await asyncio.to_thread(self._current_snapshot)
+        seen = await off_loop(self._current_snapshot)
         ended = self._ended
         if ended is not None and seen.tokens and seen.tokens.refresh_token == ended[0]:
             raise _again(ended[1])  # this session is over; don't ask the issuer again
-        snapshot = await asyncio.to_thread(self._locked_refresh, seen, force)
+        snapshot = await off_loop(self._locked_refresh, seen, force)
         self._snapshot = snapshot
         if snapshot.refused is not None:
             raise _refused(snapshot.refused)
@@ -341,7 +332,7 @@ class AuthManager:
         return self._clock.now() >= now_seen.refresh_at
 
     def _post_refresh(self, issuer: IssuerConfig, refresh_token: str) -> TokenGrant:
-        """POST on this worker thread's own event loop.
+        """POST on the seam's loop, this worker thread waiting for it with the lock held.
 
         The caller's loop is never needed while the lock is held, so code on that
         loop that takes the store lock cannot deadlock with us; and a caller that
@@ -351,7 +342,7 @@ class AuthManager:
 
         posted = self._endpoint.refresh(issuer, refresh_token=refresh_token)
         try:
-            return asyncio.run(asyncio.wait_for(posted, self._refresh_timeout))
+            return self._seam.run(asyncio.wait_for(posted, self._refresh_timeout))
         except SessionEnded as exc:
             self._ended = (refresh_token, exc)
             raise
@@ -399,6 +390,13 @@ class AuthManager:
                     f"the issuer sent new tokens but they were not saved ({exc}); another "
                     "process may have refreshed meanwhile and its login stands"
                 ) from exc
+            except UntrustedPath as exc:  # no retry cures it: a person must fix the set-up
+                self._unsaved = (spent, record)
+                raise UntrustedPath(
+                    f"the issuer sent new tokens but they were not saved ({exc}); the "
+                    "stored refresh token is probably spent: fix that, then try again "
+                    "(this process retries the save)"
+                ) from exc
             except StorageError as exc:
                 if delay is not None:
                     _log().info("saving the refreshed tokens failed, trying again: %s", exc)
@@ -413,6 +411,12 @@ class AuthManager:
             else:
                 self._unsaved = None
                 return
+
+
+def _remote_fingerprint(store: CredentialStore) -> bool:
+    """Whether ``store`` is a ``RemoteFingerprintStore`` whose fingerprint is a round trip
+    (asked of the attribute: loading domain.ports would cost ``token`` its start-up)."""
+    return getattr(store, "fingerprint_is_remote", False) is True
 
 
 def _refused(refusal: CodexLoginError) -> CodexLoginError:

@@ -9,10 +9,11 @@ call. A token a server refused is sent back as ``stale`` for a refreshed one.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import threading
 from datetime import datetime, timedelta
 
+from codex_login.application.seam import off_loop
 from codex_login.application.status import Status
 from codex_login.domain.errors import SignInRequired
 from codex_login.domain.ports import Clock, TokenBroker
@@ -58,14 +59,14 @@ class BrokeredTokens:
 
     async def auth(self) -> AccessToken:
         kept = self.fresh()
-        return kept if kept is not None else await asyncio.to_thread(self.fetch)
+        return kept if kept is not None else await off_loop(self.fetch)
 
     async def refresh(self, *, stale: str | None = None) -> AccessToken:
         """A refreshed token: past ``stale``, or past the one kept now."""
         if stale is None:
             kept = self.fresh()
             stale = kept.token if kept is not None else None
-        return await asyncio.to_thread(self.fetch, stale=stale)
+        return await off_loop(functools.partial(self.fetch, stale=stale))
 
     def status(self) -> Status | None:
         """What the broker hands out, described without the token; None when the broker

@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 import attrs
 
 from codex_login.application.pasted_redirect import NotAResponse, pasted_params
+from codex_login.application.seam import off_loop
 from codex_login.application.signin import LoginOutcome, SignIn
 from codex_login.domain.errors import (
     AuthorizationDenied,
@@ -236,7 +237,7 @@ async def login_in_browser(
         listener.attach(login)
         announce(login.url, bound)
         if open_browser is not None:
-            await asyncio.to_thread(open_browser, login.url)
+            await off_loop(open_browser, login.url)
         try:
             return await _first_to_complete(listener, login, pasted, refused, timeout)
         except LoginTimedOut:

@@ -1,41 +1,14 @@
-"""Loading the credential to use, with the seed's fallback to the environment."""
+"""Reading the stored record for writers about to replace it."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from codex_login.domain.errors import CodexLoginError
-from codex_login.domain.modes import AuthMode
-from codex_login.domain.record import CredentialRecord, Loaded
-from codex_login.domain.resolution import ApiKeyAuth, ResolvedAuth, resolve
+from codex_login.domain.record import CredentialRecord
 
 if TYPE_CHECKING:
     from codex_login.domain.ports import CredentialStore
-
-
-def resolve_loaded(
-    loaded: Loaded | None,
-    *,
-    location: str,
-    env_api_key: str | None,
-    preferred: AuthMode,
-) -> ResolvedAuth | None:
-    """A stored record decides; only when nothing is stored does the env key count.
-
-    A stored but malformed record raises: falling back to the environment
-    would silently switch a ChatGPT user to an API key.
-    """
-    if loaded is None:
-        return ApiKeyAuth(env_api_key) if env_api_key else None
-    return resolve(loaded.record, preferred, location=location)
-
-
-def load_credentials(
-    *, store: CredentialStore, env_api_key: str | None, preferred: AuthMode
-) -> ResolvedAuth | None:
-    return resolve_loaded(
-        store.load(), location=store.location, env_api_key=env_api_key, preferred=preferred
-    )
 
 
 def record_or_none(store: CredentialStore) -> CredentialRecord | None:

@@ -7,11 +7,11 @@ alive at the issuer, unrevoked.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import attrs
 
+from codex_login.application.seam import Seam, off_loop
 from codex_login.domain.errors import CodexLoginError, MalformedCredentials
 from codex_login.domain.issuer import IssuerConfig, bind
 from codex_login.domain.ports import CredentialStore, TokenEndpoint
@@ -31,7 +31,12 @@ class LogoutResult:
 
 
 async def logout(
-    *, store: CredentialStore, endpoint: TokenEndpoint, issuer: IssuerConfig, revoke: bool
+    *,
+    store: CredentialStore,
+    endpoint: TokenEndpoint,
+    issuer: IssuerConfig,
+    revoke: bool,
+    seam: Seam | None = None,
 ) -> LogoutResult:
     """Revoke the refresh token (or access token) unless told not to; always delete.
 
@@ -39,13 +44,20 @@ async def logout(
     for ``--local``. The token goes only to the issuer that issued it; an
     explicitly configured issuer that differs stops the logout before anything
     is sent or deleted. A failed revoke never blocks the logout; a malformed
-    file is deleted without revoking.
+    file is deleted without revoking. The revoke runs on ``seam``'s loop (one made for
+    this logout and closed after it when none is given).
     """
-    return await asyncio.to_thread(_locked_logout, store, endpoint, issuer, revoke)
+    if seam is not None:
+        return await off_loop(_locked_logout, store, endpoint, issuer, revoke, seam)
+    own = Seam()
+    try:
+        return await off_loop(_locked_logout, store, endpoint, issuer, revoke, own)
+    finally:
+        await off_loop(own.close)
 
 
 def _locked_logout(
-    store: CredentialStore, endpoint: TokenEndpoint, issuer: IssuerConfig, revoke: bool
+    store: CredentialStore, endpoint: TokenEndpoint, issuer: IssuerConfig, revoke: bool, seam: Seam
 ) -> LogoutResult:
     if _nothing_stored(store):
         # Nothing to revoke: the store's own delete removes what a killed writer left
@@ -60,8 +72,8 @@ def _locked_logout(
         tokens = loaded.record.tokens if loaded else None
         revoked, error = False, None
         if revoke and tokens is not None:
-            # On this worker thread's own loop: the caller's loop is never needed under the lock.
-            revoked, error = asyncio.run(_revoke(endpoint, bind(tokens, issuer), tokens))
+            # On the seam's loop: the caller's loop is never needed under the lock.
+            revoked, error = seam.run(_revoke(endpoint, bind(tokens, issuer), tokens))
         return LogoutResult(store.delete(), revoked, error)
 
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterable, Callable
 from typing import TYPE_CHECKING
 
 import attrs
 
-from codex_login.application.credentials import load_credentials
+from codex_login.application.options import AuthOptions
+from codex_login.application.seam import Seam, SeamEndpoint
 from codex_login.application.status import Status, get_status
-from codex_login.domain.errors import ConfigurationError, StorageError
-from codex_login.domain.issuer import IssuerConfig
-from codex_login.domain.login_policy import LoginMethod, LoginPolicy
-from codex_login.domain.modes import AuthMode
-from codex_login.domain.refresh_policy import RefreshPolicy
+from codex_login.domain.errors import ConfigurationError, NotLoggedIn, StorageError
+from codex_login.domain.login_policy import LoginMethod
 from codex_login.domain.resolution import ResolvedAuth
 
 # Imported when first used: read-only commands should not pay for asyncio and logging.
@@ -48,75 +47,85 @@ class AuthService:
     store: CredentialStore
     clock: Clock
     endpoint: TokenEndpoint = attrs.field(repr=False)
-    issuer: IssuerConfig = attrs.Factory(IssuerConfig)
-    env_api_key: str | None = attrs.field(default=None, repr=False)
-    # CODEX_API_KEY: handed out before any stored credential (the Codex CLI's exec does so).
-    override_api_key: str | None = attrs.field(default=None, repr=False)
-    preferred: AuthMode = AuthMode.CHATGPT
-    policy: RefreshPolicy = attrs.Factory(RefreshPolicy)
-    # Which login methods and workspaces are allowed (config.toml, requirements.toml).
-    login_policy: LoginPolicy = attrs.Factory(LoginPolicy)
-    refresh_timeout: float = 60.0
+    options: AuthOptions = attrs.Factory(AuthOptions)
     callback_listener: ListenerFactory = attrs.field(default=_no_listener, repr=False)
-    store_notice: str | None = None
     # The inactive logins beside ``store``; None: one login only (a new one replaces it).
     shelf: AccountShelf | None = attrs.field(default=None, repr=False)
+    # The one blocking<->async seam: refreshes, revokes and every request to the endpoint
+    # run on its loop, so the endpoint's HTTP session lives there (closed with it).
+    seam: Seam = attrs.field(factory=Seam, repr=False)
+    # The token manager (internal): one per service, shared by its callers, made when first used.
     _manager: AuthManager | None = attrs.field(default=None, init=False, repr=False)
+    _on_seam: SeamEndpoint | None = attrs.field(default=None, init=False, repr=False)
+    # One manager even when many threads ask for the first token at once: two would each
+    # refresh (their single-flight is per manager).
+    _making: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
+
+    def _tokens(self) -> AuthManager:
+        manager = self._manager
+        if manager is not None:
+            return manager
+        from codex_login.application.auth_manager import AuthManager  # noqa: PLC0415
+
+        with self._making:
+            if self._manager is None:
+                self._manager = AuthManager(
+                    store=self.store,
+                    clock=self.clock,
+                    endpoint=self.seamed_endpoint,
+                    options=self.options,
+                    seam=self.seam,
+                )
+            return self._manager
 
     @property
-    def manager(self) -> AuthManager:
-        """The token manager for this store (one per service, shared by its callers)."""
-        if self._manager is None:
-            from codex_login.application.auth_manager import AuthManager  # noqa: PLC0415
+    def seamed_endpoint(self) -> SeamEndpoint:
+        """``endpoint`` with every request run on the seam's loop, whoever asks."""
+        if self._on_seam is None:
+            self._on_seam = SeamEndpoint(self.endpoint, self.seam)
+        return self._on_seam
 
-            self._manager = AuthManager(
-                store=self.store,
-                clock=self.clock,
-                endpoint=self.endpoint,
-                issuer=self.issuer,
-                env_api_key=self.env_api_key,
-                override_api_key=self.override_api_key,
-                preferred=self.preferred,
-                policy=self.policy,
-                login_policy=self.login_policy,
-                refresh_timeout=self.refresh_timeout,
-            )
-        return self._manager
+    def fresh(self) -> AccessToken | None:
+        """The current credential while no refresh is due, else None; never waits.
+
+        The hot path (one ``fingerprint`` of the store, one clock read, no event loop).
+        Raises NotLoggedIn, or PolicyViolation when the login policy forbids the credential.
+        """
+        return self._tokens().fresh()
 
     async def get_token(self) -> str:
         """The bearer token to send, refreshed first when due."""
-        return await self.manager.get_token()
+        return (await self._tokens().auth()).token  # one coroutine fewer on the hot path
 
     async def auth(self) -> AccessToken:
         """The credential with its kind and expiry, refreshed first when due."""
-        return await self.manager.auth()
+        return await self._tokens().auth()
 
     async def refresh(self, *, stale: str | None = None) -> AccessToken:
         """Refresh the ChatGPT tokens now; with ``stale`` (a refused token), only when that
         is still the current one."""
-        return await self.manager.refresh(stale=stale)
+        return await self._tokens().refresh(stale=stale)
 
     def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in.
 
         Raises PolicyViolation when the login that would be used breaks the login policy.
         """
-        return get_status(
-            store=self.store,
-            clock=self.clock,
-            env_api_key=self.env_api_key,
-            override_api_key=self.override_api_key,
-            preferred=self.preferred,
-            policy=self.policy,
-            issuer=self.issuer,
-            login_policy=self.login_policy,
-        )
+        return get_status(store=self.store, clock=self.clock, options=self.options)
 
     def credentials(self) -> ResolvedAuth | None:
-        """The API key or ChatGPT tokens to use, as stored (no refresh)."""
-        return load_credentials(
-            store=self.store, env_api_key=self.env_api_key, preferred=self.preferred
+        """The API key or ChatGPT tokens `token` would hand out, as stored (no refresh);
+        None when not logged in. Raises PolicyViolation when the login policy forbids them.
+        """
+        loaded = self.store.load()
+        choice = self.options.choose(
+            loaded.record if loaded else None, location=self.store.location
         )
+        if isinstance(choice.refusal, NotLoggedIn):
+            return None
+        if choice.refusal is not None:
+            raise choice.refusal
+        return choice.auth
 
     def login_with_api_key(self, api_key: str) -> None:
         """Store an OpenAI API key as the login (trimmed; refused when empty or spaced)."""
@@ -125,19 +134,24 @@ class AuthService:
         self.check_writable()
 
         login_with_api_key(
-            store=self.store, raw_key=api_key, book=self.book, login_policy=self.login_policy
+            store=self.store,
+            raw_key=api_key,
+            book=self.book,
+            login_policy=self.options.login_policy,
         )
 
     async def begin_browser_login(self, *, redirect_uri: str) -> BrowserLogin:
         """A new authorization request, for a callback server of your own."""
         from codex_login.application.browser_login import BrowserLogin  # noqa: PLC0415
 
-        self.login_policy.check_method(LoginMethod.CHATGPT)
-        self.issuer.check_login_client()  # before the issuer is asked anything
+        self.options.login_policy.check_method(LoginMethod.CHATGPT)
+        self.options.issuer.check_login_client()  # before the issuer is asked anything
         self.check_writable()
-        request = await self.endpoint.authorization_request(self.issuer, redirect_uri=redirect_uri)
+        request = await self.seamed_endpoint.authorization_request(
+            self.options.issuer, redirect_uri=redirect_uri
+        )
         # The issuer offers only the allowed workspaces (the ID token is checked anyway).
-        request = attrs.evolve(request, url=self.login_policy.authorize_url(request.url))
+        request = attrs.evolve(request, url=self.options.login_policy.authorize_url(request.url))
         return BrowserLogin(request=request, signin=self._signin())
 
     async def login_in_browser(
@@ -162,8 +176,8 @@ class AuthService:
         """
         from codex_login.application.browser_login import login_in_browser  # noqa: PLC0415
 
-        self.login_policy.check_method(LoginMethod.CHATGPT)  # before any port is bound
-        self.issuer.check_login_client()
+        self.options.login_policy.check_method(LoginMethod.CHATGPT)  # before any port is bound
+        self.options.issuer.check_login_client()
         self.check_writable()
         return await login_in_browser(
             lambda redirect_uri: self.begin_browser_login(redirect_uri=redirect_uri),
@@ -180,8 +194,8 @@ class AuthService:
         """A device-code login, for machines without a browser."""
         from codex_login.application.device_login import DeviceLogin  # noqa: PLC0415
 
-        self.login_policy.check_method(LoginMethod.CHATGPT)  # before the issuer is asked
-        self.issuer.check_login_client()
+        self.options.login_policy.check_method(LoginMethod.CHATGPT)  # before the issuer is asked
+        self.options.issuer.check_login_client()
         self.check_writable()
         return DeviceLogin(signin=self._signin())
 
@@ -221,12 +235,12 @@ class AuthService:
         from codex_login.application.signin import SignIn  # noqa: PLC0415
 
         return SignIn(
-            endpoint=self.endpoint,
+            endpoint=self.seamed_endpoint,
             store=self.store,
             clock=self.clock,
-            issuer=self.issuer,
+            issuer=self.options.issuer,
             book=self.book,
-            login_policy=self.login_policy,
+            login_policy=self.options.login_policy,
         )
 
     @property
@@ -246,16 +260,17 @@ class AuthService:
         return self._required_book().switch(wanted, accept=self._allowed_to_switch_to)
 
     def _allowed_to_switch_to(self, record: CredentialRecord) -> None:
-        """The login policy governs a switch as it governs a login."""
-        from codex_login.domain.errors import UnsupportedAuthMode  # noqa: PLC0415
-        from codex_login.domain.resolution import resolve  # noqa: PLC0415
+        """The login policy governs a switch as it governs a login: the credential the
+        record would hand out (the one rule, without the environment keys) is checked."""
+        from codex_login.domain.errors import PolicyViolation, UnsupportedAuthMode  # noqa: PLC0415
 
+        own = self.options.without_environment_keys()
         try:
-            auth = resolve(record, self.preferred)
+            choice = own.choose(record, location="that account")
         except UnsupportedAuthMode:
             return  # a login of another kind: nothing this policy can judge
-        if auth is not None:
-            self.login_policy.check_credential(auth, "that account")
+        if isinstance(choice.refusal, PolicyViolation):
+            raise choice.refusal
 
     def for_account(self, wanted: str) -> AuthService:
         """A service acting on one stored login (active or not) without switching.
@@ -264,11 +279,10 @@ class AuthService:
         """
         book = self._required_book()
         account = book.find(wanted)
+        options = self.options.without_environment_keys()
         if account.active:
-            return attrs.evolve(self, env_api_key=None, override_api_key=None)
-        return attrs.evolve(
-            self, store=book.store_of(account), shelf=None, env_api_key=None, override_api_key=None
-        )
+            return attrs.evolve(self, options=options)
+        return attrs.evolve(self, store=book.store_of(account), shelf=None, options=options)
 
     def _required_book(self) -> AccountBook:
         book = self.book
@@ -281,5 +295,9 @@ class AuthService:
         from codex_login.application.logout import logout  # noqa: PLC0415
 
         return await logout(
-            store=self.store, endpoint=self.endpoint, issuer=self.issuer, revoke=revoke
+            store=self.store,
+            endpoint=self.seamed_endpoint,
+            issuer=self.options.issuer,
+            revoke=revoke,
+            seam=self.seam,
         )

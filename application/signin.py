@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 import attrs
 
 from codex_login.application.accounts import AccountBook, commit_login
+from codex_login.application.seam import off_loop
 from codex_login.domain.claims import IdToken
 from codex_login.domain.errors import CodexLoginError, TokenEndpointError
 from codex_login.domain.issuer import IssuerConfig, provenance_of
@@ -54,7 +54,7 @@ class SignIn:
         tokens = attrs.evolve(tokens_from_grant(grant), provenance=self.issuer.provenance)
         self.login_policy.check_new_login(tokens.id_token.account_id)
         api_key = await self._api_key_for(tokens) if exchange_api_key else None
-        superseded = await asyncio.to_thread(self._commit, tokens, api_key)
+        superseded = await off_loop(self._commit, tokens, api_key)
         for refresh_token in superseded:  # the replaced tokens stay here: no value carries one
             await self._revoke(refresh_token)
         return LoginOutcome(tokens.id_token, api_key_stored=api_key is not None)

@@ -7,17 +7,16 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from codex_login.domain.choice import ENV_SOURCE, OVERRIDE_SOURCE, Choice, choose_credential
+from codex_login.application.options import AuthOptions
+from codex_login.domain.choice import ENV_SOURCE, OVERRIDE_SOURCE
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import CodexLoginError, NotLoggedIn
 from codex_login.domain.foreign import ForeignLogin, describe_foreign
-from codex_login.domain.issuer import IssuerConfig, check_issuer
-from codex_login.domain.login_policy import LoginPolicy
+from codex_login.domain.issuer import check_issuer
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode, StoredMode, UnsupportedMode
 from codex_login.domain.plans import plan_name
 from codex_login.domain.record import Loaded
-from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.domain.resolution import ApiKeyAuth, ResolvedAuth, resolve
 
 if TYPE_CHECKING:
@@ -47,46 +46,27 @@ class Status:
 
 
 def get_status(
-    *,
-    store: CredentialStore,
-    clock: Clock,
-    env_api_key: str | None,
-    preferred: AuthMode,
-    policy: RefreshPolicy,
-    issuer: IssuerConfig | None = None,
-    override_api_key: str | None = None,
-    login_policy: LoginPolicy | None = None,
+    *, store: CredentialStore, clock: Clock, options: AuthOptions | None = None
 ) -> Status | None:
     """The current login, or None when not logged in.
 
     The credential described is the one `token` hands out (``choose_credential``).
-    With ``override_api_key`` (CODEX_API_KEY) the stored login is still described,
-    marked as overridden (or, when it cannot be read, named in a warning); with
-    nothing stored, the override is the login. Raises PolicyViolation when the
-    credential `token` would hand out breaks ``login_policy``, and IssuerMismatch
-    when an explicitly configured issuer is not the stored login's (`token` refuses
-    it too).
+    With ``options.override_api_key`` (CODEX_API_KEY) the stored login is still
+    described, marked as overridden (or, when it cannot be read, named in a warning);
+    with nothing stored, the override is the login. Raises PolicyViolation when the
+    credential `token` would hand out breaks ``options.login_policy``, and
+    IssuerMismatch when an explicitly configured issuer is not the stored login's
+    (`token` refuses it too).
     """
-    rules = login_policy or LoginPolicy()
-    configured = issuer or IssuerConfig()
-    if override_api_key:
-        return _overridden(
-            store=store,
-            clock=clock,
-            override=override_api_key,
-            preferred=preferred,
-            policy=policy,
-            configured=configured,
-            rules=rules,
-        )
+    options = options or AuthOptions()
+    if options.override_api_key:
+        return _overridden(store=store, clock=clock, options=options)
     loaded = store.load()
     if loaded is not None:
         foreign = describe_foreign(loaded.record)
         if foreign is not None:  # described, never used: kept as written
             return _foreign_status(foreign, store.location, loaded.warnings)
-    choice = _choose(
-        store=store, loaded=loaded, env_api_key=env_api_key, preferred=preferred, rules=rules
-    )
+    choice = options.choose(loaded.record if loaded else None, location=store.location)
     if isinstance(choice.refusal, NotLoggedIn):
         return None
     if choice.refusal is not None:
@@ -98,56 +78,20 @@ def get_status(
         source=choice.source,
         loaded=loaded,
         clock=clock,
-        policy=policy,
-        configured=configured,
+        options=options,
     )
 
 
-def _choose(
-    *,
-    store: CredentialStore,
-    loaded: Loaded | None,
-    env_api_key: str | None,
-    preferred: AuthMode,
-    rules: LoginPolicy,
-    override: str | None = None,
-) -> Choice:
-    return choose_credential(
-        override=override,
-        record=loaded.record if loaded else None,
-        env_key=env_api_key,
-        preferred=preferred,
-        policy=rules,
-        location=store.location,
-    )
-
-
-def _overridden(
-    *,
-    store: CredentialStore,
-    clock: Clock,
-    override: str,
-    preferred: AuthMode,
-    policy: RefreshPolicy,
-    configured: IssuerConfig,
-    rules: LoginPolicy,
-) -> Status:
+def _overridden(*, store: CredentialStore, clock: Clock, options: AuthOptions) -> Status:
     """The override is handed out; the stored login is only described, without the policy."""
-    choice = _choose(
-        store=store,
-        loaded=None,
-        env_api_key=None,
-        preferred=preferred,
-        rules=rules,
-        override=override,
-    )
+    override = options.override_api_key
+    assert override  # noqa: S101  (the caller checked)
+    choice = options.choose(None, location=store.location)  # the override wins
     if choice.refusal is not None:
         raise choice.refusal
     own = Status(AuthMode.API_KEY, OVERRIDE_SOURCE, masked_api_key=mask_api_key(override))
     try:
-        stored = _stored_status(
-            store=store, clock=clock, preferred=preferred, policy=policy, issuer=configured
-        )
+        stored = _stored_status(store=store, clock=clock, options=options)
     except CodexLoginError as exc:  # `token` sends the override whatever is stored
         return attrs.evolve(own, warnings=(f"the stored login is not used: {exc}",))
     if stored is None:
@@ -155,14 +99,7 @@ def _overridden(
     return attrs.evolve(stored, overridden_by=OVERRIDE_SOURCE)
 
 
-def _stored_status(
-    *,
-    store: CredentialStore,
-    clock: Clock,
-    preferred: AuthMode,
-    policy: RefreshPolicy,
-    issuer: IssuerConfig,
-) -> Status | None:
+def _stored_status(*, store: CredentialStore, clock: Clock, options: AuthOptions) -> Status | None:
     """The stored login, described whatever the login policy says (never handed out)."""
     loaded = store.load()
     if loaded is None:
@@ -170,17 +107,10 @@ def _stored_status(
     foreign = describe_foreign(loaded.record)
     if foreign is not None:
         return _foreign_status(foreign, store.location, loaded.warnings)
-    auth = resolve(loaded.record, preferred, location=store.location)
+    auth = resolve(loaded.record, options.preferred, location=store.location)
     if auth is None:
         return None
-    return _described(
-        auth=auth,
-        source=store.location,
-        loaded=loaded,
-        clock=clock,
-        policy=policy,
-        configured=issuer,
-    )
+    return _described(auth=auth, source=store.location, loaded=loaded, clock=clock, options=options)
 
 
 def _foreign_status(foreign: ForeignLogin, location: str, warnings: tuple[str, ...]) -> Status:
@@ -201,8 +131,7 @@ def _described(
     source: str,
     loaded: Loaded | None,
     clock: Clock,
-    policy: RefreshPolicy,
-    configured: IssuerConfig,
+    options: AuthOptions,
 ) -> Status:
     warnings = loaded.warnings if loaded else ()
     if isinstance(auth, ApiKeyAuth):
@@ -212,6 +141,7 @@ def _described(
     assert loaded is not None  # noqa: S101  (ChatGPT tokens are only ever stored)
     record = loaded.record
     tokens, claims = auth.tokens, auth.tokens.id_token
+    configured = options.issuer
     provenance = check_issuer(tokens, configured) or configured.provenance
     return Status(
         AuthMode.CHATGPT,
@@ -222,7 +152,7 @@ def _described(
         account_id=tokens.account_id or claims.account_id,
         last_refresh=record.last_refresh,
         access_token_expires_at=token_expiry(tokens.access_token),
-        refresh_due=policy.is_due(tokens, record.last_refresh, clock.now()),
+        refresh_due=options.policy.is_due(tokens, record.last_refresh, clock.now()),
         issuer=provenance.issuer,
         client_id=provenance.client_id,
         warnings=warnings,

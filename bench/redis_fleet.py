@@ -14,7 +14,7 @@ The table shows the refresh requests the issuer received, the processes that
 failed, the wall time until all had exited, and whether the session is alive
 afterwards (the stored refresh token still refreshes).
 
-The hot path: the per-call cost of `AuthManager.get_token()` while the login does
+The hot path: the per-call cost of `AuthService.get_token()` while the login does
 not change, in this process, on the file store (one stat), on the Redis store
 (one GET of the version: a loopback round trip), and on the Redis store with
 `client_side_cache=True` (Redis announces changes; an unchanged version costs one
@@ -136,7 +136,7 @@ def print_storms(rows: list[Row]) -> None:
 
 
 def get_token(store: CredentialStore) -> Call:
-    return bootstrap(store=store, environ={}).manager.get_token
+    return bootstrap(store=store, environ={}).get_token
 
 
 @contextlib.contextmanager

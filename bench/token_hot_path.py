@@ -1,4 +1,4 @@
-"""Per-call cost of `AuthManager.get_token()` when auth.json has not changed.
+"""Per-call cost of `AuthService.get_token()` when auth.json has not changed.
 
     python bench/token_hot_path.py [--calls 100000] [--rounds 7]
     python bench/token_hot_path.py --keyring [--calls 100] [--rounds 7]
@@ -40,8 +40,7 @@ async def run(calls: int, rounds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as root:
         path = fresh_login(Path(root))
         service = bootstrap(store=FileCredentialStore(Path(root)), environ={})
-        manager = service.manager
-        await manager.get_token()  # first call reads and parses the file
+        await service.get_token()  # first call reads and parses the file
 
         async def nothing() -> None:
             return None
@@ -56,7 +55,7 @@ async def run(calls: int, rounds: int) -> dict[str, float]:
             "await a no-op coroutine": nothing,
             "await os.stat(auth.json)": stat,
             "await datetime.now(UTC)": clock,
-            "await manager.get_token()": manager.get_token,
+            "await service.get_token()": service.get_token,
         }
         return await measure(cases, calls, rounds)
 
@@ -83,13 +82,13 @@ async def keyring_cases(
     rounds: int,
 ) -> dict[str, float]:
     marker = cached.codex_home / COMMIT_LOCK
-    managers = {
-        "keyring, from memory": bootstrap(store=cached, environ={}).manager,
-        "keyring, read every call": bootstrap(store=every_call, environ={}).manager,
-        "file store": bootstrap(store=FileCredentialStore(file_home), environ={}).manager,
+    services = {
+        "keyring, from memory": bootstrap(store=cached, environ={}),
+        "keyring, read every call": bootstrap(store=every_call, environ={}),
+        "file store": bootstrap(store=FileCredentialStore(file_home), environ={}),
     }
-    for manager in managers.values():
-        await manager.get_token()  # the first call reads and parses
+    for service in services.values():
+        await service.get_token()  # the first call reads and parses
 
     async def nothing() -> None:
         return None
@@ -104,7 +103,7 @@ async def keyring_cases(
         "await a no-op coroutine": nothing,
         "await os.stat(auth.json.lock)": stat,
         "await one keyring load()": entry,
-        **{f"get_token(): {name}": manager.get_token for name, manager in managers.items()},
+        **{f"get_token(): {name}": service.get_token for name, service in services.items()},
     }
     return await measure(cases, calls, rounds)
 

@@ -24,9 +24,9 @@ error codes, and the broker client's way back are one table over these classes
     │   │   └── BrokerUnreachable   no token broker listens at the address
     │   └── StorageError            the store cannot be read or written now
     │       ├── LockTimeout         another process holds the credential lock
-    │       ├── UntrustedPath       a credential directory or file another user owns or can write
     │       └── LeaseLost           a lease expired or another writer committed first
-    ├── ConfigurationError          fix a setting (environment, option), then run again
+    ├── ConfigurationError          fix the set-up (environment, option, files), then run again
+    │   ├── UntrustedPath           a credential directory or file another user owns or can write
     │   ├── IssuerMismatch          the configured issuer is not the one that issued the login
     │   │   └── ForeignOverride     a URL override leads away from the login's issuer
     │   ├── ForeignEndpoint         an issuer names an endpoint on another origin (mix-up)
@@ -63,6 +63,16 @@ class TryAgain(CodexLoginError):
 
 class ConfigurationError(CodexLoginError):
     """A setting in the environment or on the command line is unusable."""
+
+
+class UntrustedPath(ConfigurationError):
+    """A credential directory or file belongs to, or can be changed by, another user.
+
+    Nothing was read, written or deleted there; the message names the path, its owner
+    or mode, and the fix (``chmod``, ``chown``, another CODEX_HOME, or the opt-in for a
+    directory mounted from a host). No retry cures it, and a new login would be refused
+    there too: a person must fix the set-up, so it is a ConfigurationError.
+    """
 
 
 class AccountNotFound(ConfigurationError):
@@ -173,15 +183,6 @@ class StorageError(TryAgain):
 
 class LockTimeout(StorageError):
     """Another process held the credential lock for too long."""
-
-
-class UntrustedPath(StorageError):
-    """A credential directory or file belongs to, or can be changed by, another user.
-
-    Nothing was read, written or deleted there; the message names the path, its owner
-    or mode, and the fix (``chmod``, ``chown``, another CODEX_HOME, or the opt-in for a
-    directory mounted from a host).
-    """
 
 
 class LeaseLost(StorageError):

@@ -6,7 +6,8 @@ back from that answer to an error (the inverse, ``failure_for``). The broker and
 its client live on two layers (entrypoints, adapters); this is the one module
 both can read. A class takes the row of its nearest listed ancestor, so a new
 error takes its group's outcome: "a person must sign in" is exit 4 and 401, "try
-again" exit 1 and 503 with Retry-After, anything else exit 1 and 500.
+again" exit 1 and 503 with Retry-After, "fix the set-up" exit 1 and 500 ``misconfigured``,
+anything else exit 1 and 500.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ OUTCOMES: dict[type[CodexLoginError], Outcome] = {
     TryAgain: Outcome(EXIT_FAILURE, _UNAVAILABLE, "unavailable"),
     # Something to fix, or a refusal: neither a retry nor a new login is the answer.
     TokenEndpointError: _FAILED,
-    ConfigurationError: _FAILED,
+    # The set-up (a setting, a path's owner or mode): named, so that the broker client
+    # raises the same kind, not a refusal of the issuer's.
+    ConfigurationError: Outcome(EXIT_FAILURE, 500, "misconfigured"),
     LoginError: _FAILED,
     InvalidJwt: _FAILED,
     InvalidApiKey: _FAILED,

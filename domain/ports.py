@@ -104,6 +104,21 @@ class ReservingStore(Protocol):
         ...
 
 
+@runtime_checkable
+class RemoteFingerprintStore(Protocol):
+    """A store whose ``fingerprint()`` may be a network round trip (Redis without
+    client-side caching): never asked on a caller's event loop, only on a worker thread.
+
+    Stores whose fingerprint is a ``stat`` or a memory read (files, the keyring, memory)
+    do not implement it and keep their hot path on the caller's loop.
+    """
+
+    @property
+    def fingerprint_is_remote(self) -> bool:
+        """Whether ``fingerprint()`` may wait for the network."""
+        ...
+
+
 class TokenEndpoint(Protocol):
     """An issuer's OAuth endpoints: authorization, token, revocation, API-key exchange.
 

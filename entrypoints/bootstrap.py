@@ -9,7 +9,6 @@ Embedders and tests call ``bootstrap()`` with keyword overrides::
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,10 +16,11 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.adapters.clock import SystemClock
-from codex_login.adapters.codex_config import load_login_policy, requirements_path
+from codex_login.adapters.codex_config import load_login_policy
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
 from codex_login.adapters.owned_paths import owners_from
+from codex_login.application.options import AuthOptions
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.issuer import IssuerConfig, issuer_config
@@ -47,8 +47,7 @@ def settings_of(environ: Environ | None) -> Settings:
 
 def codex_home_from(environ: Environ, override: Path | str | None = None) -> Path:
     """``--codex-home`` beats ``$CODEX_HOME`` beats ``~/.codex``; always absolute."""
-    chosen = override if override else settings_of(environ).codex_home or "~/.codex"
-    return Path(os.path.abspath(Path(chosen).expanduser()))
+    return settings_of(environ).with_home(override).home
 
 
 def make_store(
@@ -85,7 +84,8 @@ def make_store(
 
         return MemoryCredentialStore(), None
     if kind in ("keyring", "auto"):
-        return keyring_store_for(kind, file_store(), notify=notify, layout_home=layout_home)
+        config = settings.with_home(layout_home or codex_home).config_file
+        return keyring_store_for(kind, file_store(), notify=notify, config=config)
     if kind == "redis":
         redis = redis_settings_from(settings)
         return redis_store_from(redis, lock_timeout=lock_timeout, notify=notify), None
@@ -138,9 +138,10 @@ def keyring_store_for(
     files: FileCredentialStore,
     *,
     notify: Callable[[str], None] | None,
-    layout_home: Path | None = None,
+    config: Path,
 ) -> tuple[CredentialStore, str | None]:
-    """``keyring`` or ``auto``, in the layout config.toml selects, as the Codex CLI does.
+    """``keyring`` or ``auto``, in the layout ``config`` (a config.toml) selects, as the
+    Codex CLI does.
 
     ``[features] secret_auth_storage = true``: the encrypted layout (a passphrase in the
     keyring, the record in secrets/codex_auth.age); otherwise the record in the keyring.
@@ -150,7 +151,7 @@ def keyring_store_for(
     from codex_login.adapters import keyring_store  # noqa: PLC0415
     from codex_login.adapters.codex_config import secret_auth_storage  # noqa: PLC0415
 
-    encrypted = secret_auth_storage(layout_home or files.codex_home)
+    encrypted = secret_auth_storage(config)
     backend = keyring_store.system_keyring()
     if backend is None and kind == "auto":
         why = keyring_store.secret_service_problem()
@@ -330,6 +331,7 @@ def bootstrap(
     login_policy: LoginPolicy | None = None,
     notify: Callable[[str], None] | None = None,
     shelf: AccountShelf | None = None,
+    store_notice: Callable[[str], None] | None = None,
 ) -> AuthService:
     """Wire the service. Anything not passed comes from ``environ`` (default ``os.environ``).
 
@@ -340,22 +342,23 @@ def bootstrap(
     ``login_policy`` None reads the Codex CLI's: ``$CODEX_HOME/config.toml`` narrowed by
     the managed requirements file (``CODEX_LOGIN_REQUIREMENTS``, else
     ``/etc/codex/requirements.toml``).
+    ``store_notice`` hears which store ``CODEX_LOGIN_STORE=auto`` chose, for a person about
+    to log in (the command line says it; the service does not keep it).
     """
     env = settings_of(environ)
-    home = codex_home_from(env, codex_home)
+    located = env.with_home(codex_home)  # where the credentials and policy files are
+    home = located.home
     if login_policy is None:
-        login_policy = load_login_policy(home, requirements_path(env.requirements))
-    notice = None
+        login_policy = load_login_policy(located.config_file, located.requirements_file)
     if store is None:
         kind = env.store or "file"
         timeout = lock_timeout_from(env)
         store, notice = make_store(kind, home, lock_timeout=timeout, notify=notify, environ=env)
+        if notice is not None and store_notice is not None:
+            store_notice(notice)
         if shelf is None:
             shelf = make_shelf(kind, home, lock_timeout=timeout, notify=notify, environ=env)
-    return AuthService(
-        store=store,
-        clock=clock or SystemClock(),
-        endpoint=endpoint or http_endpoint(env),
+    options = AuthOptions(
         issuer=issuer_from(env, issuer=issuer, client_id=client_id),
         env_api_key=env.openai_api_key,
         # As the Codex CLI's exec: a whitespace-only value is no key.
@@ -363,7 +366,12 @@ def bootstrap(
         preferred=preferred,
         policy=policy or RefreshPolicy(),
         login_policy=login_policy,
+    )
+    return AuthService(
+        store=store,
+        clock=clock or SystemClock(),
+        endpoint=endpoint or http_endpoint(env),
+        options=options,
         callback_listener=lambda: callback_server(env),
-        store_notice=notice,
         shelf=shelf,
     )

@@ -188,7 +188,8 @@ def _stdout_closed() -> int:
 
 CODEX_HOME_HELP = "credential directory (default: $CODEX_HOME or ~/.codex)"
 # Generated from the declarations in entrypoints/settings.py.
-_STORE_ENV = environment_help(settings.STORE)
+# Every command that opens a store reads the login policy files too (bootstrap does).
+_STORE_ENV = environment_help(settings.STORE, settings.POLICY)
 _API_KEY_ENV = environment_help(settings.API_KEY)
 _ISSUER_ENV = environment_help(settings.ISSUER)
 _NETWORK_ENV = environment_help(settings.NETWORK)
@@ -265,8 +266,9 @@ TOKEN_EPILOG = _epilog(
     _NETWORK_ENV,
     exit_status="""\
   0 printed; 4 a person must log in (nothing is stored, the session ended, or
-  the stored login is unusable or refused by the policy); 1 any other failure
-  (network, issuer, store, broker), which a retry may cure
+  the stored login is unusable or refused by the policy); 1 any other failure:
+  network, issuer, store or broker trouble a retry may cure, or a setting or
+  file a person must fix (the message names it)
 """,
 )
 EXPORT_ABOUT = """\
@@ -685,8 +687,9 @@ def _check_login_options(args: argparse.Namespace) -> None:
 
 
 def _login(service: AuthService, args: argparse.Namespace) -> int:
-    if service.store_notice:
-        _say(service.store_notice)
+    notice = getattr(args, "store_notice", None)  # which store `auto` chose (_service_for)
+    if notice:
+        _say(notice)
     service.check_writable()  # before a key is typed or anyone signs in
     outcome = None
     if args.with_api_key:
@@ -1023,8 +1026,13 @@ def _service_for(args: argparse.Namespace) -> AuthService | None:
     which in a sandbox reads no store and no issuer setting of its own."""
     if _brokered(args):
         return None
+
+    def keep_notice(notice: str) -> None:
+        args.store_notice = notice  # said by `login` only
+
     service = bootstrap(
         notify=_say,
+        store_notice=keep_notice,
         environ=args.settings,
         codex_home=args.codex_home,
         issuer=getattr(args, "issuer", None),
@@ -1071,7 +1079,7 @@ def _token(service: AuthService | None, args: argparse.Namespace) -> int:
 
 
 def _token_from_store(service: AuthService) -> AccessToken:
-    fresh = service.manager.fresh()  # the hot path: one stat, one clock read, no event loop
+    fresh = service.fresh()  # the hot path: one stat, one clock read, no event loop
     if fresh is not None:
         return fresh
     import asyncio  # noqa: PLC0415  (only a refresh needs an event loop)
@@ -1081,8 +1089,11 @@ def _token_from_store(service: AuthService) -> AccessToken:
         with _ctrl_c_raises():
             return asyncio.run(service.auth())
     except KeyboardInterrupt as exc:
-        # The refresh goes on to its commit (asyncio.run waits for its worker thread);
-        # say so when it saved new tokens.
+        # The refresh goes on to its commit on its worker thread: wait for it, then say
+        # so when it saved new tokens.
+        from codex_login.application.seam import settle  # noqa: PLC0415  (a refresh only)
+
+        settle()
         if _saved_since(service, before):
             raise Interrupted(
                 "Interrupted, but the refreshed tokens were saved; run the command again."
@@ -1308,7 +1319,7 @@ def _stored_secrets(service: AuthService | None) -> list[str]:
     """The secrets a message must not show: the stored record's, best effort, and the env key."""
     if service is None:
         return []
-    secrets = [service.env_api_key or ""]
+    secrets = [service.options.env_api_key or ""]
     try:
         loaded = service.store.load()
     except CodexLoginError:  # unreadable: it gave us no secrets to hide either

@@ -1,4 +1,5 @@
-"""The CLI's JSON documents: ``status --json``, ``token --json``, ``accounts --json``.
+"""The CLI's JSON documents: ``status --json``, ``token --json``, ``accounts --json``,
+``demo --json``.
 
 Each document is an attrs class written by one converter, its keys in the fields'
 order; modes are spelled as auth.json spells them, moments written as auth.json
@@ -11,7 +12,7 @@ import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import cattrs
@@ -133,12 +134,86 @@ class AccountDocument:
         )
 
 
+# -- demo --json: one entry per step, its facts' keys after its outcome ---------------
+
+
+@attrs.frozen(kw_only=True)
+class SignInFacts:
+    how: str  # "browser" or "http"
+    callback_port: int
+    email: str | None
+    plan: str
+
+
+@attrs.frozen(kw_only=True)
+class StatusFacts:
+    exit_status: int
+    output: list[str]
+
+
+@attrs.frozen(kw_only=True)
+class TokenFacts:
+    refresh_requests: int
+    expires_in: float
+
+
+@attrs.frozen(kw_only=True)
+class RefreshFacts:
+    waited: float
+    refresh_requests: int
+    refresh_token_rotated: bool
+    old_refresh_token_works: bool
+
+
+@attrs.frozen(kw_only=True)
+class ProcessesFacts:
+    waited: float
+    processes: int
+    refresh_requests: int
+    same_token: bool
+
+
+@attrs.frozen(kw_only=True)
+class LogoutFacts:
+    revoke_requests: int
+    removed: bool
+    refresh_token_works: bool
+
+
+DemoFacts = SignInFacts | StatusFacts | TokenFacts | RefreshFacts | ProcessesFacts | LogoutFacts
+
+
+@attrs.frozen(kw_only=True)
+class DemoStepDocument:
+    """One step of ``demo --json``: its name, outcome and time, then why it failed
+    (``error``) or what it found (its facts' keys, in the same object)."""
+
+    step: str
+    ok: bool
+    seconds: float
+    error: str | None = None  # omitted when the step passed
+    facts: DemoFacts | None = None
+
+
+@attrs.frozen(kw_only=True)
+class DemoDocument:
+    """``demo --json``: the whole run, emitted also when a step failed."""
+
+    ok: bool
+    issuer: str | None
+    codex_home: str
+    seconds: float
+    codex_home_removed: bool
+    steps: list[DemoStepDocument]
+
+
 Document = (
     NotLoggedInDocument
     | StatusDocument
     | BrokeredStatusDocument
     | TokenDocument
     | Sequence[AccountDocument]
+    | DemoDocument
 )
 
 
@@ -158,4 +233,16 @@ def _converter() -> cattrs.Converter:
             NotLoggedInDocument, converter, refused=override(omit_if_default=True)
         ),
     )
+    step_fields = make_dict_unstructure_fn(
+        DemoStepDocument,
+        converter,
+        error=override(omit_if_default=True),
+        facts=override(omit=True),
+    )
+
+    def demo_step(step: DemoStepDocument) -> dict[str, Any]:
+        facts = {} if step.facts is None else converter.unstructure(step.facts)
+        return step_fields(step) | facts
+
+    converter.register_unstructure_hook(DemoStepDocument, demo_step)
     return converter

@@ -11,27 +11,26 @@ serve`` on the host) instead of a store: ``broker=`` or ``CODEX_LOGIN_BROKER``.
 It then never holds the refresh token; logins and logouts happen on the host.
 
 The blocking twin never runs an event loop on the caller's thread: work that
-must wait for the network runs on a private event loop in a background thread,
+must wait for the network runs on the service's seam, one event loop in a
+background thread (``application/seam.py``) where the HTTP session lives too,
 so it can be called from plain scripts, from many threads at once, and from code
 that already runs an event loop (Jupyter).
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import threading
 import weakref
 from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Mapping
-from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 import attrs
 
 from codex_login.adapters.clock import SystemClock
 from codex_login.application.brokered import BrokeredTokens
+from codex_login.application.seam import Seam, off_loop
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.modes import AuthMode
@@ -77,14 +76,11 @@ def _print_code(device: DeviceCode) -> None:
     )
 
 
-class AsyncCodexAuth:
-    """Sign in, hand out valid tokens, inspect and sign out; every wait is awaitable.
+class _Twin:
+    """What both twins share: the one constructor, typed and keyword-only; each twin
+    adopts the core it builds (``_adopt``)."""
 
-    Without arguments it uses ``$CODEX_HOME/auth.json`` (default ``~/.codex``),
-    shared with the Codex CLI, and reads the environment as the CLI does. Pass a
-    ``store``, ``issuer``, ``environ`` ... to choose otherwise, or ``service`` to
-    wrap one you built with ``bootstrap()``.
-    """
+    _core: _Core
 
     def __init__(
         self,
@@ -102,35 +98,38 @@ class AsyncCodexAuth:
         broker: str | None = None,
         service: AuthService | None = None,
     ) -> None:
-        self._twins: weakref.WeakSet[CodexAuth] = weakref.WeakSet()
         env = Settings.from_environ(environ)
         if store is None and service is None:
             broker = broker_address(env, broker)
         if broker is not None:
-            self._core = _Core.brokered(broker_client(broker, env), clock or SystemClock(), policy)
+            self._adopt(_Core.brokered(broker_client(broker, env), clock or SystemClock(), policy))
             return
-        self._core = _Core.stored(
-            service
-            or bootstrap(
-                codex_home=codex_home,
-                store=store,
-                issuer=issuer,
-                client_id=client_id,
-                environ=env,
-                clock=clock,
-                endpoint=endpoint,
-                preferred=preferred,
-                policy=policy,
-                login_policy=login_policy,
+        self._adopt(
+            _Core.stored(
+                service
+                or bootstrap(
+                    codex_home=codex_home,
+                    store=store,
+                    issuer=issuer,
+                    client_id=client_id,
+                    environ=env,
+                    clock=clock,
+                    endpoint=endpoint,
+                    preferred=preferred,
+                    policy=policy,
+                    login_policy=login_policy,
+                )
             )
         )
 
     @classmethod
-    def _sharing(cls, core: _Core) -> AsyncCodexAuth:
+    def _sharing(cls, core: _Core) -> Self:
         twin = cls.__new__(cls)
-        twin._core = core
-        twin._twins = weakref.WeakSet()
+        twin._adopt(core)
         return twin
+
+    def _adopt(self, core: _Core) -> None:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._core.tokens.location!r})"
@@ -144,6 +143,20 @@ class AsyncCodexAuth:
     def location(self) -> str:
         """Where the tokens come from: a store's location or a broker's address."""
         return self._core.tokens.location
+
+
+class AsyncCodexAuth(_Twin):
+    """Sign in, hand out valid tokens, inspect and sign out; every wait is awaitable.
+
+    Without arguments it uses ``$CODEX_HOME/auth.json`` (default ``~/.codex``),
+    shared with the Codex CLI, and reads the environment as the CLI does. Pass a
+    ``store``, ``issuer``, ``environ`` ... to choose otherwise, or ``service`` to
+    wrap one you built with ``bootstrap()``.
+    """
+
+    def _adopt(self, core: _Core) -> None:
+        self._core = core
+        self._twins: weakref.WeakSet[CodexAuth] = weakref.WeakSet()
 
     def as_async(self) -> AsyncCodexAuth:
         return self
@@ -167,12 +180,14 @@ class AsyncCodexAuth:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Release what ``CodexAuth.close()`` releases: the background threads of the
-        blocking twins made from this one (``as_blocking()``) or wrapping it."""
-        for twin in list(self._twins):
-            if twin._thread is threading.current_thread():
-                continue  # called on that twin's own loop: stopping it would strand us
-            await asyncio.to_thread(twin.close)  # joins a thread: not on the caller's loop
+        """Release what ``CodexAuth.close()`` releases: the seam's background thread (and
+        its HTTP session), this one's and that of the blocking twins made from this one
+        (``as_blocking()``) or wrapping it."""
+        seams = [self._core.seam, *(twin._core.seam for twin in list(self._twins))]
+        for seam in dict.fromkeys(seams):
+            if seam.on_own_thread():
+                continue  # called on the seam's own loop: stopping it would strand us
+            await off_loop(seam.close)  # joins a thread: not on the caller's loop
 
     async def get_token(self) -> str:
         """The bearer token to send (API key or ChatGPT access token), refreshed when due."""
@@ -190,24 +205,26 @@ class AsyncCodexAuth:
 
     async def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in."""
-        return await asyncio.to_thread(self._core.status)
+        return await off_loop(self._core.status)
 
     async def login_with_api_key(self, api_key: str) -> None:
         """Store an OpenAI API key as the login; waits for the lock on a worker thread."""
-        await asyncio.to_thread(self.service.login_with_api_key, api_key)
+        await off_loop(self.service.login_with_api_key, api_key)
 
     async def accounts(self) -> list[Account]:
         """Every stored login (the active one marked), without secrets."""
-        return await asyncio.to_thread(self.service.accounts)
+        return await off_loop(self.service.accounts)
 
     async def switch(self, account: str) -> Account:
         """Make another stored login active (by name, email or workspace id); waits for
         the lock on a worker thread."""
-        return await asyncio.to_thread(self.service.switch, account)
+        return await off_loop(self.service.switch, account)
 
-    def for_account(self, account: str) -> AsyncCodexAuth:
-        """An object acting on one stored login, active or not, without switching."""
-        return AsyncCodexAuth._sharing(_Core.stored(self.service.for_account(account)))
+    async def for_account(self, account: str) -> AsyncCodexAuth:
+        """An object acting on one stored login, active or not, without switching; the
+        accounts are read on a worker thread."""
+        service = await off_loop(self.service.for_account, account)
+        return AsyncCodexAuth._sharing(_Core.stored(service))
 
     async def login_in_browser(
         self,
@@ -255,7 +272,7 @@ class AsyncCodexAuth:
         return await self.service.logout(revoke=revoke)
 
 
-class CodexAuth:
+class CodexAuth(_Twin):
     """The blocking twin of ``AsyncCodexAuth``: the same methods, each returning its result.
 
     Safe to share between threads and usable inside a running event loop; close
@@ -263,70 +280,15 @@ class CodexAuth:
     first time a call has to wait for the network.
     """
 
-    def __init__(
-        self,
-        *,
-        codex_home: Path | str | None = None,
-        store: CredentialStore | None = None,
-        issuer: str | None = None,
-        client_id: str | None = None,
-        environ: Mapping[str, str] | None = None,
-        clock: Clock | None = None,
-        endpoint: TokenEndpoint | None = None,
-        preferred: AuthMode = AuthMode.CHATGPT,
-        policy: RefreshPolicy | None = None,
-        login_policy: LoginPolicy | None = None,
-        broker: str | None = None,
-        service: AuthService | None = None,
-    ) -> None:
-        """The same keywords as ``AsyncCodexAuth``."""
-        self._async = AsyncCodexAuth(
-            codex_home=codex_home,
-            store=store,
-            issuer=issuer,
-            client_id=client_id,
-            environ=environ,
-            clock=clock,
-            endpoint=endpoint,
-            preferred=preferred,
-            policy=policy,
-            login_policy=login_policy,
-            broker=broker,
-            service=service,
-        )
+    def _adopt(self, core: _Core) -> None:
+        self._core = core
+        self._async = AsyncCodexAuth._sharing(core)
         self._async._twins.add(self)
-        self._core = self._async._core
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-
-    @classmethod
-    def _sharing(cls, core: _Core) -> CodexAuth:
-        twin = cls.__new__(cls)
-        twin._async = AsyncCodexAuth._sharing(core)
-        twin._async._twins.add(twin)
-        twin._core = core
-        twin._loop = twin._thread = None
-        twin._start_lock = threading.Lock()
-        return twin
 
     @classmethod
     def from_async(cls, twin: AsyncCodexAuth) -> CodexAuth:
         """A blocking twin sharing ``twin``'s login and auth manager."""
         return twin.as_blocking()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._core.tokens.location!r})"
-
-    @property
-    def service(self) -> AuthService:
-        """The application service behind this object (not for a broker-backed one)."""
-        return self._core.service()
-
-    @property
-    def location(self) -> str:
-        """Where the tokens come from: a store's location or a broker's address."""
-        return self._core.tokens.location
 
     def as_async(self) -> AsyncCodexAuth:
         """The async twin sharing this one's login and auth manager."""
@@ -424,36 +386,21 @@ class CodexAuth:
         return self._wait(self._async.logout(revoke=revoke))
 
     def close(self) -> None:
-        """Stop the background thread, if one was started. Calls after this start a new one."""
-        with self._start_lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is not None and thread is not None:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join()
-            loop.close()
+        """Stop the background thread (the seam shared with this object's twins) and close
+        its HTTP session, if one was started. Calls after this start a new one."""
+        self._core.seam.close()
 
-    # -- the private event loop ---------------------------------------------------
+    # -- the seam ---------------------------------------------------------------------
 
     def _wait(self, work: Coroutine[Any, Any, T]) -> T:
-        loop = self._running_loop()
-        if threading.current_thread() is self._thread:
+        seam = self._core.seam
+        if seam.on_own_thread():
             work.close()
             raise RuntimeError(
                 "a blocking CodexAuth call was made from inside one of its own callbacks; "
                 "use AsyncCodexAuth there"
             )
-        done: Future[T] = asyncio.run_coroutine_threadsafe(work, loop)
-        return done.result()
-
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
-        with self._start_lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="codex-login", daemon=True)
-                thread.start()
-                self._loop, self._thread = loop, thread
-            return self._loop
+        return seam.run(work)
 
 
 class TokenSource(Protocol):
@@ -471,20 +418,22 @@ class TokenSource(Protocol):
 
 @attrs.frozen
 class _Core:
-    """What twins share: the token source, and the service when there is a store."""
+    """What twins share: the token source, the seam blocking calls wait on, and the
+    service when there is a store (whose seam it is; a broker's core has its own)."""
 
     tokens: TokenSource
+    seam: Seam
     _service: AuthService | None = None
     _broker: BrokeredTokens | None = None
 
     @classmethod
     def stored(cls, service: AuthService) -> _Core:
-        return cls(_StoredTokens(service), service)
+        return cls(_StoredTokens(service), service.seam, service)
 
     @classmethod
     def brokered(cls, client: BrokerClient, clock: Clock, policy: RefreshPolicy | None) -> _Core:
         tokens = BrokeredTokens(broker=client, clock=clock, policy=policy)
-        return cls(tokens, None, tokens)
+        return cls(tokens, Seam(), None, tokens)
 
     @property
     def from_broker(self) -> bool:
@@ -515,7 +464,7 @@ class _StoredTokens:
         return self.service.store.location
 
     def fresh(self) -> AccessToken | None:
-        return self.service.manager.fresh()
+        return self.service.fresh()
 
     async def auth(self) -> AccessToken:
         return await self.service.auth()

@@ -5,12 +5,15 @@ the adapters from it, and each command's ``--help`` lists the variables it reads
 from the declarations below (name, help text, the help section they belong to).
 Values stay text here: each is checked where it is used (a bad lock timeout only
 matters to a command that opens a store), with the variable's name in the error.
+The files whose place follows from these settings (the credential directory, its
+``config.toml``, the managed ``requirements.toml``) are derived here too, once.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -23,6 +26,11 @@ NETWORK = "network"
 BROKER = "broker"
 BROWSER = "browser"
 SERVE = "serve"
+POLICY = "policy"
+
+DEFAULT_HOME = "~/.codex"
+CONFIG_FILE = "config.toml"  # the Codex CLI's, in the credential directory
+DEFAULT_REQUIREMENTS = Path("/etc/codex/requirements.toml")  # the Codex CLI's managed file
 
 LABEL_WIDTH = 27  # the column where a variable's help text starts, after two spaces
 
@@ -95,7 +103,8 @@ class Settings:
     )
     requirements: str | None = _setting(
         "CODEX_LOGIN_REQUIREMENTS",
-        "the managed requirements file",
+        f"the managed login policy file (default\n{DEFAULT_REQUIREMENTS})",
+        POLICY,
     )
     openai_api_key: str | None = _secret(
         "OPENAI_API_KEY", "an API-key login, used when nothing is stored", API_KEY
@@ -162,6 +171,27 @@ class Settings:
         env = os.environ if environ is None else environ
         return cls(**{field.name: env.get(variable(field).name) or None for field in _FIELDS})
 
+    def with_home(self, override: Path | str | None) -> Settings:
+        """These settings with ``--codex-home`` (or ``codex_home=``) in CODEX_HOME's place."""
+        return attrs.evolve(self, codex_home=os.fspath(override)) if override else self
+
+    @property
+    def home(self) -> Path:
+        """The credential directory: ``CODEX_HOME``, else ``~/.codex``; always absolute."""
+        return Path(os.path.abspath(Path(self.codex_home or DEFAULT_HOME).expanduser()))
+
+    @property
+    def config_file(self) -> Path:
+        """The Codex CLI's ``config.toml`` in the credential directory: the user's login
+        policy and the keyring layout."""
+        return self.home / CONFIG_FILE
+
+    @property
+    def requirements_file(self) -> Path:
+        """The managed requirements file: ``CODEX_LOGIN_REQUIREMENTS``, else the Codex CLI's
+        ``/etc/codex/requirements.toml``."""
+        return Path(self.requirements) if self.requirements else DEFAULT_REQUIREMENTS
+
     @property
     def graphical_display(self) -> str | None:
         """The X or Wayland display a browser can open on, if any."""
@@ -187,9 +217,21 @@ LIBRARY_VARIABLES = (
 )
 
 
+# Files whose place follows from the settings: listed beside the variables that move them.
+FILES = (
+    Variable(
+        CONFIG_FILE,
+        "the user's login policy (forced_login_method,\n"
+        "forced_chatgpt_workspace_id) and keyring layout",
+        POLICY,
+        label=f"$CODEX_HOME/{CONFIG_FILE}",
+    ),
+)
+
+
 def declared() -> tuple[Variable, ...]:
-    """Every variable, in the order --help lists them."""
-    return tuple(variable(field) for field in _FIELDS) + LIBRARY_VARIABLES
+    """Every variable (and file), in the order --help lists them."""
+    return tuple(variable(field) for field in _FIELDS) + LIBRARY_VARIABLES + FILES
 
 
 def variable_names() -> frozenset[str]:

@@ -16,7 +16,8 @@ login into httpx (and so the openai SDK) and requests; each needs its extra
 Every error is a ``CodexLoginError``, grouped by what to do next: a ``SignInRequired``
 (``NotLoggedIn``, ``SessionEnded``, ``CredentialsError``, ``PolicyViolation``) means a
 person must log in, a ``TryAgain`` (``TransientTokenError``, ``StorageError``) that a
-later call may succeed. Messages say what happened; what to tell your user is yours.
+later call may succeed, a ``ConfigurationError`` that a setting or a file's owner must be
+fixed. Messages say what happened; what to tell your user is yours.
 
 Stores and their ports are in ``codex_login.stores``, policies in
 ``codex_login.policy``. ``bootstrap`` and ``AuthService`` (the composition root) and

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from codex_login import AsyncCodexAuth, CodexAuth
+from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.entrypoints.bootstrap import bootstrap
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.locks import let_go, lock_held_elsewhere
@@ -65,6 +66,12 @@ def nothing(home: Path, issuer: FakeIssuer) -> None:
     return None
 
 
+async def device_login(auth: AsyncCodexAuth, issuer: FakeIssuer) -> None:
+    """The whole device login: the code is approved as soon as it is shown; the commit
+    then waits for the lock."""
+    await auth.login_with_device_code(show=lambda device: issuer.approve_device(device.user_code))
+
+
 CASES: dict[str, tuple[Callable[[Path, FakeIssuer], None], Call]] = {
     "login_with_api_key": (nothing, lambda auth: auth.login_with_api_key("sk-new-1234567890")),
     "accounts": (two_api_keys, lambda auth: auth.accounts()),
@@ -72,7 +79,12 @@ CASES: dict[str, tuple[Callable[[Path, FakeIssuer], None], Call]] = {
     "status": (one_api_key, lambda auth: auth.status()),
     "logout": (one_api_key, lambda auth: auth.logout()),
     "get_token (due)": (expired_login, lambda auth: auth.get_token()),
+    "auth (due)": (expired_login, lambda auth: auth.auth()),
     "refresh": (expired_login, lambda auth: auth.refresh()),
+}
+# Calls that talk to the issuer the service is configured with.
+ISSUER_CASES: dict[str, Callable[[AsyncCodexAuth, FakeIssuer], Awaitable[Any]]] = {
+    "login_with_device_code": device_login,
 }
 
 
@@ -100,19 +112,27 @@ async def longest_pause(work: Awaitable[Any]) -> float:
     return max(later - earlier for earlier, later in itertools.pairwise(ticks))
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", [*CASES, *ISSUER_CASES])
 def test_an_async_method_waiting_for_the_lock_leaves_the_loop_running(
     home: Path, issuer: FakeIssuer, name: str
 ) -> None:
-    prepare, call = CASES[name]
+    prepare, call = CASES.get(name, (nothing, lambda auth: ISSUER_CASES[name](auth, issuer)))
     prepare(home, issuer)
     with lock_held_elsewhere(home / "auth.lock") as holder:
 
         def waiting(notice: str) -> None:  # the store says it waits for the held lock
             let_go(holder)
 
-        auth = AsyncCodexAuth(service=bootstrap(codex_home=home, environ={}, notify=waiting))
+        service = bootstrap(
+            codex_home=home,
+            environ={},
+            notify=waiting,
+            issuer=issuer.url,
+            client_id=DEFAULT_CLIENT_ID,
+        )
+        auth = AsyncCodexAuth(service=service)
         pause = asyncio.run(longest_pause(call(auth)))
+        asyncio.run(auth.aclose())
     assert pause < LONGEST_PAUSE, f"{name}: the caller's loop stopped for {pause * 1000:.0f} ms"
 
 
@@ -161,3 +181,31 @@ def test_aclose_of_a_blocking_twin_s_async_face_closes_it(
     assert codex_login_threads() == before
     assert blocking.get_token()  # usable after, as after close()
     blocking.close()
+
+
+def test_one_account_s_view_reads_the_accounts_off_the_caller_s_loop(home: Path) -> None:
+    """``for_account`` lists and reads the slots (files here; the keyring or Redis
+    elsewhere): on a worker thread, not on the thread running the caller's loop."""
+    two_api_keys(home, FakeIssuer())
+    service = bootstrap(codex_home=home, environ={})
+    shelf = service.shelf
+    assert shelf is not None
+    readers: set[int] = set()
+    listed = shelf.names
+
+    def names() -> list[str]:
+        readers.add(threading.get_ident())
+        return listed()
+
+    shelf.names = names  # type: ignore[method-assign]
+    auth = AsyncCodexAuth(service=service)
+
+    async def view() -> tuple[int, str]:
+        name = next(a.name for a in await auth.accounts() if not a.active)
+        one = await auth.for_account(name)
+        return threading.get_ident(), await one.get_token()
+
+    loop_thread, token = asyncio.run(view())
+    assert token == "sk-first-1234567890"
+    assert readers, "the accounts were never listed"
+    assert loop_thread not in readers

@@ -62,5 +62,7 @@ def test_the_store_fingerprint_is_the_only_sign_of_a_commit(
         auth.get_token()  # due: refreshed and committed
         assert service.store.fingerprint() != before
         assert not hasattr(service, "login_marker")
-        manager = service.manager
+        assert not hasattr(service, "manager")  # the auth manager is internal
+        manager = service._manager  # made by the refresh above
+        assert manager is not None
         assert [name for name in vars(manager) if not name.startswith("_")] == []

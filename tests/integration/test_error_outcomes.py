@@ -9,13 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from support.broker import running_broker
+from support.broker import running_broker, unix_request
 from support.cli import clean_env, run_cli
 from support.fake_issuer import Failure, FakeIssuer, running_issuer
 from support.logins import issuer_env, write_login
+from support.other_users import OTHER_GID, OTHER_UID, owned_dir, owned_file, shared_base
 
 SIGN_IN = 4  # `token`'s exit status when a person must sign in (SPEC §5)
+SET_UP = 1  # any other failure: a person fixes the set-up, no retry or sign-in cures it
 MALFORMED = b'{"auth_mode": "chatgpt", "tokens": 42}'
+API_KEY_DOCUMENT = '{"auth_mode": "apikey", "OPENAI_API_KEY": "sk-planted-0123456789"}'
 
 
 @pytest.fixture
@@ -75,3 +78,30 @@ def test_nothing_stored_on_the_host_is_sign_in_through_a_broker_too(tmp_path: Pa
         brokered = run_cli("token", "--broker", str(broker.socket), home=sandbox)
     assert (brokered.returncode, brokered.stdout) == (SIGN_IN, "")
     assert brokered.stderr.count("codex-login login") == 1
+
+
+def test_an_untrusted_auth_json_is_a_set_up_to_fix_read_directly_or_through_a_broker(
+    tmp_path: Path,
+) -> None:
+    """No retry cures a login file another user owns: the broker does not answer "try
+    again" (503 with Retry-After) but "fix the set-up", and `token` exits the same both ways
+    (issue 21, item 3)."""
+    with shared_base() as base:
+        home = owned_dir(base / "host", 0, 0)
+        planted = owned_file(home / "auth.json", API_KEY_DOCUMENT, OTHER_UID, OTHER_GID)
+        sandbox = tmp_path / "sandbox"
+        sandbox.mkdir()
+        direct = run_cli("token", home=home)
+        with running_broker(home) as broker:
+            assert broker.socket is not None
+            answer = unix_request(broker.socket)
+            brokered = run_cli("token", "--broker", str(broker.socket), home=sandbox)
+    assert (answer.status, answer.json()["error"]) == (500, "misconfigured"), answer.raw()
+    assert answer.header("Retry-After") is None
+    assert f"refusing to use {planted}" in answer.json()["message"]
+    assert (direct.returncode, direct.stdout) == (SET_UP, ""), direct.stderr
+    assert (brokered.returncode, brokered.stdout) == (SET_UP, ""), brokered.stderr
+    [said] = direct.stderr.splitlines()
+    assert said.startswith(f"Error: refusing to use {planted}: it belongs to uid {OTHER_UID}")
+    [relayed] = brokered.stderr.splitlines()
+    assert f"refusing to use {planted}" in relayed

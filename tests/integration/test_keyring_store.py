@@ -17,6 +17,7 @@ from codex_login.adapters.keyring_store import SERVICE, KeyringCredentialStore, 
 from codex_login.domain.errors import ConfigurationError, StorageError
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
+from codex_login.entrypoints.bootstrap import bootstrap
 from support.cli import clean_env, run_cli
 from support.keyring_backends import MemoryKeyring
 from support.records import chatgpt_record
@@ -139,6 +140,27 @@ def test_auto_says_when_it_falls_back_to_the_file(tmp_path: Path) -> None:
         login.stderr.splitlines()[0],
     )
     assert (home / "auth.json").exists()
+
+
+def test_auto_s_notice_comes_from_the_wiring_not_the_service(tmp_path: Path) -> None:
+    """The composition root tells whoever asks which store ``auto`` chose; the service
+    keeps no message for the command line."""
+    heard: list[str] = []
+    service = bootstrap(
+        codex_home=tmp_path, environ={"CODEX_LOGIN_STORE": "auto"}, store_notice=heard.append
+    )
+    assert not hasattr(service, "store_notice")
+    [notice] = heard
+    assert notice.startswith(("No OS keyring is available", "Using "))
+
+
+def test_auto_s_notice_is_said_by_login_only(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    env = keyring_env(home, tmp_path / "unused.json", "auto", "keyring.backends.fail.Keyring")
+    assert run_cli("login", "--with-api-key", env=env, stdin="sk-test-123456789").returncode == 0
+    status = run_cli("status", env=env)
+    assert status.returncode == 0, status.stderr
+    assert "No OS keyring" not in status.stderr + status.stdout
 
 
 def test_auto_uses_the_keyring_when_there_is_one(tmp_path: Path) -> None:

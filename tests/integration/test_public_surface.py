@@ -61,9 +61,9 @@ def test_the_twins_have_the_same_methods_blocking_and_awaitable() -> None:
     awaitable = public_methods(codex_login.aio.CodexAuth)
     assert set(blocking) - {"close"} == set(awaitable) - {"aclose"}
     assert not any(blocking.values())
-    # Only what makes another object (a twin, one account's view) stays plain.
+    # Only what makes a twin stays plain; one account's view reads the accounts first.
     plain = {name for name, is_coroutine in awaitable.items() if not is_coroutine}
-    assert plain == {"as_async", "as_blocking", "for_account"}
+    assert plain == {"as_async", "as_blocking"}
     assert awaitable["aclose"]
 
 
@@ -75,6 +75,32 @@ def test_the_twins_take_the_same_keyword_only_parameters() -> None:
     assert {name: p.annotation for name, p in blocking.items()} == {
         name: p.annotation for name, p in awaitable.items()
     }
+    # Written once: both inherit one constructor rather than each spelling the keywords.
+    assert codex_login.CodexAuth.__init__ is codex_login.aio.CodexAuth.__init__
+
+
+def test_a_misspelt_option_is_a_type_error(tmp_path: Path) -> None:
+    """mypy (the project's strict settings) refuses a misspelt keyword to either twin."""
+    snippet = tmp_path / "misspelt.py"
+    snippet.write_text(
+        "import codex_login\n"
+        "import codex_login.aio\n"
+        "from codex_login.stores import MemoryCredentialStore\n"
+        "codex_login.CodexAuth(stroe=MemoryCredentialStore())\n"
+        "codex_login.aio.CodexAuth(stroe=MemoryCredentialStore())\n"
+        "codex_login.CodexAuth(store=MemoryCredentialStore(), environ={}).close()\n"
+    )
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", str(snippet)],
+        cwd=Path(__file__).parents[2],  # the project's [tool.mypy] settings
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    errors = [line for line in checked.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in errors] == ["4", "5"], checked.stdout
+    assert all('Unexpected keyword argument "stroe"' in line for line in errors)
 
 
 def test_a_misspelt_option_is_refused(tmp_path: Path) -> None:
@@ -179,3 +205,31 @@ def test_a_moved_name_still_loads_with_a_warning_naming_its_place(name: str, whe
     assert value is getattr(importlib.import_module(where), name)
     assert caught[0].filename == __file__
     assert name not in codex_login.__all__
+
+
+def _names_in_signatures(cls_or_function: object) -> str:
+    """Every annotation of a public class's members (or of a function), as written."""
+    members = (
+        [m for n, m in vars(cls_or_function).items() if not n.startswith("_")]
+        if isinstance(cls_or_function, type)
+        else [cls_or_function]
+    )
+    functions = [m.fget if isinstance(m, property) else m for m in members]
+    return " ".join(str(getattr(f, "__annotations__", "")) for f in functions)
+
+
+def test_the_auth_manager_is_internal() -> None:
+    """The service hands out tokens itself (``fresh()`` is the hot path): no public module,
+    nor the service or the twins, returns or names the auth manager."""
+    from codex_login.application.service import AuthService  # noqa: PLC0415
+
+    assert not hasattr(AuthService, "manager")
+    assert callable(AuthService.fresh)
+    for name in [*PUBLIC, "codex_login.testing"]:
+        module = importlib.import_module(name)
+        for public in module.__all__:
+            assert "AuthManager" not in public
+            if public in {"CodexHttpxAuth", "CodexRequestsAuth"}:
+                continue  # their extras may be missing; they wrap the twins
+            assert "AuthManager" not in _names_in_signatures(getattr(module, public)), public
+    assert "AuthManager" not in _names_in_signatures(AuthService)

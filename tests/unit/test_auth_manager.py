@@ -13,6 +13,7 @@ import pytest
 
 from codex_login.adapters.memory_store import MemoryCredentialStore
 from codex_login.application.auth_manager import AuthManager
+from codex_login.application.options import AuthOptions
 from codex_login.domain.claims import parse_id_token
 from codex_login.domain.errors import (
     NotLoggedIn,
@@ -55,7 +56,9 @@ def setup(
     clock = FakeClock()
     store = CountingStore(record)
     endpoint = FakeTokenEndpoint(clock)
-    manager = AuthManager(store=store, clock=clock, endpoint=endpoint, env_api_key=env_api_key)
+    manager = AuthManager(
+        store=store, clock=clock, endpoint=endpoint, options=AuthOptions(env_api_key=env_api_key)
+    )
     return manager, store, endpoint, clock
 
 
@@ -293,7 +296,9 @@ def test_a_refresh_that_hangs_gives_up_after_the_refresh_timeout() -> None:
     clock = FakeClock()
     store = CountingStore(expiring_in(1))
     endpoint = FakeTokenEndpoint(clock)
-    manager = AuthManager(store=store, clock=clock, endpoint=endpoint, refresh_timeout=0.2)
+    manager = AuthManager(
+        store=store, clock=clock, endpoint=endpoint, options=AuthOptions(refresh_timeout=0.2)
+    )
 
     async def scenario() -> None:
         endpoint.hang = True  # the issuer never answers

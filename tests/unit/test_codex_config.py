@@ -7,17 +7,16 @@ from pathlib import Path
 import pytest
 
 from codex_login.adapters.codex_config import (
-    DEFAULT_REQUIREMENTS,
     MAX_BYTES,
-    REQUIREMENTS_ENV,
     load_login_policy,
     managed_layer,
-    requirements_path,
     user_layer,
 )
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.login_policy import ALL_METHODS, LoginMethod, LoginPolicy
-from codex_login.entrypoints.settings import Settings
+from codex_login.entrypoints.settings import DEFAULT_REQUIREMENTS, Settings
+
+REQUIREMENTS_ENV = "CODEX_LOGIN_REQUIREMENTS"
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "config.toml") -> Path:
@@ -29,7 +28,7 @@ def write(tmp_path: Path, text: str | bytes, name: str = "config.toml") -> Path:
 def test_a_missing_file_restricts_nothing(tmp_path: Path) -> None:
     assert user_layer(tmp_path / "config.toml") == LoginPolicy()
     assert managed_layer(tmp_path / "requirements.toml") == LoginPolicy()
-    assert load_login_policy(tmp_path, tmp_path / "nothing.toml").unrestricted
+    assert load_login_policy(tmp_path / "config.toml", tmp_path / "nothing.toml").unrestricted
 
 
 def test_unrelated_keys_and_tables_are_ignored(tmp_path: Path) -> None:
@@ -170,14 +169,15 @@ def test_an_unreadable_path_is_a_clear_error(tmp_path: Path) -> None:
 def test_both_layers_narrow_each_other(tmp_path: Path) -> None:
     write(tmp_path, 'forced_chatgpt_workspace_id = ["ws-c", "ws-a"]')
     requirements = write(tmp_path, 'allowed_chatgpt_workspaces = ["ws-a", "ws-b"]', "req.toml")
-    assert load_login_policy(tmp_path, requirements) == LoginPolicy(ALL_METHODS, ("ws-a",))
+    policy = load_login_policy(tmp_path / "config.toml", requirements)
+    assert policy == LoginPolicy(ALL_METHODS, ("ws-a",))
 
 
 def test_layers_that_leave_no_method_are_refused_naming_both_files(tmp_path: Path) -> None:
     config = write(tmp_path, 'forced_login_method = "api"')
     requirements = write(tmp_path, 'allowed_login_methods = ["chatgpt"]', "req.toml")
     with pytest.raises(ConfigurationError) as refused:
-        load_login_policy(tmp_path, requirements)
+        load_login_policy(tmp_path / "config.toml", requirements)
     message = str(refused.value)
     assert message.startswith("authentication requirements do not permit any usable login method")
     assert str(config) in message
@@ -185,7 +185,7 @@ def test_layers_that_leave_no_method_are_refused_naming_both_files(tmp_path: Pat
 
 
 def test_the_requirements_file_can_be_named_in_the_environment(tmp_path: Path) -> None:
-    named = Settings.from_environ({REQUIREMENTS_ENV: str(tmp_path / "r.toml")}).requirements
-    unset = Settings.from_environ({}).requirements
-    assert requirements_path(unset) == DEFAULT_REQUIREMENTS == Path("/etc/codex/requirements.toml")
-    assert requirements_path(named) == tmp_path / "r.toml"
+    named = Settings.from_environ({REQUIREMENTS_ENV: str(tmp_path / "r.toml")})
+    unset = Settings.from_environ({})
+    assert unset.requirements_file == DEFAULT_REQUIREMENTS == Path("/etc/codex/requirements.toml")
+    assert named.requirements_file == tmp_path / "r.toml"

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from codex_login.adapters.memory_store import MemoryCredentialStore
 from codex_login.application.auth_manager import AuthManager
+from codex_login.application.options import AuthOptions
+from codex_login.application.service import AuthService
 from codex_login.application.status import get_status
 from codex_login.domain.choice import choose_credential
 from codex_login.domain.errors import CodexLoginError, CredentialsError, NotLoggedIn
@@ -22,6 +24,7 @@ from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode, UnsupportedMode
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.refresh_policy import RefreshPolicy
+from codex_login.domain.resolution import ApiKeyAuth
 from support.fakes import FakeClock, FakeTokenEndpoint
 from support.records import chatgpt_record
 
@@ -60,10 +63,9 @@ def token_choice(
         store=MemoryCredentialStore(record),
         clock=clock,
         endpoint=FakeTokenEndpoint(clock),
-        env_api_key=env_key,
-        override_api_key=override,
-        preferred=preferred,
-        login_policy=policy,
+        options=AuthOptions(
+            env_api_key=env_key, override_api_key=override, preferred=preferred, login_policy=policy
+        ),
     )
     try:
         current = asyncio.run(manager.auth())
@@ -84,11 +86,13 @@ def status_choice(
         status = get_status(
             store=MemoryCredentialStore(record),
             clock=FakeClock(),
-            env_api_key=env_key,
-            override_api_key=override,
-            preferred=preferred,
-            policy=RefreshPolicy(),
-            login_policy=policy,
+            options=AuthOptions(
+                env_api_key=env_key,
+                override_api_key=override,
+                preferred=preferred,
+                policy=RefreshPolicy(),
+                login_policy=policy,
+            ),
         )
     except CodexLoginError as exc:
         return ("refused", type(exc), None)
@@ -103,13 +107,54 @@ def status_choice(
     return ("handed out", status.mode, masked)
 
 
-@given(
+def credentials_choice(
+    record: CredentialRecord | None,
+    override: str | None,
+    env_key: str | None,
+    preferred: AuthMode,
+    policy: LoginPolicy,
+) -> Outcome:
+    """What ``AuthService.credentials()`` (as stored, no refresh) says would be used."""
+    service = AuthService(
+        store=MemoryCredentialStore(record),
+        clock=FakeClock(),
+        endpoint=FakeTokenEndpoint(FakeClock()),
+        options=AuthOptions(
+            env_api_key=env_key, override_api_key=override, preferred=preferred, login_policy=policy
+        ),
+    )
+    try:
+        auth = service.credentials()
+    except CodexLoginError as exc:
+        return ("refused", type(exc), None)
+    if auth is None:
+        return ("refused", NotLoggedIn, None)
+    if isinstance(auth, ApiKeyAuth):
+        return ("handed out", AuthMode.API_KEY, mask_api_key(auth.api_key))
+    return ("handed out", AuthMode.CHATGPT, None)
+
+
+# A stored record, CODEX_API_KEY, OPENAI_API_KEY, the preferred mode and the login policy.
+SITUATIONS = (
     st.sampled_from(sorted(RECORDS)),
     KEYS,
     ENV_KEYS,
     st.sampled_from(list(AuthMode)),
     POLICIES,
 )
+
+
+@given(*SITUATIONS)
+def test_the_service_s_credentials_are_the_ones_token_hands_out(
+    name: str, override: str | None, env_key: str | None, preferred: AuthMode, policy: LoginPolicy
+) -> None:
+    """``credentials()`` follows the same rule as the auth manager: the override first, the
+    login policy applied (it used to ignore both)."""
+    args = (RECORDS[name], override, env_key, preferred, policy)
+    assert credentials_choice(*args) == token_choice(*args)
+
+
+@given(*SITUATIONS)
 def test_token_and_status_choose_the_same_credential(
     name: str, override: str | None, env_key: str | None, preferred: AuthMode, policy: LoginPolicy
 ) -> None:
@@ -131,10 +176,12 @@ def test_status_reports_the_override_token_sends_over_an_unusable_login() -> Non
     status = get_status(
         store=MemoryCredentialStore(RECORDS[name]),
         clock=FakeClock(),
-        env_api_key=None,
-        override_api_key="sk-override-123456",
-        preferred=AuthMode.CHATGPT,
-        policy=RefreshPolicy(),
+        options=AuthOptions(
+            env_api_key=None,
+            override_api_key="sk-override-123456",
+            preferred=AuthMode.CHATGPT,
+            policy=RefreshPolicy(),
+        ),
     )
     assert status is not None
     assert (status.mode, status.source) == (AuthMode.API_KEY, "CODEX_API_KEY environment variable")

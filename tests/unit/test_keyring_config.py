@@ -11,7 +11,7 @@ from codex_login.domain.errors import ConfigurationError
 
 
 def test_without_config_toml_the_platform_default_holds(tmp_path: Path) -> None:
-    assert secret_auth_storage(tmp_path) is default_secret_auth_storage()
+    assert secret_auth_storage(tmp_path / "config.toml") is default_secret_auth_storage()
 
 
 @pytest.mark.parametrize("value", [True, False])
@@ -19,13 +19,13 @@ def test_the_feature_switch_selects_the_layout(tmp_path: Path, value: bool) -> N
     (tmp_path / "config.toml").write_text(
         f'model = "x"\n[features]\nsecret_auth_storage = {str(value).lower()}\n'
     )
-    assert secret_auth_storage(tmp_path) is value
+    assert secret_auth_storage(tmp_path / "config.toml") is value
 
 
 def test_a_malformed_config_toml_is_one_line_naming_the_file(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text("[features\n")
     with pytest.raises(ConfigurationError) as caught:
-        secret_auth_storage(tmp_path)
+        secret_auth_storage(tmp_path / "config.toml")
     message = str(caught.value)
     assert str(tmp_path / "config.toml") in message
     assert "is not valid TOML" in message
@@ -36,10 +36,10 @@ def test_a_malformed_config_toml_is_one_line_naming_the_file(tmp_path: Path) -> 
 def test_a_value_that_is_not_a_boolean_names_the_key(tmp_path: Path, value: str) -> None:
     (tmp_path / "config.toml").write_text(f"[features]\nsecret_auth_storage = {value}\n")
     with pytest.raises(ConfigurationError, match=r"features\.secret_auth_storage in .* must be"):
-        secret_auth_storage(tmp_path)
+        secret_auth_storage(tmp_path / "config.toml")
 
 
 def test_features_that_is_not_a_table_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text("features = 1\n")
     with pytest.raises(ConfigurationError, match=r"\[features\] in .* must be a table"):
-        secret_auth_storage(tmp_path)
+        secret_auth_storage(tmp_path / "config.toml")

@@ -90,3 +90,14 @@ def test_answers_of_no_row_fall_back_by_status() -> None:
 def test_a_malformed_file_is_a_sign_in_not_a_retry() -> None:
     outcome = outcome_of(errors.MalformedCredentials("auth.json", "not JSON"))
     assert (outcome.exit_code, outcome.http_status) == (EXIT_SIGN_IN, 401)
+
+
+def test_an_untrusted_path_is_a_set_up_to_fix_not_a_retry() -> None:
+    """A path another user owns stays refused however often one asks: a person must fix
+    its owner or mode, or name the owner to trust (issue 21, item 3)."""
+    error = errors.UntrustedPath("refusing to use /x/auth.json: it belongs to uid 4242")
+    assert isinstance(error, errors.ConfigurationError)
+    assert not isinstance(error, TryAgain)
+    outcome = outcome_of(error)
+    assert (outcome.exit_code, outcome.http_status, outcome.retry_after) == (1, 500, False)
+    assert failure_for(outcome.http_status, outcome.error_code) is errors.ConfigurationError

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import attrs
 import pytest
 
+from codex_login.adapters.account_shelf import MemoryShelf
 from codex_login.adapters.memory_store import MemoryCredentialStore
+from codex_login.application.accounts import commit_login
 from codex_login.application.service import AuthService
 from codex_login.application.status import ENV_SOURCE
 from codex_login.domain.errors import InvalidApiKey, UnsupportedAuthMode
@@ -113,7 +116,7 @@ def test_an_unsupported_mode_is_described_never_used_nor_rewritten() -> None:
     assert status.mode == UnsupportedMode("futureMode")
     assert status.foreign == 'auth_mode "futureMode"'
     with pytest.raises(UnsupportedAuthMode, match="futureMode"):
-        auth.manager.fresh()
+        auth.fresh()
     assert store.saved == []
 
 
@@ -133,3 +136,19 @@ def test_repr_never_shows_secrets() -> None:
         assert record.tokens.refresh_token not in text
         assert record.tokens.access_token not in text
         assert record.tokens.id_token.raw not in text
+
+
+def test_one_account_s_service_keeps_the_options_but_not_the_environment_keys() -> None:
+    service = bootstrap(
+        store=MemoryCredentialStore(),
+        shelf=MemoryShelf(),
+        clock=FakeClock(),
+        environ={"OPENAI_API_KEY": "sk-env-key-0123456789", "CODEX_API_KEY": "sk-override-0123"},
+        preferred=AuthMode.API_KEY,
+    )
+    commit_login(service.store, service.book, lambda _: chatgpt_record())
+    [account] = service.accounts()
+    one = service.for_account(account.name)
+    assert one.options == attrs.evolve(service.options, env_api_key=None, override_api_key=None)
+    assert isinstance(one.credentials(), ChatGptAuth)
+    assert service.credentials() == ApiKeyAuth("sk-override-0123")  # CODEX_API_KEY comes first

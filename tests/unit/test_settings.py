@@ -124,3 +124,35 @@ def test_a_commands_help_lists_the_variables_it_reads(
     for entry in settings.declared():
         if entry.section in sections:
             assert entry.line() in environment, (command, entry.name)
+
+
+def test_the_config_files_are_derived_from_the_settings(tmp_path: Path) -> None:
+    """config.toml follows CODEX_HOME, or --codex-home in its place; the managed file is
+    CODEX_LOGIN_REQUIREMENTS, else the Codex CLI's (issue 21, item 5)."""
+    home = Path.home() / ".codex"
+    unset = Settings.from_environ({})
+    assert (unset.home, unset.config_file) == (home, home / "config.toml")
+    assert unset.requirements_file == Path("/etc/codex/requirements.toml")
+    named = Settings.from_environ(
+        {"CODEX_HOME": str(tmp_path / "env"), "CODEX_LOGIN_REQUIREMENTS": "req.toml"}
+    )
+    assert named.config_file == tmp_path / "env" / "config.toml"
+    assert named.requirements_file == Path("req.toml")
+    moved = named.with_home(tmp_path / "flag")
+    assert moved.config_file == tmp_path / "flag" / "config.toml"
+    assert moved.requirements_file == named.requirements_file
+    assert named.with_home(None) is named
+
+
+@pytest.mark.parametrize(
+    "command", ["login", "status", "token", "logout", "serve", "accounts", "export", "import"]
+)
+def test_the_help_of_each_command_reading_the_policy_names_its_files(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    environment = capsys.readouterr().out.split("\nenvironment:\n", 1)[1]
+    assert "CODEX_LOGIN_REQUIREMENTS   the managed login policy file" in environment
+    assert "/etc/codex/requirements.toml" in environment
+    assert "$CODEX_HOME/config.toml    the user's login policy" in environment

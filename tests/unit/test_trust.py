@@ -15,8 +15,9 @@ from codex_login.adapters.memory_store import MemoryCredentialStore
 from codex_login.application.auth_manager import AuthManager
 from codex_login.application.device_login import DeviceLogin
 from codex_login.application.logout import logout
+from codex_login.application.options import AuthOptions
 from codex_login.application.signin import SignIn
-from codex_login.domain.errors import IssuerMismatch, SessionEnded, StorageError
+from codex_login.domain.errors import IssuerMismatch, SessionEnded, StorageError, UntrustedPath
 from codex_login.domain.issuer import DEFAULT_ISSUER, IssuerConfig, issuer_config
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.tokens import Provenance, TokenGrant
@@ -40,7 +41,7 @@ def manager_for(
         store=store,
         clock=endpoint.clock,
         endpoint=endpoint,
-        issuer=issuer,
+        options=AuthOptions(issuer=issuer),
         **kw,  # type: ignore[arg-type]
     )
 
@@ -159,6 +160,39 @@ def test_a_commit_that_keeps_failing_says_the_token_is_spent_and_is_saved_later(
     assert saved.tokens is not None
     assert saved.tokens.access_token == token
     assert saved.tokens.refresh_token == "rt-refreshed-1"
+
+
+class TurnedUntrusted(MemoryCredentialStore):
+    """Between the load and the commit, another user took the directory over."""
+
+    def __init__(self, record: CredentialRecord) -> None:
+        super().__init__(record)
+        self.attempts = 0
+        self.untrusted = True
+
+    def save(self, record: CredentialRecord) -> None:
+        self.attempts += 1
+        if self.untrusted:
+            raise UntrustedPath("refusing to use /home/me/.codex: it belongs to uid 4242")
+        super().save(record)
+
+
+def test_a_commit_refused_as_untrusted_is_not_retried_and_keeps_the_tokens() -> None:
+    """No retry cures another user's directory (a set-up to fix, not a TryAgain): one
+    attempt, the same kind of error, and the rotated tokens kept for the next save."""
+    endpoint = FakeTokenEndpoint(FakeClock())
+    store = TurnedUntrusted(bound_record())
+    manager = manager_for(store, endpoint, issuer_config(), commit_retry_delays=(0, 0))
+    with pytest.raises(UntrustedPath, match="probably spent") as caught:
+        asyncio.run(manager.get_token())
+    assert "it belongs to uid 4242" in str(caught.value)
+    assert store.attempts == 1
+    store.untrusted = False
+    token = asyncio.run(manager.get_token())  # fixed: the kept tokens are saved
+    assert len(endpoint.refreshed) == 1
+    [saved] = store.saved
+    assert saved.tokens is not None
+    assert saved.tokens.access_token == token
 
 
 class RefreshDuringRevoke(FakeTokenEndpoint):

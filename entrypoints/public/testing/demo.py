@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -36,7 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import attrs
@@ -46,6 +45,18 @@ from codex_login.domain.errors import CodexLoginError, LoginTimedOut
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.domain.plans import plan_name
 from codex_login.entrypoints.bootstrap import bootstrap
+from codex_login.entrypoints.documents import (
+    DemoDocument,
+    DemoFacts,
+    DemoStepDocument,
+    LogoutFacts,
+    ProcessesFacts,
+    RefreshFacts,
+    SignInFacts,
+    StatusFacts,
+    TokenFacts,
+    dumps,
+)
 from codex_login.entrypoints.settings import Settings
 from codex_login.testing.issuer import FakeIssuer, running_issuer
 
@@ -81,8 +92,8 @@ class _Done:
     """What a step did: a line, maybe a second (indented) one, and its facts for --json."""
 
     summary: str
-    detail: str | None = None
-    facts: dict[str, Any] = attrs.Factory(dict)
+    detail: str | None
+    facts: DemoFacts
 
 
 @attrs.frozen
@@ -114,12 +125,12 @@ def run(
     say(INTRO)
     started = time.monotonic()
     home = _temporary_home()
-    steps: list[dict[str, Any]] = []
-    document: dict[str, Any] = {"ok": False, "issuer": None, "codex_home": str(home)}
+    steps: list[DemoStepDocument] = []
+    issuer_url: str | None = None
     failure: CodexLoginError | None = None
     try:
         with _demo_issuer() as issuer:
-            document["issuer"] = issuer.url
+            issuer_url = issuer.url
             say(f"  issuer:     {issuer.url} ({_seconds(ACCESS_TTL)} access tokens)")
             say(f"  CODEX_HOME: {home}")
             demo = _Demo(
@@ -141,14 +152,16 @@ def run(
     if not removed and failure is None:
         failure = DemoFailed(f"could not remove the temporary CODEX_HOME {home}; remove it")
     seconds = round(time.monotonic() - started, 2)
-    document |= {
-        "ok": failure is None,
-        "seconds": seconds,
-        "codex_home_removed": removed,
-        "steps": steps,
-    }
     if json_output:
-        emit(json.dumps(document, indent=2))
+        document = DemoDocument(
+            ok=failure is None,
+            issuer=issuer_url,
+            codex_home=str(home),
+            seconds=seconds,
+            codex_home_removed=removed,
+            steps=steps,
+        )
+        emit(dumps(document))
     if failure is not None:
         raise failure
     if not json_output:
@@ -166,7 +179,7 @@ class _Demo:
         port: int,
         use_browser: bool,
         say: Say,
-        steps: list[dict[str, Any]],
+        steps: list[DemoStepDocument],
         quiet: bool,
         verbose: bool,
     ) -> None:
@@ -209,16 +222,19 @@ class _Demo:
             await self._step(name, step)
 
     async def _step(self, name: str, step: Callable[[], Awaitable[_Done]]) -> None:
-        facts: dict[str, Any] = {"step": name, "ok": False, "seconds": 0.0}
-        self.steps.append(facts)
         started = time.monotonic()
         try:
             done = await step()
         except CodexLoginError as exc:
-            facts |= {"seconds": round(time.monotonic() - started, 2), "error": str(exc)}
+            seconds = round(time.monotonic() - started, 2)
+            self.steps.append(
+                DemoStepDocument(step=name, ok=False, seconds=seconds, error=str(exc))
+            )
             raise DemoFailed(f"the demo's {name} step failed: {exc}") from exc
         seconds = time.monotonic() - started
-        facts |= {"ok": True, "seconds": round(seconds, 2), **done.facts}
+        self.steps.append(
+            DemoStepDocument(step=name, ok=True, seconds=round(seconds, 2), facts=done.facts)
+        )
         if not self.quiet:
             self.say(f"{name} ({seconds:.2f} s): {done.summary}")
             if done.detail:
@@ -270,7 +286,7 @@ class _Demo:
         return _Done(
             summary,
             f"the callback server on localhost:{ports[0]} stored the login: {who}",
-            {"how": how[0], "callback_port": ports[0], "email": claims.email, "plan": plan},
+            SignInFacts(how=how[0], callback_port=ports[0], email=claims.email, plan=plan),
         )
 
     def _follow_over_http(self, url: str) -> None:
@@ -291,7 +307,7 @@ class _Demo:
         return _Done(
             f"`codex-login status` says: {lines[0]}",
             "; ".join(lines[1:]) or None,
-            {"exit_status": result.returncode, "output": lines},
+            StatusFacts(exit_status=result.returncode, output=lines),
         )
 
     async def token(self) -> _Done:
@@ -306,7 +322,7 @@ class _Demo:
         return _Done(
             summary,
             f"it expires in {left:.1f} s; a refresh is due at half its life",
-            {"refresh_requests": sent, "expires_in": round(left, 2)},
+            TokenFacts(refresh_requests=sent, expires_in=round(left, 2)),
         )
 
     async def refresh(self) -> _Done:
@@ -328,12 +344,12 @@ class _Demo:
             f"waited {waited:.2f} s until the access token was half spent; the next token "
             f"sent {_requests(sent, 'refresh')}",
             "the rotated refresh token is stored, and the issuer now refuses the old one",
-            {
-                "waited": round(waited, 2),
-                "refresh_requests": sent,
-                "refresh_token_rotated": True,
-                "old_refresh_token_works": False,
-            },
+            RefreshFacts(
+                waited=round(waited, 2),
+                refresh_requests=sent,
+                refresh_token_rotated=True,
+                old_refresh_token_works=False,
+            ),
         )
 
     async def processes(self) -> _Done:
@@ -360,12 +376,12 @@ class _Demo:
             f"the issuer counted {_requests(sent, 'refresh')}",
             f"all {PROCESSES} printed the same access token, the one now stored "
             f"(waited {waited:.2f} s for it to fall due)",
-            {
-                "waited": round(waited, 2),
-                "processes": PROCESSES,
-                "refresh_requests": sent,
-                "same_token": True,
-            },
+            ProcessesFacts(
+                waited=round(waited, 2),
+                processes=PROCESSES,
+                refresh_requests=sent,
+                same_token=True,
+            ),
         )
 
     async def logout(self) -> _Done:
@@ -383,7 +399,7 @@ class _Demo:
         return _Done(
             f"the issuer recorded {_requests(revokes, 'revoke')}, and auth.json is gone",
             "the revoked refresh token no longer works at the issuer",
-            {"revoke_requests": revokes, "removed": True, "refresh_token_works": False},
+            LogoutFacts(revoke_requests=revokes, removed=True, refresh_token_works=False),
         )
 
     # -- helpers -------------------------------------------------------------------------
@@ -403,7 +419,7 @@ class _Demo:
         loaded = self.service.store.load()
         if loaded is None or loaded.record.tokens is None:
             raise DemoFailed(f"no ChatGPT login is stored in {self.service.store.location}")
-        due = self.service.policy.due_at(loaded.record.tokens, loaded.record.last_refresh)
+        due = self.service.options.policy.due_at(loaded.record.tokens, loaded.record.last_refresh)
         started = time.monotonic()
         while (left := (due - self.service.clock.now()).total_seconds()) > 0:
             await asyncio.sleep(left + 0.01)

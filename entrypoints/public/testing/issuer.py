@@ -113,6 +113,8 @@ class Recorded:
     content_type: str
     query: dict[str, str] = attrs.Factory(dict)
     headers: dict[str, str] = attrs.Factory(dict)
+    # The client's (host, port): requests over one kept-alive connection share it.
+    peer: tuple[str, int] | None = None
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -430,6 +432,7 @@ class FakeIssuer:
             request.content_type if body else "",
             query=dict(request.query),
             headers=dict(request.headers),
+            peer=_peer(request),
         )
         self.requests.append(recorded)
         return recorded
@@ -744,6 +747,11 @@ def _visit(url: str, form: dict[str, str] | None = None, *, timeout: float) -> V
     except urllib.error.HTTPError as exc:
         with exc:
             return Visit(exc.code, exc.url, exc.read().decode("utf-8", "replace"))
+
+
+def _peer(request: web.Request) -> tuple[str, int] | None:
+    peername = request.transport.get_extra_info("peername") if request.transport else None
+    return (str(peername[0]), int(peername[1])) if peername else None
 
 
 def _error(status: int, code: str, description: str = "") -> web.Response:
