@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from codex_login.adapters.clock import SystemClock
 from codex_login.adapters.process_memory import keep_memory_private
 from codex_login.application.service import AuthService
-from codex_login.application.status import Status
 from codex_login.domain.choice import looked_for
 from codex_login.domain.errors import (
     CodexLoginError,
@@ -53,6 +52,7 @@ from codex_login.entrypoints.settings import Settings, environment_help
 
 if TYPE_CHECKING:
     from codex_login.application.signin import LoginOutcome
+    from codex_login.application.status import Status
     from codex_login.domain.accounts import Account
     from codex_login.domain.device import DeviceCode
     from codex_login.domain.record import CredentialRecord

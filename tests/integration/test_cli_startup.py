@@ -52,10 +52,10 @@ print(json.dumps({
 }), file=sys.stderr)
 """
 
-# The product's modules `status` loads, and `token`. Adding one here costs every
-# `token` a few hundred microseconds or more: load it where it is used when only a
-# rarer path needs it (python -X importtime shows what a module costs).
-STATUS = {
+# The product's modules `status` and `token` both load, then each its own. Adding one
+# here costs every `token` a few hundred microseconds or more: load it where it is used
+# when only a rarer path needs it (python -X importtime shows what a module costs).
+BOTH = {
     "codex_login",
     "codex_login._lazy",
     "codex_login.adapters",
@@ -74,7 +74,6 @@ STATUS = {
     "codex_login.application.options",
     "codex_login.application.seam",
     "codex_login.application.service",
-    "codex_login.application.status",
     "codex_login.domain",
     "codex_login.domain.choice",
     "codex_login.domain.claims",
@@ -101,8 +100,8 @@ STATUS = {
     "codex_login.entrypoints.settings",
 }
 HOT_PATH = {
-    "status": STATUS,
-    "token": STATUS | {"codex_login.application.auth_manager", "codex_login.domain.refresh"},
+    "status": BOTH | {"codex_login.application.status"},
+    "token": BOTH | {"codex_login.application.auth_manager", "codex_login.domain.refresh"},
 }
 
 # Packages a read-only command never needs (each costs milliseconds): the HTTP and
