@@ -32,13 +32,34 @@ def keep_memory_private(dumpable: str | None) -> bool:
     if dumpable == "1" or not sys.platform.startswith("linux"):
         return False
     try:
-        # Imported on call: only a process that asks pays for ctypes (a few ms).
-        import ctypes  # noqa: PLC0415
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-        # prctl is variadic and the kernel reads unsigned longs: pass them at full width,
-        # so no stale upper half of a register makes the call fail.
-        zero = ctypes.c_ulong(0)
-        return int(prctl(PR_SET_DUMPABLE, zero, zero, zero, zero)) == 0
+        return _prctl(PR_SET_DUMPABLE, 0) == 0
     except (ImportError, OSError, AttributeError):  # no ctypes, no libc, no prctl
         return False
+
+
+def _prctl(option: int, arg: int) -> int:
+    """libc's ``prctl(option, arg, 0, 0, 0)``.
+
+    Through ``_ctypes``, the C half of ctypes, imported on call: ``import ctypes``
+    defines some forty types at import and costs every command about 1.5 ms, for the
+    two this call needs, defined here as ctypes defines them.
+    """
+    import _ctypes  # noqa: PLC0415
+
+    # The stubs make _SimpleCData generic; at run time it cannot be subscripted.
+    class CInt(_ctypes._SimpleCData):  # type: ignore[type-arg]
+        _type_ = "i"
+
+    class CULong(_ctypes._SimpleCData):  # type: ignore[type-arg]
+        _type_ = "L"
+
+    class Prctl(_ctypes.CFuncPtr):
+        _flags_ = _ctypes.FUNCFLAG_CDECL
+        _restype_ = CInt
+
+    program = _ctypes.dlopen(None, 0)  # type: ignore[arg-type]  # None: dlopen(NULL), unstubbed
+    prctl = Prctl(_ctypes.dlsym(program, "prctl"))
+    # prctl is variadic and the kernel reads unsigned longs: pass them at full width,
+    # so no stale upper half of a register makes the call fail.
+    value, zero = CULong(arg), CULong(0)
+    return int(prctl(option, value, zero, zero, zero))

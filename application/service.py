@@ -10,7 +10,6 @@ import attrs
 
 from codex_login.application.options import AuthOptions
 from codex_login.application.seam import Seam, SeamEndpoint
-from codex_login.application.status import Status, get_status
 from codex_login.domain.errors import ConfigurationError, NotLoggedIn, StorageError
 from codex_login.domain.login_policy import LoginMethod
 from codex_login.domain.resolution import ResolvedAuth
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
     from codex_login.application.device_login import DeviceLogin
     from codex_login.application.logout import LogoutResult
     from codex_login.application.signin import LoginOutcome, SignIn
+    from codex_login.application.status import Status
     from codex_login.domain.accounts import Account
     from codex_login.domain.device import DeviceCode
     from codex_login.domain.ports import AccountShelf, Clock, CredentialStore, TokenEndpoint
@@ -111,6 +111,8 @@ class AuthService:
 
         Raises PolicyViolation when the login that would be used breaks the login policy.
         """
+        from codex_login.application.status import get_status  # noqa: PLC0415  (not for `token`)
+
         return get_status(store=self.store, clock=self.clock, options=self.options)
 
     def credentials(self) -> ResolvedAuth | None:

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from codex_login.adapters.clock import SystemClock
 from codex_login.adapters.process_memory import keep_memory_private
 from codex_login.application.service import AuthService
-from codex_login.application.status import Status
 from codex_login.domain.choice import looked_for
 from codex_login.domain.errors import (
     CodexLoginError,
@@ -38,7 +37,6 @@ from codex_login.domain.errors import (
 from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.masking import mask_api_key, scrub
 from codex_login.domain.modes import AuthMode
-from codex_login.domain.outcomes import outcome_of
 from codex_login.domain.plans import plan_name
 from codex_login.domain.printable import printable
 from codex_login.domain.timestamps import format_timestamp
@@ -54,6 +52,7 @@ from codex_login.entrypoints.settings import Settings, environment_help
 
 if TYPE_CHECKING:
     from codex_login.application.signin import LoginOutcome
+    from codex_login.application.status import Status
     from codex_login.domain.accounts import Account
     from codex_login.domain.device import DeviceCode
     from codex_login.domain.record import CredentialRecord
@@ -115,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             for cause in _causes(exc):
                 _say_scrubbed(f"  caused by {type(cause).__name__}: {cause}", service)
+        from codex_login.domain.outcomes import outcome_of  # noqa: PLC0415  (only on failure)
+
         # Only `token`, what scripts call, tells "sign in" (4) from "try again" (1) apart:
         # `status` keeps the Codex CLI's codes, the others 1 for any failure.
         return outcome_of(exc).exit_code if args.command == "token" else EXIT_FAILURE
@@ -375,7 +376,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     """The top-level parser, and each command's parser by name (for its usage errors)."""
     parser = argparse.ArgumentParser(
         prog="codex-login",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         description=(
             "Sign in with ChatGPT or an OpenAI API key, and hand out valid bearer tokens.\n"
             "Credentials live in $CODEX_HOME/auth.json (or the store CODEX_LOGIN_STORE\n"
@@ -394,14 +395,17 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     parser.add_argument("-v", "--verbose", action="store_true", help="say more")
     # The global options after the command too (`codex-login status -v --codex-home DIR`);
     # SUPPRESS keeps a value given before the command from being reset by this default.
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=HelpFormatter)
     common.add_argument(
         "--codex-home", type=Path, metavar="DIR", default=argparse.SUPPRESS, help=CODEX_HOME_HELP
     )
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="say more"
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # prog: what argparse would lay out a usage line (and measure the terminal) to find
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", prog="codex-login"
+    )
     commands: dict[str, argparse.ArgumentParser] = {}
 
     def command(name: str, summary: str, about: str, epilog: str) -> argparse.ArgumentParser:
@@ -411,7 +415,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
             help=summary,
             description=about,
             epilog=epilog,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=HelpFormatter,
         )
         return commands[name]
 
@@ -518,6 +522,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "help",
         help="show the help of codex-login or of one command",
         description="Show the help of codex-login, or of COMMAND (the same as COMMAND --help).",
+        formatter_class=SizedHelpFormatter,
     )
     help_.add_argument(
         "topic", nargs="?", choices=[*commands, "help"], metavar="COMMAND", help="a command"
@@ -584,6 +589,46 @@ def _account_commands(
             metavar="NAME",
             help="act on this stored login (name, email or workspace id) without switching",
         )
+
+
+class SizedHelpFormatter(argparse.HelpFormatter):
+    """argparse's, measuring the terminal only when it lays out help.
+
+    argparse also builds a formatter for every argument it is given (to check its
+    metavar), and its own measures the terminal as it is made, with shutil: importing
+    shutil (bz2, lzma, zlib) cost every command about 1.5 ms. The width is argparse's,
+    ``shutil.get_terminal_size()``, taken when ``format_help`` runs.
+    """
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width or UNMEASURED)
+        self._measure = width is None
+        self._asked_position = max_help_position
+
+    def format_help(self) -> str:
+        if self._measure:
+            import shutil  # noqa: PLC0415  (see above)
+
+            # argparse's __init__ sizes these two from the width (minus its margin of 2)
+            self._width = shutil.get_terminal_size().columns - 2
+            self._max_help_position = min(
+                self._asked_position, max(self._width - 20, self._indent_increment * 2)
+            )
+            self._measure = False
+        return super().format_help()
+
+
+UNMEASURED = 78  # a formatter's width until it lays out help
+
+
+class HelpFormatter(SizedHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """The same, keeping the lines of the descriptions and epilogs as written."""
 
 
 class _Version(argparse.Action):

@@ -6,7 +6,6 @@ cheap, and ``help()``/``pydoc`` can browse a base install without the extras.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 import warnings
 from collections.abc import Callable, Mapping
@@ -21,6 +20,8 @@ class MissingExtra(ImportError):
 
 
 def _installed(extra: str) -> bool:
+    import importlib.util  # noqa: PLC0415  (the CLI loads this package and never needs it)
+
     module = EXTRA_MODULES[extra]
     try:
         return importlib.util.find_spec(module) is not None
