@@ -10,7 +10,13 @@ import attrs
 
 from codex_login.application.options import AuthOptions
 from codex_login.application.seam import Seam, SeamEndpoint
-from codex_login.domain.errors import ConfigurationError, NotLoggedIn, StorageError
+from codex_login.domain.errors import (
+    ConfigurationError,
+    NotLoggedIn,
+    PolicyViolation,
+    StorageError,
+    UnsupportedAuthMode,
+)
 from codex_login.domain.login_policy import LoginMethod
 from codex_login.domain.resolution import ResolvedAuth
 
@@ -264,8 +270,6 @@ class AuthService:
     def _allowed_to_switch_to(self, record: CredentialRecord) -> None:
         """The login policy governs a switch as it governs a login: the credential the
         record would hand out (the one rule, without the environment keys) is checked."""
-        from codex_login.domain.errors import PolicyViolation, UnsupportedAuthMode  # noqa: PLC0415
-
         own = self.options.without_environment_keys()
         try:
             choice = own.choose(record, location="that account")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.adapters.clock import SystemClock
-from codex_login.adapters.codex_config import load_login_policy
+from codex_login.adapters.codex_config import load_login_policy, secret_auth_storage
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
 from codex_login.adapters.owned_paths import owners_from
@@ -149,7 +149,6 @@ def keyring_store_for(
     keyring first and auth.json after, and says when it falls back.
     """
     from codex_login.adapters import keyring_store  # noqa: PLC0415
-    from codex_login.adapters.codex_config import secret_auth_storage  # noqa: PLC0415
 
     encrypted = secret_auth_storage(config)
     backend = keyring_store.system_keyring()
