@@ -1,11 +1,13 @@
 """Cold-start wall time of `codex-login status` and `token`, beside `python -c pass`, in one run.
 
-    python bench/cli_startup.py [--runs 40]
+    python bench/cli_startup.py [--runs 40] [--against VENV]
 
 Runs are interleaved so that machine noise hits every command alike. Two more
 baselines show what the design card's packages cost on their own: importing
 attrs, and attrs with cattrs. When the Codex CLI binary is installed (see
-.ci/install-codex.sh), its `login status` on the same files is measured too.
+.ci/install-codex.sh), its `login status` on the same files is measured too. With
+``--against VENV`` the `codex-login` of another install (an older release, say) runs
+in the same rounds, so a before/after comparison shares the machine's noise.
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ def homes(root: Path) -> dict[str, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--against", type=Path, help="another virtual environment to compare")
     args = parser.parse_args()
+    other = str(args.against / "bin" / "codex-login") if args.against else None
     with tempfile.TemporaryDirectory() as root:
         cases: dict[str, tuple[list[str], dict[str, str]]] = {}
         base_env = {"PATH": os.environ.get("PATH", ""), "HOME": root}
@@ -79,6 +83,9 @@ def main() -> None:
             env = {**base_env, "CODEX_HOME": str(home)}
             cases[f"codex-login status, {name}"] = ([CLI, "status"], env)
             cases[f"codex-login token, {name}"] = ([CLI, "token"], env)
+            if other:
+                cases[f"  --against: status, {name}"] = ([other, "status"], env)
+                cases[f"  --against: token, {name}"] = ([other, "token"], env)
             if codex:
                 cases[f"codex login status, {name}"] = ([codex, "login", "status"], env)
         samples: dict[str, list[float]] = {name: [] for name in cases}
