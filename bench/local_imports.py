@@ -27,7 +27,7 @@ def top_level_modules(tree: ast.Module) -> set[str]:
 
 def local_imports(tree: ast.Module) -> list[tuple[int, str, list[str]]]:
     """(line, module, names) of every import inside a function."""
-    found = []
+    found: list[tuple[int, str, list[str]]] = []
     for function in ast.walk(tree):
         if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
