@@ -30,8 +30,8 @@ from codex_login.domain.outcomes import OUTCOMES, row_of
 from codex_login.entrypoints.settings import Settings
 
 MARKER = re.compile(r"^<!-- generated: (\w+) -->$", re.MULTILINE)
-# A command's line in the top-level help: four spaces, the name, two or more spaces.
-COMMAND_LINE = re.compile(r"^    ([a-z][a-z-]*)\s{2,}\S", re.MULTILINE)
+# A command's line in the top-level help: an indent, the name, two or more spaces, its text.
+COMMAND_LINE = re.compile(r"^ {2,}([a-z][a-z-]*) {2,}\S", re.MULTILINE)
 HELP_WIDTH = "100"
 
 
@@ -71,14 +71,17 @@ def help_text(*args: str) -> str:
 
 def commands() -> list[str]:
     """The commands, in the order the top-level help lists them."""
-    return COMMAND_LINE.findall(help_text("--help").split("options:")[0])
+    found = COMMAND_LINE.findall(help_text("--help").split("options:")[0])
+    if not found:
+        raise SystemExit("docs: `codex-login --help` lists no command the hook can read")
+    return found
 
 
 def cli_page() -> str:
     parts = ["```text", help_text("--help"), "```"]
     for command in commands():
         parts += ["", f"### `codex-login {command}`", "", "```text"]
-        parts += [help_text("help", command)]
+        parts += [help_text(command, "--help")]
         parts += ["```"]
     return "\n".join(parts)
 
