@@ -93,6 +93,15 @@ def test_the_readme_has_its_quickstarts() -> None:
     assert len(snippets_of(README)) >= 2
 
 
+def test_the_readme_is_a_landing_page_whose_links_lead_somewhere() -> None:
+    text = README.read_text()
+    assert len(text.splitlines()) <= 150
+    targets = re.findall(r"\]\(((?!https?:)[^)#]+)", text)
+    assert "docs/index.md" in targets
+    assert "bench/README.md" in targets
+    assert [target for target in targets if not (ROOT / target).exists()] == []
+
+
 def test_the_docs_have_snippets_and_every_one_runs_or_says_why_not() -> None:
     in_docs = [snippet for snippet in SNIPPETS if snippet.name.startswith("docs/")]
     assert len(in_docs) >= 10
