@@ -1,4 +1,6 @@
-"""Every Python snippet in the README runs as pasted, against local stand-ins for the world.
+"""Every Python snippet in the README and in docs/ runs as pasted, against local stand-ins
+for the world. A block the docs mean as an illustration only says so on the line before
+its fence, with a reason: ``<!-- not run: the reason -->``; it is reported as skipped.
 
 The environment each snippet sees: a CODEX_HOME holding a ChatGPT login at a fake
 issuer (also the configured issuer, for new logins), an OpenAI-style API on
@@ -14,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 from codex_login.adapters.file_store import FileCredentialStore
@@ -22,8 +25,33 @@ from support.cli import clean_env
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.loopback_api import LoopbackApi, serving
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-SNIPPETS = re.findall(r"^```python\n(.*?)^```", README.read_text(), re.MULTILINE | re.DOTALL)
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
+BLOCK = re.compile(
+    r"^(?:<!-- not run: (?P<reason>[^\n]+?) -->\n)?```python\n(?P<code>.*?)^```",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+@attrs.frozen
+class Snippet:
+    """One Python block: where it is, its code, and why it is not run (None: it runs)."""
+
+    name: str
+    code: str
+    not_run: str | None
+
+
+def snippets_of(page: Path) -> list[Snippet]:
+    where = page.relative_to(ROOT).as_posix()
+    return [
+        Snippet(f"{where}-{n}", match["code"], match["reason"])
+        for n, match in enumerate(BLOCK.finditer(page.read_text()))
+    ]
+
+
+SNIPPETS = [snippet for page in PAGES for snippet in snippets_of(page)]
 FOLLOW = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=30).read()"
 BROWSER = """#!/bin/sh
 "{python}" -c '{follow}' "$1" >/dev/null 2>&1 &
@@ -61,17 +89,34 @@ def environment(home: Path, issuer: FakeIssuer, api: LoopbackApi) -> dict[str, s
     )
 
 
-def test_the_readme_has_snippets() -> None:
-    assert len(SNIPPETS) >= 8
+def test_the_readme_has_its_quickstarts() -> None:
+    assert len(snippets_of(README)) >= 2
 
 
-@pytest.mark.parametrize("snippet", SNIPPETS, ids=[f"snippet-{n}" for n in range(len(SNIPPETS))])
-def test_a_readme_snippet_runs_as_pasted(
-    snippet: str, tmp_path: Path, issuer: FakeIssuer, api: LoopbackApi
+def test_the_readme_is_a_landing_page_whose_links_lead_somewhere() -> None:
+    text = README.read_text()
+    assert len(text.splitlines()) <= 150
+    targets = re.findall(r"\]\(((?!https?:)[^)#]+)", text)
+    assert "docs/index.md" in targets
+    assert "bench/README.md" in targets
+    assert [target for target in targets if not (ROOT / target).exists()] == []
+
+
+def test_the_docs_have_snippets_and_every_one_runs_or_says_why_not() -> None:
+    in_docs = [snippet for snippet in SNIPPETS if snippet.name.startswith("docs/")]
+    assert len(in_docs) >= 10
+    assert all(snippet.not_run is None or snippet.not_run.strip() for snippet in in_docs)
+
+
+@pytest.mark.parametrize("snippet", SNIPPETS, ids=[snippet.name for snippet in SNIPPETS])
+def test_a_snippet_runs_as_pasted(
+    snippet: Snippet, tmp_path: Path, issuer: FakeIssuer, api: LoopbackApi
 ) -> None:
+    if snippet.not_run is not None:
+        pytest.skip(f"marked not run: {snippet.not_run}")
     env = environment(tmp_path / "codex", issuer, api)
-    if "def test_" in snippet:
-        (tmp_path / "test_snippet.py").write_text(snippet)
+    if "def test_" in snippet.code:
+        (tmp_path / "test_snippet.py").write_text(snippet.code)
         command = [
             sys.executable,
             "-m",
@@ -82,7 +127,7 @@ def test_a_readme_snippet_runs_as_pasted(
             "test_snippet.py",
         ]
     else:
-        command = [sys.executable, "-c", snippet]
+        command = [sys.executable, "-c", snippet.code]
     result = subprocess.run(
         command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
     )

@@ -12,8 +12,9 @@ Shipped with the package (the pytest parts need the ``testing`` extra:
 - ``codex_login.testing.clock``: ``SettableClock`` (``now()``, ``advance()``, ``set()``).
 - ``codex_login.testing.contract``: ``CredentialStoreContract``, the test suite
   every credential store passes, for your own store.
-- ``codex_login.testing.plugin``: pytest fixtures, active wherever codex-login is
-  installed: ``codex_fake_issuer``, ``codex_settable_clock``, ``codex_home``,
+- ``codex_login.testing.plugin``: pytest fixtures, opt-in (``pytest_plugins =
+  ["codex_login.testing.plugin"]`` in a conftest.py, or ``pytest -p
+  codex_login.testing.plugin``): ``codex_fake_issuer``, ``codex_settable_clock``, ``codex_home``,
   ``codex_auth`` (a ``CodexAuth`` logged in at the fake issuer), ``codex_async_auth``.
 - ``MemoryCredentialStore`` (from ``codex_login.adapters.memory_store``), for
   tests that need no file.

@@ -1,8 +1,9 @@
 """The codex-login pytest plugin: fixtures for testing code that signs in with codex-login.
 
-pytest loads it through the ``pytest11`` entry point in every session where
-codex-login is installed, so it defines fixtures only (their names all say
-``codex``) and imports nothing heavy until a test asks for one.
+Opt-in: installing codex-login adds nothing to other projects' pytest sessions. Load
+it with ``pytest_plugins = ["codex_login.testing.plugin"]`` in your top-level
+conftest.py, or ``pytest -p codex_login.testing.plugin``. It defines fixtures only
+(their names all say ``codex``) and imports nothing heavy until a test asks for one.
 
 - ``codex_fake_issuer``: a running ``FakeIssuer`` (``codex_login.testing.issuer``),
   stopped after the test.
