@@ -27,7 +27,8 @@ from typing import Any
 import attrs
 import pytest
 
-from codex_login.adapters.redis_store import Keys, RedisCredentialStore, connect
+from codex_login.adapters.redis.config import Keys, connect
+from codex_login.adapters.redis.store import RedisCredentialStore
 from codex_login.domain.errors import MalformedCredentials
 from codex_login.testing.issuer import Failure, FakeIssuer
 from support.cli import CLI, clean_env, run_cli
@@ -55,7 +56,8 @@ API_KEY = "sk-test-redis-faults-0123456789"
 # request is next). It prints one JSON line: the token, or the error.
 HOLDER = r"""
 import asyncio, contextlib, json, os, sys
-from codex_login.adapters.redis_store import RedisCredentialStore, connect
+from codex_login.adapters.redis.config import connect
+from codex_login.adapters.redis.store import RedisCredentialStore
 from codex_login.entrypoints.bootstrap import bootstrap
 
 url, prefix, issuer, ttl, signal_fd, go_fd, where = sys.argv[1:8]

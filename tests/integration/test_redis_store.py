@@ -19,12 +19,9 @@ import trustme
 
 import codex_login.adapters
 from codex_login.adapters import auth_json
-from codex_login.adapters import redis_store as redis_store_module
-from codex_login.adapters.redis_store import (
-    Keys,
-    RedisCredentialStore,
-    connect,
-)
+from codex_login.adapters.redis import version_cache
+from codex_login.adapters.redis.config import Keys, connect
+from codex_login.adapters.redis.store import RedisCredentialStore
 from codex_login.domain.errors import (
     ConfigurationError,
     LeaseLost,
@@ -229,7 +226,7 @@ def test_a_cached_version_is_read_again_after_its_maximum_age(
     redis_server: RedisServer, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A listener cut silently would never announce a change: the cache expires anyway."""
-    monkeypatch.setattr(redis_store_module, "CACHE_MAX_AGE", 0.0)
+    monkeypatch.setattr(version_cache, "CACHE_MAX_AGE", 0.0)
     cached = store(redis_server, redis_prefix, client_side_cache=True)
     store(redis_server, redis_prefix).save(chatgpt_record())
     cached.fingerprint()
@@ -697,8 +694,9 @@ def test_without_the_redis_package_the_error_says_how_to_install_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "redis", None)
-    monkeypatch.delitem(sys.modules, "codex_login.adapters.redis_store")
-    monkeypatch.delattr(codex_login.adapters, "redis_store")
+    for module in [name for name in sys.modules if name.startswith("codex_login.adapters.redis")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.delattr(codex_login.adapters, "redis")
     environ = {"CODEX_LOGIN_REDIS_URL": "redis://127.0.0.1:1/0"}
     with pytest.raises(ConfigurationError) as caught:
         make_store("redis", tmp_path, environ=environ)
