@@ -42,6 +42,7 @@ from support.redis_server import (  # noqa: F401  (fixtures)
     redis_server_fixture,
     running_redis,
 )
+from support.waiting import wait_until
 
 PASSWORD = "correct-horse-battery-staple"
 API_KEY = "sk-test-redis-0123456789"
@@ -183,14 +184,6 @@ def test_a_writer_whose_lease_expired_cannot_overwrite_a_newer_record(
     assert stored_bytes(redis_server, redis_prefix) == auth_json.encode(chatgpt_record(2))
 
 
-def until(condition: Callable[[], bool]) -> None:
-    """Poll ``condition`` until it holds (the paused lease has expired), within WAIT."""
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, "the lease never expired"
-        time.sleep(0.01)
-
-
 def test_a_writer_whose_lease_expired_while_nobody_else_wrote_still_commits(
     redis_server: RedisServer, redis_prefix: str
 ) -> None:
@@ -201,7 +194,7 @@ def test_a_writer_whose_lease_expired_while_nobody_else_wrote_still_commits(
     with paused.exclusive():
         assert paused.load() is not None
         with contextlib.closing(redis_server.client()) as client:
-            until(lambda: not client.exists(lock))  # expired, and nobody took it
+            wait_until(lambda: not client.exists(lock), WAIT, "the lease to expire")
         paused.save(chatgpt_record(3))
     assert stored_bytes(redis_server, redis_prefix) == auth_json.encode(chatgpt_record(3))
 
@@ -215,7 +208,11 @@ def test_a_writer_whose_lease_another_writer_holds_now_is_refused(
     with paused.exclusive():
         assert paused.load() is not None
         with contextlib.closing(redis_server.client()) as client:
-            until(lambda: bool(client.set(lock, "another-writer", nx=True, px=30_000)))
+            wait_until(
+                lambda: client.set(lock, "another-writer", nx=True, px=30_000),
+                WAIT,
+                "the lease to expire",
+            )
             with pytest.raises(LeaseLost, match="may be another writer's now"):
                 paused.save(chatgpt_record(3))
             client.delete(lock)

@@ -9,6 +9,7 @@ See ``CODEX_PEER_NOTES.md`` beside this file for the measured behaviour.
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -23,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+
+from support.servers import serve_in_thread
 
 CODEX_VERSION = "0.171.0"
 CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
@@ -296,14 +299,14 @@ class LoopbackServer:
         self._cond = threading.Condition()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._serving = contextlib.ExitStack()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def __enter__(self) -> LoopbackServer:
-        self._thread.start()
+        self._serving.enter_context(serve_in_thread(self._httpd, name="codex-peer-loopback"))
         return self
 
     def __exit__(
@@ -312,8 +315,7 @@ class LoopbackServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._serving.close()
 
     def matching(self, route: str) -> list[RecordedRequest]:
         with self._cond:
