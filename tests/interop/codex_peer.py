@@ -224,15 +224,6 @@ def write_auth_json(codex_home: Path, record: Mapping[str, Any] | bytes) -> Path
 # --------------------------------------------------------------------------- locks / waiting
 
 
-def wait_for(cond: Callable[[], bool], timeout: float, what: str = "condition") -> None:
-    """Poll ``cond`` every 10 ms until true; raise TimeoutError after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
-
-
 def flock_is_free(path: Path) -> bool:
     """True when no other open file description holds a flock on ``path``.
 
