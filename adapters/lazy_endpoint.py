@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from codex_login.adapters.oauth_http import HttpTokenEndpoint
+    from codex_login.adapters.oauth.endpoint import HttpTokenEndpoint
     from codex_login.domain.device import DeviceCode, DevicePending
     from codex_login.domain.issuer import IssuerConfig
     from codex_login.domain.login import AuthorizationRequest
@@ -26,7 +26,7 @@ class LazyHttpTokenEndpoint:
     @property
     def real(self) -> HttpTokenEndpoint:
         if self._real is None:
-            from codex_login.adapters.oauth_http import HttpTokenEndpoint  # noqa: PLC0415
+            from codex_login.adapters.oauth.endpoint import HttpTokenEndpoint  # noqa: PLC0415
 
             self._real = HttpTokenEndpoint(ca_file=self._ca_file)
         return self._real

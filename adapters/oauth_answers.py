@@ -5,7 +5,7 @@ An issuer's JSON is read leniently, as OAuth clients must: a text field that is
 missing, empty or not a string is absent (``None``), a flag is set only by
 ``true``, a number of seconds is a positive number (or numeric string) under a day
 or absent, and keys we do not use are ignored. What an absent field means (an
-error, a default) is for the caller to decide: ``oauth_http`` says which one
+error, a default) is for the caller to decide: ``oauth.endpoint`` says which one
 was missing, in the words of the RFC that requires it.
 """
 

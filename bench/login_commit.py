@@ -35,7 +35,7 @@ from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from codex_login.adapters.file_store import FileCredentialStore
-from codex_login.adapters.oauth_http import HttpTokenEndpoint
+from codex_login.adapters.oauth.endpoint import HttpTokenEndpoint
 from codex_login.application.signin import LoginOutcome
 from codex_login.domain.record import CredentialRecord
 from codex_login.entrypoints.bootstrap import bootstrap

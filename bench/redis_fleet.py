@@ -44,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from timing import Call, fresh_document, measure
 
 from codex_login.adapters.file_store import FileCredentialStore
-from codex_login.adapters.redis_store import Keys, RedisCredentialStore, connect
+from codex_login.adapters.redis.config import Keys, connect
+from codex_login.adapters.redis.store import RedisCredentialStore
 from codex_login.domain.ports import CredentialStore
 from codex_login.entrypoints.bootstrap import bootstrap
 from support.cli import clean_env, run_each

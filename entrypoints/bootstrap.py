@@ -211,10 +211,11 @@ def redis_store_from(
     settings: RedisSettings, *, lock_timeout: float, notify: Callable[[str], None] | None
 ) -> CredentialStore:
     """The Redis store; the redis package loads only now (its absence is a ConfigurationError)."""
-    from codex_login.adapters import redis_store  # noqa: PLC0415
+    from codex_login.adapters.redis.config import connect  # noqa: PLC0415
+    from codex_login.adapters.redis.store import RedisCredentialStore  # noqa: PLC0415
 
-    client = redis_store.connect(settings.url, password=settings.password, ca_file=settings.ca_file)
-    return redis_store.RedisCredentialStore(
+    client = connect(settings.url, password=settings.password, ca_file=settings.ca_file)
+    return RedisCredentialStore(
         client, prefix=settings.prefix, lock_timeout=lock_timeout, notify=notify
     )
 
@@ -222,16 +223,18 @@ def redis_store_from(
 def redis_shelf_from(
     settings: RedisSettings, *, lock_timeout: float, notify: Callable[[str], None] | None
 ) -> AccountShelf:
-    from codex_login.adapters import redis_store  # noqa: PLC0415
+    from codex_login.adapters.redis.config import connect  # noqa: PLC0415
+    from codex_login.adapters.redis.shelf import RedisShelf  # noqa: PLC0415
+    from codex_login.adapters.redis.store import RedisCredentialStore  # noqa: PLC0415
 
-    client = redis_store.connect(settings.url, password=settings.password, ca_file=settings.ca_file)
+    client = connect(settings.url, password=settings.password, ca_file=settings.ca_file)
 
-    def slot(name: str) -> redis_store.RedisCredentialStore:
-        return redis_store.RedisCredentialStore(
+    def slot(name: str) -> RedisCredentialStore:
+        return RedisCredentialStore(
             client, prefix=settings.prefix, name=name, lock_timeout=lock_timeout, notify=notify
         )
 
-    return redis_store.RedisShelf(client, slot, prefix=settings.prefix)
+    return RedisShelf(client, slot, prefix=settings.prefix)
 
 
 def issuer_from(

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from codex_login.adapters.file_store import FileCredentialStore
     from codex_login.adapters.keyring_store import KeyringCredentialStore
     from codex_login.adapters.memory_store import MemoryCredentialStore
-    from codex_login.adapters.redis_store import RedisCredentialStore
+    from codex_login.adapters.redis.store import RedisCredentialStore
     from codex_login.domain.ports import (
         AccountShelf,
         Clock,
@@ -37,7 +37,7 @@ _WHERE = {
     "MemoryCredentialStore": "codex_login.adapters.memory_store",
     "KeyringCredentialStore": "codex_login.adapters.keyring_store",
     "EncryptedCredentialStore": "codex_login.adapters.encrypted_store",
-    "RedisCredentialStore": "codex_login.adapters.redis_store",
+    "RedisCredentialStore": "codex_login.adapters.redis.store",
     "AutoCredentialStore": "codex_login.adapters.auto_store",
     "CredentialStore": _PORTS,
     "AccountShelf": _PORTS,

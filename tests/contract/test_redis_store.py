@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from codex_login.adapters.redis_store import RedisCredentialStore, connect
+from codex_login.adapters.redis.config import connect
+from codex_login.adapters.redis.store import RedisCredentialStore
 from codex_login.testing.contract import CredentialStoreContract, StoreFactory
 from support.redis_server import (  # noqa: F401  (fixtures)
     RedisServer,

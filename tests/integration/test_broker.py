@@ -6,7 +6,6 @@ import asyncio
 import http.client
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from support import broker as served
 from support.cli import clean_env, run_cli
 from support.fake_issuer import Failure, FakeIssuer, running_issuer
 from support.logins import stored, write_login
+from support.servers import loop_in_thread, run_in
 
 
 @pytest.fixture
@@ -38,18 +38,15 @@ def running_broker(home: Path, issuer: FakeIssuer) -> Iterator[tuple[Path, list[
     lines: list[str] = []
     broker = Broker(service, access_log=lines.append)
     path = home / "broker.sock"
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
     listener = unix_listener(path)
-    asyncio.run_coroutine_threadsafe(broker.start([listener]), loop).result(30)
     try:
-        yield path, lines
+        with loop_in_thread("broker") as loop:
+            run_in(loop, broker.start([listener]))
+            try:
+                yield path, lines
+            finally:
+                run_in(loop, broker.stop())
     finally:
-        asyncio.run_coroutine_threadsafe(broker.stop(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)
-        loop.close()
         listener.close()
 
 

@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 
 from codex_login.adapters.file_store import FileCredentialStore
-from codex_login.adapters.oauth_http import HttpTokenEndpoint
+from codex_login.adapters.oauth.endpoint import HttpTokenEndpoint
 from codex_login.adapters.port_claims import PortClaims
 from codex_login.application.service import AuthService
 from codex_login.application.signin import LoginOutcome

@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from support.cli import CLI, clean_env, run_cli
 from support.locks import in_syscall
 from support.records import chatgpt_document
 from support.tokens import id_token
+from support.waiting import wait_until
 
 KEY = "sk-test-123456789"
 API_KEY_FILE = b'{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "sk-test-123456789"\n}'
@@ -97,11 +97,7 @@ def test_interrupting_login_exits_130_and_writes_nothing(tmp_path: Path) -> None
 
 def _wait_until_reading_stdin(pid: int) -> None:
     """Wait for the child to block in read(2) on fd 0, where Ctrl-C would reach it."""
-    deadline = time.monotonic() + 30
-    while not in_syscall(pid, "read", first_argument=0):
-        if time.monotonic() > deadline:
-            pytest.fail("the command never started reading stdin")
-        time.sleep(0.01)
+    wait_until(lambda: in_syscall(pid, "read", first_argument=0), 30, "a read of stdin")
 
 
 # -- read-only commands ---------------------------------------------------------------

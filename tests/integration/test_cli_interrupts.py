@@ -8,8 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -20,6 +19,7 @@ from support.cli import CLI
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.locks import lock_held_elsewhere
 from support.logins import issuer_env, stored, write_login
+from support.waiting import wait_until
 
 INTERRUPTED = "Interrupted, but the refreshed tokens were saved; run the command again."
 
@@ -28,14 +28,6 @@ INTERRUPTED = "Interrupted, but the refreshed tokens were saved; run the command
 def issuer() -> Iterator[FakeIssuer]:
     with running_issuer(FakeIssuer()) as running:
         yield running
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition did not come true in time")
-        time.sleep(0.01)
 
 
 def start_token(env: dict[str, str]) -> subprocess.Popen[str]:

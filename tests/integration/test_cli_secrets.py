@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from codex_login.testing.issuer.app import IssuerRoutes, issuer_app
 from support.cli import run_cli
 from support.fake_issuer import Failure, FakeIssuer, running_issuer
 from support.logins import issuer_env, stored, write_login
@@ -20,16 +21,23 @@ STORED_KEY = "sk-stored-0123456789"
 ENV_KEY = "sk-environment-0123456789"
 
 
-class EchoingRevoker(FakeIssuer):
-    """An issuer whose revocation endpoint fails and quotes the token it was sent."""
+class EchoingRevocation(IssuerRoutes):
+    """A revocation endpoint that fails and quotes the token it was sent."""
 
-    async def _revoke(self, request: web.Request) -> web.Response:
-        recorded = await self._record(request)
+    async def revoke(self, request: web.Request) -> web.Response:
+        recorded = await self.record(request)
         token = recorded.json["token"]
         return web.json_response(
             {"error": "invalid_request", "error_description": f"cannot revoke {token}"},
             status=400,
         )
+
+
+class EchoingRevoker(FakeIssuer):
+    """An issuer whose revocation endpoint fails and quotes the token it was sent."""
+
+    def app(self) -> web.Application:
+        return issuer_app(self, EchoingRevocation)
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ import json
 import signal
 import subprocess
 import threading
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,20 +19,13 @@ from support.cli import CLI, clean_env, run_cli, start_browser_login
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import write_login
 from support.tokens import access_token
+from support.waiting import wait_until
 
 
 @pytest.fixture
 def issuer() -> Iterator[FakeIssuer]:
     with running_issuer(FakeIssuer()) as running:
         yield running
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition did not come true in time")
-        time.sleep(0.01)
 
 
 def log_in(home: Path, issuer: FakeIssuer) -> subprocess.Popen[str]:

@@ -26,6 +26,8 @@ from codex_login.domain.device import DeviceCode
 from codex_login.domain.errors import ConfigurationError, ForeignEndpoint, LoginError
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID, DEFAULT_ISSUER
 from codex_login.stores import MemoryCredentialStore
+from codex_login.testing.issuer.app import IssuerRoutes, issuer_app
+from codex_login.testing.issuer.state import IssuerState
 from support.cli import clean_env, run_cli
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import write_login
@@ -46,13 +48,22 @@ class Relaying(FakeIssuer):
         super().__init__()
         self.honest = honest
 
-    async def _authorize(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
+    def app(self) -> web.Application:
+        return issuer_app(self, lambda state: RelayingRoutes(state, self.honest))
+
+
+class RelayingRoutes(IssuerRoutes):
+    def __init__(self, state: IssuerState, honest: FakeIssuer) -> None:
+        super().__init__(state)
+        self.honest = honest
+
+    async def authorize(self, request: web.Request) -> web.StreamResponse:
+        await self.record(request)
         query = {**request.query, "client_id": DEFAULT_CLIENT_ID}
         raise web.HTTPFound(f"{self.honest.url}/oauth/authorize?{urlencode(query)}")
 
-    async def _device_code(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
+    async def device_code(self, request: web.Request) -> web.StreamResponse:
+        await self.record(request)
         body = urlencode({"client_id": DEFAULT_CLIENT_ID, "scope": "openid"}).encode()
         answer = await asyncio.to_thread(_post, f"{self.honest.url}/oauth/device/code", body)
         return web.json_response(answer)

@@ -135,7 +135,7 @@ def test_every_listed_name_resolves(name: str) -> None:
 
 def test_the_readme_stores_are_importable_from_the_package() -> None:
     assert EncryptedCredentialStore.__module__ == "codex_login.adapters.encrypted_store"
-    assert RedisCredentialStore.__module__ == "codex_login.adapters.redis_store"
+    assert RedisCredentialStore.__module__ == "codex_login.adapters.redis.store"
 
 
 def test_importing_the_public_modules_loads_no_heavy_dependency() -> None:

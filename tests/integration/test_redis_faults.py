@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,8 @@ from typing import Any
 import attrs
 import pytest
 
-from codex_login.adapters.redis_store import Keys, RedisCredentialStore, connect
+from codex_login.adapters.redis.config import Keys, connect
+from codex_login.adapters.redis.store import RedisCredentialStore
 from codex_login.domain.errors import MalformedCredentials
 from codex_login.testing.issuer import Failure, FakeIssuer
 from support.cli import CLI, clean_env, run_cli
@@ -39,13 +40,13 @@ from support.redis_server import (  # noqa: F401  (fixtures)
     redis_server_fixture,
     running_redis,
 )
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 EXPIRED = timedelta(minutes=-1)
 LEASE_TTL = 1.0  # the holder's lease, in seconds
 WAIT = 30.0  # the bound on every wait for a condition
-POLL = 0.01  # the step of a poll bounded by WAIT
 LOGIN_NEEDED = 4  # `token`'s exit status when a person must log in (SPEC §5)
 API_KEY = "sk-test-redis-faults-0123456789"
 
@@ -55,7 +56,8 @@ API_KEY = "sk-test-redis-faults-0123456789"
 # request is next). It prints one JSON line: the token, or the error.
 HOLDER = r"""
 import asyncio, contextlib, json, os, sys
-from codex_login.adapters.redis_store import RedisCredentialStore, connect
+from codex_login.adapters.redis.config import connect
+from codex_login.adapters.redis.store import RedisCredentialStore
 from codex_login.entrypoints.bootstrap import bootstrap
 
 url, prefix, issuer, ttl, signal_fd, go_fd, where = sys.argv[1:8]
@@ -105,15 +107,6 @@ except Exception as exc:
     print(json.dumps({"error": type(exc).__name__, "cause": cause, "message": str(exc)}))
     sys.exit(1)
 """
-
-
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    """Poll ``condition`` until it holds; fail after WAIT seconds, naming ``what``."""
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {WAIT:g} s waiting for {what}")
-        time.sleep(POLL)
 
 
 @attrs.define
@@ -202,7 +195,7 @@ class Holder:
         it run on (and commit) before the test is ready.
         """
         os.kill(self.process.pid, signal.SIGSTOP)
-        wait_until(lambda: _state(self.process.pid) == "T", "the holder to stop")
+        wait_until(lambda: _state(self.process.pid) == "T", WAIT, "the holder to stop")
 
     def let_it_go_on(self) -> None:
         os.write(self.go, b"g")
@@ -321,7 +314,7 @@ def test_a_holder_paused_past_its_lease_cannot_overwrite_the_newer_record(shared
         holder.wait_until_held()
         holder.pause()
         holder.let_it_go_on()  # read only once it runs again
-        wait_until(lambda: not shared.lease_held(), "the paused holder's lease to expire")
+        wait_until(lambda: not shared.lease_held(), WAIT, "the paused holder's lease to expire")
         survivor = run_cli("token", env=shared.env(1), timeout=WAIT)
         assert survivor.returncode == 0, survivor.stderr
         committed = shared.record()
@@ -359,7 +352,7 @@ def test_a_holder_paused_before_its_request_does_not_spend_the_rotated_token(
         assert issuer.posts("refresh_token") == []
         holder.pause()
         holder.let_it_go_on()
-        wait_until(lambda: not shared.lease_held(), "the paused holder's lease to expire")
+        wait_until(lambda: not shared.lease_held(), WAIT, "the paused holder's lease to expire")
         survivor = run_cli("token", env=shared.env(1), timeout=WAIT)
         assert survivor.returncode == 0, survivor.stderr
         committed = shared.record()
@@ -426,8 +419,8 @@ def test_a_restart_during_a_storm_fails_cleanly_and_then_recovers(
     try:
         # Every process is in the storm: one holds the lease (its refresh held at the
         # issuer), the others wait for it, each connected to Redis.
-        wait_until(lambda: len(issuer.posts("refresh_token")) == 1, "the refresh request")
-        wait_until(lambda: connected_clients(own_server) >= count, "all 16 to connect")
+        wait_until(lambda: len(issuer.posts("refresh_token")) == 1, WAIT, "the refresh request")
+        wait_until(lambda: connected_clients(own_server) >= count, WAIT, "all 16 to connect")
         own_server.restart()
         gate.set()
         results = [child.communicate(timeout=WAIT) for child in children]

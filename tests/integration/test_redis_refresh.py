@@ -24,7 +24,8 @@ import pytest
 import redis
 
 from codex_login.adapters.file_store import FileCredentialStore
-from codex_login.adapters.redis_store import Keys, RedisCredentialStore, connect
+from codex_login.adapters.redis.config import Keys, connect
+from codex_login.adapters.redis.store import RedisCredentialStore
 from codex_login.domain.errors import SessionEnded
 from codex_login.domain.ports import CredentialStore
 from codex_login.domain.record import CredentialRecord, Loaded

@@ -19,12 +19,9 @@ import trustme
 
 import codex_login.adapters
 from codex_login.adapters import auth_json
-from codex_login.adapters import redis_store as redis_store_module
-from codex_login.adapters.redis_store import (
-    Keys,
-    RedisCredentialStore,
-    connect,
-)
+from codex_login.adapters.redis import version_cache
+from codex_login.adapters.redis.config import Keys, connect
+from codex_login.adapters.redis.store import RedisCredentialStore
 from codex_login.domain.errors import (
     ConfigurationError,
     LeaseLost,
@@ -45,6 +42,7 @@ from support.redis_server import (  # noqa: F401  (fixtures)
     redis_server_fixture,
     running_redis,
 )
+from support.waiting import wait_until
 
 PASSWORD = "correct-horse-battery-staple"
 API_KEY = "sk-test-redis-0123456789"
@@ -186,14 +184,6 @@ def test_a_writer_whose_lease_expired_cannot_overwrite_a_newer_record(
     assert stored_bytes(redis_server, redis_prefix) == auth_json.encode(chatgpt_record(2))
 
 
-def until(condition: Callable[[], bool]) -> None:
-    """Poll ``condition`` until it holds (the paused lease has expired), within WAIT."""
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, "the lease never expired"
-        time.sleep(0.01)
-
-
 def test_a_writer_whose_lease_expired_while_nobody_else_wrote_still_commits(
     redis_server: RedisServer, redis_prefix: str
 ) -> None:
@@ -204,7 +194,7 @@ def test_a_writer_whose_lease_expired_while_nobody_else_wrote_still_commits(
     with paused.exclusive():
         assert paused.load() is not None
         with contextlib.closing(redis_server.client()) as client:
-            until(lambda: not client.exists(lock))  # expired, and nobody took it
+            wait_until(lambda: not client.exists(lock), WAIT, "the lease to expire")
         paused.save(chatgpt_record(3))
     assert stored_bytes(redis_server, redis_prefix) == auth_json.encode(chatgpt_record(3))
 
@@ -218,7 +208,11 @@ def test_a_writer_whose_lease_another_writer_holds_now_is_refused(
     with paused.exclusive():
         assert paused.load() is not None
         with contextlib.closing(redis_server.client()) as client:
-            until(lambda: bool(client.set(lock, "another-writer", nx=True, px=30_000)))
+            wait_until(
+                lambda: client.set(lock, "another-writer", nx=True, px=30_000),
+                WAIT,
+                "the lease to expire",
+            )
             with pytest.raises(LeaseLost, match="may be another writer's now"):
                 paused.save(chatgpt_record(3))
             client.delete(lock)
@@ -229,7 +223,7 @@ def test_a_cached_version_is_read_again_after_its_maximum_age(
     redis_server: RedisServer, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A listener cut silently would never announce a change: the cache expires anyway."""
-    monkeypatch.setattr(redis_store_module, "CACHE_MAX_AGE", 0.0)
+    monkeypatch.setattr(version_cache, "CACHE_MAX_AGE", 0.0)
     cached = store(redis_server, redis_prefix, client_side_cache=True)
     store(redis_server, redis_prefix).save(chatgpt_record())
     cached.fingerprint()
@@ -697,8 +691,9 @@ def test_without_the_redis_package_the_error_says_how_to_install_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "redis", None)
-    monkeypatch.delitem(sys.modules, "codex_login.adapters.redis_store")
-    monkeypatch.delattr(codex_login.adapters, "redis_store")
+    for module in [name for name in sys.modules if name.startswith("codex_login.adapters.redis")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.delattr(codex_login.adapters, "redis")
     environ = {"CODEX_LOGIN_REDIS_URL": "redis://127.0.0.1:1/0"}
     with pytest.raises(ConfigurationError) as caught:
         make_store("redis", tmp_path, environ=environ)

@@ -22,7 +22,8 @@ import pytest
 
 from codex_login import AsyncCodexAuth, CodexAuth
 from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
-from codex_login.adapters.redis_store import RedisCredentialStore, connect
+from codex_login.adapters.redis.config import connect
+from codex_login.adapters.redis.store import RedisCredentialStore
 from codex_login.application.seam import Seam
 from codex_login.entrypoints.bootstrap import bootstrap
 from support.cli import clean_env, run_cli

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from codex_login.adapters.file_store import FileCredentialStore
-from codex_login.adapters.oauth_http import HttpTokenEndpoint
+from codex_login.adapters.oauth.endpoint import HttpTokenEndpoint
 from codex_login.domain.errors import TransientTokenError
 from codex_login.entrypoints.bootstrap import bootstrap
 from support.cli import CLI, clean_env, run_cli

@@ -9,6 +9,7 @@ See ``CODEX_PEER_NOTES.md`` beside this file for the measured behaviour.
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -23,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+
+from support.servers import serve_in_thread
 
 CODEX_VERSION = "0.171.0"
 CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
@@ -221,15 +224,6 @@ def write_auth_json(codex_home: Path, record: Mapping[str, Any] | bytes) -> Path
 # --------------------------------------------------------------------------- locks / waiting
 
 
-def wait_for(cond: Callable[[], bool], timeout: float, what: str = "condition") -> None:
-    """Poll ``cond`` every 10 ms until true; raise TimeoutError after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
-
-
 def flock_is_free(path: Path) -> bool:
     """True when no other open file description holds a flock on ``path``.
 
@@ -296,14 +290,14 @@ class LoopbackServer:
         self._cond = threading.Condition()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._serving = contextlib.ExitStack()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def __enter__(self) -> LoopbackServer:
-        self._thread.start()
+        self._serving.enter_context(serve_in_thread(self._httpd, name="codex-peer-loopback"))
         return self
 
     def __exit__(
@@ -312,8 +306,7 @@ class LoopbackServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._serving.close()
 
     def matching(self, route: str) -> list[RecordedRequest]:
         with self._cond:

@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from interop.codex_peer import codex_env
+from support.servers import serve_in_thread
 
 WAIT = 30.0  # seconds any server start, stop or hook may take on a slow, shared machine
 PROVIDER_ID = "loopback"
@@ -219,24 +220,9 @@ class ResponsesApi:
 def serving_responses_api(api: ResponsesApi | None = None) -> Iterator[ResponsesApi]:
     """Serve ``api`` (a fresh one by default) on 127.0.0.1 until the block ends."""
     api = api if api is not None else ResponsesApi()
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(api.app(), access_log=None)
-
-    async def start() -> None:
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        api.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-    thread = threading.Thread(target=loop.run_forever, name="responses-api", daemon=True)
-    thread.start()
-    try:
-        asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=WAIT)
+    with serve_in_thread(api.app(), name="responses-api") as url:
+        api.url = url
         yield api
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=WAIT)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=WAIT)
-        loop.close()
     if api.failures:
         raise AssertionError(f"the server's before_refusal hook failed: {api.failures!r}")
 

@@ -23,11 +23,11 @@ from interop.codex_peer import (
     run_codex,
     start_api_key_login,
     unsigned_jwt,
-    wait_for,
     write_auth_json,
 )
 from support.cli import CLI, clean_env, run_cli
 from support.locks import in_syscall
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.interop
 
@@ -111,7 +111,7 @@ def test_we_wait_while_the_codex_cli_commits(codex: Path, tmp_path: Path) -> Non
     home = new_home(tmp_path, "codex")
     with hold_flock(home / "auth.json.lock"):
         theirs = start_api_key_login(codex, home, "sk-codex-key-00000")
-        wait_for(lambda: not flock_is_free(home / "auth.lock"), 20, "codex to take auth.lock")
+        wait_until(lambda: not flock_is_free(home / "auth.lock"), 20, "codex to take auth.lock")
         ours = subprocess.Popen(
             [str(CLI), "-v", "login", "--with-api-key"],
             stdin=subprocess.PIPE,
@@ -140,7 +140,7 @@ def test_the_codex_cli_waits_while_we_hold_the_writer_lock(codex: Path, tmp_path
     store = FileCredentialStore(home)
     with store.exclusive():
         theirs = start_api_key_login(codex, home, "sk-codex-key-00000")
-        wait_for(lambda: in_syscall(theirs.pid, "flock"), 20, "codex to wait for auth.lock")
+        wait_until(lambda: in_syscall(theirs.pid, "flock"), 20, "codex to wait for auth.lock")
         store.save(CredentialRecord(auth_mode=AuthMode.API_KEY, openai_api_key="sk-ours-111111"))
         assert theirs.poll() is None
     theirs.communicate(timeout=30)

@@ -23,9 +23,9 @@ from interop.codex_peer import (
     run_codex,
     start_api_key_login,
     unsigned_jwt,
-    wait_for,
     write_auth_json,
 )
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.interop
 KEY = "sk-test-123456789"
@@ -76,7 +76,7 @@ def test_login_holds_auth_lock_while_commit_lock_is_ours(codex: Path, home: Path
     with hold_flock(home / "auth.json.lock"):
         login = start_api_key_login(codex, home, KEY)
         # Codex takes auth.lock, then retries auth.json.lock every ~10 ms for ~5 s.
-        wait_for(lambda: not flock_is_free(home / "auth.lock"), 20, "codex to hold auth.lock")
+        wait_until(lambda: not flock_is_free(home / "auth.lock"), 20, "codex to hold auth.lock")
         assert login.poll() is None
         assert not (home / "auth.json").exists()
     _, err = login.communicate(timeout=30)

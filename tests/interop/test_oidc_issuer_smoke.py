@@ -6,6 +6,7 @@ Written with the standard library only, not with codex-login.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import secrets
@@ -22,6 +23,7 @@ import pytest
 
 from interop.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
 from interop.scripted_browser import authorization_redirect, complete_authorization
+from support.servers import serve_in_thread
 
 _REASON = issuer_unavailable_reason()
 pytestmark = [
@@ -79,11 +81,8 @@ class CallbackListener:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
         self.redirect_uri = f"http://localhost:{self.port}/auth/callback"
-        # A short poll interval: shutdown() waits for it.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._serving = contextlib.ExitStack()
+        self._serving.enter_context(serve_in_thread(self._server, name="oidc-smoke-callback"))
 
     def wait_for_path(self, prefix: str, timeout: float = 10.0) -> str:
         with self._condition:
@@ -94,9 +93,7 @@ class CallbackListener:
             return next(p for p in self.paths if p.startswith(prefix))
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._serving.close()
 
 
 # One issuer per test, so that the events a test waits for are its own (~0.5 s each).

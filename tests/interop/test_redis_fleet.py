@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from codex_login.adapters.redis_store import Keys
+from codex_login.adapters.redis.config import Keys
 from interop.browser_login import login_with_browser
 from interop.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
 from support.cli import clean_env, run_cli, run_each

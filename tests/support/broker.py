@@ -37,6 +37,7 @@ import attrs
 from codex_login.application.service import AuthService
 from codex_login.entrypoints.broker import Access, Broker, Limits, unix_listener
 from support.cli import CLI, clean_env
+from support.servers import loop_in_thread, run_in
 
 READY = "Serving access tokens on"
 # Run as another user with the system Python: one GET /v1/token on the socket given
@@ -258,23 +259,18 @@ def broker_in_thread(
     """Serve ``service`` on a Unix socket at ``path`` until the block ends."""
     log: list[str] = []
     broker = Broker(service, access=access, limits=limits, access_log=log.append)
-    loop = asyncio.new_event_loop()
     listener = unix_listener(path)
-    thread = threading.Thread(target=loop.run_forever, name="broker", daemon=True)
-    thread.start()
     try:
-        asyncio.run_coroutine_threadsafe(broker.start([listener]), loop).result(timeout=30)
-        yield ThreadBroker(path, broker, loop, log)
+        with loop_in_thread("broker") as loop:
+            run_in(loop, broker.start([listener]))
+            try:
+                yield ThreadBroker(path, broker, loop, log)
+            finally:
+                run_in(loop, broker.stop(), timeout=60)
     finally:
-        try:
-            asyncio.run_coroutine_threadsafe(broker.stop(), loop).result(timeout=60)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=30)
-            loop.close()
-            listener.close()
-            with suppress(FileNotFoundError):
-                path.unlink()
+        listener.close()
+        with suppress(FileNotFoundError):
+            path.unlink()
 
 
 # -- clients ---------------------------------------------------------------------------

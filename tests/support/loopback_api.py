@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 from aiohttp import web
 
+from support.servers import serve_in_thread
+
 MODELS = {
     "object": "list",
     "data": [{"id": "gpt-test", "object": "model", "created": 0, "owned_by": "codex-login"}],
@@ -82,21 +84,6 @@ class LoopbackApi:
 @contextmanager
 def serving(api: LoopbackApi) -> Iterator[LoopbackApi]:
     """Serve ``api`` from a background thread's event loop until the block ends."""
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(api.app(), access_log=None)
-
-    async def start() -> None:
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        api.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=WAIT)
-    try:
+    with serve_in_thread(api.app(), name="loopback-api") as url:
+        api.url = url
         yield api
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=WAIT)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=WAIT)
-        loop.close()

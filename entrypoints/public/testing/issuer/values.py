@@ -1,0 +1,114 @@
+"""The fake issuer's values: what it records, how it misbehaves, its replies."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import attrs
+
+# The names ``failures`` and ``gates`` take: one per thing the issuer answers.
+ENDPOINTS = (
+    "authorize",  # GET /oauth/authorize (the sign-in page's click is not gated)
+    "code",  # the authorization_code grant at /oauth/token
+    "api_key",  # the token-exchange grant (ID token for an API key)
+    "refresh",  # the refresh_token grant
+    "device_code",  # asking for a user code, either dialect
+    "device_token",  # polling for the device login's answer, either dialect
+    "revoke",  # POST /oauth/revoke
+    "metadata",  # GET /.well-known/openid-configuration
+)
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105  (a grant type)
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+GRANT_ENDPOINTS = {
+    "authorization_code": "code",
+    TOKEN_EXCHANGE: "api_key",
+    "refresh_token": "refresh",
+    DEVICE_CODE_GRANT: "device_token",
+}
+
+
+@attrs.define
+class Recorded:
+    """One request the issuer received: its body as a form or as JSON, whichever came."""
+
+    method: str
+    path: str
+    form: dict[str, str]
+    json: Any
+    content_type: str
+    query: dict[str, str] = attrs.Factory(dict)
+    headers: dict[str, str] = attrs.Factory(dict)
+    # The client's (host, port): requests over one kept-alive connection share it.
+    peer: tuple[str, int] | None = None
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The body's fields: the JSON object if one was sent, else the form."""
+        return self.json if isinstance(self.json, dict) else self.form
+
+    @property
+    def grant_type(self) -> str | None:
+        value = self.fields.get("grant_type")
+        return value if isinstance(value, str) else None
+
+
+@attrs.define
+class Failure:
+    """How an endpoint misbehaves: this status, body and headers after ``delay`` seconds.
+
+    A delay longer than the client's timeout (with any status) makes the issuer
+    unresponsive. ``times`` is how many requests fail before the endpoint works
+    again (it counts down, and the failure is then removed); None means all.
+    """
+
+    status: int = 500
+    body: str = '{"error": "server_error"}'
+    content_type: str = "application/json"
+    delay: float = 0.0
+    headers: dict[str, str] = attrs.Factory(dict)
+    times: int | None = None
+
+
+@attrs.define
+class Device:
+    """One device login: ``state`` is pending, approved, denied, expired or used."""
+
+    device_code: str
+    user_code: str
+    state: str = "pending"
+
+
+@attrs.frozen
+class Visit:
+    """Where a browser ended up after following every redirect, and what it showed."""
+
+    status: int
+    url: str
+    body: str
+
+
+@attrs.define
+class Grant:
+    """One login's chain of refresh tokens; only the last one works."""
+
+    refresh_tokens: list[str]
+    revoked: bool = False
+
+
+@attrs.frozen
+class Reply:
+    """A JSON answer, decided by the state and sent by the app."""
+
+    status: int
+    document: dict[str, Any]
+
+
+def error(status: int, code: str, description: str = "") -> Reply:
+    return Reply(status, {"error": code, "error_description": description})
+
+
+def s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

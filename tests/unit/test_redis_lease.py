@@ -1,0 +1,27 @@
+"""Waiting for the Redis lease, without a server: the loop alone, fed by a fake attempt."""
+
+from __future__ import annotations
+
+import pytest
+
+from codex_login.adapters.redis import lease
+from codex_login.domain.errors import LockTimeout
+
+
+def test_the_version_read_under_the_lease_is_returned_once_it_is_taken() -> None:
+    answers = iter([None, None, 7])
+    notices: list[str] = []
+    version = lease.wait_for(lambda: next(answers), lock="L", timeout=5.0, notify=notices.append)
+    assert version == 7
+    assert notices == []
+
+
+def test_a_lease_never_given_ends_in_a_lock_timeout_naming_the_lock_and_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lease, "WAIT_NOTICE_AFTER", 0.0)
+    notices: list[str] = []
+    with pytest.raises(LockTimeout, match=r"waiting for the lease L .*CODEX_LOGIN_LOCK_TIMEOUT"):
+        lease.wait_for(lambda: None, lock="L", timeout=0.05, notify=notices.append)
+    assert len(notices) == 1
+    assert notices[0].startswith("Waiting for the lease L held by another writer")
