@@ -364,11 +364,12 @@ def test_a_bug_is_one_line_without_its_message_unless_asked(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from codex_login.entrypoints import cli  # noqa: PLC0415
+    from codex_login.entrypoints.cli import wiring  # noqa: PLC0415
 
     def broken(**_: object) -> None:
         raise RuntimeError("sk-secret-in-a-message")
 
-    monkeypatch.setattr(cli, "bootstrap", broken)
+    monkeypatch.setattr(wiring, "bootstrap", broken)
     assert cli.main(["status"]) == 1
     assert capsys.readouterr().err == (
         "Error: unexpected RuntimeError, a bug in codex-login (-v shows details)\n"

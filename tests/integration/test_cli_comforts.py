@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
-from codex_login.entrypoints.cli import expiry_in_words
+from codex_login.entrypoints.cli.output import expiry_in_words
 from support.cli import (
     AUTHORIZE_URL,
     CLI,
