@@ -136,7 +136,7 @@ def _log_verbosely() -> None:
 
 def _help(
     parser: argparse.ArgumentParser,
-    commands: dict[str, parsing.CommandParser],
+    commands: parsing.Commands,
     topic: str | None,
     io: IO,
 ) -> int:

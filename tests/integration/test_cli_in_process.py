@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -217,3 +219,56 @@ def test_login_without_a_graphical_browser_says_open_this_url(
     finally:
         child.kill()
         child.communicate(timeout=30)
+
+
+# -- the command table ---------------------------------------------------------------
+
+
+def test_the_top_level_help_loads_no_commands_module() -> None:
+    """`codex-login --help` lists the commands from the table, importing none of them."""
+    script = (
+        "import sys\n"
+        "from codex_login.entrypoints.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "from codex_login.entrypoints.cli.table import COMMANDS\n"
+        "print([c.module for c in COMMANDS.values() if c.module in sys.modules], file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "    refresh         refresh the ChatGPT tokens now, due or not\n" in result.stdout
+    assert result.stderr == "[]\n"
+
+
+def test_bash_completion_completes_commands_and_their_options(home: Path) -> None:
+    code, io = run("completion", "bash")
+    assert code == 0
+    complete = (
+        'source /dev/stdin; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _codex_login; '
+        'echo "${COMPREPLY[*]}"'
+    )
+
+    def completions(*words: str) -> str:
+        return subprocess.run(
+            ["bash", "-c", complete, "bash", *words],
+            input=io.out(),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+
+    assert completions("codex-login", "--codex-home", "/x", "sta") == "status"
+    assert completions("codex-login", "token", "--b") == "--broker"
+    assert completions("codex-login", "completion", "f") == "fish"
+
+
+@pytest.mark.parametrize("shell", ["zsh", "fish"])
+def test_zsh_and_fish_completion_name_every_command(home: Path, shell: str) -> None:
+    code, io = run("completion", shell)
+    assert code == 0
+    for name in ("login", "status", "token", "refresh", "switch", "completion"):
+        assert name in io.out()

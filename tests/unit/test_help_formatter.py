@@ -11,9 +11,7 @@ from codex_login.entrypoints.cli import formatting
 from codex_login.entrypoints.cli import parser as parsing
 
 
-def every_help(
-    parser: argparse.ArgumentParser, commands: dict[str, parsing.CommandParser]
-) -> list[str]:
+def every_help(parser: argparse.ArgumentParser, commands: parsing.Commands) -> list[str]:
     return [parser.format_help()] + [command.format_help() for command in commands.values()]
 
 
