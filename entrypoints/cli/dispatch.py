@@ -27,6 +27,7 @@ from types import ModuleType
 
 from codex_login.adapters.process_memory import keep_memory_private
 from codex_login.domain.errors import CodexLoginError
+from codex_login.domain.printable import printable
 from codex_login.entrypoints.cli import parser as parsing
 from codex_login.entrypoints.cli.errors import (
     EXIT_FAILURE,
@@ -39,7 +40,6 @@ from codex_login.entrypoints.cli.errors import (
 )
 from codex_login.entrypoints.cli.interrupts import say_interrupted
 from codex_login.entrypoints.cli.io import IO
-from codex_login.entrypoints.cli.output import say_scrubbed
 from codex_login.entrypoints.cli.table import COMMANDS
 from codex_login.entrypoints.cli.wiring import Factory
 from codex_login.entrypoints.remedies import with_remedy
@@ -101,6 +101,9 @@ def _failed(
     exc: CodexLoginError, command: ModuleType, options: object, verbose: bool, factory: Factory
 ) -> int:
     """Say what failed and what to run about it; the exit code the command's kind has."""
+    from codex_login.domain.outcomes import outcome_of  # noqa: PLC0415  (only on failure)
+    from codex_login.entrypoints.cli.output import say_scrubbed  # noqa: PLC0415
+
     # The login command to run again: `login` says the way the user signed in.
     words = getattr(command, "login_words", None)
     login = words(options) if words is not None else "codex-login login"
@@ -110,8 +113,6 @@ def _failed(
     if verbose:
         for cause in causes(exc):
             say_scrubbed(factory.io, f"  caused by {type(cause).__name__}: {cause}", factory.built)
-    from codex_login.domain.outcomes import outcome_of  # noqa: PLC0415  (only on failure)
-
     # Only what scripts call (`token`, `refresh`) tells "sign in" (4) from "try again" (1)
     # apart: `status` keeps the Codex CLI's codes, the others 1 for any failure.
     by_outcome = getattr(command, "EXIT_BY_OUTCOME", False)
@@ -121,8 +122,6 @@ def _failed(
 def _log_verbosely() -> None:
     """-v: our modules' log lines on stderr, their control characters escaped."""
     import logging  # noqa: PLC0415  (only when asked: it costs start-up time)
-
-    from codex_login.domain.printable import printable  # noqa: PLC0415
 
     class Printable(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:

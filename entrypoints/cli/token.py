@@ -12,7 +12,6 @@ from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK, Interrupted
 from codex_login.entrypoints.cli.formatting import epilog
 from codex_login.entrypoints.cli.interrupts import ctrl_c_raises
-from codex_login.entrypoints.cli.output import saved_since
 from codex_login.entrypoints.settings import environment_help
 
 if TYPE_CHECKING:
@@ -119,6 +118,7 @@ def refreshing(
         # The refresh goes on to its commit on its worker thread: wait for it, then say
         # so when it saved new tokens.
         from codex_login.application.seam import settle  # noqa: PLC0415  (a refresh only)
+        from codex_login.entrypoints.cli.output import saved_since  # noqa: PLC0415
 
         settle()
         if saved_since(service, before):

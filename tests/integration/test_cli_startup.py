@@ -100,7 +100,6 @@ BOTH = {
     "codex_login.entrypoints.cli.formatting",
     "codex_login.entrypoints.cli.interrupts",
     "codex_login.entrypoints.cli.io",
-    "codex_login.entrypoints.cli.output",
     "codex_login.entrypoints.cli.parser",
     "codex_login.entrypoints.cli.table",
     "codex_login.entrypoints.cli.wiring",
@@ -109,7 +108,12 @@ BOTH = {
     "codex_login.entrypoints.settings",
 }
 HOT_PATH = {
-    "status": BOTH | {"codex_login.application.status", "codex_login.entrypoints.cli.status"},
+    "status": BOTH
+    | {
+        "codex_login.application.status",
+        "codex_login.entrypoints.cli.output",
+        "codex_login.entrypoints.cli.status",
+    },
     "token": BOTH
     | {
         "codex_login.application.auth_manager",
