@@ -23,10 +23,10 @@ EXIT_BY_OUTCOME = True  # as `token`: 4 a person must log in, 1 anything a retry
 ABOUT = """\
 Refresh the ChatGPT tokens of the stored login now, whether due or not, and
 store the new ones (as `gh auth refresh` does): after a plan or workspace change,
-or to check that the session still works. Tokens younger than the login policy's
-min_token_age_for_forced_refresh are kept as they are, not refreshed; an API key
-cannot be refreshed and is kept too. Nothing is printed on stdout unless
---print-token or --json."""
+or to check that the session still works. Tokens younger than the refresh
+policy's minimum age for a forced refresh (5 seconds) are kept as they are, so
+that a loop of refreshes costs the issuer one; an API key cannot be refreshed and
+is kept too. Nothing is printed on stdout unless --print-token or --json."""
 EPILOG = epilog(
     """\
   codex-login refresh
@@ -73,8 +73,8 @@ def run(options: Options, io: IO, factory: Factory) -> int:
         io.say("Nothing to refresh: the login is an API key")
     else:
         io.say(
-            "Kept the access token as it is: it is younger than the login policy's "
-            "min_token_age_for_forced_refresh"
+            "Kept the access token as it is: it is younger than the minimum age for a "
+            "forced refresh (a few seconds); run the command again later"
         )
     if options.json or options.print_token:
         print_token(io, current, json=options.json)

@@ -176,6 +176,21 @@ def test_refresh_forces_a_refresh_of_a_fresh_token(
     assert after["refresh_token"] != before["refresh_token"]
 
 
+def test_refresh_right_after_a_refresh_keeps_the_token(
+    tmp_path: Path, environ: Environ, issuer: FakeIssuer
+) -> None:
+    """Tokens younger than the refresh policy's minimum age are returned as they are."""
+    home = tmp_path / "codex"
+    environ(issuer_env(home, issuer))
+    write_login(home, issuer.new_refresh_token(), expires_in=timedelta(hours=1))
+    assert run("refresh")[0] == 0
+    refreshed = stored(home)["tokens"]
+    code, io = run("refresh")
+    assert code == 0
+    assert io.err().startswith("Kept the access token as it is: it is younger than ")
+    assert stored(home)["tokens"] == refreshed
+
+
 def test_refresh_print_token_prints_the_new_token(
     tmp_path: Path, environ: Environ, issuer: FakeIssuer
 ) -> None:
