@@ -20,6 +20,10 @@ class SystemBrowser:
     def __init__(self, display: str | None) -> None:
         self.display = display
 
+    def graphical(self) -> bool:
+        """Whether there may be a graphical browser to open (else ``open`` is a no-op)."""
+        return self._has_display()
+
     def open(self, url: str) -> bool:
         if not self._has_display():
             return False

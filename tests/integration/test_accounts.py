@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from codex_login import CodexAuth
-from support.cli import run_cli, start_browser_login
+from support.cli import run_in_process, start_browser_login
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env, stored
 
@@ -35,7 +35,7 @@ def log_in(home: Path, issuer: FakeIssuer, claims: dict[str, str]) -> None:
 
 
 def cli(home: Path, issuer: FakeIssuer, *args: str) -> tuple[int, str, str]:
-    result = run_cli(*args, home=home, env=issuer_env(home, issuer))
+    result = run_in_process(*args, home=home, env=issuer_env(home, issuer))
     return result.returncode, result.stdout, result.stderr
 
 

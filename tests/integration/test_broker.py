@@ -19,7 +19,7 @@ from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.broker import Broker, unix_listener
 from codex_login.stores import FileCredentialStore
 from support import broker as served
-from support.cli import clean_env, run_cli
+from support.cli import clean_env, run_in_process
 from support.fake_issuer import Failure, FakeIssuer, running_issuer
 from support.logins import stored, write_login
 from support.servers import loop_in_thread, run_in
@@ -206,8 +206,10 @@ def test_the_cli_asks_the_broker_and_prints_only_the_token(
     logged_in(home, issuer, expires_in=timedelta(hours=1))
     sandbox.mkdir()
     with running_broker(home, issuer) as (path, _):
-        by_option = run_cli("token", "--broker", str(path), home=sandbox)
-        by_env = run_cli("token", "--json", env=clean_env(sandbox, CODEX_LOGIN_BROKER=str(path)))
+        by_option = run_in_process("token", "--broker", str(path), home=sandbox)
+        by_env = run_in_process(
+            "token", "--json", env=clean_env(sandbox, CODEX_LOGIN_BROKER=str(path))
+        )
     token = stored(home)["tokens"]["access_token"]
     assert (by_option.returncode, by_option.stdout, by_option.stderr) == (0, f"{token}\n", "")
     assert json.loads(by_env.stdout)["token"] == token
@@ -224,7 +226,9 @@ def test_an_api_key_login_is_served_with_its_mode_spelled_as_auth_json_spells_it
     with served.running_broker(tmp_path) as broker:
         assert broker.socket is not None
         answer = served.unix_request(broker.socket)
-        printed = run_cli("token", "--json", "--broker", str(broker.socket), home=tmp_path / "x")
+        printed = run_in_process(
+            "token", "--json", "--broker", str(broker.socket), home=tmp_path / "x"
+        )
     assert answer.status == 200
     assert (answer.json()["access_token"], answer.json()["mode"]) == (key, "apikey")
     assert answer.json()["mode"] == stored(tmp_path)["auth_mode"]
@@ -238,7 +242,7 @@ def test_an_api_key_login_is_served_with_its_mode_spelled_as_auth_json_spells_it
 
 
 def test_the_cli_without_a_broker_fails_in_one_line_and_prints_no_token(tmp_path: Path) -> None:
-    result = run_cli("token", "--broker", str(tmp_path / "none.sock"), home=tmp_path)
+    result = run_in_process("token", "--broker", str(tmp_path / "none.sock"), home=tmp_path)
     assert (result.returncode, result.stdout) == (1, "")
     [line] = result.stderr.splitlines()
     assert "no broker is listening" in line
@@ -289,6 +293,6 @@ def test_token_from_a_broker_reads_no_store_or_issuer_setting(
     sandbox.mkdir()
     unrelated = {"CODEX_LOGIN_STORE": "redis", "CODEX_LOGIN_ISSUER": "http://example.com"}
     with running_broker(home, issuer) as (path, _):
-        result = run_cli("token", "--broker", str(path), env=clean_env(sandbox, **unrelated))
+        result = run_in_process("token", "--broker", str(path), env=clean_env(sandbox, **unrelated))
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == f"{stored(home)['tokens']['access_token']}\n"

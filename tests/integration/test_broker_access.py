@@ -34,7 +34,7 @@ from support.broker import (
     tcp_request,
     unix_request,
 )
-from support.cli import clean_env, run_cli
+from support.cli import clean_env, run_cli, run_in_process
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored, write_login
 
@@ -139,9 +139,9 @@ def test_token_command_asks_the_broker_on_the_socket(home: Path, issuer: FakeIss
         expected = stored(home)["tokens"]["access_token"]
         # A sandbox: no CODEX_HOME, no store; only the broker's address.
         sandbox = clean_env(None)
-        by_option = run_cli("token", "--broker", str(broker.socket), env=sandbox)
+        by_option = run_in_process("token", "--broker", str(broker.socket), env=sandbox)
         assert (by_option.returncode, by_option.stdout) == (0, f"{expected}\n"), by_option.stderr
-        by_env = run_cli("token", env=clean_env(None, CODEX_LOGIN_BROKER=str(broker.socket)))
+        by_env = run_in_process("token", env=clean_env(None, CODEX_LOGIN_BROKER=str(broker.socket)))
         assert (by_env.returncode, by_env.stdout) == (0, f"{expected}\n"), by_env.stderr
 
 
@@ -308,12 +308,12 @@ def test_token_command_asks_a_tcp_broker_with_the_secret_file(
     with running_broker(home, *args, str(secret_file), env=issuer_env(home, issuer)) as broker:
         expected = stored(home)["tokens"]["access_token"]
         sandbox = clean_env(None, CODEX_LOGIN_BROKER_SECRET_FILE=str(secret_file))
-        asked = run_cli("token", "--broker", url, env=sandbox)
+        asked = run_in_process("token", "--broker", url, env=sandbox)
         assert (asked.returncode, asked.stdout) == (0, f"{expected}\n"), asked.stderr
-        by_env = run_cli("token", env={**sandbox, "CODEX_LOGIN_BROKER": url})
+        by_env = run_in_process("token", env={**sandbox, "CODEX_LOGIN_BROKER": url})
         assert (by_env.returncode, by_env.stdout) == (0, f"{expected}\n"), by_env.stderr
 
-        no_secret = run_cli("token", "--broker", url, env=clean_env(None))
+        no_secret = run_in_process("token", "--broker", url, env=clean_env(None))
         assert no_secret.returncode == 1
         assert no_secret.stdout == ""
         assert len(no_secret.stderr.splitlines()) == 1
@@ -323,7 +323,7 @@ def test_token_command_asks_a_tcp_broker_with_the_secret_file(
         wrong = "a-wrong-secret-" + secrets.token_urlsafe(16)
         other.write_text(wrong)
         other.chmod(0o600)  # private: the one line below is the refusal, not a warning
-        refused = run_cli(
+        refused = run_in_process(
             "token", "--broker", url, env=clean_env(None, CODEX_LOGIN_BROKER_SECRET_FILE=str(other))
         )
         assert refused.returncode == 1

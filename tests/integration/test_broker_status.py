@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from support.broker import running_broker
-from support.cli import clean_env, run_cli
+from support.cli import clean_env, run_in_process
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, write_login
 
@@ -46,9 +46,9 @@ def test_status_reports_the_brokers_login(
     with running_broker(host, env=issuer_env(host, codex_fake_issuer)) as broker:
         assert broker.socket is not None
         env = sandbox_env(tmp_path, broker.socket)
-        assert run_cli("token", env=env).returncode == 0
-        result = run_cli("status", env=env)
-        as_json = run_cli("status", "--json", env=env)
+        assert run_in_process("token", env=env).returncode == 0
+        result = run_in_process("status", env=env)
+        as_json = run_in_process("status", "--json", env=env)
         assert broker.stop() == 0
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
@@ -69,7 +69,7 @@ def test_accounts_says_they_are_managed_on_the_brokers_host(
 ) -> None:
     with running_broker(host, env=issuer_env(host, codex_fake_issuer)) as broker:
         assert broker.socket is not None
-        result = run_cli("accounts", env=sandbox_env(tmp_path, broker.socket))
+        result = run_in_process("accounts", env=sandbox_env(tmp_path, broker.socket))
         assert broker.stop() == 0
     assert result.returncode == 1
     assert result.stdout == ""
@@ -80,7 +80,7 @@ def test_accounts_says_they_are_managed_on_the_brokers_host(
 
 
 def test_status_without_a_running_broker_is_one_line(tmp_path: Path) -> None:
-    result = run_cli("status", env=sandbox_env(tmp_path, tmp_path / "nobody.sock"))
+    result = run_in_process("status", env=sandbox_env(tmp_path, tmp_path / "nobody.sock"))
     assert result.returncode == 1
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr.startswith("Error: ")

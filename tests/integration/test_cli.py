@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support.cli import CLI, clean_env, run_cli
+from support.cli import CLI, clean_env, run_in_process
 from support.locks import in_syscall
 from support.records import chatgpt_document
 from support.tokens import id_token
@@ -34,7 +34,7 @@ def write_auth(home: Path, content: bytes | dict[str, object]) -> Path:
 
 def test_api_key_login_from_a_pipe(tmp_path: Path) -> None:
     home = tmp_path / "codex"
-    result = run_cli("login", "--with-api-key", home=home, stdin=f"  {KEY}\n")
+    result = run_in_process("login", "--with-api-key", home=home, stdin=f"  {KEY}\n")
     assert result.returncode == 0
     assert result.stderr.strip() == "Successfully logged in"
     assert result.stdout == ""
@@ -50,7 +50,7 @@ def test_unusable_keys_are_refused_and_nothing_changes(
     tmp_path: Path, stdin: str, problem: str
 ) -> None:
     path = write_auth(tmp_path, API_KEY_FILE)
-    result = run_cli("login", "--with-api-key", home=tmp_path, stdin=stdin)
+    result = run_in_process("login", "--with-api-key", home=tmp_path, stdin=stdin)
     assert result.returncode == 1
     assert problem in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -58,7 +58,7 @@ def test_unusable_keys_are_refused_and_nothing_changes(
 
 
 def test_a_key_in_the_arguments_is_refused(tmp_path: Path) -> None:
-    result = run_cli("login", "--api-key", KEY, home=tmp_path)
+    result = run_in_process("login", "--api-key", KEY, home=tmp_path)
     assert result.returncode == 2
     assert "leak" in result.stderr
     assert "| codex-login login --with-api-key" in result.stderr
@@ -68,7 +68,7 @@ def test_a_key_in_the_arguments_is_refused(tmp_path: Path) -> None:
 
 def test_login_replaces_a_malformed_file(tmp_path: Path) -> None:
     write_auth(tmp_path, b"{not json")
-    result = run_cli("login", "--with-api-key", home=tmp_path, stdin=KEY)
+    result = run_in_process("login", "--with-api-key", home=tmp_path, stdin=KEY)
     assert result.returncode == 0
     assert (tmp_path / "auth.json").read_bytes() == API_KEY_FILE
 
@@ -119,7 +119,7 @@ READ_ONLY = [
 @pytest.mark.parametrize("command", READ_ONLY)
 def test_a_read_only_command_creates_no_codex_home(tmp_path: Path, command: tuple[str]) -> None:
     home = tmp_path / "missing"
-    result = run_cli(*command, home=home)
+    result = run_in_process(*command, home=home)
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert not home.exists()
 
@@ -128,7 +128,7 @@ def test_a_read_only_command_creates_no_codex_home(tmp_path: Path, command: tupl
 def test_a_read_only_command_creates_no_lock_file(tmp_path: Path, command: tuple[str]) -> None:
     home = tmp_path / "codex"
     home.mkdir(mode=0o700)
-    run_cli(*command, home=home)
+    run_in_process(*command, home=home)
     assert list(home.iterdir()) == []
 
 
@@ -137,7 +137,7 @@ def test_a_read_only_command_creates_no_lock_file(tmp_path: Path, command: tuple
 
 def test_status_of_an_api_key_login(tmp_path: Path) -> None:
     write_auth(tmp_path, API_KEY_FILE)
-    result = run_cli("status", home=tmp_path)
+    result = run_in_process("status", home=tmp_path)
     assert (result.returncode, result.stderr.splitlines()[0]) == (
         0,
         "Logged in using an API key - sk-test-***56789",
@@ -146,7 +146,7 @@ def test_status_of_an_api_key_login(tmp_path: Path) -> None:
 
 def test_status_of_a_chatgpt_login_as_json(tmp_path: Path) -> None:
     write_auth(tmp_path, chatgpt_document(plan="plus"))
-    result = run_cli("status", "--json", home=tmp_path)
+    result = run_in_process("status", "--json", home=tmp_path)
     assert result.returncode == 0
     assert result.stderr == "Logged in using ChatGPT\n"
     document = json.loads(result.stdout)
@@ -161,14 +161,14 @@ def test_status_of_a_chatgpt_login_as_json(tmp_path: Path) -> None:
 
 
 def test_status_when_not_logged_in(tmp_path: Path) -> None:
-    result = run_cli("status", home=tmp_path / "empty")
+    result = run_in_process("status", home=tmp_path / "empty")
     assert (result.returncode, result.stderr) == (1, "Not logged in\n")
     assert not (tmp_path / "empty").exists()
 
 
 def test_status_v_when_not_logged_in_says_where_it_looked(tmp_path: Path) -> None:
     """The Codex CLI's line stays alone; -v adds the sources tried, in order (issue 21)."""
-    result = run_cli("status", "-v", home=tmp_path / "empty")
+    result = run_in_process("status", "-v", home=tmp_path / "empty")
     assert (result.returncode, result.stderr) == (
         1,
         f"Not logged in\n  looked for CODEX_API_KEY, {tmp_path / 'empty' / 'auth.json'}, "
@@ -178,10 +178,10 @@ def test_status_v_when_not_logged_in_says_where_it_looked(tmp_path: Path) -> Non
 
 def test_status_uses_the_environment_key_only_without_a_file(tmp_path: Path) -> None:
     env = clean_env(tmp_path, OPENAI_API_KEY="sk-env-0123456789")
-    result = run_cli("status", env=env)
+    result = run_in_process("status", env=env)
     assert result.stderr.splitlines()[0] == "Logged in using an API key - sk-env-0***56789"
     write_auth(tmp_path, b"[]")
-    result = run_cli("status", env=env)
+    result = run_in_process("status", env=env)
     assert result.returncode == 1
     assert "sk-env" not in result.stderr
 
@@ -219,7 +219,7 @@ def test_malformed_files_give_one_line_and_stay_byte_identical(
 ) -> None:
     path = write_auth(tmp_path, data)
     env = clean_env(tmp_path, OPENAI_API_KEY="sk-env-fallback-must-not-be-used")
-    result = run_cli("status", env=env)
+    result = run_in_process("status", env=env)
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert len(lines) == 1
@@ -238,7 +238,7 @@ def test_accounts_reports_a_malformed_file_as_an_error(
     tmp_path: Path, data: bytes, problem: str, json_flag: tuple[str, ...]
 ) -> None:
     path = write_auth(tmp_path, data)
-    result = run_cli("accounts", *json_flag, home=tmp_path)
+    result = run_in_process("accounts", *json_flag, home=tmp_path)
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert line.startswith(f"Error: cannot use {path}: ")
@@ -249,7 +249,7 @@ def test_accounts_reports_a_malformed_file_as_an_error(
 
 def test_logout_of_a_malformed_file_says_nothing_was_revoked(tmp_path: Path) -> None:
     path = write_auth(tmp_path, b"{not json")
-    result = run_cli("logout", home=tmp_path)
+    result = run_in_process("logout", home=tmp_path)
     assert result.returncode == 0
     done, note = result.stderr.splitlines()
     assert done == "Successfully logged out"
@@ -260,7 +260,7 @@ def test_logout_of_a_malformed_file_says_nothing_was_revoked(tmp_path: Path) -> 
 
 def test_a_local_logout_of_a_malformed_file_revokes_nothing_anyway(tmp_path: Path) -> None:
     path = write_auth(tmp_path, b"{not json")
-    result = run_cli("logout", "--local", home=tmp_path)
+    result = run_in_process("logout", "--local", home=tmp_path)
     assert (result.returncode, result.stderr) == (0, "Successfully logged out\n")
     assert not path.exists()
 
@@ -268,7 +268,7 @@ def test_a_local_logout_of_a_malformed_file_revokes_nothing_anyway(tmp_path: Pat
 def test_a_malformed_optional_field_is_only_a_warning(tmp_path: Path) -> None:
     path = write_auth(tmp_path, chatgpt_document(last_refresh=""))
     before = path.read_bytes()
-    result = run_cli("status", home=tmp_path)
+    result = run_in_process("status", home=tmp_path)
     assert result.returncode == 0
     assert result.stderr.splitlines()[:2] == [
         'Warning: ignoring last_refresh "": not an RFC 3339 timestamp',
@@ -279,7 +279,7 @@ def test_a_malformed_optional_field_is_only_a_warning(tmp_path: Path) -> None:
 
 def test_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "auth.json").mkdir()
-    result = run_cli("status", home=tmp_path)
+    result = run_in_process("status", home=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"Error checking login status: cannot read {tmp_path / 'auth.json'}: "
@@ -290,10 +290,10 @@ def test_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_codex_home_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     home = tmp_path / "not-a-dir"
     home.write_text("")
-    status = run_cli("status", home=home)
+    status = run_in_process("status", home=home)
     assert status.returncode == 1
     assert "Not a directory" in status.stderr
-    login = run_cli("login", "--with-api-key", home=home, stdin=KEY)
+    login = run_in_process("login", "--with-api-key", home=home, stdin=KEY)
     assert login.returncode == 1
     # Checked before the login starts, which says what to do (issue 21).
     [line] = login.stderr.splitlines()
@@ -304,7 +304,7 @@ def test_codex_home_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_codex_home_option_beats_the_environment(tmp_path: Path) -> None:
     write_auth(tmp_path / "chosen", API_KEY_FILE)
     env = clean_env(tmp_path / "ignored")
-    result = run_cli("--codex-home", str(tmp_path / "chosen"), "status", env=env)
+    result = run_in_process("--codex-home", str(tmp_path / "chosen"), "status", env=env)
     assert result.returncode == 0
 
 
@@ -313,16 +313,16 @@ def test_codex_home_option_beats_the_environment(tmp_path: Path) -> None:
 
 def test_logout(tmp_path: Path) -> None:
     write_auth(tmp_path, API_KEY_FILE)
-    first = run_cli("logout", home=tmp_path)
+    first = run_in_process("logout", home=tmp_path)
     assert (first.returncode, first.stderr) == (0, "Successfully logged out\n")
     assert not (tmp_path / "auth.json").exists()
-    second = run_cli("logout", home=tmp_path)
+    second = run_in_process("logout", home=tmp_path)
     assert (second.returncode, second.stderr) == (0, "Not logged in\n")
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
-    assert run_cli(home=tmp_path).returncode == 2
-    assert run_cli("frobnicate", home=tmp_path).returncode == 2
+    assert run_in_process(home=tmp_path).returncode == 2
+    assert run_in_process("frobnicate", home=tmp_path).returncode == 2
 
 
 # -- start-up cost ----------------------------------------------------------------
@@ -360,11 +360,12 @@ def test_a_bug_is_one_line_without_its_message_unless_asked(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from codex_login.entrypoints import cli  # noqa: PLC0415
+    from codex_login.entrypoints.cli import wiring  # noqa: PLC0415
 
     def broken(**_: object) -> None:
         raise RuntimeError("sk-secret-in-a-message")
 
-    monkeypatch.setattr(cli, "bootstrap", broken)
+    monkeypatch.setattr(wiring, "bootstrap", broken)
     assert cli.main(["status"]) == 1
     assert capsys.readouterr().err == (
         "Error: unexpected RuntimeError, a bug in codex-login (-v shows details)\n"

@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
-from codex_login.entrypoints.cli import expiry_in_words
+from codex_login.entrypoints.cli.output import expiry_in_words
 from support.cli import (
     AUTHORIZE_URL,
     CLI,
     clean_env,
-    run_cli,
+    run_in_process,
     start_device_login,
     start_until,
 )
@@ -88,7 +88,7 @@ def test_an_unknown_expiry_has_no_words() -> None:
 def test_status_names_the_account_the_store_and_the_token_expiry(tmp_path: Path) -> None:
     expires = datetime.now(UTC) + timedelta(minutes=42, seconds=40)
     path = write_auth(tmp_path, chatgpt_document(plan="pro", expires_at=expires))
-    result = run_cli("status", home=tmp_path)
+    result = run_in_process("status", home=tmp_path)
     assert result.returncode == 0
     assert result.stderr.splitlines() == [
         "Logged in using ChatGPT",
@@ -103,7 +103,7 @@ def test_status_names_the_account_the_store_and_the_token_expiry(tmp_path: Path)
 def test_status_of_an_expired_token_says_it_is_refreshed_on_next_use(tmp_path: Path) -> None:
     expired = datetime.now(UTC) - timedelta(hours=3, minutes=10)
     write_auth(tmp_path, chatgpt_document(expires_at=expired))
-    result = run_cli("status", home=tmp_path)
+    result = run_in_process("status", home=tmp_path)
     assert result.returncode == 0
     assert result.stderr.splitlines()[-1] == (
         "  access token: expired 3 h ago; refreshed on next use"
@@ -112,11 +112,11 @@ def test_status_of_an_expired_token_says_it_is_refreshed_on_next_use(tmp_path: P
 
 def test_status_names_an_issuer_only_when_it_is_not_the_default(tmp_path: Path) -> None:
     write_login(tmp_path, "rt-1", expires_in=timedelta(hours=5), issuer="https://sso.example.com")
-    lines = run_cli("status", home=tmp_path).stderr.splitlines()
+    lines = run_in_process("status", home=tmp_path).stderr.splitlines()
     assert "  issuer: https://sso.example.com" in lines
     assert lines[-1] == "  access token: expires in 4 h"
     write_auth(tmp_path, chatgpt_document())
-    lines = run_cli("status", home=tmp_path).stderr.splitlines()
+    lines = run_in_process("status", home=tmp_path).stderr.splitlines()
     assert not any(line.startswith("  issuer:") for line in lines)
 
 
@@ -124,7 +124,7 @@ def test_status_v_adds_the_refresh_and_the_client(tmp_path: Path) -> None:
     path = write_auth(
         tmp_path, chatgpt_document(plan="pro", expires_at=datetime(2020, 1, 1, tzinfo=UTC))
     )
-    result = run_cli("status", "-v", home=tmp_path)
+    result = run_in_process("status", "-v", home=tmp_path)
     assert result.returncode == 0
     lines = result.stderr.splitlines()
     assert lines[0] == "Logged in using ChatGPT"
@@ -147,13 +147,13 @@ def test_status_v_adds_the_refresh_and_the_client(tmp_path: Path) -> None:
 
 def test_status_of_an_api_key_names_the_store(tmp_path: Path) -> None:
     path = write_auth(tmp_path, API_KEY_FILE)
-    result = run_cli("status", home=tmp_path)
+    result = run_in_process("status", home=tmp_path)
     assert (result.returncode, result.stderr.splitlines()) == (
         0,
         ["Logged in using an API key - sk-test-***56789", f"  credentials: {path}"],
     )
     env = clean_env(tmp_path / "empty", OPENAI_API_KEY="sk-env-0123456789")
-    assert run_cli("status", env=env).stderr.splitlines() == [
+    assert run_in_process("status", env=env).stderr.splitlines() == [
         "Logged in using an API key - sk-env-0***56789",
         "  credentials: OPENAI_API_KEY environment variable",
     ]
@@ -161,10 +161,10 @@ def test_status_of_an_api_key_names_the_store(tmp_path: Path) -> None:
 
 def test_status_json_keeps_stderr_to_the_first_line(tmp_path: Path) -> None:
     write_auth(tmp_path, chatgpt_document())
-    result = run_cli("status", "--json", home=tmp_path)
+    result = run_in_process("status", "--json", home=tmp_path)
     assert result.stderr == "Logged in using ChatGPT\n"
     assert json.loads(result.stdout)["email"] == "user@example.com"
-    verbose = run_cli("status", "--json", "-v", home=tmp_path)
+    verbose = run_in_process("status", "--json", "-v", home=tmp_path)
     assert verbose.stdout == result.stdout
     assert "  email: user@example.com" in verbose.stderr.splitlines()
 
@@ -208,21 +208,21 @@ def test_a_login_without_an_email_names_the_account_id(tmp_path: Path, issuer: F
 
 
 def test_version() -> None:
-    result = run_cli("--version")
+    result = run_in_process("--version")
     assert (result.returncode, result.stdout) == (0, f"codex-login {version('codex-login')}\n")
 
 
 def test_help_is_the_top_level_help_or_a_commands() -> None:
-    top = run_cli("help")
-    assert (top.returncode, top.stdout) == (0, run_cli("--help").stdout)
+    top = run_in_process("help")
+    assert (top.returncode, top.stdout) == (0, run_in_process("--help").stdout)
     assert all(command in top.stdout for command in COMMANDS)
-    status = run_cli("help", "status")
-    assert (status.returncode, status.stdout) == (0, run_cli("status", "--help").stdout)
+    status = run_in_process("help", "status")
+    assert (status.returncode, status.stdout) == (0, run_in_process("status", "--help").stdout)
     assert status.stdout.startswith("usage: codex-login status")
 
 
 def test_help_for_an_unknown_command_is_a_usage_error_listing_the_commands() -> None:
-    result = run_cli("help", "frobnicate")
+    result = run_in_process("help", "frobnicate")
     assert result.returncode == 2
     assert result.stderr.startswith("usage: codex-login help")
     assert "frobnicate" in result.stderr
@@ -231,7 +231,7 @@ def test_help_for_an_unknown_command_is_a_usage_error_listing_the_commands() -> 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_each_command_has_a_description_examples_and_its_environment(command: str) -> None:
-    result = run_cli(command, "--help", env={**clean_env(), "COLUMNS": "80"})
+    result = run_in_process(command, "--help", env={**clean_env(), "COLUMNS": "80"})
     assert result.returncode == 0
     text = result.stdout
     assert "\nexamples:\n  " in text
@@ -243,19 +243,19 @@ def test_each_command_has_a_description_examples_and_its_environment(command: st
 
 
 def test_token_help_documents_its_exit_status() -> None:
-    text = run_cli("token", "--help").stdout
+    text = run_in_process("token", "--help").stdout
     assert "4 a person must log in" in text
 
 
 def test_codex_home_after_the_command(tmp_path: Path) -> None:
     chosen = write_auth(tmp_path / "chosen", API_KEY_FILE)
     env = clean_env(tmp_path / "ignored")
-    after = run_cli("status", "--codex-home", str(chosen.parent), env=env)
+    after = run_in_process("status", "--codex-home", str(chosen.parent), env=env)
     assert (after.returncode, after.stderr.splitlines()[-1]) == (0, f"  credentials: {chosen}")
     # Given before the command, it is not reset by the command's own copy of the option.
-    before = run_cli("--codex-home", str(chosen.parent), "status", "-v", env=env)
+    before = run_in_process("--codex-home", str(chosen.parent), "status", "-v", env=env)
     assert before.stderr == after.stderr
-    token = run_cli("token", "--codex-home", str(chosen.parent), env=env)
+    token = run_in_process("token", "--codex-home", str(chosen.parent), env=env)
     assert (token.returncode, token.stdout) == (0, f"{KEY}\n")
 
 
@@ -276,7 +276,7 @@ def test_codex_home_after_the_command(tmp_path: Path) -> None:
     ],
 )
 def test_contradictory_login_options_are_usage_errors(tmp_path: Path, options: list[str]) -> None:
-    result = run_cli("login", *options, home=tmp_path, stdin=KEY)
+    result = run_in_process("login", *options, home=tmp_path, stdin=KEY)
     assert result.returncode == 2
     assert result.stderr.startswith("usage: codex-login login ")
     [message] = [line for line in result.stderr.splitlines() if "error:" in line]
@@ -286,7 +286,7 @@ def test_contradictory_login_options_are_usage_errors(tmp_path: Path, options: l
 
 
 def test_an_unknown_option_shows_the_usage_of_its_command(tmp_path: Path) -> None:
-    result = run_cli("status", "--bogus", home=tmp_path)
+    result = run_in_process("status", "--bogus", home=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("usage: codex-login status ")
     assert "codex-login status: error: unrecognized arguments: --bogus" in result.stderr
@@ -317,7 +317,7 @@ def test_a_usage_error_found_while_running_shows_the_usage_of_its_command(
 
 
 def test_a_key_in_the_arguments_is_refused_without_echoing_it(tmp_path: Path) -> None:
-    result = run_cli("login", "--api-key", KEY, home=tmp_path)
+    result = run_in_process("login", "--api-key", KEY, home=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("usage: codex-login login ")
     assert "leak" in result.stderr
@@ -326,7 +326,7 @@ def test_a_key_in_the_arguments_is_refused_without_echoing_it(tmp_path: Path) ->
 
 
 def test_the_empty_key_message_says_the_whole_command(tmp_path: Path) -> None:
-    result = run_cli("login", "--with-api-key", home=tmp_path, stdin="\n")
+    result = run_in_process("login", "--with-api-key", home=tmp_path, stdin="\n")
     assert (result.returncode, result.stderr) == (
         1,
         "Error: the API key is empty; pipe it in: "
@@ -440,7 +440,7 @@ def test_nothing_typed_at_the_prompt_is_an_empty_key(tmp_path: Path) -> None:
 
 
 def test_token_exits_4_when_not_logged_in(tmp_path: Path) -> None:
-    result = run_cli("token", home=tmp_path / "empty")
+    result = run_in_process("token", home=tmp_path / "empty")
     assert (result.returncode, result.stdout) == (4, "")
     # It names where it looked, in order (issue 21): the override, the store, the env key.
     assert result.stderr == (
@@ -452,7 +452,7 @@ def test_token_exits_4_when_not_logged_in(tmp_path: Path) -> None:
 def test_token_exits_4_when_the_session_ended(tmp_path: Path, issuer: FakeIssuer) -> None:
     write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
     issuer.refresh_failure = Failure(401, '{"code": "refresh_token_expired"}')
-    result = run_cli("token", env=issuer_env(tmp_path, issuer))
+    result = run_in_process("token", env=issuer_env(tmp_path, issuer))
     assert (result.returncode, result.stdout) == (4, "")
     assert result.stderr.strip().endswith("run `codex-login login` to sign in again")
 
@@ -460,12 +460,12 @@ def test_token_exits_4_when_the_session_ended(tmp_path: Path, issuer: FakeIssuer
 def test_token_exits_1_when_the_issuer_is_down(tmp_path: Path, issuer: FakeIssuer) -> None:
     write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
     issuer.refresh_failure = Failure(503, "<html>busy</html>", "text/html")
-    result = run_cli("token", env=issuer_env(tmp_path, issuer))
+    result = run_in_process("token", env=issuer_env(tmp_path, issuer))
     assert (result.returncode, result.stdout) == (1, "")
 
 
 def test_token_exits_1_when_the_broker_is_unreachable(tmp_path: Path) -> None:
-    result = run_cli("token", "--broker", str(tmp_path / "nonexistent"), home=tmp_path)
+    result = run_in_process("token", "--broker", str(tmp_path / "nonexistent"), home=tmp_path)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.startswith("Error: ")
 
@@ -473,7 +473,7 @@ def test_token_exits_1_when_the_broker_is_unreachable(tmp_path: Path) -> None:
 def test_only_token_exits_4(tmp_path: Path) -> None:
     """Other commands keep 1 for the same failure (status: the Codex CLI's codes)."""
     empty = tmp_path / "empty"
-    assert run_cli("status", home=empty).returncode == 1
-    exported = run_cli("export", home=empty)
+    assert run_in_process("status", home=empty).returncode == 1
+    exported = run_in_process("export", home=empty)
     assert exported.returncode == 1
     assert "nothing to export" in exported.stderr

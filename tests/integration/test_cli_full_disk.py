@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from codex_login.adapters.file_store import RESERVE_MARGIN
-from support.cli import run_cli
+from support.cli import run_in_process
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env, stored, write_login
 
@@ -72,7 +72,7 @@ def test_no_room_for_the_commit_refuses_before_the_refresh_is_sent(
     home = disk / "codex"
     before = write_login(home, issuer.new_refresh_token(), expires_in=timedelta(minutes=-1))
     fill(disk)
-    result = run_cli("token", env=issuer_env(home, issuer))
+    result = run_in_process("token", env=issuer_env(home, issuer))
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert "no refresh was sent" in line, line
@@ -90,7 +90,7 @@ def test_just_enough_room_for_the_commit_lets_the_refresh_commit(
     first = issuer.new_refresh_token()
     before = write_login(home, first, expires_in=timedelta(minutes=-1))
     fill(disk, leave=len(before) + RESERVE_MARGIN + 8192)
-    result = run_cli("token", env=issuer_env(home, issuer))
+    result = run_in_process("token", env=issuer_env(home, issuer))
     assert result.returncode == 0, result.stderr
     assert len(issuer.posts("refresh_token")) == 1
     tokens = stored(home)["tokens"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.cli import clean_env, run_cli
+from support.cli import clean_env, run_in_process
 from support.locks import lock_held_elsewhere
 
 
@@ -12,7 +12,7 @@ def test_a_held_lock_is_named_and_the_wait_ends_at_the_set_bound(tmp_path: Path)
     tmp_path.chmod(0o700)
     lock = tmp_path / "auth.lock"
     with lock_held_elsewhere(lock) as holder:
-        result = run_cli(
+        result = run_in_process(
             "login",
             "--with-api-key",
             stdin="sk-test-key-000000000",
@@ -29,6 +29,6 @@ def test_a_held_lock_is_named_and_the_wait_ends_at_the_set_bound(tmp_path: Path)
 
 def test_an_unusable_lock_timeout_is_a_clear_error(tmp_path: Path) -> None:
     for value in ("soon", "0", "-1"):
-        result = run_cli("status", env=clean_env(tmp_path, CODEX_LOGIN_LOCK_TIMEOUT=value))
+        result = run_in_process("status", env=clean_env(tmp_path, CODEX_LOGIN_LOCK_TIMEOUT=value))
         assert result.returncode == 1
         assert result.stderr.strip().startswith("Error: CODEX_LOGIN_LOCK_TIMEOUT=")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support.cli import CLI, clean_env, run_cli
+from support.cli import CLI, clean_env, run_in_process
 from support.records import chatgpt_document
 
 KEY = "sk-test-123456789"
@@ -54,7 +54,7 @@ def test_a_closed_stdout_ends_the_command_quietly(
 
 def test_status_v_shows_each_detail_on_a_line_with_booleans_in_words(tmp_path: Path) -> None:
     write_auth(tmp_path, chatgpt_document(plan="pro", expires_at=datetime(2020, 1, 1, tzinfo=UTC)))
-    result = run_cli("status", "-v", home=tmp_path)
+    result = run_in_process("status", "-v", home=tmp_path)
     assert result.returncode == 0
     lines = result.stderr.splitlines()
     assert lines[6].startswith("  access token: expired ")  # how long ago: test_cli_comforts
@@ -70,7 +70,7 @@ def test_status_v_shows_each_detail_on_a_line_with_booleans_in_words(tmp_path: P
         "  refresh due: yes",
         "  client id: app_EMoamEEZ73f0CkXaXp7hrann",
     ]
-    assert run_cli("-v", "status", home=tmp_path).stderr == result.stderr
+    assert run_in_process("-v", "status", home=tmp_path).stderr == result.stderr
 
 
 def test_status_v_says_no_when_no_refresh_is_due(tmp_path: Path) -> None:
@@ -79,14 +79,14 @@ def test_status_v_says_no_when_no_refresh_is_due(tmp_path: Path) -> None:
         expires_at=now + timedelta(hours=1), last_refresh=now.isoformat().replace("+00:00", "Z")
     )
     write_auth(tmp_path, document)
-    result = run_cli("status", "-v", home=tmp_path)
+    result = run_in_process("status", "-v", home=tmp_path)
     assert result.returncode == 0
     assert result.stderr.splitlines()[-2] == "  refresh due: no"
 
 
 def test_status_v_of_an_api_key_login(tmp_path: Path) -> None:
     write_auth(tmp_path, API_KEY_FILE)
-    result = run_cli("status", "-v", home=tmp_path)
+    result = run_in_process("status", "-v", home=tmp_path)
     assert (result.returncode, result.stderr.splitlines()) == (
         0,
         [
@@ -98,7 +98,7 @@ def test_status_v_of_an_api_key_login(tmp_path: Path) -> None:
 
 def test_api_key_login_v_says_where_the_key_went(tmp_path: Path) -> None:
     home = tmp_path / "codex"
-    result = run_cli("login", "--with-api-key", "-v", home=home, stdin=KEY)
+    result = run_in_process("login", "--with-api-key", "-v", home=home, stdin=KEY)
     assert result.returncode == 0
     assert result.stderr.splitlines() == [
         "Successfully logged in",
@@ -113,8 +113,8 @@ def test_api_key_login_v_says_where_the_key_went(tmp_path: Path) -> None:
 def test_status_json_writes_a_moment_as_auth_json_does(tmp_path: Path) -> None:
     stamp = "2026-11-28T10:45:43.654Z"  # whole milliseconds: chrono writes three digits
     write_auth(tmp_path, chatgpt_document(last_refresh=stamp))
-    shown = run_cli("status", "--json", home=tmp_path)
-    verbose = run_cli("status", "-v", home=tmp_path)
+    shown = run_in_process("status", "--json", home=tmp_path)
+    verbose = run_in_process("status", "-v", home=tmp_path)
     assert json.loads(shown.stdout)["last_refresh"] == stamp
     assert f"  last refresh: {stamp}" in verbose.stderr.splitlines()
 
@@ -126,7 +126,7 @@ def test_the_json_documents_keep_their_keys_order_and_layout(tmp_path: Path) -> 
     expiry = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
     write_auth(tmp_path, chatgpt_document(expires_at=expiry))
     outputs = [
-        run_cli(*command, home=tmp_path).stdout
+        run_in_process(*command, home=tmp_path).stdout
         for command in (["status", "--json"], ["token", "--json"], ["accounts", "--json"])
     ]
     token = json.loads(outputs[1])["token"]
@@ -167,5 +167,7 @@ def test_the_json_documents_keep_their_keys_order_and_layout(tmp_path: Path) -> 
         "]\n",
     ]
     (tmp_path / "auth.json").unlink()
-    assert run_cli("status", "--json", home=tmp_path).stdout == '{\n  "logged_in": false\n}\n'
-    assert run_cli("accounts", "--json", home=tmp_path).stdout == "[]\n"
+    assert (
+        run_in_process("status", "--json", home=tmp_path).stdout == '{\n  "logged_in": false\n}\n'
+    )
+    assert run_in_process("accounts", "--json", home=tmp_path).stdout == "[]\n"

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from codex_login.testing.issuer.app import IssuerRoutes, issuer_app
-from support.cli import run_cli
+from support.cli import run_in_process
 from support.fake_issuer import Failure, FakeIssuer, running_issuer
 from support.logins import issuer_env, stored, write_login
 from support.records import chatgpt_document
@@ -65,7 +65,7 @@ def test_an_issuer_error_quoting_a_secret_is_printed_without_it(
         json.dumps({"error": "invalid_grant", "error_description": f"{secret} is not valid"}),
     )
     env = {**issuer_env(tmp_path, issuer), "OPENAI_API_KEY": ENV_KEY}
-    result = run_cli("token", env=env)
+    result = run_in_process("token", env=env)
     assert (result.returncode, result.stdout) == (4, "")  # the session ended: log in again
     assert result.stderr.splitlines() == [
         "Error: the issuer no longer accepts your refresh token "
@@ -78,7 +78,7 @@ def test_a_stored_field_quoted_in_a_warning_is_printed_without_a_secret(tmp_path
     document = chatgpt_document(last_refresh=REFRESH)
     document["tokens"]["refresh_token"] = REFRESH
     (tmp_path / "auth.json").write_text(json.dumps(document))
-    result = run_cli("status", home=tmp_path)
+    result = run_in_process("status", home=tmp_path)
     assert result.returncode == 0
     assert result.stderr.splitlines()[:2] == [
         'Warning: ignoring last_refresh "***": not an RFC 3339 timestamp',
@@ -93,7 +93,7 @@ def test_a_failed_revoke_quoting_the_deleted_token_is_printed_without_it(tmp_pat
             **issuer_env(tmp_path, issuer),
             "CODEX_REVOKE_TOKEN_URL_OVERRIDE": f"{issuer.url}/oauth/revoke",
         }
-        result = run_cli("logout", env=env)
+        result = run_in_process("logout", env=env)
     assert result.returncode == 0
     assert result.stderr.splitlines() == [
         "Warning: could not revoke the login at the issuer: the issuer did not revoke the token "

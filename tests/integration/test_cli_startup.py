@@ -95,13 +95,31 @@ BOTH = {
     "codex_login.entrypoints",
     "codex_login.entrypoints.bootstrap",
     "codex_login.entrypoints.cli",
+    "codex_login.entrypoints.cli.dispatch",
+    "codex_login.entrypoints.cli.errors",
+    "codex_login.entrypoints.cli.formatting",
+    "codex_login.entrypoints.cli.interrupts",
+    "codex_login.entrypoints.cli.io",
+    "codex_login.entrypoints.cli.parser",
+    "codex_login.entrypoints.cli.table",
+    "codex_login.entrypoints.cli.wiring",
     "codex_login.entrypoints.console",
     "codex_login.entrypoints.remedies",
     "codex_login.entrypoints.settings",
 }
 HOT_PATH = {
-    "status": BOTH | {"codex_login.application.status"},
-    "token": BOTH | {"codex_login.application.auth_manager", "codex_login.domain.refresh"},
+    "status": BOTH
+    | {
+        "codex_login.application.status",
+        "codex_login.entrypoints.cli.output",
+        "codex_login.entrypoints.cli.status",
+    },
+    "token": BOTH
+    | {
+        "codex_login.application.auth_manager",
+        "codex_login.domain.refresh",
+        "codex_login.entrypoints.cli.token",
+    },
 }
 
 # Packages a read-only command never needs (each costs milliseconds): the HTTP and

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from codex_login import CodexAuth
-from support.cli import clean_env, run_cli
+from support.cli import clean_env, run_in_process
 from support.records import chatgpt_document
 
 KEY = "sk-test-codex-api-key-0123456789"
@@ -23,7 +23,7 @@ def write_chatgpt_login(home: Path) -> bytes:
 
 def test_token_sends_codex_api_key_before_the_stored_login(tmp_path: Path) -> None:
     before = write_chatgpt_login(tmp_path)
-    result = run_cli("token", "--json", env=clean_env(tmp_path, CODEX_API_KEY=KEY))
+    result = run_in_process("token", "--json", env=clean_env(tmp_path, CODEX_API_KEY=KEY))
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert (document["token"], document["mode"]) == (KEY, "apikey")
@@ -33,14 +33,14 @@ def test_token_sends_codex_api_key_before_the_stored_login(tmp_path: Path) -> No
 def test_a_whitespace_only_codex_api_key_is_no_key(tmp_path: Path) -> None:
     write_chatgpt_login(tmp_path)
     stored = json.loads((tmp_path / "auth.json").read_bytes())["tokens"]["access_token"]
-    result = run_cli("token", env=clean_env(tmp_path, CODEX_API_KEY="  \n"))
+    result = run_in_process("token", env=clean_env(tmp_path, CODEX_API_KEY="  \n"))
     assert result.stdout == f"{stored}\n"
 
 
 def test_codex_api_key_without_any_login_is_the_login(tmp_path: Path) -> None:
-    result = run_cli("token", env=clean_env(tmp_path, CODEX_API_KEY=f"  {KEY}\n"))
+    result = run_in_process("token", env=clean_env(tmp_path, CODEX_API_KEY=f"  {KEY}\n"))
     assert (result.returncode, result.stdout) == (0, f"{KEY}\n")
-    status = run_cli("status", env=clean_env(tmp_path, CODEX_API_KEY=KEY))
+    status = run_in_process("status", env=clean_env(tmp_path, CODEX_API_KEY=KEY))
     assert status.stderr.splitlines()[0] == "Logged in using an API key - sk-test-***56789"
 
 
@@ -48,12 +48,12 @@ def test_status_keeps_the_codex_cli_line_and_says_the_key_takes_precedence(
     tmp_path: Path,
 ) -> None:
     write_chatgpt_login(tmp_path)
-    status = run_cli("status", env=clean_env(tmp_path, CODEX_API_KEY=KEY))
+    status = run_in_process("status", env=clean_env(tmp_path, CODEX_API_KEY=KEY))
     lines = status.stderr.splitlines()
     assert (status.returncode, lines[0]) == (0, "Logged in using ChatGPT")
     assert lines[-1].startswith("  note: the CODEX_API_KEY environment variable is set")
     assert KEY not in status.stderr
-    as_json = run_cli("status", "--json", env=clean_env(tmp_path, CODEX_API_KEY=KEY))
+    as_json = run_in_process("status", "--json", env=clean_env(tmp_path, CODEX_API_KEY=KEY))
     assert json.loads(as_json.stdout)["overridden_by"] == "CODEX_API_KEY environment variable"
 
 

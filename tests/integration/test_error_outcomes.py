@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from support.broker import running_broker, unix_request
-from support.cli import clean_env, run_cli
+from support.cli import clean_env, run_in_process
 from support.fake_issuer import Failure, FakeIssuer, running_issuer
 from support.logins import issuer_env, write_login
 from support.other_users import OTHER_GID, OTHER_UID, owned_dir, owned_file, shared_base
@@ -40,9 +40,9 @@ def test_a_malformed_auth_json_exits_the_same_read_directly_or_through_a_broker(
     home, sandbox = host(tmp_path), tmp_path / "sandbox"
     sandbox.mkdir()
     (home / "auth.json").write_bytes(MALFORMED)
-    direct = run_cli("token", home=home)
+    direct = run_in_process("token", home=home)
     with running_broker(home) as broker:
-        brokered = run_cli("token", "--broker", str(broker.socket), home=sandbox)
+        brokered = run_in_process("token", "--broker", str(broker.socket), home=sandbox)
     assert (direct.returncode, direct.stdout) == (SIGN_IN, ""), direct.stderr
     assert (brokered.returncode, brokered.stdout) == (SIGN_IN, ""), brokered.stderr
     assert direct.stderr.startswith("Error: cannot use ")
@@ -59,9 +59,9 @@ def test_an_ended_session_through_a_broker_names_the_remedy_once(
     sandbox.mkdir()
     write_login(home, issuer.new_refresh_token(), expires_in=timedelta(minutes=-1))
     issuer.refresh_failure = Failure(401, '{"error": "refresh_token_reused"}')
-    direct = run_cli("token", env=issuer_env(home, issuer))
+    direct = run_in_process("token", env=issuer_env(home, issuer))
     with running_broker(home, env=issuer_env(home, issuer)) as broker:
-        brokered = run_cli("token", "--broker", str(broker.socket), home=sandbox)
+        brokered = run_in_process("token", "--broker", str(broker.socket), home=sandbox)
     assert (direct.returncode, brokered.returncode) == (SIGN_IN, SIGN_IN)
     [said] = direct.stderr.splitlines()
     assert said.count("codex-login login") == 1
@@ -75,7 +75,7 @@ def test_nothing_stored_on_the_host_is_sign_in_through_a_broker_too(tmp_path: Pa
     home, sandbox = host(tmp_path), tmp_path / "sandbox"
     sandbox.mkdir()
     with running_broker(home, env=clean_env(home)) as broker:
-        brokered = run_cli("token", "--broker", str(broker.socket), home=sandbox)
+        brokered = run_in_process("token", "--broker", str(broker.socket), home=sandbox)
     assert (brokered.returncode, brokered.stdout) == (SIGN_IN, "")
     assert brokered.stderr.count("codex-login login") == 1
 
@@ -91,11 +91,11 @@ def test_an_untrusted_auth_json_is_a_set_up_to_fix_read_directly_or_through_a_br
         planted = owned_file(home / "auth.json", API_KEY_DOCUMENT, OTHER_UID, OTHER_GID)
         sandbox = tmp_path / "sandbox"
         sandbox.mkdir()
-        direct = run_cli("token", home=home)
+        direct = run_in_process("token", home=home)
         with running_broker(home) as broker:
             assert broker.socket is not None
             answer = unix_request(broker.socket)
-            brokered = run_cli("token", "--broker", str(broker.socket), home=sandbox)
+            brokered = run_in_process("token", "--broker", str(broker.socket), home=sandbox)
     assert (answer.status, answer.json()["error"]) == (500, "misconfigured"), answer.raw()
     assert answer.header("Retry-After") is None
     assert f"refusing to use {planted}" in answer.json()["message"]

@@ -9,7 +9,7 @@ import pytest
 
 from codex_login import CodexAuth
 from codex_login.domain.errors import SignsRequests, UnsupportedAuthMode
-from support.cli import clean_env, run_cli
+from support.cli import clean_env, run_in_process
 from support.tokens import make_jwt
 
 AGENT_CLAIMS = {
@@ -38,7 +38,7 @@ def agent_identity_file(home: Path) -> bytes:
 
 def test_status_reports_an_access_token_login_as_the_codex_cli_does(tmp_path: Path) -> None:
     data = agent_identity_file(tmp_path)
-    result = run_cli("status", home=tmp_path)
+    result = run_in_process("status", home=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     assert lines[0] == "Logged in using access token"
@@ -51,7 +51,7 @@ def test_status_reports_an_access_token_login_as_the_codex_cli_does(tmp_path: Pa
 
 def test_status_json_names_the_mode_and_kind(tmp_path: Path) -> None:
     agent_identity_file(tmp_path)
-    result = run_cli("status", "--json", home=tmp_path)
+    result = run_in_process("status", "--json", home=tmp_path)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["mode"] == "agentIdentity"
@@ -61,7 +61,7 @@ def test_status_json_names_the_mode_and_kind(tmp_path: Path) -> None:
 
 def test_token_explains_in_one_line_that_the_login_signs_requests(tmp_path: Path) -> None:
     data = agent_identity_file(tmp_path)
-    result = run_cli("token", home=tmp_path)
+    result = run_in_process("token", home=tmp_path)
     assert result.returncode == 4  # no retry gives a bearer token: a person must sign in
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -72,7 +72,7 @@ def test_token_explains_in_one_line_that_the_login_signs_requests(tmp_path: Path
 
 def test_codex_api_key_is_still_handed_out_over_an_access_token_login(tmp_path: Path) -> None:
     data = agent_identity_file(tmp_path)
-    result = run_cli(
+    result = run_in_process(
         "token", home=tmp_path, env={**clean_env(tmp_path), "CODEX_API_KEY": "sk-override-123456"}
     )
     assert result.returncode == 0, result.stderr
@@ -91,10 +91,10 @@ def test_codex_api_key_is_still_handed_out_over_an_access_token_login(tmp_path: 
 def test_other_modes_are_reported_and_kept(tmp_path: Path, mode: str, first_line: str) -> None:
     data = json.dumps({"auth_mode": mode, "OPENAI_API_KEY": None, "x": {"y": 1}}).encode()
     tmp_path.joinpath("auth.json").write_bytes(data)
-    status = run_cli("status", home=tmp_path)
+    status = run_in_process("status", home=tmp_path)
     assert status.returncode == 0, status.stderr
     assert status.stderr.splitlines()[0] == first_line
-    token = run_cli("token", home=tmp_path)
+    token = run_in_process("token", home=tmp_path)
     assert token.returncode == 4  # as through a broker (401 login_unusable): sign in
     assert f"auth_mode '{mode}' is not supported" in token.stderr
     assert len(token.stderr.splitlines()) == 1
@@ -103,7 +103,7 @@ def test_other_modes_are_reported_and_kept(tmp_path: Path, mode: str, first_line
 
 def test_logout_local_removes_an_access_token_login(tmp_path: Path) -> None:
     agent_identity_file(tmp_path)
-    result = run_cli("logout", "--local", home=tmp_path)
+    result = run_in_process("logout", "--local", home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "auth.json").exists()
 

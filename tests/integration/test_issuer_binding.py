@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
-from support.cli import CLI, clean_env, run_cli, start_browser_login
+from support.cli import CLI, clean_env, run_in_process, start_browser_login
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import write_login
 from support.tokens import access_token
@@ -77,7 +77,7 @@ def test_a_login_is_bound_to_its_issuer_in_the_codex_cli_layout(
         "issuer": issuer.url,
         "client_id": "app_EMoamEEZ73f0CkXaXp7hrann",
     }
-    status = json.loads(run_cli("status", "--json", home=tmp_path).stdout)
+    status = json.loads(run_in_process("status", "--json", home=tmp_path).stdout)
     assert (status["issuer"], status["client_id"]) == (issuer.url, "app_EMoamEEZ73f0CkXaXp7hrann")
 
 
@@ -86,10 +86,10 @@ def test_refresh_and_revoke_go_to_the_login_issuer_without_any_setting(
 ) -> None:
     logged_in(tmp_path, issuer)
     expire(tmp_path)
-    token = run_cli("token", home=tmp_path)  # no CODEX_LOGIN_ISSUER in this environment
+    token = run_in_process("token", home=tmp_path)  # no CODEX_LOGIN_ISSUER in this environment
     assert token.returncode == 0, token.stderr
     assert len(issuer.posts("refresh_token")) == 1
-    logout = run_cli("logout", home=tmp_path)
+    logout = run_in_process("logout", home=tmp_path)
     assert logout.returncode == 0, logout.stderr
     assert "Warning" not in logout.stderr
     assert [r.path for r in issuer.requests if r.path == "/oauth/revoke"] == ["/oauth/revoke"]
@@ -104,7 +104,7 @@ def test_an_explicit_issuer_that_is_not_the_login_issuer_sends_nothing(
     sent = len(issuer.requests)
     env = clean_env(tmp_path, CODEX_LOGIN_ISSUER="https://idp.example")
     for command in ("token", "logout"):
-        result = run_cli(command, env=env)
+        result = run_in_process(command, env=env)
         assert result.returncode == 1
         [line] = result.stderr.splitlines()
         assert issuer.url in line
@@ -123,7 +123,7 @@ def test_a_conflicting_issuer_is_refused_at_once_not_when_a_refresh_falls_due(
     sent = len(issuer.requests)
     env = clean_env(tmp_path, CODEX_LOGIN_ISSUER="https://idp.example")
     for command in ("token", "status"):
-        result = run_cli(command, env=env)
+        result = run_in_process(command, env=env)
         assert (result.returncode, result.stdout) == (1, ""), command
         [line] = result.stderr.splitlines()
         assert f"issued by {issuer.url}" in line
@@ -190,8 +190,8 @@ def test_v_shows_the_cause_of_an_error(tmp_path: Path, issuer: FakeIssuer) -> No
         CODEX_REFRESH_TOKEN_URL_OVERRIDE=dead,
         CODEX_REVOKE_TOKEN_URL_OVERRIDE=revoke_url,
     )
-    quiet = run_cli("token", env=env)
-    verbose = run_cli("token", "-v", env=env)
+    quiet = run_in_process("token", env=env)
+    verbose = run_in_process("token", "-v", env=env)
     assert quiet.returncode == verbose.returncode == 1
     assert "caused by" not in quiet.stderr
     causes = [line for line in verbose.stderr.splitlines() if "caused by" in line]

@@ -20,7 +20,7 @@ import pytest
 from codex_login import CodexAuth
 from codex_login.domain.errors import PolicyViolation
 from codex_login.domain.login_policy import LoginMethod, LoginPolicy
-from support.cli import CLI, run_cli, start_browser_login, start_device_login
+from support.cli import CLI, run_in_process, start_browser_login, start_device_login
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env, write_login
 
@@ -129,7 +129,7 @@ def test_a_disabled_chatgpt_login_is_refused_before_anything_starts(
 ) -> None:
     configure(home, 'forced_login_method = "api"')
     for how in ("--no-browser", "--device-auth"):
-        result = run_cli("login", how, env=env_for(home, issuer))
+        result = run_in_process("login", how, env=env_for(home, issuer))
         assert (result.returncode, result.stderr) == (1, f"Error: {CHATGPT_DISABLED}\n")
     assert issuer.requests == []
     assert contents(home) is None
@@ -166,11 +166,11 @@ def test_a_device_login_into_an_allowed_workspace_is_stored(home: Path, issuer: 
 
 def test_an_api_key_login_is_refused_when_api_login_is_disabled(home: Path) -> None:
     configure(home, 'forced_login_method = "chatgpt"')
-    result = run_cli("login", "--with-api-key", stdin=KEY, env=env_for(home))
+    result = run_in_process("login", "--with-api-key", stdin=KEY, env=env_for(home))
     assert (result.returncode, result.stderr) == (1, f"Error: {API_DISABLED}\n")
     assert contents(home) is None
     # As in the Codex CLI, an empty key is reported first.
-    empty = run_cli("login", "--with-api-key", stdin="", env=env_for(home))
+    empty = run_in_process("login", "--with-api-key", stdin="", env=env_for(home))
     assert empty.returncode == 1
     assert "the API key is empty" in empty.stderr
 
@@ -181,34 +181,34 @@ def test_the_managed_requirements_file_is_read_from_the_environment(
     requirements = tmp_path / "requirements.toml"
     requirements.write_text('allowed_login_methods = ["chatgpt"]\n')
     env = env_for(home, CODEX_LOGIN_REQUIREMENTS=str(requirements))
-    result = run_cli("login", "--with-api-key", stdin=KEY, env=env)
+    result = run_in_process("login", "--with-api-key", stdin=KEY, env=env)
     assert (result.returncode, result.stderr) == (1, f"Error: {API_DISABLED}\n")
-    assert run_cli("login", "--with-api-key", stdin=KEY, env=env_for(home)).returncode == 0
+    assert run_in_process("login", "--with-api-key", stdin=KEY, env=env_for(home)).returncode == 0
 
 
 def test_an_api_key_login_ignores_workspace_restrictions(home: Path) -> None:
     configure(home, 'forced_chatgpt_workspace_id = "ws-a"')
-    assert run_cli("login", "--with-api-key", stdin=KEY, env=env_for(home)).returncode == 0
-    assert run_cli("status", env=env_for(home)).returncode == 0
+    assert run_in_process("login", "--with-api-key", stdin=KEY, env=env_for(home)).returncode == 0
+    assert run_in_process("status", env=env_for(home)).returncode == 0
 
 
 # -- stored credentials that break the policy --------------------------------------------
 
 
 def store_api_key(home: Path) -> bytes:
-    assert run_cli("login", "--with-api-key", stdin=KEY, env=env_for(home)).returncode == 0
+    assert run_in_process("login", "--with-api-key", stdin=KEY, env=env_for(home)).returncode == 0
     return contents(home) or b""
 
 
 def test_status_and_token_refuse_a_stored_api_key_and_keep_it(home: Path) -> None:
     before = store_api_key(home)
     configure(home, 'forced_login_method = "chatgpt"')
-    status = run_cli("status", env=env_for(home))
+    status = run_in_process("status", env=env_for(home))
     assert status.returncode == 1
     lines = status.stderr.splitlines()
     assert lines[0] == "Not logged in"
     assert lines[1].endswith(f"auth.json holds an API key: {API_DISABLED}")
-    token = run_cli("token", env=env_for(home))
+    token = run_in_process("token", env=env_for(home))
     assert (token.returncode, token.stdout) == (4, "")
     assert token.stderr.strip().endswith(API_DISABLED)
     assert KEY not in token.stderr + status.stderr
@@ -218,32 +218,32 @@ def test_status_and_token_refuse_a_stored_api_key_and_keep_it(home: Path) -> Non
 def test_status_and_token_refuse_a_login_of_another_workspace_and_keep_it(home: Path) -> None:
     before = write_login(home, "rt-1", expires_in=timedelta(hours=1))  # account acc-123
     configure(home, 'forced_chatgpt_workspace_id = ["ws-a", "ws-b"]')
-    status = run_cli("status", "--json", env=env_for(home))
+    status = run_in_process("status", "--json", env=env_for(home))
     assert status.returncode == 1
     assert json.loads(status.stdout)["logged_in"] is False
     assert status.stderr.splitlines()[0] == "Not logged in"
-    token = run_cli("token", env=env_for(home))
+    token = run_in_process("token", env=env_for(home))
     assert token.returncode == 4
     assert f"belongs to workspace acc-123: {RESTRICTED}" in token.stderr
     assert contents(home) == before
     configure(home, 'forced_chatgpt_workspace_id = ["acc-123"]')  # the policy changes back
-    assert run_cli("token", env=env_for(home)).returncode == 0
+    assert run_in_process("token", env=env_for(home)).returncode == 0
 
 
 def test_codex_api_key_is_refused_when_api_login_is_disabled(home: Path) -> None:
     write_login(home, "rt-1", expires_in=timedelta(hours=1))
     configure(home, 'forced_login_method = "chatgpt"')
     env = env_for(home, CODEX_API_KEY=KEY)
-    token = run_cli("token", env=env)
+    token = run_in_process("token", env=env)
     assert (token.returncode, token.stdout) == (4, "")
     assert token.stderr == f"Error: CODEX_API_KEY environment variable is set: {API_DISABLED}\n"
-    assert run_cli("status", env=env).returncode == 1
-    assert run_cli("token", env=env_for(home)).returncode == 0  # the stored login is fine
+    assert run_in_process("status", env=env).returncode == 1
+    assert run_in_process("token", env=env_for(home)).returncode == 0  # the stored login is fine
 
 
 def test_openai_api_key_is_refused_when_api_login_is_disabled(home: Path) -> None:
     configure(home, 'forced_login_method = "chatgpt"')
-    token = run_cli("token", env=env_for(home, OPENAI_API_KEY=KEY))
+    token = run_in_process("token", env=env_for(home, OPENAI_API_KEY=KEY))
     assert token.returncode == 4
     assert API_DISABLED in token.stderr
 
@@ -283,7 +283,7 @@ def test_a_malformed_config_is_one_line_for_every_command(
 ) -> None:
     configure(home, text)
     for command in (["status"], ["token"], ["login", "--with-api-key"]):
-        result = run_cli(*command, stdin=KEY, env=env_for(home))
+        result = run_in_process(*command, stdin=KEY, env=env_for(home))
         assert result.returncode == 1, command
         [line] = result.stderr.splitlines()
         assert line.startswith(f"Error: {home / 'config.toml'}")

@@ -28,7 +28,7 @@ from codex_login.domain.issuer import DEFAULT_CLIENT_ID, DEFAULT_ISSUER
 from codex_login.stores import MemoryCredentialStore
 from codex_login.testing.issuer.app import IssuerRoutes, issuer_app
 from codex_login.testing.issuer.state import IssuerState
-from support.cli import clean_env, run_cli
+from support.cli import clean_env, run_cli, run_in_process
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import write_login
 
@@ -329,7 +329,7 @@ def test_an_override_off_the_login_issuers_origin_sends_nothing_and_keeps_the_fi
     issuer = honest.url if stored_issuer == "honest" else stored_issuer
     before = login_files(tmp_path, honest, issuer)
     destination = f"{evil.url}/oauth/{'token' if 'REFRESH' in variable else 'revoke'}"
-    result = run_cli(*command, env=clean_env(tmp_path, **{variable: destination}))
+    result = run_in_process(*command, env=clean_env(tmp_path, **{variable: destination}))
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert line == (
@@ -348,7 +348,7 @@ def test_an_override_on_the_login_issuers_origin_is_used_for_a_slot_too(
     """The Codex CLI's own use: the override moves an endpoint within the issuer."""
     login_files(tmp_path, honest, honest.url)
     env = clean_env(tmp_path, CODEX_REFRESH_TOKEN_URL_OVERRIDE=f"{honest.url}/oauth/token")
-    result = run_cli("token", "--account", "work", env=env)
+    result = run_in_process("token", "--account", "work", env=env)
     assert result.returncode == 0, result.stderr
     assert len(honest.posts("refresh_token")) == 1
     assert honest.requests_to("/.well-known/openid-configuration") == []  # the override's URL

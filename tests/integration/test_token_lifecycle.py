@@ -16,7 +16,7 @@ from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.oauth.endpoint import HttpTokenEndpoint
 from codex_login.domain.errors import TransientTokenError
 from codex_login.entrypoints.bootstrap import bootstrap
-from support.cli import CLI, clean_env, run_cli
+from support.cli import CLI, clean_env, run_in_process
 from support.fake_issuer import Failure, FakeIssuer, running_issuer
 from support.logins import issuer_env, stored, write_login
 from support.tokens import make_jwt
@@ -35,7 +35,7 @@ def test_token_prints_the_stored_access_token_when_fresh(
     tmp_path: Path, issuer: FakeIssuer
 ) -> None:
     write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(hours=1))
-    result = run_cli("token", env=issuer_env(tmp_path, issuer))
+    result = run_in_process("token", env=issuer_env(tmp_path, issuer))
     assert result.returncode == 0
     assert result.stdout.strip() == stored(tmp_path)["tokens"]["access_token"]
     assert issuer.posts("refresh_token") == []
@@ -44,7 +44,7 @@ def test_token_prints_the_stored_access_token_when_fresh(
 def test_token_refreshes_first_when_due(tmp_path: Path, issuer: FakeIssuer) -> None:
     first = issuer.new_refresh_token()
     write_login(tmp_path, first, expires_in=timedelta(minutes=2))
-    result = run_cli("token", "--json", env=issuer_env(tmp_path, issuer))
+    result = run_in_process("token", "--json", env=issuer_env(tmp_path, issuer))
     assert result.returncode == 0, result.stderr
     document = stored(tmp_path)
     printed = json.loads(result.stdout)
@@ -68,7 +68,7 @@ def test_token_refreshes_first_when_due(tmp_path: Path, issuer: FakeIssuer) -> N
 def test_the_standard_profile_refreshes_with_a_form(tmp_path: Path, issuer: FakeIssuer) -> None:
     first = issuer.new_refresh_token()
     write_login(tmp_path, first, expires_in=timedelta(minutes=2))
-    result = run_cli("token", env=issuer_env(tmp_path, issuer, profile="standard"))
+    result = run_in_process("token", env=issuer_env(tmp_path, issuer, profile="standard"))
     assert result.returncode == 0, result.stderr
     [request] = issuer.posts("refresh_token")
     assert request.content_type == "application/x-www-form-urlencoded"
@@ -81,19 +81,19 @@ def test_the_refresh_url_override_is_honoured(tmp_path: Path, issuer: FakeIssuer
     token = issuer.new_refresh_token()
     write_login(tmp_path, token, expires_in=timedelta(minutes=2), issuer=issuer.url)
     env = clean_env(tmp_path, CODEX_REFRESH_TOKEN_URL_OVERRIDE=f"{issuer.url}/oauth/token")
-    result = run_cli("token", env=env)
+    result = run_in_process("token", env=env)
     assert result.returncode == 0, result.stderr
     assert len(issuer.posts("refresh_token")) == 1
     assert issuer.requests_to("/.well-known/openid-configuration") == []  # the override, used
 
 
 def test_token_for_an_api_key(tmp_path: Path) -> None:
-    run_cli("login", "--with-api-key", home=tmp_path, stdin="sk-test-123456789")
-    assert run_cli("token", home=tmp_path).stdout == "sk-test-123456789\n"
+    run_in_process("login", "--with-api-key", home=tmp_path, stdin="sk-test-123456789")
+    assert run_in_process("token", home=tmp_path).stdout == "sk-test-123456789\n"
 
 
 def test_token_when_not_logged_in(tmp_path: Path) -> None:
-    result = run_cli("token", home=tmp_path)
+    result = run_in_process("token", home=tmp_path)
     assert (result.returncode, result.stdout) == (4, "")  # 4: a person must log in
     # It names where it looked, in order (issue 21): the override, the store, the env key.
     assert result.stderr == (
@@ -110,7 +110,7 @@ def failed_refresh(home: Path, issuer: FakeIssuer, failure: Failure) -> str:
     """
     before = write_login(home, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
     issuer.refresh_failure = failure
-    result = run_cli("token", env=issuer_env(home, issuer))
+    result = run_in_process("token", env=issuer_env(home, issuer))
     ended = "run `codex-login login` to sign in again" in result.stderr
     assert result.returncode == (4 if ended else 1)
     assert len(result.stderr.strip().splitlines()) == 1
@@ -176,7 +176,7 @@ def test_logout_revokes_the_refresh_token(tmp_path: Path, issuer: FakeIssuer) ->
         **issuer_env(tmp_path, issuer),
         "CODEX_REVOKE_TOKEN_URL_OVERRIDE": f"{issuer.url}/oauth/revoke",
     }
-    result = run_cli("logout", env=env)
+    result = run_in_process("logout", env=env)
     assert (result.returncode, result.stderr) == (0, "Successfully logged out\n")
     [revoke] = [r for r in issuer.requests if r.path == "/oauth/revoke"]
     assert revoke.json == {
@@ -191,7 +191,7 @@ def test_logout_revokes_the_refresh_token(tmp_path: Path, issuer: FakeIssuer) ->
 def test_logout_local_does_not_revoke(tmp_path: Path, issuer: FakeIssuer) -> None:
     token = issuer.new_refresh_token()
     write_login(tmp_path, token, expires_in=timedelta(hours=1))
-    result = run_cli("logout", "--local", env=issuer_env(tmp_path, issuer))
+    result = run_in_process("logout", "--local", env=issuer_env(tmp_path, issuer))
     assert result.returncode == 0
     assert issuer.refresh_token_works(token)
     assert not (tmp_path / "auth.json").exists()
@@ -201,7 +201,7 @@ def test_a_failed_revoke_never_blocks_logout(tmp_path: Path) -> None:
     # An issuer that is gone; the override may only point within its origin.
     write_login(tmp_path, "rt-1", expires_in=timedelta(hours=1), issuer="http://127.0.0.1:9")
     env = clean_env(tmp_path, CODEX_REVOKE_TOKEN_URL_OVERRIDE="http://127.0.0.1:9/oauth/revoke")
-    result = run_cli("logout", env=env)
+    result = run_in_process("logout", env=env)
     assert result.returncode == 0
     lines = result.stderr.splitlines()
     assert lines[0].startswith("Warning: could not revoke the login at the issuer: revoking failed")
@@ -213,7 +213,7 @@ def test_logout_deletes_a_malformed_file_without_revoking(
     tmp_path: Path, issuer: FakeIssuer
 ) -> None:
     (tmp_path / "auth.json").write_text("{broken")
-    result = run_cli("logout", env=issuer_env(tmp_path, issuer))
+    result = run_in_process("logout", env=issuer_env(tmp_path, issuer))
     assert result.returncode == 0
     # One more line says that nothing could be revoked (issue 21).
     done, note = result.stderr.splitlines()
@@ -276,7 +276,7 @@ def test_an_issuer_slower_than_the_timeout_leaves_the_file_unchanged(
 def test_a_malformed_proxy_variable_is_a_one_line_error(tmp_path: Path, issuer: FakeIssuer) -> None:
     before = write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
     env = {**issuer_env(tmp_path, issuer), "HTTP_PROXY": "http://[bad", "NO_PROXY": ""}
-    result = run_cli("token", env=env)
+    result = run_in_process("token", env=env)
     assert result.returncode == 1
     assert "check HTTPS_PROXY, HTTP_PROXY and NO_PROXY" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -289,7 +289,7 @@ def test_a_redirect_from_the_token_endpoint_is_not_followed(
     before = write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
     elsewhere = {"Location": f"{issuer.url}/elsewhere"}
     issuer.refresh_failure = Failure(307, "", "text/plain", headers=elsewhere)
-    result = run_cli("token", env=issuer_env(tmp_path, issuer))
+    result = run_in_process("token", env=issuer_env(tmp_path, issuer))
     assert result.returncode == 1
     assert "HTTP 307" in result.stderr
     assert [r.path for r in issuer.requests] == ["/oauth/token"]
@@ -301,5 +301,5 @@ def test_the_client_id_comes_from_the_environment_for_every_command(
 ) -> None:
     write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=1))
     env = {**issuer_env(tmp_path, issuer), "CODEX_LOGIN_CLIENT_ID": "app_custom"}
-    assert run_cli("token", env=env).returncode == 0
+    assert run_in_process("token", env=env).returncode == 0
     assert issuer.posts("refresh_token")[0].json["client_id"] == "app_custom"

@@ -8,7 +8,7 @@ import pty
 import subprocess
 from pathlib import Path
 
-from support.cli import CLI, clean_env, run_cli
+from support.cli import CLI, clean_env, run_in_process
 from support.records import chatgpt_document
 
 
@@ -84,14 +84,14 @@ def test_export_refuses_a_terminal_unless_forced(tmp_path: Path) -> None:
 
 
 def test_exporting_nothing_is_a_clear_error(tmp_path: Path) -> None:
-    result = run_cli("export", home=tmp_path)
+    result = run_in_process("export", home=tmp_path)
     assert (result.returncode, result.stdout) == (1, "")
     assert "nothing to export" in result.stderr
 
 
 def test_a_malformed_import_changes_nothing(tmp_path: Path) -> None:
     data = write_login(tmp_path)
-    result = run_cli("import", "--force", home=tmp_path, stdin='{"auth_mode": 3}')
+    result = run_in_process("import", "--force", home=tmp_path, stdin='{"auth_mode": 3}')
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert "the login on stdin" in line
@@ -101,15 +101,15 @@ def test_a_malformed_import_changes_nothing(tmp_path: Path) -> None:
 def test_importing_over_another_login_needs_force(tmp_path: Path) -> None:
     source, target = tmp_path / "a", tmp_path / "b"
     write_login(source)
-    other = run_cli("login", "--with-api-key", home=target, stdin="sk-test-other-0123456789")
+    other = run_in_process("login", "--with-api-key", home=target, stdin="sk-test-other-0123456789")
     assert other.returncode == 0
     before = (target / "auth.json").read_bytes()
-    exported = run_cli("export", home=source)
-    refused = run_cli("import", home=target, stdin=exported.stdout)
+    exported = run_in_process("export", home=source)
+    refused = run_in_process("import", home=target, stdin=exported.stdout)
     assert refused.returncode == 1
     assert "already holds another login" in refused.stderr
     assert (target / "auth.json").read_bytes() == before
-    forced = run_cli("import", "--force", home=target, stdin=exported.stdout)
+    forced = run_in_process("import", "--force", home=target, stdin=exported.stdout)
     assert forced.returncode == 0
     assert (target / "auth.json").read_bytes() == (source / "auth.json").read_bytes()
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 CLI = Path(sys.executable).with_name("codex-login")
@@ -61,6 +63,50 @@ def run_cli(
     )
     assert "Traceback" not in completed.stderr, completed.stderr
     return completed
+
+
+def run_in_process(
+    *args: str,
+    home: Path | None = None,
+    stdin: str | bytes | None = "",
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``run_cli``'s result, from ``main()`` called in this process with a fake IO: for
+    what needs no process of its own (not signals, closed pipes, start-up imports, or
+    the console script itself). The environment is the child's would be, for the call."""
+    from codex_login.entrypoints.cli import main  # noqa: PLC0415
+    from codex_login.entrypoints.cli.io import FakeIO  # noqa: PLC0415
+
+    data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
+    # Dumpable: the test process stays as it was (the CLI would make itself not dumpable).
+    environ = {**(env if env is not None else clean_env(home)), "CODEX_LOGIN_DUMPABLE": "1"}
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(environ)
+    io = FakeIO(data)
+    try:
+        with _logging_kept():  # -v sets logging up for the process: for this call only
+            code = main(list(args), io)
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        code = exc.code if isinstance(exc.code, int) else 0
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    completed = subprocess.CompletedProcess(["codex-login", *args], code, io.out(), io.err())
+    assert "Traceback" not in completed.stderr, completed.stderr
+    return completed
+
+
+@contextlib.contextmanager
+def _logging_kept() -> Iterator[None]:
+    root, ours = logging.getLogger(), logging.getLogger("codex_login")
+    handlers, levels = list(root.handlers), (root.level, ours.level)
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(levels[0])
+        ours.setLevel(levels[1])
 
 
 def run_all(*args: str, count: int, env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:

@@ -7,12 +7,11 @@ import shutil
 
 import pytest
 
-from codex_login.entrypoints import cli
+from codex_login.entrypoints.cli import formatting
+from codex_login.entrypoints.cli import parser as parsing
 
 
-def every_help(
-    parser: argparse.ArgumentParser, commands: dict[str, argparse.ArgumentParser]
-) -> list[str]:
+def every_help(parser: argparse.ArgumentParser, commands: parsing.Commands) -> list[str]:
     return [parser.format_help()] + [command.format_help() for command in commands.values()]
 
 
@@ -24,15 +23,15 @@ def test_help_is_laid_out_as_argparse_lays_it_out(
         monkeypatch.delenv("COLUMNS", raising=False)
     else:
         monkeypatch.setenv("COLUMNS", columns)
-    ours = every_help(*cli._parser())
-    monkeypatch.setattr(cli, "HelpFormatter", argparse.RawDescriptionHelpFormatter)
-    monkeypatch.setattr(cli, "SizedHelpFormatter", argparse.HelpFormatter)
-    assert ours == every_help(*cli._parser())
+    ours = every_help(*parsing.build())
+    monkeypatch.setattr(parsing, "HelpFormatter", argparse.RawDescriptionHelpFormatter)
+    monkeypatch.setattr(formatting, "SizedHelpFormatter", argparse.HelpFormatter)
+    assert ours == every_help(*parsing.build())
 
 
 def test_the_width_is_measured_when_help_is_laid_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "40")
-    formatter = cli.SizedHelpFormatter("codex-login")  # wraps text to its width
+    formatter = formatting.SizedHelpFormatter("codex-login")  # wraps text to its width
     monkeypatch.setenv("COLUMNS", "200")
     formatter.add_text("word " * 30)
     assert max(len(line) for line in formatter.format_help().splitlines()) > 100
@@ -43,4 +42,4 @@ def test_building_the_parser_measures_nothing(monkeypatch: pytest.MonkeyPatch) -
         raise AssertionError("the terminal was measured")
 
     monkeypatch.setattr(shutil, "get_terminal_size", measured)
-    cli._parser()
+    parsing.build()

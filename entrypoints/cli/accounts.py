@@ -1,0 +1,90 @@
+"""``codex-login accounts``: the stored logins, the active one marked."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+import attrs
+
+from codex_login.domain.issuer import DEFAULT_ISSUER
+from codex_login.domain.modes import AuthMode
+from codex_login.domain.printable import printable
+from codex_login.entrypoints import settings
+from codex_login.entrypoints.cli.errors import EXIT_FAILURE, EXIT_OK
+from codex_login.entrypoints.cli.formatting import epilog
+from codex_login.entrypoints.cli.output import plan_title
+from codex_login.entrypoints.settings import environment_help
+
+if TYPE_CHECKING:
+    from codex_login.domain.accounts import Account
+    from codex_login.entrypoints.cli.io import IO
+    from codex_login.entrypoints.cli.wiring import Factory
+
+ABOUT = """\
+List the stored logins: the active one (in auth.json, what the Codex CLI uses) and
+the others kept beside it. A new login of another account keeps the previous one
+here instead of discarding it; `codex-login switch NAME` brings it back. Each line
+shows the name to use with `switch` and `--account`, the email, plan, workspace
+id and issuer; `*` marks the active one."""
+EPILOG = epilog(
+    """\
+  codex-login accounts
+  codex-login accounts --json | jq -r '.[] | select(.active) | .name'
+""",
+    environment_help(settings.STORE, settings.POLICY),
+    environment_help(settings.BROKER),
+)
+
+
+@attrs.frozen
+class Options:
+    json: bool = False
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print them as JSON on stdout")
+
+
+def options(args: argparse.Namespace) -> Options:
+    return Options(json=args.json)
+
+
+def run(options: Options, io: IO, factory: Factory) -> int:
+    address = factory.broker_address()
+    if address:
+        # A sandbox sees one token, not the logins: saying "none" would be false.
+        io.say(
+            printable(
+                f"Accounts are managed on the broker's host ({address}); "
+                "run `codex-login accounts` there"
+            )
+        )
+        return EXIT_FAILURE
+    accounts = factory.service().accounts()
+    if options.json:
+        from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: it loads cattrs)
+
+        io.emit(documents.dumps([documents.AccountDocument.of(account) for account in accounts]))
+        return EXIT_OK
+    if not accounts:
+        io.say("Not logged in")
+        return EXIT_OK
+    for account in accounts:
+        io.emit(printable(account_line(account)))
+    return EXIT_OK
+
+
+def account_line(account: Account) -> str:
+    """``* alice  alice@example.com  ChatGPT Pro  ws-123  https://auth.openai.com``"""
+    if account.mode == AuthMode.API_KEY.value:
+        what = "API key"
+    elif account.mode == AuthMode.CHATGPT.value:
+        what = f"ChatGPT {plan_title(account.plan)}" if account.plan else "ChatGPT"
+    else:
+        what = account.mode
+    fields = [account.name, account.email, what, account.workspace]
+    if account.issuer not in (None, DEFAULT_ISSUER):
+        fields.append(account.issuer)
+    marker = "*" if account.active else " "
+    return f"{marker} " + "  ".join(field for field in fields if field)

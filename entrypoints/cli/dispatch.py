@@ -1,0 +1,148 @@
+"""The ``codex-login`` command: translates arguments and errors, decides nothing.
+
+Messages go to stderr, data (tokens, JSON, help, the version) to stdout. Every message
+says what happened, then what to do: the error says what happened, and the CLI adds
+its own command (``remedies.with_remedy``). Exit codes: 0 success, 1 failure, 2 usage
+error, 4 ``token`` and ``refresh`` only: a person must log in (a ``SignInRequired``:
+nothing is stored, the session ended, the stored login is unusable or refused by the
+policy), so a script can stop retrying (``domain/outcomes.py``), 130 interrupted, 141
+stdout closed early. ``status`` keeps the Codex CLI's codes (0 logged in, 1 not logged
+in or unreadable). Messages that may quote the issuer or a stored field pass through
+``scrub`` first, and ``printable`` escapes their control characters (newlines included)
+so that the issuer, a token or the store cannot drive the terminal or forge a line;
+``IO.say`` and ``IO.emit`` escape every control character but our own line breaks.
+
+A command is a module of this package (``table.COMMANDS``): its ``Options`` value, built
+by ``options(args)``, its parser set-up ``configure(parser)`` with its help, and
+``run(options, io, factory) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Sequence
+from importlib import import_module
+from types import ModuleType
+
+from codex_login.adapters.process_memory import keep_memory_private
+from codex_login.domain.errors import CodexLoginError
+from codex_login.domain.printable import printable
+from codex_login.entrypoints.cli import parser as parsing
+from codex_login.entrypoints.cli.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    StdoutClosed,
+    UsageError,
+    causes,
+)
+from codex_login.entrypoints.cli.interrupts import say_interrupted
+from codex_login.entrypoints.cli.io import IO
+from codex_login.entrypoints.cli.table import COMMANDS
+from codex_login.entrypoints.cli.wiring import Factory
+from codex_login.entrypoints.remedies import with_remedy
+from codex_login.entrypoints.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None, io: IO | None = None) -> int:
+    """Run one command line; argparse's own output goes to ``io`` too, and it ends
+    --help, --version and a usage error with SystemExit, as argparse does."""
+    io = io or IO()
+    with contextlib.redirect_stdout(io.stdout), contextlib.redirect_stderr(io.stderr):
+        return _main(argv, io)
+
+
+def _main(argv: Sequence[str] | None, io: IO) -> int:
+    parser, commands = parsing.build()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command is None:
+        if unknown:  # `codex-login --bogus`: what is wrong, not that a command is missing
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        parser.print_help(io.stderr)  # a bare `codex-login`: what it can do, as a usage error
+        return EXIT_USAGE
+    if unknown:  # said by the command they were given to, with its usage
+        commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.verbose:
+        _log_verbosely()
+    if args.command == "help":
+        return _help(parser, commands, args.topic, io)
+    return _run(args, commands[args.command], io)
+
+
+def _run(args: argparse.Namespace, usage: argparse.ArgumentParser, io: IO) -> int:
+    """Run the command ``args`` names, and turn what it raises into a line and a code."""
+    command = import_module(COMMANDS[args.command].module)
+    factory = Factory(Settings.from_environ(), args.codex_home, io)  # the environment, once
+    options = None
+    try:
+        options = command.options(args)  # contradictions refused before anything is set up
+        keep_memory_private(factory.settings.dumpable)  # before any credential is read
+        return int(command.run(options, io, factory))
+    except UsageError as exc:
+        usage.error(str(exc))  # the usage of the command it concerns, as argparse's errors
+    except StdoutClosed:
+        return io.stdout_closed()
+    except KeyboardInterrupt as exc:
+        say_interrupted(exc, io)
+        return EXIT_INTERRUPTED
+    except CodexLoginError as exc:
+        return _failed(exc, command, options, args.verbose, factory)
+    except Exception as exc:  # a bug: one line, and the traceback only when asked for
+        if args.verbose:
+            raise
+        # Its message could hold anything, secrets included: -v shows it to those who ask.
+        io.say(f"Error: unexpected {type(exc).__name__}, a bug in codex-login (-v shows details)")
+        return EXIT_FAILURE
+
+
+def _failed(
+    exc: CodexLoginError, command: ModuleType, options: object, verbose: bool, factory: Factory
+) -> int:
+    """Say what failed and what to run about it; the exit code the command's kind has."""
+    from codex_login.domain.outcomes import outcome_of  # noqa: PLC0415  (only on failure)
+    from codex_login.entrypoints.cli.output import say_scrubbed  # noqa: PLC0415
+
+    # The login command to run again: `login` says the way the user signed in.
+    words = getattr(command, "login_words", None)
+    login = words(options) if words is not None else "codex-login login"
+    # A broker's answer already says what to run, on the host.
+    said = with_remedy(exc, login=login, brokered=factory.brokered)
+    say_scrubbed(factory.io, f"Error: {said}", factory.built)
+    if verbose:
+        for cause in causes(exc):
+            say_scrubbed(factory.io, f"  caused by {type(cause).__name__}: {cause}", factory.built)
+    # Only what scripts call (`token`, `refresh`) tells "sign in" (4) from "try again" (1)
+    # apart: `status` keeps the Codex CLI's codes, the others 1 for any failure.
+    by_outcome = getattr(command, "EXIT_BY_OUTCOME", False)
+    return outcome_of(exc).exit_code if by_outcome else EXIT_FAILURE
+
+
+def _log_verbosely() -> None:
+    """-v: our modules' log lines on stderr, their control characters escaped."""
+    import logging  # noqa: PLC0415  (only when asked: it costs start-up time)
+
+    class Printable(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return printable(super().format(record), keep_newlines=True)
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(Printable("%(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    logging.getLogger("codex_login").setLevel(logging.DEBUG)
+
+
+def _help(
+    parser: argparse.ArgumentParser,
+    commands: parsing.Commands,
+    topic: str | None,
+    io: IO,
+) -> int:
+    """``codex-login help [COMMAND]``: the same text as ``--help``, on stdout."""
+    try:
+        (commands[topic] if topic else parser).print_help(io.stdout)
+        io.stdout.flush()
+    except BrokenPipeError:
+        return io.stdout_closed()
+    return EXIT_OK

@@ -1,0 +1,73 @@
+"""``codex-login import``: store a login read from stdin (auth.json format)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+import attrs
+
+from codex_login.domain.printable import printable
+from codex_login.entrypoints import settings
+from codex_login.entrypoints.cli.errors import EXIT_OK, UsageError
+from codex_login.entrypoints.cli.formatting import epilog
+from codex_login.entrypoints.settings import environment_help
+
+if TYPE_CHECKING:
+    from codex_login.entrypoints.cli.io import IO
+    from codex_login.entrypoints.cli.wiring import Factory
+
+MAX_IMPORT_BYTES = 1 << 20
+ABOUT = """\
+Store a login read from stdin (auth.json format, as export writes it), checked
+like a file read, under the target store's lock. A different login already
+stored here is kept unless --force."""
+EPILOG = epilog(
+    """\
+  codex-login export --move | CODEX_LOGIN_STORE=redis codex-login import
+  codex-login import --force < auth.json
+""",
+    environment_help(settings.STORE, settings.POLICY),
+)
+
+
+@attrs.frozen
+class Options:
+    force: bool = False
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force", action="store_true", help="replace a different login stored here"
+    )
+
+
+def options(args: argparse.Namespace) -> Options:
+    return Options(force=args.force)
+
+
+def run(options: Options, io: IO, factory: Factory) -> int:
+    from codex_login.adapters import auth_json  # noqa: PLC0415
+    from codex_login.application.transfer import import_login  # noqa: PLC0415
+
+    service = factory.service()
+    data = None if io.stdin_is_terminal() else io.read_stdin(MAX_IMPORT_BYTES + 1)
+    if data is None:
+        raise UsageError(
+            "import reads a login from stdin, not a terminal; pipe one in: "
+            "codex-login export --move | CODEX_LOGIN_STORE=redis codex-login import"
+        )
+    if len(data) > MAX_IMPORT_BYTES:
+        raise UsageError(
+            "stdin holds more than 1 MiB, so it is not a login; pipe in what export writes"
+        )
+    loaded = auth_json.decode(data, "the login on stdin")
+    for warning in loaded.warnings:
+        io.say(printable(f"Warning: {warning}"))
+    changed = import_login(store=service.store, record=loaded.record, replace=options.force)
+    where = service.store.location
+    if changed:
+        io.say(f"Imported the login into {where}")
+    else:
+        io.say(f"{where} already holds this login; nothing changed")
+    return EXIT_OK

@@ -1,0 +1,128 @@
+"""``codex-login token``: the bearer credential on stdout, refreshed first when due."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+import attrs
+
+from codex_login.domain.printable import printable
+from codex_login.entrypoints import settings
+from codex_login.entrypoints.cli.errors import EXIT_OK, Interrupted
+from codex_login.entrypoints.cli.formatting import epilog
+from codex_login.entrypoints.cli.interrupts import ctrl_c_raises
+from codex_login.entrypoints.settings import environment_help
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+    from typing import Any
+
+    from codex_login.application.service import AuthService
+    from codex_login.domain.tokens import AccessToken
+    from codex_login.entrypoints.cli.io import IO
+    from codex_login.entrypoints.cli.wiring import Factory
+
+EXIT_BY_OUTCOME = True  # 4: a person must log in; 1: anything a retry may cure
+
+ABOUT = """\
+Print the bearer credential of the current login on stdout, and nothing else:
+the API key, or the ChatGPT access token, refreshed first when it is due (within
+5 minutes of its expiry). --json adds its mode, expiry and account id. --broker
+asks a running token broker (codex-login serve) instead of reading a store. This
+is what scripts call, and what the Codex CLI's provider auth.command can run."""
+EXIT_STATUS = """\
+  0 printed; 4 a person must log in (nothing is stored, the session ended, or
+  the stored login is unusable or refused by the policy); 1 any other failure:
+  network, issuer, store or broker trouble a retry may cure, or a setting or
+  file a person must fix (the message names it)
+"""
+EPILOG = epilog(
+    """\
+  curl https://api.openai.com/v1/models \\
+    -H "Authorization: Bearer $(codex-login token)"
+  codex-login token --json
+  codex-login token --broker ~/.codex/broker.sock
+""",
+    environment_help(settings.STORE, settings.POLICY),
+    environment_help(settings.API_KEY),
+    environment_help(settings.BROKER),
+    environment_help(settings.ISSUER),
+    environment_help(settings.NETWORK),
+    exit_status=EXIT_STATUS,
+)
+
+
+@attrs.frozen
+class Options:
+    json: bool = False
+    broker: str | None = None
+    account: str | None = None
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="add its mode and expiry, as JSON")
+    parser.add_argument(
+        "--broker",
+        metavar="PATH|URL",
+        help="ask this token broker instead of reading a store (default: $CODEX_LOGIN_BROKER)",
+    )
+    parser.add_argument(
+        "--account",
+        metavar="NAME",
+        help="act on this stored login (name, email or workspace id) without switching",
+    )
+
+
+def options(args: argparse.Namespace) -> Options:
+    return Options(json=args.json, broker=args.broker, account=args.account)
+
+
+def run(options: Options, io: IO, factory: Factory) -> int:
+    broker = factory.broker_address(options.broker)
+    if broker:
+        current = factory.token_from_broker(broker)
+    else:
+        current = from_store(factory.service(account=options.account))
+    print_token(io, current, json=options.json)
+    return EXIT_OK
+
+
+def print_token(io: IO, current: AccessToken, *, json: bool) -> None:
+    if json:
+        from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: it loads cattrs)
+
+        io.emit(documents.dumps(documents.TokenDocument.of(current)))
+    else:
+        io.emit(printable(current.token))
+
+
+def from_store(service: AuthService) -> AccessToken:
+    fresh = service.fresh()  # the hot path: one stat, one clock read, no event loop
+    if fresh is not None:
+        return fresh
+    return refreshing(service, service.auth)
+
+
+def refreshing(
+    service: AuthService, refresh: Callable[[], Coroutine[Any, Any, AccessToken]]
+) -> AccessToken:
+    """Run ``refresh`` to its end; Ctrl-C says whether new tokens were saved meanwhile."""
+    import asyncio  # noqa: PLC0415  (only a refresh needs an event loop)
+
+    before = service.store.fingerprint()
+    try:
+        with ctrl_c_raises():
+            return asyncio.run(refresh())
+    except KeyboardInterrupt as exc:
+        # The refresh goes on to its commit on its worker thread: wait for it, then say
+        # so when it saved new tokens.
+        from codex_login.application.seam import settle  # noqa: PLC0415  (a refresh only)
+        from codex_login.entrypoints.cli.output import saved_since  # noqa: PLC0415
+
+        settle()
+        if saved_since(service, before):
+            raise Interrupted(
+                "Interrupted, but the refreshed tokens were saved; run the command again."
+            ) from exc
+        raise

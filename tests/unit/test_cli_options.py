@@ -1,0 +1,56 @@
+"""Each command's flags become its frozen Options value (cli/cli's token_test.go
+captures the options the same way): parsed by the command's own parser, no process."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from codex_login.entrypoints.cli import login, serve, token
+from codex_login.entrypoints.cli.errors import UsageError
+from codex_login.entrypoints.cli.parser import build
+
+
+def parsed(*argv: str) -> argparse.Namespace:
+    parser, _ = build()
+    args, unknown = parser.parse_known_args(list(argv))
+    assert unknown == []
+    return args
+
+
+def test_token_flags_become_its_options() -> None:
+    args = parsed("token", "--json", "--broker", "/run/broker.sock", "--account", "work")
+    assert token.options(args) == token.Options(
+        json=True, broker="/run/broker.sock", account="work"
+    )
+
+
+def test_login_flags_become_its_options() -> None:
+    args = parsed("-v", "login", "--device-auth", "--timeout", "30")
+    assert login.options(args) == login.Options(device_auth=True, timeout=30.0, verbose=True)
+    assert login.login_words(login.options(args)) == "codex-login login --device-auth"
+
+
+def test_serve_collects_repeated_uids_into_a_tuple() -> None:
+    args = parsed("serve", "--allow-uid", "1000", "--allow-uid", "1001", "--socket", "/s")
+    assert serve.options(args) == serve.Options(socket=Path("/s"), allow_uids=(1000, 1001))
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (
+            ("login", "--with-api-key", "--port", "1"),
+            "--with-api-key cannot be combined with --port",
+        ),
+        (("login", "--device-auth", "--no-browser"), "--device-auth cannot be combined with"),
+        (("login", "--api-key", "sk-x"), "--api-key is refused"),
+    ],
+)
+def test_contradictory_login_flags_are_refused_when_options_are_built(
+    argv: tuple[str, ...], words: str
+) -> None:
+    with pytest.raises(UsageError, match=words):
+        login.options(parsed(*argv))
