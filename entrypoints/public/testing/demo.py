@@ -165,7 +165,17 @@ def run(
     if failure is not None:
         raise failure
     if not json_output:
-        say(f"Done in {seconds:.1f} s: all {len(steps)} steps passed; removed {home}.")
+        say(
+            f"Done in {seconds:.1f} s: all {len(steps)} steps passed; removed {home}. "
+            f"Next, your own login: {NEXT_STEPS}"
+        )
+
+
+# What a person who watched the demo runs next (one line: the summary stays the last).
+NEXT_STEPS = (
+    "`codex-login login` (`--device-auth` on a machine without a browser), then "
+    "`codex-login status` and `codex-login token`; `codex-login help` lists the rest."
+)
 
 
 class _Demo:
