@@ -48,6 +48,15 @@ class HelpFormatter(SizedHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """The same, keeping the lines of the descriptions and epilogs as written."""
 
 
+def account_option(parser: argparse.ArgumentParser) -> None:
+    """``--account NAME``: the commands that can act on one stored login without a switch."""
+    parser.add_argument(
+        "--account",
+        metavar="NAME",
+        help="act on this stored login (name, email or workspace id) without switching",
+    )
+
+
 def epilog(examples: str, *environment: str, exit_status: str = "") -> str:
     """The end of a command's --help: examples, then the environment it reads."""
     text = f"examples:\n{examples}\nenvironment:\n{''.join(environment)}"

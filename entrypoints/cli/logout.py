@@ -11,7 +11,7 @@ from codex_login.domain.masking import scrub
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK
-from codex_login.entrypoints.cli.formatting import epilog
+from codex_login.entrypoints.cli.formatting import account_option, epilog
 from codex_login.entrypoints.cli.output import stored_secrets
 from codex_login.entrypoints.settings import environment_help
 
@@ -46,11 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="only delete here; don't revoke (revoking signs out every machine sharing the login)",
     )
-    parser.add_argument(
-        "--account",
-        metavar="NAME",
-        help="act on this stored login (name, email or workspace id) without switching",
-    )
+    account_option(parser)
 
 
 def options(args: argparse.Namespace) -> Options:

@@ -10,7 +10,7 @@ import attrs
 from codex_login.domain.modes import AuthMode
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK
-from codex_login.entrypoints.cli.formatting import epilog
+from codex_login.entrypoints.cli.formatting import account_option, epilog
 from codex_login.entrypoints.cli.token import EXIT_STATUS, print_token, refreshing
 from codex_login.entrypoints.settings import environment_help
 
@@ -52,11 +52,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--print-token", action="store_true", help="print the access token, as `token` does"
     )
     parser.add_argument("--json", action="store_true", help="print it with its mode and expiry")
-    parser.add_argument(
-        "--account",
-        metavar="NAME",
-        help="act on this stored login (name, email or workspace id) without switching",
-    )
+    account_option(parser)
 
 
 def options(args: argparse.Namespace) -> Options:

@@ -17,7 +17,7 @@ from codex_login.domain.modes import AuthMode
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_FAILURE, EXIT_OK
-from codex_login.entrypoints.cli.formatting import epilog
+from codex_login.entrypoints.cli.formatting import account_option, epilog
 from codex_login.entrypoints.cli.output import (
     expiry_in_words,
     iso,
@@ -52,7 +52,6 @@ EPILOG = epilog(
     environment_help(settings.BROKER),
     exit_status="  0 logged in; 1 not logged in, or the stored login cannot be read or used\n",
 )
-ACCOUNT_HELP = "act on this stored login (name, email or workspace id) without switching"
 
 
 @attrs.frozen
@@ -64,7 +63,7 @@ class Options:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print details as JSON on stdout")
-    parser.add_argument("--account", metavar="NAME", help=ACCOUNT_HELP)
+    account_option(parser)
 
 
 def options(args: argparse.Namespace) -> Options:

@@ -10,7 +10,7 @@ import attrs
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK, Interrupted
-from codex_login.entrypoints.cli.formatting import epilog
+from codex_login.entrypoints.cli.formatting import account_option, epilog
 from codex_login.entrypoints.cli.interrupts import ctrl_c_raises
 from codex_login.entrypoints.settings import environment_help
 
@@ -67,11 +67,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="PATH|URL",
         help="ask this token broker instead of reading a store (default: $CODEX_LOGIN_BROKER)",
     )
-    parser.add_argument(
-        "--account",
-        metavar="NAME",
-        help="act on this stored login (name, email or workspace id) without switching",
-    )
+    account_option(parser)
 
 
 def options(args: argparse.Namespace) -> Options:
