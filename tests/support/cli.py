@@ -107,6 +107,7 @@ def browser_login_in_process(env: dict[str, str], *args: str) -> subprocess.Comp
     """`login --no-browser --port 0 ...` in this process (``run_in_process``) while a
     thread plays the browser: it opens the printed URL as soon as it appears."""
     import threading  # noqa: PLC0415
+    import urllib.error  # noqa: PLC0415
     import urllib.request  # noqa: PLC0415
 
     from codex_login.entrypoints.cli.io import FakeIO  # noqa: PLC0415
@@ -118,8 +119,11 @@ def browser_login_in_process(env: dict[str, str], *args: str) -> subprocess.Comp
         wait_until(lambda: AUTHORIZE_URL.search(io.err()), what="the authorization URL")
         found = AUTHORIZE_URL.search(io.err())
         assert found is not None
-        with urllib.request.urlopen(found.group(1), timeout=30) as page:
-            page.read()
+        try:
+            with urllib.request.urlopen(found.group(1), timeout=30) as page:
+                page.read()
+        except urllib.error.HTTPError as refused:  # a refused login's page: a 4xx/5xx
+            refused.read()
 
     browser = threading.Thread(target=browse, name="test-browser", daemon=True)
     browser.start()
