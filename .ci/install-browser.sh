@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's Chromium for the page tests (tests/integration/test_pages.py), which
+# Installs Debian's Chromium for the page tests (tests/integration/oauth/test_pages.py), which
 # drive it headless over the DevTools protocol. Never a downloaded browser. Does nothing
 # when `chromium` is already there; without apt-get, says so and exits 0 (the page tests
 # then skip with "chromium is not installed", which tests/conftest.py fails under CI).

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs the oidc-provider test issuer (tests/interop/issuer) from its lock file.
+# Installs the oidc-provider test issuer (tests/interop/peers/issuer) from its lock file.
 # Idempotent: skips npm when node_modules already matches package-lock.json.
 # Without npm it only says so: the interop tests that need the issuer then skip.
 set -euo pipefail
 
-dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/interop/issuer" && pwd)"
+dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/interop/peers/issuer" && pwd)"
 if ! command -v npm >/dev/null 2>&1; then
     echo "install-issuer: npm not found; the oidc-provider interop tests will be skipped"
     exit 0

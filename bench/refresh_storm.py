@@ -37,7 +37,7 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from interop.codex_peer import (
+from interop.peers.codex_peer import (
     AppServerError,
     LoopbackServer,
     chatgpt_backend_routes,

@@ -7,6 +7,7 @@ import json
 import stat
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -167,6 +168,17 @@ def test_the_issuer_runs_without_pytest_and_stops() -> None:
         assert metadata["code_challenge_methods_supported"] == ["S256"]
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(issuer.url + METADATA, timeout=30)
+
+
+def test_the_issuer_stops_without_waiting_out_a_delayed_answer() -> None:
+    """A ``Failure`` delayed past the client's timeout does not hold up the stop."""
+    with running_issuer(FakeIssuer()) as issuer:
+        issuer.refresh_failure = Failure(200, "{}", delay=30)
+        body = urllib.parse.urlencode({"grant_type": "refresh_token", "refresh_token": "x"})
+        with pytest.raises(TimeoutError):
+            urllib.request.urlopen(f"{issuer.url}/oauth/token", body.encode(), timeout=0.3)
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 5  # not the 30 s the handler would still take
 
 
 def test_metadata_overrides_replace_and_remove_keys(codex_fake_issuer: FakeIssuer) -> None:

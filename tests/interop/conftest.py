@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from interop.codex_peer import find_codex
+from interop.peers.codex_peer import find_codex
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from interop.browser_login import login_with_browser
-from interop.codex_peer import clean_stderr, run_codex
-from interop.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
+from interop.peers.browser_login import login_with_browser
+from interop.peers.codex_peer import clean_stderr, run_codex
+from interop.peers.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
 from support.broker import running_broker, storm, unix_request
 from support.cli import clean_env
 from support.tokens import access_token

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from interop.codex_peer import chatgpt_record, clean_stderr, write_auth_json
-from interop.responses_api import (
+from interop.peers.codex_peer import chatgpt_record, clean_stderr, write_auth_json
+from interop.peers.responses_api import (
     ResponsesApi,
     SeenRequest,
     run_codex_exec,

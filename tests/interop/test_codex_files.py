@@ -12,7 +12,7 @@ import pytest
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
-from interop.codex_peer import (
+from interop.peers.codex_peer import (
     LoopbackServer,
     chatgpt_backend_routes,
     chatgpt_record,

@@ -31,7 +31,7 @@ from codex_login.adapters.keyring_store import (
 from codex_login.adapters.secret_service import CodexSecretService
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.domain.ports import CredentialStore
-from interop.codex_peer import (
+from interop.peers.codex_peer import (
     LoopbackServer,
     chatgpt_backend_routes,
     clean_stderr,

@@ -18,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from interop.codex_peer import chatgpt_record, clean_stderr, codex_env, run_codex, write_auth_json
+from interop.peers.codex_peer import (
+    chatgpt_record,
+    clean_stderr,
+    codex_env,
+    run_codex,
+    write_auth_json,
+)
 from support.cli import clean_env, run_cli
 
 pytestmark = pytest.mark.interop

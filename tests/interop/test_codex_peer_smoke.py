@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from interop.codex_peer import (
+from interop.peers.codex_peer import (
     CLIENT_ID,
     AppServer,
     LoopbackServer,

@@ -13,9 +13,9 @@ import pytest
 
 from codex_login import CodexAuth
 from codex_login.domain.refresh_policy import RefreshPolicy
-from interop.codex_peer import AppServer, LoopbackServer, chatgpt_backend_routes
-from interop.oidc_issuer import OidcIssuer, issuer_unavailable_reason
-from interop.scripted_browser import complete_authorization
+from interop.peers.codex_peer import AppServer, LoopbackServer, chatgpt_backend_routes
+from interop.peers.oidc_issuer import OidcIssuer, issuer_unavailable_reason
+from interop.peers.scripted_browser import complete_authorization
 from support.cli import clean_env, run_cli, start_browser_login
 
 REASON = issuer_unavailable_reason()

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from interop.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
-from interop.scripted_browser import approve_device, complete_authorization
+from interop.peers.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
+from interop.peers.scripted_browser import approve_device, complete_authorization
 from support.cli import clean_env, run_cli, start_device_login, start_until
 from support.tokens import access_token
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from interop.codex_peer import clean_stderr, find_codex, run_codex
-from interop.oidc_issuer import OidcIssuer, issuer_unavailable_reason
-from interop.scripted_browser import approve_device, deny_device
+from interop.peers.codex_peer import clean_stderr, find_codex, run_codex
+from interop.peers.oidc_issuer import OidcIssuer, issuer_unavailable_reason
+from interop.peers.scripted_browser import approve_device, deny_device
 from support.cli import clean_env, start_device_login
 
 REASON = issuer_unavailable_reason()

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from interop.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
-from interop.scripted_browser import ScriptedBrowserError, approve_device, deny_device
+from interop.peers.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
+from interop.peers.scripted_browser import ScriptedBrowserError, approve_device, deny_device
 
 _REASON = issuer_unavailable_reason()
 pytestmark = [

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from interop.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
-from interop.scripted_browser import authorization_redirect, complete_authorization
+from interop.peers.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
+from interop.peers.scripted_browser import authorization_redirect, complete_authorization
 from support.servers import serve_in_thread
 
 _REASON = issuer_unavailable_reason()

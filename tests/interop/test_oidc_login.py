@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from interop.browser_login import login_with_browser
-from interop.codex_peer import clean_stderr, run_codex
-from interop.oidc_issuer import OidcIssuer, issuer_unavailable_reason
+from interop.peers.browser_login import login_with_browser
+from interop.peers.codex_peer import clean_stderr, run_codex
+from interop.peers.oidc_issuer import OidcIssuer, issuer_unavailable_reason
 from support.cli import CLI, clean_env
 
 REASON = issuer_unavailable_reason()

@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from interop.browser_login import login_by_pasting
-from interop.oidc_issuer import OidcIssuer, issuer_unavailable_reason
-from interop.scripted_browser import authorization_redirect
+from interop.peers.browser_login import login_by_pasting
+from interop.peers.oidc_issuer import OidcIssuer, issuer_unavailable_reason
+from interop.peers.scripted_browser import authorization_redirect
 from support.cli import clean_env, start_browser_login
 
 REASON = issuer_unavailable_reason()

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from codex_login.adapters.redis.config import Keys
-from interop.browser_login import login_with_browser
-from interop.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
+from interop.peers.browser_login import login_with_browser
+from interop.peers.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
 from support.cli import clean_env, run_cli, run_each
 from support.redis_server import MISSING, RedisServer, running_redis
 from support.tokens import access_token

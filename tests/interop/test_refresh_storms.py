@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from interop.browser_login import login_with_browser
-from interop.codex_peer import (
+from interop.peers.browser_login import login_with_browser
+from interop.peers.codex_peer import (
     AppServerError,
     LoopbackServer,
     chatgpt_backend_routes,
     refresh_with_app_server,
 )
-from interop.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
+from interop.peers.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
 from support.cli import CLI, clean_env, run_all
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env, write_login

@@ -11,6 +11,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from codex_login.entrypoints.cli.io import FakeIO
 
 CLI = Path(sys.executable).with_name("codex-login")
 # The authorization URL `login` prints on a line of its own (loopback test issuers).
@@ -70,10 +74,12 @@ def run_in_process(
     home: Path | None = None,
     stdin: str | bytes | None = "",
     env: dict[str, str] | None = None,
+    io: FakeIO | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``run_cli``'s result, from ``main()`` called in this process with a fake IO: for
     what needs no process of its own (not signals, closed pipes, start-up imports, or
-    the console script itself). The environment is the child's would be, for the call."""
+    the console script itself). The environment is the child's would be, for the call.
+    ``io`` lets another thread watch what the command prints while it runs."""
     from codex_login.entrypoints.cli import main  # noqa: PLC0415
     from codex_login.entrypoints.cli.io import FakeIO  # noqa: PLC0415
 
@@ -83,7 +89,7 @@ def run_in_process(
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(environ)
-    io = FakeIO(data)
+    io = io or FakeIO(data)
     try:
         with _logging_kept():  # -v sets logging up for the process: for this call only
             code = main(list(args), io)
@@ -95,6 +101,36 @@ def run_in_process(
     completed = subprocess.CompletedProcess(["codex-login", *args], code, io.out(), io.err())
     assert "Traceback" not in completed.stderr, completed.stderr
     return completed
+
+
+def browser_login_in_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`login --no-browser --port 0 ...` in this process (``run_in_process``) while a
+    thread plays the browser: it opens the printed URL as soon as it appears."""
+    import threading  # noqa: PLC0415
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    from codex_login.entrypoints.cli.io import FakeIO  # noqa: PLC0415
+    from support.waiting import wait_until  # noqa: PLC0415
+
+    io = FakeIO()
+
+    def browse() -> None:
+        wait_until(lambda: AUTHORIZE_URL.search(io.err()), what="the authorization URL")
+        found = AUTHORIZE_URL.search(io.err())
+        assert found is not None
+        try:
+            with urllib.request.urlopen(found.group(1), timeout=30) as page:
+                page.read()
+        except urllib.error.HTTPError as refused:  # a refused login's page: a 4xx/5xx
+            refused.read()
+
+    browser = threading.Thread(target=browse, name="test-browser", daemon=True)
+    browser.start()
+    try:
+        return run_in_process("login", "--no-browser", "--port", "0", *args, env=env, io=io)
+    finally:
+        browser.join(timeout=30)
 
 
 @contextlib.contextmanager

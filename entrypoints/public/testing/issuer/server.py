@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from codex_login.testing.issuer.fake import FakeIssuer
 
 
+_SHUTDOWN_GRACE = 0.5  # seconds a request in flight may still take when the issuer stops
+
+
 @contextmanager
 def running_issuer(
     issuer: FakeIssuer, *, tls: ssl.SSLContext | None = None
@@ -25,7 +28,9 @@ def running_issuer(
     ``tls`` (a server ``SSLContext``) it serves HTTPS, and ``issuer.url`` says so.
     """
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(issuer.app(), access_log=None)
+    # Stopping does not wait out a handler still answering (a ``Failure`` delayed past
+    # the client's timeout): nobody reads that answer, so it is cut off after a moment.
+    runner = web.AppRunner(issuer.app(), access_log=None, shutdown_timeout=_SHUTDOWN_GRACE)
 
     async def start() -> None:
         await runner.setup()

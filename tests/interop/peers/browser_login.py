@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from interop.oidc_issuer import OidcIssuer
-from interop.scripted_browser import authorization_redirect, complete_authorization
+from interop.peers.oidc_issuer import OidcIssuer
+from interop.peers.scripted_browser import authorization_redirect, complete_authorization
 from support.cli import clean_env, start_browser_login
 
 

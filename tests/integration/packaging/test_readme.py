@@ -25,7 +25,7 @@ from support.cli import clean_env
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.loopback_api import LoopbackApi, serving
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 BLOCK = re.compile(

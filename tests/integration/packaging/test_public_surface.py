@@ -92,7 +92,7 @@ def test_a_misspelt_option_is_a_type_error(tmp_path: Path) -> None:
     )
     checked = subprocess.run(
         [sys.executable, "-m", "mypy", str(snippet)],
-        cwd=Path(__file__).parents[2],  # the project's [tool.mypy] settings
+        cwd=Path(__file__).parents[3],  # the project's [tool.mypy] settings
         capture_output=True,
         text=True,
         timeout=300,

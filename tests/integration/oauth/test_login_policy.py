@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +18,13 @@ import pytest
 from codex_login import CodexAuth
 from codex_login.domain.errors import PolicyViolation
 from codex_login.domain.login_policy import LoginMethod, LoginPolicy
-from support.cli import CLI, run_in_process, start_browser_login, start_device_login
+from support.cli import (
+    AUTHORIZE_URL,
+    CLI,
+    browser_login_in_process,
+    run_in_process,
+    start_device_login,
+)
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env, write_login
 
@@ -69,14 +73,10 @@ def contents(home: Path) -> bytes | None:
 
 def browser_login(home: Path, issuer: FakeIssuer) -> tuple[int, str, str]:
     """Run a browser login to its end; return its exit code, stderr and the URL."""
-    child, url = start_browser_login(["--issuer", issuer.url], env_for(home, issuer))
-    try:
-        with urllib.request.urlopen(url, timeout=30) as page:
-            page.read()
-    except urllib.error.HTTPError as refused:  # the callback answers the refusal with a 4xx/5xx
-        refused.read()
-    _, stderr = child.communicate(timeout=30)
-    return child.returncode, stderr, url
+    result = browser_login_in_process(env_for(home, issuer), "--issuer", issuer.url)
+    found = AUTHORIZE_URL.search(result.stderr)
+    assert found is not None
+    return result.returncode, result.stderr, found.group(1)
 
 
 def test_the_authorize_url_offers_only_the_allowed_workspaces(

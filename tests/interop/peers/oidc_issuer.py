@@ -1,4 +1,4 @@
-"""Run the oidc-provider test issuer (tests/interop/issuer/server.mjs) as a real peer.
+"""Run the oidc-provider test issuer (tests/interop/peers/issuer/server.mjs) as a real peer.
 
     reason = issuer_unavailable_reason()
     if reason:

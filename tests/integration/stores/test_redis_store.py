@@ -32,7 +32,7 @@ from codex_login.domain.errors import (
 from codex_login.entrypoints.bootstrap import make_store, redis_settings_from
 from codex_login.testing.contract import chatgpt_record
 from codex_login.testing.issuer import FakeIssuer
-from support.cli import clean_env, run_all, run_cli
+from support.cli import clean_env, run_all, run_in_process
 from support.logins import issuer_env, write_login
 from support.redis_server import (  # noqa: F401  (fixtures)
     RedisServer,
@@ -408,7 +408,7 @@ def test_the_cli_with_redis_unreachable_fails_and_writes_no_file(tmp_path: Path)
         CODEX_LOGIN_STORE="redis",
         CODEX_LOGIN_REDIS_URL=f"redis://:{PASSWORD}@127.0.0.1:{port}/0",
     )
-    result = run_cli("login", "--with-api-key", env=env, stdin=API_KEY)
+    result = run_in_process("login", "--with-api-key", env=env, stdin=API_KEY)
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert line.startswith(f"Error: cannot reach Redis at 127.0.0.1:{port} to take the lease")
@@ -433,19 +433,19 @@ def test_the_cli_logs_in_reports_and_hands_out_the_key_through_redis(
     tmp_path: Path, redis_server: RedisServer, redis_prefix: str
 ) -> None:
     env = redis_env(tmp_path / "codex", redis_server.url, redis_prefix)
-    login = run_cli("login", "--with-api-key", env=env, stdin=API_KEY)
+    login = run_in_process("login", "--with-api-key", env=env, stdin=API_KEY)
     assert (login.returncode, login.stderr) == (0, "Successfully logged in\n")
     assert json.loads(stored_bytes(redis_server, redis_prefix) or b"") == {
         "auth_mode": "apikey",
         "OPENAI_API_KEY": API_KEY,
     }
-    status = run_cli("status", env=env)
+    status = run_in_process("status", env=env)
     assert status.stderr.splitlines()[0] == "Logged in using an API key - sk-test-***56789"
-    as_json = json.loads(run_cli("status", "--json", env=env).stdout)
+    as_json = json.loads(run_in_process("status", "--json", env=env).stdout)
     location = f"redis://{redis_server.address}/0 key {{{redis_prefix}:default}}:record"
     assert as_json["source"] == location
-    assert run_cli("token", env=env).stdout == f"{API_KEY}\n"
-    assert run_cli("logout", env=env).stderr == "Successfully logged out\n"
+    assert run_in_process("token", env=env).stdout == f"{API_KEY}\n"
+    assert run_in_process("logout", env=env).stderr == "Successfully logged out\n"
     assert stored_bytes(redis_server, redis_prefix) is None
     assert not (tmp_path / "codex").exists()
 
@@ -477,10 +477,10 @@ def test_a_password_protected_redis(tmp_path: Path, locked_server: RedisServer, 
         env = redis_env(tmp_path, locked_server.url, where)
     else:
         env = redis_env(tmp_path, bare, where, REDISCLI_AUTH=PASSWORD)
-    login = run_cli("login", "--with-api-key", env=env, stdin=API_KEY)
+    login = run_in_process("login", "--with-api-key", env=env, stdin=API_KEY)
     assert login.returncode == 0, login.stderr
-    assert run_cli("token", env=env).stdout == f"{API_KEY}\n"
-    status = run_cli("status", "--json", env=env)
+    assert run_in_process("token", env=env).stdout == f"{API_KEY}\n"
+    status = run_in_process("status", "--json", env=env)
     assert PASSWORD not in status.stdout + status.stderr
 
 
@@ -495,7 +495,7 @@ def test_a_wrong_password_is_one_line_without_it(
         "REDISCLI_AUTH": redis_env(tmp_path, bare, "wrong", REDISCLI_AUTH=wrong),
         "none": redis_env(tmp_path, bare, "wrong"),
     }[where]
-    result = run_cli("status", env=env)
+    result = run_in_process("status", env=env)
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert line.startswith(
@@ -555,8 +555,8 @@ def wrong_host_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redi
 def test_tls_with_the_ca_from_codex_ca_certificate(tmp_path: Path, tls_server: RedisServer) -> None:
     assert tls_server.tls is not None
     env = redis_env(tmp_path, tls_server.url, "tls", CODEX_CA_CERTIFICATE=str(tls_server.tls.ca))
-    assert run_cli("login", "--with-api-key", env=env, stdin=API_KEY).returncode == 0
-    assert run_cli("token", env=env).stdout == f"{API_KEY}\n"
+    assert run_in_process("login", "--with-api-key", env=env, stdin=API_KEY).returncode == 0
+    assert run_in_process("token", env=env).stdout == f"{API_KEY}\n"
 
 
 def test_tls_is_verified(tls_server: RedisServer) -> None:
@@ -588,7 +588,7 @@ def test_a_url_cannot_turn_off_the_host_name_check(
     assert wrong_host_server.tls is not None
     url = f"{wrong_host_server.url}?ssl_check_hostname={off}"
     env = redis_env(tmp_path, url, "tls", CODEX_CA_CERTIFICATE=str(wrong_host_server.tls.ca))
-    result = run_cli("login", "--with-api-key", env=env, stdin=API_KEY)
+    result = run_in_process("login", "--with-api-key", env=env, stdin=API_KEY)
     assert result.returncode != 0
     assert f"the Redis URL {url} turns off TLS verification; remove it" in result.stderr
     assert len(result.stderr.splitlines()) == 1

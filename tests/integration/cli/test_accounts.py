@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from codex_login import CodexAuth
-from support.cli import run_in_process, start_browser_login
+from support.cli import browser_login_in_process, run_in_process
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env, stored
 
@@ -27,11 +26,8 @@ def issuer() -> Iterator[FakeIssuer]:
 
 def log_in(home: Path, issuer: FakeIssuer, claims: dict[str, str]) -> None:
     issuer.claims = dict(claims)
-    child, url = start_browser_login([], issuer_env(home, issuer))
-    with urllib.request.urlopen(url, timeout=30) as page:
-        page.read()
-    _, stderr = child.communicate(timeout=30)
-    assert child.returncode == 0, stderr
+    result = browser_login_in_process(issuer_env(home, issuer))
+    assert result.returncode == 0, result.stderr
 
 
 def cli(home: Path, issuer: FakeIssuer, *args: str) -> tuple[int, str, str]:

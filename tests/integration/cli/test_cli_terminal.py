@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from support.cli import run_cli, start_browser_login, start_device_login
+from support.cli import browser_login_in_process, run_cli, run_in_process, start_device_login
 from support.fake_issuer import Failure, FakeIssuer, running_issuer
 from support.logins import issuer_env, write_login
 from support.records import chatgpt_document
@@ -82,11 +81,11 @@ def test_status_json_keeps_the_claims_exactly(tmp_path: Path) -> None:
 def test_accounts_list_names_and_claims_escaped(tmp_path: Path) -> None:
     write_hostile_login(tmp_path)
     write_hostile_login(tmp_path / "accounts" / "parked", "user-2")
-    listing = run_cli("accounts", home=tmp_path)
+    listing = run_in_process("accounts", home=tmp_path)
     assert listing.returncode == 0
     assert_terminal_safe(listing.stdout, listing.stderr)
     assert len(listing.stdout.splitlines()) == 2  # one line per account, whatever the claims
-    as_json = run_cli("accounts", "--json", home=tmp_path)
+    as_json = run_in_process("accounts", "--json", home=tmp_path)
     assert_terminal_safe(as_json.stdout, as_json.stderr)
     assert {account["email"] for account in json.loads(as_json.stdout)} == {EMAIL}
 
@@ -94,11 +93,9 @@ def test_accounts_list_names_and_claims_escaped(tmp_path: Path) -> None:
 def test_a_browser_login_says_who_signed_in_escaped(tmp_path: Path, issuer: FakeIssuer) -> None:
     issuer.claims = {"email": EMAIL}
     issuer.plan = PLAN
-    child, url = start_browser_login([], issuer_env(tmp_path, issuer))
-    with urllib.request.urlopen(url, timeout=30) as page:
-        page.read()
-    stdout, stderr = child.communicate(timeout=60)
-    assert child.returncode == 0, stderr
+    result = browser_login_in_process(issuer_env(tmp_path, issuer))
+    stdout, stderr = result.stdout, result.stderr
+    assert result.returncode == 0, stderr
     assert_terminal_safe(stdout, stderr)
     assert "Logged in as mallory\\u001b]52;c;" in stderr
 
@@ -135,7 +132,7 @@ def test_an_issuer_error_description_is_shown_escaped(tmp_path: Path, issuer: Fa
         400, json.dumps({"error": "invalid_grant", "error_description": DESCRIPTION})
     )
     for verbose in ([], ["-v"]):
-        result = run_cli("token", *verbose, env=issuer_env(tmp_path, issuer))
+        result = run_in_process("token", *verbose, env=issuer_env(tmp_path, issuer))
         assert (result.returncode, result.stdout) == (4, "")
         assert_terminal_safe(result.stderr)
         assert "invalid_grant: try again\\u001b]52;" in result.stderr
@@ -146,7 +143,7 @@ def test_a_revoke_error_is_shown_escaped(tmp_path: Path, issuer: FakeIssuer) -> 
     issuer.failures["revoke"] = Failure(
         400, json.dumps({"error": "invalid_request", "error_description": DESCRIPTION})
     )
-    result = run_cli("logout", env=issuer_env(tmp_path, issuer))
+    result = run_in_process("logout", env=issuer_env(tmp_path, issuer))
     assert result.returncode == 0
     assert_terminal_safe(result.stdout, result.stderr)
     warning, done = result.stderr.splitlines()

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 USES_A_FIXTURE = """
 def test_uses_the_kit(codex_home):
     assert codex_home.is_dir()

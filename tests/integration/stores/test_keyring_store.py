@@ -22,7 +22,7 @@ from support.cli import clean_env, run_cli
 from support.keyring_backends import MemoryKeyring
 from support.records import chatgpt_record
 
-TESTS = str(Path(__file__).resolve().parent.parent)
+TESTS = str(Path(__file__).resolve().parents[2])
 
 
 def test_the_account_name_is_the_codex_clis(tmp_path: Path) -> None:

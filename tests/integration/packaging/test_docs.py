@@ -15,7 +15,7 @@ from codex_login.domain.outcomes import outcome_of
 from codex_login.entrypoints.settings import Settings
 from support.cli import CLI, clean_env
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def load_hooks() -> ModuleType:

@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from interop.codex_peer import codex_env
+from interop.peers.codex_peer import codex_env
 from support.servers import serve_in_thread
 
 WAIT = 30.0  # seconds any server start, stop or hook may take on a slow, shared machine
