@@ -81,9 +81,22 @@ def test_ctrl_c_while_the_command_loads_is_one_line(tmp_path: Path, module: str)
     assert child.stdout == ""
 
 
-def test_ctrl_c_right_after_the_start_never_prints_a_token(tmp_path: Path) -> None:
-    """Right after spawn, the interpreter itself may still be starting (its own handler
-    then ends it by the signal, silently or not); once our entry runs: one line, 130."""
+def in_interpreter_start_up(stderr: str) -> bool:
+    """A KeyboardInterrupt traceback whose every frame is the interpreter's own (frozen
+    modules: site, importlib, zipimport), raised before the console script's first line."""
+    frames = [line for line in stderr.splitlines() if line.lstrip().startswith("File ")]
+    return (
+        stderr.rstrip().endswith("KeyboardInterrupt")
+        and bool(frames)
+        and all('File "<frozen ' in line for line in frames)
+    )
+
+
+def test_ctrl_c_right_after_the_start_is_one_line_once_our_code_runs(tmp_path: Path) -> None:
+    """Right after spawn, the interpreter itself may still be starting: its default
+    handler ends it by the signal, or its own start-up prints the KeyboardInterrupt
+    (CPython goes on after one raised while it probes the script for a zip archive,
+    before any of our code runs). Once our entry runs: one line, 130, no token."""
     write_login(tmp_path, "rt-1", expires_in=timedelta(hours=1))
     before = (tmp_path / "auth.json").read_bytes()
     env = {key: value for key, value in os.environ.items() if not key.startswith("CODEX_")}
@@ -92,10 +105,9 @@ def test_ctrl_c_right_after_the_start_never_prints_a_token(tmp_path: Path) -> No
         child = start_token(env)
         child.send_signal(signal.SIGINT)
         stdout, stderr = child.communicate(timeout=60)
-        assert child.returncode in (130, -signal.SIGINT), stderr
-        assert stdout == ""
-        if child.returncode == 130 and "Traceback" not in stderr:
-            assert stderr == "Cancelled.\n"
+        if child.returncode == -signal.SIGINT or in_interpreter_start_up(stderr):
+            continue
+        assert (child.returncode, stderr, stdout) == (130, "Cancelled.\n", "")
     assert (tmp_path / "auth.json").read_bytes() == before
 
 
