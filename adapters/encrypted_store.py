@@ -63,7 +63,10 @@ VERSION = 1
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 MAX_FILE_BYTES = 16 * 1024 * 1024
-INSTALL_HINT = "install it with: pip install 'codex-login[keyring]'"
+INSTALL_HINT = (
+    "install it with: pip install 'codex-login[keyring]' (from a checkout: "
+    "pip install '.[keyring]')"
+)
 
 Identity = tuple[int, int, int, int]
 _READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | NO_FOLLOW

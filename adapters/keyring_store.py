@@ -46,7 +46,10 @@ SERVICE = "Codex Auth"
 # Seconds a digest is trusted while the marker is unchanged: the bound on seeing a write
 # by the Codex CLI, which does not touch the marker.
 CACHE_MAX_AGE = 1.0
-INSTALL_HINT = "install it with: pip install 'codex-login[keyring]'"
+INSTALL_HINT = (
+    "install it with: pip install 'codex-login[keyring]' (from a checkout: "
+    "pip install '.[keyring]')"
+)
 T = TypeVar("T")
 
 
@@ -73,7 +76,7 @@ def require_keyring_package() -> None:
     except ImportError as exc:
         raise ConfigurationError(
             f"the keyring store needs the keyring package, which is not installed; {INSTALL_HINT}"
-            " (or use CODEX_LOGIN_STORE=file)"
+            ", or use CODEX_LOGIN_STORE=file"
         ) from exc
 
 

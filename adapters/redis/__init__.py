@@ -38,5 +38,6 @@ try:
 except ImportError as exc:  # the package is only imported when the redis store is chosen
     raise ConfigurationError(
         "the redis store needs the redis package, which is not installed; install it with: "
-        "pip install 'codex-login[redis]' (or use CODEX_LOGIN_STORE=file)"
+        "pip install 'codex-login[redis]' (from a checkout: pip install '.[redis]'), or use "
+        "CODEX_LOGIN_STORE=file"
     ) from exc

@@ -32,7 +32,8 @@ def _installed(extra: str) -> bool:
 def _load(name: str, where: str, extra: str | None) -> Any:
     if extra is not None and not _installed(extra):
         raise MissingExtra(
-            f"{name} needs the {extra} extra: pip install 'codex-login[{extra}]'",
+            f"{name} needs the {extra} extra: pip install 'codex-login[{extra}]' "
+            f"(from a checkout: pip install '.[{extra}]')",
             name=EXTRA_MODULES[extra],
         )
     where, _, attribute = where.partition(":")

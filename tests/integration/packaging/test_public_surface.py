@@ -181,7 +181,8 @@ def test_an_extras_class_names_the_extra_when_it_is_missing(name: str, extra: st
     assert result.returncode == 0, result.stderr
     short = name.rpartition(".")[2]
     assert result.stdout.strip() == (
-        f"MissingExtra {short} needs the {extra} extra: pip install 'codex-login[{extra}]'"
+        f"MissingExtra {short} needs the {extra} extra: pip install 'codex-login[{extra}]' "
+        f"(from a checkout: pip install '.[{extra}]')"
     )
 
 

@@ -72,7 +72,8 @@ def test_without_the_keyring_package_the_error_says_how_to_install_it(
 
 MISSING_PACKAGE = (
     "the keyring store needs the keyring package, which is not installed; "
-    "install it with: pip install 'codex-login[keyring]' (or use CODEX_LOGIN_STORE=file)"
+    "install it with: pip install 'codex-login[keyring]' (from a checkout: pip install "
+    "'.[keyring]'), or use CODEX_LOGIN_STORE=file"
 )
 
 

@@ -699,6 +699,7 @@ def test_without_the_redis_package_the_error_says_how_to_install_it(
         make_store("redis", tmp_path, environ=environ)
     assert str(caught.value) == (
         "the redis store needs the redis package, which is not installed; install it with: "
-        "pip install 'codex-login[redis]' (or use CODEX_LOGIN_STORE=file)"
+        "pip install 'codex-login[redis]' (from a checkout: pip install '.[redis]'), or use "
+        "CODEX_LOGIN_STORE=file"
     )
     assert isinstance(caught.value.__cause__, ImportError)
