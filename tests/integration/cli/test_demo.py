@@ -282,3 +282,9 @@ def test_a_failing_step_is_reported_in_the_json(failing: Run) -> None:
 def test_a_failed_demo_leaves_nothing_behind(failing: Run) -> None:
     assert list(failing.tmpdir.iterdir()) == []
     assert (failing.user_home / "auth.json").read_bytes() == USER_LOGIN
+
+
+def test_the_summary_says_what_to_run_next(over_http: Run) -> None:
+    summary = over_http.lines[-1]
+    assert "Next, your own login: `codex-login login`" in summary
+    assert "`codex-login status`" in summary
