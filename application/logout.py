@@ -36,7 +36,7 @@ async def logout(
     endpoint: TokenEndpoint,
     issuer: IssuerConfig,
     revoke: bool,
-    seam: Seam | None = None,
+    seam: Seam,
 ) -> LogoutResult:
     """Revoke the refresh token (or access token) unless told not to; always delete.
 
@@ -44,16 +44,9 @@ async def logout(
     for ``--local``. The token goes only to the issuer that issued it; an
     explicitly configured issuer that differs stops the logout before anything
     is sent or deleted. A failed revoke never blocks the logout; a malformed
-    file is deleted without revoking. The revoke runs on ``seam``'s loop (one made for
-    this logout and closed after it when none is given).
+    file is deleted without revoking. The revoke runs on ``seam``'s loop.
     """
-    if seam is not None:
-        return await off_loop(_locked_logout, store, endpoint, issuer, revoke, seam)
-    own = Seam()
-    try:
-        return await off_loop(_locked_logout, store, endpoint, issuer, revoke, own)
-    finally:
-        await off_loop(own.close)
+    return await off_loop(_locked_logout, store, endpoint, issuer, revoke, seam)
 
 
 def _locked_logout(

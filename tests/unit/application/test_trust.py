@@ -16,6 +16,7 @@ from codex_login.application.auth_manager import AuthManager
 from codex_login.application.device_login import DeviceLogin
 from codex_login.application.logout import logout
 from codex_login.application.options import AuthOptions
+from codex_login.application.seam import Seam
 from codex_login.application.signin import SignIn
 from codex_login.domain.errors import IssuerMismatch, SessionEnded, StorageError, UntrustedPath
 from codex_login.domain.issuer import DEFAULT_ISSUER, IssuerConfig, issuer_config
@@ -218,9 +219,13 @@ class RefreshDuringRevoke(FakeTokenEndpoint):
 def test_logout_reads_revokes_and_deletes_under_the_lock() -> None:
     store = MemoryCredentialStore(bound_record())
     endpoint = RefreshDuringRevoke(store)
-    result = asyncio.run(
-        logout(store=store, endpoint=endpoint, issuer=issuer_config(), revoke=True)
-    )
+    seam = Seam()
+    try:
+        result = asyncio.run(
+            logout(store=store, endpoint=endpoint, issuer=issuer_config(), revoke=True, seam=seam)
+        )
+    finally:
+        seam.close()
     assert result.revoked
     assert endpoint.revoked == [("rt-1", "refresh_token")]
     assert endpoint.issuers[0].issuer == LOCAL.issuer
@@ -233,7 +238,9 @@ def test_logout_with_a_conflicting_issuer_sends_and_deletes_nothing() -> None:
     endpoint = FakeTokenEndpoint(FakeClock())
     configured = issuer_config(issuer="https://idp.example")
     with pytest.raises(IssuerMismatch):
-        asyncio.run(logout(store=store, endpoint=endpoint, issuer=configured, revoke=True))
+        asyncio.run(
+            logout(store=store, endpoint=endpoint, issuer=configured, revoke=True, seam=Seam())
+        )
     assert endpoint.revoked == []
     assert store.load() is not None
 
