@@ -45,11 +45,6 @@ def settings_of(environ: Environ | None) -> Settings:
     return environ if isinstance(environ, Settings) else Settings.from_environ(environ)
 
 
-def codex_home_from(environ: Environ, override: Path | str | None = None) -> Path:
-    """``--codex-home`` beats ``$CODEX_HOME`` beats ``~/.codex``; always absolute."""
-    return settings_of(environ).with_home(override).home
-
-
 def make_store(
     kind: str,
     codex_home: Path,

@@ -10,7 +10,6 @@ from codex_login.entrypoints.bootstrap import (
     bootstrap,
     broker_address,
     broker_client,
-    codex_home_from,
 )
 
 if TYPE_CHECKING:
@@ -63,4 +62,4 @@ class Factory:
 
     def home(self) -> Path:
         """The credential directory: --codex-home, else $CODEX_HOME, else ~/.codex."""
-        return codex_home_from(self.settings, self.codex_home)
+        return self.settings.with_home(self.codex_home).home
