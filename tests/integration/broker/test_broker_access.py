@@ -16,7 +16,7 @@ import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,28 +36,12 @@ from support.broker import (
 )
 from support.cli import clean_env, run_cli, run_in_process
 from support.fake_issuer import FakeIssuer
-from support.logins import issuer_env, stored, write_login
+from support.logins import issuer_env, stored
 
 FIELDS = {"access_token", "token_type", "expires_at", "expires_in", "account_id", "mode"}
 NOBODY_UID = 65534
 NOBODY_GID = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-@pytest.fixture
-def issuer(codex_fake_issuer: FakeIssuer) -> FakeIssuer:
-    return codex_fake_issuer
-
-
-@pytest.fixture
-def home(tmp_path: Path, issuer: FakeIssuer) -> Path:
-    """A private CODEX_HOME with a fresh ChatGPT login bound to the fake issuer."""
-    codex_home = tmp_path / "codex"
-    codex_home.mkdir(mode=0o700)
-    write_login(
-        codex_home, issuer.new_refresh_token(), expires_in=timedelta(hours=1), issuer=issuer.url
-    )
-    return codex_home
 
 
 def secrets_of(home: Path) -> dict[str, str]:

@@ -24,7 +24,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import suppress
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -45,28 +44,13 @@ from support.broker import (
 )
 from support.cli import clean_env, run_cli
 from support.fake_issuer import FakeIssuer
-from support.logins import issuer_env, stored, write_login
+from support.logins import issuer_env, stored
 
 NOBODY_UID = 65534
 NOGROUP_GID = 65534
 NOT_A_GROUP_OF_NOBODY = 4242  # no group entry; nobody is no member of it
 SYSTEM_PYTHON = "/usr/bin/python3"
 QUICK = 2.0  # seconds for an owner's request while the broker is under attack
-
-
-@pytest.fixture
-def issuer(codex_fake_issuer: FakeIssuer) -> FakeIssuer:
-    return codex_fake_issuer
-
-
-@pytest.fixture
-def home(tmp_path: Path, issuer: FakeIssuer) -> Path:
-    codex_home = tmp_path / "codex"
-    codex_home.mkdir(mode=0o700)
-    write_login(
-        codex_home, issuer.new_refresh_token(), expires_in=timedelta(hours=1), issuer=issuer.url
-    )
-    return codex_home
 
 
 @pytest.fixture

@@ -50,11 +50,6 @@ PROMPT = 5.0  # seconds from the signal to the exit: "within a few seconds"
 STORM = 200
 
 
-@pytest.fixture
-def issuer(codex_fake_issuer: FakeIssuer) -> FakeIssuer:
-    return codex_fake_issuer
-
-
 def login(tmp_path: Path, issuer: FakeIssuer, *, expires_in: timedelta) -> Path:
     home = tmp_path / "codex"
     home.mkdir(mode=0o700)

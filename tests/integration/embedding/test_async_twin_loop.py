@@ -13,7 +13,7 @@ import gc
 import itertools
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from codex_login import AsyncCodexAuth, CodexAuth
 from codex_login.adapters import file_store
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.entrypoints.bootstrap import bootstrap
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 from support.locks import let_go, lock_held_elsewhere
 from support.logins import write_login
 
@@ -38,19 +38,6 @@ Call = Callable[[AsyncCodexAuth], Awaitable[Any]]
 def prompt_notice(monkeypatch: pytest.MonkeyPatch) -> None:
     """The store says it waits after 0.3 s, not 1 s: still fifteen ticks of a real wait."""
     monkeypatch.setattr(file_store, "WAIT_NOTICE_AFTER", 0.3)
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "codex"
-    path.mkdir(mode=0o700)
-    return path
 
 
 def two_api_keys(home: Path, issuer: FakeIssuer) -> None:

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ from codex_login.domain.device import DeviceCode
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.stores import FileCredentialStore
 from support.cli import clean_env
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 from support.logins import stored, write_login
 
 SCRIPT = """
@@ -34,12 +33,6 @@ auth = CodexAuth()
 print(auth.get_token())
 print(auth.auth().mode.value)
 """
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
 
 
 def expired_login(home: Path, issuer: FakeIssuer) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -27,7 +27,7 @@ from codex_login.adapters.redis.store import RedisCredentialStore
 from codex_login.application.seam import Seam
 from codex_login.entrypoints.bootstrap import bootstrap
 from support.cli import clean_env, run_cli
-from support.fake_issuer import FakeIssuer, Recorded, running_issuer
+from support.fake_issuer import FakeIssuer, Recorded
 from support.logins import write_login
 from support.redis_server import (  # noqa: F401  (fixtures)
     RedisServer,
@@ -36,19 +36,6 @@ from support.redis_server import (  # noqa: F401  (fixtures)
 )
 
 REFRESHES = 3
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "codex"
-    path.mkdir(mode=0o700)
-    return path
 
 
 def expired_login(home: Path, issuer: FakeIssuer) -> bytes:
