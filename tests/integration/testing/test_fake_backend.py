@@ -4,6 +4,8 @@ the openai SDK (sync and async, streaming and not) and raw httpx for its 401 rul
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -248,3 +250,47 @@ def test_the_api_key_flavour_takes_the_keys_it_is_given_and_refuses_others(
     assert error_code(post(api, codex_auth.get_token())) == "invalid_api_key"
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=api, api_key="sk-other", max_retries=0).models.list()
+
+
+# -- what the Codex CLI sends: a WebSocket first, compressed bodies -------------------------
+
+
+def test_a_websocket_attempt_is_told_to_use_http(codex_fake_backend: FakeBackend) -> None:
+    answer = httpx.get(f"{codex_fake_backend.url}/responses", timeout=30)
+    assert answer.status_code == 426  # Codex falls back to POST /responses at once
+    assert codex_fake_backend.requests_to("/responses")[0].method == "GET"
+
+
+def test_a_gzip_body_is_read_and_recorded_decompressed(
+    codex_auth: CodexAuth, codex_fake_backend: FakeBackend
+) -> None:
+    headers = {
+        "Authorization": f"Bearer {codex_auth.get_token()}",
+        "ChatGPT-Account-ID": ACCOUNT,
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+    }
+    body = gzip.compress(json.dumps({"model": "zipped", "input": "hi"}).encode())
+    answer = httpx.post(
+        f"{codex_fake_backend.url}/responses", content=body, headers=headers, timeout=30
+    )
+    assert (answer.status_code, answer.json()["model"]) == (200, "zipped")
+    assert codex_fake_backend.requests[0].json == {"model": "zipped", "input": "hi"}
+
+
+def test_a_body_it_cannot_decompress_is_answered_as_a_stream(
+    codex_auth: CodexAuth, codex_fake_backend: FakeBackend
+) -> None:
+    headers = {
+        "Authorization": f"Bearer {codex_auth.get_token()}",
+        "ChatGPT-Account-ID": ACCOUNT,
+        "Content-Type": "application/json",
+        "Content-Encoding": "br",  # no brotli here, as no zstd before Python 3.14
+    }
+    answer = httpx.post(
+        f"{codex_fake_backend.url}/responses", content=b"\x0b\x02", headers=headers, timeout=30
+    )
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/event-stream")
+    recorded = codex_fake_backend.requests[0]
+    assert (recorded.json, recorded.content_type) == (None, "application/octet-stream")

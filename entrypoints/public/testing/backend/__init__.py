@@ -14,6 +14,11 @@ backend accepts what auth.openai.com hands out:
   routes in the public API's shapes, for the issuer's exchanged API key and any in
   ``api_keys``.
 
+The real Codex CLI (0.171) finishes a turn against it: its WebSocket attempt at
+``GET /responses`` gets a 426 that sends it to ``POST /responses`` at once, and its
+compressed request bodies are read (zstd where Python has ``compression.zstd``;
+otherwise recorded undecoded and answered as the stream Codex asks for).
+
 Every request is recorded (``requests``), so a test can assert what a client sent::
 
     import openai

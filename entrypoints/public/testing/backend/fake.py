@@ -17,6 +17,9 @@ class FakeBackend(BackendState):
     - ``api_url``: the API-key flavour's (``url + "/v1"``, as
       ``https://api.openai.com/v1``): ``POST /v1/responses``, ``GET /v1/models``.
 
+    ``GET /responses`` (the Codex CLI's WebSocket attempt) answers 426; any other
+    route 404, recorded too.
+
     What it answers (change before or between requests): ``text``, the model's answer
     (streamed one word per ``response.output_text.delta``); ``model``, the model named
     when the request names none (and listed at ``/v1/models``); ``models``, Codex's
