@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from codex_login.domain.errors import CodexLoginError
 from codex_login.testing.session import SignedIn, signed_in
 
 PROG = "python -m codex_login.testing"
@@ -39,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(announcement(session))
             sys.stdout.flush()
             signal.sigwait(_STOP)
-    except OSError as exc:
+    except (OSError, CodexLoginError) as exc:  # a home in use, or one the store refuses
         sys.stderr.write(f"{PROG}: {exc}\n")
         return 1
     finally:

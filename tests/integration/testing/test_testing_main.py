@@ -124,18 +124,33 @@ def test_a_named_fresh_home_is_signed_in_and_kept(tmp_path: Path) -> None:
     assert (home / "auth.json").is_file()
 
 
-@pytest.mark.parametrize("existing", ["auth.json", "config.toml"])
-def test_a_home_in_use_is_refused_in_one_line(tmp_path: Path, existing: str) -> None:
-    (tmp_path / existing).write_text("{}", encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "codex_login.testing", "--home", str(tmp_path)],
+def run_to_end(home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "codex_login.testing", "--home", str(home)],
         capture_output=True,
         text=True,
         env=clean_env(),
-        cwd=tmp_path,
+        cwd=home.parent,
         timeout=60,
         check=False,
     )
+
+
+def test_a_home_every_user_may_write_in_is_refused_in_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "open"
+    home.mkdir()
+    home.chmod(0o777)
+    result = run_to_end(home)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "lets every user write in it" in result.stderr
+    assert list(home.iterdir()) == []
+
+
+@pytest.mark.parametrize("existing", ["auth.json", "config.toml"])
+def test_a_home_in_use_is_refused_in_one_line(tmp_path: Path, existing: str) -> None:
+    (tmp_path / existing).write_text("{}", encoding="utf-8")
+    result = run_to_end(tmp_path)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert f"{tmp_path / existing} exists" in result.stderr

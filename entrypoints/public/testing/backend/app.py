@@ -33,9 +33,13 @@ def backend_app(state: BackendState) -> web.Application:
     ``https://chatgpt.com/backend-api/codex``), the API-key flavour under ``/v1``."""
     routes = BackendRoutes(state)
     app = web.Application(handler_args={"auto_decompress": False})
-    for prefix, gate in (("", state.chatgpt_refusal), ("/v1", state.api_key_refusal)):
+    flavours = (
+        ("", state.chatgpt_refusal, state.chatgpt_models),
+        ("/v1", state.api_key_refusal, state.api_models),
+    )
+    for prefix, gate, listing in flavours:
         app.router.add_post(f"{prefix}/responses", routes.guarded(gate, routes.responses))
-        app.router.add_get(f"{prefix}/models", routes.guarded(gate, routes.models))
+        app.router.add_get(f"{prefix}/models", routes.guarded(gate, routes.models(listing)))
     app.router.add_get("/responses", routes.no_websocket)
     app.router.add_route("*", "/{tail:.*}", routes.not_found)
     return app
@@ -87,10 +91,13 @@ class BackendRoutes:
         await stream.write_eof()
         return stream
 
-    async def models(self, request: web.Request, recorded: Recorded) -> web.StreamResponse:
-        if request.path.startswith("/v1/"):
-            return web.json_response(self._state.api_models())
-        return web.json_response(self._state.chatgpt_models())
+    def models(self, listing: Callable[[], dict[str, Any]]) -> Handler:
+        """A model list route answering ``listing()``, the flavour's own shape."""
+
+        async def models(request: web.Request, recorded: Recorded) -> web.StreamResponse:
+            return web.json_response(listing())
+
+        return models
 
     async def no_websocket(self, request: web.Request) -> web.StreamResponse:
         await self.record(request)
