@@ -49,30 +49,6 @@ def issuer_app(
     return app
 
 
-async def read_request(request: web.Request) -> Recorded:
-    """The request as a ``Recorded``: its body as JSON or as a form, whichever came."""
-    body = await request.text()
-    form: dict[str, str] = {}
-    document: Any = None
-    if request.content_type == "application/json":
-        try:
-            document = json.loads(body)
-        except ValueError:
-            document = body
-    else:
-        form = dict(parse_qsl(body))
-    return Recorded(
-        request.method,
-        request.path,
-        form,
-        document,
-        request.content_type if body else "",
-        query=dict(request.query),
-        headers=dict(request.headers),
-        peer=_peer(request),
-    )
-
-
 def _send(reply: Reply) -> web.Response:
     return web.json_response(reply.document, status=reply.status)
 
@@ -84,7 +60,26 @@ class IssuerRoutes:
         self._state = state
 
     async def record(self, request: web.Request) -> Recorded:
-        recorded = await read_request(request)
+        body = await request.text()
+        form: dict[str, str] = {}
+        document: Any = None
+        if request.content_type == "application/json":
+            try:
+                document = json.loads(body)
+            except ValueError:
+                document = body
+        else:
+            form = dict(parse_qsl(body))
+        recorded = Recorded(
+            request.method,
+            request.path,
+            form,
+            document,
+            request.content_type if body else "",
+            query=dict(request.query),
+            headers=dict(request.headers),
+            peer=_peer(request),
+        )
         self._state.requests.append(recorded)
         return recorded
 
