@@ -7,6 +7,9 @@ conftest.py, or ``pytest -p codex_login.testing.plugin``. It defines fixtures on
 
 - ``codex_fake_issuer``: a running ``FakeIssuer`` (``codex_login.testing.issuer``),
   stopped after the test.
+- ``codex_fake_backend``: a running ``FakeBackend`` (``codex_login.testing.backend``),
+  the model API, linked to ``codex_fake_issuer``: it accepts that issuer's current
+  access tokens (so ``codex_auth``'s) and its API key. Stopped after the test.
 - ``codex_settable_clock``: a ``SettableClock`` at ``codex_login.testing.clock.START``.
 - ``codex_home``: an empty private directory (mode 0700) to use as CODEX_HOME.
 - ``codex_auth``: a ``CodexAuth`` logged in with ChatGPT at ``codex_fake_issuer``,
@@ -38,6 +41,7 @@ import pytest
 if TYPE_CHECKING:
     from codex_login.adapters.file_store import FileCredentialStore
     from codex_login.entrypoints.embedding import AsyncCodexAuth, CodexAuth
+    from codex_login.testing.backend import FakeBackend
     from codex_login.testing.clock import SettableClock
     from codex_login.testing.issuer import FakeIssuer
 
@@ -56,6 +60,15 @@ def codex_fake_issuer() -> Iterator[FakeIssuer]:
 
     with running_issuer(FakeIssuer()) as issuer:
         yield issuer
+
+
+@pytest.fixture
+def codex_fake_backend(codex_fake_issuer: FakeIssuer) -> Iterator[FakeBackend]:
+    """A fake Codex backend on 127.0.0.1 that accepts ``codex_fake_issuer``'s logins."""
+    from codex_login.testing.backend import FakeBackend, running_backend  # noqa: PLC0415
+
+    with running_backend(FakeBackend(codex_fake_issuer)) as backend:
+        yield backend
 
 
 @pytest.fixture

@@ -10,11 +10,12 @@ import itertools
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 import attrs
 
+from codex_login.domain.claims import parse_id_token
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.domain.login import login_record as record_of_login
 from codex_login.domain.login import tokens_from_grant
@@ -24,6 +25,7 @@ from codex_login.testing.issuer.values import (
     Device,
     Failure,
     Grant,
+    IssuedAccess,
     Recorded,
     Reply,
     error,
@@ -68,6 +70,8 @@ class IssuerState:
         self.devices: dict[str, Device] = {}  # by user code
         self._codes: dict[str, dict[str, str | None]] = {}
         self._grants: dict[str, Grant] = {}  # every refresh token ever issued -> its grant
+        # every access token handed out with a grant's refresh token -> (grant, account, expiry)
+        self._access: dict[str, tuple[Grant, str | None, datetime]] = {}
         self._serials = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -80,6 +84,28 @@ class IssuerState:
     def requests_to(self, path: str) -> list[Recorded]:
         """The requests to ``path`` (``"/oauth/revoke"``...)."""
         return [r for r in self.requests if r.path == path]
+
+    def issued_access(self, token: str) -> IssuedAccess | None:
+        """What this issuer knows of ``token``, an access token; None if it never issued it.
+
+        A resource server linked to this issuer (``FakeBackend``) decides with it.
+        """
+        with self._lock:
+            found = self._access.get(token)
+            if found is None:
+                return None
+            grant, account_id, expires_at = found
+            if grant.revoked:
+                standing: Literal["current", "superseded", "revoked"] = "revoked"
+            elif grant.access_token == token:
+                standing = "current"
+            else:
+                standing = "superseded"
+        return IssuedAccess(account_id, expires_at, standing)
+
+    def now(self) -> datetime:
+        """The issuer's time: ``clock``'s, else the system's (what expiry is measured on)."""
+        return self._now()
 
     def refresh_token_works(self, token: str) -> bool:
         """Whether a refresh with ``token`` would succeed now (it is its grant's newest)."""
@@ -104,13 +130,25 @@ class IssuerState:
         ``access_ttl`` later.
         """
         now = now or self._now()
-        return {
+        tokens = {
             "id_token": id_token(plan=self.plan, issuer=self.url or None, **self.claims),
             "access_token": access_token(
                 now + self.access_ttl, issued_at=now, jti=f"at-{next(self._serials)}"
             ),
             "refresh_token": refresh_token,
         }
+        self._remember_access(tokens, now + self.access_ttl)
+        return tokens
+
+    def _remember_access(self, tokens: dict[str, str], expires_at: datetime) -> None:
+        """The new access token becomes its grant's current one (if the grant is known)."""
+        account_id = parse_id_token(tokens["id_token"]).account_id
+        with self._lock:
+            grant = self._grants.get(tokens["refresh_token"])
+            if grant is None:
+                return
+            grant.access_token = tokens["access_token"]
+            self._access[tokens["access_token"]] = (grant, account_id, expires_at)
 
     def login_record(
         self,

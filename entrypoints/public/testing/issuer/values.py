@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 import attrs
 
@@ -47,6 +48,11 @@ class Recorded:
     def fields(self) -> dict[str, Any]:
         """The body's fields: the JSON object if one was sent, else the form."""
         return self.json if isinstance(self.json, dict) else self.form
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name``, whatever its case in the request (None: not sent)."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
 
     @property
     def grant_type(self) -> str | None:
@@ -91,10 +97,27 @@ class Visit:
 
 @attrs.define
 class Grant:
-    """One login's chain of refresh tokens; only the last one works."""
+    """One login's chain of refresh tokens; only the last one works. ``access_token``
+    is the newest access token handed out with them (None before the first)."""
 
     refresh_tokens: list[str]
     revoked: bool = False
+    access_token: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class IssuedAccess:
+    """What the issuer knows of an access token it handed out, for a resource server.
+
+    ``standing`` is ``current`` for its grant's newest access token, ``superseded``
+    once a refresh handed out a newer one, ``revoked`` once the grant was revoked
+    (a logout, or a spent refresh token reused). ``account_id`` is the ChatGPT
+    account of the ID token issued with it (None: no account).
+    """
+
+    account_id: str | None
+    expires_at: datetime
+    standing: Literal["current", "superseded", "revoked"]
 
 
 @attrs.frozen
