@@ -30,6 +30,11 @@ does not. Every strategy is a function taking keyword-only options and returning
 ``now`` defaults to ``codex_login.testing.clock.START``, where a ``SettableClock()``
 starts, so a record drawn with ``expired=False`` is fresh for a ``CodexAuth`` given
 ``clock=SettableClock()``.
+
+One difference from the files of a real Codex CLI: ``last_refresh`` is drawn to the
+microsecond, which is what codex-login keeps. The Codex CLI writes nanoseconds (nine
+digits); codex-login reads them to the microsecond and rewrites six, so only such a
+file's ``text`` would not come back byte for byte.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import json
 import math
 import string
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import attrs
@@ -254,6 +259,7 @@ def id_token_claims(
 
 
 def _plans() -> SearchStrategy[Plan | None]:
+    """``plans()``, under a name the ``plans=`` options do not hide."""
     return plans()
 
 
@@ -615,7 +621,7 @@ def _options(
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"now must be timezone-aware, not {moment!r}")
-    return moment
+    return moment.astimezone(UTC)
 
 
 @attrs.frozen
@@ -707,23 +713,20 @@ def _foreign_file(draw: st.DrawFn, options: _Options) -> AuthJsonFile:
     return _written("foreign", _Top(parse_mode(name), None, extra=extra))
 
 
-def _agent_claims(options: _Options) -> SearchStrategy[dict[str, JsonValue]]:
-    return st.fixed_dictionaries(
-        {
-            "agent_runtime_id": _opaque(24),
-            "agent_private_key": _opaque(64),
-            "chatgpt_user_id": _user_ids(),
-        },
-        optional={
-            "account_id": options.workspaces.filter(lambda w: w is not None),
-            "email": _emails(),
-            "plan_type": options.plans.filter(lambda p: p is not None).map(_name_of),
-        },
-    )
-
-
-def _name_of(plan: Plan | None) -> str | None:
-    return None if plan is None else plan_name(plan)
+@st.composite
+def _agent_claims(draw: st.DrawFn, options: _Options) -> dict[str, JsonValue]:
+    """The claims of an ``agent_identity`` JWT (``codex login --with-access-token``)."""
+    claims: dict[str, JsonValue] = {
+        "agent_runtime_id": draw(_opaque(24)),
+        "agent_private_key": draw(_opaque(64)),
+        "chatgpt_user_id": draw(_user_ids()),
+    }
+    workspace, plan = draw(options.workspaces), draw(options.plans)
+    if workspace is not None:
+        claims["account_id"] = workspace
+    if plan is not None:
+        claims["plan_type"] = plan_name(plan)
+    return claims | draw(st.fixed_dictionaries({}, optional={"email": _emails()}))
 
 
 def _last_refresh(options: _Options) -> SearchStrategy[datetime]:

@@ -3,15 +3,13 @@ rewrites byte for byte, expired means expired at the given now, claims read back
 
 from __future__ import annotations
 
-import functools
-import operator
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import pytest
-from hypothesis import find, given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codex_login.adapters.auth_json import decode, encode
@@ -22,7 +20,7 @@ from codex_login.domain.login_policy import LoginMethod, LoginPolicy
 from codex_login.domain.modes import AuthMode, UnsupportedMode
 from codex_login.domain.plans import KnownPlan, Plan, UnknownPlan, parse_plan
 from codex_login.domain.record import CredentialRecord
-from codex_login.domain.refresh_policy import RefreshPolicy
+from codex_login.domain.refresh_policy import EXPIRY_MARGIN, SEED_MAX_TOKEN_AGE, RefreshPolicy
 from codex_login.domain.resolution import ApiKeyAuth, resolve
 from codex_login.domain.tokens import TokenData
 from codex_login.testing import strategies
@@ -30,9 +28,23 @@ from codex_login.testing.clock import START
 from codex_login.testing.strategies import AuthJsonFile
 from codex_login.testing.tokens import make_jwt
 
+T = TypeVar("T")
 moments = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
 )
+
+
+def drawn(strategy: st.SearchStrategy[T]) -> list[T]:
+    """What a strategy draws in a hundred tries (the same hundred every run)."""
+    values: list[T] = []
+
+    @settings(max_examples=100, derandomize=True, database=None)
+    @given(strategy)
+    def collect(value: T) -> None:
+        values.append(value)
+
+    collect()
+    return values
 
 
 def tokens_of(record: CredentialRecord) -> TokenData:
@@ -115,13 +127,18 @@ def test_api_key_true_stores_the_exchanged_key(file: AuthJsonFile) -> None:
     assert file.record.openai_api_key
 
 
+@given(strategies.auth_json_files(workspaces=st.none(), plans=st.none()))
+def test_claims_pinned_absent_are_absent_in_every_kind(file: AuthJsonFile) -> None:
+    if file.record.tokens is not None:
+        assert file.record.tokens.account_id is None
+        assert file.record.tokens.id_token.plan is None
+        assert '"account_id": null' in file.text
+    foreign = describe_foreign(file.record)
+    assert foreign is None or (foreign.plan, foreign.account_id) == (None, None)
+
+
 def test_every_kind_is_drawn() -> None:
-    drawn = {find(strategies.auth_json_files(), is_kind(kind)).kind for kind in strategies.KINDS}
-    assert drawn == set(strategies.KINDS)
-
-
-def is_kind(kind: strategies.Kind) -> Callable[[AuthJsonFile], bool]:
-    return lambda file: file.kind == kind
+    assert {file.kind for file in drawn(strategies.auth_json_files())} == set(strategies.KINDS)
 
 
 def test_an_unknown_kind_is_refused() -> None:
@@ -175,10 +192,10 @@ def test_without_expired_both_sides_and_opaque_tokens_are_drawn() -> None:
     def expiry(tokens: TokenData) -> datetime | None:
         return token_expiry(tokens.access_token)
 
-    drawn = strategies.token_data()
-    find(drawn, lambda tokens: expiry(tokens) is None)
-    find(drawn, lambda tokens: (expiry(tokens) or START) > START)
-    find(drawn, lambda tokens: (expiry(tokens) or START) < START)
+    expiries = [expiry(tokens) for tokens in drawn(strategies.token_data())]
+    assert None in expiries
+    assert any(moment > START for moment in expiries if moment)
+    assert any(moment <= START for moment in expiries if moment)
 
 
 # -- claims ---------------------------------------------------------------------------------
@@ -223,8 +240,7 @@ def test_access_token_claims_read_back_with_the_domains_jwt_reader(
 
 
 def test_every_known_plan_is_drawn() -> None:
-    drawn = {find(strategies.plans(), functools.partial(operator.eq, known)) for known in KnownPlan}
-    assert drawn == set(KnownPlan)
+    assert set(KnownPlan) <= set(drawn(strategies.plans()))
 
 
 @given(strategies.plans(known=False))
@@ -249,16 +265,18 @@ def test_login_policies_draw_their_workspaces_from_the_strategy_given(
 
 
 def test_login_policies_include_restrictions_and_the_unrestricted_one() -> None:
-    policies = strategies.login_policies()
-    find(policies, lambda policy: policy.unrestricted)
-    find(policies, lambda policy: policy.workspaces == ())
-    find(policies, lambda policy: not policy.methods)
-    find(policies, lambda policy: bool(policy.workspaces))
+    policies = drawn(strategies.login_policies())
+    assert any(policy.unrestricted for policy in policies)
+    assert any(policy.workspaces == () for policy in policies)
+    assert any(not policy.methods for policy in policies)
+    assert any(policy.workspaces for policy in policies)
 
 
 def test_refresh_policies_include_the_default_and_the_seeds() -> None:
-    find(strategies.refresh_policies(), lambda policy: policy == RefreshPolicy())
-    find(strategies.refresh_policies(), lambda policy: policy != RefreshPolicy())
+    policies = drawn(strategies.refresh_policies())
+    assert RefreshPolicy() in policies
+    assert RefreshPolicy(max_age=SEED_MAX_TOKEN_AGE) in policies
+    assert any(policy.expiry_margin != EXPIRY_MARGIN for policy in policies)
 
 
 # -- the extra --------------------------------------------------------------------------------
