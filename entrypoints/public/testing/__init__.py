@@ -19,6 +19,9 @@ Shipped with the package (the pytest parts need the ``testing`` extra:
   the ``export`` lines that point a shell at it.
 - ``codex_login.testing.tokens``: ``id_token()``, ``access_token()``, ``make_jwt()``.
 - ``codex_login.testing.clock``: ``SettableClock`` (``now()``, ``advance()``, ``set()``).
+- ``codex_login.testing.strategies``: hypothesis strategies (auth.json files of every
+  kind, records, token claims, plans, workspaces, login and refresh policies), to
+  property-test your own rules; the one module that needs hypothesis.
 - ``codex_login.testing.contract``: ``CredentialStoreContract``, the test suite
   every credential store passes, for your own store.
 - ``codex_login.testing.plugin``: pytest fixtures, opt-in (``pytest_plugins =

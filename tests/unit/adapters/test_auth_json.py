@@ -15,6 +15,7 @@ from codex_login.domain.errors import MalformedCredentials, StorageError
 from codex_login.domain.modes import AuthMode, UnsupportedMode
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.tokens import TokenData
+from codex_login.testing import strategies
 from support.records import chatgpt_document, chatgpt_record
 from support.tokens import id_token
 
@@ -198,11 +199,7 @@ def extras(known: tuple[str, ...]) -> st.SearchStrategy[dict[str, object]]:
 moments = st.datetimes(
     min_value=datetime(1970, 1, 2), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)
 )
-id_tokens = st.builds(
-    lambda plan, email: parse_id_token(id_token(plan=plan, email=email)),
-    st.none() | st.sampled_from(["pro", "plus", "enterprise"]) | st.text(),
-    st.none() | st.text(),
-)
+id_tokens = strategies.id_tokens().map(parse_id_token)
 token_data = st.builds(
     TokenData,
     id_token=id_tokens,
@@ -211,7 +208,9 @@ token_data = st.builds(
     account_id=st.none() | st.text(),
     extra=extras(("id_token", "access_token", "refresh_token", "account_id")),
 )
-records = st.builds(
+# Records of any shape (unknown fields holding lone surrogates included), and every
+# kind of record the Codex CLI writes.
+hand_built = st.builds(
     CredentialRecord,
     auth_mode=st.none() | st.sampled_from(list(AuthMode)) | st.builds(UnsupportedMode, st.text()),
     openai_api_key=st.none() | st.text(),
@@ -219,6 +218,7 @@ records = st.builds(
     last_refresh=st.none() | moments,
     extra=extras(("auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh")),
 )
+records = hand_built | strategies.credential_records()
 
 
 @given(records)

@@ -19,13 +19,14 @@ from codex_login.application.service import AuthService
 from codex_login.application.status import get_status
 from codex_login.domain.choice import choose_credential
 from codex_login.domain.errors import CodexLoginError, CredentialsError, NotLoggedIn
-from codex_login.domain.login_policy import LoginMethod, LoginPolicy
+from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode, UnsupportedMode
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.domain.resolution import ApiKeyAuth
-from support.fakes import FakeClock, FakeTokenEndpoint
+from codex_login.testing import strategies
+from support.fakes import NOW, FakeClock, FakeTokenEndpoint
 from support.records import chatgpt_record
 
 CHATGPT = chatgpt_record()
@@ -40,13 +41,15 @@ RECORDS = {
     "apikey without a key": CredentialRecord(auth_mode=AuthMode.API_KEY),
     "a newer tool's mode": attrs.evolve(CHATGPT, auth_mode=UnsupportedMode("quantum")),
 }
-POLICIES = st.builds(
-    LoginPolicy,
-    methods=st.sampled_from([frozenset(LoginMethod), *({m} for m in LoginMethod)]).map(frozenset),
-    workspaces=st.sampled_from([None, (), ("acc-123",), ("ws-other",)]),
+# The workspaces of the records above, and one no record belongs to.
+WORKSPACES = st.sampled_from(["acc-123", "ws-other"])
+POLICIES = strategies.login_policies(workspaces=WORKSPACES)
+# The records above, and any a Codex CLI writes (fresh: no refresh is due at NOW).
+STORED = st.sampled_from(list(RECORDS.values())) | strategies.credential_records(
+    now=NOW, expired=False, workspaces=st.none() | WORKSPACES
 )
-KEYS = st.sampled_from([None, "", "sk-override-123456"])
-ENV_KEYS = st.sampled_from([None, "", "sk-env-123456789"])
+KEYS = st.sampled_from([None, ""]) | strategies.api_keys()
+ENV_KEYS = st.sampled_from([None, ""]) | strategies.api_keys()
 
 Outcome = tuple[str, object, object]
 
@@ -136,7 +139,7 @@ def credentials_choice(
 
 # A stored record, CODEX_API_KEY, OPENAI_API_KEY, the preferred mode and the login policy.
 SITUATIONS = (
-    st.sampled_from(sorted(RECORDS)),
+    STORED,
     KEYS,
     ENV_KEYS,
     st.sampled_from(list(AuthMode)),
@@ -146,19 +149,27 @@ SITUATIONS = (
 
 @given(*SITUATIONS)
 def test_the_service_s_credentials_are_the_ones_token_hands_out(
-    name: str, override: str | None, env_key: str | None, preferred: AuthMode, policy: LoginPolicy
+    record: CredentialRecord | None,
+    override: str | None,
+    env_key: str | None,
+    preferred: AuthMode,
+    policy: LoginPolicy,
 ) -> None:
     """``credentials()`` follows the same rule as the auth manager: the override first, the
     login policy applied (it used to ignore both)."""
-    args = (RECORDS[name], override, env_key, preferred, policy)
+    args = (record, override, env_key, preferred, policy)
     assert credentials_choice(*args) == token_choice(*args)
 
 
 @given(*SITUATIONS)
 def test_token_and_status_choose_the_same_credential(
-    name: str, override: str | None, env_key: str | None, preferred: AuthMode, policy: LoginPolicy
+    record: CredentialRecord | None,
+    override: str | None,
+    env_key: str | None,
+    preferred: AuthMode,
+    policy: LoginPolicy,
 ) -> None:
-    args = (RECORDS[name], override, env_key, preferred, policy)
+    args = (record, override, env_key, preferred, policy)
     said, handed = status_choice(*args), token_choice(*args)
     if said[0] == "foreign":  # status describes another tool's login; token has nothing
         assert handed[0] == "refused"

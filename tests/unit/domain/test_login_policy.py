@@ -18,14 +18,11 @@ from codex_login.domain.login_policy import (
 )
 from codex_login.domain.resolution import ApiKeyAuth, ChatGptAuth
 from codex_login.domain.tokens import TokenData
+from codex_login.testing import strategies
 from codex_login.testing.tokens import id_token
 
 WORKSPACE = st.sampled_from(["ws-a", "ws-b", "ws-c", "ws-d"])
-POLICIES = st.builds(
-    LoginPolicy,
-    methods=st.frozensets(st.sampled_from(list(LoginMethod))),
-    workspaces=st.none() | st.lists(WORKSPACE, max_size=4).map(tuple),
-)
+POLICIES = strategies.login_policies(workspaces=WORKSPACE)
 
 
 def allowed_workspaces(policy: LoginPolicy, universe: list[str]) -> set[str]:

@@ -21,16 +21,18 @@ from codex_login.domain.failures import refresh_failure
 from codex_login.domain.login import login_record, mode_for_new_login
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode, StoredMode, UnsupportedMode
-from codex_login.domain.plans import KnownPlan, Plan, UnknownPlan, parse_plan, should_use_api_key
+from codex_login.domain.plans import KnownPlan, Plan, parse_plan, should_use_api_key
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.refresh_policy import SEED_MAX_TOKEN_AGE, RefreshPolicy
 from codex_login.domain.resolution import ApiKeyAuth, ChatGptAuth, resolve
 from codex_login.domain.tokens import TokenData
+from codex_login.testing import strategies
 from support.fakes import NOW
 from support.records import chatgpt_tokens
 from support.tokens import access_token, id_token
 
-plans = st.sampled_from(list(KnownPlan)) | st.builds(UnknownPlan, st.text()) | st.none()
+plans = strategies.plans() | st.none()
+keys = st.none() | strategies.api_keys()
 modes = st.sampled_from(list(AuthMode))
 stored_modes = (
     modes | st.builds(UnsupportedMode, st.sampled_from(["agentIdentity", "x"])) | st.none()
@@ -50,15 +52,15 @@ def test_plan_policy_matches_the_spec(preferred: AuthMode, plan: Plan | None) ->
     assert should_use_api_key(preferred, plan) == restated_policy(preferred, plan)
 
 
-@given(st.text())
+@given(strategies.plan_names() | st.text())
 def test_plan_names_round_trip(name: str) -> None:
     plan = parse_plan(name)
     assert (plan.value if isinstance(plan, KnownPlan) else plan.name) == name
 
 
-def _tokens_for(plan: Plan | None) -> TokenData:
-    name = None if plan is None else (plan.value if isinstance(plan, KnownPlan) else plan.name)
-    return TokenData(parse_id_token(id_token(plan=name)), "at", "rt")
+def _tokens_for(data: st.DataObject, plan: Plan | None) -> TokenData:
+    """Any ChatGPT tokens whose ID token names ``plan``."""
+    return data.draw(strategies.token_data(plans=st.just(plan)))
 
 
 # SPEC §2's resolution rules as a table of mutually exclusive rows: which row applies
@@ -131,8 +133,17 @@ def restated_resolution(
     )
 
 
-@given(stored_modes, st.none() | st.just("sk-key"), plans, st.booleans(), modes)
+@given(
+    data=st.data(),
+    mode=stored_modes,
+    key=keys,
+    plan=plans,
+    has_tokens=st.booleans(),
+    preferred=modes,
+)
 def test_mode_resolution_matches_the_spec(
+    *,
+    data: st.DataObject,
     mode: StoredMode | None,
     key: str | None,
     plan: Plan | None,
@@ -140,7 +151,7 @@ def test_mode_resolution_matches_the_spec(
     preferred: AuthMode,
 ) -> None:
     record = CredentialRecord(
-        auth_mode=mode, openai_api_key=key, tokens=_tokens_for(plan) if has_tokens else None
+        auth_mode=mode, openai_api_key=key, tokens=_tokens_for(data, plan) if has_tokens else None
     )
     expected = restated_resolution(mode, key, plan, has_tokens, preferred)
     if expected == "unsupported":
@@ -192,9 +203,11 @@ def test_new_login_mode_follows_the_plan_policy_when_a_key_was_obtained(
     assert mode_for_new_login(chatgpt_tokens(plan=plan), key) is mode
 
 
-@given(plans, st.none() | st.just("sk-key"))
-def test_a_new_login_record_always_resolves(plan: Plan | None, key: str | None) -> None:
-    tokens = _tokens_for(plan)
+@given(st.data(), plans, keys)
+def test_a_new_login_record_always_resolves(
+    data: st.DataObject, plan: Plan | None, key: str | None
+) -> None:
+    tokens = _tokens_for(data, plan)
     record = login_record(tokens, key, NOW, None)
     assert resolve(record, AuthMode.CHATGPT) is not None
 
