@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import stat
 import threading
@@ -61,7 +60,11 @@ _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW
 Identity = tuple[int, int, int, int]
 H = TypeVar("H")
 
-log = logging.getLogger(__name__)
+
+def _log(message: str) -> None:
+    import logging  # noqa: PLC0415  (rare: a read-only command never loads logging)
+
+    logging.getLogger(__name__).info("%s", message)
 
 
 def reason(exc: OSError) -> str:
@@ -328,7 +331,7 @@ def fsync_directory(directory: int, path: Path) -> None:
     try:
         os.fsync(directory)
     except OSError as exc:
-        log.info("could not sync directory %s: %s", path, reason(exc))
+        _log(f"could not sync directory {path}: {reason(exc)}")
 
 
 def unlink_in(directory: int, name: str, path: Path) -> None:
@@ -378,6 +381,4 @@ def remove_orphaned_temp_files(
         except FileNotFoundError:
             continue
         except OSError as exc:
-            log.info(
-                "could not remove the leftover temp file %s: %s", directory / orphan, reason(exc)
-            )
+            _log(f"could not remove the leftover temp file {directory / orphan}: {reason(exc)}")
