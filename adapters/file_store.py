@@ -29,7 +29,6 @@ the ``notify`` callable given to the store; by default they are logged at INFO.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import stat
 from collections.abc import Callable, Hashable, Iterator
@@ -54,6 +53,7 @@ from codex_login.adapters.store_core import (
     TIMEOUT_VARIABLE,
     WRITER_LOCK,
     HomeLocks,
+    Reserved,
     file_identity,
     fsync_directory,
     new_temp_file,
@@ -64,6 +64,7 @@ from codex_login.adapters.store_core import (
     reason,
     remove_orphaned_temp_files,
     replace_in,
+    reserve_room,
     unlink_in,
 )
 from codex_login.domain.errors import StorageError, UntrustedPath
@@ -103,26 +104,6 @@ def _log_notice(message: str) -> None:
     import logging  # noqa: PLC0415  (rare: only under contention or for links)
 
     logging.getLogger(__name__).info("%s", message)
-
-
-@attrs.frozen
-class _Reserved:
-    """A temp file holding room for the next commit: its directory (a descriptor of
-    its own), the file's descriptor and name."""
-
-    directory_fd: int
-    fd: int
-    name: str
-
-    def matches(self, directory: int) -> bool:
-        return os.path.samestat(os.fstat(self.directory_fd), os.fstat(directory))
-
-    def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            os.unlink(self.name, dir_fd=self.directory_fd)
-        for fd in (self.fd, self.directory_fd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 @attrs.frozen
@@ -170,7 +151,7 @@ class FileCredentialStore:
             commit_timeout=commit_lock_timeout,
             notify=self._notify,
         )
-        self._reserved: _Reserved | None = None  # set by reserve(), used by the next commit
+        self._reserved: Reserved | None = None  # set by reserve(), used by the next commit
 
     @property
     def location(self) -> str:
@@ -369,24 +350,13 @@ class FileCredentialStore:
             )
             replace_in(directory, place.directory, temp, place.name, data)
 
-    def _reserve(self, size: int) -> _Reserved | None:
+    def _reserve(self, size: int) -> Reserved | None:
         with self._located(create=True) as located:
             assert located is not None  # noqa: S101  (create=True)
             place = located[1]
             if place.fd is None:
                 return None  # a dangling link: the commit says why it cannot write
-            try:
-                fd, name = new_temp_file(place.fd, place.directory, self.owners, TEMP_PREFIX)
-            except StorageError as exc:
-                raise _no_room(place.directory, size, exc) from exc
-            directory_fd = os.dup(place.fd)
-            reserved = _Reserved(directory_fd, fd, name)
-            try:
-                _allocate(fd, size)
-            except OSError as exc:
-                reserved.discard()
-                raise _no_room(place.directory, size, reason(exc)) from exc
-            return reserved
+            return reserve_room(place.fd, place.directory, self.owners, TEMP_PREFIX, size)
 
     def _take_reserved(self, directory: int) -> tuple[int, str] | None:
         """The reserved temp file, when it is in ``directory``; it is the commit's now."""
@@ -394,8 +364,7 @@ class FileCredentialStore:
         if reserved is None or not reserved.matches(directory):
             return None
         self._reserved = None
-        os.close(reserved.directory_fd)
-        return reserved.fd, reserved.name
+        return reserved.taken()
 
     def _remove(self, home: int, place: _Place) -> bool:
         present = _lstat_in(home, AUTH_FILE, self.path) is not None
@@ -415,25 +384,6 @@ class FileCredentialStore:
         if place.link:
             self._notify(_link_removed(self.path, place.path, target is not None))
         return True
-
-
-def _no_room(directory: Path, size: int, why: object) -> StorageError:
-    return StorageError(
-        f"cannot reserve {size // 1024} KiB in {directory} for the refreshed tokens "
-        f"({why}); no refresh was sent, so the stored login is unchanged: "
-        "free some space and try again"
-    )
-
-
-def _allocate(fd: int, size: int) -> None:
-    """Give the open file ``size`` bytes of disk, durably; OSError (ENOSPC) otherwise."""
-    try:
-        os.posix_fallocate(fd, 0, size)
-    except OSError as exc:
-        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-            raise
-        os.pwrite(fd, bytes(size), 0)  # a file system without fallocate: write the zeros
-    os.fsync(fd)
 
 
 def _link_removed(link: Path, target: Path, target_existed: bool) -> str:

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import threading
@@ -382,3 +383,66 @@ def remove_orphaned_temp_files(
             continue
         except OSError as exc:
             _log(f"could not remove the leftover temp file {directory / orphan}: {reason(exc)}")
+
+
+# -- room for a commit -------------------------------------------------------------------
+
+
+@attrs.frozen
+class Reserved:
+    """A temp file holding room for the next commit: its directory (a descriptor of
+    its own), the file's descriptor and name."""
+
+    directory_fd: int
+    fd: int
+    name: str
+
+    def matches(self, directory: int) -> bool:
+        return os.path.samestat(os.fstat(self.directory_fd), os.fstat(directory))
+
+    def taken(self) -> tuple[int, str]:
+        """The temp file's descriptor and name, for ``replace_in``: the commit's now."""
+        os.close(self.directory_fd)
+        return self.fd, self.name
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.name, dir_fd=self.directory_fd)
+        for fd in (self.fd, self.directory_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def reserve_room(directory: int, path: Path, owners: Owners, prefix: str, size: int) -> Reserved:
+    """A new temp file in the open ``directory`` (``path``) holding ``size`` bytes of
+    disk, durably; StorageError, having left nothing behind, when there is no room."""
+    try:
+        fd, name = new_temp_file(directory, path, owners, prefix)
+    except StorageError as exc:
+        raise _no_room(path, size, exc) from exc
+    reserved = Reserved(os.dup(directory), fd, name)
+    try:
+        _allocate(fd, size)
+    except OSError as exc:
+        reserved.discard()
+        raise _no_room(path, size, reason(exc)) from exc
+    return reserved
+
+
+def _no_room(directory: Path, size: int, why: object) -> StorageError:
+    return StorageError(
+        f"cannot reserve {size // 1024} KiB in {directory} for the refreshed tokens "
+        f"({why}); no refresh was sent, so the stored login is unchanged: "
+        "free some space and try again"
+    )
+
+
+def _allocate(fd: int, size: int) -> None:
+    """Give the open file ``size`` bytes of disk, durably; OSError (ENOSPC) otherwise."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+        os.pwrite(fd, bytes(size), 0)  # a file system without fallocate: write the zeros
+    os.fsync(fd)

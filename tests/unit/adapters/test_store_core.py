@@ -25,6 +25,7 @@ from codex_login.adapters.store_core import (
     read_capped,
     remove_orphaned_temp_files,
     replace_in,
+    reserve_room,
     wait_within,
     write_new,
 )
@@ -46,6 +47,13 @@ def open_umask() -> Iterator[None]:
 
 def mode_of(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+def home_locks(home: Path) -> HomeLocks:
+    guards = home / "auth.json"
+    return HomeLocks(
+        home, Owners(), guards=guards, writer_timeout=5.0, commit_timeout=5.0, notify=print
+    )
 
 
 def counting_exclusion(timeout: float = 5.0) -> tuple[Exclusion[str], list[str]]:
@@ -166,15 +174,7 @@ def test_a_flock_held_by_another_process_times_out_naming_the_file_and_its_holde
 @pytest.mark.usefixtures("open_umask")
 def test_the_locks_make_codex_home_0700_and_the_lock_files_0600(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    locks = HomeLocks(
-        home,
-        Owners(),
-        guards=home / "auth.json",
-        writer_timeout=5.0,
-        commit_timeout=5.0,
-        notify=print,
-    )
-    with locks.committing():
+    with home_locks(home).committing():
         pass
     assert mode_of(home) == DIR_MODE == 0o700
     assert mode_of(home / "auth.lock") == FILE_MODE == 0o600
@@ -183,15 +183,7 @@ def test_the_locks_make_codex_home_0700_and_the_lock_files_0600(tmp_path: Path) 
 
 def test_a_loose_codex_home_of_ours_is_tightened(tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
-    locks = HomeLocks(
-        tmp_path,
-        Owners(),
-        guards=tmp_path / "auth.json",
-        writer_timeout=5.0,
-        commit_timeout=5.0,
-        notify=print,
-    )
-    with locks.exclusive():
+    with home_locks(tmp_path).exclusive():
         pass
     assert mode_of(tmp_path) == 0o700
 
@@ -279,3 +271,12 @@ def test_a_commit_into_reserved_room_keeps_only_the_record(tmp_path: Path, direc
     os.pwrite(fd, bytes(4096), 0)  # the room a reservation holds, longer than the record
     replace_in(directory, tmp_path, (fd, name), "auth.json", b"{}")
     assert (tmp_path / "auth.json").read_bytes() == b"{}"
+
+
+def test_reserved_room_is_given_back_whole_when_the_commit_does_not_come(
+    tmp_path: Path, directory: int
+) -> None:
+    reserved = reserve_room(directory, tmp_path, Owners(), PREFIX, 8192)
+    assert (tmp_path / reserved.name).stat().st_blocks * 512 >= 8192  # the disk is held
+    reserved.discard()
+    assert list(tmp_path.iterdir()) == []
