@@ -24,6 +24,10 @@ read, replaced and deleted relative to that directory's descriptor.
 
 Notices for the user (a writer waiting for a lock, a logout through a link) go to
 the ``notify`` callable given to the store; by default they are logged at INFO.
+
+The rules this store shares with the keyring, encrypted and Redis stores (the locks,
+their waits and re-entry, the modes, the atomic commit, the reserved room) are
+written once, in ``store_core``; this module knows where auth.json is and whose it is.
 """
 
 from __future__ import annotations
