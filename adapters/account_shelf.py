@@ -25,13 +25,13 @@ from codex_login.adapters.owned_paths import (
     make_private,
     open_directory,
 )
+from codex_login.adapters.store_core import DIR_MODE
 from codex_login.domain.errors import StorageError
 
 if TYPE_CHECKING:
     from codex_login.domain.ports import CredentialStore
 
 ACCOUNTS_DIR = "accounts"
-DIR_MODE = 0o700
 
 
 class DirectoryShelf:

@@ -39,15 +39,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_login.adapters import auth_json
-from codex_login.adapters.file_store import FileCredentialStore, write_new
-from codex_login.adapters.keyring_store import KeyringEntry, both_locks, home_hash
+from codex_login.adapters.file_store import FileCredentialStore
+from codex_login.adapters.keyring_store import KeyringEntry, home_hash
 from codex_login.adapters.owned_paths import (
-    NO_FOLLOW,
     Owners,
     check_file,
     give_to_directory_owner,
     make_private,
     open_directory,
+)
+from codex_login.adapters.store_core import (
+    DIR_MODE,
+    READ_FLAGS,
+    Identity,
+    file_identity,
+    identity,
+    read_capped,
+    reason,
+    write_new,
 )
 from codex_login.domain.errors import ConfigurationError, MalformedCredentials, StorageError
 from codex_login.domain.record import CredentialRecord, Loaded
@@ -60,16 +69,11 @@ SECRETS_DIR = "secrets"
 SECRETS_FILE = "codex_auth.age"
 AUTH_KEY = "global/CODEX_AUTH"
 VERSION = 1
-FILE_MODE = 0o600
-DIR_MODE = 0o700
-MAX_FILE_BYTES = 16 * 1024 * 1024
 INSTALL_HINT = (
     "install it with: pip install 'codex-login[keyring]' (from a checkout: "
     "pip install '.[keyring]')"
 )
 
-Identity = tuple[int, int, int, int]
-_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | NO_FOLLOW
 
 # Decrypted envelopes by (path, file identity): a rename gives a new inode, a rewrite
 # in place a new ctime, so a changed file never hits a stale entry.
@@ -119,7 +123,7 @@ class EncryptedCredentialStore:
     def save(self, record: CredentialRecord) -> None:
         """Write the record into the envelope, keeping its other secrets; delete auth.json."""
         value = auth_json.encode(record, compact=True).decode("utf-8")
-        with both_locks(self._files):
+        with self._files.locks.committing():
             envelope = self._envelope() or {"version": VERSION, "secrets": {}}
             envelope["secrets"][AUTH_KEY] = value
             self._write(envelope, self._current_passphrase())
@@ -127,7 +131,7 @@ class EncryptedCredentialStore:
 
     def delete(self) -> bool:
         """Log out: remove the record from the envelope (other secrets stay) and auth.json."""
-        with both_locks(self._files):
+        with self._files.locks.committing():
             envelope = self._envelope()  # first: an undecryptable file stops the logout
             removed = self._files.remove_held()
             if envelope is None or AUTH_KEY not in envelope["secrets"]:
@@ -137,12 +141,7 @@ class EncryptedCredentialStore:
             return True
 
     def fingerprint(self) -> Hashable:
-        try:
-            return _identity(os.stat(self.path))
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StorageError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+        return file_identity(self.path)
 
     def exclusive(self) -> contextlib.AbstractContextManager[None]:
         return self._files.exclusive()
@@ -171,7 +170,7 @@ class EncryptedCredentialStore:
         the user's and not a link (``owned_paths``)."""
         try:
             with _secrets_directory(self.codex_home, self._files.owners) as directory:
-                fd = os.open(SECRETS_FILE, _READ_FLAGS, dir_fd=directory)
+                fd = os.open(SECRETS_FILE, READ_FLAGS, dir_fd=directory)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -180,19 +179,18 @@ class EncryptedCredentialStore:
                     f"cannot read {self.path}: it is a symbolic link, which is not followed "
                     "for the secrets file; replace it with the file itself"
                 ) from exc
-            raise StorageError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+            raise StorageError(f"cannot read {self.path}: {reason(exc)}") from exc
         try:
-            with open(fd, "rb") as file:
-                info = os.fstat(file.fileno())
-                if not stat.S_ISREG(info.st_mode):
-                    raise StorageError(f"cannot read {self.path}: it is not a regular file")
-                check_file(info, self.path, self._files.owners, private=True)
-                data = file.read(MAX_FILE_BYTES + 1)
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise StorageError(f"cannot read {self.path}: it is not a regular file")
+            check_file(info, self.path, self._files.owners, private=True)
+            data = read_capped(fd, self.path, "it is too large to be a secrets file")
         except OSError as exc:
-            raise StorageError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
-        if len(data) > MAX_FILE_BYTES:
-            raise StorageError(f"cannot read {self.path}: it is too large to be a secrets file")
-        return data, _identity(info)
+            raise StorageError(f"cannot read {self.path}: {reason(exc)}") from exc
+        finally:
+            os.close(fd)
+        return data, identity(info)
 
     def _decrypt(self, data: bytes) -> bytes:
         age = _pyrage()
@@ -263,8 +261,8 @@ def _replace(path: Path, data: bytes, owners: Owners) -> Identity:
                 directory, path.parent, path.name, data, owners=owners, prefix=f".{path.name}.tmp-"
             )
     except OSError as exc:
-        raise StorageError(f"cannot write in {path.parent}: {exc.strerror or exc}") from exc
-    return _identity(info)  # both locks are held: nobody else has replaced it
+        raise StorageError(f"cannot write in {path.parent}: {reason(exc)}") from exc
+    return identity(info)  # both locks are held: nobody else has replaced it
 
 
 @contextlib.contextmanager
@@ -301,10 +299,6 @@ def _open_secrets_directory(directory: Path, owners: Owners, home: int) -> int:
                 "the secrets directory; replace it with the directory itself"
             ) from exc
         raise
-
-
-def _identity(info: os.stat_result) -> Identity:
-    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def _pyrage() -> Any:

@@ -28,14 +28,15 @@ import hashlib
 import os
 import sys
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
 from codex_login.adapters import auth_json
-from codex_login.adapters.file_store import COMMIT_LOCK, FileCredentialStore
+from codex_login.adapters.file_store import FileCredentialStore
+from codex_login.adapters.store_core import COMMIT_LOCK, stat_or_none
 from codex_login.domain.errors import ConfigurationError, StorageError
 from codex_login.domain.record import CredentialRecord, Loaded
 
@@ -173,13 +174,6 @@ class KeyringEntry:
             raise StorageError(f"the OS keyring failed: {exc or type(exc).__name__}") from exc
 
 
-@contextlib.contextmanager
-def both_locks(files: FileCredentialStore) -> Iterator[None]:
-    """``auth.lock`` then ``auth.json.lock``: what every writer of CODEX_HOME holds to commit."""
-    with files.exclusive(), files.commit_lock():
-        yield
-
-
 class KeyringCredentialStore:
     """``files`` is the file store of the same CODEX_HOME, whose locks this store takes
     (one shared object: two lock objects on one file would exclude each other)."""
@@ -216,7 +210,7 @@ class KeyringCredentialStore:
     def save(self, record: CredentialRecord) -> None:
         """Write the entry, then delete auth.json, as Codex does: the keyring is the copy."""
         value = auth_json.encode(record, compact=True).decode("utf-8")
-        with both_locks(self._files):
+        with self._files.locks.committing():
             self._seen = None
             self._entry.set(value)
             self._files.remove_held()
@@ -224,7 +218,7 @@ class KeyringCredentialStore:
 
     def delete(self) -> bool:
         """Log out: the entry and auth.json both go, as Codex's logout removes both."""
-        with both_locks(self._files):
+        with self._files.locks.committing():
             self._seen = None
             removed = self._entry.delete()
             removed = self._files.remove_held() or removed
@@ -249,13 +243,8 @@ class KeyringCredentialStore:
         return digest
 
     def _marker_now(self) -> Hashable:
-        try:
-            info = os.stat(self._marker, follow_symlinks=False)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StorageError(f"cannot read {self._marker}: {exc.strerror or exc}") from exc
-        return (info.st_ino, info.st_mtime_ns)
+        info = stat_or_none(self._marker, follow_symlinks=False)
+        return None if info is None else (info.st_ino, info.st_mtime_ns)
 
     def _mark_commit(self) -> None:
         """Tell other handles a write happened: the held commit lock's mtime moves forward

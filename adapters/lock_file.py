@@ -31,19 +31,19 @@ from codex_login.domain.errors import StorageError
 if TYPE_CHECKING:
     from filelock import BaseFileLock
 
-FILE_MODE = 0o600
 # How often a waiting writer tries again; the Codex CLI retries its commit lock every 10 ms.
 POLL_INTERVAL = 0.02
 
 
 class LockFile:
-    """An exclusive ``flock`` on ``directory/name``; re-entrant for whoever holds it
-    (the caller keeps other threads out)."""
+    """An exclusive ``flock`` on ``directory/name``, a file of ``mode`` (the stores'
+    ``FILE_MODE``); re-entrant for whoever holds it (the caller keeps other threads out)."""
 
-    def __init__(self, directory: Path, name: str, owners: Owners) -> None:
+    def __init__(self, directory: Path, name: str, owners: Owners, *, mode: int) -> None:
         self.directory = directory
         self.name = name
         self.path = directory / name
+        self.mode = mode
         self._owners = owners
         self._lock: BaseFileLock | None = None
         self._directory_info: os.stat_result | None = None
@@ -74,7 +74,7 @@ class LockFile:
 
             self._lock = UnixFileLock(
                 self.path,
-                mode=FILE_MODE,
+                mode=self.mode,
                 thread_local=False,
                 fallback_to_soft=False,
                 on_acquired=self._check_opened,
@@ -99,7 +99,7 @@ class LockFile:
             if not stat.S_ISREG(info.st_mode):
                 raise StorageError(f"cannot lock {self.path}: it is not a regular file")
             check_file(info, self.path, self._owners, private=False)
-            make_private(fd, info, FILE_MODE, self._owners)
+            make_private(fd, info, self.mode, self._owners)
             if self._directory_info is not None:
                 give_to_directory_owner(fd, info, self._directory_info, self._owners)
         except OSError as exc:

@@ -8,12 +8,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from codex_login.domain.errors import LockTimeout, StorageError
+from codex_login.adapters.store_core import Wait, wait_within
+from codex_login.domain.errors import StorageError
 
-WAIT_NOTICE_AFTER = 1.0
 FIRST_BACKOFF = 0.01
 MAX_BACKOFF = 0.5
-TIMEOUT_VARIABLE = "CODEX_LOGIN_LOCK_TIMEOUT"
 
 log = logging.getLogger(__name__)
 _jitter = random.SystemRandom()
@@ -28,32 +27,37 @@ def wait_for(
 ) -> int:
     """Call ``try_lease`` until it gives the version read under a new lease.
 
-    Raises ``LockTimeout`` after ``timeout`` seconds; says once, after a second, why it waits.
+    Raises ``LockTimeout`` after ``timeout`` seconds; says once, after a second, why it
+    waits (``store_core.wait_within``, the rule every store's lock follows).
     """
-    deadline = time.monotonic() + timeout
-    notice_at = time.monotonic() + WAIT_NOTICE_AFTER
-    told = False
-    delay = FIRST_BACKOFF
-    while (version := try_lease()) is None:
-        now = time.monotonic()
-        if now >= deadline:
-            raise LockTimeout(
-                f"gave up after {timeout:g} s waiting for the lease "
-                f"{lock} held by another writer; set {TIMEOUT_VARIABLE} "
-                "to wait longer"
-            )
-        if not told and now >= notice_at:
-            told = True
-            notify(
-                f"Waiting for the lease {lock} held by another writer; giving "
-                f"up after {timeout:g} s ({TIMEOUT_VARIABLE} changes this)"
-            )
-        # Full jitter: waiters spread out instead of retrying in step; a pending
-        # notice is not slept past.
-        wake = deadline if told else min(deadline, notice_at)
-        time.sleep(max(0.0, min(_jitter.uniform(delay / 2, delay), wake - now)))
-        delay = min(delay * 2, MAX_BACKOFF)
-    return version
+    backoff = _Backoff(try_lease)
+    wait_within(
+        backoff.attempt, Wait(timeout, notify), lambda: f"the lease {lock} held by another writer"
+    )
+    assert backoff.version is not None  # noqa: S101  (wait_within returned: it was taken)
+    return backoff.version
+
+
+class _Backoff:
+    """Tries for the lease, with full jitter: waiters spread out instead of retrying
+    in step. The delay grows across attempts, as in one long wait."""
+
+    def __init__(self, try_lease: Callable[[], int | None]) -> None:
+        self._try_lease = try_lease
+        self._delay = FIRST_BACKOFF
+        self.version: int | None = None
+
+    def attempt(self, seconds: float) -> bool:
+        """Try until the lease is taken (True) or ``seconds`` have passed (0: one try)."""
+        end = time.monotonic() + seconds
+        while (version := self._try_lease()) is None:
+            now = time.monotonic()
+            if now >= end:
+                return False
+            time.sleep(max(0.0, min(_jitter.uniform(self._delay / 2, self._delay), end - now)))
+            self._delay = min(self._delay * 2, MAX_BACKOFF)
+        self.version = version
+        return True
 
 
 class Lease:

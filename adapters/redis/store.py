@@ -16,7 +16,8 @@ from codex_login.adapters.redis.config import DEFAULT_NAME, DEFAULT_PREFIX, Keys
 from codex_login.adapters.redis.lease import Lease, wait_for
 from codex_login.adapters.redis.server import Server, as_bytes, as_int
 from codex_login.adapters.redis.version_cache import VersionCache
-from codex_login.domain.errors import LeaseLost, LockTimeout, StorageError
+from codex_login.adapters.store_core import Exclusion
+from codex_login.domain.errors import LeaseLost, StorageError
 from codex_login.domain.record import CredentialRecord, Loaded
 
 DEFAULT_LEASE_TTL = 30.0
@@ -65,9 +66,10 @@ class RedisCredentialStore:
         self._commit_script = client.register_script(scripts.COMMIT)
         self._confirm_script = client.register_script(scripts.CONFIRM)
         self._cache = VersionCache(self._server, self.keys.version) if client_side_cache else None
-        # The lease excludes other handles and hosts; this excludes other threads of ours.
-        self._owner = threading.RLock()
-        self._lease: Lease | None = None
+        # The lease excludes other handles and hosts; the exclusion, other threads of ours.
+        self._exclusion = Exclusion(
+            self._take_lease, self._give_back, timeout=lock_timeout, writing=self.keys.record
+        )
 
     def __repr__(self) -> str:
         return f"RedisCredentialStore({self.location!r})"
@@ -104,27 +106,9 @@ class RedisCredentialStore:
         with self._translated("read the credentials' version"):
             return self._cache.get(self._read_version)
 
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
         """Hold the lease; re-entrant for the thread that holds it."""
-        if not self._owner.acquire(timeout=self._lock_timeout):
-            raise LockTimeout(
-                f"gave up after {self._lock_timeout:g} s waiting for another thread "
-                f"writing {self.keys.record}"
-            )
-        try:
-            if self._lease is not None:  # this thread holds it already
-                yield
-                return
-            lease = self._take_lease()
-            self._lease = lease
-            try:
-                yield
-            finally:
-                self._lease = None
-                self._give_back(lease)
-        finally:
-            self._owner.release()
+        return self._exclusion.hold()
 
     def confirm_exclusive(self) -> None:
         """Before sending a refresh token: the lease is still ours, the record unchanged."""
@@ -179,7 +163,7 @@ class RedisCredentialStore:
 
     def _mine(self) -> Lease | None:
         """The lease, when this thread holds it."""
-        lease = self._lease
+        lease = self._exclusion.held
         return lease if lease is not None and lease.thread == threading.get_ident() else None
 
     def _holding(self) -> bool:

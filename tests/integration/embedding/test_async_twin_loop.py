@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from codex_login import AsyncCodexAuth, CodexAuth
-from codex_login.adapters import file_store
+from codex_login.adapters import store_core
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.entrypoints.bootstrap import bootstrap
 from support.fake_issuer import FakeIssuer
@@ -37,7 +37,7 @@ Call = Callable[[AsyncCodexAuth], Awaitable[Any]]
 @pytest.fixture(autouse=True)
 def prompt_notice(monkeypatch: pytest.MonkeyPatch) -> None:
     """The store says it waits after 0.3 s, not 1 s: still fifteen ticks of a real wait."""
-    monkeypatch.setattr(file_store, "WAIT_NOTICE_AFTER", 0.3)
+    monkeypatch.setattr(store_core, "WAIT_NOTICE_AFTER", 0.3)
 
 
 def two_api_keys(home: Path, issuer: FakeIssuer) -> None:

@@ -69,6 +69,7 @@ BOTH = {
     "codex_login.adapters.lock_holders",
     "codex_login.adapters.memory_store",
     "codex_login.adapters.owned_paths",
+    "codex_login.adapters.store_core",
     "codex_login.adapters.process_memory",
     "codex_login.application",
     "codex_login.application.options",

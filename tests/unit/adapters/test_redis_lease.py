@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from codex_login.adapters import store_core
 from codex_login.adapters.redis import lease
 from codex_login.domain.errors import LockTimeout
 
@@ -19,7 +20,7 @@ def test_the_version_read_under_the_lease_is_returned_once_it_is_taken() -> None
 def test_a_lease_never_given_ends_in_a_lock_timeout_naming_the_lock_and_the_setting(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(lease, "WAIT_NOTICE_AFTER", 0.0)
+    monkeypatch.setattr(store_core, "WAIT_NOTICE_AFTER", 0.0)
     notices: list[str] = []
     with pytest.raises(LockTimeout, match=r"waiting for the lease L .*CODEX_LOGIN_LOCK_TIMEOUT"):
         lease.wait_for(lambda: None, lock="L", timeout=0.05, notify=notices.append)
