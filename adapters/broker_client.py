@@ -22,6 +22,7 @@ from codex_login.domain.errors import (
     TokenEndpointError,
     TransientTokenError,
 )
+from codex_login.domain.model_api import ModelApi, ModelApiSettings
 from codex_login.domain.outcomes import failure_for
 from codex_login.domain.tokens import AccessToken
 
@@ -73,6 +74,8 @@ class BrokerClient:
             self._tcp: tuple[str, int] | None = (url.hostname, url.port or 80)
         else:
             self._tcp = None
+        # The model API the broker said with the last token it handed out.
+        self._said: tuple[str, ModelApi] | None = None
 
     @property
     def location(self) -> str:
@@ -94,6 +97,14 @@ class BrokerClient:
         if status == 200:
             return self._token(data)
         raise self._failure(status, data)
+
+    def model_api_of(self, token: AccessToken) -> ModelApi:
+        """The model API the broker said with ``token``; Codex's defaults for a token it
+        said none with (a broker before ``base_url`` and ``headers``)."""
+        said = self._said
+        if said is not None and said[0] == token.token:
+            return said[1]
+        return ModelApiSettings().model_api(token)
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -135,11 +146,15 @@ class BrokerClient:
 
     def _token(self, data: bytes) -> AccessToken:
         try:
-            return _read(data, protocol.TokenAnswer).token()
+            answer = _read(data, protocol.TokenAnswer)
         except ValueError as exc:
             raise TransientTokenError(
                 f"the broker at {self.address} answered without a usable token"
             ) from exc
+        api = answer.model_api()
+        if api is not None:
+            self._said = (answer.access_token, api)
+        return answer.token()
 
     def _failure(self, status: int, data: bytes) -> Exception:
         """The error the broker's answer stands for: the broker's table read backwards,
