@@ -26,13 +26,16 @@ import httpx
 from codex_login.entrypoints.embedding import AsyncCodexAuth, CodexAuth
 
 if TYPE_CHECKING:
-    from codex_login.domain.tokens import AccessToken
+    from codex_login.domain.model_api import ModelApi
 
 UNAUTHORIZED = 401
 
 
 class CodexHttpxAuth(httpx.Auth):
-    """An ``httpx.Auth`` that sends the Codex login's bearer token, refreshed when due.
+    """An ``httpx.Auth`` that sends the Codex login's headers, refreshed when due: every
+    header of its model API (``Authorization``, and ``ChatGPT-Account-ID`` for a login of
+    an account), read again from the current token for each request, so a refresh or a
+    ``switch`` to another account changes them.
 
     A request the server answers with 401 is sent once more after one forced
     refresh; many requests refused with the same token share that one refresh.
@@ -65,12 +68,13 @@ class CodexHttpxAuth(httpx.Auth):
         if self.requires_request_body:
             request.read()
         sent = self._blocking.auth()
-        response = yield _signed(request, sent)
+        signed = self._blocking.model_api_of(sent)
+        response = yield _signed(request, signed)
         if response.status_code != UNAUTHORIZED:
             return
         renewed = self._blocking.refresh(stale=sent.token)
         if renewed.token != sent.token:
-            yield _signed(request, renewed)
+            yield _signed(request, self._blocking.model_api_of(renewed), signed)
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -79,12 +83,13 @@ class CodexHttpxAuth(httpx.Auth):
         if self.requires_request_body:
             await request.aread()
         sent = await self._async.auth()
-        response = yield _signed(request, sent)
+        signed = self._async.model_api_of(sent)
+        response = yield _signed(request, signed)
         if response.status_code != UNAUTHORIZED:
             return
         renewed = await self._async.refresh(stale=sent.token)
         if renewed.token != sent.token:
-            yield _signed(request, renewed)
+            yield _signed(request, self._async.model_api_of(renewed), signed)
 
     def close(self) -> None:
         """Stop the background thread of the blocking twin made for an ``AsyncCodexAuth``.
@@ -95,7 +100,12 @@ class CodexHttpxAuth(httpx.Auth):
             self._blocking.close()
 
 
-def _signed(request: httpx.Request, token: AccessToken) -> httpx.Request:
-    # Replaces any Authorization already set, such as the openai SDK's own.
-    request.headers["Authorization"] = token.authorization
+def _signed(request: httpx.Request, api: ModelApi, before: ModelApi | None = None) -> httpx.Request:
+    """``request`` with every header of the login's model API, replacing any already set
+    (such as the openai SDK's own Authorization); on a retry, the headers of the refused
+    attempt that the renewed login no longer has are dropped."""
+    if before is not None:
+        for name in before.headers.keys() - api.headers.keys():
+            request.headers.pop(name, None)
+    request.headers.update(api.headers)
     return request
