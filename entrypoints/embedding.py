@@ -207,13 +207,13 @@ class AsyncCodexAuth(_Twin):
     async def model_api(self) -> ModelApi:
         """Where the login's model requests go and every header they carry (the token's
         included), refreshed first when due; see ``model_api_of``."""
-        return self.model_api_of(await self.auth())
+        return await self.model_api_of(await self.auth())
 
-    def model_api_of(self, token: AccessToken) -> ModelApi:
+    async def model_api_of(self, token: AccessToken) -> ModelApi:
         """The model API to call with ``token`` (from ``auth()`` or ``refresh()``): its base
         URL (the login kind's default, or ``openai_base_url`` in config.toml; a broker's
         own) and its headers (``Authorization``, ``ChatGPT-Account-ID`` when the login
-        has an account). No I/O."""
+        has an account). Waits for nothing."""
         return self._core.tokens.model_api_of(token)
 
     async def status(self) -> Status | None:

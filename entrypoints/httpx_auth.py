@@ -83,13 +83,13 @@ class CodexHttpxAuth(httpx.Auth):
         if self.requires_request_body:
             await request.aread()
         sent = await self._async.auth()
-        signed = self._async.model_api_of(sent)
+        signed = await self._async.model_api_of(sent)
         response = yield _signed(request, signed)
         if response.status_code != UNAUTHORIZED:
             return
         renewed = await self._async.refresh(stale=sent.token)
         if renewed.token != sent.token:
-            yield _signed(request, self._async.model_api_of(renewed), signed)
+            yield _signed(request, await self._async.model_api_of(renewed), signed)
 
     def close(self) -> None:
         """Stop the background thread of the blocking twin made for an ``AsyncCodexAuth``.

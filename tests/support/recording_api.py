@@ -1,8 +1,8 @@
 """An HTTP server on 127.0.0.1 that records every header of every request: what a client
 signed by a Codex login sends, compared header by header.
 
-Every path answers 200 ``{}``, except for a bearer token told to ``refuse``: 401, as an
-API refusing an expired token does.
+Every path answers 200 with its JSON in ``answers`` (default ``{}``), except for a
+bearer token told to ``refuse``: 401, as an API refusing an expired token does.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from aiohttp import web
 
@@ -22,6 +23,7 @@ class RecordingApi:
     def __init__(self) -> None:
         self.url = ""  # http://127.0.0.1:PORT, set once serving
         self.refused: set[str] = set()
+        self.answers: dict[str, Any] = {}  # by path
         self._seen: list[tuple[str, dict[str, str]]] = []
         self._lock = threading.Lock()
 
@@ -53,7 +55,7 @@ class RecordingApi:
         token = headers.get("authorization", "").removeprefix("Bearer ")
         if token in self.refused:
             return web.json_response({"error": {"code": "invalid_api_key"}}, status=401)
-        return web.json_response({})
+        return web.json_response(self.answers.get(request.path, {}))
 
 
 @contextmanager
