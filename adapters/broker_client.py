@@ -27,6 +27,7 @@ from codex_login.domain.outcomes import failure_for
 from codex_login.domain.tokens import AccessToken
 
 MAX_ANSWER = 64 * 1024
+SAID_KEPT = 4  # tokens whose model API is remembered
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -74,8 +75,9 @@ class BrokerClient:
             self._tcp: tuple[str, int] | None = (url.hostname, url.port or 80)
         else:
             self._tcp = None
-        # The model API the broker said with the last token it handed out.
-        self._said: tuple[str, ModelApi] | None = None
+        # The model API the broker said with each of the last tokens it handed out (a
+        # token kept by one thread may be older than the one another just fetched).
+        self._said: dict[str, ModelApi] = {}
 
     @property
     def location(self) -> str:
@@ -101,10 +103,8 @@ class BrokerClient:
     def model_api_of(self, token: AccessToken) -> ModelApi:
         """The model API the broker said with ``token``; Codex's defaults for a token it
         said none with (a broker before ``base_url`` and ``headers``)."""
-        said = self._said
-        if said is not None and said[0] == token.token:
-            return said[1]
-        return ModelApiSettings().model_api(token)
+        said = self._said.get(token.token)
+        return said if said is not None else ModelApiSettings().model_api(token)
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -153,7 +153,8 @@ class BrokerClient:
             ) from exc
         api = answer.model_api()
         if api is not None:
-            self._said = (answer.access_token, api)
+            said = {**self._said, answer.access_token: api}  # a new dict: readers never lock
+            self._said = dict(list(said.items())[-SAID_KEPT:])
         return answer.token()
 
     def _failure(self, status: int, data: bytes) -> Exception:

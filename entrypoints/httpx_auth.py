@@ -2,14 +2,22 @@
 
     import httpx
     from codex_login import CodexAuth, CodexHttpxAuth
-    client = httpx.Client(auth=CodexHttpxAuth(CodexAuth()))
+    auth = CodexAuth()
+    client = httpx.Client(auth=CodexHttpxAuth(auth), base_url=auth.model_api().base_url)
 
-The openai SDK (checked with openai 3.57, built on httpx2) also takes an httpx
-client. Its ``api_key`` must be a non-empty placeholder, as the SDK refuses to
-start without one; the Authorization header it makes from it is replaced by ours::
+Every header of the login's model API is sent (``Authorization``, and
+``ChatGPT-Account-ID`` for a login of an account). The openai SDK (checked with openai
+3.63, built on httpx2) also takes an httpx client; ``codex_login.openai_client()``
+(``entrypoints/openai_client.py``) makes one so. By hand, its ``api_key`` must be a
+non-empty placeholder, as the SDK refuses to start without one; the Authorization
+header it makes from it is replaced by ours::
 
     from openai import OpenAI
-    OpenAI(api_key="unused", http_client=httpx.Client(auth=CodexHttpxAuth(CodexAuth())))
+    OpenAI(
+        api_key="unused",
+        base_url=auth.model_api().base_url,
+        http_client=httpx.Client(auth=CodexHttpxAuth(auth)),
+    )
 
 (The SDK annotates ``http_client`` as ``httpx2.Client``, so a type checker wants a
 ``# type: ignore[arg-type]`` there.) ``httpx.AsyncClient`` and ``AsyncOpenAI`` take

@@ -18,6 +18,7 @@ import httpx
 import pytest
 import requests
 
+from codex_login.adapters.broker_client import BrokerClient
 from codex_login.domain.model_api import ModelApi
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.embedding import AsyncCodexAuth, CodexAuth
@@ -203,3 +204,21 @@ def test_a_switch_to_another_account_changes_the_account_header(
     assert (bob["chatgpt-account-id"], alice["chatgpt-account-id"]) == ("ws-bob", "ws-alice")
     assert alice == signed_by(home)
     assert bob["authorization"] != alice["authorization"]
+
+
+def test_a_broker_clients_older_token_keeps_the_model_api_said_with_it(
+    tmp_path: Path, home: Path, issuer: FakeIssuer
+) -> None:
+    """A token one thread keeps may be older than the one another just fetched."""
+    log_in(home, issuer)
+    (home / "config.toml").write_text('openai_base_url = "http://127.0.0.1:9/v1"\n')
+    service = bootstrap(codex_home=home, issuer=issuer.url, environ={})
+    with broker_in_thread(service, tmp_path / "broker.sock") as served:
+        client = BrokerClient(str(served.socket))
+        first = client.fetch()
+        second = client.fetch(stale=first.token)
+    assert second.token != first.token
+    for token in (first, second):
+        api = client.model_api_of(token)
+        assert api.base_url == "http://127.0.0.1:9/v1"
+        assert api.headers["Authorization"] == f"Bearer {token.token}"
