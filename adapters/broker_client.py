@@ -22,10 +22,12 @@ from codex_login.domain.errors import (
     TokenEndpointError,
     TransientTokenError,
 )
+from codex_login.domain.model_api import ModelApi, ModelApiSettings
 from codex_login.domain.outcomes import failure_for
 from codex_login.domain.tokens import AccessToken
 
 MAX_ANSWER = 64 * 1024
+SAID_KEPT = 4  # tokens whose model API is remembered
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -73,6 +75,9 @@ class BrokerClient:
             self._tcp: tuple[str, int] | None = (url.hostname, url.port or 80)
         else:
             self._tcp = None
+        # The model API the broker said with each of the last tokens it handed out (a
+        # token kept by one thread may be older than the one another just fetched).
+        self._said: dict[str, ModelApi] = {}
 
     @property
     def location(self) -> str:
@@ -94,6 +99,12 @@ class BrokerClient:
         if status == 200:
             return self._token(data)
         raise self._failure(status, data)
+
+    def model_api_of(self, token: AccessToken) -> ModelApi:
+        """The model API the broker said with ``token``; Codex's defaults for a token it
+        said none with (a broker before ``base_url`` and ``headers``)."""
+        said = self._said.get(token.token)
+        return said if said is not None else ModelApiSettings().model_api(token)
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -135,11 +146,16 @@ class BrokerClient:
 
     def _token(self, data: bytes) -> AccessToken:
         try:
-            return _read(data, protocol.TokenAnswer).token()
+            answer = _read(data, protocol.TokenAnswer)
         except ValueError as exc:
             raise TransientTokenError(
                 f"the broker at {self.address} answered without a usable token"
             ) from exc
+        api = answer.model_api()
+        if api is not None:
+            said = {**self._said, answer.access_token: api}  # a new dict: readers never lock
+            self._said = dict(list(said.items())[-SAID_KEPT:])
+        return answer.token()
 
     def _failure(self, status: int, data: bytes) -> Exception:
         """The error the broker's answer stands for: the broker's table read backwards,

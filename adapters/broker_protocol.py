@@ -1,6 +1,7 @@
 """The token broker's wire format (SPEC §8), one converter for both ends.
 
-``TokenAnswer`` is what ``GET /v1/token`` and ``POST /v1/token/refresh`` answer,
+``TokenAnswer`` is what ``GET /v1/token`` and ``POST /v1/token/refresh`` answer (the
+token, and the model API to call with it: ``base_url`` and ``headers``),
 ``ErrorAnswer`` every refusal and failure, ``RefreshRequest`` the refresh body and
 ``Health`` the answer of ``GET /healthz``. Keys are written in the fields' order; a
 key the reader does not know is ignored (a newer broker may say more). Modes are
@@ -17,7 +18,9 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
 
+from codex_login.domain.model_api import ModelApi
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.timestamps import format_timestamp, parse_timestamp
 from codex_login.domain.tokens import AccessToken
@@ -38,9 +41,13 @@ class TokenAnswer:
     expires_in: int | None = None
     account_id: str | None = None
     mode: AuthMode
+    # The model API to call with the token (its base URL, every header to send); a broker
+    # before these fields said neither (omitted when None).
+    base_url: str | None = None
+    headers: dict[str, str] | None = attrs.field(default=None, repr=False)
 
     @classmethod
-    def of(cls, token: AccessToken, *, now: datetime) -> TokenAnswer:
+    def of(cls, token: AccessToken, *, now: datetime, api: ModelApi | None = None) -> TokenAnswer:
         """The answer for ``token``; ``expires_in`` counted from ``now``."""
         expires_in = None
         if token.expires_at is not None:
@@ -51,7 +58,15 @@ class TokenAnswer:
             expires_in=expires_in,
             account_id=token.account_id,
             mode=token.mode,
+            base_url=None if api is None else api.base_url,
+            headers=None if api is None else dict(api.headers),
         )
+
+    def model_api(self) -> ModelApi | None:
+        """The model API as the broker said it; None from a broker that did not."""
+        if self.base_url is None or self.headers is None:
+            return None
+        return ModelApi(self.base_url, self.headers)
 
     def token(self) -> AccessToken:
         return AccessToken(
@@ -131,4 +146,13 @@ def _converter() -> cattrs.Converter:
     converter.register_structure_hook(AuthMode, _structure_mode)
     converter.register_structure_hook(datetime, _structure_moment)
     converter.register_unstructure_hook(datetime, format_timestamp)
+    converter.register_unstructure_hook(
+        TokenAnswer,
+        make_dict_unstructure_fn(
+            TokenAnswer,
+            converter,
+            base_url=override(omit_if_default=True),
+            headers=override(omit_if_default=True),
+        ),
+    )
     return converter

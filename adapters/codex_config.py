@@ -9,6 +9,7 @@
 Where both files are is the settings' to say (``entrypoints/settings.py``): each
 function here is given the file it reads.
 
+the model API's address (``openai_base_url``, which moves it for every kind of login),
 and which keyring layout the Codex CLI uses for a CODEX_HOME: ``[features]
 secret_auth_storage = true`` selects the encrypted layout (a passphrase in the keyring,
 the record in ``secrets/codex_auth.age``), otherwise the record sits in the keyring
@@ -27,6 +28,7 @@ from typing import Any
 
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.login_policy import ALL_METHODS, LoginMethod, LoginPolicy, workspace_ids
+from codex_login.domain.model_api import BASE_URL_KEY, base_url_problem
 
 MAX_BYTES = 1 << 20  # far above any real policy file; a bigger one is a mistake
 METHOD_NAMES = '"chatgpt" or "api"'
@@ -148,7 +150,30 @@ def _strings(path: Path, key: str, value: object, expected: str) -> list[str]:
 
 
 def _wrong(path: Path, key: str, expected: str, value: object) -> ConfigurationError:
+    return ConfigurationError(
+        f"{path}: {key} must be {expected}, not {_shown(value)}; fix the file"
+    )
+
+
+def _shown(value: object) -> str:
     shown = repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    return ConfigurationError(f"{path}: {key} must be {expected}, not {shown}; fix the file")
+    return shown
+
+
+def openai_base_url(path: Path) -> str | None:
+    """``openai_base_url`` of the ``config.toml`` at ``path``: the model API of every kind
+    of login (as the Codex CLI reads it); None when not set. Only https, or plain http to
+    loopback, is accepted."""
+    value = (read_toml(path) or {}).get(BASE_URL_KEY)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _wrong(path, BASE_URL_KEY, "a URL string", value)
+    problem = base_url_problem(value)
+    if problem is not None:
+        raise ConfigurationError(
+            f"{path}: {BASE_URL_KEY} {problem}, not {_shown(value)}; fix the file or remove the key"
+        )
+    return value.rstrip("/")

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from codex_login.application.seam import off_loop
 from codex_login.application.status import Status
 from codex_login.domain.errors import SignInRequired
+from codex_login.domain.model_api import ModelApi
 from codex_login.domain.ports import Clock, TokenBroker
 from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.domain.tokens import AccessToken
@@ -56,6 +57,10 @@ class BrokeredTokens:
             token = self._broker.fetch(stale=stale)
             self._kept = (token, self._due(token))
             return token
+
+    def model_api_of(self, token: AccessToken) -> ModelApi:
+        """The model API the broker said with ``token``."""
+        return self._broker.model_api_of(token)
 
     async def auth(self) -> AccessToken:
         kept = self.fresh()

@@ -15,6 +15,7 @@ import attrs
 from codex_login.domain.choice import choose_credential
 from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.login_policy import LoginPolicy
+from codex_login.domain.model_api import ModelApiSettings
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.refresh_policy import RefreshPolicy
 
@@ -37,6 +38,8 @@ class AuthOptions:
     # Which login methods and workspaces are allowed (config.toml, requirements.toml).
     login_policy: LoginPolicy = attrs.Factory(LoginPolicy)
     refresh_timeout: float = 60.0
+    # Where model requests go and what they carry besides the token (config.toml, env).
+    model_api: ModelApiSettings = attrs.Factory(ModelApiSettings)
 
     def without_environment_keys(self) -> AuthOptions:
         """These options for one stored login: no environment key stands in for it."""

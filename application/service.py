@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from codex_login.application.status import Status
     from codex_login.domain.accounts import Account
     from codex_login.domain.device import DeviceCode
+    from codex_login.domain.model_api import ModelApi
     from codex_login.domain.ports import AccountShelf, Clock, CredentialStore, TokenEndpoint
     from codex_login.domain.record import CredentialRecord
     from codex_login.domain.tokens import AccessToken
@@ -111,6 +112,10 @@ class AuthService:
         """Refresh the ChatGPT tokens now; with ``stale`` (a refused token), only when that
         is still the current one."""
         return await self._tokens().refresh(stale=stale)
+
+    def model_api_of(self, token: AccessToken) -> ModelApi:
+        """Where requests signed with ``token`` go and the headers they carry (no I/O)."""
+        return self.options.model_api.model_api(token)
 
     def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in.

@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 from codex_login.domain.device import DeviceCode, DevicePending
 from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.login import AuthorizationRequest
+from codex_login.domain.model_api import ModelApi
 from codex_login.domain.record import CredentialRecord, Loaded
 from codex_login.domain.tokens import AccessToken, TokenGrant
 
@@ -171,4 +172,9 @@ class TokenBroker(Protocol):
 
     def fetch(self, *, stale: str | None = None) -> AccessToken:
         """The broker's current token; with ``stale`` (a refused token), a refreshed one."""
+        ...
+
+    def model_api_of(self, token: AccessToken) -> ModelApi:
+        """The model API to call with ``token`` (one this broker handed out), as the broker
+        said it."""
         ...

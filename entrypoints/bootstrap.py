@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.adapters.clock import SystemClock
-from codex_login.adapters.codex_config import load_login_policy, secret_auth_storage
+from codex_login.adapters.codex_config import (
+    load_login_policy,
+    openai_base_url,
+    secret_auth_storage,
+)
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
 from codex_login.adapters.owned_paths import owners_from
@@ -25,6 +29,7 @@ from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.issuer import IssuerConfig, issuer_config
 from codex_login.domain.login_policy import LoginPolicy
+from codex_login.domain.model_api import ModelApiSettings
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.entrypoints.settings import Settings
@@ -339,6 +344,9 @@ def bootstrap(
     ``login_policy`` None reads the Codex CLI's: ``$CODEX_HOME/config.toml`` narrowed by
     the managed requirements file (``CODEX_LOGIN_REQUIREMENTS``, else
     ``/etc/codex/requirements.toml``).
+    The model API (``service.model_api_of(token)``) follows ``openai_base_url`` in that
+    config.toml and ``OPENAI_ORGANIZATION`` / ``OPENAI_PROJECT``; never ``OPENAI_BASE_URL``
+    (nor does the Codex CLI 0.171).
     ``store_notice`` hears which store ``CODEX_LOGIN_STORE=auto`` chose, for a person about
     to log in (the command line says it; the service does not keep it).
     """
@@ -363,6 +371,11 @@ def bootstrap(
         preferred=preferred,
         policy=policy or RefreshPolicy(),
         login_policy=login_policy,
+        model_api=ModelApiSettings(
+            base_url=openai_base_url(located.config_file),
+            organization=env.openai_organization,
+            project=env.openai_project,
+        ),
     )
     return AuthService(
         store=store,

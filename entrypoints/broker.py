@@ -9,7 +9,9 @@ Routes (every answer JSON, ``Cache-Control: no-store``, written by the protocol'
 converter in ``adapters/broker_protocol.py``, which the client reads them with):
 
 - ``GET /v1/token``: ``{access_token, token_type, expires_at, expires_in,
-  account_id, mode}`` (``mode`` as auth.json spells it), refreshed first when due;
+  account_id, mode, base_url, headers}`` (``mode`` as auth.json spells it; ``base_url``
+  and ``headers`` the model API to call with the token and every header to send),
+  refreshed first when due;
 - ``POST /v1/token/refresh`` with ``{"stale": token}``: a token a server refused;
   refreshed unless that is no longer the current one;
 - ``GET /healthz``.
@@ -370,7 +372,10 @@ class Broker:
             token = await getting
         except CodexLoginError as exc:
             return _failure(exc)
-        return _json(200, protocol.TokenAnswer.of(token, now=self._service.clock.now()))
+        answer = protocol.TokenAnswer.of(
+            token, now=self._service.clock.now(), api=self._service.model_api_of(token)
+        )
+        return _json(200, answer)
 
 
 def _quiet_logger(say: Callable[[str], None]) -> logging.Logger:

@@ -24,6 +24,7 @@ from codex_login.domain.timestamps import format_timestamp
 if TYPE_CHECKING:
     from codex_login.application.status import Status
     from codex_login.domain.accounts import Account
+    from codex_login.domain.model_api import ModelApi
     from codex_login.domain.tokens import AccessToken
 
 
@@ -97,16 +98,26 @@ class StatusDocument:
 
 @attrs.frozen
 class TokenDocument:
-    """``token --json``: the credential, its mode and expiry."""
+    """``token --json``: the credential, its mode and expiry, and the model API to call
+    with it: its base URL and every header a request must carry."""
 
     token: str = attrs.field(repr=False)
     mode: str
     expires_at: datetime | None
     account_id: str | None
+    base_url: str
+    headers: dict[str, str] = attrs.field(repr=False)
 
     @classmethod
-    def of(cls, token: AccessToken) -> TokenDocument:
-        return cls(token.token, mode_name(token.mode), token.expires_at, token.account_id)
+    def of(cls, token: AccessToken, api: ModelApi) -> TokenDocument:
+        return cls(
+            token.token,
+            mode_name(token.mode),
+            token.expires_at,
+            token.account_id,
+            api.base_url,
+            dict(api.headers),
+        )
 
 
 @attrs.frozen

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from codex_login.domain.accounts import Account
     from codex_login.domain.device import DeviceCode
     from codex_login.domain.login_policy import LoginPolicy
+    from codex_login.domain.model_api import ModelApi
     from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
     from codex_login.domain.refresh_policy import RefreshPolicy
     from codex_login.domain.tokens import AccessToken
@@ -203,6 +204,18 @@ class AsyncCodexAuth(_Twin):
         as they are."""
         return await self._core.tokens.refresh(stale=stale)
 
+    async def model_api(self) -> ModelApi:
+        """Where the login's model requests go and every header they carry (the token's
+        included), refreshed first when due; see ``model_api_of``."""
+        return await self.model_api_of(await self.auth())
+
+    async def model_api_of(self, token: AccessToken) -> ModelApi:
+        """The model API to call with ``token`` (from ``auth()`` or ``refresh()``): its base
+        URL (the login kind's default, or ``openai_base_url`` in config.toml; a broker's
+        own) and its headers (``Authorization``, ``ChatGPT-Account-ID`` when the login
+        has an account). Waits for nothing."""
+        return self._core.tokens.model_api_of(token)
+
     async def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in."""
         return await off_loop(self._core.status)
@@ -323,6 +336,15 @@ class CodexAuth(_Twin):
         as they are."""
         return self._wait(self._core.tokens.refresh(stale=stale))
 
+    def model_api(self) -> ModelApi:
+        """Where the login's model requests go and every header they carry (the token's
+        included), refreshed first when due; see ``AsyncCodexAuth.model_api_of``."""
+        return self.model_api_of(self.auth())
+
+    def model_api_of(self, token: AccessToken) -> ModelApi:
+        """The model API to call with ``token``; see ``AsyncCodexAuth.model_api_of``."""
+        return self._core.tokens.model_api_of(token)
+
     def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in."""
         return self._core.status()
@@ -411,6 +433,8 @@ class TokenSource(Protocol):
 
     def fresh(self) -> AccessToken | None: ...
 
+    def model_api_of(self, token: AccessToken) -> ModelApi: ...
+
     async def auth(self) -> AccessToken: ...
 
     async def refresh(self, *, stale: str | None = None) -> AccessToken: ...
@@ -465,6 +489,9 @@ class _StoredTokens:
 
     def fresh(self) -> AccessToken | None:
         return self.service.fresh()
+
+    def model_api_of(self, token: AccessToken) -> ModelApi:
+        return self.service.model_api_of(token)
 
     async def auth(self) -> AccessToken:
         return await self.service.auth()

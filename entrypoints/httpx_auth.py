@@ -2,14 +2,22 @@
 
     import httpx
     from codex_login import CodexAuth, CodexHttpxAuth
-    client = httpx.Client(auth=CodexHttpxAuth(CodexAuth()))
+    auth = CodexAuth()
+    client = httpx.Client(auth=CodexHttpxAuth(auth), base_url=auth.model_api().base_url)
 
-The openai SDK (checked with openai 3.57, built on httpx2) also takes an httpx
-client. Its ``api_key`` must be a non-empty placeholder, as the SDK refuses to
-start without one; the Authorization header it makes from it is replaced by ours::
+Every header of the login's model API is sent (``Authorization``, and
+``ChatGPT-Account-ID`` for a login of an account). The openai SDK (checked with openai
+3.63, built on httpx2) also takes an httpx client; ``codex_login.openai_client()``
+(``entrypoints/openai_client.py``) makes one so. By hand, its ``api_key`` must be a
+non-empty placeholder, as the SDK refuses to start without one; the Authorization
+header it makes from it is replaced by ours::
 
     from openai import OpenAI
-    OpenAI(api_key="unused", http_client=httpx.Client(auth=CodexHttpxAuth(CodexAuth())))
+    OpenAI(
+        api_key="unused",
+        base_url=auth.model_api().base_url,
+        http_client=httpx.Client(auth=CodexHttpxAuth(auth)),
+    )
 
 (The SDK annotates ``http_client`` as ``httpx2.Client``, so a type checker wants a
 ``# type: ignore[arg-type]`` there.) ``httpx.AsyncClient`` and ``AsyncOpenAI`` take
@@ -26,13 +34,16 @@ import httpx
 from codex_login.entrypoints.embedding import AsyncCodexAuth, CodexAuth
 
 if TYPE_CHECKING:
-    from codex_login.domain.tokens import AccessToken
+    from codex_login.domain.model_api import ModelApi
 
 UNAUTHORIZED = 401
 
 
 class CodexHttpxAuth(httpx.Auth):
-    """An ``httpx.Auth`` that sends the Codex login's bearer token, refreshed when due.
+    """An ``httpx.Auth`` that sends the Codex login's headers, refreshed when due: every
+    header of its model API (``Authorization``, and ``ChatGPT-Account-ID`` for a login of
+    an account), read again from the current token for each request, so a refresh or a
+    ``switch`` to another account changes them.
 
     A request the server answers with 401 is sent once more after one forced
     refresh; many requests refused with the same token share that one refresh.
@@ -65,12 +76,13 @@ class CodexHttpxAuth(httpx.Auth):
         if self.requires_request_body:
             request.read()
         sent = self._blocking.auth()
-        response = yield _signed(request, sent)
+        signed = self._blocking.model_api_of(sent)
+        response = yield _signed(request, signed)
         if response.status_code != UNAUTHORIZED:
             return
         renewed = self._blocking.refresh(stale=sent.token)
         if renewed.token != sent.token:
-            yield _signed(request, renewed)
+            yield _signed(request, self._blocking.model_api_of(renewed), signed)
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -79,12 +91,13 @@ class CodexHttpxAuth(httpx.Auth):
         if self.requires_request_body:
             await request.aread()
         sent = await self._async.auth()
-        response = yield _signed(request, sent)
+        signed = await self._async.model_api_of(sent)
+        response = yield _signed(request, signed)
         if response.status_code != UNAUTHORIZED:
             return
         renewed = await self._async.refresh(stale=sent.token)
         if renewed.token != sent.token:
-            yield _signed(request, renewed)
+            yield _signed(request, await self._async.model_api_of(renewed), signed)
 
     def close(self) -> None:
         """Stop the background thread of the blocking twin made for an ``AsyncCodexAuth``.
@@ -95,7 +108,12 @@ class CodexHttpxAuth(httpx.Auth):
             self._blocking.close()
 
 
-def _signed(request: httpx.Request, token: AccessToken) -> httpx.Request:
-    # Replaces any Authorization already set, such as the openai SDK's own.
-    request.headers["Authorization"] = token.authorization
+def _signed(request: httpx.Request, api: ModelApi, before: ModelApi | None = None) -> httpx.Request:
+    """``request`` with every header of the login's model API, replacing any already set
+    (such as the openai SDK's own Authorization); on a retry, the headers of the refused
+    attempt that the renewed login no longer has are dropped."""
+    if before is not None:
+        for name in before.headers.keys() - api.headers.keys():
+            request.headers.pop(name, None)
+    request.headers.update(api.headers)
     return request

@@ -24,7 +24,10 @@ UNAUTHORIZED = 401
 
 
 class CodexRequestsAuth(AuthBase):
-    """A requests auth that sends the Codex login's bearer token, refreshed when due.
+    """A requests auth that sends the Codex login's headers, refreshed when due: every
+    header of its model API (``Authorization``, and ``ChatGPT-Account-ID`` for a login of
+    an account), read again from the current token for each request, so a refresh or a
+    ``switch`` to another account changes them.
 
     A request the server answers with 401 is sent once more after one forced
     refresh; many requests refused with the same token share that one refresh.
@@ -48,7 +51,7 @@ class CodexRequestsAuth(AuthBase):
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         """Set the Authorization header, and arrange one retry should the server answer 401."""
         sent = self._auth.auth()
-        request.headers["Authorization"] = sent.authorization
+        request.headers.update(self._auth.model_api_of(sent).headers)
         request.register_hook("response", _RetryOnce(self._auth, sent, request))
         return request
 
@@ -109,7 +112,11 @@ class _RetryOnce:
         if jar is not None:  # None only for a request prepared by hand without cookies
             extract_cookies_to_jar(jar, refused.request, refused.raw)
             again.prepare_cookies(jar)
-        again.headers["Authorization"] = renewed.authorization
+        signed = self._auth.model_api_of(self._sent).headers
+        headers = self._auth.model_api_of(renewed).headers
+        for name in signed.keys() - headers.keys():  # what the renewed login no longer has
+            again.headers.pop(name, None)
+        again.headers.update(headers)
         answer = refused.connection.send(again, **send_options)
         answer.history.append(refused)
         answer.request = again

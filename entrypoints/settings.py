@@ -27,6 +27,7 @@ BROKER = "broker"
 BROWSER = "browser"
 SERVE = "serve"
 POLICY = "policy"
+MODEL_API = "model api"
 
 DEFAULT_HOME = "~/.codex"
 CONFIG_FILE = "config.toml"  # the Codex CLI's, in the credential directory
@@ -111,6 +112,12 @@ class Settings:
     )
     codex_api_key: str | None = _secret(
         "CODEX_API_KEY", "an API key handed out instead of the login"
+    )
+    openai_organization: str | None = _setting(
+        "OPENAI_ORGANIZATION", "sent as OpenAI-Organization to the model API", MODEL_API
+    )
+    openai_project: str | None = _setting(
+        "OPENAI_PROJECT", "sent as OpenAI-Project to the model API", MODEL_API
     )
     broker: str | None = _setting(
         "CODEX_LOGIN_BROKER", "a broker's socket path or http://127.0.0.1:PORT", BROKER
@@ -214,6 +221,13 @@ _FIELDS = attrs.fields(Settings)
 LIBRARY_VARIABLES = (
     Variable("HTTPS_PROXY", "proxies", NETWORK, label="HTTPS_PROXY, NO_PROXY"),
     Variable("BROWSER", "the browser to open (on Linux, DISPLAY is needed)", BROWSER),
+    # Decided: as the Codex CLI 0.171 (measured), the model API does not follow it.
+    Variable(
+        "OPENAI_BASE_URL",
+        "not read (as by the Codex CLI): to move the model\n"
+        "API, set openai_base_url in config.toml",
+        MODEL_API,
+    ),
 )
 
 
@@ -224,6 +238,12 @@ FILES = (
         "the user's login policy (forced_login_method,\n"
         "forced_chatgpt_workspace_id) and keyring layout",
         POLICY,
+        label=f"$CODEX_HOME/{CONFIG_FILE}",
+    ),
+    Variable(
+        CONFIG_FILE,
+        "openai_base_url: the model API of every login\n(https, or plain http to loopback only)",
+        MODEL_API,
         label=f"$CODEX_HOME/{CONFIG_FILE}",
     ),
 )

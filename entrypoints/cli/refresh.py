@@ -73,5 +73,5 @@ def run(options: Options, io: IO, factory: Factory) -> int:
             "forced refresh (a few seconds); run the command again later"
         )
     if options.json or options.print_token:
-        print_token(io, current, json=options.json)
+        print_token(io, current, service.model_api_of(current), json=options.json)
     return EXIT_OK

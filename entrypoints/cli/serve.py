@@ -35,6 +35,7 @@ EPILOG = epilog(
     environment_help(settings.ISSUER),
     environment_help(settings.NETWORK),
     environment_help(settings.SERVE),
+    environment_help(settings.MODEL_API),  # what /v1/token says: base_url and headers
 )
 
 

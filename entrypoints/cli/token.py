@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from codex_login.application.service import AuthService
+    from codex_login.domain.model_api import ModelApi
     from codex_login.domain.tokens import AccessToken
     from codex_login.entrypoints.cli.io import IO
     from codex_login.entrypoints.cli.wiring import Factory
@@ -28,7 +29,8 @@ EXIT_BY_OUTCOME = True  # 4: a person must log in; 1: anything a retry may cure
 ABOUT = """\
 Print the bearer credential of the current login on stdout, and nothing else:
 the API key, or the ChatGPT access token, refreshed first when it is due (within
-5 minutes of its expiry). --json adds its mode, expiry and account id. --broker
+5 minutes of its expiry). --json adds its mode, expiry and account id, and the
+model API to call with it: base_url and headers (every header to send). --broker
 asks a running token broker (codex-login serve) instead of reading a store. This
 is what scripts call, and what the Codex CLI's provider auth.command can run."""
 EXIT_STATUS = """\
@@ -49,6 +51,7 @@ EPILOG = epilog(
     environment_help(settings.BROKER),
     environment_help(settings.ISSUER),
     environment_help(settings.NETWORK),
+    environment_help(settings.MODEL_API),
     exit_status=EXIT_STATUS,
 )
 
@@ -61,7 +64,11 @@ class Options:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="add its mode and expiry, as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="add its mode, expiry, base_url and headers, as JSON",
+    )
     parser.add_argument(
         "--broker",
         metavar="PATH|URL",
@@ -77,18 +84,20 @@ def options(args: argparse.Namespace) -> Options:
 def run(options: Options, io: IO, factory: Factory) -> int:
     broker = factory.broker_address(options.broker)
     if broker:
-        current = factory.token_from_broker(broker)
+        current, api = factory.answer_from_broker(broker)
     else:
-        current = from_store(factory.service(account=options.account))
-    print_token(io, current, json=options.json)
+        service = factory.service(account=options.account)
+        current = from_store(service)
+        api = service.model_api_of(current)
+    print_token(io, current, api, json=options.json)
     return EXIT_OK
 
 
-def print_token(io: IO, current: AccessToken, *, json: bool) -> None:
+def print_token(io: IO, current: AccessToken, api: ModelApi, *, json: bool) -> None:
     if json:
         from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: it loads cattrs)
 
-        io.emit(documents.dumps(documents.TokenDocument.of(current)))
+        io.emit(documents.dumps(documents.TokenDocument.of(current, api)))
     else:
         io.emit(printable(current.token))
 

@@ -14,6 +14,7 @@ from codex_login.entrypoints.bootstrap import (
 
 if TYPE_CHECKING:
     from codex_login.application.service import AuthService
+    from codex_login.domain.model_api import ModelApi
     from codex_login.domain.tokens import AccessToken
     from codex_login.entrypoints.cli.io import IO
     from codex_login.entrypoints.settings import Settings
@@ -58,7 +59,13 @@ class Factory:
 
     def token_from_broker(self, address: str) -> AccessToken:
         """A sandbox's token: asked of the broker, which keeps the login (no store is read)."""
-        return broker_client(address, self.settings, warn=self.io.say).fetch()
+        return self.answer_from_broker(address)[0]
+
+    def answer_from_broker(self, address: str) -> tuple[AccessToken, ModelApi]:
+        """A sandbox's token and the model API to call with it, as the broker said them."""
+        client = broker_client(address, self.settings, warn=self.io.say)
+        token = client.fetch()
+        return token, client.model_api_of(token)
 
     def home(self) -> Path:
         """The credential directory: --codex-home, else $CODEX_HOME, else ~/.codex."""

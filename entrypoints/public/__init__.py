@@ -11,8 +11,10 @@ embedding program needs. Names load when first used, so importing one layer
 
 ``codex_login.aio.CodexAuth`` has the same methods as coroutines (also importable
 here as ``AsyncCodexAuth``). ``CodexHttpxAuth`` and ``CodexRequestsAuth`` plug a
-login into httpx (and so the openai SDK) and requests; each needs its extra
-(``codex-login[httpx]``, ``codex-login[requests]``) and says so when it is missing.
+login into httpx (and so the openai SDK) and requests; ``openai_client()`` is an
+``openai.OpenAI`` signed by the login and pointing at its model API (``ModelApi``:
+``auth.model_api()``); each needs its extra (``codex-login[httpx]``,
+``codex-login[requests]``, ``codex-login[openai]``) and says so when it is missing.
 Every error is a ``CodexLoginError``, grouped by what to do next: a ``SignInRequired``
 (``NotLoggedIn``, ``SessionEnded``, ``CredentialsError``, ``PolicyViolation``) means a
 person must log in, a ``TryAgain`` (``TransientTokenError``, ``StorageError``) that a
@@ -53,11 +55,13 @@ if TYPE_CHECKING:
         TransientTokenError,
         TryAgain,
     )
+    from codex_login.domain.model_api import ModelApi
     from codex_login.domain.modes import AuthMode
     from codex_login.domain.record import CredentialRecord
     from codex_login.domain.tokens import AccessToken
     from codex_login.entrypoints.embedding import AsyncCodexAuth, CodexAuth
     from codex_login.entrypoints.httpx_auth import CodexHttpxAuth
+    from codex_login.entrypoints.openai_client import openai_client
     from codex_login.entrypoints.requests_auth import CodexRequestsAuth
 
     __version__: str
@@ -81,7 +85,9 @@ _WHERE = {
     "AsyncCodexAuth": "codex_login.entrypoints.embedding",
     "CodexHttpxAuth": "codex_login.entrypoints.httpx_auth",
     "CodexRequestsAuth": "codex_login.entrypoints.requests_auth",
+    "openai_client": "codex_login.entrypoints.openai_client",
     "AccessToken": "codex_login.domain.tokens",
+    "ModelApi": "codex_login.domain.model_api",
     "Status": "codex_login.application.status",
     "LoginOutcome": "codex_login.application.signin",
     "LogoutResult": "codex_login.application.logout",
@@ -104,7 +110,7 @@ _WHERE = {
     "TransientTokenError": _ERRORS,
     "TryAgain": _ERRORS,
 }
-_EXTRAS = {"CodexHttpxAuth": "httpx", "CodexRequestsAuth": "requests"}
+_EXTRAS = {"CodexHttpxAuth": "httpx", "CodexRequestsAuth": "requests", "openai_client": "openai"}
 _MOVED = {  # deprecated here; removed in the release after next
     "bootstrap": "codex_login.entrypoints.bootstrap",
     "AuthService": "codex_login.application.service",
@@ -122,7 +128,9 @@ __all__ = [  # noqa: RUF022  (grouped by kind, like the table above)
     "AsyncCodexAuth",
     "CodexHttpxAuth",
     "CodexRequestsAuth",
+    "openai_client",
     "AccessToken",
+    "ModelApi",
     "Status",
     "LoginOutcome",
     "LogoutResult",

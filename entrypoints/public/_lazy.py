@@ -11,30 +11,43 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-EXTRA_MODULES = {"httpx": "httpx", "requests": "requests", "redis": "redis"}
-"""Each extra (``codex-login[...]``) and the top-level module it installs."""
+EXTRA_MODULES = {
+    "httpx": ("httpx",),
+    "requests": ("requests",),
+    "redis": ("redis",),
+    "openai": ("openai", "httpx"),  # the SDK, signed through an httpx client
+}
+"""Each extra (``codex-login[...]``) and the top-level modules it installs."""
 
 
 class MissingExtra(ImportError):
     """A name of the public API needs an extra that is not installed."""
 
 
-def _installed(extra: str) -> bool:
+def _missing(extra: str) -> str | None:
+    """The first module of ``extra`` that is not installed, or None."""
     import importlib.util  # noqa: PLC0415  (the CLI loads this package and never needs it)
 
-    module = EXTRA_MODULES[extra]
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # a blocked (None) or broken entry in sys.modules
-        return False
+    for module in EXTRA_MODULES[extra]:
+        try:
+            if importlib.util.find_spec(module) is None:
+                return module
+        except (ImportError, ValueError):  # a blocked (None) or broken entry in sys.modules
+            return module
+    return None
+
+
+def _installed(extra: str) -> bool:
+    return _missing(extra) is None
 
 
 def _load(name: str, where: str, extra: str | None) -> Any:
-    if extra is not None and not _installed(extra):
+    missing = None if extra is None else _missing(extra)
+    if missing is not None:
         raise MissingExtra(
             f"{name} needs the {extra} extra: pip install 'codex-login[{extra}]' "
             f"(from a checkout: pip install '.[{extra}]')",
-            name=EXTRA_MODULES[extra],
+            name=missing,
         )
     where, _, attribute = where.partition(":")
     return getattr(importlib.import_module(where), attribute or name)

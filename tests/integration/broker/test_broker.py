@@ -96,8 +96,15 @@ def test_a_fresh_token_is_served_without_secrets_it_must_not_give(
         "expires_in",
         "account_id",
         "mode",
+        "base_url",
+        "headers",
     }
     assert document["access_token"] == record["access_token"]
+    assert document["base_url"] == "https://chatgpt.com/backend-api/codex"
+    assert document["headers"] == {
+        "Authorization": f"Bearer {record['access_token']}",
+        "ChatGPT-Account-ID": "acc-123",
+    }
     assert (document["token_type"], document["mode"], document["account_id"]) == (
         "Bearer",
         "chatgpt",
@@ -238,6 +245,8 @@ def test_an_api_key_login_is_served_with_its_mode_spelled_as_auth_json_spells_it
         "mode": "apikey",
         "expires_at": None,
         "account_id": None,
+        "base_url": "https://api.openai.com/v1",
+        "headers": {"Authorization": f"Bearer {key}"},
     }
 
 

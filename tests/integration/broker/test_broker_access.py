@@ -38,7 +38,16 @@ from support.cli import clean_env, run_cli, run_in_process
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored
 
-FIELDS = {"access_token", "token_type", "expires_at", "expires_in", "account_id", "mode"}
+FIELDS = {
+    "access_token",
+    "token_type",
+    "expires_at",
+    "expires_in",
+    "account_id",
+    "mode",
+    "base_url",
+    "headers",
+}
 NOBODY_UID = 65534
 NOBODY_GID = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"

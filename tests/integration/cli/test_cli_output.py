@@ -152,7 +152,12 @@ def test_the_json_documents_keep_their_keys_order_and_layout(tmp_path: Path) -> 
         f'  "token": "{token}",\n'
         '  "mode": "chatgpt",\n'
         '  "expires_at": "2030-01-02T03:04:05Z",\n'
-        '  "account_id": "acc-123"\n'
+        '  "account_id": "acc-123",\n'
+        '  "base_url": "https://chatgpt.com/backend-api/codex",\n'
+        '  "headers": {\n'
+        f'    "Authorization": "Bearer {token}",\n'
+        '    "ChatGPT-Account-ID": "acc-123"\n'
+        "  }\n"
         "}\n",
         "[\n"
         "  {\n"

@@ -84,6 +84,7 @@ BOTH = {
     "codex_login.domain.jwt",
     "codex_login.domain.login_policy",
     "codex_login.domain.masking",
+    "codex_login.domain.model_api",
     "codex_login.domain.modes",
     "codex_login.domain.origins",
     "codex_login.domain.plans",

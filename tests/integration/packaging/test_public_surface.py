@@ -167,6 +167,7 @@ def test_help_works_without_the_extras(name: str) -> None:
         ("CodexHttpxAuth", "httpx"),
         ("CodexRequestsAuth", "requests"),
         ("stores.RedisCredentialStore", "redis"),
+        ("openai_client", "openai"),
     ],
 )
 def test_an_extras_class_names_the_extra_when_it_is_missing(name: str, extra: str) -> None:

@@ -4,7 +4,8 @@ its fence, with a reason: ``<!-- not run: the reason -->``; it is reported as sk
 
 The environment each snippet sees: a CODEX_HOME holding a ChatGPT login at a fake
 issuer (also the configured issuer, for new logins), an OpenAI-style API on
-loopback (OPENAI_BASE_URL), and a graphical "browser" that follows the URL it is
+loopback (OPENAI_BASE_URL for the SDK, ``openai_base_url`` in config.toml for the
+login's model API), and a graphical "browser" that follows the URL it is
 given, as a user who approves would. Snippets that define tests run under pytest.
 """
 
@@ -75,6 +76,8 @@ def api() -> Iterator[LoopbackApi]:
 def environment(home: Path, issuer: FakeIssuer, api: LoopbackApi) -> dict[str, str]:
     home.mkdir(mode=0o700)
     FileCredentialStore(home).save(issuer.login_record())
+    # The model API of every login, as the Codex CLI reads it (OPENAI_BASE_URL is the SDK's).
+    (home / "config.toml").write_text(f'openai_base_url = "{api.url}/v1"\n')
     browser = home.parent / "browser"
     browser.write_text(BROWSER.format(python=sys.executable, follow=FOLLOW))
     browser.chmod(0o755)

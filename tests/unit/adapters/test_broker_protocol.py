@@ -16,6 +16,7 @@ from codex_login.adapters.broker_protocol import (
     dumps,
     loads,
 )
+from codex_login.domain.model_api import ModelApi
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.tokens import AccessToken
 
@@ -92,3 +93,32 @@ def test_errors_and_refresh_requests_are_written_as_specified() -> None:
     assert loads(b'{"stale": "t"}', RefreshRequest) == RefreshRequest("t")
     with pytest.raises(ValueError, match="not a RefreshRequest"):
         loads(b'{"stale": ""}', RefreshRequest)
+
+
+# -- the model API beside the token (issue 23, item 4) ----------------------------------
+
+
+def test_a_token_answer_says_the_model_api_after_the_documented_keys() -> None:
+    token = AccessToken(AuthMode.CHATGPT, "at-1", NOW + timedelta(hours=1), "acc")
+    api = ModelApi("https://gw.example/v1", {"Authorization": "Bearer at-1", "X-A": "b"})
+    written = json.loads(dumps(TokenAnswer.of(token, now=NOW, api=api)))
+    assert list(written)[-2:] == ["base_url", "headers"]
+    assert (written["base_url"], written["headers"]) == (
+        "https://gw.example/v1",
+        {"Authorization": "Bearer at-1", "X-A": "b"},
+    )
+    read = loads(json.dumps(written).encode(), TokenAnswer)
+    assert (read.token(), read.model_api()) == (token, api)
+
+
+def test_an_older_brokers_answer_has_no_model_api() -> None:
+    assert loads(b'{"access_token": "t", "mode": "chatgpt"}', TokenAnswer).model_api() is None
+
+
+@pytest.mark.parametrize(
+    "extra", [{"base_url": 5}, {"headers": {"Authorization": 5}}, {"headers": ["x"]}]
+)
+def test_a_model_api_of_the_wrong_shape_is_refused(extra: dict[str, object]) -> None:
+    document = {"access_token": "t", "mode": "chatgpt", "base_url": "https://x", **extra}
+    with pytest.raises(ValueError, match="not a TokenAnswer"):
+        loads(json.dumps(document).encode(), TokenAnswer)

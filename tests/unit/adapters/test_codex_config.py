@@ -10,6 +10,7 @@ from codex_login.adapters.codex_config import (
     MAX_BYTES,
     load_login_policy,
     managed_layer,
+    openai_base_url,
     user_layer,
 )
 from codex_login.domain.errors import ConfigurationError
@@ -189,3 +190,48 @@ def test_the_requirements_file_can_be_named_in_the_environment(tmp_path: Path) -
     unset = Settings.from_environ({})
     assert unset.requirements_file == DEFAULT_REQUIREMENTS == Path("/etc/codex/requirements.toml")
     assert named.requirements_file == tmp_path / "r.toml"
+
+
+# -- openai_base_url: the model API of every login (issue 23, item 1) -------------------
+
+
+def test_openai_base_url_is_none_without_a_file_or_the_key(tmp_path: Path) -> None:
+    assert openai_base_url(tmp_path / "config.toml") is None
+    assert openai_base_url(write(tmp_path, 'model = "o3"\n')) is None
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("https://proxy.example.com/v1", "https://proxy.example.com/v1"),
+        ("https://proxy.example.com/v1/", "https://proxy.example.com/v1"),
+        ("http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1"),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+        ("http://localhost:8080/v1", "http://localhost:8080/v1"),
+    ],
+)
+def test_openai_base_url_is_read_as_written(tmp_path: Path, written: str, read: str) -> None:
+    assert openai_base_url(write(tmp_path, f'openai_base_url = "{written}"\n')) == read
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'openai_base_url = "ftp://example.com/v1"',
+        'openai_base_url = "example.com/v1"',
+        'openai_base_url = "http://example.com/v1"',
+        'openai_base_url = "http://192.168.1.5:8080/v1"',
+        "openai_base_url = 5",
+        'openai_base_url = ["https://example.com"]',
+    ],
+)
+def test_a_bad_openai_base_url_is_one_line_naming_the_file_and_the_key(
+    tmp_path: Path, text: str
+) -> None:
+    path = write(tmp_path, text + "\n")
+    with pytest.raises(ConfigurationError) as raised:
+        openai_base_url(path)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: openai_base_url must be")
+    assert message.endswith(("fix the file", "fix the file or remove the key"))

@@ -156,3 +156,17 @@ def test_the_help_of_each_command_reading_the_policy_names_its_files(
     assert "CODEX_LOGIN_REQUIREMENTS   the managed login policy file" in environment
     assert "/etc/codex/requirements.toml" in environment
     assert "$CODEX_HOME/config.toml    the user's login policy" in environment
+
+
+@pytest.mark.parametrize("command", ["token", "serve"])
+def test_the_model_api_settings_are_listed_where_they_are_said(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """token --json and the broker's /v1/token say base_url and headers: their --help
+    lists what moves them, and that OPENAI_BASE_URL does not (issue 23)."""
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    environment = capsys.readouterr().out.split("\nenvironment:\n", 1)[1]
+    for name in ("OPENAI_ORGANIZATION", "OPENAI_PROJECT", "OPENAI_BASE_URL", "openai_base_url"):
+        assert name in environment, (command, name)
+    assert "OPENAI_BASE_URL            not read" in environment
