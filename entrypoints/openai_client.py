@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 PLACEHOLDER_KEY = "codex-login"
 
 
-def openai_client(auth: CodexAuth | None = None, /, **kwargs: Any) -> OpenAI:
+def openai_client(auth: CodexAuth | None = None, **kwargs: Any) -> OpenAI:
     """An ``openai.OpenAI`` signed by ``auth`` (default: ``CodexAuth()``, the login of
     ``$CODEX_HOME``); ``kwargs`` go to its constructor."""
     from openai import OpenAI  # noqa: PLC0415  (the optional extra, loaded when used)
@@ -56,7 +56,7 @@ def openai_client(auth: CodexAuth | None = None, /, **kwargs: Any) -> OpenAI:
     )
 
 
-async def async_openai_client(auth: AsyncCodexAuth | None = None, /, **kwargs: Any) -> AsyncOpenAI:
+async def async_openai_client(auth: AsyncCodexAuth | None = None, **kwargs: Any) -> AsyncOpenAI:
     """An ``openai.AsyncOpenAI`` signed by ``auth`` (default: ``AsyncCodexAuth()``);
     ``kwargs`` go to its constructor. A coroutine: finding the login's base URL may wait
     for the store or a refresh, never on the caller's loop."""

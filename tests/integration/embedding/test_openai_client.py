@@ -125,3 +125,30 @@ def test_keyword_arguments_win_and_a_given_http_client_is_signed(
         client.models.list()
     assert [path for path, _ in api.seen] == ["/elsewhere/models"]
     assert api.headers(*SIGNED) == [signed(token)]
+
+
+def test_the_login_may_be_named_by_keyword(
+    home: Path,
+    issuer: FakeIssuer,
+    api: RecordingApi,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # auth= used to be positional-only, so the keyword fell through to the SDK's
+    # constructor and the client signed with $CODEX_HOME's login instead.
+    token = log_in(home, issuer)
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "elsewhere"))
+    with (
+        CodexAuth(codex_home=home, issuer=issuer.url, environ={}) as auth,
+        codex_login.openai_client(auth=auth, max_retries=0) as client,
+    ):
+        client.models.list()
+    assert api.headers(*SIGNED) == [signed(token)]
+
+    async def models() -> None:
+        async with AsyncCodexAuth(codex_home=home, issuer=issuer.url, environ={}) as twin:
+            async with await codex_login.aio.openai_client(auth=twin, max_retries=0) as client:
+                await client.models.list()
+
+    asyncio.run(models())
+    assert api.headers(*SIGNED) == [signed(token)] * 2
