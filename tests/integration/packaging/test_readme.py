@@ -3,18 +3,25 @@ for the world. A block the docs mean as an illustration only says so on the line
 its fence, with a reason: ``<!-- not run: the reason -->``; it is reported as skipped.
 
 The environment each snippet sees: a CODEX_HOME holding a ChatGPT login at a fake
-issuer (also the configured issuer, for new logins), an OpenAI-style API on
-loopback (OPENAI_BASE_URL for the SDK, ``openai_base_url`` in config.toml for the
-login's model API), and a graphical "browser" that follows the URL it is
-given, as a user who approves would. Snippets that define tests run under pytest.
+issuer (also the configured issuer, for new logins), the testing kit's fake Codex
+backend linked to that issuer (``openai_base_url`` in config.toml: the login's model
+API; OPENAI_BASE_URL, the SDK's own setting, at its API-key flavour), and a graphical
+"browser" that follows the URL it is given, as a user who approves would. Snippets that
+define tests run under pytest.
+
+The README's openai quick start also runs as pasted against its own signed-in session,
+where a ChatGPT login streams an answer and, once the backend holds its access token
+expired, the next run is refused once, refreshes once at the issuer, and streams again.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import attrs
@@ -22,9 +29,9 @@ import pytest
 
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
+from codex_login.testing import FakeBackend, SettableClock, SignedIn, running_backend, signed_in
 from support.cli import clean_env
 from support.fake_issuer import FakeIssuer, running_issuer
-from support.loopback_api import LoopbackApi, serving
 
 ROOT = Path(__file__).resolve().parents[3]
 README = ROOT / "README.md"
@@ -68,16 +75,16 @@ def issuer() -> Iterator[FakeIssuer]:
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[LoopbackApi]:
-    with serving(LoopbackApi()) as running:
+def backend(issuer: FakeIssuer) -> Iterator[FakeBackend]:
+    with running_backend(FakeBackend(issuer)) as running:
         yield running
 
 
-def environment(home: Path, issuer: FakeIssuer, api: LoopbackApi) -> dict[str, str]:
+def environment(home: Path, issuer: FakeIssuer, backend: FakeBackend) -> dict[str, str]:
     home.mkdir(mode=0o700)
     FileCredentialStore(home).save(issuer.login_record())
     # The model API of every login, as the Codex CLI reads it (OPENAI_BASE_URL is the SDK's).
-    (home / "config.toml").write_text(f'openai_base_url = "{api.url}/v1"\n')
+    (home / "config.toml").write_text(f'openai_base_url = "{backend.url}"\n')
     browser = home.parent / "browser"
     browser.write_text(BROWSER.format(python=sys.executable, follow=FOLLOW))
     browser.chmod(0o755)
@@ -86,7 +93,7 @@ def environment(home: Path, issuer: FakeIssuer, api: LoopbackApi) -> dict[str, s
         CODEX_LOGIN_ISSUER=issuer.url,
         # The fake stands in for OpenAI's issuer; any other issuer needs its client id named.
         CODEX_LOGIN_CLIENT_ID=DEFAULT_CLIENT_ID,
-        OPENAI_BASE_URL=f"{api.url}/v1",
+        OPENAI_BASE_URL=backend.api_url,
         DISPLAY=":99",
         BROWSER=str(browser),
     )
@@ -113,11 +120,11 @@ def test_the_docs_have_snippets_and_every_one_runs_or_says_why_not() -> None:
 
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=[snippet.name for snippet in SNIPPETS])
 def test_a_snippet_runs_as_pasted(
-    snippet: Snippet, tmp_path: Path, issuer: FakeIssuer, api: LoopbackApi
+    snippet: Snippet, tmp_path: Path, issuer: FakeIssuer, backend: FakeBackend
 ) -> None:
     if snippet.not_run is not None:
         pytest.skip(f"marked not run: {snippet.not_run}")
-    env = environment(tmp_path / "codex", issuer, api)
+    env = environment(tmp_path / "codex", issuer, backend)
     if "def test_" in snippet.code:
         (tmp_path / "test_snippet.py").write_text(snippet.code)
         command = [
@@ -136,3 +143,71 @@ def test_a_snippet_runs_as_pasted(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def openai_quickstart() -> str:
+    [snippet] = [s for s in snippets_of(README) if "openai_client()" in s.code]
+    return snippet.code
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    """The issuer's and the backend's clock, starting now: the README's process runs on
+    the system clock, so only the server side sees time move."""
+    return SettableClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def session(tmp_path: Path, clock: SettableClock) -> Iterator[SignedIn]:
+    with signed_in(tmp_path / "codex", clock=clock) as running:
+        yield running
+
+
+def run_quickstart(session: SignedIn) -> str:
+    env = clean_env(session.home, **session.environment())
+    result = subprocess.run(
+        [sys.executable, "-c", openai_quickstart()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    return result.stdout
+
+
+def stored_access_token(home: Path) -> str:
+    token: str = json.loads((home / "auth.json").read_text())["tokens"]["access_token"]
+    return token
+
+
+def model_calls(session: SignedIn) -> list[str | None]:
+    """The Authorization header of each POST /responses the backend saw, in order."""
+    return [r.header("Authorization") for r in session.backend.requests_to("/responses")]
+
+
+def test_the_quickstart_streams_with_a_chatgpt_login(session: SignedIn) -> None:
+    first = stored_access_token(session.home)
+    assert run_quickstart(session) == session.backend.text + "\n"
+    assert model_calls(session) == [f"Bearer {first}"]
+    account = session.auth.status()
+    assert account is not None
+    [call] = session.backend.requests_to("/responses")
+    assert call.header("ChatGPT-Account-ID") == account.account_id
+    assert session.issuer.posts("refresh_token") == []
+
+
+def test_an_expired_token_is_refreshed_once_and_the_answer_still_streams(
+    session: SignedIn, clock: SettableClock
+) -> None:
+    first = stored_access_token(session.home)
+    run_quickstart(session)
+    clock.advance(timedelta(hours=2))  # past the access token's hour, on the server side
+    assert run_quickstart(session) == session.backend.text + "\n"
+    second = stored_access_token(session.home)
+    assert second != first
+    assert len(session.issuer.posts("refresh_token")) == 1
+    # The first token refused as expired, then the one refreshed token, sent once.
+    assert model_calls(session) == [f"Bearer {t}" for t in (first, first, second)]
