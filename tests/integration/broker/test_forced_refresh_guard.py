@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,18 +26,12 @@ from codex_login.entrypoints.httpx_auth import CodexHttpxAuth
 from codex_login.entrypoints.requests_auth import CodexRequestsAuth
 from codex_login.testing.clock import SettableClock
 from support.broker import running_broker, unix_request
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored, write_login
 from support.loopback_api import WAIT, LoopbackApi, serving
 
 WINDOW = MIN_TOKEN_AGE_FOR_FORCED_REFRESH
 BURST = 100
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
 
 
 @pytest.fixture

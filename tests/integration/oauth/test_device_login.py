@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from codex_login.application.signin import SignIn
 from codex_login.domain.device import SLOW_DOWN_STEP, DeviceCode
 from codex_login.entrypoints.bootstrap import bootstrap
 from support.cli import CLI, DEVICE_CODE, run_cli, start_device_login
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env
 from support.waiting import wait_until
 
@@ -24,9 +23,10 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer(plan="plus")) as running:
-        yield running
+def issuer(codex_fake_issuer: FakeIssuer) -> FakeIssuer:
+    """The testing kit's issuer; its new logins are on the plus plan."""
+    codex_fake_issuer.plan = "plus"
+    return codex_fake_issuer
 
 
 def start(
