@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from codex_login.application.signin import LoginOutcome, SignIn
 from codex_login.domain.device import MAX_WAIT, SLOW_DOWN_STEP, DeviceCode, DevicePending
@@ -21,10 +21,20 @@ from codex_login.domain.tokens import TokenGrant
 log = logging.getLogger(__name__)
 
 
+Sleep = Callable[[float], Awaitable[object]]  # waits this many seconds between two polls
+
+
 class DeviceLogin:
-    def __init__(self, *, signin: SignIn, slow_down_step: float = SLOW_DOWN_STEP) -> None:
+    def __init__(
+        self,
+        *,
+        signin: SignIn,
+        slow_down_step: float = SLOW_DOWN_STEP,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self._signin = signin
         self._slow_down_step = slow_down_step
+        self._sleep = sleep  # a test's own, to see the pace without waiting it out
 
     async def start(self) -> DeviceCode:
         """A user code and where to enter it; show both to the user."""
@@ -55,7 +65,7 @@ class DeviceLogin:
                 return answer
             if answer.slow_down:
                 interval += self._slow_down_step
-            await asyncio.sleep(interval)  # the pace the issuer asked for (RFC 8628 §3.5)
+            await self._sleep(interval)  # the pace the issuer asked for (RFC 8628 §3.5)
 
     async def _poll(self, device: DeviceCode) -> TokenGrant | DevicePending:
         """A network blip during a 15-minute wait is not a reason to give up."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from codex_login.application.accounts import commit_login
 from codex_login.application.service import AuthService
 from codex_login.entrypoints.bootstrap import bootstrap
-from codex_login.testing import FakeIssuer, running_issuer
+from codex_login.testing import FakeIssuer
 from support.keyring_backends import MemoryKeyring
 from support.redis_server import (  # noqa: F401  (fixtures)
     RedisServer,
@@ -20,12 +20,6 @@ from support.redis_server import (  # noqa: F401  (fixtures)
 )
 
 Make = Callable[[], AuthService]
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
 
 
 def environment(issuer: FakeIssuer, **more: str) -> dict[str, str]:

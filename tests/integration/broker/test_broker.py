@@ -20,15 +20,9 @@ from codex_login.entrypoints.broker import Broker, unix_listener
 from codex_login.stores import FileCredentialStore
 from support import broker as served
 from support.cli import clean_env, run_in_process
-from support.fake_issuer import Failure, FakeIssuer, running_issuer
+from support.fake_issuer import Failure, FakeIssuer
 from support.logins import stored, write_login
 from support.servers import loop_in_thread, run_in
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
 
 
 @contextmanager

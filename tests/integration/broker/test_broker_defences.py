@@ -200,6 +200,7 @@ ATTACK_CONNECTIONS = 600  # more than the old shared cap of 512
 KEEP_ALIVE_REFUSAL = b"GET /v1/token HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
+@pytest.mark.slow  # a storm: 600 connections without the secret
 def test_clients_without_the_secret_cannot_starve_the_socket_or_tcp(
     tmp_path: Path, home: Path, issuer: FakeIssuer, secret_file: Path
 ) -> None:
@@ -299,6 +300,7 @@ AS_NOBODY = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
 HOG_CONNECTIONS = 200  # more than one peer's share (Limits().max_per_peer, 128)
 
 
+@pytest.mark.slow  # a storm: 200 connections from one peer
 def test_an_allowed_user_cannot_take_every_socket_connection(
     home: Path, issuer: FakeIssuer, shared_dir: Path
 ) -> None:
@@ -404,6 +406,7 @@ def test_a_path_cannot_forge_or_colour_access_log_lines(
 # -- 6b. forced refreshes ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # a storm: 100 forced refreshes
 def test_one_client_cannot_force_a_refresh_storm(home: Path, issuer: FakeIssuer) -> None:
     """100 forced refreshes, each of the token just handed out: a few reach the issuer."""
     with running_broker(home, env=issuer_env(home, issuer)) as broker:

@@ -3,15 +3,12 @@ remedy once: `codex-login token` against a store and against a real `codex-login
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from support.broker import running_broker, unix_request
 from support.cli import clean_env, run_in_process
-from support.fake_issuer import Failure, FakeIssuer, running_issuer
+from support.fake_issuer import Failure, FakeIssuer
 from support.logins import issuer_env, write_login
 from support.other_users import OTHER_GID, OTHER_UID, owned_dir, owned_file, shared_base
 
@@ -19,12 +16,6 @@ SIGN_IN = 4  # `token`'s exit status when a person must sign in (SPEC §5)
 SET_UP = 1  # any other failure: a person fixes the set-up, no retry or sign-in cures it
 MALFORMED = b'{"auth_mode": "chatgpt", "tokens": 42}'
 API_KEY_DOCUMENT = '{"auth_mode": "apikey", "OPENAI_API_KEY": "sk-planted-0123456789"}'
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
 
 
 def host(tmp_path: Path) -> Path:

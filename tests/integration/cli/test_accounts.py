@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,17 +10,11 @@ import pytest
 
 from codex_login import CodexAuth
 from support.cli import browser_login_in_process, run_in_process
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored
 
 ALICE = {"email": "alice@example.com", "account_id": "ws-alice"}
 BOB = {"email": "bob@example.com", "account_id": "ws-team"}
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
 
 
 def log_in(home: Path, issuer: FakeIssuer, claims: dict[str, str]) -> None:

@@ -11,20 +11,20 @@ import socket
 import stat
 import subprocess
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from support.cli import CLI, clean_env, start_browser_login
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 
 
 @pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer(plan="plus")) as running:
-        yield running
+def issuer(codex_fake_issuer: FakeIssuer) -> FakeIssuer:
+    """The testing kit's issuer; its new logins are on the plus plan."""
+    codex_fake_issuer.plan = "plus"
+    return codex_fake_issuer
 
 
 def start_login(home: Path, issuer: FakeIssuer, *extra: str) -> tuple[subprocess.Popen[str], str]:

@@ -13,7 +13,6 @@ import select
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -30,7 +29,7 @@ from support.cli import (
     start_device_login,
     start_until,
 )
-from support.fake_issuer import Failure, FakeIssuer, running_issuer
+from support.fake_issuer import Failure, FakeIssuer
 from support.logins import issuer_env, write_login
 from support.records import chatgpt_document
 
@@ -48,9 +47,10 @@ def write_auth(home: Path, document: str | dict[str, object]) -> Path:
 
 
 @pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer(plan="plus")) as running:
-        yield running
+def issuer(codex_fake_issuer: FakeIssuer) -> FakeIssuer:
+    """The testing kit's issuer; its new logins are on the plus plan."""
+    codex_fake_issuer.plan = "plus"
+    return codex_fake_issuer
 
 
 # -- expiry in words (a pure function) ----------------------------------------------

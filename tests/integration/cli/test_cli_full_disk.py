@@ -15,16 +15,10 @@ import pytest
 
 from codex_login.adapters.file_store import RESERVE_MARGIN
 from support.cli import run_in_process
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored, write_login
 
 DISK_BYTES = 1024 * 1024
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
 
 
 @pytest.fixture

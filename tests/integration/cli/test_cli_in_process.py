@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from codex_login.entrypoints.cli.io import FakeIO
 from codex_login.entrypoints.cli.wiring import Factory
 from codex_login.entrypoints.settings import Settings
 from support.cli import AUTHORIZE_URL, clean_env, start_until
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored, write_login
 
 KEY = "sk-test-123456789"
@@ -54,9 +54,10 @@ def home(tmp_path: Path, environ: Environ) -> Path:
 
 
 @pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer(plan="plus")) as running:
-        yield running
+def issuer(codex_fake_issuer: FakeIssuer) -> FakeIssuer:
+    """The testing kit's issuer; its new logins are on the plus plan."""
+    codex_fake_issuer.plan = "plus"
+    return codex_fake_issuer
 
 
 def api_key_login(home: Path) -> None:

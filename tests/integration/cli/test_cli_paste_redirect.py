@@ -11,7 +11,6 @@ import json
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -20,13 +19,14 @@ import pytest
 
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from support.cli import clean_env, start_browser_login
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 
 
 @pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer(plan="plus")) as running:
-        yield running
+def issuer(codex_fake_issuer: FakeIssuer) -> FakeIssuer:
+    """The testing kit's issuer; its new logins are on the plus plan."""
+    codex_fake_issuer.plan = "plus"
+    return codex_fake_issuer
 
 
 class _Stay(urllib.request.HTTPRedirectHandler):

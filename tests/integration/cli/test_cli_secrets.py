@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,12 +37,6 @@ class EchoingRevoker(FakeIssuer):
 
     def app(self) -> web.Application:
         return issuer_app(self, EchoingRevocation)
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
 
 
 @pytest.mark.parametrize("echoed", ["refresh_token", "access_token", "stored key", "env key"])

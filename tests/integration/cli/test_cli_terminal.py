@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from support.cli import browser_login_in_process, run_cli, run_in_process, start_device_login
-from support.fake_issuer import Failure, FakeIssuer, running_issuer
+from support.fake_issuer import Failure, FakeIssuer
 from support.logins import issuer_env, write_login
 from support.records import chatgpt_document
 from support.tokens import id_token
@@ -37,12 +36,6 @@ def assert_terminal_safe(*outputs: str) -> None:
         assert CONTROL.findall(output) == [], output
         assert FORGED not in output.splitlines(), output
     assert "\\u001b" in "".join(outputs)
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
 
 
 def write_hostile_login(home: Path, user: str = "user-1") -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from support.cli import run_cli
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env
 
 LOGINS = [
@@ -21,12 +21,6 @@ LOGINS = [
     pytest.param(("login", "--no-browser"), id="browser-paste"),
     pytest.param(("login",), id="browser"),
 ]
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ ssh refuses a ~/.ssh others can change (issue 20, item 2).
 How the other user is played: the real CLI runs as ``nobody`` (setpriv), the user
 under attack; the attacker's directories, files and links are made by root and
 given to ``OTHER_UID`` with ``chown``/``lchown``, exactly what that user would have
-left there (``support.other_users``). The container case runs the CLI as root, the
-container's user, over a directory that belongs to ``OTHER_UID``, the host's user.
+left there (``support.other_users``). The container case runs the commands as root,
+the container's user (in this process, with a fake IO), over a directory that belongs
+to ``OTHER_UID``, the host's user.
 Every test here failed on the code before the fix: the directory was used, the
 planted login served, the link followed.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from support.cli import clean_env, run_cli
+from support.cli import clean_env, run_in_process
 from support.other_users import (
     NOBODY_GID,
     NOBODY_UID,
@@ -280,7 +281,9 @@ def mounted_home(base: Path) -> Path:
 
 
 def run_as_root(*args: str, home: Path, stdin: str = "", **env: str) -> tuple[int, str, str]:
-    result = run_cli(*args, env=clean_env(home, **env), stdin=stdin)
+    """The command called in this process (root, as the container's user is): what is
+    tested is whose files root trusts and leaves behind, not a process of its own."""
+    result = run_in_process(*args, env=clean_env(home, **env), stdin=stdin)
     return result.returncode, result.stdout, result.stderr
 
 

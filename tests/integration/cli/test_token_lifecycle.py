@@ -6,7 +6,6 @@ import asyncio
 import json
 import subprocess
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,16 +16,9 @@ from codex_login.adapters.oauth.endpoint import HttpTokenEndpoint
 from codex_login.domain.errors import TransientTokenError
 from codex_login.entrypoints.bootstrap import bootstrap
 from support.cli import CLI, clean_env, run_in_process
-from support.fake_issuer import Failure, FakeIssuer, running_issuer
+from support.fake_issuer import Failure, FakeIssuer
 from support.logins import issuer_env, stored, write_login
 from support.tokens import make_jwt
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
-
 
 # -- codex-login token -------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.entrypoints.embedding import AsyncCodexAuth, CodexAuth
 from codex_login.entrypoints.httpx_auth import CodexHttpxAuth
 from codex_login.entrypoints.requests_auth import CodexRequestsAuth
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 from support.logins import stored, write_login
 from support.loopback_api import WAIT, LoopbackApi, serving
 
@@ -108,12 +108,6 @@ def run_threads(send: Callable[[], Answer], count: int) -> list[Answer]:
 def fetch(request: pytest.FixtureRequest) -> Fetch:
     chosen: Fetch = request.param
     return chosen
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer(access_ttl=timedelta(hours=1))) as running:
-        yield running
 
 
 @pytest.fixture

@@ -44,15 +44,9 @@ from codex_login.domain.tokens import TokenGrant
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.callback_server import CallbackServer
 from codex_login.entrypoints.settings import Settings
-from support.fake_issuer import Failure, FakeIssuer, running_issuer
+from support.fake_issuer import Failure, FakeIssuer
 
 T = TypeVar("T")
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
 
 
 @pytest.fixture

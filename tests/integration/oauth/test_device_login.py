@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from codex_login import CodexAuth, LoginTimedOut
-from codex_login.domain.device import DeviceCode
+from codex_login.application.device_login import DeviceLogin
+from codex_login.application.signin import SignIn
+from codex_login.domain.device import SLOW_DOWN_STEP, DeviceCode
+from codex_login.entrypoints.bootstrap import bootstrap
 from support.cli import CLI, DEVICE_CODE, run_cli, start_device_login
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env
+from support.waiting import wait_until
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer(plan="plus")) as running:
-        yield running
+def issuer(codex_fake_issuer: FakeIssuer) -> FakeIssuer:
+    """The testing kit's issuer; its new logins are on the plus plan."""
+    codex_fake_issuer.plan = "plus"
+    return codex_fake_issuer
 
 
 def start(
@@ -51,15 +58,46 @@ def test_the_openai_device_flow(tmp_path: Path, issuer: FakeIssuer) -> None:
     assert document["tokens"]["account_id"] == "acc-123"
 
 
-def test_the_standard_device_flow_honours_slow_down(tmp_path: Path, issuer: FakeIssuer) -> None:
-    issuer.device_slow_downs = 1
+def test_the_standard_device_flow(tmp_path: Path, issuer: FakeIssuer) -> None:
     child, page, code, shown = start(tmp_path, issuer, "standard")
     assert page == f"{issuer.url}/device"
     assert f"(or open {issuer.url}/device?user_code={code})" in shown
-    issuer.approve_device(code)
+    wait_until(lambda: issuer.posts(DEVICE_GRANT), what="the first poll")
+    issuer.approve_device(code)  # after a pending answer: the CLI polls again
     status, rest = finish(child)
     assert status == 0, rest
-    polls = issuer.posts("urn:ietf:params:oauth:grant-type:device_code")
+    polls = issuer.posts(DEVICE_GRANT)
+    assert len(polls) >= 2
+    assert polls[0].form["client_id"] == "app_EMoamEEZ73f0CkXaXp7hrann"
+    assert json.loads((tmp_path / "auth.json").read_bytes())["tokens"]["refresh_token"]
+
+
+def test_the_standard_device_flow_honours_slow_down(tmp_path: Path, issuer: FakeIssuer) -> None:
+    """RFC 8628 §3.5 over the real HTTP client: after ``slow_down`` the next wait is 5 s
+    longer. The waits are recorded, not slept (the device login's sleeper port)."""
+    issuer.device_slow_downs = 1
+    service = bootstrap(codex_home=tmp_path, environ=issuer_env(tmp_path, issuer, "standard"))
+    signin = SignIn(
+        endpoint=service.seamed_endpoint,
+        store=service.store,
+        clock=service.clock,
+        issuer=service.options.issuer,
+    )
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        [code] = issuer.devices
+        issuer.approve_device(code)  # the user approves during the wait
+
+    login = DeviceLogin(signin=signin, sleep=sleep)
+
+    async def sign_in() -> None:
+        await login.wait(await login.start())
+
+    asyncio.run(sign_in())
+    assert waits == [issuer.device_interval + SLOW_DOWN_STEP]
+    polls = issuer.posts(DEVICE_GRANT)
     assert len(polls) >= 2
     assert polls[0].form["client_id"] == "app_EMoamEEZ73f0CkXaXp7hrann"
     assert json.loads((tmp_path / "auth.json").read_bytes())["tokens"]["refresh_token"]

@@ -8,24 +8,15 @@ import signal
 import subprocess
 import threading
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from support.cli import CLI, clean_env, run_in_process, start_browser_login
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 from support.logins import write_login
 from support.tokens import access_token
 from support.waiting import wait_until
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
 
 
 def log_in(home: Path, issuer: FakeIssuer) -> subprocess.Popen[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -25,7 +24,7 @@ from support.cli import (
     run_in_process,
     start_device_login,
 )
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, write_login
 
 RESTRICTED = "Login is restricted to workspace id(s) ws-a, ws-b."
@@ -39,9 +38,10 @@ KEY = "sk-test-policy-0123456789"
 
 
 @pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer(plan="plus")) as running:
-        yield running
+def issuer(codex_fake_issuer: FakeIssuer) -> FakeIssuer:
+    """The testing kit's issuer; its new logins are on the plus plan."""
+    codex_fake_issuer.plan = "plus"
+    return codex_fake_issuer
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -53,17 +53,11 @@ from support.chromium import (  # noqa: F401  (fixtures)
     devtools,
     new_page,
 )
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 from support.logins import stored
 
 T = TypeVar("T")
 PLATFORM = "https://platform.api.openai.org"
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
 
 
 def service_for(home: Path, issuer: FakeIssuer) -> AuthService:

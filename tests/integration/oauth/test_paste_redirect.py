@@ -11,7 +11,7 @@ import queue
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,13 +22,7 @@ from codex_login.domain.errors import AuthorizationDenied, LoginTimedOut
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.stores import MemoryCredentialStore
 from support.broker import wait_until
-from support.fake_issuer import FakeIssuer, running_issuer
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
+from support.fake_issuer import FakeIssuer
 
 
 class _Stay(urllib.request.HTTPRedirectHandler):

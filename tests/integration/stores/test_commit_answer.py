@@ -3,24 +3,16 @@ carries a refresh token (a real login, a real refresh, against the fake issuer).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import attrs
-import pytest
 
 from codex_login import CodexAuth, LoginOutcome
 from codex_login.domain.device import DeviceCode
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
-from support.fake_issuer import FakeIssuer, running_issuer
+from support.fake_issuer import FakeIssuer
 from support.logins import stored, write_login
-
-
-@pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    with running_issuer(FakeIssuer()) as running:
-        yield running
 
 
 def log_in(home: Path, issuer: FakeIssuer) -> tuple[LoginOutcome, str]:

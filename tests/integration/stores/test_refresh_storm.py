@@ -15,12 +15,6 @@ from support.logins import issuer_env, stored, write_login
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def issuer(codex_fake_issuer: FakeIssuer) -> FakeIssuer:
-    """The testing kit's fixture (codex_login.testing.plugin), as our users get it."""
-    return codex_fake_issuer
-
-
 @pytest.mark.parametrize("profile", ["openai", "standard"])
 def test_sixteen_processes_send_one_refresh_and_all_succeed(
     tmp_path: Path, issuer: FakeIssuer, profile: str

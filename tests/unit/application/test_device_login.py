@@ -10,7 +10,7 @@ import pytest
 from codex_login.adapters.memory_store import MemoryCredentialStore
 from codex_login.application.device_login import DeviceLogin
 from codex_login.application.signin import LoginOutcome, SignIn
-from codex_login.domain.device import DevicePending
+from codex_login.domain.device import SLOW_DOWN_STEP, DevicePending
 from codex_login.domain.errors import AuthorizationDenied, LoginTimedOut, TransientTokenError
 from codex_login.domain.issuer import issuer_config
 from codex_login.domain.modes import AuthMode
@@ -22,11 +22,11 @@ ISSUER = issuer_config(issuer="https://issuer.invalid")
 
 
 def device_login(
-    endpoint: FakeTokenEndpoint, **options: float
+    endpoint: FakeTokenEndpoint, slow_down_step: float = SLOW_DOWN_STEP
 ) -> tuple[DeviceLogin, MemoryCredentialStore]:
     store = MemoryCredentialStore()
     signin = SignIn(endpoint=endpoint, store=store, clock=endpoint.clock, issuer=ISSUER)
-    return DeviceLogin(signin=signin, **options), store
+    return DeviceLogin(signin=signin, slow_down_step=slow_down_step), store
 
 
 def grant(clock: FakeClock) -> TokenGrant:
