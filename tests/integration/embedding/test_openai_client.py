@@ -146,9 +146,9 @@ def test_the_login_may_be_named_by_keyword(
     assert api.headers(*SIGNED) == [signed(token)]
 
     async def models() -> None:
-        async with AsyncCodexAuth(codex_home=home, issuer=issuer.url, environ={}) as twin:
-            async with await codex_login.aio.openai_client(auth=twin, max_retries=0) as client:
-                await client.models.list()
+        twin = AsyncCodexAuth(codex_home=home, issuer=issuer.url, environ={})
+        async with twin, await codex_login.aio.openai_client(auth=twin, max_retries=0) as client:
+            await client.models.list()
 
     asyncio.run(models())
     assert api.headers(*SIGNED) == [signed(token)] * 2
