@@ -36,6 +36,7 @@ import attrs
 
 from codex_login.application.service import AuthService
 from codex_login.entrypoints.broker import Access, Broker, Limits, unix_listener
+from codex_login.entrypoints.proxy.observer import ProxyObserver
 from support.cli import CLI, clean_env
 from support.servers import loop_in_thread, run_in
 
@@ -255,10 +256,20 @@ def broker_in_thread(
     *,
     limits: Limits | None = None,
     access: Access | None = None,
+    upstream: str | None = None,
+    proxy_observer: ProxyObserver | None = None,
 ) -> Iterator[ThreadBroker]:
-    """Serve ``service`` on a Unix socket at ``path`` until the block ends."""
+    """Serve ``service`` on a Unix socket at ``path`` until the block ends (``upstream``:
+    where the proxy forwards, as ``--upstream``)."""
     log: list[str] = []
-    broker = Broker(service, access=access, limits=limits, access_log=log.append)
+    broker = Broker(
+        service,
+        access=access,
+        limits=limits,
+        access_log=log.append,
+        upstream=upstream,
+        proxy_observer=proxy_observer,
+    )
     listener = unix_listener(path)
     try:
         with loop_in_thread("broker") as loop:
