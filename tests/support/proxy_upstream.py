@@ -13,8 +13,9 @@ Paths (under whatever base the proxy forwards to):
 - anything else: 200 with a JSON echo of what arrived, plus hop-by-hop headers that must
   not reach the client.
 
-A bearer token told to ``refuse`` (every one with ``refuse_every_token``) gets 401 on every path. Served with handler
-cancellation, so a request whose connection closes ends at once (``ended``).
+A bearer token told to ``refuse`` (every one with ``refuse_every_token``) gets 401 on
+every path. Served with handler cancellation, so a request whose connection closes ends
+at once (``ended``).
 """
 
 from __future__ import annotations
