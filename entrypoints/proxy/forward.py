@@ -79,10 +79,14 @@ class Proxy:
         request: web.Request,
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
-        """``CONNECT`` and absolute-form targets are refused on every route (the router
-        would answer 404 to an authority and route a full URL by its path)."""
-        if request.method == "CONNECT" or request.raw_path.startswith(("//", "http")):
-            refused = relay.refusal(request.method, request.raw_path, request.headers)
+        """``CONNECT``, absolute-form targets and raw paths under ``/openai`` are judged by
+        the relay rules before routing: the router would answer 404 to an authority,
+        route a full URL by its path, and resolve dot-segments first."""
+        target = request.raw_path
+        if request.method == "CONNECT" or not target.startswith("/") or _proxied(target):
+            refused = relay.refusal(
+                request.method, target, request.headers, own_port=_own_port(request)
+            )
             if refused is not None:
                 return error_answer(refused.status, refused.error, refused.message)
         return await handler(request)
@@ -97,7 +101,9 @@ class Proxy:
         return response
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
-        refused = relay.refusal(request.method, request.raw_path, request.headers)
+        refused = relay.refusal(
+            request.method, request.raw_path, request.headers, own_port=_own_port(request)
+        )
         if refused is None and request.method not in METHODS:
             refused = relay.Refusal(405, "method_not_allowed", "method not forwarded")
         if refused is not None:
@@ -233,6 +239,17 @@ def upstream_headers(client: CIMultiDictProxy[str], login: Mapping[str, str]) ->
     )
     headers.extend(login)
     return headers
+
+
+def _proxied(target: str) -> bool:
+    return target.startswith("//") or target.lower().startswith("/openai")
+
+
+def _own_port(request: web.Request) -> int | None:
+    """The TCP port the request came in on; None on the Unix socket."""
+    transport = request.transport
+    name = transport.get_extra_info("sockname") if transport is not None else None
+    return int(name[1]) if isinstance(name, tuple) and len(name) >= 2 else None
 
 
 def _cut_short(request: web.Request, answer: web.StreamResponse) -> None:

@@ -6,7 +6,8 @@ another path once decoded; 403: a request aimed somewhere else):
 
 - ``CONNECT`` and absolute-form or authority-form targets (403);
 - a ``Host``, ``X-Forwarded-Host``, ``X-Forwarded-Server`` or ``Forwarded: host=`` that
-  names anything but this loopback broker (403), and ``X-Original-URL`` /
+  names anything but this loopback broker (a loopback name, with no port on the Unix
+  socket and no port but the broker's on TCP) (403), and ``X-Original-URL`` /
   ``X-Rewrite-URL`` (400);
 - dot-segments, empty segments, backslashes, and encoded slashes, backslashes or dots
   (``%2f``, ``%5c``, ``%2e``, in any case) in the path (400).
@@ -37,14 +38,17 @@ class Refusal:
     message: str
 
 
-def refusal(method: str, target: str, headers: Mapping[str, str]) -> Refusal | None:
+def refusal(
+    method: str, target: str, headers: Mapping[str, str], *, own_port: int | None = None
+) -> Refusal | None:
     """Why this request may not be forwarded, or None: it may. ``target``: the raw
-    request target, as the client sent it."""
+    request target, as the client sent it; ``own_port``: the broker's TCP port the
+    request came in on (None on the Unix socket), the one port a host may name."""
     if method.upper() == "CONNECT":
         return Refusal(403, "forbidden", "CONNECT is not forwarded")
     if not target.startswith("/") or target.startswith("//"):
         return Refusal(403, "forbidden", "only origin-form targets under /openai/v1/")
-    return _aimed_elsewhere(headers) or path_problem(target.split("?", 1)[0])
+    return _aimed_elsewhere(headers, own_port) or path_problem(target.split("?", 1)[0])
 
 
 def path_problem(path: str) -> Refusal | None:
@@ -61,7 +65,7 @@ def path_problem(path: str) -> Refusal | None:
     return None
 
 
-def _aimed_elsewhere(headers: Mapping[str, str]) -> Refusal | None:
+def _aimed_elsewhere(headers: Mapping[str, str], own_port: int | None) -> Refusal | None:
     for name in _REWRITES:
         if name in headers:
             return Refusal(400, "bad_request", f"{name} is not accepted")
@@ -69,13 +73,13 @@ def _aimed_elsewhere(headers: Mapping[str, str]) -> Refusal | None:
     hosts += [headers[name] for name in _HOST_HEADERS if name in headers]
     hosts += _FORWARDED_HOST.findall(headers.get("Forwarded", ""))
     for host in hosts:
-        if not _names_this_broker(host):
+        if not _names_this_broker(host, own_port):
             return Refusal(403, "forbidden", "the request names another host")
     return None
 
 
-def _names_this_broker(host: str) -> bool:
-    """An empty host, or a loopback name with an optional port."""
+def _names_this_broker(host: str, own_port: int | None) -> bool:
+    """An empty host, or a loopback name; with a port only on TCP, the broker's own."""
     host = host.strip()
     if not host:
         return True
@@ -84,7 +88,9 @@ def _names_this_broker(host: str) -> bool:
         port = rest.removeprefix(":") if rest.startswith(":") else rest
     else:
         name, _, port = host.partition(":") if host.count(":") == 1 else (host, "", "")
-    return (not port or port.isdigit()) and is_loopback(name)
+    if port and not (port.isdigit() and int(port) == own_port):
+        return False
+    return is_loopback(name)
 
 
 def upstream_url(base_url: str, target: str) -> str:
