@@ -42,7 +42,7 @@ def serve(
             "--tcp needs --secret-file: TCP clients prove who they are with that secret"
         )
     if upstream is not None and (problem := base_url_problem(upstream)) is not None:
-        raise ConfigurationError(f"--upstream {upstream}: {problem}")
+        raise ConfigurationError(f"--upstream: {problem}")  # never echoed: it may hold a secret
     access = Access(
         uids=frozenset({os.getuid(), *allow_uids}),
         gids=frozenset(allow_gids),

@@ -88,6 +88,7 @@ class Proxy:
                 request.method, target, request.headers, own_port=_own_port(request)
             )
             if refused is not None:
+                self._observer.forwarded(self._client_name(request), refused.status, 0.0)
                 return error_answer(refused.status, refused.error, refused.message)
         return await handler(request)
 

@@ -188,3 +188,48 @@ def test_the_answer_never_holds_the_logins_token(proxied: Proxied) -> None:
     for target in ("/openai/v1/models", "/openai/v1/status/500", "/openai/v1/../x"):
         answer = unix_request(proxied.socket, "GET", target)
         assert proxied.token() not in answer.raw(), target
+
+
+class Recorder:
+    """A ``ProxyObserver`` that keeps every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
+
+    def forwarded(self, client: str, status: int, seconds: float) -> None:
+        self.calls.append(("forwarded", (client, status, seconds)))
+
+    def first_byte(self, seconds: float) -> None:
+        self.calls.append(("first_byte", (seconds,)))
+
+    def stream_opened(self) -> None:
+        self.calls.append(("stream_opened", ()))
+
+    def stream_closed(self) -> None:
+        self.calls.append(("stream_closed", ()))
+
+
+def test_the_observer_hears_each_request_by_client_and_status(
+    tmp_path: Path, home: Path, issuer: FakeIssuer
+) -> None:
+    recorder = Recorder()
+    service = bootstrap(codex_home=home, issuer=issuer.url, environ={})
+    with (
+        running_upstream() as upstream,
+        broker_in_thread(
+            service, tmp_path / "broker.sock", upstream=upstream.url, proxy_observer=recorder
+        ) as broker,
+    ):
+        assert unix_request(broker.socket, "GET", "/openai/v1/status/429").status == 429
+        assert unix_request(broker.socket, "GET", "/openai/v1/../x").status == 400
+    names = [name for name, _ in recorder.calls]
+    # The refused one too: it is counted by its status, nothing was sent.
+    assert names == ["first_byte", "stream_opened", "stream_closed", "forwarded", "forwarded"]
+    [(client, status, seconds)] = [args for name, args in recorder.calls[3:4]]
+    assert isinstance(client, str)
+    assert client.startswith("uid=")
+    assert status == 429
+    assert isinstance(seconds, float)
+    assert seconds > 0
+    assert upstream.seen[0].target == "/status/429"
+    assert recorder.calls[4][1][:2] == (client, 400)

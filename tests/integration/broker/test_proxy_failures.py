@@ -25,6 +25,7 @@ from support.broker import (
     running_broker,
     unix_request,
 )
+from support.cli import run_in_process
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored
 from support.proxy_upstream import running_upstream
@@ -138,3 +139,22 @@ def test_sigterm_lets_a_stream_in_flight_finish(home: Path, issuer: FakeIssuer) 
             assert rest.endswith(b'event: two\ndata: {"n": 2}\n\n')
             assert broker.stop(timeout=20) == 0
             assert "Traceback" not in broker.stderr()
+
+
+@pytest.mark.parametrize(
+    ("upstream", "problem"),
+    [
+        ("http://example.com/v1", "must be https://"),
+        ("ftp://127.0.0.1/v1", "must be an http(s) URL"),
+        ("https://user:pw@example.com/", "must not carry user info"),
+    ],
+)
+def test_an_upstream_that_is_not_https_or_loopback_is_refused_in_one_line(
+    home: Path, upstream: str, problem: str
+) -> None:
+    result = run_in_process("serve", "--upstream", upstream, home=home)
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    assert f"--upstream: {problem}" in line
+    assert "pw" not in line
+    assert not (home / "broker.sock").exists()
