@@ -58,13 +58,14 @@ class Proxy:
         max_body: int,
         body_wait: float,
         upstream: str | None = None,
+        ca_file: str | None = None,
         observer: ProxyObserver | None = None,
     ) -> None:
         self._service = service
         self._failure = failure
         self._client_name = client_name
         self._on_disconnect = on_disconnect
-        self._upstream = Upstream(waits)
+        self._upstream = Upstream(waits, ca_file)
         self._max_body = max_body
         self._body_wait = body_wait
         self._base = upstream
@@ -157,7 +158,7 @@ class Proxy:
         sent = time.perf_counter()
         try:
             async with asyncio.timeout(waits.first_byte):
-                response = await self._upstream.session.request(
+                response = await self._upstream.session(host).request(
                     request.method,
                     url,
                     headers=upstream_headers(request.headers, api.headers),

@@ -21,6 +21,7 @@ at once (``ended``).
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,15 +123,15 @@ class Upstream:
 
 
 @contextmanager
-def running_upstream() -> Iterator[Upstream]:
-    """A fresh :class:`Upstream` on 127.0.0.1 until the block ends."""
+def running_upstream(tls: ssl.SSLContext | None = None) -> Iterator[Upstream]:
+    """A fresh :class:`Upstream` on 127.0.0.1 (https with ``tls``) until the block ends."""
     upstream = Upstream()
     runner = web.AppRunner(upstream.app(), access_log=None, handler_cancellation=True)
 
     async def start() -> str:
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls).start()
+        return f"{'https' if tls else 'http'}://127.0.0.1:{runner.addresses[0][1]}"
 
     with loop_in_thread("upstream") as loop:
         upstream.url = run_in(loop, start())

@@ -9,11 +9,13 @@ from __future__ import annotations
 import http.client
 import signal
 import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import trustme
 
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.broker import Limits
@@ -197,3 +199,24 @@ def test_a_body_that_comes_too_slowly_is_408_and_nothing_is_sent(
         assert answer is not None
         assert answer.status == 408
         assert upstream.seen == []
+
+
+def test_an_https_upstream_is_verified_with_the_extra_ca_bundle(
+    tmp_path: Path, home: Path, issuer: FakeIssuer
+) -> None:
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    service = bootstrap(codex_home=home, issuer=issuer.url, environ={})
+    with running_upstream(tls=context) as upstream:
+        with broker_in_thread(service, tmp_path / "a.sock", upstream=upstream.url) as broker:
+            unknown = unix_request(broker.socket, "GET", "/openai/v1/models")
+        with broker_in_thread(
+            service, tmp_path / "b.sock", upstream=upstream.url, upstream_ca_file=str(ca_file)
+        ) as broker:
+            trusted = unix_request(broker.socket, "GET", "/openai/v1/models")
+    assert unknown.status == 502
+    assert trusted.status == 200
+    assert [seen.target for seen in upstream.seen] == ["/models"]
