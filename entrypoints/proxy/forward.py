@@ -209,7 +209,10 @@ class Proxy:
             pass  # the client or the upstream broke off
         finally:
             forget()
-            upstream.close()  # an unfinished upstream request ends here
+            if complete:
+                upstream.release()  # its connection goes back to the pool, for the next
+            else:
+                upstream.close()  # an unfinished upstream request ends here
             self._observer.stream_closed()
         if not complete:
             _cut_short(request, answer)

@@ -40,6 +40,7 @@ class Seen:
     target: str  # the raw path and query, as received
     headers: dict[str, str]  # names lower-cased
     body: bytes
+    connection: int  # the client's port: which connection it came on
 
 
 class Upstream:
@@ -71,7 +72,9 @@ class Upstream:
         body = await request.read()
         headers = {name.lower(): value for name, value in request.headers.items()}
         with self._lock:
-            self._seen.append(Seen(request.method, request.raw_path, headers, body))
+            peer = request.transport.get_extra_info("peername") if request.transport else None
+            port = peer[1] if isinstance(peer, tuple) else 0
+            self._seen.append(Seen(request.method, request.raw_path, headers, body, port))
             token = headers.get("authorization", "").removeprefix("Bearer ")
             refused = self.refuse_every_token or token in self._refused
         if refused:
