@@ -124,7 +124,7 @@ class Proxy:
             return self._failure(exc)
         except _Failed as failed:
             return failed.answer
-        return await self._stream(request, upstream)
+        return await self._stream(request, upstream, token.token)
 
     async def _body(self, request: web.Request) -> bytes | web.StreamResponse | None:
         """The request body (None: there is none), or the answer refusing it: 413 beyond
@@ -177,14 +177,15 @@ class Proxy:
         return response
 
     async def _stream(
-        self, request: web.Request, upstream: aiohttp.ClientResponse
+        self, request: web.Request, upstream: aiohttp.ClientResponse, secret: str
     ) -> web.StreamResponse:
         """The upstream's answer, each piece written to the client as it arrives; a
-        client that leaves cancels the upstream request."""
+        client that leaves cancels the upstream request. A header that reflects the
+        login's token (``secret``) is dropped."""
         answer = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         drop = hop_by_hop(upstream.headers) | {"content-length"}
         for name, value in upstream.headers.items():
-            if name.lower() not in drop:
+            if name.lower() not in drop and secret not in value:
                 answer.headers.add(name, value)
         task = asyncio.current_task()
         left = False

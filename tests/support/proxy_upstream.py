@@ -10,6 +10,7 @@ Paths (under whatever base the proxy forwards to):
 - ``/stream``: two SSE events; the second only once ``release`` is set;
 - ``/hold``: one SSE event, then nothing until the request ends (``ended`` is set then);
 - ``/stall``: never answers (until the request ends);
+- ``/reflect``: 200, the ``Authorization`` it received in an ``X-Seen`` header;
 - anything else: 200 with a JSON echo of what arrived, plus hop-by-hop headers that must
   not reach the client.
 
@@ -89,6 +90,8 @@ class Upstream:
             return await self._hold(request)
         if path.endswith("/stall"):
             return await self._stall()
+        if path.endswith("/reflect"):  # a debugging server that shows what it got
+            return web.json_response({}, headers={"X-Seen": headers.get("authorization", "")})
         return web.json_response(
             {"method": request.method, "target": request.raw_path, "body": body.decode()},
             headers={"Connection": "X-Hop", "X-Hop": "1", "Keep-Alive": "timeout=5", "X-End": "1"},

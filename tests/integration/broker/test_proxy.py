@@ -193,7 +193,13 @@ def test_a_client_that_leaves_mid_stream_ends_the_upstream_request(proxied: Prox
 
 
 def test_the_answer_never_holds_the_logins_token(proxied: Proxied) -> None:
-    for target in ("/openai/v1/models", "/openai/v1/status/500", "/openai/v1/../x"):
+    targets = (
+        "/openai/v1/models",
+        "/openai/v1/status/500",
+        "/openai/v1/../x",
+        "/openai/v1/reflect",
+    )
+    for target in targets:
         answer = unix_request(proxied.socket, "GET", target)
         assert proxied.token() not in answer.raw(), target
 
