@@ -200,8 +200,11 @@ class Proxy:
         self._observer.stream_opened()
         complete = False
         try:
+            first = await self._read(upstream)
+            if first is None:  # nothing sent to the client yet: it can hear why
+                return _too_slow(upstream.url.host or "?", "send its answer")
             await answer.prepare(request)
-            complete = await self._pump(upstream, answer)
+            complete = await self._pump(upstream, answer, first)
         except asyncio.CancelledError:
             if not left or task is None:
                 raise
@@ -215,23 +218,35 @@ class Proxy:
             else:
                 upstream.close()  # an unfinished upstream request ends here
             self._observer.stream_closed()
-        if not complete:
-            _cut_short(request, answer)
+        if complete:
+            return answer
+        if not answer.prepared and not left:  # the upstream broke off before its body
+            host = upstream.url.host or "?"
+            return error_answer(502, "upstream_broke_off", f"the upstream {host} broke off")
+        _cut_short(request, answer)
         return answer
 
-    async def _pump(self, upstream: aiohttp.ClientResponse, answer: web.StreamResponse) -> bool:
-        """Copy the body; False when the upstream fell silent for longer than the gap."""
-        gap = self._upstream.waits.gap
-        while True:
-            try:
-                async with asyncio.timeout(gap):
-                    chunk = await upstream.content.readany()
-            except TimeoutError:
-                return False
-            if not chunk:
-                await answer.write_eof()
-                return True
+    async def _read(self, upstream: aiohttp.ClientResponse) -> bytes | None:
+        """The next piece of the body (b"": the end), or None when the upstream fell
+        silent for longer than the gap."""
+        try:
+            async with asyncio.timeout(self._upstream.waits.gap):
+                return await upstream.content.readany()
+        except TimeoutError:
+            return None
+
+    async def _pump(
+        self, upstream: aiohttp.ClientResponse, answer: web.StreamResponse, chunk: bytes
+    ) -> bool:
+        """Copy the body from ``chunk`` on; False when the upstream fell silent."""
+        while chunk:
             await answer.write(chunk)
+            next_chunk = await self._read(upstream)
+            if next_chunk is None:
+                return False
+            chunk = next_chunk
+        await answer.write_eof()
+        return True
 
 
 def upstream_headers(client: CIMultiDictProxy[str], login: Mapping[str, str]) -> CIMultiDict[str]:

@@ -10,6 +10,7 @@ Paths (under whatever base the proxy forwards to):
 - ``/stream``: two SSE events; the second only once ``release`` is set;
 - ``/hold``: one SSE event, then nothing until the request ends (``ended`` is set then);
 - ``/stall``: never answers (until the request ends);
+- ``/silent``: its headers, then nothing (until the request ends);
 - ``/reflect``: 200, the ``Authorization`` it received in an ``X-Seen`` header;
 - anything else: 200 with a JSON echo of what arrived, plus hop-by-hop headers that must
   not reach the client.
@@ -90,6 +91,8 @@ class Upstream:
             return await self._hold(request)
         if path.endswith("/stall"):
             return await self._stall()
+        if path.endswith("/silent"):
+            return await self._silent(request)
         if path.endswith("/reflect"):  # a debugging server that shows what it got
             return web.json_response({}, headers={"X-Seen": headers.get("authorization", "")})
         return web.json_response(
@@ -116,6 +119,15 @@ class Upstream:
         try:
             response = await self._events(request)
             await asyncio.Event().wait()  # until cancelled: the request ended
+            return response
+        finally:
+            self.ended.set()
+
+    async def _silent(self, request: web.Request) -> web.StreamResponse:
+        try:
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await response.prepare(request)  # the headers, then nothing
+            await asyncio.Event().wait()
             return response
         finally:
             self.ended.set()

@@ -93,6 +93,19 @@ def test_an_upstream_that_does_not_begin_its_answer_is_a_504_and_is_cancelled(
         assert upstream.ended.wait(10), "the stalled upstream request was not ended"
 
 
+def test_an_upstream_silent_after_its_headers_is_a_504_and_is_cancelled(
+    tmp_path: Path, home: Path, issuer: FakeIssuer
+) -> None:
+    with running_upstream() as upstream, proxy_to(tmp_path, home, issuer, upstream.url) as broker:
+        answer = unix_request(broker.socket, "POST", "/openai/v1/silent", body=b"{}")
+        assert answer.status == 504
+        assert answer.json() == {
+            "error": "upstream_timeout",
+            "message": "the upstream 127.0.0.1 did not send its answer in time",
+        }
+        assert upstream.ended.wait(10), "the silent upstream request was not ended"
+
+
 def test_an_upstream_silent_mid_stream_is_cut_and_the_client_sees_it_unfinished(
     tmp_path: Path, home: Path, issuer: FakeIssuer
 ) -> None:
