@@ -12,7 +12,10 @@ The file follows the secret file's rules (``secret_file.py``): it belongs to the
 effective user and carries no group or other permission bits. It is re-read when
 it changes: one ``stat`` per lookup, compared with the last one read (device,
 inode, size, times, mode, owner), so an edit in place and a file renamed over it
-are both seen from the next request on. A file that becomes unreadable, malformed
+are both seen from the next request on. A file changed less than two seconds
+before it was read is read again at each lookup until it is older ("racy git"):
+file times are coarse, and a second edit within the same tick would otherwise
+leave the same times and size. A file that becomes unreadable, malformed
 or not private lets no key in until it is fixed: a removed key is never accepted
 again because the edit that removed it went wrong.
 """
@@ -24,6 +27,7 @@ import hmac
 import os
 import re
 import shlex
+import time
 from pathlib import Path
 
 import attrs
@@ -33,6 +37,7 @@ from codex_login.domain.errors import ConfigurationError
 
 MAX_CLIENT_KEYS_FILE = 1 << 20  # a million bytes is thousands of keys
 RESERVED_NAMES = frozenset({"secret"})
+RACY_NS = 2_000_000_000  # file times can be this coarse (a jiffy; FAT's 2 s)
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _KEY = re.compile(r"[\x21-\x7e]+")
 
@@ -159,7 +164,7 @@ class ClientKeyFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._signature: tuple[int, ...] | None = None
+        self._signature: tuple[int, ...] | None = None  # None: read at the next lookup
         self._keys = ClientKeySet()
         self.problem: str | None = None
 
@@ -181,12 +186,15 @@ class ClientKeyFile:
         return self._keys
 
     def _reload(self) -> None:
+        read_at = time.time_ns()
         try:
             keys, info = read_client_keys(self.path)
         except ConfigurationError as exc:
             self._signature, self._keys, self.problem = None, ClientKeySet(), str(exc)
             return
-        self._signature, self._keys, self.problem = _signature(info), keys, None
+        racy = read_at - info.st_mtime_ns < RACY_NS
+        self._signature = None if racy else _signature(info)
+        self._keys, self.problem = keys, None
 
     def name_of(self, presented: bytes) -> str | None:
         """The name whose key is ``presented``; None when no key matches or the file is
