@@ -394,11 +394,13 @@ class Broker:
     def _tell_keys(self, keys: ClientKeyFile) -> None:
         """One log line when the client keys file was read again, or became unusable."""
         state = keys.problem or f"{len(keys.names)} client keys from {keys.path}"
-        if state != self._keys_said:
-            if self._keys_said is not None:
-                said = f"refusing every client key: {keys.problem}" if keys.problem else state
-                self._say(f"- {said}")
-            self._keys_said = state
+        if state == self._keys_said:
+            return
+        if keys.problem is not None:
+            self._say(f"- refusing every client key: {keys.problem}")
+        elif self._keys_said is not None:  # serve said how many it read at the start
+            self._say(f"- {state}")
+        self._keys_said = state
 
     # -- routes -----------------------------------------------------------------------
 
