@@ -13,9 +13,14 @@ import os
 import secrets
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 
+from codex_login.adapters.client_keys import ClientKeyFile
+from codex_login.entrypoints.bootstrap import bootstrap
+from codex_login.entrypoints.broker import Access, Broker, tcp_listener, unix_listener
 from support.broker import (
     ServedBroker,
     answer_on,
@@ -28,6 +33,7 @@ from support.broker import (
 from support.cli import run_cli
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored
+from support.servers import loop_in_thread, run_in
 
 KEY_A = "sandbox-a-" + secrets.token_urlsafe(24)
 KEY_B = "sandbox-b-" + secrets.token_urlsafe(24)
@@ -255,3 +261,44 @@ def test_a_missing_key_file_says_how_to_make_it_and_the_recipe_works(
     with running_broker(home, *args, env=issuer_env(home, issuer)) as broker:
         assert status_with(port, key) == 200
         broker.wait_for_line(lambda line: "client=sandbox-a GET /v1/token 200" in line)
+
+
+# -- Broker.client_name: the name the proxy's log and metrics use ----------------------
+
+
+class NamingBroker(Broker):
+    """A broker whose /healthz records ``client_name`` of each request."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.names: list[str] = []
+
+    async def _health(self, request: web.Request) -> web.StreamResponse:
+        self.names.append(self.client_name(request))
+        return await super()._health(request)
+
+
+def test_client_name_is_the_key_name_the_secret_or_the_uid(
+    tmp_path: Path, home: Path, issuer: FakeIssuer, keys_file: Path
+) -> None:
+    secret = secrets.token_urlsafe(32)
+    service = bootstrap(codex_home=home, issuer=issuer.url, environ={})
+    access = Access(secret=secret, client_keys=ClientKeyFile(keys_file))
+    broker = NamingBroker(service, access=access, access_log=lambda line: None)
+    path = tmp_path / "b.sock"
+    listeners = [unix_listener(path), tcp_listener(0)]
+    port = listeners[1].getsockname()[1]
+    try:
+        with loop_in_thread("broker") as loop:
+            run_in(loop, broker.start(listeners))
+            try:
+                assert tcp_request(port, target="/healthz", headers=bearer(KEY_B)).status == 200
+                assert tcp_request(port, target="/healthz", headers=bearer(secret)).status == 200
+                assert unix_request(path, target="/healthz").status == 200
+                assert tcp_request(port, target="/healthz").status == 403
+            finally:
+                run_in(loop, broker.stop(), timeout=60)
+    finally:
+        for listener in listeners:
+            listener.close()
+    assert broker.names == ["sandbox-b", "secret", f"uid={os.getuid()}"]
