@@ -31,7 +31,7 @@ EPILOG = epilog(
   codex-login token --broker ~/.codex/broker.sock   # in the sandbox
   (umask 077; head -c 32 /dev/urandom | base64 > ~/.codex/broker.secret)
   codex-login serve --tcp 8765 --secret-file ~/.codex/broker.secret
-  (umask 077; echo "sandbox-a $(head -c 32 /dev/urandom | base64)" >> ~/.codex/clients)
+  (umask 077; echo "ci $(head -c 32 /dev/urandom | base64)" >> ~/.codex/clients)
   codex-login serve --tcp 8765 --client-keys ~/.codex/clients
 """,
     environment_help(settings.STORE, settings.POLICY),
