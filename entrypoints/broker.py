@@ -414,7 +414,10 @@ class Broker:
             return _json(400, _error("bad_request", 'send {"stale": "<the refused token>"}'))
         connection = self._connections.get(request.protocol)
         now = asyncio.get_running_loop().time()
-        if connection is not None and not self._refreshes.take(connection.key, now):
+        # Each client key has its own share: sandboxes on one address do not share one.
+        client: str | None = request.get(CLIENT)
+        peer = ("client", client) if client not in (None, SECRET_CLIENT) else None
+        if connection is not None and not self._refreshes.take(peer or connection.key, now):
             # Beyond the peer's share: the current token, as when the refused one is no
             # longer current. Every client copes with that answer (it retries once with
             # it); a new status such as 429 would fail the request it wanted to retry.

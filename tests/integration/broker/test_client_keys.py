@@ -302,3 +302,23 @@ def test_client_name_is_the_key_name_the_secret_or_the_uid(
         for listener in listeners:
             listener.close()
     assert broker.names == ["sandbox-b", "secret", f"uid={os.getuid()}"]
+
+
+def test_each_client_key_has_its_own_share_of_forced_refreshes(
+    tmp_path: Path, home: Path, issuer: FakeIssuer, keys_file: Path
+) -> None:
+    port = free_port()
+    args = serving(home, tmp_path, port, "--client-keys", str(keys_file))
+    with running_broker(home, *args, env=issuer_env(home, issuer)) as broker:
+        stale = b'{"stale": "a-token-no-longer-current"}'
+
+        def force(key: str) -> None:
+            answer = tcp_request(port, "POST", "/v1/token/refresh", body=stale, headers=bearer(key))
+            assert answer.status == 200
+
+        for _ in range(4):  # a share is 3, then one per 10 s
+            force(KEY_A)
+        force(KEY_B)  # sandbox-a used up its own share, not sandbox-b's
+        lines = broker.wait_for_lines(lambda line: "POST /v1/token/refresh 200" in line, 5)
+    limited = [line.split(" POST ")[0] for line in lines if "forced refresh limited" in line]
+    assert limited == ["127.0.0.1 client=sandbox-a"]

@@ -3,6 +3,9 @@ in a registry of its own; and the observer that counts nothing, without the extr
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
@@ -102,3 +105,16 @@ def test_without_the_extra_nothing_is_counted_and_a_scrape_names_the_extra() -> 
     with pytest.raises(LookupError, match=r"pip install 'codex-login\[metrics\]'"):
         none.exposition()
     assert "metrics extra" in MISSING
+
+
+def test_only_a_broker_loads_prometheus_client() -> None:
+    """Importing the package, the CLI or the broker module leaves it unloaded."""
+    probe = (
+        "import sys, codex_login, codex_login.entrypoints.console, "
+        "codex_login.entrypoints.broker; "
+        "print('prometheus_client' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout == "False\n"
