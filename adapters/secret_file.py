@@ -64,20 +64,30 @@ def read_secret_file(path: Path) -> SecretFile:
             f"the secret in {path} is shorter than {MIN_SECRET_LENGTH} characters; "
             f"make one with: {make_one(path)}"
         )
-    return SecretFile(path, secret, _exposure(path, info))
+    return SecretFile(path, secret, exposure_of(path, info))
 
 
-def _exposure(path: Path, info: os.stat_result) -> str | None:
+def exposure_of(
+    path: Path,
+    info: os.stat_result,
+    *,
+    what: str = "secret file",
+    holds: str = "secret",
+    fix: str | None = None,
+) -> str | None:
+    """Why the file ``info`` describes is not private (None when it is): another owner,
+    or group or other permission bits. ``fix`` makes a private one (default: a secret)."""
     euid = os.geteuid()
     if info.st_uid != euid:
         return (
-            f"the secret file {path} belongs to uid {info.st_uid}, not to you (uid {euid}), "
-            f"so its owner knows and can change the secret; make your own: {make_one(path)}"
+            f"the {what} {path} belongs to uid {info.st_uid}, not to you (uid {euid}), "
+            f"so its owner knows and can change the {holds}; "
+            f"make your own: {fix or make_one(path)}"
         )
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
         return (
-            f"the secret file {path} has mode {mode:04o}, so other users can read or "
+            f"the {what} {path} has mode {mode:04o}, so other users can read or "
             f"change it; run: chmod 600 {shlex.quote(str(path))}"
         )
     return None

@@ -19,12 +19,16 @@ converter in ``adapters/broker_protocol.py``, which the client reads them with):
   (``entrypoints/proxy/``) forwards it to the login's model API base URL (or
   ``--upstream``) with the login's headers instead of the client's ``Authorization``,
   and streams the answer back; nothing else is forwarded anywhere.
+- ``GET /metrics``: the Prometheus text format (``entrypoints/metrics.py``), or 404
+  naming the ``metrics`` extra when prometheus_client is not installed.
 
 Who may ask: on a Unix socket, peers whose uid (``SO_PEERCRED``) is allowed, or
 is a member of an allowed group in the user and group databases (the peer's own
 gid is not trusted: a setgid program would carry a group its user is not in); on
-loopback TCP, requests carrying ``Authorization: Bearer <secret>``. A refused
-request is answered and its connection closed.
+loopback TCP, requests carrying ``Authorization: Bearer <secret>``, the secret
+being the one of ``--secret-file`` or a client key of ``--client-keys`` (re-read
+when the file changes, ``adapters/client_keys.py``). A refused request is answered
+and its connection closed.
 
 Bounded, so that no client can starve another (SPEC §8):
 
@@ -41,13 +45,16 @@ Bounded, so that no client can starve another (SPEC §8):
   interval; beyond that the peer is answered the current token.
 
 One access-log line per request, its raw path escaped and truncated, never a
-token.
+token or a key: the peer (``uid=N pid=N`` on the socket, the address on TCP), then
+on TCP the client it proved to be (``client=NAME``, a client key's name, or
+``client=secret``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import hmac
 import logging
 import os
@@ -65,10 +72,12 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from codex_login.adapters import broker_protocol as protocol
+from codex_login.adapters.client_keys import ClientKeyFile
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import CodexLoginError, ConfigurationError, NotLoggedIn
 from codex_login.domain.outcomes import outcome_of
 from codex_login.domain.tokens import AccessToken
+from codex_login.entrypoints.observer import MISSING, Observer, load_metrics
 from codex_login.entrypoints.proxy.forward import Proxy
 from codex_login.entrypoints.proxy.observer import ProxyObserver
 from codex_login.entrypoints.proxy.upstream import Waits
@@ -80,6 +89,9 @@ NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 RETRY_AFTER_SECONDS = 10
 PROXY_ROUTE = "proxy"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The client a TCP request proved to be: a client key's name, or SECRET_CLIENT.
+CLIENT = web.RequestKey("client", str)
+SECRET_CLIENT = "secret"  # noqa: S105  (a name for the log, not a secret)
 
 
 @attrs.frozen
@@ -107,11 +119,13 @@ class Limits:
 @attrs.frozen
 class Access:
     """Who may ask: on the Unix socket these uids, and the users who are members of these
-    gids (primary or supplementary, by the user and group databases); on TCP, the secret."""
+    gids (primary or supplementary, by the user and group databases); on TCP, the secret
+    or a key in the client keys file."""
 
     uids: frozenset[int] = attrs.field(factory=lambda: frozenset({os.getuid()}))
     gids: frozenset[int] = frozenset()
     secret: str | None = attrs.field(default=None, repr=False)
+    client_keys: ClientKeyFile | None = attrs.field(default=None, eq=False)
 
 
 class Broker:
@@ -127,8 +141,10 @@ class Broker:
         upstream: str | None = None,
         proxy_observer: ProxyObserver | None = None,
         upstream_ca_file: str | None = None,
+        metrics: Observer | None = None,
     ) -> None:
         self._service = service
+        self.metrics = metrics if metrics is not None else load_metrics()
         self._access = access or Access()
         self._limits = limits or Limits()
         self._say = access_log or log.info
@@ -145,6 +161,8 @@ class Broker:
             self._limits.forced_refresh_burst, self._limits.forced_refresh_interval
         )
         self._proxy = self._new_proxy(upstream, proxy_observer, upstream_ca_file)
+        self._handed: bytes | None = None  # a digest of the last token handed out
+        self._keys_said: str | None = None  # the client keys file's state, as last logged
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -166,6 +184,7 @@ class Broker:
         app.router.add_get("/healthz", self._health, allow_head=False)
         # The app's client_max_size bounds the token routes; the proxy reads its bodies.
         app.router.add_route("*", "/openai/v1/{path:.*}", self._proxy.forward, name=PROXY_ROUTE)
+        app.router.add_get("/metrics", self._metrics_page, allow_head=False)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=self._limits.shutdown_grace
         )
@@ -221,13 +240,8 @@ class Broker:
             body_wait=limits.request_timeout,
             upstream=upstream,
             ca_file=ca_file,
-            observer=observer,
+            observer=observer if observer is not None else self.metrics,
         )
-
-    def client_name(self, request: web.Request) -> str:
-        """Who sent ``request``, as the access log names it."""
-        connection = self._connections.get(request.protocol)
-        return connection.peer if connection is not None else "?"
 
     def _on_disconnect(
         self, request: web.Request, callback: Callable[[], None]
@@ -348,7 +362,9 @@ class Broker:
             note = " (forced refresh limited: current token)"
         elapsed = (time.perf_counter() - started) * 1000
         where = f"{_printable(request.method, 16)} {_printable(request.raw_path.split('?')[0])}"
-        self._say(f"{peer} {where} {response.status} {elapsed:.1f}ms{note}")
+        client = request.get(CLIENT)
+        who = f"{peer} client={client}" if client is not None else peer
+        self._say(f"{who} {where} {response.status} {elapsed:.1f}ms{note}")
         return response
 
     def _refusal(
@@ -362,11 +378,14 @@ class Broker:
             allowed = connection.allowed
         else:
             try:
-                allowed = self._secret_matches(request.headers.get("Authorization", ""))
+                client = self._client_of(request.headers.get("Authorization", ""))
             except UnicodeError:
                 return _json(
                     400, _error("bad_request", "the Authorization header is not UTF-8 text")
                 )
+            allowed = client is not None
+            if client is not None:
+                request[CLIENT] = client
         if not allowed:
             return _json(403, _error("forbidden", "not allowed here"))
         if not connection.proven:
@@ -390,15 +409,49 @@ class Broker:
             )
         return answer
 
-    def _secret_matches(self, header: str) -> bool:
-        """Whether ``header`` carries the secret; UnicodeError when it is not UTF-8 text."""
-        secret = self._access.secret
+    def client_name(self, request: web.Request) -> str:
+        """Who sent ``request``, for logs and metrics labels: on TCP the client it proved
+        to be (a client key's name, or ``secret``), on the socket ``uid=N`` (no pid: a
+        label must not take a new value per process); ``-`` when it proved nothing."""
+        client: str | None = request.get(CLIENT)
+        if client is not None:
+            return client
+        connection = self._connections.get(request.protocol)
+        if connection is not None and connection.lane.unix and connection.allowed:
+            return f"uid={connection.key}"
+        return "-"
+
+    def _client_of(self, header: str) -> str | None:
+        """Which client ``header`` proves the request comes from: ``secret``, a client key's
+        name, or None; UnicodeError when it is not UTF-8 text."""
         given = header.encode("utf-8")  # aiohttp keeps undecodable bytes as surrogates
-        if not secret:
-            return False
-        return given.startswith(b"Bearer ") and hmac.compare_digest(
-            given.removeprefix(b"Bearer "), secret.encode()
-        )
+        if not given.startswith(b"Bearer "):
+            return None
+        presented = given.removeprefix(b"Bearer ")
+        if self._secret_matches(presented):
+            return SECRET_CLIENT
+        keys = self._access.client_keys
+        if keys is None:
+            return None
+        name = keys.name_of(presented)
+        self._tell_keys(keys)
+        return name
+
+    def _secret_matches(self, presented: bytes) -> bool:
+        """Whether ``presented`` is the secret (compared in constant time)."""
+        secret = self._access.secret
+        return bool(secret) and hmac.compare_digest(presented, (secret or "").encode())
+
+    def _tell_keys(self, keys: ClientKeyFile) -> None:
+        """One log line when the client keys file was read again, or became unusable."""
+        state = keys.problem or f"{len(keys.names)} client keys from {keys.path}"
+        if state == self._keys_said:
+            return
+        if keys.problem is not None:
+            self._say(f"- refusing every client key: {keys.problem}")
+        elif self._keys_said is not None:  # serve said how many it read at the start
+            self._say(f"- {state}")
+        self._keys_said = state
 
     # -- routes -----------------------------------------------------------------------
 
@@ -412,22 +465,44 @@ class Broker:
             return _json(400, _error("bad_request", 'send {"stale": "<the refused token>"}'))
         connection = self._connections.get(request.protocol)
         now = asyncio.get_running_loop().time()
-        if connection is not None and not self._refreshes.take(connection.key, now):
+        # Each client key has its own share: sandboxes on one address do not share one.
+        client: str | None = request.get(CLIENT)
+        peer = ("client", client) if client not in (None, SECRET_CLIENT) else None
+        if connection is not None and not self._refreshes.take(peer or connection.key, now):
             # Beyond the peer's share: the current token, as when the refused one is no
             # longer current. Every client copes with that answer (it retries once with
             # it); a new status such as 429 would fail the request it wanted to retry.
             self._limited.add(id(request))
-            return await self._serve(self._service.auth())
-        return await self._serve(self._service.refresh(stale=stale))
+            return await self._serve(self._service.auth(), stale=stale)
+        return await self._serve(self._service.refresh(stale=stale), stale=stale)
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
         return _json(200, protocol.Health())
 
-    async def _serve(self, getting: Awaitable[AccessToken]) -> web.StreamResponse:
+    async def _metrics_page(self, request: web.Request) -> web.StreamResponse:
+        if not self.metrics.available:
+            return _json(404, _error("not_found", MISSING))
+        body, content_type = self.metrics.exposition()
+        return web.Response(body=body, headers={**NO_STORE, "Content-Type": content_type})
+
+    async def _serve(
+        self, getting: Awaitable[AccessToken], *, stale: str | None = None
+    ) -> web.StreamResponse:
+        """The token answer; ``stale``: a forced refresh's, counted by outcome."""
         try:
             token = await getting
         except CodexLoginError as exc:
+            if stale is not None:
+                self.metrics.refresh("failed", outcome_of(exc).error_code)
             return _failure(exc)
+        handed = hashlib.sha256(token.token.encode()).digest()
+        if stale is not None:
+            # A new token, unless it is the refused one (too young to force) or the one
+            # already handed out (another request's refresh, or the forced-refresh limit).
+            new = token.token != stale and handed != self._handed
+            self.metrics.refresh("refreshed" if new else "current")
+        self._handed = handed
+        self.metrics.token_served()
         answer = protocol.TokenAnswer.of(
             token, now=self._service.clock.now(), api=self._service.model_api_of(token)
         )

@@ -10,7 +10,8 @@ import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from codex_login.adapters.secret_file import read_secret_file
+from codex_login.adapters.client_keys import ClientKeyFile
+from codex_login.adapters.secret_file import make_one, read_secret_file
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.model_api import base_url_problem
@@ -35,11 +36,14 @@ def serve(
     say: Callable[[str], None],
     settings: Settings | None = None,
     upstream: str | None = None,
+    client_keys: Path | None = None,
 ) -> None:
     """Listen (systemd's sockets, else ``socket_path`` and maybe TCP) until told to stop."""
-    if tcp_port is not None and secret_file is None:
+    if tcp_port is not None and secret_file is None and client_keys is None:
+        suggested = socket_path.parent / "broker.secret"
         raise ConfigurationError(
-            "--tcp needs --secret-file: TCP clients prove who they are with that secret"
+            "--tcp needs --secret-file FILE (or --client-keys FILE): TCP clients prove who "
+            f"they are with that secret; make one with: {make_one(suggested)}"
         )
     if upstream is not None and (problem := base_url_problem(upstream)) is not None:
         raise ConfigurationError(f"--upstream: {problem}")  # never echoed: it may hold a secret
@@ -47,6 +51,7 @@ def serve(
         uids=frozenset({os.getuid(), *allow_uids}),
         gids=frozenset(allow_gids),
         secret=_private_secret(secret_file) if secret_file else None,
+        client_keys=_client_keys(client_keys, say) if client_keys else None,
     )
     env = settings or Settings.from_environ()
     activated = systemd_listeners(env.listen_pid, env.listen_fds)
@@ -67,10 +72,23 @@ def serve(
 def _private_secret(path: Path) -> str:
     """The TCP secret; refused unless the file is the owner's alone (whoever reads it has
     the tokens)."""
-    read = read_secret_file(path)
+    try:
+        read = read_secret_file(path)
+    except ConfigurationError as exc:
+        if isinstance(exc.__cause__, FileNotFoundError):  # the way to make one, said once
+            raise ConfigurationError(f"{exc}; make one with: {make_one(path)}") from exc
+        raise
     if read.exposure is not None:
         raise ConfigurationError(read.exposure)
     return read.secret
+
+
+def _client_keys(path: Path, say: Callable[[str], None]) -> ClientKeyFile:
+    """The client keys file, read once now: a bad one stops the broker before it serves."""
+    keys = ClientKeyFile(path)
+    keys.keys()
+    say(f"Client keys: {len(keys.names)} from {path}, read again when it changes")
+    return keys
 
 
 def _listen(path: Path, tcp_port: int | None) -> tuple[list[socket.socket], Path]:

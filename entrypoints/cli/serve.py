@@ -21,14 +21,18 @@ ABOUT = """\
 Run a token broker: hand out access tokens to sandboxes and containers over a
 Unix socket (and optionally loopback TCP), refreshing the login when due; they
 never see the refresh token. The socket serves only your user unless
---allow-uid or --allow-gid; TCP clients must send the secret in --secret-file
-as a bearer token. SIGTERM or Ctrl-C stops it cleanly."""
+--allow-uid or --allow-gid; TCP clients must send the secret in --secret-file,
+or their own key from --client-keys, as a bearer token. GET /metrics answers in
+the Prometheus text format (the metrics extra). SIGTERM or Ctrl-C stops it
+cleanly."""
 EPILOG = epilog(
     """\
   codex-login serve
   codex-login token --broker ~/.codex/broker.sock   # in the sandbox
   (umask 077; head -c 32 /dev/urandom | base64 > ~/.codex/broker.secret)
   codex-login serve --tcp 8765 --secret-file ~/.codex/broker.secret
+  (umask 077; echo "ci $(head -c 32 /dev/urandom | base64)" >> ~/.codex/clients)
+  codex-login serve --tcp 8765 --client-keys ~/.codex/clients
 """,
     environment_help(settings.STORE, settings.POLICY),
     environment_help(settings.API_KEY),
@@ -44,6 +48,7 @@ class Options:
     socket: Path | None = None
     tcp: int | None = None
     secret_file: Path | None = None
+    client_keys: Path | None = None
     allow_uids: tuple[int, ...] = ()
     allow_gids: tuple[int, ...] = ()
     upstream: str | None = None
@@ -57,13 +62,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--tcp",
         type=port,
         metavar="PORT",
-        help="also listen on 127.0.0.1:PORT (needs --secret-file)",
+        help="also listen on 127.0.0.1:PORT (needs --secret-file or --client-keys)",
     )
     parser.add_argument(
         "--secret-file",
         type=Path,
         metavar="FILE",
         help="the secret TCP clients send as a bearer token (a file only you can read)",
+    )
+    parser.add_argument(
+        "--client-keys",
+        type=Path,
+        metavar="FILE",
+        help="one 'NAME KEY' per line: each TCP client's own bearer key, revocable "
+        "(a file only you can read; read again when it changes)",
     )
     parser.add_argument(
         "--allow-uid",
@@ -98,6 +110,7 @@ def options(args: argparse.Namespace) -> Options:
         socket=args.socket,
         tcp=args.tcp,
         secret_file=args.secret_file,
+        client_keys=args.client_keys,
         allow_uids=tuple(args.allow_uid),
         allow_gids=tuple(args.allow_gid),
         upstream=args.upstream,
@@ -112,6 +125,7 @@ def run(options: Options, io: IO, factory: Factory) -> int:
         socket_path=options.socket or factory.home() / "broker.sock",
         tcp_port=options.tcp,
         secret_file=options.secret_file,
+        client_keys=options.client_keys,
         allow_uids=list(options.allow_uids),
         allow_gids=list(options.allow_gids),
         say=io.say,

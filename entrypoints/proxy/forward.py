@@ -20,6 +20,7 @@ from yarl import URL
 from codex_login.adapters import broker_protocol as protocol
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import CodexLoginError
+from codex_login.domain.outcomes import outcome_of
 from codex_login.domain.tokens import AccessToken
 from codex_login.entrypoints.proxy import relay
 from codex_login.entrypoints.proxy.observer import NoObserver, ProxyObserver
@@ -118,13 +119,23 @@ class Proxy:
             upstream = await self._send(request, token, body)
             if upstream.status == 401:  # a token the model API refused: once more, fresh
                 upstream.close()
-                token = await self._service.refresh(stale=token.token)
+                token = await self._refreshed(token)
                 upstream = await self._send(request, token, body)
         except CodexLoginError as exc:
             return self._failure(exc)
         except _Failed as failed:
             return failed.answer
         return await self._stream(request, upstream, token.token)
+
+    async def _refreshed(self, refused: AccessToken) -> AccessToken:
+        """The token after a refresh forced by ``refused``, counted by its outcome."""
+        try:
+            token = await self._service.refresh(stale=refused.token)
+        except CodexLoginError as exc:
+            self._observer.refresh("failed", outcome_of(exc).error_code)
+            raise
+        self._observer.refresh("refreshed" if token.token != refused.token else "current")
+        return token
 
     async def _body(self, request: web.Request) -> bytes | web.StreamResponse | None:
         """The request body (None: there is none), or the answer refusing it: 413 beyond

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from codex_login.entrypoints.observer import RefreshOutcome
 
 
 class ProxyObserver(Protocol):
     """Called by the proxy as requests pass; must not block or raise."""
+
+    def refresh(self, outcome: RefreshOutcome, error: str = "") -> None:
+        """A refresh forced by an upstream 401: new tokens (``refreshed``), the token was
+        no longer current (``current``), or it ``failed`` with the broker's error code."""
 
     def forwarded(self, client: str, status: int, seconds: float) -> None:
         """A proxied request ended with ``status`` after ``seconds`` (the whole answer)."""
@@ -23,6 +30,9 @@ class ProxyObserver(Protocol):
 
 class NoObserver:
     """The default: nothing is counted."""
+
+    def refresh(self, outcome: RefreshOutcome, error: str = "") -> None:
+        pass
 
     def forwarded(self, client: str, status: int, seconds: float) -> None:
         pass

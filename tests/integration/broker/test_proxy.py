@@ -16,6 +16,7 @@ import pytest
 
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.broker import Limits
+from codex_login.testing import Failure
 from support.broker import ThreadBroker, UnixHTTPConnection, broker_in_thread, unix_request
 from support.fake_issuer import FakeIssuer
 from support.logins import stored
@@ -210,6 +211,9 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[object, ...]]] = []
 
+    def refresh(self, outcome: str, error: str = "") -> None:
+        self.calls.append(("refresh", (outcome, error)))
+
     def forwarded(self, client: str, status: int, seconds: float) -> None:
         self.calls.append(("forwarded", (client, status, seconds)))
 
@@ -247,3 +251,26 @@ def test_the_observer_hears_each_request_by_client_and_status(
     assert seconds > 0
     assert upstream.seen[0].target == "/status/429"
     assert recorder.calls[4][1][:2] == (client, 400)
+
+
+def test_the_observer_hears_the_refresh_a_401_forced(
+    tmp_path: Path, home: Path, issuer: FakeIssuer
+) -> None:
+    recorder = Recorder()
+    service = bootstrap(codex_home=home, issuer=issuer.url, environ={})
+    with (
+        running_upstream() as upstream,
+        broker_in_thread(
+            service, tmp_path / "broker.sock", upstream=upstream.url, proxy_observer=recorder
+        ) as broker,
+    ):
+        # Unavailable once, then new tokens, then a refresh refused as too soon after it.
+        issuer.refresh_failure = Failure(503, '{"error": "temporarily_unavailable"}', times=1)
+        statuses = []
+        for _ in range(3):
+            upstream.refuse(stored(home)["tokens"]["access_token"])
+            answer = unix_request(broker.socket, "POST", "/openai/v1/responses", body=b"{}")
+            statuses.append(answer.status)
+    refreshes = [args for name, args in recorder.calls if name == "refresh"]
+    assert refreshes == [("failed", "unavailable"), ("refreshed", ""), ("current", "")]
+    assert statuses == [503, 200, 401]

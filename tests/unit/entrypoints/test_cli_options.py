@@ -38,6 +38,13 @@ def test_serve_collects_repeated_uids_into_a_tuple() -> None:
     assert serve.options(args) == serve.Options(socket=Path("/s"), allow_uids=(1000, 1001))
 
 
+def test_serve_takes_a_client_keys_file_beside_the_secret_file() -> None:
+    args = parsed("serve", "--tcp", "8765", "--client-keys", "/k", "--secret-file", "/s")
+    assert serve.options(args) == serve.Options(
+        tcp=8765, client_keys=Path("/k"), secret_file=Path("/s")
+    )
+
+
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
