@@ -131,6 +131,8 @@ class AccountDocument:
     plan: str | None
     workspace_id: str | None
     issuer: str | None
+    kind: str  # in the Codex CLI's words: "ChatGPT", "API key", ...
+    api_key: str | None  # masked
 
     @classmethod
     def of(cls, account: Account) -> AccountDocument:
@@ -142,6 +144,8 @@ class AccountDocument:
             account.plan,
             account.workspace,
             account.issuer,
+            account.kind,
+            account.masked_api_key,
         )
 
 

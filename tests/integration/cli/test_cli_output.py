@@ -167,7 +167,9 @@ def test_the_json_documents_keep_their_keys_order_and_layout(tmp_path: Path) -> 
         '    "email": "user@example.com",\n'
         '    "plan": "pro",\n'
         '    "workspace_id": "acc-123",\n'
-        '    "issuer": null\n'
+        '    "issuer": null,\n'
+        '    "kind": "ChatGPT",\n'
+        '    "api_key": null\n'
         "  }\n"
         "]\n",
     ]
