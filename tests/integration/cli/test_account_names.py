@@ -107,6 +107,18 @@ def test_a_login_of_a_kind_codex_login_only_describes_is_named_in_codex_s_words(
     assert accounts(home).splitlines() == ["* bedrockapikey  an Amazon Bedrock key"]
 
 
+def test_status_json_names_each_kind_as_its_first_line_does(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    api_key_login(home, FIRST_KEY)
+    shown = run_in_process("status", "--json", home=home)
+    assert shown.stderr == "Logged in using an API key - sk-proj-***abcde\n"
+    assert json.loads(shown.stdout)["kind"] == "API key"
+    (home / "auth.json").write_text(json.dumps({"auth_mode": "bedrockApiKey"}))
+    shown = run_in_process("status", "--json", home=home)
+    assert shown.stderr.splitlines()[0] == "Logged in using an Amazon Bedrock key"
+    assert json.loads(shown.stdout)["kind"] == "an Amazon Bedrock key"
+
+
 def test_an_ephemeral_login_says_it_ends_with_the_process(tmp_path: Path) -> None:
     home = tmp_path / "codex"
     home.mkdir()
