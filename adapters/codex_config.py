@@ -14,6 +14,8 @@ and which keyring layout the Codex CLI uses for a CODEX_HOME: ``[features]
 secret_auth_storage = true`` selects the encrypted layout (a passphrase in the keyring,
 the record in ``secrets/codex_auth.age``), otherwise the record sits in the keyring
 itself (the direct layout); Codex defaults to the encrypted layout on Windows only.
+``cli_auth_credentials_store`` names the store Codex keeps its login in (``file``,
+``keyring``, ``auto``, ``ephemeral``).
 
 A missing file restricts nothing and is not parsed at all (``status`` and ``token``
 stay cheap); every other key is ignored. A file that cannot be used is a one-line
@@ -75,6 +77,22 @@ def managed_layer(path: Path) -> LoginPolicy:
         ids = _strings(path, "allowed_chatgpt_workspaces", listed, "a list of workspace ids")
         workspaces = workspace_ids(ids)  # here an empty list means: no workspace at all
     return LoginPolicy(methods, workspaces)
+
+
+STORE_KEY = "cli_auth_credentials_store"
+CODEX_STORES = ("file", "keyring", "auto", "ephemeral")  # the Codex CLI 0.171's, in its order
+
+
+def credentials_store(path: Path) -> str | None:
+    """``cli_auth_credentials_store`` of the ``config.toml`` at ``path``: one of
+    ``CODEX_STORES``, or None when the file or the key is missing."""
+    value = (read_toml(path) or {}).get(STORE_KEY)
+    if value is None:
+        return None
+    if value not in CODEX_STORES:  # as the Codex CLI, which refuses to start
+        expected = ", ".join(f'"{name}"' for name in CODEX_STORES)
+        raise _wrong(path, STORE_KEY, f"one of {expected}", value)
+    return str(value)
 
 
 def default_secret_auth_storage() -> bool:

@@ -119,11 +119,21 @@ def _active(store: CredentialStore) -> CredentialRecord | None:
     return loaded.record if loaded else None
 
 
+@attrs.frozen
+class Committed:
+    """What a login's commit did besides storing it: the older logins of the same
+    account it replaced (the caller may revoke them), and the slot name the previous,
+    other account was parked under (the person should hear it), if any."""
+
+    replaced: list[CredentialRecord] = attrs.field(repr=False)
+    parked: str | None = None
+
+
 def commit_login(
     store: CredentialStore,
     book: AccountBook | None,
     make: Callable[[CredentialRecord | None], CredentialRecord],
-) -> list[CredentialRecord]:
+) -> Committed:
     """Store a new active login made by ``make(previous)``, under the lock.
 
     Another account that was active goes to its slot; older logins of the same
@@ -133,14 +143,14 @@ def commit_login(
     with store.exclusive():
         previous = record_or_none(store)
         record = make(previous)
-        replaced = []
+        replaced, parked = [], None
         if previous is not None:
             if book is not None and identity_of(previous) != identity_of(record):
-                book.park(previous)
+                parked = book.park(previous)
             else:
                 replaced.append(previous)
         held = book.take_back(record) if book is not None else None
         if held is not None:
             replaced.append(held)
         store.save(record)
-    return replaced
+    return Committed(replaced, parked)

@@ -33,9 +33,9 @@ def login_with_api_key(
     raw_key: str,
     book: AccountBook | None = None,
     login_policy: LoginPolicy | None = None,
-) -> None:
+) -> str | None:
     """Store the key as an ``apikey`` login; another account that was active goes to its
-    slot when there is a ``book``, else it is replaced.
+    slot when there is a ``book`` (its name is returned), else it is replaced.
 
     Unknown top-level fields another tool wrote are kept; a malformed previous
     file is simply replaced, since the user asked for a new login. As in the
@@ -48,4 +48,4 @@ def login_with_api_key(
         kept = dict(previous.extra) if previous else {}
         return CredentialRecord(auth_mode=AuthMode.API_KEY, openai_api_key=key, extra=kept)
 
-    commit_login(store, book, record)
+    return commit_login(store, book, record).parked

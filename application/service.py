@@ -140,13 +140,14 @@ class AuthService:
             raise choice.refusal
         return choice.auth
 
-    def login_with_api_key(self, api_key: str) -> None:
-        """Store an OpenAI API key as the login (trimmed; refused when empty or spaced)."""
+    def login_with_api_key(self, api_key: str) -> str | None:
+        """Store an OpenAI API key as the login (trimmed; refused when empty or spaced).
+        Returns the account name the previous login of another account is kept as."""
         from codex_login.application.api_key_login import login_with_api_key  # noqa: PLC0415
 
         self.check_writable()
 
-        login_with_api_key(
+        return login_with_api_key(
             store=self.store,
             raw_key=api_key,
             book=self.book,

@@ -29,6 +29,7 @@ class LoginOutcome:
 
     id_token: IdToken
     api_key_stored: bool
+    parked: str | None = None  # the account the previous login is now kept as
 
 
 @attrs.frozen(kw_only=True)
@@ -54,10 +55,10 @@ class SignIn:
         tokens = attrs.evolve(tokens_from_grant(grant), provenance=self.issuer.provenance)
         self.login_policy.check_new_login(tokens.id_token.account_id)
         api_key = await self._api_key_for(tokens) if exchange_api_key else None
-        superseded = await off_loop(self._commit, tokens, api_key)
+        superseded, parked = await off_loop(self._commit, tokens, api_key)
         for refresh_token in superseded:  # the replaced tokens stay here: no value carries one
             await self._revoke(refresh_token)
-        return LoginOutcome(tokens.id_token, api_key_stored=api_key is not None)
+        return LoginOutcome(tokens.id_token, api_key_stored=api_key is not None, parked=parked)
 
     async def _api_key_for(self, tokens: TokenData) -> str | None:
         """The API-key exchange is a bonus: its failure does not fail the login."""
@@ -67,15 +68,19 @@ class SignIn:
             log.info("no API key from the issuer: %s", exc)
             return None
 
-    def _commit(self, tokens: TokenData, api_key: str | None) -> list[str]:
+    def _commit(self, tokens: TokenData, api_key: str | None) -> tuple[list[str], str | None]:
         """Commit the login (another active account goes to its slot); return the
-        replaced refresh tokens of this account that may be revoked here."""
-        replaced = commit_login(
+        replaced refresh tokens of this account that may be revoked here, and the name
+        of the slot the other account went to."""
+        committed = commit_login(
             self.store,
             self.book,
             lambda previous: login_record(tokens, api_key, self.clock.now(), previous),
         )
-        return [old for record in replaced if (old := self._revocable(record, tokens))]
+        revocable = [
+            old for record in committed.replaced if (old := self._revocable(record, tokens))
+        ]
+        return revocable, committed.parked
 
     def _revocable(self, record: CredentialRecord, tokens: TokenData) -> str | None:
         old = record.tokens

@@ -15,8 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 
 from codex_login.domain.errors import AccountNotFound, AmbiguousAccount, ConfigurationError
-from codex_login.domain.foreign import describe_foreign
+from codex_login.domain.foreign import ForeignLogin, describe_foreign
 from codex_login.domain.issuer import provenance_of
+from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode, mode_name
 from codex_login.domain.plans import plan_name
 from codex_login.domain.record import CredentialRecord
@@ -37,7 +38,7 @@ class Identity:
 
 @attrs.frozen
 class Account:
-    """One login, described without secrets."""
+    """One login, described without secrets (an API key only masked)."""
 
     name: str
     identity: Identity = attrs.field(repr=False)
@@ -47,6 +48,17 @@ class Account:
     workspace: str | None = None
     issuer: str | None = None
     active: bool = False
+    masked_api_key: str | None = None  # an API-key login's key, as `status` shows it
+
+    @property
+    def kind(self) -> str:
+        """The kind of login in the Codex CLI's words: ``ChatGPT``, ``API key``,
+        ``personal access token``…"""
+        if self.mode == AuthMode.API_KEY.value:
+            return "API key"
+        if self.mode == AuthMode.CHATGPT.value:
+            return "ChatGPT"
+        return ForeignLogin(self.mode).title
 
 
 def identity_of(record: CredentialRecord) -> Identity:
@@ -77,7 +89,8 @@ def describe(name: str, record: CredentialRecord, *, active: bool = False) -> Ac
             active=active,
         )  # fmt: skip
     if identity.kind == "apikey":
-        return Account(name, identity, AuthMode.API_KEY.value, active=active)
+        key = mask_api_key(record.openai_api_key or "")
+        return Account(name, identity, AuthMode.API_KEY.value, active=active, masked_api_key=key)
     claims = record.tokens.id_token if record.tokens else None
     return Account(
         name,

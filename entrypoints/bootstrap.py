@@ -17,6 +17,7 @@ import attrs
 
 from codex_login.adapters.clock import SystemClock
 from codex_login.adapters.codex_config import (
+    credentials_store,
     load_login_policy,
     openai_base_url,
     secret_auth_storage,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 STORES = ("file", "memory", "keyring", "auto", "redis")
 DEFAULT_LOCK_TIMEOUT = 90.0
+EPHEMERAL_NOTICE = "The login is kept in memory only: it ends with this process"
 
 Environ = Mapping[str, str] | Settings
 
@@ -48,6 +50,18 @@ Environ = Mapping[str, str] | Settings
 def settings_of(environ: Environ | None) -> Settings:
     """``environ`` as Settings: read from a mapping (default ``os.environ``) once."""
     return environ if isinstance(environ, Settings) else Settings.from_environ(environ)
+
+
+def store_kind(settings: Settings, config: Path) -> str:
+    """The store, by one rule: ``CODEX_LOGIN_STORE``; else the Codex CLI's
+    ``cli_auth_credentials_store`` in ``config`` (its config.toml), read only when the
+    file exists, ``ephemeral`` being the memory store; else ``file``."""
+    if settings.store:
+        return settings.store
+    named = credentials_store(config)
+    if named == "ephemeral":  # the Codex CLI's: in this process's memory only
+        return "memory"
+    return named or "file"
 
 
 def make_store(
@@ -59,7 +73,8 @@ def make_store(
     environ: Environ | None = None,
     layout_home: Path | None = None,
 ) -> tuple[CredentialStore, str | None]:
-    """The store named by CODEX_LOGIN_STORE, and a notice when ``auto`` had to choose.
+    """The store of kind ``kind`` (see ``store_kind``), and a notice for a person about to
+    log in: which store ``auto`` chose, or that a ``memory`` login ends with the process.
 
     ``notify`` receives what a person waiting should hear (a held lock, a removed link).
     ``environ`` (default ``os.environ``) holds the settings of the ``redis`` store.
@@ -82,7 +97,7 @@ def make_store(
     if kind == "memory":
         from codex_login.adapters.memory_store import MemoryCredentialStore  # noqa: PLC0415
 
-        return MemoryCredentialStore(), None
+        return MemoryCredentialStore(), EPHEMERAL_NOTICE
     if kind in ("keyring", "auto"):
         config = settings.with_home(layout_home or codex_home).config_file
         return keyring_store_for(kind, file_store(), notify=notify, config=config)
@@ -347,8 +362,11 @@ def bootstrap(
     The model API (``service.model_api_of(token)``) follows ``openai_base_url`` in that
     config.toml and ``OPENAI_ORGANIZATION`` / ``OPENAI_PROJECT``; never ``OPENAI_BASE_URL``
     (nor does the Codex CLI 0.171).
-    ``store_notice`` hears which store ``CODEX_LOGIN_STORE=auto`` chose, for a person about
-    to log in (the command line says it; the service does not keep it).
+    The store is ``CODEX_LOGIN_STORE``, else ``cli_auth_credentials_store`` in that
+    config.toml (as the Codex CLI), else auth.json (``store_kind``).
+    ``store_notice`` hears which store ``auto`` chose, or that the login ends with the
+    process (``memory``, Codex's ``ephemeral``), for a person about to log in (the command
+    line says it; the service does not keep it).
     """
     env = settings_of(environ)
     located = env.with_home(codex_home)  # where the credentials and policy files are
@@ -356,7 +374,7 @@ def bootstrap(
     if login_policy is None:
         login_policy = load_login_policy(located.config_file, located.requirements_file)
     if store is None:
-        kind = env.store or "file"
+        kind = store_kind(env, located.config_file)
         timeout = lock_timeout_from(env)
         store, notice = make_store(kind, home, lock_timeout=timeout, notify=notify, environ=env)
         if notice is not None and store_notice is not None:

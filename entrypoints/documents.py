@@ -18,7 +18,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from codex_login.domain.modes import mode_name
+from codex_login.domain.modes import AuthMode, mode_name
 from codex_login.domain.timestamps import format_timestamp
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ class BrokeredStatusDocument:
     broker: str
     account_id: str | None
     access_token_expires_at: datetime | None
+    kind: str  # in the Codex CLI's words, as status's first line says it
 
     @classmethod
     def of(cls, token: AccessToken, broker: str) -> BrokeredStatusDocument:
@@ -53,6 +54,7 @@ class BrokeredStatusDocument:
             broker=broker,
             account_id=token.account_id,
             access_token_expires_at=token.expires_at,
+            kind=_kind(token.mode),
         )
 
 
@@ -75,6 +77,7 @@ class StatusDocument:
     api_key: str | None  # masked
     overridden_by: str | None
     warnings: list[str]
+    kind: str  # in the Codex CLI's words: "ChatGPT", "API key", "personal access token"...
 
     @classmethod
     def of(cls, status: Status) -> StatusDocument:
@@ -93,7 +96,13 @@ class StatusDocument:
             api_key=status.masked_api_key,
             overridden_by=status.overridden_by,
             warnings=list(status.warnings),
+            kind=status.foreign or _kind(status.mode),
         )
+
+
+def _kind(mode: object) -> str:
+    """A login codex-login uses, in the Codex CLI's words (`Logged in using ChatGPT`)."""
+    return "API key" if mode is AuthMode.API_KEY else "ChatGPT"
 
 
 @attrs.frozen
@@ -131,6 +140,8 @@ class AccountDocument:
     plan: str | None
     workspace_id: str | None
     issuer: str | None
+    kind: str  # in the Codex CLI's words: "ChatGPT", "API key", ...
+    api_key: str | None  # masked
 
     @classmethod
     def of(cls, account: Account) -> AccountDocument:
@@ -142,6 +153,8 @@ class AccountDocument:
             account.plan,
             account.workspace,
             account.issuer,
+            account.kind,
+            account.masked_api_key,
         )
 
 

@@ -79,7 +79,10 @@ class Settings:
         "CODEX_HOME", "credential directory (default ~/.codex)", STORE
     )
     store: str | None = _setting(
-        "CODEX_LOGIN_STORE", "file (default), keyring, auto, redis or memory", STORE
+        "CODEX_LOGIN_STORE",
+        "file, keyring, auto, redis or memory (default:\n"
+        "config.toml's cli_auth_credentials_store, or file)",
+        STORE,
     )
     redis_url: str | None = _secret(  # may carry a password
         "CODEX_LOGIN_REDIS_URL", "the redis store's server", STORE
@@ -190,7 +193,7 @@ class Settings:
     @property
     def config_file(self) -> Path:
         """The Codex CLI's ``config.toml`` in the credential directory: the user's login
-        policy and the keyring layout."""
+        policy, the store (when no CODEX_LOGIN_STORE) and the keyring layout."""
         return self.home / CONFIG_FILE
 
     @property
@@ -236,7 +239,9 @@ FILES = (
     Variable(
         CONFIG_FILE,
         "the user's login policy (forced_login_method,\n"
-        "forced_chatgpt_workspace_id) and keyring layout",
+        "forced_chatgpt_workspace_id), the store when no\n"
+        "CODEX_LOGIN_STORE (cli_auth_credentials_store:\n"
+        "file, keyring, auto or ephemeral), keyring layout",
         POLICY,
         label=f"$CODEX_HOME/{CONFIG_FILE}",
     ),

@@ -25,8 +25,10 @@ ABOUT = """\
 List the stored logins: the active one (in auth.json, what the Codex CLI uses) and
 the others kept beside it. A new login of another account keeps the previous one
 here instead of discarding it; `codex-login switch NAME` brings it back. Each line
-shows the name to use with `switch` and `--account`, the email, plan, workspace
-id and issuer; `*` marks the active one."""
+shows the name to use with `switch` and `--account`, the kind of login in the
+Codex CLI's words, and what tells it apart: the email, plan, workspace id and
+issuer of a ChatGPT login, the masked key of an API key; `*` marks the active
+one."""
 EPILOG = epilog(
     """\
   codex-login accounts
@@ -76,13 +78,13 @@ def run(options: Options, io: IO, factory: Factory) -> int:
 
 
 def account_line(account: Account) -> str:
-    """``* alice  alice@example.com  ChatGPT Pro  ws-123  https://auth.openai.com``"""
+    """``* alice  alice@example.com  ChatGPT Pro  ws-123  https://auth.openai.com``, or
+    ``  api-key  API key sk-proj-***a1b2c``: enough to tell two logins apart."""
+    what = account.kind
     if account.mode == AuthMode.API_KEY.value:
-        what = "API key"
-    elif account.mode == AuthMode.CHATGPT.value:
-        what = f"ChatGPT {plan_title(account.plan)}" if account.plan else "ChatGPT"
-    else:
-        what = account.mode
+        what = f"{what} {account.masked_api_key}"
+    elif account.mode == AuthMode.CHATGPT.value and account.plan:
+        what = f"{what} {plan_title(account.plan)}"
     fields = [account.name, account.email, what, account.workspace]
     if account.issuer not in (None, DEFAULT_ISSUER):
         fields.append(account.issuer)

@@ -155,9 +155,9 @@ def run(options: Options, io: IO, factory: Factory) -> int:
     if factory.store_notice:  # which store `auto` chose
         io.say(factory.store_notice)
     service.check_writable()  # before a key is typed or anyone signs in
-    outcome = None
+    outcome, parked = None, None
     if options.with_api_key:
-        service.login_with_api_key(signin.read_key(io))
+        parked = service.login_with_api_key(signin.read_key(io))
     else:
         before = service.store.fingerprint()
         try:
@@ -171,6 +171,12 @@ def run(options: Options, io: IO, factory: Factory) -> int:
     io.say("Successfully logged in")
     if outcome is not None:
         _say_who(io, outcome)
+        parked = outcome.parked
+    if parked is not None:
+        io.say(
+            f"The previous login is kept as account {parked}; "
+            f"`codex-login switch {parked}` goes back"
+        )
     if options.verbose:
         say_field(io, "credentials", service.store.location)
         if outcome is not None:

@@ -118,6 +118,45 @@ def test_we_read_the_codex_cli_api_key_login(
     )
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_codex_s_config_toml_alone_leads_us_to_its_keyring_login(
+    codex: Path, tmp_path: Path, secret_service: SecretService, layout: str
+) -> None:
+    """No CODEX_LOGIN_STORE: Codex's own cli_auth_credentials_store names the store."""
+    home = keyring_home(tmp_path, "codex", layout)
+    login = run_codex(codex, ["login", "--with-api-key"], home, stdin=KEY, env=secret_service.env)
+    assert login.returncode == 0, login.stderr
+    assert not (home / "auth.json").exists()
+    env = our_env(home, secret_service)
+    del env["CODEX_LOGIN_STORE"]
+    status = run_cli("status", "--json", env=env)
+    assert (status.returncode, status.stderr.splitlines()[0]) == (
+        0,
+        "Logged in using an API key - sk-test-***56789",
+    )
+    assert "OS keyring" in json.loads(status.stdout)["source"]
+    assert run_cli("token", env=env).stdout == f"{KEY}\n"
+
+
+def test_an_ephemeral_login_ends_with_the_process_in_both_tools(
+    codex: Path, tmp_path: Path
+) -> None:
+    theirs = keyring_home(tmp_path, "theirs", "direct", store="ephemeral")
+    ours = keyring_home(tmp_path, "ours", "direct", store="ephemeral")
+    assert run_codex(codex, ["login", "--with-api-key"], theirs, stdin=KEY).returncode == 0
+    env = our_env(ours, None)
+    del env["CODEX_LOGIN_STORE"]
+    login = run_cli("login", "--with-api-key", env=env, stdin=KEY)
+    assert login.returncode == 0, login.stderr
+    assert "kept in memory only: it ends with this process" in login.stderr
+    assert not (ours / "auth.json").exists()
+    assert not (theirs / "auth.json").exists()
+    status = run_codex(codex, ["login", "status"], theirs)
+    assert (status.returncode, clean_stderr(status.stderr)) == (1, "Not logged in")
+    ours_status = run_cli("status", env=env)
+    assert (ours_status.returncode, ours_status.stderr) == (1, "Not logged in\n")
+
+
 def test_a_codex_cli_keyring_login_reaches_a_running_program_within_the_cache_bound(
     codex: Path, tmp_path: Path, secret_service: SecretService
 ) -> None:

@@ -62,6 +62,7 @@ def test_status_reports_the_brokers_login(
     assert document["broker"] == str(broker.socket)
     assert document["account_id"] == "acc-123"
     assert document["access_token_expires_at"]
+    assert document["kind"] == "ChatGPT"
 
 
 def test_accounts_says_they_are_managed_on_the_brokers_host(

@@ -146,7 +146,8 @@ def test_the_json_documents_keep_their_keys_order_and_layout(tmp_path: Path) -> 
         '  "refresh_due": false,\n'
         '  "api_key": null,\n'
         '  "overridden_by": null,\n'
-        '  "warnings": []\n'
+        '  "warnings": [],\n'
+        '  "kind": "ChatGPT"\n'
         "}\n",
         "{\n"
         f'  "token": "{token}",\n'
@@ -167,7 +168,9 @@ def test_the_json_documents_keep_their_keys_order_and_layout(tmp_path: Path) -> 
         '    "email": "user@example.com",\n'
         '    "plan": "pro",\n'
         '    "workspace_id": "acc-123",\n'
-        '    "issuer": null\n'
+        '    "issuer": null,\n'
+        '    "kind": "ChatGPT",\n'
+        '    "api_key": null\n'
         "  }\n"
         "]\n",
     ]

@@ -1,0 +1,133 @@
+"""Telling logins apart, as a new user meets them: `login` says when it keeps the previous
+login as an account, and `accounts` shows on each line what tells one login from another
+(the masked key, the email and workspace), naming each kind in the Codex CLI's words."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from support.cli import browser_login_in_process, clean_env, run_in_process
+from support.fake_issuer import FakeIssuer
+from support.logins import issuer_env
+
+FIRST_KEY = "sk-proj-first-0123456789abcde"
+SECOND_KEY = "sk-proj-second-9876543210vwxyz"
+ALICE = {"email": "alice@example.com", "account_id": "ws-alice"}
+
+
+def api_key_login(home: Path, key: str, env: dict[str, str] | None = None) -> str:
+    result = run_in_process(
+        "login", "--with-api-key", home=home, stdin=key, env=env or clean_env(home)
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+def accounts(home: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    result = run_in_process("accounts", *args, home=home, env=env or clean_env(home))
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_second_api_key_says_it_keeps_the_first_as_an_account(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    assert api_key_login(home, FIRST_KEY) == "Successfully logged in\n"
+    said = api_key_login(home, SECOND_KEY)
+    assert said.splitlines() == [
+        "Successfully logged in",
+        "The previous login is kept as account api-key; `codex-login switch api-key` goes back",
+    ]
+
+
+def test_accounts_tells_two_api_keys_apart_by_their_masked_keys(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    api_key_login(home, FIRST_KEY)
+    api_key_login(home, SECOND_KEY)
+    listed = accounts(home)
+    assert listed.splitlines() == [
+        "  api-key  API key sk-proj-***abcde",
+        "* api-key-2  API key sk-proj-***vwxyz",
+    ]
+    assert FIRST_KEY not in listed
+    assert SECOND_KEY not in listed
+
+
+def test_accounts_json_carries_the_masked_key_and_the_kind_never_the_key(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    api_key_login(home, FIRST_KEY)
+    api_key_login(home, SECOND_KEY)
+    printed = accounts(home, "--json")
+    assert FIRST_KEY not in printed
+    assert SECOND_KEY not in printed
+    assert [(a["name"], a["kind"], a["api_key"], a["active"]) for a in json.loads(printed)] == [
+        ("api-key", "API key", "sk-proj-***abcde", False),
+        ("api-key-2", "API key", "sk-proj-***vwxyz", True),
+    ]
+
+
+def test_logging_in_again_with_the_same_key_parks_nothing_and_says_nothing(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "codex"
+    api_key_login(home, FIRST_KEY)
+    assert api_key_login(home, FIRST_KEY) == "Successfully logged in\n"
+    assert accounts(home).splitlines() == ["* api-key  API key sk-proj-***abcde"]
+
+
+def test_a_chatgpt_login_says_it_keeps_the_api_key_and_lists_who_it_is(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    home = tmp_path / "codex"
+    env = issuer_env(home, issuer)
+    api_key_login(home, FIRST_KEY, env)
+    issuer.claims = dict(ALICE)
+    result = browser_login_in_process(env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "The previous login is kept as account api-key; `codex-login switch api-key` goes back"
+    )
+    assert accounts(home, env=env).splitlines() == [
+        "* alice  alice@example.com  ChatGPT Pro  ws-alice  " + issuer.url,
+        "  api-key  API key sk-proj-***abcde",
+    ]
+    document = json.loads(accounts(home, "--json", env=env))
+    assert [(a["name"], a["kind"], a["email"], a["workspace_id"]) for a in document] == [
+        ("alice", "ChatGPT", "alice@example.com", "ws-alice"),
+        ("api-key", "API key", None, None),
+    ]
+
+
+def test_a_login_of_a_kind_codex_login_only_describes_is_named_in_codex_s_words(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "codex"
+    home.mkdir()
+    (home / "auth.json").write_text(json.dumps({"auth_mode": "bedrockApiKey"}))
+    assert accounts(home).splitlines() == ["* bedrockapikey  an Amazon Bedrock key"]
+
+
+def test_status_json_names_each_kind_as_its_first_line_does(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    api_key_login(home, FIRST_KEY)
+    shown = run_in_process("status", "--json", home=home)
+    assert shown.stderr == "Logged in using an API key - sk-proj-***abcde\n"
+    assert json.loads(shown.stdout)["kind"] == "API key"
+    (home / "auth.json").write_text(json.dumps({"auth_mode": "bedrockApiKey"}))
+    shown = run_in_process("status", "--json", home=home)
+    assert shown.stderr.splitlines()[0] == "Logged in using an Amazon Bedrock key"
+    assert json.loads(shown.stdout)["kind"] == "an Amazon Bedrock key"
+
+
+def test_an_ephemeral_login_says_it_ends_with_the_process(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    home.mkdir()
+    (home / "config.toml").write_text('cli_auth_credentials_store = "ephemeral"\n')
+    said = api_key_login(home, FIRST_KEY)
+    assert said.splitlines() == [
+        "The login is kept in memory only: it ends with this process",
+        "Successfully logged in",
+    ]
+    assert not (home / "auth.json").exists()
+    status = run_in_process("status", home=home)
+    assert (status.returncode, status.stderr) == (1, "Not logged in\n")
