@@ -32,6 +32,7 @@ from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.model_api import ModelApiSettings
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.refresh_policy import RefreshPolicy
+from codex_login.domain.workload_identity import WorkloadIdentity, select_workload_identity
 from codex_login.entrypoints.settings import Settings
 
 if TYPE_CHECKING:
@@ -270,6 +271,17 @@ def lock_timeout_from(environ: Environ) -> float:
     return seconds
 
 
+def workload_identity_from(environ: Environ) -> WorkloadIdentity | None:
+    """The workload identity the environment selects (None: none; a partial one raises)."""
+    env = settings_of(environ)
+    return select_workload_identity(
+        rule_id=env.federation_rule_id,
+        token_file=env.identity_token_file,
+        source=env.identity_token_source,
+        context=env.workload_identity_context,
+    )
+
+
 def http_endpoint(environ: Environ) -> TokenEndpoint:
     """The real token endpoint; aiohttp and authlib load on its first request."""
     return LazyHttpTokenEndpoint(ca_file=settings_of(environ).ca_file)
@@ -364,6 +376,7 @@ def bootstrap(
         if shelf is None:
             shelf = make_shelf(kind, home, lock_timeout=timeout, notify=notify, environ=env)
     options = AuthOptions(
+        workload_identity=workload_identity_from(env),
         issuer=issuer_from(env, issuer=issuer, client_id=client_id),
         env_api_key=env.openai_api_key,
         # As the Codex CLI's exec: a whitespace-only value is no key.

@@ -15,6 +15,7 @@ from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.printable import printable
+from codex_login.domain.workload_identity import SOURCE as WORKLOAD_IDENTITY
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_FAILURE, EXIT_OK
 from codex_login.entrypoints.cli.formatting import account_option, epilog
@@ -158,6 +159,8 @@ def _logged_in_line(status: Status) -> str:
     """The Codex CLI's first line, word for word: scripts match on it."""
     if status.foreign:
         return f"Logged in using {status.foreign}"
+    if status.source.startswith(WORKLOAD_IDENTITY):
+        return f"Logged in using {WORKLOAD_IDENTITY}"
     if status.masked_api_key is not None and status.mode is AuthMode.API_KEY:
         return f"Logged in using an API key - {status.masked_api_key}"
     return "Logged in using ChatGPT"
