@@ -18,7 +18,7 @@ from codex_login.domain.errors import (
     WorkloadIdentityChanged,
 )
 from codex_login.testing import SettableClock
-from codex_login.testing.issuer.values import JWT_BEARER_GRANT, WorkloadRule
+from codex_login.testing.issuer.values import JWT_BEARER_GRANT, Failure, WorkloadRule
 from codex_login.testing.tokens import make_jwt
 from support.cli import clean_env, run_cli, run_in_process
 from support.fake_issuer import FakeIssuer
@@ -268,3 +268,31 @@ def test_status_of_a_partial_configuration_is_an_error(issuer: FakeIssuer, tmp_p
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
     assert "workload identity requires OPENAI_IDENTITY_TOKEN_FILE" in line
+
+
+def test_a_refused_token_is_exchanged_again_once_for_a_burst(
+    issuer: FakeIssuer, rule: WorkloadRule, token_file: Path, tmp_path: Path
+) -> None:
+    clock = SettableClock()
+    issuer.clock = clock
+    with auth_for(issuer, tmp_path, token_file, clock) as auth:
+        first = auth.get_token()
+        clock.advance(timedelta(seconds=10))  # older than the forced-refresh window
+        second = auth.refresh(stale=first).token
+        again = [auth.refresh(stale=first).token for _ in range(3)]  # the burst's others
+        young = auth.refresh().token  # just exchanged: answered as it is
+    assert second != first
+    assert again == [second] * 3
+    assert young == second
+    assert len(issuer.posts(JWT_BEARER_GRANT)) == 2
+
+
+def test_an_issuer_outage_is_a_try_again_line(
+    issuer: FakeIssuer, rule: WorkloadRule, token_file: Path, tmp_path: Path
+) -> None:
+    issuer.failures["workload_identity"] = Failure(503)
+    result = run_in_process("token", env=wi_env(issuer, tmp_path / "home", token_file))
+    (line,) = result.stderr.splitlines()
+    assert result.returncode == 1
+    assert "workload identity exchange failed" in line
+    assert "503" in line
