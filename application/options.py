@@ -41,8 +41,8 @@ class AuthOptions:
     refresh_timeout: float = 60.0
     # Where model requests go and what they carry besides the token (config.toml, env).
     model_api: ModelApiSettings = attrs.Factory(ModelApiSettings)
-    # OPENAI_FEDERATION_RULE_ID + OPENAI_IDENTITY_TOKEN_FILE: used instead of any stored
-    # login (CODEX_API_KEY still wins, as in the Codex CLI).
+    # OPENAI_FEDERATION_RULE_ID + OPENAI_IDENTITY_TOKEN_FILE: used instead of any other
+    # credential, CODEX_API_KEY included (the Codex CLI 0.171, measured).
     workload_identity: WorkloadIdentity | None = None
 
     def without_environment_keys(self) -> AuthOptions:
@@ -52,7 +52,7 @@ class AuthOptions:
     @property
     def uses_workload_identity(self) -> bool:
         """Whether tokens come from a workload-identity exchange, not from the store."""
-        return self.workload_identity is not None and not self.override_api_key
+        return self.workload_identity is not None
 
     def choose(self, record: CredentialRecord | None, *, location: str) -> Choice:
         """The credential to hand out (``choose_credential``) given the stored ``record``."""

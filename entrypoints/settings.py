@@ -118,7 +118,7 @@ class Settings:
         "OPENAI_FEDERATION_RULE_ID",
         "workload identity (CI): the federation rule; with\n"
         "OPENAI_IDENTITY_TOKEN_FILE, used instead of any\n"
-        "stored login (CODEX_API_KEY still wins)",
+        "other login or key (CODEX_API_KEY included)",
         WORKLOAD_IDENTITY,
     )
     identity_token_file: str | None = _setting(

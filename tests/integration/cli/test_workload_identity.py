@@ -215,13 +215,16 @@ def test_an_identity_token_the_rule_does_not_accept_is_refused(
     assert identity_token() not in result.stderr
 
 
-def test_codex_api_key_wins_over_workload_identity(
-    issuer: FakeIssuer, rule: WorkloadRule, token_file: Path, tmp_path: Path
+@pytest.mark.parametrize("variable", ["CODEX_API_KEY", "OPENAI_API_KEY"])
+def test_workload_identity_wins_over_the_api_key_variables(
+    issuer: FakeIssuer, rule: WorkloadRule, token_file: Path, tmp_path: Path, variable: str
 ) -> None:
-    env = wi_env(issuer, tmp_path, token_file, CODEX_API_KEY="sk-test-override-0123456789")
-    result = run_in_process("token", env=env)
-    assert result.stdout == "sk-test-override-0123456789\n"
-    assert issuer.posts(JWT_BEARER_GRANT) == []
+    """As the Codex CLI 0.171 (measured: with both set, it reads the identity token)."""
+    key = "sk-test-override-0123456789"
+    result = run_in_process("token", env=wi_env(issuer, tmp_path, token_file, **{variable: key}))
+    assert result.returncode == 0, result.stderr
+    assert key not in result.stdout
+    assert len(issuer.posts(JWT_BEARER_GRANT)) == 1
 
 
 def test_the_login_policy_applies_as_to_a_chatgpt_login(
