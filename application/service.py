@@ -345,6 +345,10 @@ class AuthService:
 
     async def logout(self, *, revoke: bool = True) -> LogoutResult:
         """Revoke at the issuer (best effort, unless ``revoke=False``) and forget."""
+        if self.options.uses_workload_identity:  # the Codex CLI's refusal, word for word
+            raise ConfigurationError(
+                "workload identity auth is managed by the host and cannot be logged out"
+            )
         from codex_login.application.logout import logout  # noqa: PLC0415
 
         return await logout(

@@ -299,3 +299,27 @@ def test_an_issuer_outage_is_a_try_again_line(
     assert result.returncode == 1
     assert "workload identity exchange failed" in line
     assert "503" in line
+
+
+def test_status_json_describes_it(
+    issuer: FakeIssuer, rule: WorkloadRule, token_file: Path, tmp_path: Path
+) -> None:
+    result = run_in_process("status", "--json", env=wi_env(issuer, tmp_path / "home", token_file))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["account_id"] == rule.account_id
+    assert document["source"].startswith("workload identity")
+
+
+def test_logout_is_refused_as_the_codex_cli_refuses_it(
+    issuer: FakeIssuer, token_file: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    from codex_login.stores import FileCredentialStore  # noqa: PLC0415
+
+    FileCredentialStore(home).save(issuer.login_record())
+    result = run_in_process("logout", env=wi_env(issuer, home, token_file))
+    assert result.returncode == 1
+    assert "cannot be logged out" in result.stderr
+    assert (home / "auth.json").exists()  # the stored login is not touched
