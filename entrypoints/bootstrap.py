@@ -32,13 +32,13 @@ from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.model_api import ModelApiSettings
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.refresh_policy import RefreshPolicy
-from codex_login.domain.workload_identity import WorkloadIdentity, select_workload_identity
 from codex_login.entrypoints.settings import Settings
 
 if TYPE_CHECKING:
     from codex_login.adapters.broker_client import BrokerClient
     from codex_login.application.browser_login import CallbackListener
     from codex_login.domain.ports import AccountShelf, Clock, CredentialStore, TokenEndpoint
+    from codex_login.domain.workload_identity import WorkloadIdentity
 
 STORES = ("file", "memory", "keyring", "auto", "redis")
 DEFAULT_LOCK_TIMEOUT = 90.0
@@ -274,6 +274,10 @@ def lock_timeout_from(environ: Environ) -> float:
 def workload_identity_from(environ: Environ) -> WorkloadIdentity | None:
     """The workload identity the environment selects (None: none; a partial one raises)."""
     env = settings_of(environ)
+    if not (env.federation_rule_id or env.identity_token_file or env.identity_token_source):
+        return None  # the usual case: the module stays off the hot path
+    from codex_login.domain.workload_identity import select_workload_identity  # noqa: PLC0415
+
     return select_workload_identity(
         rule_id=env.federation_rule_id,
         token_file=env.identity_token_file,

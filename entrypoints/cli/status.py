@@ -15,7 +15,6 @@ from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.printable import printable
-from codex_login.domain.workload_identity import SOURCE as WORKLOAD_IDENTITY
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_FAILURE, EXIT_OK
 from codex_login.entrypoints.cli.formatting import account_option, epilog
@@ -33,6 +32,9 @@ if TYPE_CHECKING:
     from codex_login.application.status import Status
     from codex_login.entrypoints.cli.io import IO
     from codex_login.entrypoints.cli.wiring import Factory
+
+# domain.workload_identity.SOURCE, spelled here: that module is off status's hot path.
+WORKLOAD_IDENTITY = "workload identity"
 
 ABOUT = """\
 Show how you are logged in, without touching the network. The first line is the
