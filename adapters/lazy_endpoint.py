@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from codex_login.domain.issuer import IssuerConfig
     from codex_login.domain.login import AuthorizationRequest
     from codex_login.domain.tokens import TokenGrant
+    from codex_login.domain.workload_identity import WorkloadGrant, WorkloadIdentity
 
 
 class LazyHttpTokenEndpoint:
@@ -55,6 +56,11 @@ class LazyHttpTokenEndpoint:
 
     async def exchange_api_key(self, issuer: IssuerConfig, *, id_token: str) -> str:
         return await self.real.exchange_api_key(issuer, id_token=id_token)
+
+    async def exchange_workload_identity(
+        self, issuer: IssuerConfig, identity: WorkloadIdentity
+    ) -> WorkloadGrant:
+        return await self.real.exchange_workload_identity(issuer, identity)
 
     async def refresh(self, issuer: IssuerConfig, *, refresh_token: str) -> TokenGrant:
         return await self.real.refresh(issuer, refresh_token=refresh_token)

@@ -22,6 +22,7 @@ from codex_login.domain.refresh_policy import RefreshPolicy
 if TYPE_CHECKING:
     from codex_login.domain.choice import Choice
     from codex_login.domain.record import CredentialRecord
+    from codex_login.domain.workload_identity import WorkloadIdentity
 
 
 @attrs.frozen(kw_only=True)
@@ -40,10 +41,18 @@ class AuthOptions:
     refresh_timeout: float = 60.0
     # Where model requests go and what they carry besides the token (config.toml, env).
     model_api: ModelApiSettings = attrs.Factory(ModelApiSettings)
+    # OPENAI_FEDERATION_RULE_ID + OPENAI_IDENTITY_TOKEN_FILE: used instead of any other
+    # credential, CODEX_API_KEY included (the Codex CLI 0.171, measured).
+    workload_identity: WorkloadIdentity | None = None
 
     def without_environment_keys(self) -> AuthOptions:
         """These options for one stored login: no environment key stands in for it."""
-        return attrs.evolve(self, env_api_key=None, override_api_key=None)
+        return attrs.evolve(self, env_api_key=None, override_api_key=None, workload_identity=None)
+
+    @property
+    def uses_workload_identity(self) -> bool:
+        """Whether tokens come from a workload-identity exchange, not from the store."""
+        return self.workload_identity is not None
 
     def choose(self, record: CredentialRecord | None, *, location: str) -> Choice:
         """The credential to hand out (``choose_credential``) given the stored ``record``."""

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from codex_login.application.logout import LogoutResult
     from codex_login.application.signin import LoginOutcome, SignIn
     from codex_login.application.status import Status
+    from codex_login.application.workload_identity import WorkloadIdentityTokens
     from codex_login.domain.accounts import Account
     from codex_login.domain.device import DeviceCode
     from codex_login.domain.model_api import ModelApi
@@ -62,16 +63,20 @@ class AuthService:
     # run on its loop, so the endpoint's HTTP session lives there (closed with it).
     seam: Seam = attrs.field(factory=Seam, repr=False)
     # The token manager (internal): one per service, shared by its callers, made when first used.
-    _manager: AuthManager | None = attrs.field(default=None, init=False, repr=False)
+    _manager: AuthManager | WorkloadIdentityTokens | None = attrs.field(
+        default=None, init=False, repr=False
+    )
     _on_seam: SeamEndpoint | None = attrs.field(default=None, init=False, repr=False)
     # One manager even when many threads ask for the first token at once: two would each
     # refresh (their single-flight is per manager).
     _making: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
 
-    def _tokens(self) -> AuthManager:
+    def _tokens(self) -> AuthManager | WorkloadIdentityTokens:
         manager = self._manager
         if manager is not None:
             return manager
+        if self.options.uses_workload_identity:
+            return self._workload_identity()
         from codex_login.application.auth_manager import AuthManager  # noqa: PLC0415
 
         with self._making:
@@ -83,6 +88,31 @@ class AuthService:
                     options=self.options,
                     seam=self.seam,
                 )
+            return self._manager
+
+    def _workload_identity(self) -> WorkloadIdentityTokens:
+        """The in-memory tokens of the workload identity (no store is read or written)."""
+        from codex_login.application.workload_identity import (  # noqa: PLC0415
+            WorkloadIdentityTokens,
+        )
+
+        identity = self.options.workload_identity
+        assert identity is not None  # noqa: S101  (uses_workload_identity said so)
+        if not hasattr(self.endpoint, "exchange_workload_identity"):
+            raise ConfigurationError("this token endpoint cannot exchange a workload identity")
+        self.seamed_endpoint  # noqa: B018  (closes the endpoint's session with the seam)
+        with self._making:
+            if self._manager is None:
+                self._manager = WorkloadIdentityTokens(
+                    identity=identity,
+                    endpoint=self.endpoint,  # type: ignore[arg-type]
+                    issuer=self.options.issuer,
+                    clock=self.clock,
+                    policy=self.options.policy,
+                    login_policy=self.options.login_policy,
+                    seam=self.seam,
+                )
+            assert isinstance(self._manager, WorkloadIdentityTokens)  # noqa: S101
             return self._manager
 
     @property
@@ -124,7 +154,19 @@ class AuthService:
         """
         from codex_login.application.status import get_status  # noqa: PLC0415  (not for `token`)
 
+        if self.options.uses_workload_identity:
+            return self._workload_identity_status()
         return get_status(store=self.store, clock=self.clock, options=self.options)
+
+    def _workload_identity_status(self) -> Status:
+        """A workload identity is described after an exchange (the one `token` would use)."""
+        from codex_login.application.workload_identity import (  # noqa: PLC0415
+            workload_identity_status,
+        )
+
+        tokens = self._workload_identity()
+        current = tokens.fresh() or self.seam.run(tokens.auth())
+        return workload_identity_status(tokens, current)
 
     def credentials(self) -> ResolvedAuth | None:
         """The API key or ChatGPT tokens `token` would hand out, as stored (no refresh);
@@ -304,6 +346,10 @@ class AuthService:
 
     async def logout(self, *, revoke: bool = True) -> LogoutResult:
         """Revoke at the issuer (best effort, unless ``revoke=False``) and forget."""
+        if self.options.uses_workload_identity:  # the Codex CLI's refusal, word for word
+            raise ConfigurationError(
+                "workload identity auth is managed by the host and cannot be logged out"
+            )
         from codex_login.application.logout import logout  # noqa: PLC0415
 
         return await logout(

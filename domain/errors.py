@@ -17,6 +17,7 @@ error codes, and the broker client's way back are one table over these classes
     │   │   └── UnsupportedAuthMode auth_mode written by a newer tool
     │   │       └── SignsRequests   an access token that signs requests: no bearer
     │   ├── SessionEnded            refresh token expired, reused or revoked (a TokenEndpointError)
+    │   ├── WorkloadIdentityChanged an identity-token exchange signed in someone else
     │   └── PolicyViolation         the login-method or workspace policy forbids this login
     │       └── WorkspaceRefused    a stored login of a workspace the policy does not allow
     ├── TryAgain                    a later call may succeed
@@ -258,6 +259,12 @@ class TransientTokenError(TryAgain, TokenEndpointError):
 
 class SessionEnded(SignInRequired, TokenEndpointError):
     """The refresh token is expired, reused or revoked: the user must log in again."""
+
+
+class WorkloadIdentityChanged(SignInRequired):
+    """A workload-identity exchange answered for another user, workspace or membership
+    than the process's first one: its token is not handed out, and no retry helps (the
+    federation rule or the identity token changed under a running process)."""
 
 
 class BrokerUnreachable(TransientTokenError):

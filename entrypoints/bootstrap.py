@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from codex_login.adapters.broker_client import BrokerClient
     from codex_login.application.browser_login import CallbackListener
     from codex_login.domain.ports import AccountShelf, Clock, CredentialStore, TokenEndpoint
+    from codex_login.domain.workload_identity import WorkloadIdentity
 
 STORES = ("file", "memory", "keyring", "auto", "redis")
 DEFAULT_LOCK_TIMEOUT = 90.0
@@ -285,6 +286,21 @@ def lock_timeout_from(environ: Environ) -> float:
     return seconds
 
 
+def workload_identity_from(environ: Environ) -> WorkloadIdentity | None:
+    """The workload identity the environment selects (None: none; a partial one raises)."""
+    env = settings_of(environ)
+    if not (env.federation_rule_id or env.identity_token_file or env.identity_token_source):
+        return None  # the usual case: the module stays off the hot path
+    from codex_login.domain.workload_identity import select_workload_identity  # noqa: PLC0415
+
+    return select_workload_identity(
+        rule_id=env.federation_rule_id,
+        token_file=env.identity_token_file,
+        source=env.identity_token_source,
+        context=env.workload_identity_context,
+    )
+
+
 def http_endpoint(environ: Environ) -> TokenEndpoint:
     """The real token endpoint; aiohttp and authlib load on its first request."""
     return LazyHttpTokenEndpoint(ca_file=settings_of(environ).ca_file)
@@ -382,6 +398,7 @@ def bootstrap(
         if shelf is None:
             shelf = make_shelf(kind, home, lock_timeout=timeout, notify=notify, environ=env)
     options = AuthOptions(
+        workload_identity=workload_identity_from(env),
         issuer=issuer_from(env, issuer=issuer, client_id=client_id),
         env_api_key=env.openai_api_key,
         # As the Codex CLI's exec: a whitespace-only value is no key.

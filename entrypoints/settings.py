@@ -28,6 +28,7 @@ BROWSER = "browser"
 SERVE = "serve"
 POLICY = "policy"
 MODEL_API = "model api"
+WORKLOAD_IDENTITY = "workload identity"
 
 DEFAULT_HOME = "~/.codex"
 CONFIG_FILE = "config.toml"  # the Codex CLI's, in the credential directory
@@ -115,6 +116,29 @@ class Settings:
     )
     codex_api_key: str | None = _secret(
         "CODEX_API_KEY", "an API key handed out instead of the login"
+    )
+    federation_rule_id: str | None = _setting(
+        "OPENAI_FEDERATION_RULE_ID",
+        "workload identity (CI): the federation rule; with\n"
+        "OPENAI_IDENTITY_TOKEN_FILE, used instead of any\n"
+        "other login or key (CODEX_API_KEY included)",
+        WORKLOAD_IDENTITY,
+    )
+    identity_token_file: str | None = _setting(
+        "OPENAI_IDENTITY_TOKEN_FILE",
+        "the absolute path of the file holding the current\n"
+        "OIDC identity token, read again at each exchange",
+        WORKLOAD_IDENTITY,
+    )
+    identity_token_source: str | None = _setting(
+        "OPENAI_IDENTITY_TOKEN_SOURCE",
+        "file (default); spiffe is not supported: write the\nJWT-SVID to a file instead",
+        WORKLOAD_IDENTITY,
+    )
+    workload_identity_context: str | None = _setting(
+        "OPENAI_WORKLOAD_IDENTITY_CONTEXT",
+        "JSON sent with each exchange for the audit log",
+        WORKLOAD_IDENTITY,
     )
     openai_organization: str | None = _setting(
         "OPENAI_ORGANIZATION", "sent as OpenAI-Organization to the model API", MODEL_API

@@ -19,6 +19,7 @@ from codex_login.domain.failures import refresh_failure
 from codex_login.domain.issuer import IssuerConfig, IssuerEndpoints
 from codex_login.domain.login import AuthorizationRequest
 from codex_login.domain.tokens import TokenGrant
+from codex_login.domain.workload_identity import WorkloadGrant, WorkloadIdentity
 
 REFRESH_SCOPE = "openid profile email"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -126,6 +127,14 @@ class HttpTokenEndpoint:
         if key is None:
             raise TokenEndpointError("the API-key exchange answered without an access_token")
         return key
+
+    async def exchange_workload_identity(
+        self, issuer: IssuerConfig, identity: WorkloadIdentity
+    ) -> WorkloadGrant:
+        from codex_login.adapters.oauth import workload_identity  # noqa: PLC0415
+
+        url = (await self.endpoints(issuer)).token
+        return await workload_identity.exchange_workload_identity(self._transport, url, identity)
 
     async def refresh(self, issuer: IssuerConfig, *, refresh_token: str) -> TokenGrant:
         fields = {

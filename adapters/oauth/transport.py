@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
 # Request fields whose values are secrets, never to be echoed back in a message.
 SECRET_FIELDS = frozenset(
-    {"code", "code_verifier", "device_code", "refresh_token", "subject_token", "token"}
+    {"assertion", "code", "code_verifier", "device_code", "refresh_token", "subject_token", "token"}
 )
 
 

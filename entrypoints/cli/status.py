@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from codex_login.entrypoints.cli.io import IO
     from codex_login.entrypoints.cli.wiring import Factory
 
+# domain.workload_identity.SOURCE, spelled here: that module is off status's hot path.
+WORKLOAD_IDENTITY = "workload identity"
+
 ABOUT = """\
 Show how you are logged in, without touching the network. The first line is the
 Codex CLI's: "Logged in using ChatGPT", "Logged in using an API key - sk-...",
@@ -158,6 +161,8 @@ def _logged_in_line(status: Status) -> str:
     """The Codex CLI's first line, word for word: scripts match on it."""
     if status.foreign:
         return f"Logged in using {status.foreign}"
+    if status.source.startswith(WORKLOAD_IDENTITY):
+        return f"Logged in using {WORKLOAD_IDENTITY}"
     if status.masked_api_key is not None and status.mode is AuthMode.API_KEY:
         return f"Logged in using an API key - {status.masked_api_key}"
     return "Logged in using ChatGPT"

@@ -48,6 +48,7 @@ EPILOG = epilog(
 """,
     environment_help(settings.STORE, settings.POLICY),
     environment_help(settings.API_KEY),
+    environment_help(settings.WORKLOAD_IDENTITY),
     environment_help(settings.BROKER),
     environment_help(settings.ISSUER),
     environment_help(settings.NETWORK),

@@ -12,7 +12,9 @@ It speaks both dialects codex-login knows, at once:
 Like a real issuer it checks PKCE (S256) and the redirect URI on the code
 exchange, hands out single-use codes and single-use refresh tokens (reusing a
 spent refresh token revokes the whole grant, as oidc-provider and the OpenAI
-issuer do), exchanges an ID token for an API key, and revokes (RFC 7009).
+issuer do), exchanges an ID token for an API key, and revokes (RFC 7009). It also
+exchanges a workload's identity token (the JWT-bearer grant of OpenAI's workload
+identity) under the federation rules a test declares with ``trust_workload``.
 ``GET /oauth/authorize`` plays a user who approves at once: it redirects to the
 client's callback with a code. ``approve(url)`` plays the browser that follows it.
 With ``sign_in_page=True`` it shows a person a one-click page instead ("Sign in as
@@ -48,7 +50,14 @@ from __future__ import annotations
 
 from codex_login.testing.issuer.fake import FakeIssuer
 from codex_login.testing.issuer.server import running_issuer
-from codex_login.testing.issuer.values import ENDPOINTS, Device, Failure, Recorded, Visit
+from codex_login.testing.issuer.values import (
+    ENDPOINTS,
+    Device,
+    Failure,
+    Recorded,
+    Visit,
+    WorkloadRule,
+)
 
 __all__ = [
     "ENDPOINTS",
@@ -57,5 +66,6 @@ __all__ = [
     "FakeIssuer",
     "Recorded",
     "Visit",
+    "WorkloadRule",
     "running_issuer",
 ]

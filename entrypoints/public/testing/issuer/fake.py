@@ -36,7 +36,10 @@ class FakeIssuer(IssuerState):
       issuer that does not implement it does;
     - ``metadata``: merged over the discovery document (a None value removes a key);
     - ``device_interval``, ``device_slow_downs`` (answer ``slow_down`` this many
-      times first, RFC 8628).
+      times first, RFC 8628);
+    - ``workload_rules`` (``trust_workload(rule_id, WorkloadRule(...))``): the
+      federation rules a workload-identity exchange (the JWT-bearer grant) is checked
+      against, and whom each signs in.
 
     How it misbehaves, per endpoint name (``ENDPOINTS``):
 

@@ -15,8 +15,10 @@ from urllib.parse import urlencode, urlsplit
 
 import attrs
 
-from codex_login.domain.claims import parse_id_token
+from codex_login.domain.claims import AUTH_CLAIM, parse_id_token
+from codex_login.domain.errors import InvalidJwt
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
+from codex_login.domain.jwt import decode_payload
 from codex_login.domain.login import login_record as record_of_login
 from codex_login.domain.login import tokens_from_grant
 from codex_login.domain.tokens import Provenance, TokenGrant
@@ -28,6 +30,7 @@ from codex_login.testing.issuer.values import (
     IssuedAccess,
     Recorded,
     Reply,
+    WorkloadRule,
     error,
     s256,
 )
@@ -68,6 +71,8 @@ class IssuerState:
         self.exchange_delay = 0.0
         self.requests: list[Recorded] = []
         self.devices: dict[str, Device] = {}  # by user code
+        # Federation rules by id: what a workload-identity exchange is checked against.
+        self.workload_rules: dict[str, WorkloadRule] = {}
         self._codes: dict[str, dict[str, str | None]] = {}
         self._grants: dict[str, Grant] = {}  # every refresh token ever issued -> its grant
         # every access token handed out with a grant's refresh token -> (grant, account, expiry)
@@ -227,8 +232,69 @@ class IssuerState:
             }
         return code
 
+    def trust_workload(self, rule_id: str, rule: WorkloadRule | None = None) -> WorkloadRule:
+        """Accept workload-identity exchanges under ``rule_id`` (a new rule by default)."""
+        rule = rule or WorkloadRule()
+        self.workload_rules[rule_id] = rule
+        return rule
+
+    def workload_identity(self, fields: Mapping[str, Any]) -> Reply:
+        """The JWT-bearer grant as OpenAI answers it: the rule, then the identity token."""
+        rule = self.workload_rules.get(str(fields.get("federation_rule_id", "")))
+        if rule is None:
+            return error(400, "invalid_request", "unknown federation_rule_id")
+        if not self._accepts(rule, str(fields.get("assertion", ""))):
+            return error(401, "invalid_grant", "the identity token is not accepted")
+        now = self._now()
+        token = access_token(
+            now + self.access_ttl,
+            issued_at=now,
+            jti=f"at-{next(self._serials)}",
+            **{
+                AUTH_CLAIM: {
+                    "chatgpt_user_id": rule.user_id,
+                    "chatgpt_account_id": rule.account_id,
+                    "chatgpt_account_user_id": rule.account_user_id,
+                    "chatgpt_plan_type": rule.plan,
+                }
+            },
+        )
+        with self._lock:
+            grant = Grant([], access_token=token)
+            self._access[token] = (grant, rule.account_id, now + self.access_ttl)
+        return Reply(
+            200,
+            {
+                "access_token": token,
+                "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                "token_type": "Bearer",
+                "expires_in": int(self.access_ttl.total_seconds()),
+                "scope": "openid profile email",
+                "chatgpt_account_id": rule.account_id,
+                "chatgpt_account_user_id": rule.account_user_id,
+                "user_id": rule.user_id,
+                "chatgpt_plan_type": rule.plan,
+            },
+        )
+
+    def _accepts(self, rule: WorkloadRule, assertion: str) -> bool:
+        if assertion in rule.tokens:
+            return True
+        if rule.subject is None:
+            return False
+        try:
+            claims = decode_payload(assertion)
+        except InvalidJwt:
+            return False
+        expiry = claims.get("exp")
+        if isinstance(expiry, int) and expiry <= self._now().timestamp():
+            return False
+        return claims.get("sub") == rule.subject
+
     def grant(self, endpoint: str, fields: Mapping[str, Any]) -> Reply:
         """The token endpoint's answer for a grant (``GRANT_ENDPOINTS``' names)."""
+        if endpoint == "workload_identity":
+            return self.workload_identity(fields)
         if endpoint == "code":
             return self.exchange_code(fields)
         if endpoint == "api_key":

@@ -19,10 +19,13 @@ ENDPOINTS = (
     "device_token",  # polling for the device login's answer, either dialect
     "revoke",  # POST /oauth/revoke
     "metadata",  # GET /.well-known/openid-configuration
+    "workload_identity",  # the JWT-bearer grant: an identity token for an access token
 )
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105  (a grant type)
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GRANT_ENDPOINTS = {
+    JWT_BEARER_GRANT: "workload_identity",
     "authorization_code": "code",
     TOKEN_EXCHANGE: "api_key",
     "refresh_token": "refresh",
@@ -135,3 +138,22 @@ def error(status: int, code: str, description: str = "") -> Reply:
 def s256(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@attrs.define
+class WorkloadRule:
+    """A federation rule: which identity tokens it accepts and whom it signs in.
+
+    An identity token is accepted when it is one of ``tokens`` (opaque values), or a JWT
+    whose ``sub`` is ``subject`` and whose ``exp``, if any, is still ahead (its signature
+    is not checked: the test signed it). The answer names ``user_id``, ``account_id``
+    (the workspace) and ``account_user_id`` (the membership); change them to play an
+    issuer whose mapping changed.
+    """
+
+    subject: str | None = None
+    tokens: set[str] = attrs.Factory(set)
+    user_id: str = "user-wi"
+    account_id: str = "ws-ci"
+    account_user_id: str = "member-wi"
+    plan: str = "enterprise"

@@ -1,0 +1,61 @@
+"""The workload-identity exchange, as the Codex CLI 0.171 sends it.
+
+One form POST to the issuer's token endpoint (``https://auth.openai.com/oauth/token``
+for OpenAI): ``grant_type`` JWT bearer, ``assertion`` the identity token read from its
+file now (CI platforms rotate it), ``federation_rule_id``, and
+``workload_identity_context`` when set. Through the shared transport: its size limit,
+no redirects, foreign errors translated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from urllib.parse import urlencode
+
+from codex_login.adapters.oauth.transport import Transport
+from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.workload_identity import (
+    JWT_BEARER_GRANT,
+    MAX_ASSERTION_BYTES,
+    TOKEN_FILE_VARIABLE,
+    WorkloadGrant,
+    WorkloadIdentity,
+    checked_assertion,
+    read_workload_grant,
+)
+
+WHAT = "the workload identity exchange"
+
+
+def read_identity_token(path: Path) -> str:
+    """The identity token in ``path``, read now; an unreadable file is a ConfigurationError."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_ASSERTION_BYTES + 1)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigurationError(f"cannot read {TOKEN_FILE_VARIABLE} {path}: {reason}") from exc
+    return checked_assertion(raw, path)
+
+
+def exchange_form(identity: WorkloadIdentity, assertion: str) -> str:
+    """The request body, its fields in the Codex CLI's order."""
+    fields = [
+        ("grant_type", JWT_BEARER_GRANT),
+        ("assertion", assertion),
+        ("federation_rule_id", identity.rule_id),
+    ]
+    if identity.context is not None:
+        fields.append(("workload_identity_context", identity.context))
+    return urlencode(fields)
+
+
+async def exchange_workload_identity(
+    transport: Transport, url: str, identity: WorkloadIdentity
+) -> WorkloadGrant:
+    assertion = await asyncio.to_thread(read_identity_token, identity.token_file)
+    answer = await transport.request(
+        "POST", url, form=exchange_form(identity, assertion), what=WHAT
+    )
+    return read_workload_grant(answer.success(WHAT))
