@@ -1,4 +1,5 @@
-"""``codex-login status``: how you are logged in, without touching the network."""
+"""``codex-login status``: how you are logged in, without touching the network (except
+to exchange a workload identity, which has nothing stored to describe)."""
 
 from __future__ import annotations
 
@@ -37,9 +38,10 @@ if TYPE_CHECKING:
 WORKLOAD_IDENTITY = "workload identity"
 
 ABOUT = """\
-Show how you are logged in, without touching the network. The first line is the
-Codex CLI's: "Logged in using ChatGPT", "Logged in using an API key - sk-...",
-or "Not logged in". The indented lines below it name the account, plan and
+Show how you are logged in, without touching the network (a workload identity,
+which stores nothing, is exchanged to say whom it signs in). The first line is
+the Codex CLI's: "Logged in using ChatGPT", "Logged in using an API key - sk-...",
+"Logged in using workload identity", or "Not logged in". The indented lines below it name the account, plan and
 workspace, where the login is stored and when the access token expires; -v adds
 the last refresh, the client id and whether a refresh is due (when not logged
 in: where it looked, in order). --json prints the details as JSON on stdout, in
