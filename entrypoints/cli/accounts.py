@@ -30,7 +30,7 @@ id and issuer; `*` marks the active one."""
 EPILOG = epilog(
     """\
   codex-login accounts
-  codex-login accounts --json | jq -r '.[] | select(.active) | .name'
+  codex-login accounts --json | jq -r '.accounts[] | select(.active) | .name'
 """,
     environment_help(settings.STORE, settings.POLICY),
     environment_help(settings.BROKER),
@@ -65,7 +65,8 @@ def run(options: Options, io: IO, factory: Factory) -> int:
     if options.json:
         from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: it loads cattrs)
 
-        io.emit(documents.dumps([documents.AccountDocument.of(account) for account in accounts]))
+        listed = [documents.AccountDocument.of(account) for account in accounts]
+        io.emit(documents.dumps(documents.AccountsDocument(listed)))
         return EXIT_OK
     if not accounts:
         io.say("Not logged in")

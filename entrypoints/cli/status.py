@@ -19,6 +19,7 @@ from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_FAILURE, EXIT_OK
 from codex_login.entrypoints.cli.formatting import account_option, epilog
 from codex_login.entrypoints.cli.output import (
+    emit_error,
     expiry_in_words,
     iso,
     plan_title,
@@ -86,6 +87,8 @@ def run(options: Options, io: IO, factory: Factory) -> int:
         return EXIT_FAILURE
     except CodexLoginError as exc:
         say_scrubbed(io, f"Error checking login status: {with_remedy(exc)}", service)
+        if options.json:
+            emit_error(io, exc, service)
         return EXIT_FAILURE
     if status is not None:
         for warning in status.warnings:
