@@ -172,6 +172,19 @@ class ErrorDocument:
 
 
 EXEC_CREDENTIAL_API = "client.authentication.k8s.io/v1"
+# The versions whose ExecCredential has this shape (v1alpha1 is gone from kubectl).
+EXEC_CREDENTIAL_APIS = (EXEC_CREDENTIAL_API, "client.authentication.k8s.io/v1beta1")
+
+
+def exec_credential_api(exec_info: str | None) -> str:
+    """The apiVersion kubectl asks for in KUBERNETES_EXEC_INFO (an ExecCredential of its
+    own) when it is one of ours, else v1. Its ``spec.interactive`` needs nothing here:
+    ``token`` never prompts."""
+    try:
+        asked = json.loads(exec_info or "{}").get("apiVersion")
+    except (ValueError, AttributeError):  # not JSON, or not an object: kubectl's is both
+        asked = None
+    return asked if asked in EXEC_CREDENTIAL_APIS else EXEC_CREDENTIAL_API
 
 
 @attrs.frozen

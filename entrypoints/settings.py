@@ -171,6 +171,10 @@ class Settings:
     listen_fds: str | None = _setting(
         "LISTEN_FDS", "systemd socket activation: serve the sockets given", SERVE
     )
+    kubernetes_exec_info: str | None = _setting(
+        "KUBERNETES_EXEC_INFO",
+        "set by kubectl: the ExecCredential apiVersion `token --format exec-credential` answers in",
+    )
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
