@@ -173,7 +173,7 @@ class Settings:
     )
     kubernetes_exec_info: str | None = _setting(
         "KUBERNETES_EXEC_INFO",
-        "set by kubectl: the ExecCredential apiVersion `token --format exec-credential` answers in",
+        "set by kubectl: the ExecCredential version to print",
     )
 
     @classmethod
