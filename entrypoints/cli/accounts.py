@@ -54,12 +54,13 @@ def run(options: Options, io: IO, factory: Factory) -> int:
     address = factory.broker_address()
     if address:
         # A sandbox sees one token, not the logins: saying "none" would be false.
-        io.say(
-            printable(
-                f"Accounts are managed on the broker's host ({address}); "
-                "run `codex-login accounts` there"
-            )
-        )
+        said = f"Accounts are managed on the broker's host ({address})"
+        io.say(printable(f"{said}; run `codex-login accounts` there"))
+        if options.json:
+            from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only)
+
+            action = "run `codex-login accounts` on the broker's host"
+            io.emit(documents.dumps(documents.error_document("brokered", said, action)))
         return EXIT_FAILURE
     accounts = factory.service().accounts()
     if options.json:

@@ -249,6 +249,27 @@ def test_a_login_of_a_newer_tool_is_unsupported_login(home: Path) -> None:
     failed("token", run_in_process("token", "--json", home=home), "unsupported_login", 4)
 
 
+def test_a_broker_that_does_not_answer_is_broker_unreachable(sandbox: Path) -> None:
+    gone = sandbox / "no-broker.sock"
+    result = run_in_process("token", "--json", "--broker", str(gone), home=sandbox)
+    error = failed("token", result, "broker_unreachable", 1)
+    assert error["action"] == "start `codex-login serve` on the host, or fix CODEX_LOGIN_BROKER"
+
+
+def test_accounts_in_a_sandbox_says_where_they_are_as_a_document(
+    broker: Path, sandbox: Path
+) -> None:
+    env = clean_env(sandbox, CODEX_LOGIN_BROKER=str(broker))
+    result = run_in_process("accounts", "--json", env=env)
+    assert result.returncode == 1
+    error = valid("error", result.stdout)["error"]
+    assert (error["code"], error["action"]) == (
+        "brokered",
+        "run `codex-login accounts` on the broker's host",
+    )
+    assert error["message"] in result.stderr
+
+
 def test_without_json_a_failure_prints_nothing_on_stdout(home: Path) -> None:
     result = run_in_process("token", home=home)
     assert (result.returncode, result.stdout) == (4, "")
