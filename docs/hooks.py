@@ -8,18 +8,22 @@ A page holds a marker line, ``<!-- generated: NAME -->``, replaced when the site
 - ``environment``: every variable declared in
   ``codex_login.entrypoints.settings.Settings``, with its help text and section;
 - ``errors``: the error tree of ``codex_login.domain.errors`` with each class's group,
-  ``token``'s exit code and the broker's answer, from ``codex_login.domain.outcomes``.
+  ``token``'s exit code and the broker's answer, from ``codex_login.domain.outcomes``;
+- ``json_errors``: the codes of the ``--json`` error document, from the same table;
+- ``json_schemas``: the JSON Schemas the package ships (``entrypoints/schemas``).
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -154,8 +158,42 @@ def escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+# -- the JSON contract ------------------------------------------------------------------
+
+SCHEMAS = ("token", "status", "accounts", "error", "exec-credential")
+
+
+def json_errors_page() -> str:
+    """One row per code of the error document: its exit codes, the broker's code, the
+    error classes that carry it."""
+    by_code: dict[str, list[type[errors.CodexLoginError]]] = {}
+    for kind in error_classes():
+        by_code.setdefault(OUTCOMES[row_of(kind)].code, []).append(kind)
+    rows = [
+        "| `code` | `token`, `refresh` exit | broker's `error` | raised as |",
+        "| --- | --- | --- | --- |",
+    ]
+    for code, kinds in by_code.items():
+        outcome = OUTCOMES[row_of(kinds[0])]
+        names = ", ".join(f"`{kind.__name__}`" for kind in kinds)
+        rows.append(f"| `{code}` | {outcome.exit_code} | `{outcome.error_code}` | {names} |")
+    return "\n".join(rows)
+
+
+def json_schemas_page() -> str:
+    """Each schema as the package ships it, under a heading of its own."""
+    sections = []
+    for name in SCHEMAS:
+        text = (files("codex_login.entrypoints") / "schemas" / f"{name}.schema.json").read_text()
+        title = json.loads(text)["title"]
+        sections.append(f"### `{name}.schema.json`\n\n{title}.\n\n```json\n{text.strip()}\n```")
+    return "\n\n".join(sections)
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "cli": cli_page,
     "environment": environment_page,
     "errors": errors_page,
+    "json_errors": json_errors_page,
+    "json_schemas": json_schemas_page,
 }

@@ -1,16 +1,18 @@
 """The CLI's JSON documents: ``status --json``, ``token --json``, ``accounts --json``,
-``demo --json``.
+``demo --json``, the ``--json`` error document and ``token --format exec-credential``.
 
 Each document is an attrs class written by one converter, its keys in the fields'
 order; modes are spelled as auth.json spells them, moments written as auth.json
-writes them. Scripts read these documents: a key is never renamed or moved.
+writes them. Scripts read these documents: a key is never renamed or moved. The
+contract's documents begin with ``"version": 1`` (``VERSION``) and each has a JSON
+Schema in ``schemas/`` (docs/json.md): a new key may appear within a version; a key
+removed, renamed or given another type is a new version.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +160,71 @@ class AccountDocument:
         )
 
 
+@attrs.frozen
+class AccountsDocument:
+    """``accounts --json``: the stored logins, the active one first."""
+
+    accounts: list[AccountDocument]
+
+
+@attrs.frozen
+class ErrorDetail:
+    """What failed (``code``: a kind of ``domain/outcomes.py``), said in one line, and
+    what to do about it (None when the message says it all)."""
+
+    code: str
+    message: str
+    action: str | None
+
+
+@attrs.frozen
+class ErrorDocument:
+    """A ``--json`` command's failure, on stdout beside the line on stderr."""
+
+    error: ErrorDetail
+
+
+EXEC_CREDENTIAL_API = "client.authentication.k8s.io/v1"
+# The versions whose ExecCredential has this shape (v1alpha1 is gone from kubectl).
+EXEC_CREDENTIAL_APIS = (EXEC_CREDENTIAL_API, "client.authentication.k8s.io/v1beta1")
+
+
+def exec_credential_api(exec_info: str | None) -> str:
+    """The apiVersion kubectl asks for in KUBERNETES_EXEC_INFO (an ExecCredential of its
+    own) when it is one of ours, else v1. Its ``spec.interactive`` needs nothing here:
+    ``token`` never prompts."""
+    try:
+        asked = json.loads(exec_info or "{}").get("apiVersion")
+    except (ValueError, AttributeError):  # not JSON, or not an object: kubectl's is both
+        asked = None
+    return asked if asked in EXEC_CREDENTIAL_APIS else EXEC_CREDENTIAL_API
+
+
+@attrs.frozen
+class ExecCredentialStatus:
+    token: str = attrs.field(repr=False)
+    expirationTimestamp: datetime | None = None  # noqa: N815  (Kubernetes' spelling)
+
+
+@attrs.frozen(kw_only=True)
+class ExecCredentialDocument:
+    """``token --format exec-credential``: a Kubernetes exec plugin's answer. No
+    ``expirationTimestamp`` for a credential without expiry (an API key): kubectl then
+    keeps it until the server refuses it."""
+
+    apiVersion: str = EXEC_CREDENTIAL_API  # noqa: N815
+    kind: str = "ExecCredential"
+    status: ExecCredentialStatus
+
+    @classmethod
+    def of(
+        cls, token: AccessToken, api_version: str = EXEC_CREDENTIAL_API
+    ) -> ExecCredentialDocument:
+        # Whole seconds, rounded down: as Kubernetes writes a time, never past the expiry.
+        expiry = None if token.expires_at is None else token.expires_at.replace(microsecond=0)
+        return cls(apiVersion=api_version, status=ExecCredentialStatus(token.token, expiry))
+
+
 # -- demo --json: one entry per step, its facts' keys after its outcome ---------------
 
 
@@ -231,19 +298,30 @@ class DemoDocument:
     steps: list[DemoStepDocument]
 
 
-Document = (
+VERSION = 1
+# The documents of the versioned contract (docs/json.md), each with its schema.
+Versioned = (
     NotLoggedInDocument
     | StatusDocument
     | BrokeredStatusDocument
     | TokenDocument
-    | Sequence[AccountDocument]
-    | DemoDocument
+    | AccountsDocument
+    | ErrorDocument
 )
+Document = Versioned | DemoDocument | ExecCredentialDocument
 
 
 def dumps(document: Document) -> str:
-    """The document as the CLI prints it: JSON, 2-space indent, ASCII."""
-    return json.dumps(_converter().unstructure(document), indent=2)
+    """The document as the CLI prints it: JSON, 2-space indent, ASCII; a versioned one
+    with ``"version"`` first."""
+    data = _converter().unstructure(document)
+    if isinstance(document, Versioned):
+        data = {"version": VERSION} | data
+    return json.dumps(data, indent=2)
+
+
+def error_document(code: str, message: str, action: str | None) -> ErrorDocument:
+    return ErrorDocument(ErrorDetail(code, message, action or None))
 
 
 @functools.cache
@@ -269,4 +347,11 @@ def _converter() -> cattrs.Converter:
         return step_fields(step) | facts
 
     converter.register_unstructure_hook(DemoStepDocument, demo_step)
+    converter.register_unstructure_hook(
+        ExecCredentialStatus,
+        make_dict_unstructure_fn(
+            ExecCredentialStatus, converter, expirationTimestamp=override(omit_if_default=True)
+        ),
+    )
+
     return converter

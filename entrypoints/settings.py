@@ -198,6 +198,10 @@ class Settings:
     listen_fds: str | None = _setting(
         "LISTEN_FDS", "systemd socket activation: serve the sockets given", SERVE
     )
+    kubernetes_exec_info: str | None = _setting(
+        "KUBERNETES_EXEC_INFO",
+        "set by kubectl: the ExecCredential version to print",
+    )
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:

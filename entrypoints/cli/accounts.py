@@ -32,7 +32,7 @@ one."""
 EPILOG = epilog(
     """\
   codex-login accounts
-  codex-login accounts --json | jq -r '.[] | select(.active) | .name'
+  codex-login accounts --json | jq -r '.accounts[] | select(.active) | .name'
 """,
     environment_help(settings.STORE, settings.POLICY),
     environment_help(settings.BROKER),
@@ -56,18 +56,20 @@ def run(options: Options, io: IO, factory: Factory) -> int:
     address = factory.broker_address()
     if address:
         # A sandbox sees one token, not the logins: saying "none" would be false.
-        io.say(
-            printable(
-                f"Accounts are managed on the broker's host ({address}); "
-                "run `codex-login accounts` there"
-            )
-        )
+        said = f"Accounts are managed on the broker's host ({address})"
+        io.say(printable(f"{said}; run `codex-login accounts` there"))
+        if options.json:
+            from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only)
+
+            action = "run `codex-login accounts` on the broker's host"
+            io.emit(documents.dumps(documents.error_document("brokered", said, action)))
         return EXIT_FAILURE
     accounts = factory.service().accounts()
     if options.json:
         from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: it loads cattrs)
 
-        io.emit(documents.dumps([documents.AccountDocument.of(account) for account in accounts]))
+        listed = [documents.AccountDocument.of(account) for account in accounts]
+        io.emit(documents.dumps(documents.AccountsDocument(listed)))
         return EXIT_OK
     if not accounts:
         io.say("Not logged in")

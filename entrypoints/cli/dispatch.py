@@ -93,7 +93,10 @@ def _run(args: argparse.Namespace, usage: argparse.ArgumentParser, io: IO) -> in
         if args.verbose:
             raise
         # Its message could hold anything, secrets included: -v shows it to those who ask.
-        io.say(f"Error: unexpected {type(exc).__name__}, a bug in codex-login (-v shows details)")
+        said = f"unexpected {type(exc).__name__}, a bug in codex-login (-v shows details)"
+        io.say(f"Error: {said}")
+        if getattr(options, "json", False):
+            _emit_bug(io, said)
         return EXIT_FAILURE
 
 
@@ -102,7 +105,7 @@ def _failed(
 ) -> int:
     """Say what failed and what to run about it; the exit code the command's kind has."""
     from codex_login.domain.outcomes import outcome_of  # noqa: PLC0415  (only on failure)
-    from codex_login.entrypoints.cli.output import say_scrubbed  # noqa: PLC0415
+    from codex_login.entrypoints.cli.output import emit_error, say_scrubbed  # noqa: PLC0415
 
     # The login command to run again: `login` says the way the user signed in.
     words = getattr(command, "login_words", None)
@@ -110,6 +113,8 @@ def _failed(
     # A broker's answer already says what to run, on the host.
     said = with_remedy(exc, login=login, brokered=factory.brokered)
     say_scrubbed(factory.io, f"Error: {said}", factory.built)
+    if getattr(options, "json", False):  # scripts read the kind and the remedy on stdout too
+        emit_error(factory.io, exc, factory.built, login=login, brokered=factory.brokered)
     if verbose:
         for cause in causes(exc):
             say_scrubbed(factory.io, f"  caused by {type(cause).__name__}: {cause}", factory.built)
@@ -117,6 +122,13 @@ def _failed(
     # apart: `status` keeps the Codex CLI's codes, the others 1 for any failure.
     by_outcome = getattr(command, "EXIT_BY_OUTCOME", False)
     return outcome_of(exc).exit_code if by_outcome else EXIT_FAILURE
+
+
+def _emit_bug(io: IO, said: str) -> None:
+    from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: cattrs)
+
+    with contextlib.suppress(StdoutClosed):
+        io.emit(documents.dumps(documents.error_document("internal_error", said, None)))
 
 
 def _log_verbosely() -> None:

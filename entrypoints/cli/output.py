@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,7 @@ from codex_login.domain.errors import CodexLoginError
 from codex_login.domain.masking import scrub
 from codex_login.domain.printable import printable
 from codex_login.domain.timestamps import format_timestamp
+from codex_login.entrypoints.cli.errors import StdoutClosed
 
 if TYPE_CHECKING:
     from codex_login.application.service import AuthService
@@ -79,6 +81,29 @@ def say_scrubbed(io: IO, message: str, service: AuthService | None) -> None:
     """Say a one-line message that may quote the issuer or a stored field, without the
     secrets and without control characters."""
     io.say(printable(scrub(message, stored_secrets(service))))
+
+
+def emit_error(
+    io: IO,
+    error: CodexLoginError,
+    service: AuthService | None,
+    *,
+    login: str = "codex-login login",
+    brokered: bool = False,
+) -> None:
+    """Under ``--json``: the error document on stdout (docs/json.md), its code the error
+    kind's (``domain/outcomes.py``), its action the CLI's remedy; secrets scrubbed."""
+    from codex_login.domain.outcomes import outcome_of  # noqa: PLC0415  (only on failure)
+    from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: cattrs)
+    from codex_login.entrypoints.remedies import REMEDIES, SANDBOX, remedy  # noqa: PLC0415
+
+    secrets = stored_secrets(service)
+    action = remedy(error, login=login, table=SANDBOX if brokered else REMEDIES)
+    document = documents.error_document(
+        outcome_of(error).code, scrub(str(error), secrets), scrub(action, secrets)
+    )
+    with contextlib.suppress(StdoutClosed):  # the reader went: the exit code still tells
+        io.emit(documents.dumps(document))
 
 
 def saved_since(service: AuthService, before: object) -> bool:

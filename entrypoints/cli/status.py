@@ -20,6 +20,7 @@ from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_FAILURE, EXIT_OK
 from codex_login.entrypoints.cli.formatting import account_option, epilog
 from codex_login.entrypoints.cli.output import (
+    emit_error,
     expiry_in_words,
     iso,
     plan_title,
@@ -40,12 +41,13 @@ WORKLOAD_IDENTITY = "workload identity"
 ABOUT = """\
 Show how you are logged in, without touching the network (a workload identity,
 which stores nothing, is exchanged to say whom it signs in). The first line is
-the Codex CLI's: "Logged in using ChatGPT", "Logged in using an API key - sk-...",
-"Logged in using workload identity", or "Not logged in". The indented lines below it name the account, plan and
-workspace, where the login is stored and when the access token expires; -v adds
-the last refresh, the client id and whether a refresh is due (when not logged
-in: where it looked, in order). --json prints the details as JSON on stdout, in
-place of the indented lines unless -v is given."""
+the Codex CLI's: "Logged in using ChatGPT", "Logged in using an API key -
+sk-...", "Logged in using workload identity", or "Not logged in". The indented
+lines below it name the account, plan and workspace, where the login is stored
+and when the access token expires; -v adds the last refresh, the client id and
+whether a refresh is due (when not logged in: where it looked, in order). --json
+prints the details as JSON on stdout, in place of the indented lines unless -v
+is given."""
 EPILOG = epilog(
     """\
   codex-login status
@@ -91,6 +93,8 @@ def run(options: Options, io: IO, factory: Factory) -> int:
         return EXIT_FAILURE
     except CodexLoginError as exc:
         say_scrubbed(io, f"Error checking login status: {with_remedy(exc)}", service)
+        if options.json:
+            emit_error(io, exc, service)
         return EXIT_FAILURE
     if status is not None:
         for warning in status.warnings:

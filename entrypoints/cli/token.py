@@ -9,7 +9,7 @@ import attrs
 
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
-from codex_login.entrypoints.cli.errors import EXIT_OK, Interrupted
+from codex_login.entrypoints.cli.errors import EXIT_OK, Interrupted, UsageError
 from codex_login.entrypoints.cli.formatting import account_option, epilog
 from codex_login.entrypoints.cli.interrupts import ctrl_c_raises
 from codex_login.entrypoints.settings import environment_help
@@ -30,9 +30,11 @@ ABOUT = """\
 Print the bearer credential of the current login on stdout, and nothing else:
 the API key, or the ChatGPT access token, refreshed first when it is due (within
 5 minutes of its expiry). --json adds its mode, expiry and account id, and the
-model API to call with it: base_url and headers (every header to send). --broker
-asks a running token broker (codex-login serve) instead of reading a store. This
-is what scripts call, and what the Codex CLI's provider auth.command can run."""
+model API to call with it: base_url and headers (every header to send).
+--format exec-credential prints a Kubernetes ExecCredential instead, for a
+kubeconfig's exec credential plugin. --broker asks a running token broker
+(codex-login serve) instead of reading a store. This is what scripts call, and
+what the Codex CLI's provider auth.command can run."""
 EXIT_STATUS = """\
   0 printed; 4 a person must log in (nothing is stored, the session ended, or
   the stored login is unusable or refused by the policy); 1 any other failure:
@@ -44,6 +46,7 @@ EPILOG = epilog(
   curl https://api.openai.com/v1/models \\
     -H "Authorization: Bearer $(codex-login token)"
   codex-login token --json
+  codex-login token --format exec-credential
   codex-login token --broker ~/.codex/broker.sock
 """,
     environment_help(settings.STORE, settings.POLICY),
@@ -62,6 +65,10 @@ class Options:
     json: bool = False
     broker: str | None = None
     account: str | None = None
+    format: str | None = None  # "exec-credential"
+
+
+EXEC_CREDENTIAL = "exec-credential"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +76,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--json",
         action="store_true",
         help="add its mode, expiry, base_url and headers, as JSON",
+    )
+    parser.add_argument(
+        "--format",
+        choices=[EXEC_CREDENTIAL],
+        help="print it as a Kubernetes ExecCredential (client.authentication.k8s.io/v1)",
     )
     parser.add_argument(
         "--broker",
@@ -79,7 +91,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def options(args: argparse.Namespace) -> Options:
-    return Options(json=args.json, broker=args.broker, account=args.account)
+    if args.format and args.json:
+        raise UsageError("--format and --json print different documents: choose one")
+    return Options(json=args.json, broker=args.broker, account=args.account, format=args.format)
 
 
 def run(options: Options, io: IO, factory: Factory) -> int:
@@ -90,8 +104,19 @@ def run(options: Options, io: IO, factory: Factory) -> int:
         service = factory.service(account=options.account)
         current = from_store(service)
         api = service.model_api_of(current)
-    print_token(io, current, api, json=options.json)
+    if options.format == EXEC_CREDENTIAL:
+        print_exec_credential(io, current, factory.settings.kubernetes_exec_info)
+    else:
+        print_token(io, current, api, json=options.json)
     return EXIT_OK
+
+
+def print_exec_credential(io: IO, current: AccessToken, exec_info: str | None) -> None:
+    """The exec plugin's answer, in the apiVersion kubectl asked for (KUBERNETES_EXEC_INFO)."""
+    from codex_login.entrypoints import documents  # noqa: PLC0415  (it loads cattrs)
+
+    api = documents.exec_credential_api(exec_info)
+    io.emit(documents.dumps(documents.ExecCredentialDocument.of(current, api)))
 
 
 def print_token(io: IO, current: AccessToken, api: ModelApi, *, json: bool) -> None:

@@ -51,7 +51,9 @@ def log_in(home: Path, issuer: OidcIssuer, who: str) -> None:
 def accounts(home: Path) -> list[tuple[Any, ...]]:
     result = run_cli("accounts", "--json", home=home)
     assert result.returncode == 0, result.stderr
-    return [(a["name"], a["workspace_id"], a["active"]) for a in json.loads(result.stdout)]
+    return [
+        (a["name"], a["workspace_id"], a["active"]) for a in json.loads(result.stdout)["accounts"]
+    ]
 
 
 def seen_by_codex(codex: Path, home: Path) -> tuple[str, str]:

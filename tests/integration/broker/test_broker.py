@@ -235,6 +235,7 @@ def test_an_api_key_login_is_served_with_its_mode_spelled_as_auth_json_spells_it
     assert answer.json()["mode"] == stored(tmp_path)["auth_mode"]
     assert printed.returncode == 0, printed.stderr
     assert json.loads(printed.stdout) == {
+        "version": 1,  # the JSON contract's (issue 26)
         "token": key,
         "mode": "apikey",
         "expires_at": None,

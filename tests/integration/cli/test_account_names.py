@@ -60,7 +60,9 @@ def test_accounts_json_carries_the_masked_key_and_the_kind_never_the_key(tmp_pat
     printed = accounts(home, "--json")
     assert FIRST_KEY not in printed
     assert SECOND_KEY not in printed
-    assert [(a["name"], a["kind"], a["api_key"], a["active"]) for a in json.loads(printed)] == [
+    assert [
+        (a["name"], a["kind"], a["api_key"], a["active"]) for a in json.loads(printed)["accounts"]
+    ] == [
         ("api-key", "API key", "sk-proj-***abcde", False),
         ("api-key-2", "API key", "sk-proj-***vwxyz", True),
     ]
@@ -91,7 +93,7 @@ def test_a_chatgpt_login_says_it_keeps_the_api_key_and_lists_who_it_is(
         "* alice  alice@example.com  ChatGPT Pro  ws-alice  " + issuer.url,
         "  api-key  API key sk-proj-***abcde",
     ]
-    document = json.loads(accounts(home, "--json", env=env))
+    document = json.loads(accounts(home, "--json", env=env))["accounts"]
     assert [(a["name"], a["kind"], a["email"], a["workspace_id"]) for a in document] == [
         ("alice", "ChatGPT", "alice@example.com", "ws-alice"),
         ("api-key", "API key", None, None),

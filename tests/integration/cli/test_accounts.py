@@ -31,7 +31,7 @@ def cli(home: Path, issuer: FakeIssuer, *args: str) -> tuple[int, str, str]:
 def listed(home: Path, issuer: FakeIssuer) -> list[dict[str, object]]:
     code, out, err = cli(home, issuer, "accounts", "--json")
     assert code == 0, err
-    accounts: list[dict[str, object]] = json.loads(out)
+    accounts: list[dict[str, object]] = json.loads(out)["accounts"]
     return accounts
 
 

@@ -243,7 +243,12 @@ def test_accounts_reports_a_malformed_file_as_an_error(
     [line] = result.stderr.splitlines()
     assert line.startswith(f"Error: cannot use {path}: ")
     assert problem in line
-    assert result.stdout == ""
+    if json_flag:  # issue 26: the error document on stdout too
+        error = json.loads(result.stdout)["error"]
+        assert error["code"] == "malformed_credentials"
+        assert line == f"Error: {error['message']}; {error['action']}"
+    else:
+        assert result.stdout == ""
     assert path.read_bytes() == data
 
 

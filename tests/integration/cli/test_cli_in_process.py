@@ -107,7 +107,7 @@ def test_accounts_json_lists_the_active_login(home: Path) -> None:
     api_key_login(home)
     code, io = run("accounts", "--json")
     assert code == 0
-    [account] = json.loads(io.out())
+    [account] = json.loads(io.out())["accounts"]
     assert (account["active"], account["mode"]) == (True, "apikey")
 
 

@@ -132,6 +132,7 @@ def test_the_json_documents_keep_their_keys_order_and_layout(tmp_path: Path) -> 
     token = json.loads(outputs[1])["token"]
     assert outputs == [
         "{\n"
+        '  "version": 1,\n'
         '  "logged_in": true,\n'
         '  "mode": "chatgpt",\n'
         '  "foreign_login": null,\n'
@@ -150,6 +151,7 @@ def test_the_json_documents_keep_their_keys_order_and_layout(tmp_path: Path) -> 
         '  "kind": "ChatGPT"\n'
         "}\n",
         "{\n"
+        '  "version": 1,\n'
         f'  "token": "{token}",\n'
         '  "mode": "chatgpt",\n'
         '  "expires_at": "2030-01-02T03:04:05Z",\n'
@@ -160,22 +162,29 @@ def test_the_json_documents_keep_their_keys_order_and_layout(tmp_path: Path) -> 
         '    "ChatGPT-Account-ID": "acc-123"\n'
         "  }\n"
         "}\n",
-        "[\n"
-        "  {\n"
-        '    "name": "user",\n'
-        '    "active": true,\n'
-        '    "mode": "chatgpt",\n'
-        '    "email": "user@example.com",\n'
-        '    "plan": "pro",\n'
-        '    "workspace_id": "acc-123",\n'
-        '    "issuer": null,\n'
-        '    "kind": "ChatGPT",\n'
-        '    "api_key": null\n'
-        "  }\n"
-        "]\n",
+        "{\n"
+        '  "version": 1,\n'
+        '  "accounts": [\n'
+        "    {\n"
+        '      "name": "user",\n'
+        '      "active": true,\n'
+        '      "mode": "chatgpt",\n'
+        '      "email": "user@example.com",\n'
+        '      "plan": "pro",\n'
+        '      "workspace_id": "acc-123",\n'
+        '      "issuer": null,\n'
+        '      "kind": "ChatGPT",\n'
+        '      "api_key": null\n'
+        "    }\n"
+        "  ]\n"
+        "}\n",
     ]
     (tmp_path / "auth.json").unlink()
     assert (
-        run_in_process("status", "--json", home=tmp_path).stdout == '{\n  "logged_in": false\n}\n'
+        run_in_process("status", "--json", home=tmp_path).stdout
+        == '{\n  "version": 1,\n  "logged_in": false\n}\n'
     )
-    assert run_in_process("accounts", "--json", home=tmp_path).stdout == "[]\n"
+    assert (
+        run_in_process("accounts", "--json", home=tmp_path).stdout
+        == '{\n  "version": 1,\n  "accounts": []\n}\n'
+    )

@@ -80,7 +80,7 @@ def test_accounts_list_names_and_claims_escaped(tmp_path: Path) -> None:
     assert len(listing.stdout.splitlines()) == 2  # one line per account, whatever the claims
     as_json = run_in_process("accounts", "--json", home=tmp_path)
     assert_terminal_safe(as_json.stdout, as_json.stderr)
-    assert {account["email"] for account in json.loads(as_json.stdout)} == {EMAIL}
+    assert {account["email"] for account in json.loads(as_json.stdout)["accounts"]} == {EMAIL}
 
 
 def test_a_browser_login_says_who_signed_in_escaped(tmp_path: Path, issuer: FakeIssuer) -> None:

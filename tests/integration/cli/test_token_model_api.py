@@ -123,7 +123,11 @@ def test_a_bad_openai_base_url_is_one_line_naming_the_file_and_the_key(
     config.write_text(f'openai_base_url = "{value}"\n')
     for args in (["token"], ["token", "--json"]):
         result = run_cli(*args, home=home)  # a real process: no traceback (run_cli checks)
-        assert (result.returncode, result.stdout) == (1, "")
+        assert result.returncode == 1
+        if args == ["token"]:
+            assert result.stdout == ""
+        else:  # issue 26: --json says the failure on stdout too, as a document
+            assert json.loads(result.stdout)["error"]["code"] == "misconfigured"
         [line] = result.stderr.splitlines()
         assert str(config) in line
         assert "openai_base_url" in line

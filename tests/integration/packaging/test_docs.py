@@ -69,3 +69,16 @@ def test_the_exceptions_page_gives_each_error_its_exit_code_and_broker_answer() 
     assert "try again later" in rows["LockTimeout"]
     assert "fix the set-up" in rows["UntrustedPath"]
     assert set(rows) >= {name for name in dir(errors) if name.endswith(("Error", "Required"))}
+
+
+def test_the_json_page_lists_each_error_code_and_holds_each_schema() -> None:
+    """docs/json.md (issue 26): the codes from the one table, the schemas as shipped."""
+    page = (ROOT / "docs" / "json.md").read_text()
+    built = load_hooks().on_page_markdown(page)
+    for kind in (errors.NotLoggedIn, errors.LockTimeout, errors.StorageError):
+        outcome = outcome_of(kind("x"))
+        assert f"| `{outcome.code}` | {outcome.exit_code} | `{outcome.error_code}` |" in built
+    for name in ("token", "status", "accounts", "error", "exec-credential"):
+        assert f"### `{name}.schema.json`" in built
+    assert '"$schema": "https://json-schema.org/draft/2020-12/schema"' in built
+    assert "<!-- generated" not in built

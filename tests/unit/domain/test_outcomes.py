@@ -101,3 +101,73 @@ def test_an_untrusted_path_is_a_set_up_to_fix_not_a_retry() -> None:
     outcome = outcome_of(error)
     assert (outcome.exit_code, outcome.http_status, outcome.retry_after) == (1, 500, False)
     assert failure_for(outcome.http_status, outcome.error_code) is errors.ConfigurationError
+
+
+# Scripts read both: the broker's answer (its clients, since the broker shipped) and the
+# CLI's `--json` error code (docs/json.md). Neither changes without a new version.
+STABLE = {
+    "AccountNotFound": (1, 500, "misconfigured", "account_not_found"),
+    "AmbiguousAccount": (1, 500, "misconfigured", "account_not_found"),
+    "AnotherLoginStored": (1, 500, "misconfigured", "misconfigured"),
+    "AuthorizationDenied": (1, 500, "broker_error", "login_failed"),
+    "BrokerUnreachable": (1, 503, "unavailable", "broker_unreachable"),
+    "CallbackPortUnavailable": (1, 500, "broker_error", "login_failed"),
+    "CodexLoginError": (1, 500, "broker_error", "failed"),
+    "ConfigurationError": (1, 500, "misconfigured", "misconfigured"),
+    "CredentialsError": (4, 401, "login_unusable", "login_unusable"),
+    "EmptyApiKey": (1, 500, "broker_error", "invalid_api_key"),
+    "ForeignEndpoint": (1, 500, "misconfigured", "misconfigured"),
+    "ForeignOverride": (1, 500, "misconfigured", "issuer_mismatch"),
+    "InvalidApiKey": (1, 500, "broker_error", "invalid_api_key"),
+    "InvalidJwt": (1, 500, "broker_error", "invalid_jwt"),
+    "IssuerMismatch": (1, 500, "misconfigured", "issuer_mismatch"),
+    "LeaseLost": (1, 503, "unavailable", "store_unavailable"),
+    "LockTimeout": (1, 503, "unavailable", "lock_timeout"),
+    "LoginCancelled": (1, 500, "broker_error", "login_failed"),
+    "LoginError": (1, 500, "broker_error", "login_failed"),
+    "LoginTimedOut": (1, 500, "broker_error", "login_failed"),
+    "MalformedCredentials": (4, 401, "login_unusable", "malformed_credentials"),
+    "NotLoggedIn": (4, 401, "not_logged_in", "login_required"),
+    "PolicyViolation": (4, 401, "policy_refused", "policy_refused"),
+    "SessionEnded": (4, 401, "session_ended", "session_ended"),
+    "SignInRequired": (4, 401, "sign_in_required", "sign_in_required"),
+    "SignsRequests": (4, 401, "login_unusable", "unsupported_login"),
+    "StorageError": (1, 503, "unavailable", "store_unavailable"),
+    "TokenEndpointError": (1, 500, "broker_error", "issuer_refused"),
+    "TransientTokenError": (1, 503, "unavailable", "issuer_unreachable"),
+    "TryAgain": (1, 503, "unavailable", "unavailable"),
+    "UnsupportedAuthMode": (4, 401, "login_unusable", "unsupported_login"),
+    "UntrustedPath": (1, 500, "misconfigured", "untrusted_path"),
+    "WorkloadIdentityChanged": (4, 401, "sign_in_required", "identity_changed"),
+    "WorkspaceRefused": (4, 401, "policy_refused", "policy_refused"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STABLE))
+def test_the_exit_code_the_broker_answer_and_the_json_code_are_stable(name: str) -> None:
+    outcome = OUTCOMES[row_of(getattr(errors, name))]
+    assert (outcome.exit_code, outcome.http_status, outcome.error_code, outcome.code) == (
+        STABLE[name]
+    )
+
+
+def test_every_error_of_the_tree_has_a_stable_row() -> None:
+    assert {kind.__name__ for kind in TREE} | {"CodexLoginError"} == set(STABLE)
+
+
+def test_the_codes_scripts_are_promised_are_the_trees() -> None:
+    """Issue 26: at least these codes, each for its kind; login_required exits 4."""
+    promised = {
+        "login_required": errors.NotLoggedIn,
+        "session_ended": errors.SessionEnded,
+        "policy_refused": errors.PolicyViolation,
+        "issuer_unreachable": errors.TransientTokenError,
+        "store_unavailable": errors.StorageError,
+        "malformed_credentials": errors.MalformedCredentials,
+        "lock_timeout": errors.LockTimeout,
+        "unsupported_login": errors.UnsupportedAuthMode,
+    }
+    assert {code: OUTCOMES[row_of(kind)].code for code, kind in promised.items()} == {
+        code: code for code in promised
+    }
+    assert OUTCOMES[row_of(errors.NotLoggedIn)].exit_code == EXIT_SIGN_IN
