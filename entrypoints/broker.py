@@ -14,7 +14,11 @@ converter in ``adapters/broker_protocol.py``, which the client reads them with):
   refreshed first when due;
 - ``POST /v1/token/refresh`` with ``{"stale": token}``: a token a server refused;
   refreshed unless that is no longer the current one;
-- ``GET /healthz``.
+- ``GET /healthz``;
+- ``/openai/v1/<path>`` (any method the model API takes): the proxy
+  (``entrypoints/proxy/``) forwards it to the login's model API base URL (or
+  ``--upstream``) with the login's headers instead of the client's ``Authorization``,
+  and streams the answer back; nothing else is forwarded anywhere.
 
 Who may ask: on a Unix socket, peers whose uid (``SO_PEERCRED``) is allowed, or
 is a member of an allowed group in the user and group databases (the peer's own
@@ -65,12 +69,16 @@ from codex_login.application.service import AuthService
 from codex_login.domain.errors import CodexLoginError, ConfigurationError, NotLoggedIn
 from codex_login.domain.outcomes import outcome_of
 from codex_login.domain.tokens import AccessToken
+from codex_login.entrypoints.proxy.forward import Proxy
+from codex_login.entrypoints.proxy.observer import ProxyObserver
+from codex_login.entrypoints.proxy.upstream import Waits
 from codex_login.entrypoints.remedies import on_the_host
 
 log = logging.getLogger(__name__)
 
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 RETRY_AFTER_SECONDS = 10
+PROXY_ROUTE = "proxy"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -90,6 +98,10 @@ class Limits:
     shutdown_grace: float = 30.0
     forced_refresh_burst: int = 3  # per peer, then one per interval
     forced_refresh_interval: float = 10.0
+    proxy_max_body: int = 32 << 20  # a proxied request's body, read whole before sending
+    upstream_connect: float = 10.0  # the proxy's waits for the upstream
+    upstream_first_byte: float = 300.0  # as Codex's stream_idle_timeout
+    upstream_gap: float = 300.0  # between two reads of a streamed answer
 
 
 @attrs.frozen
@@ -112,6 +124,8 @@ class Broker:
         access: Access | None = None,
         limits: Limits | None = None,
         access_log: Callable[[str], None] | None = None,
+        upstream: str | None = None,
+        proxy_observer: ProxyObserver | None = None,
     ) -> None:
         self._service = service
         self._access = access or Access()
@@ -129,13 +143,14 @@ class Broker:
         self._refreshes = _ForcedRefreshes(
             self._limits.forced_refresh_burst, self._limits.forced_refresh_interval
         )
+        self._proxy = self._new_proxy(upstream, proxy_observer)
 
     # -- life cycle -------------------------------------------------------------------
 
     async def start(self, listeners: Iterable[socket.socket]) -> None:
         """Serve on already bound, listening sockets (see ``unix_listener``, ``tcp_listener``)."""
         app = web.Application(
-            middlewares=[self._guard],
+            middlewares=[self._guard, self._proxy.middleware],
             client_max_size=self._limits.max_body,
             handler_args={
                 "max_line_size": self._limits.max_header,
@@ -148,6 +163,8 @@ class Broker:
         app.router.add_get("/v1/token", self._token, allow_head=False)
         app.router.add_post("/v1/token/refresh", self._refresh)
         app.router.add_get("/healthz", self._health, allow_head=False)
+        # The app's client_max_size bounds the token routes; the proxy reads its bodies.
+        app.router.add_route("*", "/openai/v1/{path:.*}", self._proxy.forward, name=PROXY_ROUTE)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=self._limits.shutdown_grace
         )
@@ -186,6 +203,37 @@ class Broker:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self._proxy.close()  # after the streams in flight (bounded by the grace)
+
+    def _new_proxy(self, upstream: str | None, observer: ProxyObserver | None) -> Proxy:
+        limits = self._limits
+        waits = Waits(limits.upstream_connect, limits.upstream_first_byte, limits.upstream_gap)
+        return Proxy(
+            self._service,
+            failure=_failure,
+            client_name=self.client_name,
+            on_disconnect=self._on_disconnect,
+            waits=waits,
+            max_body=limits.proxy_max_body,
+            body_wait=limits.request_timeout,
+            upstream=upstream,
+            observer=observer,
+        )
+
+    def client_name(self, request: web.Request) -> str:
+        """Who sent ``request``, as the access log names it."""
+        connection = self._connections.get(request.protocol)
+        return connection.peer if connection is not None else "?"
+
+    def _on_disconnect(
+        self, request: web.Request, callback: Callable[[], None]
+    ) -> Callable[[], None]:
+        """Call ``callback`` when ``request``'s connection is lost; returns the undo."""
+        connection = self._connections.get(request.protocol)
+        if connection is None:
+            return lambda: None
+        connection.lost.append(callback)
+        return lambda: connection.lost.remove(callback) if callback in connection.lost else None
 
     # -- connections ----------------------------------------------------------------
 
@@ -263,6 +311,8 @@ class Broker:
         lane.unproven.pop(connection, None)
         self._silent.discard(connection)
         self._connections.pop(connection.handler, None)
+        for callback in list(connection.lost):
+            callback()
 
     def _drop_if_silent(self, connection: _Connection) -> None:
         if connection in self._silent or not connection.proven:
@@ -321,7 +371,9 @@ class Broker:
         return None
 
     async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """The route's answer within the request timeout."""
+        """The route's answer within the request timeout (the proxy bounds its own waits)."""
+        if request.match_info.route.name == PROXY_ROUTE:
+            return await handler(request)
         try:
             answer = await asyncio.wait_for(handler(request), self._limits.request_timeout)
         except web.HTTPException as exc:
@@ -423,6 +475,7 @@ class _Connection:
     allowed: bool  # the socket's verdict (SO_PEERCRED), fixed at connect
     proven: bool = False  # an allowed request came, or an allowed uid connected
     spoke: bool = False  # bytes arrived: a request is on its way
+    lost: list[Callable[[], None]] = attrs.field(factory=list)  # called when it closes
 
 
 class _Admission(asyncio.Protocol):

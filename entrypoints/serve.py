@@ -13,6 +13,7 @@ from pathlib import Path
 from codex_login.adapters.secret_file import read_secret_file
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.model_api import base_url_problem
 from codex_login.entrypoints.broker import (
     Access,
     Broker,
@@ -33,12 +34,15 @@ def serve(
     allow_gids: Sequence[int],
     say: Callable[[str], None],
     settings: Settings | None = None,
+    upstream: str | None = None,
 ) -> None:
     """Listen (systemd's sockets, else ``socket_path`` and maybe TCP) until told to stop."""
     if tcp_port is not None and secret_file is None:
         raise ConfigurationError(
             "--tcp needs --secret-file: TCP clients prove who they are with that secret"
         )
+    if upstream is not None and (problem := base_url_problem(upstream)) is not None:
+        raise ConfigurationError(f"--upstream: {problem}")  # never echoed: it may hold a secret
     access = Access(
         uids=frozenset({os.getuid(), *allow_uids}),
         gids=frozenset(allow_gids),
@@ -48,7 +52,9 @@ def serve(
     activated = systemd_listeners(env.listen_pid, env.listen_fds)
     listeners, created = (activated, None) if activated else _listen(socket_path, tcp_port)
     try:
-        asyncio.run(_run(Broker(service, access=access, access_log=say), listeners, say))
+        asyncio.run(
+            _run(Broker(service, access=access, access_log=say, upstream=upstream), listeners, say)
+        )
     finally:
         for listener in listeners:
             listener.close()

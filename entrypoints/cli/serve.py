@@ -46,6 +46,7 @@ class Options:
     secret_file: Path | None = None
     allow_uids: tuple[int, ...] = ()
     allow_gids: tuple[int, ...] = ()
+    upstream: str | None = None
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -80,6 +81,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="GID",
         help="also serve users in this group (user and group databases) on the socket (repeatable)",
     )
+    _configure_proxy(parser)
+
+
+def _configure_proxy(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--upstream",
+        metavar="URL",
+        help="where /openai/v1/ is forwarded (default: the login's model API; https, "
+        "or plain http to loopback only)",
+    )
 
 
 def options(args: argparse.Namespace) -> Options:
@@ -89,6 +100,7 @@ def options(args: argparse.Namespace) -> Options:
         secret_file=args.secret_file,
         allow_uids=tuple(args.allow_uid),
         allow_gids=tuple(args.allow_gid),
+        upstream=args.upstream,
     )
 
 
@@ -104,5 +116,6 @@ def run(options: Options, io: IO, factory: Factory) -> int:
         allow_gids=list(options.allow_gids),
         say=io.say,
         settings=factory.settings,
+        upstream=options.upstream,
     )
     return EXIT_OK

@@ -35,7 +35,8 @@ from typing import IO, Any
 import attrs
 
 from codex_login.application.service import AuthService
-from codex_login.entrypoints.broker import Access, Broker, Limits, unix_listener
+from codex_login.entrypoints.broker import Access, Broker, Limits, tcp_listener, unix_listener
+from codex_login.entrypoints.proxy.observer import ProxyObserver
 from support.cli import CLI, clean_env
 from support.servers import loop_in_thread, run_in
 
@@ -246,6 +247,7 @@ class ThreadBroker:
     broker: Broker
     loop: asyncio.AbstractEventLoop
     log: list[str]
+    port: int | None = None  # loopback TCP, when asked for
 
 
 @contextmanager
@@ -255,20 +257,36 @@ def broker_in_thread(
     *,
     limits: Limits | None = None,
     access: Access | None = None,
+    upstream: str | None = None,
+    proxy_observer: ProxyObserver | None = None,
+    tcp: bool = False,
 ) -> Iterator[ThreadBroker]:
-    """Serve ``service`` on a Unix socket at ``path`` until the block ends."""
+    """Serve ``service`` on a Unix socket at ``path`` until the block ends (``upstream``:
+    where the proxy forwards, as ``--upstream``; ``tcp``: also on a free loopback port,
+    for clients with ``access.secret``)."""
     log: list[str] = []
-    broker = Broker(service, access=access, limits=limits, access_log=log.append)
-    listener = unix_listener(path)
+    broker = Broker(
+        service,
+        access=access,
+        limits=limits,
+        access_log=log.append,
+        upstream=upstream,
+        proxy_observer=proxy_observer,
+    )
+    listeners = [unix_listener(path)]
+    if tcp:
+        listeners.append(tcp_listener(0))
+    port = listeners[-1].getsockname()[1] if tcp else None
     try:
         with loop_in_thread("broker") as loop:
-            run_in(loop, broker.start([listener]))
+            run_in(loop, broker.start(listeners))
             try:
-                yield ThreadBroker(path, broker, loop, log)
+                yield ThreadBroker(path, broker, loop, log, port)
             finally:
                 run_in(loop, broker.stop(), timeout=60)
     finally:
-        listener.close()
+        for listener in listeners:
+            listener.close()
         with suppress(FileNotFoundError):
             path.unlink()
 

@@ -1,0 +1,290 @@
+"""Forwarding ``/openai/v1/<path>`` to the model API with the login's headers.
+
+The client's ``Authorization`` (its broker key) is removed and the login's headers are
+added (``AuthService.model_api_of``); the other end-to-end headers and the query pass,
+hop-by-hop headers do not. The body is read first, bounded, so that an upstream 401 can
+be sent again once after a forced refresh; the answer streams back as it arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from codex_login.adapters import broker_protocol as protocol
+from codex_login.application.service import AuthService
+from codex_login.domain.errors import CodexLoginError
+from codex_login.domain.tokens import AccessToken
+from codex_login.entrypoints.proxy import relay
+from codex_login.entrypoints.proxy.observer import NoObserver, ProxyObserver
+from codex_login.entrypoints.proxy.upstream import Upstream, Waits, hop_by_hop
+
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Never sent upstream: who the client is to the broker, and what would aim the request.
+_CLIENT_ONLY = frozenset(
+    {"host", "authorization", "content-length", "expect", "forwarded"}
+    | {"x-original-url", "x-rewrite-url"}
+)
+Failure = Callable[[CodexLoginError], web.StreamResponse]
+OnDisconnect = Callable[[web.Request, Callable[[], None]], Callable[[], None]]
+
+
+class _Failed(Exception):
+    """The upstream could not be reached or was too slow: the answer to give instead."""
+
+    def __init__(self, answer: web.Response) -> None:
+        super().__init__(answer.status)
+        self.answer = answer
+
+
+class Proxy:
+    """The proxy's route (``forward``), its middleware and its upstream session."""
+
+    def __init__(
+        self,
+        service: AuthService,
+        *,
+        failure: Failure,
+        client_name: Callable[[web.Request], str],
+        on_disconnect: OnDisconnect,
+        waits: Waits,
+        max_body: int,
+        body_wait: float,
+        upstream: str | None = None,
+        observer: ProxyObserver | None = None,
+    ) -> None:
+        self._service = service
+        self._failure = failure
+        self._client_name = client_name
+        self._on_disconnect = on_disconnect
+        self._upstream = Upstream(waits)
+        self._max_body = max_body
+        self._body_wait = body_wait
+        self._base = upstream
+        self._observer = observer or NoObserver()
+
+    async def close(self) -> None:
+        await self._upstream.close()
+
+    @web.middleware
+    async def middleware(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        """``CONNECT``, absolute-form targets and raw paths under ``/openai`` are judged by
+        the relay rules before routing: the router would answer 404 to an authority,
+        route a full URL by its path, and resolve dot-segments first."""
+        target = request.raw_path
+        if request.method == "CONNECT" or not target.startswith("/") or _proxied(target):
+            refused = relay.refusal(
+                request.method, target, request.headers, own_port=_own_port(request)
+            )
+            if refused is not None:
+                self._observer.forwarded(self._client_name(request), refused.status, 0.0)
+                return error_answer(refused.status, refused.error, refused.message)
+        return await handler(request)
+
+    async def forward(self, request: web.Request) -> web.StreamResponse:
+        """The route: forwarded, or refused before anything is sent."""
+        started = time.perf_counter()
+        response = await self._forward(request)
+        self._observer.forwarded(
+            self._client_name(request), response.status, time.perf_counter() - started
+        )
+        return response
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        refused = relay.refusal(
+            request.method, request.raw_path, request.headers, own_port=_own_port(request)
+        )
+        if refused is None and request.method not in METHODS:
+            refused = relay.Refusal(405, "method_not_allowed", "method not forwarded")
+        if refused is not None:
+            return error_answer(refused.status, refused.error, refused.message)
+        body = await self._body(request)
+        if isinstance(body, web.StreamResponse):
+            return body
+        try:
+            token = await self._service.auth()
+            upstream = await self._send(request, token, body)
+            if upstream.status == 401:  # a token the model API refused: once more, fresh
+                upstream.close()
+                token = await self._service.refresh(stale=token.token)
+                upstream = await self._send(request, token, body)
+        except CodexLoginError as exc:
+            return self._failure(exc)
+        except _Failed as failed:
+            return failed.answer
+        return await self._stream(request, upstream)
+
+    async def _body(self, request: web.Request) -> bytes | web.StreamResponse | None:
+        """The request body (None: there is none), or the answer refusing it: 413 beyond
+        the bound (nothing read past it), 408 when it does not come in time."""
+        if request.content_length is not None and request.content_length > self._max_body:
+            return _closing(_too_large(self._max_body))
+        if not request.body_exists:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self._body_wait):
+                async for chunk in request.content.iter_any():
+                    size += len(chunk)
+                    if size > self._max_body:
+                        return _closing(_too_large(self._max_body))
+                    chunks.append(chunk)
+        except TimeoutError:
+            return _closing(error_answer(408, "request_timeout", "the body came too slowly"))
+        return b"".join(chunks)
+
+    async def _send(
+        self, request: web.Request, token: AccessToken, body: bytes | None
+    ) -> aiohttp.ClientResponse:
+        """The upstream's answer, its headers read; _Failed: unreachable (502) or too slow
+        (504)."""
+        api = self._service.model_api_of(token)
+        url = URL(relay.upstream_url(self._base or api.base_url, request.raw_path), encoded=True)
+        host = url.host or "?"
+        waits = self._upstream.waits
+        sent = time.perf_counter()
+        try:
+            async with asyncio.timeout(waits.first_byte):
+                response = await self._upstream.session.request(
+                    request.method,
+                    url,
+                    headers=upstream_headers(request.headers, api.headers),
+                    data=body,
+                    allow_redirects=False,
+                )
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise _Failed(_too_slow(host, "accept the connection")) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise _Failed(_unreachable(host)) from exc
+        except TimeoutError as exc:
+            raise _Failed(_too_slow(host, "begin its answer")) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise _Failed(_unreachable(host)) from exc
+        self._observer.first_byte(time.perf_counter() - sent)
+        return response
+
+    async def _stream(
+        self, request: web.Request, upstream: aiohttp.ClientResponse
+    ) -> web.StreamResponse:
+        """The upstream's answer, each piece written to the client as it arrives; a
+        client that leaves cancels the upstream request."""
+        answer = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        drop = hop_by_hop(upstream.headers) | {"content-length"}
+        for name, value in upstream.headers.items():
+            if name.lower() not in drop:
+                answer.headers.add(name, value)
+        task = asyncio.current_task()
+        left = False
+
+        def cut() -> None:
+            nonlocal left
+            left = True
+            if task is not None:
+                task.cancel()
+
+        forget = self._on_disconnect(request, cut)
+        self._observer.stream_opened()
+        complete = False
+        try:
+            await answer.prepare(request)
+            complete = await self._pump(upstream, answer)
+        except asyncio.CancelledError:
+            if not left or task is None:
+                raise
+            task.uncancel()  # the client left: nothing more to do for it
+        except (ConnectionError, aiohttp.ClientError):
+            pass  # the client or the upstream broke off
+        finally:
+            forget()
+            upstream.close()  # an unfinished upstream request ends here
+            self._observer.stream_closed()
+        if not complete:
+            _cut_short(request, answer)
+        return answer
+
+    async def _pump(self, upstream: aiohttp.ClientResponse, answer: web.StreamResponse) -> bool:
+        """Copy the body; False when the upstream fell silent for longer than the gap."""
+        gap = self._upstream.waits.gap
+        while True:
+            try:
+                async with asyncio.timeout(gap):
+                    chunk = await upstream.content.readany()
+            except TimeoutError:
+                return False
+            if not chunk:
+                await answer.write_eof()
+                return True
+            await answer.write(chunk)
+
+
+def upstream_headers(client: CIMultiDictProxy[str], login: Mapping[str, str]) -> CIMultiDict[str]:
+    """What goes upstream: the client's end-to-end headers without its credential and
+    without anything naming a host, then the login's headers (replacing the client's)."""
+    drop = hop_by_hop(client) | _CLIENT_ONLY | {name.lower() for name in login}
+    headers = CIMultiDict(
+        (name, value)
+        for name, value in client.items()
+        if name.lower() not in drop and not name.lower().startswith("x-forwarded-")
+    )
+    headers.extend(login)
+    return headers
+
+
+def _proxied(target: str) -> bool:
+    return target.startswith("//") or target.lower().startswith("/openai")
+
+
+def _own_port(request: web.Request) -> int | None:
+    """The TCP port the request came in on; None on the Unix socket."""
+    transport = request.transport
+    name = transport.get_extra_info("sockname") if transport is not None else None
+    return int(name[1]) if isinstance(name, tuple) and len(name) >= 2 else None
+
+
+def _cut_short(request: web.Request, answer: web.StreamResponse) -> None:
+    """End a stream that did not finish so that the client sees it unfinished (no last
+    chunk): the connection is closed."""
+    answer.force_close()
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+
+
+def error_answer(status: int, code: str, message: str) -> web.Response:
+    return web.Response(
+        status=status,
+        text=protocol.dumps(protocol.ErrorAnswer(code, message)),
+        content_type="application/json",
+        headers=NO_STORE,
+    )
+
+
+def _closing(answer: web.Response) -> web.Response:
+    answer.force_close()  # the rest of the body is never read
+    return answer
+
+
+def _too_large(limit: int) -> web.Response:
+    return error_answer(
+        413, "request_entity_too_large", f"the body is over {limit // (1 << 20)} MiB"
+    )
+
+
+def _unreachable(host: str) -> web.Response:
+    return error_answer(502, "upstream_unreachable", f"cannot reach the upstream {host}")
+
+
+def _too_slow(host: str, what: str) -> web.Response:
+    return error_answer(504, "upstream_timeout", f"the upstream {host} did not {what} in time")
