@@ -20,15 +20,18 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from codex_login.domain.claims import token_times
+from codex_login.domain.refresh_policy import MIN_TOKEN_AGE_FOR_FORCED_REFRESH
 from interop.peers.browser_login import login_with_browser
 from interop.peers.codex_peer import clean_stderr, codex_env
 from interop.peers.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
 from interop.peers.responses_api import MODEL, ResponsesApi, serving_responses_api
-from support.broker import ServedBroker, free_port, running_broker
+from support.broker import ServedBroker, free_port, running_broker, wait_until
 from support.cli import clean_env
 
 REASON = issuer_unavailable_reason()
@@ -56,6 +59,28 @@ class Host:
         document = json.loads((self.home / "auth.json").read_bytes())
         tokens: dict[str, str] = document["tokens"]
         return tokens
+
+    def issued_at(self) -> datetime:
+        """When the login's tokens were issued: the later of ``last_refresh`` (our clock,
+        whole seconds, rounded up) and the access token's ``iat`` (the issuer's)."""
+        document = json.loads((self.home / "auth.json").read_bytes())
+        stored = datetime.strptime(document["last_refresh"][:19], "%Y-%m-%dT%H:%M:%S")
+        moments = [stored.replace(tzinfo=UTC) + timedelta(seconds=1)]
+        issued, _ = token_times(document["tokens"]["access_token"])
+        moments += [issued] if issued is not None else []
+        return max(moments)
+
+    def wait_until_a_refresh_may_be_forced(self) -> None:
+        """A forced refresh answers a token younger than the guard's window as it is (a
+        token just issued is not the one that is wrong, so a refusing server cannot make
+        the proxy hammer the issuer). A login in use is older; this one was made a moment
+        ago, so wait, with a deadline, until it has aged past the window."""
+        old_enough = self.issued_at() + MIN_TOKEN_AGE_FOR_FORCED_REFRESH
+        wait_until(
+            lambda: datetime.now(UTC) > old_enough,
+            timeout=MIN_TOKEN_AGE_FOR_FORCED_REFRESH.total_seconds() + 5,
+            what="the login to age past the forced-refresh guard",
+        )
 
     def secrets_held(self) -> set[str]:
         """The access, refresh and ID tokens the login holds now."""
@@ -220,6 +245,7 @@ def test_an_upstream_401_is_retried_once_after_one_refresh_at_oidc_provider(
     codex: Path, host: Host, sandbox: Sandbox
 ) -> None:
     before = host.tokens()
+    host.wait_until_a_refresh_may_be_forced()
     with (
         serving_responses_api(ResponsesApi(refuse_first=1)) as api,
         serving_proxy(host, api) as proxy,
