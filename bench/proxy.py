@@ -45,7 +45,7 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support.broker import ServedBroker, free_port, start_broker
+from support.broker import READY, free_port, wait_until
 from support.cli import CLI
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env, write_login
@@ -108,10 +108,18 @@ class Samples:
     first_events: list[float] = attrs.Factory(list)
     errors: int = 0
     seconds: float = 0.0
+    completed: int = 0  # warm-up included, to share out the CPU time
+    cpu: dict[str, float] = attrs.Factory(dict)  # CPU seconds by process, warm-up included
 
     @property
     def per_second(self) -> float:
         return len(self.latencies) / self.seconds if self.seconds else float("nan")
+
+    def cpu_ms(self, process: str) -> float:
+        """That process's CPU milliseconds per completed request (nan: not measured)."""
+        if process not in self.cpu or not self.completed:
+            return float("nan")
+        return 1000 * self.cpu[process] / self.completed
 
 
 @attrs.frozen
@@ -157,6 +165,7 @@ async def hammer(target: Target, clients: int, seconds: float, into: Samples) ->
                     if now >= measure_from:
                         into.errors += 1
                     continue
+                into.completed += 1
                 if now >= measure_from:
                     into.first_events.append(first_event)
                     into.latencies.append(took)
@@ -166,8 +175,9 @@ async def hammer(target: Target, clients: int, seconds: float, into: Samples) ->
 
 
 @contextmanager
-def upstream() -> Iterator[str]:
-    """The upstream child process; yields its base URL (``http://127.0.0.1:PORT/v1``)."""
+def upstream() -> Iterator[tuple[str, int]]:
+    """The upstream child process; yields its base URL (``http://127.0.0.1:PORT/v1``) and
+    its PID."""
     child = subprocess.Popen(
         [sys.executable, "-c", UPSTREAM], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
@@ -175,7 +185,7 @@ def upstream() -> Iterator[str]:
         raise RuntimeError("the upstream has no pipes")
     try:
         port = int(child.stdout.readline())
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"http://127.0.0.1:{port}/v1", child.pid
     finally:
         child.stdin.close()
         try:
@@ -185,40 +195,83 @@ def upstream() -> Iterator[str]:
             child.wait()
 
 
-def start_proxy(
+@attrs.frozen
+class Proxy:
+    """A running ``codex-login serve`` child, its access log going to a file."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    key: str  # the client key (its --secret-file)
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@contextmanager
+def running_proxy(
     home: Path, root: Path, upstream_url: str, env: dict[str, str], profile: Path | None
-) -> tuple[ServedBroker, str]:
-    """``codex-login serve`` forwarding to ``upstream_url``; (it, its client key)."""
+) -> Iterator[Proxy]:
+    """``codex-login serve`` forwarding to ``upstream_url`` until the block ends (SIGTERM).
+
+    Its stderr (one access-log line per request) goes to a file, not to a pipe this
+    process would have to read while it measures.
+    """
     key = secrets.token_urlsafe(32)
     secret_file = root / "proxy.secret"
     secret_file.write_text(key)
     secret_file.chmod(0o600)
-    argv = [sys.executable, "-m", "cProfile", "-o", str(profile), str(CLI)] if profile else None
-    args = (
-        "--tcp",
-        str(free_port()),
-        "--secret-file",
-        str(secret_file),
-        "--upstream",
-        upstream_url,
-    )
-    return start_broker(home, *args, env=env, argv=argv), key
+    port, log = free_port(), root / "proxy.log"
+    argv = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else []
+    args = ["--tcp", str(port), "--secret-file", str(secret_file), "--upstream", upstream_url]
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [*argv, str(CLI), "serve", *args], env=env, stdin=subprocess.DEVNULL, stderr=stderr
+        )
+    try:
+        wait_until(
+            lambda: READY in log.read_text() or process.poll() is not None,
+            timeout=30,
+            what="the proxy to serve",
+        )
+        if process.poll() is not None:
+            raise RuntimeError(f"the proxy did not start:\n{log.read_text()}")
+        yield Proxy(process, f"http://127.0.0.1:{port}", key, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(
-    direct: Target, proxied: Target, clients: int, seconds: float, rounds: int
+    paths: tuple[Target, Target], clients: int, args: argparse.Namespace, pids: dict[str, int]
 ) -> tuple[Samples, Samples]:
+    """Direct and proxied in turn for ``args.rounds`` rounds; each process's CPU time too."""
     samples = Samples(), Samples()
-    for _ in range(rounds):
-        for target, into in zip((direct, proxied), samples, strict=True):
-            asyncio.run(hammer(target, clients, seconds, into))
+    for _ in range(args.rounds):
+        for target, into in zip(paths, samples, strict=True):
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            asyncio.run(hammer(target, clients, args.seconds, into))
+            for name, pid in pids.items():
+                into.cpu[name] = into.cpu.get(name, 0.0) + cpu_seconds(pid) - before[name]
     return samples
 
 
 def print_table(results: dict[int, tuple[Samples, Samples]]) -> None:
     print(
         f"{'run':<8} {'clients':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'first p50':>9} {'errors':>6}"
+        f"{'first p50':>9} {'errors':>6} {'cpu ms/request: client':>22} {'proxy':>6} "
+        f"{'upstream':>8}"
     )
     for clients, pair in results.items():
         for name, samples in zip(("direct", "proxy"), pair, strict=True):
@@ -226,7 +279,9 @@ def print_table(results: dict[int, tuple[Samples, Samples]]) -> None:
                 f"{name:<8} {clients:>7} {len(samples.latencies):>8} {samples.per_second:>8.0f} "
                 f"{percentile(samples.latencies, 0.5):>8.2f} "
                 f"{percentile(samples.latencies, 0.99):>8.2f} "
-                f"{percentile(samples.first_events, 0.5):>9.2f} {samples.errors:>6}"
+                f"{percentile(samples.first_events, 0.5):>9.2f} {samples.errors:>6} "
+                f"{samples.cpu_ms('client'):>22.2f} {cpu_or_dash(samples, name):>6} "
+                f"{samples.cpu_ms('upstream'):>8.2f}"
             )
     print()
     print(
@@ -240,6 +295,11 @@ def print_table(results: dict[int, tuple[Samples, Samples]]) -> None:
             f"{added(direct, proxied, 'first_events', 0.5):>9.2f} "
             f"{proxied.per_second / direct.per_second:>14.2f}"
         )
+
+
+def cpu_or_dash(samples: Samples, path: str) -> str:
+    """The proxy's CPU per request on the proxied path; "-" on the direct one."""
+    return f"{samples.cpu_ms('proxy'):.2f}" if path == "proxy" else "-"
 
 
 def added(direct: Samples, proxied: Samples, what: str, fraction: float) -> float:
@@ -277,22 +337,20 @@ def print_profile(path: Path) -> None:
 def run(args: argparse.Namespace, root: Path) -> dict[int, tuple[Samples, Samples]]:
     home = root / "codex"
     home.mkdir(mode=0o700)
-    with running_issuer(FakeIssuer()) as issuer, upstream() as upstream_url:
+    with running_issuer(FakeIssuer()) as issuer, upstream() as (upstream_url, upstream_pid):
         write_login(
             home, issuer.new_refresh_token(), expires_in=timedelta(days=1), issuer=issuer.url
         )
-        proxy, key = start_proxy(home, root, upstream_url, issuer_env(home, issuer), args.profile)
-        try:
-            if proxy.url is None:
-                raise RuntimeError("the proxy listens on no TCP port")
+        env = issuer_env(home, issuer)
+        with running_proxy(home, root, upstream_url, env, args.profile) as proxy:
             direct = Target(f"{upstream_url}/responses", {"Authorization": "Bearer direct"})
-            proxied = Target(f"{proxy.url}/openai/v1/responses", {"Authorization": f"Bearer {key}"})
+            proxied = Target(
+                f"{proxy.url}/openai/v1/responses", {"Authorization": f"Bearer {proxy.key}"}
+            )
+            pids = {"client": os.getpid(), "proxy": proxy.pid, "upstream": upstream_pid}
             return {
-                clients: measure(direct, proxied, clients, args.seconds, args.rounds)
-                for clients in args.clients
+                clients: measure((direct, proxied), clients, args, pids) for clients in args.clients
             }
-        finally:
-            proxy.close()
 
 
 def main() -> None:
