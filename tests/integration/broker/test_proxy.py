@@ -182,6 +182,7 @@ def test_a_client_that_leaves_mid_stream_ends_the_upstream_request(proxied: Prox
     response.close()
     assert proxied.upstream.ended.wait(10), "the upstream request outlived its client"
     assert unix_request(proxied.socket, "GET", "/openai/v1/models").status == 200
+    assert not [line for line in proxied.broker.log if "Traceback" in line or "rejected" in line]
 
 
 def test_the_answer_never_holds_the_logins_token(proxied: Proxied) -> None:

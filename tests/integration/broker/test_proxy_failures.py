@@ -20,8 +20,11 @@ from codex_login.entrypoints.broker import Limits
 from support.broker import (
     ThreadBroker,
     UnixHTTPConnection,
+    answer_on,
     broker_in_thread,
+    connect,
     free_port,
+    read_to_end,
     running_broker,
     unix_request,
 )
@@ -158,3 +161,39 @@ def test_an_upstream_that_is_not_https_or_loopback_is_refused_in_one_line(
     assert f"--upstream: {problem}" in line
     assert "pw" not in line
     assert not (home / "broker.sock").exists()
+
+
+def test_the_token_routes_timeout_does_not_cut_a_proxied_request(
+    tmp_path: Path, home: Path, issuer: FakeIssuer
+) -> None:
+    """A token request gets 503 after ``request_timeout``; a proxied one waits for the
+    upstream by its own bounds (here a longer first-byte wait, then 504)."""
+    limits = Limits(request_timeout=0.2, upstream_first_byte=1.0)
+    with (
+        running_upstream() as upstream,
+        proxy_to(tmp_path, home, issuer, upstream.url, limits) as broker,
+    ):
+        answer = unix_request(broker.socket, "POST", "/openai/v1/stall", body=b"{}")
+    assert answer.status == 504
+    assert answer.json()["error"] == "upstream_timeout"
+
+
+def test_a_body_that_comes_too_slowly_is_408_and_nothing_is_sent(
+    tmp_path: Path, home: Path, issuer: FakeIssuer
+) -> None:
+    limits = Limits(request_timeout=0.3)
+    with (
+        running_upstream() as upstream,
+        proxy_to(tmp_path, home, issuer, upstream.url, limits) as broker,
+    ):
+        head = (
+            b"POST /openai/v1/responses HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n"
+        )
+        with connect(broker.socket) as sock:
+            sock.sendall(head + b"{")  # nine bytes do not come in time
+            answer = answer_on(sock, "POST")
+            sock.sendall(b"}" * 9)  # then they do: the broker reads them away and closes
+            assert read_to_end(sock) == b""
+        assert answer is not None
+        assert answer.status == 408
+        assert upstream.seen == []
