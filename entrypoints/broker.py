@@ -126,6 +126,7 @@ class Broker:
         access_log: Callable[[str], None] | None = None,
         upstream: str | None = None,
         proxy_observer: ProxyObserver | None = None,
+        upstream_ca_file: str | None = None,
     ) -> None:
         self._service = service
         self._access = access or Access()
@@ -143,7 +144,7 @@ class Broker:
         self._refreshes = _ForcedRefreshes(
             self._limits.forced_refresh_burst, self._limits.forced_refresh_interval
         )
-        self._proxy = self._new_proxy(upstream, proxy_observer)
+        self._proxy = self._new_proxy(upstream, proxy_observer, upstream_ca_file)
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -205,7 +206,9 @@ class Broker:
             self._runner = None
         await self._proxy.close()  # after the streams in flight (bounded by the grace)
 
-    def _new_proxy(self, upstream: str | None, observer: ProxyObserver | None) -> Proxy:
+    def _new_proxy(
+        self, upstream: str | None, observer: ProxyObserver | None, ca_file: str | None
+    ) -> Proxy:
         limits = self._limits
         waits = Waits(limits.upstream_connect, limits.upstream_first_byte, limits.upstream_gap)
         return Proxy(
@@ -217,6 +220,7 @@ class Broker:
             max_body=limits.proxy_max_body,
             body_wait=limits.request_timeout,
             upstream=upstream,
+            ca_file=ca_file,
             observer=observer,
         )
 

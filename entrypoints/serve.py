@@ -52,9 +52,10 @@ def serve(
     activated = systemd_listeners(env.listen_pid, env.listen_fds)
     listeners, created = (activated, None) if activated else _listen(socket_path, tcp_port)
     try:
-        asyncio.run(
-            _run(Broker(service, access=access, access_log=say, upstream=upstream), listeners, say)
+        broker = Broker(
+            service, access=access, access_log=say, upstream=upstream, upstream_ca_file=env.ca_file
         )
+        asyncio.run(_run(broker, listeners, say))
     finally:
         for listener in listeners:
             listener.close()

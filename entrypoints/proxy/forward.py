@@ -58,13 +58,14 @@ class Proxy:
         max_body: int,
         body_wait: float,
         upstream: str | None = None,
+        ca_file: str | None = None,
         observer: ProxyObserver | None = None,
     ) -> None:
         self._service = service
         self._failure = failure
         self._client_name = client_name
         self._on_disconnect = on_disconnect
-        self._upstream = Upstream(waits)
+        self._upstream = Upstream(waits, ca_file)
         self._max_body = max_body
         self._body_wait = body_wait
         self._base = upstream
@@ -123,7 +124,7 @@ class Proxy:
             return self._failure(exc)
         except _Failed as failed:
             return failed.answer
-        return await self._stream(request, upstream)
+        return await self._stream(request, upstream, token.token)
 
     async def _body(self, request: web.Request) -> bytes | web.StreamResponse | None:
         """The request body (None: there is none), or the answer refusing it: 413 beyond
@@ -157,7 +158,7 @@ class Proxy:
         sent = time.perf_counter()
         try:
             async with asyncio.timeout(waits.first_byte):
-                response = await self._upstream.session.request(
+                response = await self._upstream.session(host).request(
                     request.method,
                     url,
                     headers=upstream_headers(request.headers, api.headers),
@@ -176,14 +177,15 @@ class Proxy:
         return response
 
     async def _stream(
-        self, request: web.Request, upstream: aiohttp.ClientResponse
+        self, request: web.Request, upstream: aiohttp.ClientResponse, secret: str
     ) -> web.StreamResponse:
         """The upstream's answer, each piece written to the client as it arrives; a
-        client that leaves cancels the upstream request."""
+        client that leaves cancels the upstream request. A header that reflects the
+        login's token (``secret``) is dropped."""
         answer = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         drop = hop_by_hop(upstream.headers) | {"content-length"}
         for name, value in upstream.headers.items():
-            if name.lower() not in drop:
+            if name.lower() not in drop and secret not in value:
                 answer.headers.add(name, value)
         task = asyncio.current_task()
         left = False
@@ -198,8 +200,11 @@ class Proxy:
         self._observer.stream_opened()
         complete = False
         try:
+            first = await self._read(upstream)
+            if first is None:  # nothing sent to the client yet: it can hear why
+                return _too_slow(upstream.url.host or "?", "send its answer")
             await answer.prepare(request)
-            complete = await self._pump(upstream, answer)
+            complete = await self._pump(upstream, answer, first)
         except asyncio.CancelledError:
             if not left or task is None:
                 raise
@@ -208,25 +213,40 @@ class Proxy:
             pass  # the client or the upstream broke off
         finally:
             forget()
-            upstream.close()  # an unfinished upstream request ends here
+            if complete:
+                upstream.release()  # its connection goes back to the pool, for the next
+            else:
+                upstream.close()  # an unfinished upstream request ends here
             self._observer.stream_closed()
-        if not complete:
-            _cut_short(request, answer)
+        if complete:
+            return answer
+        if not answer.prepared and not left:  # the upstream broke off before its body
+            host = upstream.url.host or "?"
+            return error_answer(502, "upstream_broke_off", f"the upstream {host} broke off")
+        _cut_short(request, answer)
         return answer
 
-    async def _pump(self, upstream: aiohttp.ClientResponse, answer: web.StreamResponse) -> bool:
-        """Copy the body; False when the upstream fell silent for longer than the gap."""
-        gap = self._upstream.waits.gap
-        while True:
-            try:
-                async with asyncio.timeout(gap):
-                    chunk = await upstream.content.readany()
-            except TimeoutError:
-                return False
-            if not chunk:
-                await answer.write_eof()
-                return True
+    async def _read(self, upstream: aiohttp.ClientResponse) -> bytes | None:
+        """The next piece of the body (b"": the end), or None when the upstream fell
+        silent for longer than the gap."""
+        try:
+            async with asyncio.timeout(self._upstream.waits.gap):
+                return await upstream.content.readany()
+        except TimeoutError:
+            return None
+
+    async def _pump(
+        self, upstream: aiohttp.ClientResponse, answer: web.StreamResponse, chunk: bytes
+    ) -> bool:
+        """Copy the body from ``chunk`` on; False when the upstream fell silent."""
+        while chunk:
             await answer.write(chunk)
+            next_chunk = await self._read(upstream)
+            if next_chunk is None:
+                return False
+            chunk = next_chunk
+        await answer.write_eof()
+        return True
 
 
 def upstream_headers(client: CIMultiDictProxy[str], login: Mapping[str, str]) -> CIMultiDict[str]:

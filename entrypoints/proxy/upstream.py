@@ -7,9 +7,14 @@ through as sent: no decompression, no redirects followed, no cookies kept.
 
 from __future__ import annotations
 
+import ssl
+
 import aiohttp
 import attrs
 from multidict import CIMultiDictProxy
+
+from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.model_api import is_loopback
 
 HOP_BY_HOP = frozenset(
     {
@@ -49,27 +54,52 @@ def hop_by_hop(headers: CIMultiDictProxy[str]) -> frozenset[str]:
 
 
 class Upstream:
-    """The shared session, opened on first use and closed by ``close()``."""
+    """The shared sessions, opened on first use and closed by ``close()``: one for a
+    loopback upstream, one for the others (through ``HTTPS_PROXY`` and the like, as the
+    issuer is reached, trusting ``ca_file`` besides the system's CAs). A loopback
+    upstream never goes through a proxy: its plain http would cross the network."""
 
-    def __init__(self, waits: Waits) -> None:
+    def __init__(self, waits: Waits, ca_file: str | None = None) -> None:
         self.waits = waits
-        self._session: aiohttp.ClientSession | None = None
+        self._ssl = _ssl_context(ca_file)  # a bad bundle fails at start, not per request
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30.0),
-                timeout=aiohttp.ClientTimeout(
-                    total=None, connect=None, sock_connect=self.waits.connect, sock_read=None
-                ),
-                auto_decompress=False,
-                cookie_jar=aiohttp.DummyCookieJar(),
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-            )
-        return self._session
+    def session(self, host: str) -> aiohttp.ClientSession:
+        """The session for requests to ``host``."""
+        loopback = is_loopback(host)
+        session = self._sessions.get(loopback)
+        if session is None:
+            session = self._sessions[loopback] = self._new_session(remote=not loopback)
+        return session
+
+    def _new_session(self, *, remote: bool) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30.0, ssl=self._ssl),
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=None, sock_connect=self.waits.connect, sock_read=None
+            ),
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            trust_env=remote,
+        )
 
     async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
             await session.close()
+
+
+def _ssl_context(ca_file: str | None) -> ssl.SSLContext | bool:
+    """The system's CAs and ``ca_file`` (``CODEX_CA_CERTIFICATE``, else
+    ``SSL_CERT_FILE``); ConfigurationError naming it when it cannot be loaded."""
+    if not ca_file:
+        return True  # aiohttp's default verification
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"cannot load the CA bundle {ca_file}: {exc}; fix CODEX_CA_CERTIFICATE / SSL_CERT_FILE"
+        ) from exc
+    return context

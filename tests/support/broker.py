@@ -260,6 +260,7 @@ def broker_in_thread(
     upstream: str | None = None,
     proxy_observer: ProxyObserver | None = None,
     tcp: bool = False,
+    upstream_ca_file: str | None = None,
 ) -> Iterator[ThreadBroker]:
     """Serve ``service`` on a Unix socket at ``path`` until the block ends (``upstream``:
     where the proxy forwards, as ``--upstream``; ``tcp``: also on a free loopback port,
@@ -272,6 +273,7 @@ def broker_in_thread(
         access_log=log.append,
         upstream=upstream,
         proxy_observer=proxy_observer,
+        upstream_ca_file=upstream_ca_file,
     )
     listeners = [unix_listener(path)]
     if tcp:

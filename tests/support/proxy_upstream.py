@@ -10,6 +10,8 @@ Paths (under whatever base the proxy forwards to):
 - ``/stream``: two SSE events; the second only once ``release`` is set;
 - ``/hold``: one SSE event, then nothing until the request ends (``ended`` is set then);
 - ``/stall``: never answers (until the request ends);
+- ``/silent``: its headers, then nothing (until the request ends);
+- ``/reflect``: 200, the ``Authorization`` it received in an ``X-Seen`` header;
 - anything else: 200 with a JSON echo of what arrived, plus hop-by-hop headers that must
   not reach the client.
 
@@ -21,6 +23,7 @@ at once (``ended``).
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +42,7 @@ class Seen:
     target: str  # the raw path and query, as received
     headers: dict[str, str]  # names lower-cased
     body: bytes
+    connection: int  # the client's port: which connection it came on
 
 
 class Upstream:
@@ -70,7 +74,9 @@ class Upstream:
         body = await request.read()
         headers = {name.lower(): value for name, value in request.headers.items()}
         with self._lock:
-            self._seen.append(Seen(request.method, request.raw_path, headers, body))
+            peer = request.transport.get_extra_info("peername") if request.transport else None
+            port = peer[1] if isinstance(peer, tuple) else 0
+            self._seen.append(Seen(request.method, request.raw_path, headers, body, port))
             token = headers.get("authorization", "").removeprefix("Bearer ")
             refused = self.refuse_every_token or token in self._refused
         if refused:
@@ -85,6 +91,10 @@ class Upstream:
             return await self._hold(request)
         if path.endswith("/stall"):
             return await self._stall()
+        if path.endswith("/silent"):
+            return await self._silent(request)
+        if path.endswith("/reflect"):  # a debugging server that shows what it got
+            return web.json_response({}, headers={"X-Seen": headers.get("authorization", "")})
         return web.json_response(
             {"method": request.method, "target": request.raw_path, "body": body.decode()},
             headers={"Connection": "X-Hop", "X-Hop": "1", "Keep-Alive": "timeout=5", "X-End": "1"},
@@ -113,6 +123,15 @@ class Upstream:
         finally:
             self.ended.set()
 
+    async def _silent(self, request: web.Request) -> web.StreamResponse:
+        try:
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await response.prepare(request)  # the headers, then nothing
+            await asyncio.Event().wait()
+            return response
+        finally:
+            self.ended.set()
+
     async def _stall(self) -> web.StreamResponse:
         try:
             await asyncio.Event().wait()
@@ -122,15 +141,15 @@ class Upstream:
 
 
 @contextmanager
-def running_upstream() -> Iterator[Upstream]:
-    """A fresh :class:`Upstream` on 127.0.0.1 until the block ends."""
+def running_upstream(tls: ssl.SSLContext | None = None) -> Iterator[Upstream]:
+    """A fresh :class:`Upstream` on 127.0.0.1 (https with ``tls``) until the block ends."""
     upstream = Upstream()
     runner = web.AppRunner(upstream.app(), access_log=None, handler_cancellation=True)
 
     async def start() -> str:
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls).start()
+        return f"{'https' if tls else 'http'}://127.0.0.1:{runner.addresses[0][1]}"
 
     with loop_in_thread("upstream") as loop:
         upstream.url = run_in(loop, start())

@@ -95,6 +95,13 @@ def test_a_request_goes_to_the_upstream_with_the_logins_headers_and_not_the_clie
     assert proxied.token() not in answer.raw()
 
 
+def test_requests_reuse_one_upstream_connection(proxied: Proxied) -> None:
+    for target in ("/openai/v1/models", "/openai/v1/status/500", "/openai/v1/stream"):
+        proxied.upstream.release.set()
+        assert unix_request(proxied.socket, "POST", target, body=b"{}").status in (200, 500)
+    assert len({seen.connection for seen in proxied.upstream.seen}) == 1
+
+
 def test_a_body_over_the_bound_is_413_and_nothing_is_sent(proxied: Proxied) -> None:
     big = b"x" * ((1 << 20) + 1)
     answer = unix_request(proxied.socket, "POST", "/openai/v1/responses", body=big)
@@ -186,7 +193,13 @@ def test_a_client_that_leaves_mid_stream_ends_the_upstream_request(proxied: Prox
 
 
 def test_the_answer_never_holds_the_logins_token(proxied: Proxied) -> None:
-    for target in ("/openai/v1/models", "/openai/v1/status/500", "/openai/v1/../x"):
+    targets = (
+        "/openai/v1/models",
+        "/openai/v1/status/500",
+        "/openai/v1/../x",
+        "/openai/v1/reflect",
+    )
+    for target in targets:
         answer = unix_request(proxied.socket, "GET", target)
         assert proxied.token() not in answer.raw(), target
 

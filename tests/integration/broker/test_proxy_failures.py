@@ -9,11 +9,13 @@ from __future__ import annotations
 import http.client
 import signal
 import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import trustme
 
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.broker import Limits
@@ -89,6 +91,19 @@ def test_an_upstream_that_does_not_begin_its_answer_is_a_504_and_is_cancelled(
             "message": "the upstream 127.0.0.1 did not begin its answer in time",
         }
         assert upstream.ended.wait(10), "the stalled upstream request was not ended"
+
+
+def test_an_upstream_silent_after_its_headers_is_a_504_and_is_cancelled(
+    tmp_path: Path, home: Path, issuer: FakeIssuer
+) -> None:
+    with running_upstream() as upstream, proxy_to(tmp_path, home, issuer, upstream.url) as broker:
+        answer = unix_request(broker.socket, "POST", "/openai/v1/silent", body=b"{}")
+        assert answer.status == 504
+        assert answer.json() == {
+            "error": "upstream_timeout",
+            "message": "the upstream 127.0.0.1 did not send its answer in time",
+        }
+        assert upstream.ended.wait(10), "the silent upstream request was not ended"
 
 
 def test_an_upstream_silent_mid_stream_is_cut_and_the_client_sees_it_unfinished(
@@ -197,3 +212,24 @@ def test_a_body_that_comes_too_slowly_is_408_and_nothing_is_sent(
         assert answer is not None
         assert answer.status == 408
         assert upstream.seen == []
+
+
+def test_an_https_upstream_is_verified_with_the_extra_ca_bundle(
+    tmp_path: Path, home: Path, issuer: FakeIssuer
+) -> None:
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    service = bootstrap(codex_home=home, issuer=issuer.url, environ={})
+    with running_upstream(tls=context) as upstream:
+        with broker_in_thread(service, tmp_path / "a.sock", upstream=upstream.url) as broker:
+            unknown = unix_request(broker.socket, "GET", "/openai/v1/models")
+        with broker_in_thread(
+            service, tmp_path / "b.sock", upstream=upstream.url, upstream_ca_file=str(ca_file)
+        ) as broker:
+            trusted = unix_request(broker.socket, "GET", "/openai/v1/models")
+    assert unknown.status == 502
+    assert trusted.status == 200
+    assert [seen.target for seen in upstream.seen] == ["/models"]
