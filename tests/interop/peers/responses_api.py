@@ -2,7 +2,7 @@
 
 ``serving_responses_api()`` runs a :class:`ResponsesApi` (aiohttp, port 0, a background
 thread's event loop) for the ``with`` block. It records every request's path and
-``Authorization`` header and can refuse the first N model calls with 401.
+headers and can refuse the first N model calls with 401.
 ``write_codex_config()`` writes a ``$CODEX_HOME/config.toml`` whose custom provider talks to
 it and takes its bearer token from a command; ``run_codex_exec()`` runs one turn.
 The shapes and settings were measured with Codex 0.171.0: see ``CODEX_PEER_NOTES.md``.
@@ -11,6 +11,7 @@ The shapes and settings were measured with Codex 0.171.0: see ``CODEX_PEER_NOTES
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import subprocess
 import threading
@@ -50,6 +51,12 @@ class SeenRequest:
     query: str
     authorization: str  # "" when the header was missing
     status: int  # what the server answered
+    headers: tuple[tuple[str, str], ...] = ()  # every header, names lower-cased
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (any case), or None."""
+        found = [value for key, value in self.headers if key == name.lower()]
+        return found[0] if found else None
 
     @property
     def bearer(self) -> str | None:
@@ -177,6 +184,7 @@ class ResponsesApi:
             query=request.query_string,
             authorization=request.headers.get("Authorization", ""),
             status=0,
+            headers=tuple((key.lower(), value) for key, value in request.headers.items()),
         )
         if seen.is_model_call:
             self._model_calls += 1
@@ -211,9 +219,7 @@ class ResponsesApi:
 
     def _record(self, seen: SeenRequest, status: int) -> None:
         with self._lock:
-            self._requests.append(
-                SeenRequest(seen.method, seen.path, seen.query, seen.authorization, status)
-            )
+            self._requests.append(dataclasses.replace(seen, status=status))
 
 
 @contextmanager
