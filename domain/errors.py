@@ -17,6 +17,7 @@ error codes, and the broker client's way back are one table over these classes
     │   │   └── UnsupportedAuthMode auth_mode written by a newer tool
     │   │       └── SignsRequests   an access token that signs requests: no bearer
     │   ├── SessionEnded            refresh token expired, reused or revoked (a TokenEndpointError)
+    │   │   └── AccessTokenRefused  whoami refused an access token (revoked, expired, unknown)
     │   └── PolicyViolation         the login-method or workspace policy forbids this login
     │       └── WorkspaceRefused    a stored login of a workspace the policy does not allow
     ├── TryAgain                    a later call may succeed
@@ -36,6 +37,7 @@ error codes, and the broker client's way back are one table over these classes
     ├── InvalidJwt                  a token is not a decodable JWT
     ├── InvalidApiKey               a key given to login is unusable
     │   └── EmptyApiKey             no key was given at all
+    │       └── EmptyAccessToken    no access token was given at all
     ├── LoginError                  the browser login did not complete
     │   ├── LoginCancelled
     │   ├── LoginTimedOut
@@ -214,6 +216,10 @@ class EmptyApiKey(InvalidApiKey):
     """The API key given to login is empty (nothing piped in, nothing typed)."""
 
 
+class EmptyAccessToken(EmptyApiKey):
+    """The access token given to login is empty (nothing piped in, nothing typed)."""
+
+
 class LoginError(CodexLoginError):
     """The browser or device login did not complete."""
 
@@ -258,6 +264,10 @@ class TransientTokenError(TryAgain, TokenEndpointError):
 
 class SessionEnded(SignInRequired, TokenEndpointError):
     """The refresh token is expired, reused or revoked: the user must log in again."""
+
+
+class AccessTokenRefused(SessionEnded):
+    """Whoami refused an access token (401, 403): revoked, expired or never issued."""
 
 
 class BrokerUnreachable(TransientTokenError):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.adapters.clock import SystemClock
+from codex_login.domain.access_tokens import TITLE as ACCESS_TOKEN_TITLE
 from codex_login.domain.choice import looked_for
 from codex_login.domain.errors import CodexLoginError, NotLoggedIn, PolicyViolation
 from codex_login.domain.issuer import DEFAULT_ISSUER
@@ -34,9 +35,10 @@ if TYPE_CHECKING:
     from codex_login.entrypoints.cli.wiring import Factory
 
 ABOUT = """\
-Show how you are logged in, without touching the network. The first line is the
-Codex CLI's: "Logged in using ChatGPT", "Logged in using an API key - sk-...",
-or "Not logged in". The indented lines below it name the account, plan and
+Show how you are logged in, without touching the network (but for an access
+token, whose account whoami names). The first line is the Codex CLI's: "Logged
+in using ChatGPT", "Logged in using an API key - sk-...", "Logged in using
+personal access token", or "Not logged in". The indented lines below it name the account, plan and
 workspace, where the login is stored and when the access token expires; -v adds
 the last refresh, the client id and whether a refresh is due (when not logged
 in: where it looked, in order). --json prints the details as JSON on stdout, in
@@ -158,6 +160,8 @@ def _logged_in_line(status: Status) -> str:
     """The Codex CLI's first line, word for word: scripts match on it."""
     if status.foreign:
         return f"Logged in using {status.foreign}"
+    if status.access_token:
+        return f"Logged in using {ACCESS_TOKEN_TITLE}"
     if status.masked_api_key is not None and status.mode is AuthMode.API_KEY:
         return f"Logged in using an API key - {status.masked_api_key}"
     return "Logged in using ChatGPT"

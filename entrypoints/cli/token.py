@@ -88,13 +88,17 @@ def run(options: Options, io: IO, factory: Factory) -> int:
     else:
         service = factory.service(account=options.account)
         current = from_store(service)
+        if not options.json:  # the bearer alone: an access token's whoami is not asked
+            print_token(io, current, None, json=False)
+            return EXIT_OK
+        current = service.identified(current)  # an access token's workspace (whoami)
         api = service.model_api_of(current)
     print_token(io, current, api, json=options.json)
     return EXIT_OK
 
 
-def print_token(io: IO, current: AccessToken, api: ModelApi, *, json: bool) -> None:
-    if json:
+def print_token(io: IO, current: AccessToken, api: ModelApi | None, *, json: bool) -> None:
+    if json and api is not None:
         from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: it loads cattrs)
 
         io.emit(documents.dumps(documents.TokenDocument.of(current, api)))

@@ -36,7 +36,9 @@ class FakeIssuer(IssuerState):
       issuer that does not implement it does;
     - ``metadata``: merged over the discovery document (a None value removes a key);
     - ``device_interval``, ``device_slow_downs`` (answer ``slow_down`` this many
-      times first, RFC 8628).
+      times first, RFC 8628);
+    - ``add_access_token(...)``: an ``at-…`` token whoami answers for (at
+      ``authapi_base_url``, what CODEX_AUTHAPI_BASE_URL is set to); any other is 401.
 
     How it misbehaves, per endpoint name (``ENDPOINTS``):
 

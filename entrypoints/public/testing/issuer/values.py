@@ -19,6 +19,7 @@ ENDPOINTS = (
     "device_token",  # polling for the device login's answer, either dialect
     "revoke",  # POST /oauth/revoke
     "metadata",  # GET /.well-known/openid-configuration
+    "whoami",  # GET /api/accounts/v1/user-auth-credential/whoami (access tokens)
 )
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105  (a grant type)
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
