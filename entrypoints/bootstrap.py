@@ -22,9 +22,8 @@ from codex_login.adapters.codex_config import (
     secret_auth_storage,
 )
 from codex_login.adapters.file_store import FileCredentialStore
-from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
+from codex_login.adapters.lazy_endpoint import LazyAccountLookup, LazyHttpTokenEndpoint
 from codex_login.adapters.owned_paths import owners_from
-from codex_login.adapters.whoami import HttpAccountLookup
 from codex_login.application.options import AuthOptions
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
@@ -399,4 +398,4 @@ def bootstrap(
 def account_lookup(environ: Environ) -> AccountLookup:
     """Whoami at ``CODEX_AUTHAPI_BASE_URL`` (checked when first asked); aiohttp loads then."""
     env = settings_of(environ)
-    return HttpAccountLookup(base_url=env.authapi_base_url, ca_file=env.ca_file)
+    return LazyAccountLookup(base_url=env.authapi_base_url, ca_file=env.ca_file)
