@@ -251,3 +251,26 @@ def test_whoami_failures_can_be_scripted_on_the_fake_issuer(
     done = run_in_process("token", "--json", env=env_for(tmp_path, issuer))
     assert done.returncode == 1  # a later call may succeed
     assert "HTTP 503" in one_line_error(done.stderr)
+
+
+# -- the broker: the same service path, whoami held for its lifetime --------------------------
+
+
+def test_the_broker_serves_an_access_token_with_its_workspace(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    from support.broker import running_broker, unix_request  # noqa: PLC0415  (broker tests only)
+
+    token = issuer.add_access_token(account_id=WORKSPACE)
+    store_access_token(tmp_path, token)
+    with running_broker(tmp_path, env=env_for(tmp_path, issuer)) as broker:
+        assert broker.socket is not None
+        answers = [unix_request(broker.socket) for _ in range(2)]
+        sandbox = run_cli("token", "--json", "--broker", str(broker.socket), home=tmp_path)
+    for answer in answers:
+        assert answer.status == 200, answer.body
+        document = answer.json()
+        assert document["access_token"] == token
+        assert document["headers"]["ChatGPT-Account-ID"] == WORKSPACE
+    assert json.loads(sandbox.stdout)["headers"]["ChatGPT-Account-ID"] == WORKSPACE
+    assert len(issuer.requests_to(WHOAMI)) == 1  # held by the broker
