@@ -20,11 +20,12 @@ from __future__ import annotations
 import attrs
 
 from codex_login.domain.errors import EmptyAccessToken, InvalidApiKey
-from codex_login.domain.modes import AuthMode
+from codex_login.domain.modes import AuthMode, UnsupportedMode
 from codex_login.domain.record import CredentialRecord
 
 PREFIX = "at-"
 FIELD = "personal_access_token"  # the auth.json key
+STORED_MODE = "personalAccessToken"  # Codex's auth_mode for it (it writes none)
 VARIABLE = "CODEX_ACCESS_TOKEN"
 VARIABLE_SOURCE = f"{VARIABLE} environment variable"
 DEFAULT_AUTHAPI_BASE_URL = "https://auth.openai.com/api/accounts"
@@ -51,9 +52,11 @@ def is_access_token(token: str) -> bool:
 
 
 def stored_access_token(record: CredentialRecord) -> str | None:
-    """The access token of a record with no ``auth_mode`` and a ``personal_access_token``
-    (as Codex resolves it); None for any other record."""
-    if record.auth_mode is not None:
+    """The access token of a record with a ``personal_access_token`` and no ``auth_mode``
+    (what Codex writes) or ``personalAccessToken`` (Codex's name for the mode); None for
+    any other record."""
+    mode = record.auth_mode
+    if mode is not None and not (isinstance(mode, UnsupportedMode) and mode.name == STORED_MODE):
         return None
     token = record.extra.get(FIELD)
     return token if isinstance(token, str) and token else None
