@@ -61,6 +61,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from codex_login.adapters import broker_protocol as protocol
+from codex_login.application.seam import off_loop
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import CodexLoginError, ConfigurationError, NotLoggedIn
 from codex_login.domain.outcomes import outcome_of
@@ -370,11 +371,12 @@ class Broker:
     async def _serve(self, getting: Awaitable[AccessToken]) -> web.StreamResponse:
         try:
             token = await getting
+            # An access token's workspace is whoami's: asked once (the service holds the
+            # answer), off this loop; unreachable, it is a failure like any other.
+            api = await off_loop(self._service.model_api_of, token)
         except CodexLoginError as exc:
             return _failure(exc)
-        answer = protocol.TokenAnswer.of(
-            token, now=self._service.clock.now(), api=self._service.model_api_of(token)
-        )
+        answer = protocol.TokenAnswer.of(token, now=self._service.clock.now(), api=api)
         return _json(200, answer)
 
 

@@ -274,3 +274,21 @@ def test_the_broker_serves_an_access_token_with_its_workspace(
         assert document["headers"]["ChatGPT-Account-ID"] == WORKSPACE
     assert json.loads(sandbox.stdout)["headers"]["ChatGPT-Account-ID"] == WORKSPACE
     assert len(issuer.requests_to(WHOAMI)) == 1  # held by the broker
+
+
+def test_the_broker_answers_503_while_whoami_is_unavailable(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    from support.broker import running_broker, unix_request  # noqa: PLC0415  (broker tests only)
+
+    token = issuer.add_access_token(account_id=WORKSPACE)
+    store_access_token(tmp_path, token)
+    issuer.failures["whoami"] = Failure(503, "busy", times=1)
+    with running_broker(tmp_path, env=env_for(tmp_path, issuer)) as broker:
+        assert broker.socket is not None
+        unavailable = unix_request(broker.socket)
+        served = unix_request(broker.socket)  # the failure was for one answer only
+    assert unavailable.status == 503, unavailable.body
+    assert unavailable.header("Retry-After") is not None
+    assert served.status == 200, served.body
+    assert served.json()["headers"]["ChatGPT-Account-ID"] == WORKSPACE
