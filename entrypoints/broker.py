@@ -373,7 +373,8 @@ class Broker:
             token = await getting
             # An access token's workspace is whoami's: asked once (the service holds the
             # answer), off this loop; unreachable, it is a failure like any other.
-            api = await off_loop(self._service.model_api_of, token)
+            token = await off_loop(self._service.identified, token)
+            api = self._service.model_api_of(token)
         except CodexLoginError as exc:
             return _failure(exc)
         answer = protocol.TokenAnswer.of(token, now=self._service.clock.now(), api=api)

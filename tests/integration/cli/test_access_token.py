@@ -4,13 +4,17 @@ and when whoami (the fake issuer's) is asked."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import socket
+import time
 from pathlib import Path
 
 import pytest
 
 from codex_login import CodexAuth
-from support.cli import clean_env, run_cli, run_in_process
+from support.cli import CLI, clean_env, run_cli, run_in_process
 from support.fake_issuer import Failure, FakeIssuer
 
 WHOAMI = "/api/accounts/v1/user-auth-credential/whoami"
@@ -34,6 +38,37 @@ def unreachable_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}/api/accounts"
+
+
+def _at_a_terminal(args: list[str], env: dict[str, str], typed: bytes) -> tuple[int, str]:
+    """The command on a new pseudo-terminal; ``typed`` once the hidden prompt shows."""
+    pid, controller = pty.fork()
+    if pid == 0:  # the child: become the command
+        try:
+            os.execve(str(CLI), [str(CLI), *args], env)  # noqa: S606  (no shell, on purpose)
+        finally:
+            os._exit(127)
+    shown, typed_yet = b"", False
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([controller], [], [], 0.5)[0]:
+                continue
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+            if not typed_yet and b"(input is hidden): " in shown:
+                os.write(controller, typed)
+                typed_yet = True
+    finally:
+        os.close(controller)
+        _, status = os.waitpid(pid, 0)
+    assert typed_yet, shown
+    return os.waitstatus_to_exitcode(status), shown.decode("utf-8", "replace")
 
 
 def one_line_error(stderr: str) -> str:
@@ -270,7 +305,7 @@ def test_the_broker_serves_an_access_token_with_its_workspace(
     for answer in answers:
         assert answer.status == 200, answer.body
         document = answer.json()
-        assert document["access_token"] == token
+        assert (document["access_token"], document["account_id"]) == (token, WORKSPACE)
         assert document["headers"]["ChatGPT-Account-ID"] == WORKSPACE
     assert json.loads(sandbox.stdout)["headers"]["ChatGPT-Account-ID"] == WORKSPACE
     assert len(issuer.requests_to(WHOAMI)) == 1  # held by the broker
@@ -292,3 +327,25 @@ def test_the_broker_answers_503_while_whoami_is_unavailable(
     assert unavailable.header("Retry-After") is not None
     assert served.status == 200, served.body
     assert served.json()["headers"]["ChatGPT-Account-ID"] == WORKSPACE
+
+
+def test_an_access_token_typed_at_a_terminal_is_hidden_and_stored(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    token = issuer.add_access_token()
+    code, shown = _at_a_terminal(
+        ["login", "--with-access-token"], env_for(tmp_path, issuer), f"{token}\n".encode()
+    )
+    assert code == 0, shown
+    assert "Paste your access token (input is hidden): " in shown
+    assert token not in shown
+    assert "Successfully logged in" in shown
+    assert json.loads((tmp_path / "auth.json").read_text())["personal_access_token"] == token
+
+
+def test_logout_forgets_an_access_token_login(tmp_path: Path, issuer: FakeIssuer) -> None:
+    store_access_token(tmp_path, issuer.add_access_token())
+    done = run_in_process("logout", env=env_for(tmp_path, issuer))
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "auth.json").exists()
+    assert issuer.requests_to("/oauth/revoke") == []  # an access token has nothing to revoke
