@@ -10,6 +10,7 @@ import attrs
 
 from codex_login.adapters.clock import SystemClock
 from codex_login.domain.access_tokens import TITLE as ACCESS_TOKEN_TITLE
+from codex_login.domain.access_tokens import is_access_token
 from codex_login.domain.choice import looked_for
 from codex_login.domain.errors import CodexLoginError, NotLoggedIn, PolicyViolation
 from codex_login.domain.issuer import DEFAULT_ISSUER
@@ -148,6 +149,8 @@ def _from_broker(options: Options, io: IO, factory: Factory, address: str) -> in
         io.emit(documents.dumps(documents.BrokeredStatusDocument.of(current, address)))
     if current.mode is AuthMode.API_KEY:
         io.say(printable(f"Logged in using an API key - {mask_api_key(current.token)}"))
+    elif is_access_token(current.token):
+        io.say(f"Logged in using {ACCESS_TOKEN_TITLE}")
     else:
         io.say("Logged in using ChatGPT")
     io.say(printable(f"  via the broker at {address}"))

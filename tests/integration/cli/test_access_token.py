@@ -302,12 +302,15 @@ def test_the_broker_serves_an_access_token_with_its_workspace(
         assert broker.socket is not None
         answers = [unix_request(broker.socket) for _ in range(2)]
         sandbox = run_cli("token", "--json", "--broker", str(broker.socket), home=tmp_path)
+        status = run_cli("status", env=clean_env(tmp_path, CODEX_LOGIN_BROKER=str(broker.socket)))
     for answer in answers:
         assert answer.status == 200, answer.body
         document = answer.json()
         assert (document["access_token"], document["account_id"]) == (token, WORKSPACE)
         assert document["headers"]["ChatGPT-Account-ID"] == WORKSPACE
     assert json.loads(sandbox.stdout)["headers"]["ChatGPT-Account-ID"] == WORKSPACE
+    assert status.stderr.splitlines()[0] == "Logged in using personal access token"
+    assert f"  account id: {WORKSPACE}" in status.stderr.splitlines()
     assert len(issuer.requests_to(WHOAMI)) == 1  # held by the broker
 
 
@@ -349,3 +352,18 @@ def test_logout_forgets_an_access_token_login(tmp_path: Path, issuer: FakeIssuer
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "auth.json").exists()
     assert issuer.requests_to("/oauth/revoke") == []  # an access token has nothing to revoke
+
+
+def test_refresh_says_an_access_token_is_never_refreshed(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    token = issuer.add_access_token()
+    stored = store_access_token(tmp_path, token)
+    done = run_in_process("refresh", "--print-token", env=env_for(tmp_path, issuer))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "Nothing to refresh: the login is an access token, which is never refreshed"
+    ]
+    assert done.stdout == f"{token}\n"
+    assert (tmp_path / "auth.json").read_bytes() == stored
+    assert issuer.requests_to("/oauth/token") == []
