@@ -18,7 +18,6 @@ from codex_login.domain.errors import (
     UnsupportedAuthMode,
 )
 from codex_login.domain.login_policy import LoginMethod
-from codex_login.domain.modes import AuthMode
 from codex_login.domain.resolution import ResolvedAuth
 
 # Imported when first used: read-only commands should not pay for asyncio and logging.
@@ -134,11 +133,9 @@ class AuthService:
     def identified(self, token: AccessToken) -> AccessToken:
         """``token`` with its account id: an access token's is whoami's (asked once per
         process and token); any other token is returned as it is."""
-        from codex_login.domain.access_tokens import is_access_token  # noqa: PLC0415
+        from codex_login.domain.access_tokens import workspace_unknown  # noqa: PLC0415
 
-        if token.account_id is not None or token.mode is not AuthMode.CHATGPT:
-            return token
-        if not is_access_token(token.token) or self.accounts_lookup is None:
+        if not workspace_unknown(token) or self.accounts_lookup is None:
             return token
         return attrs.evolve(token, account_id=self.whoami(token.token).account_id)
 

@@ -22,6 +22,7 @@ import attrs
 from codex_login.domain.errors import EmptyAccessToken, InvalidApiKey
 from codex_login.domain.modes import AuthMode, UnsupportedMode
 from codex_login.domain.record import CredentialRecord
+from codex_login.domain.tokens import AccessToken
 
 PREFIX = "at-"
 FIELD = "personal_access_token"  # the auth.json key
@@ -31,6 +32,7 @@ VARIABLE_SOURCE = f"{VARIABLE} environment variable"
 DEFAULT_AUTHAPI_BASE_URL = "https://auth.openai.com/api/accounts"
 WHOAMI_PATH = "/v1/user-auth-credential/whoami"
 TITLE = "personal access token"  # `codex login status`: "Logged in using personal access token"
+MODE = AuthMode.CHATGPT  # where its requests go: the ChatGPT model API (Codex's backend)
 # The auth_mode Codex reports for an agent-identity token (domain/foreign.py's name).
 AGENT_IDENTITY = "agentIdentity"
 
@@ -49,6 +51,11 @@ class WhoAmI:
 def is_access_token(token: str) -> bool:
     """Codex's rule: an ``at-`` prefix makes an access token, anything else an agent's."""
     return token.startswith(PREFIX)
+
+
+def workspace_unknown(token: AccessToken) -> bool:
+    """Whether ``token`` is an access token whose workspace whoami has not named yet."""
+    return token.mode is MODE and token.account_id is None and is_access_token(token.token)
 
 
 def stored_access_token(record: CredentialRecord) -> str | None:
@@ -84,6 +91,3 @@ def validate_access_token(raw: str) -> str:
 def whoami_url(base_url: str) -> str:
     """Whoami under ``base_url`` (trailing slashes dropped, as Codex does)."""
     return base_url.strip().rstrip("/") + WHOAMI_PATH
-
-
-MODE = AuthMode.CHATGPT  # where its requests go: the ChatGPT model API (Codex's backend)

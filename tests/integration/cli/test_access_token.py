@@ -367,3 +367,33 @@ def test_refresh_says_an_access_token_is_never_refreshed(
     assert done.stdout == f"{token}\n"
     assert (tmp_path / "auth.json").read_bytes() == stored
     assert issuer.requests_to("/oauth/token") == []
+
+
+def test_the_async_embedding_api_asks_whoami_off_its_loop(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    """Whoami is held at a gate that only a coroutine on the caller's loop opens: a call
+    that blocked the loop would wait out the gate's timeout instead."""
+    import asyncio  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from codex_login import AsyncCodexAuth  # noqa: PLC0415
+
+    token = issuer.add_access_token(account_id=WORKSPACE)
+    store_access_token(tmp_path, token)
+    gate = threading.Event()
+    issuer.gates["whoami"], issuer.gate_timeout = gate, 30.0
+
+    async def main() -> float:
+        async with AsyncCodexAuth(environ=env_for(tmp_path, issuer)) as auth:
+            started = time.monotonic()
+            asking = asyncio.create_task(auth.model_api())
+            deadline = started + 10
+            while not issuer.requests_to(WHOAMI) and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)  # the loop runs while whoami is asked
+            gate.set()
+            api = await asking
+            assert api.headers["ChatGPT-Account-ID"] == WORKSPACE
+            return time.monotonic() - started
+
+    assert asyncio.run(main()) < 10
