@@ -39,11 +39,11 @@ ABOUT = """\
 Show how you are logged in, without touching the network (but for an access
 token, whose account whoami names). The first line is the Codex CLI's: "Logged
 in using ChatGPT", "Logged in using an API key - sk-...", "Logged in using
-personal access token", or "Not logged in". The indented lines below it name the account, plan and
-workspace, where the login is stored and when the access token expires; -v adds
-the last refresh, the client id and whether a refresh is due (when not logged
-in: where it looked, in order). --json prints the details as JSON on stdout, in
-place of the indented lines unless -v is given."""
+personal access token", or "Not logged in". The indented lines below it name the
+account, plan and workspace, where the login is stored and when the access token
+expires; -v adds the last refresh, the client id and whether a refresh is due
+(when not logged in: where it looked, in order). --json prints the details as
+JSON on stdout, in place of the indented lines unless -v is given."""
 EPILOG = epilog(
     """\
   codex-login status
