@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from codex_login.adapters.oauth.endpoint import HttpTokenEndpoint
+    from codex_login.adapters.whoami import HttpAccountLookup
+    from codex_login.domain.access_tokens import WhoAmI
     from codex_login.domain.device import DeviceCode, DevicePending
     from codex_login.domain.issuer import IssuerConfig
     from codex_login.domain.login import AuthorizationRequest
@@ -75,3 +77,25 @@ class LazyHttpTokenEndpoint:
         self, issuer: IssuerConfig, device: DeviceCode
     ) -> TokenGrant | DevicePending:
         return await self.real.poll_device_authorization(issuer, device)
+
+
+class LazyAccountLookup:
+    """An ``AccountLookup`` that builds the real ``HttpAccountLookup`` when first asked: a
+    command that never meets an access token loads nothing for it."""
+
+    def __init__(self, *, base_url: str | None = None, ca_file: str | None = None) -> None:
+        self._base_url = base_url
+        self._ca_file = ca_file
+        self._real: HttpAccountLookup | None = None
+
+    async def whoami(self, token: str) -> WhoAmI:
+        if self._real is None:
+            from codex_login.adapters.whoami import HttpAccountLookup  # noqa: PLC0415
+
+            self._real = HttpAccountLookup(base_url=self._base_url, ca_file=self._ca_file)
+        return await self._real.whoami(token)
+
+    async def aclose(self) -> None:
+        """Close the real lookup's HTTP session, if it made one."""
+        if self._real is not None:
+            await self._real.aclose()

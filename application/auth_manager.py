@@ -42,13 +42,14 @@ from codex_login.domain.errors import (
     StorageError,
     TransientTokenError,
     UntrustedPath,
+    WorkspaceRefused,
 )
 from codex_login.domain.issuer import IssuerConfig, bind, check_issuer
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.refresh import refreshed_record
 from codex_login.domain.refresh_policy import NEVER
-from codex_login.domain.resolution import ApiKeyAuth, ChatGptAuth
+from codex_login.domain.resolution import AccessTokenAuth, ApiKeyAuth, ChatGptAuth
 from codex_login.domain.tokens import AccessToken, TokenData, TokenGrant
 
 # asyncio (with ssl) and logging cost more than the whole hot path, which needs
@@ -56,7 +57,9 @@ from codex_login.domain.tokens import AccessToken, TokenData, TokenGrant
 if TYPE_CHECKING:
     import asyncio
     import logging
+    from collections.abc import Callable
 
+    from codex_login.domain.access_tokens import WhoAmI
     from codex_login.domain.choice import Choice
     from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
 
@@ -101,8 +104,11 @@ class AuthManager:
         options: AuthOptions | None = None,
         commit_retry_delays: Sequence[float] = COMMIT_RETRY_DELAYS,
         seam: Seam | None = None,
+        whoami: Callable[[str], WhoAmI] | None = None,
     ) -> None:
         self._store = store
+        # Whoami (cached by the service): asked here only when the policy names workspaces.
+        self._whoami = whoami
         # Where the refresh POST runs (the service's one loop thread, and its HTTP session).
         self._seam = seam or Seam()
         # A fingerprint that is a network round trip is never asked on the caller's loop.
@@ -243,7 +249,31 @@ class AuthManager:
             )
         if isinstance(auth, ApiKeyAuth):
             return _Snapshot(fingerprint, record, AccessToken(AuthMode.API_KEY, auth.api_key))
+        if isinstance(auth, AccessTokenAuth):
+            return self._access_token_snapshot(fingerprint, record, auth, choice.source or "")
         return _Snapshot(fingerprint, record, None)
+
+    def _access_token_snapshot(
+        self,
+        fingerprint: Hashable,
+        record: CredentialRecord | None,
+        auth: AccessTokenAuth,
+        source: str,
+    ) -> _Snapshot:
+        """An access token: never due. Its workspace is asked of whoami only when the
+        policy restricts workspaces (else the bearer alone needs no round trip: the
+        service asks whoami for the headers, once per process)."""
+        policy = self._options.login_policy
+        account = None
+        if policy.workspaces is not None and self._whoami is not None:
+            account = self._whoami(auth.token).account_id
+            try:
+                policy.check_access_token_workspace(account, source)
+            except WorkspaceRefused as exc:
+                return _Snapshot(fingerprint, record, None, refused=exc)
+        return _Snapshot(
+            fingerprint, record, AccessToken(AuthMode.CHATGPT, auth.token, None, account)
+        )
 
     def _choose(self, record: CredentialRecord | None) -> Choice:
         return self._options.choose(record, location=self._store.location)

@@ -34,6 +34,8 @@ class AuthOptions:
     env_api_key: str | None = attrs.field(default=None, repr=False)
     # CODEX_API_KEY: handed out before any stored credential (the Codex CLI's exec does so).
     override_api_key: str | None = attrs.field(default=None, repr=False)
+    # CODEX_ACCESS_TOKEN: an access token handed out before any stored credential (Codex).
+    access_token: str | None = attrs.field(default=None, repr=False)
     preferred: AuthMode = AuthMode.CHATGPT
     policy: RefreshPolicy = attrs.Factory(RefreshPolicy)
     # Which login methods and workspaces are allowed (config.toml, requirements.toml).
@@ -47,7 +49,9 @@ class AuthOptions:
 
     def without_environment_keys(self) -> AuthOptions:
         """These options for one stored login: no environment key stands in for it."""
-        return attrs.evolve(self, env_api_key=None, override_api_key=None, workload_identity=None)
+        return attrs.evolve(
+            self, env_api_key=None, override_api_key=None, workload_identity=None, access_token=None
+        )
 
     @property
     def uses_workload_identity(self) -> bool:
@@ -63,4 +67,5 @@ class AuthOptions:
             preferred=self.preferred,
             policy=self.login_policy,
             location=location,
+            access_token=self.access_token,
         )

@@ -30,10 +30,17 @@ if TYPE_CHECKING:
     from codex_login.application.signin import LoginOutcome, SignIn
     from codex_login.application.status import Status
     from codex_login.application.workload_identity import WorkloadIdentityTokens
+    from codex_login.domain.access_tokens import WhoAmI
     from codex_login.domain.accounts import Account
     from codex_login.domain.device import DeviceCode
     from codex_login.domain.model_api import ModelApi
-    from codex_login.domain.ports import AccountShelf, Clock, CredentialStore, TokenEndpoint
+    from codex_login.domain.ports import (
+        AccountLookup,
+        AccountShelf,
+        Clock,
+        CredentialStore,
+        TokenEndpoint,
+    )
     from codex_login.domain.record import CredentialRecord
     from codex_login.domain.tokens import AccessToken
 
@@ -62,6 +69,10 @@ class AuthService:
     # The one blocking<->async seam: refreshes, revokes and every request to the endpoint
     # run on its loop, so the endpoint's HTTP session lives there (closed with it).
     seam: Seam = attrs.field(factory=Seam, repr=False)
+    # Whoami, for access tokens (at-…); None: an access token has no known workspace.
+    accounts_lookup: AccountLookup | None = attrs.field(default=None, repr=False)
+    # Whoami's answers, by token: asked once per process (the broker holds them).
+    _whoami_answers: dict[str, WhoAmI] = attrs.field(factory=dict, init=False, repr=False)
     # The token manager (internal): one per service, shared by its callers, made when first used.
     _manager: AuthManager | WorkloadIdentityTokens | None = attrs.field(
         default=None, init=False, repr=False
@@ -87,6 +98,7 @@ class AuthService:
                     endpoint=self.seamed_endpoint,
                     options=self.options,
                     seam=self.seam,
+                    whoami=self.whoami,
                 )
             return self._manager
 
@@ -144,8 +156,33 @@ class AuthService:
         return await self._tokens().refresh(stale=stale)
 
     def model_api_of(self, token: AccessToken) -> ModelApi:
-        """Where requests signed with ``token`` go and the headers they carry (no I/O)."""
-        return self.options.model_api.model_api(token)
+        """Where requests signed with ``token`` go and the headers they carry (no I/O, but
+        whoami once per process for an access token, whose workspace it names)."""
+        return self.options.model_api.model_api(self.identified(token))
+
+    def identified(self, token: AccessToken) -> AccessToken:
+        """``token`` with its account id: an access token's is whoami's (asked once per
+        process and token); any other token is returned as it is."""
+        from codex_login.domain.access_tokens import workspace_unknown  # noqa: PLC0415
+
+        if not workspace_unknown(token) or self.accounts_lookup is None:
+            return token
+        return attrs.evolve(token, account_id=self.whoami(token.token).account_id)
+
+    def whoami(self, token: str) -> WhoAmI:
+        """Whoami's answer for an access token, asked once per process and token (on the
+        seam's loop); raises SessionEnded, TransientTokenError or ConfigurationError."""
+        known = self._whoami_answers.get(token)
+        if known is not None:
+            return known
+        if self.accounts_lookup is None:
+            raise ConfigurationError("no whoami was configured for access tokens")
+        aclose = getattr(self.accounts_lookup, "aclose", None)
+        if aclose is not None:  # its HTTP session is closed on the loop that made it
+            self.seam.on_close(aclose)
+        known = self.seam.run(self.accounts_lookup.whoami(token))
+        self._whoami_answers[token] = known
+        return known
 
     def status(self) -> Status | None:
         """The current login without secrets, or None when not logged in.
@@ -156,7 +193,13 @@ class AuthService:
 
         if self.options.uses_workload_identity:
             return self._workload_identity_status()
-        return get_status(store=self.store, clock=self.clock, options=self.options)
+        return get_status(
+            store=self.store, clock=self.clock, options=self.options, whoami=self._status_whoami
+        )
+
+    @property
+    def _status_whoami(self) -> Callable[[str], WhoAmI] | None:
+        return None if self.accounts_lookup is None else self.whoami
 
     def _workload_identity_status(self) -> Status:
         """A workload identity is described after an exchange (the one `token` would use)."""
@@ -192,6 +235,22 @@ class AuthService:
         return login_with_api_key(
             store=self.store,
             raw_key=api_key,
+            book=self.book,
+            login_policy=self.options.login_policy,
+        )
+
+    def login_with_access_token(self, token: str) -> WhoAmI:
+        """Store an access token (``at-…``) as the login, once whoami knows it; returns who
+        it acts for. Refused when empty, not one line, or not an access token."""
+        from codex_login.application.access_token_login import (  # noqa: PLC0415
+            login_with_access_token,
+        )
+
+        self.check_writable()
+        return login_with_access_token(
+            store=self.store,
+            raw_token=token,
+            whoami=self.whoami,
             book=self.book,
             login_policy=self.options.login_policy,
         )

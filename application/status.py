@@ -15,11 +15,14 @@ from codex_login.domain.foreign import ForeignLogin, describe_foreign
 from codex_login.domain.issuer import check_issuer
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode, StoredMode, UnsupportedMode
-from codex_login.domain.plans import plan_name
+from codex_login.domain.plans import parse_plan, plan_name
 from codex_login.domain.record import Loaded
-from codex_login.domain.resolution import ApiKeyAuth, ResolvedAuth, resolve
+from codex_login.domain.resolution import AccessTokenAuth, ApiKeyAuth, ResolvedAuth, resolve
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from codex_login.domain.access_tokens import WhoAmI
     from codex_login.domain.ports import Clock, CredentialStore
 
 __all__ = ["ENV_SOURCE", "OVERRIDE_SOURCE", "Status", "get_status"]
@@ -42,11 +45,16 @@ class Status:
     client_id: str | None = None
     overridden_by: str | None = None  # an environment key handed out instead of this login
     foreign: str | None = None  # what a login this version cannot use is: "access token"…
+    access_token: bool = False  # an access token (at-…): who it is comes from whoami
     warnings: tuple[str, ...] = ()
 
 
 def get_status(
-    *, store: CredentialStore, clock: Clock, options: AuthOptions | None = None
+    *,
+    store: CredentialStore,
+    clock: Clock,
+    options: AuthOptions | None = None,
+    whoami: Callable[[str], WhoAmI] | None = None,
 ) -> Status | None:
     """The current login, or None when not logged in.
 
@@ -56,7 +64,8 @@ def get_status(
     with nothing stored, the override is the login. Raises PolicyViolation when the
     credential `token` would hand out breaks ``options.login_policy``, and
     IssuerMismatch when an explicitly configured issuer is not the stored login's
-    (`token` refuses it too).
+    (`token` refuses it too). An access token is described from ``whoami`` (asked, as
+    the Codex CLI's status does; its workspace is checked against the policy).
     """
     options = options or AuthOptions()
     if options.override_api_key:
@@ -73,6 +82,8 @@ def get_status(
         raise choice.refusal
     assert choice.auth is not None  # noqa: S101  (no refusal)
     assert choice.source is not None  # noqa: S101
+    if isinstance(choice.auth, AccessTokenAuth):
+        return _access_token_status(choice.auth, choice.source, loaded, options, whoami)
     return _described(
         auth=choice.auth,
         source=choice.source,
@@ -125,6 +136,31 @@ def _foreign_status(foreign: ForeignLogin, location: str, warnings: tuple[str, .
     )
 
 
+def _access_token_status(
+    auth: AccessTokenAuth,
+    source: str,
+    loaded: Loaded | None,
+    options: AuthOptions,
+    whoami: Callable[[str], WhoAmI] | None,
+) -> Status:
+    described = Status(
+        AuthMode.CHATGPT,
+        source,
+        access_token=True,
+        warnings=loaded.warnings if loaded else (),
+    )
+    if whoami is None:  # nothing to ask: described without an account
+        return described
+    who = whoami(auth.token)
+    options.login_policy.check_access_token_workspace(who.account_id, source)
+    return attrs.evolve(
+        described,
+        email=who.email,
+        plan=plan_name(parse_plan(who.plan)),
+        account_id=who.account_id,
+    )
+
+
 def _described(
     *,
     auth: ResolvedAuth,
@@ -134,6 +170,8 @@ def _described(
     options: AuthOptions,
 ) -> Status:
     warnings = loaded.warnings if loaded else ()
+    if isinstance(auth, AccessTokenAuth):
+        return Status(AuthMode.CHATGPT, source, access_token=True, warnings=warnings)
     if isinstance(auth, ApiKeyAuth):
         return Status(
             AuthMode.API_KEY, source, masked_api_key=mask_api_key(auth.api_key), warnings=warnings

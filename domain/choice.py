@@ -1,7 +1,8 @@
 """Which credential is handed out: the one rule `token`, `status` and embedders share.
 
 In order: ``CODEX_API_KEY`` (the override, used before anything stored, as the
-Codex CLI's exec does), then the stored record, then ``OPENAI_API_KEY`` (only
+Codex CLI's exec does), then ``CODEX_ACCESS_TOKEN`` (an ``at-`` access token; Codex
+reads it before the store too), then the stored record, then ``OPENAI_API_KEY`` (only
 when nothing is stored: a stored login that cannot be used never falls back to
 it, which would silently switch a ChatGPT user to an API key). The login policy
 decides whether the chosen credential may be handed out; a refused one is kept.
@@ -11,11 +12,16 @@ from __future__ import annotations
 
 import attrs
 
-from codex_login.domain.errors import CodexLoginError, NotLoggedIn, PolicyViolation
+from codex_login.domain.access_tokens import (
+    AGENT_IDENTITY,
+    VARIABLE_SOURCE,
+    is_access_token,
+)
+from codex_login.domain.errors import CodexLoginError, NotLoggedIn, PolicyViolation, SignsRequests
 from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
-from codex_login.domain.resolution import ApiKeyAuth, ResolvedAuth, resolve
+from codex_login.domain.resolution import AccessTokenAuth, ApiKeyAuth, ResolvedAuth, resolve
 
 OVERRIDE_VARIABLE = "CODEX_API_KEY"
 ENV_VARIABLE = "OPENAI_API_KEY"
@@ -49,12 +55,21 @@ def choose_credential(
     preferred: AuthMode,
     policy: LoginPolicy,
     location: str,
+    access_token: str | None = None,
 ) -> Choice:
-    """The credential to hand out, from the override, the stored record at ``location``
-    and the environment key, in that order; the record is not read when an override is
-    set. Raises what ``resolve`` raises for a stored record that cannot be used."""
+    """The credential to hand out, from the override, the access token of the environment,
+    the stored record at ``location`` and the environment key, in that order; the record
+    is not read when an override is set. Raises what ``resolve`` raises for a stored
+    record that cannot be used, and SignsRequests for a CODEX_ACCESS_TOKEN that is not an
+    access token (an agent's identity)."""
     if override:
         return _checked(ApiKeyAuth(override), OVERRIDE_SOURCE, policy, api_key=True)
+    if access_token:
+        if not is_access_token(access_token):
+            # Codex takes any other value for an agent-identity token: it signs each request
+            # with a key of its own, so there is no bearer to hand out.
+            raise SignsRequests(AGENT_IDENTITY, f"agent-identity token ({VARIABLE_SOURCE})")
+        return _checked(AccessTokenAuth(access_token), VARIABLE_SOURCE, policy)
     if record is not None:
         auth = resolve(record, preferred, location=location)
         if auth is None:

@@ -17,6 +17,7 @@ error codes, and the broker client's way back are one table over these classes
     │   │   └── UnsupportedAuthMode auth_mode written by a newer tool
     │   │       └── SignsRequests   an access token that signs requests: no bearer
     │   ├── SessionEnded            refresh token expired, reused or revoked (a TokenEndpointError)
+    │   │   └── AccessTokenRefused  whoami refused an access token (revoked, expired, unknown)
     │   ├── WorkloadIdentityChanged an identity-token exchange signed in someone else
     │   └── PolicyViolation         the login-method or workspace policy forbids this login
     │       └── WorkspaceRefused    a stored login of a workspace the policy does not allow
@@ -37,6 +38,7 @@ error codes, and the broker client's way back are one table over these classes
     ├── InvalidJwt                  a token is not a decodable JWT
     ├── InvalidApiKey               a key given to login is unusable
     │   └── EmptyApiKey             no key was given at all
+    │       └── EmptyAccessToken    no access token was given at all
     ├── LoginError                  the browser login did not complete
     │   ├── LoginCancelled
     │   ├── LoginTimedOut
@@ -215,6 +217,10 @@ class EmptyApiKey(InvalidApiKey):
     """The API key given to login is empty (nothing piped in, nothing typed)."""
 
 
+class EmptyAccessToken(EmptyApiKey):
+    """The access token given to login is empty (nothing piped in, nothing typed)."""
+
+
 class LoginError(CodexLoginError):
     """The browser or device login did not complete."""
 
@@ -265,6 +271,10 @@ class WorkloadIdentityChanged(SignInRequired):
     """A workload-identity exchange answered for another user, workspace or membership
     than the process's first one: its token is not handed out, and no retry helps (the
     federation rule or the identity token changed under a running process)."""
+
+
+class AccessTokenRefused(SessionEnded):
+    """Whoami refused an access token (401, 403): revoked, expired or never issued."""
 
 
 class BrokerUnreachable(TransientTokenError):

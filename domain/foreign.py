@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import attrs
 
+from codex_login.domain.access_tokens import stored_access_token
 from codex_login.domain.errors import InvalidJwt
 from codex_login.domain.jwt import decode_payload
 from codex_login.domain.modes import UnsupportedMode
@@ -55,8 +56,8 @@ class ForeignLogin:
 def describe_foreign(record: CredentialRecord) -> ForeignLogin | None:
     """The record's foreign login, or None when it is one codex-login uses."""
     mode = record.auth_mode
-    if not isinstance(mode, UnsupportedMode):
-        return None
+    if not isinstance(mode, UnsupportedMode) or stored_access_token(record) is not None:
+        return None  # an access token (personalAccessToken) is one codex-login uses
     if mode.name == AGENT_IDENTITY:
         return _agent_identity(record)
     return ForeignLogin(mode.name)

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import attrs
 
 from codex_login.domain.errors import ConfigurationError, PolicyViolation, WorkspaceRefused
-from codex_login.domain.resolution import ApiKeyAuth, ResolvedAuth
+from codex_login.domain.resolution import AccessTokenAuth, ApiKeyAuth, ResolvedAuth
 
 
 class LoginMethod(enum.Enum):
@@ -122,6 +122,14 @@ class LoginPolicy:
             if not self.allows(LoginMethod.API):
                 raise PolicyViolation(f"{source} holds an API key: {DISABLED[LoginMethod.API]}")
             return
+        if isinstance(auth, AccessTokenAuth):
+            # A ChatGPT login to Codex (its requests go to Codex's backend); its workspace
+            # is whoami's answer: ``check_access_token_workspace`` once it is known.
+            if not self.allows(LoginMethod.CHATGPT):
+                raise PolicyViolation(
+                    f"{source} holds an access token: {DISABLED[LoginMethod.CHATGPT]}"
+                )
+            return
         if not self.allows(LoginMethod.CHATGPT):
             raise PolicyViolation(
                 f"{source} holds a ChatGPT login: {DISABLED[LoginMethod.CHATGPT]}"
@@ -136,6 +144,15 @@ class LoginPolicy:
         if account not in self.workspaces:
             raise WorkspaceRefused(
                 f"the ChatGPT login in {source} belongs to workspace {account}: "
+                f"{self._restricted()}"
+            )
+
+    def check_access_token_workspace(self, account_id: str, source: str) -> None:
+        """The workspace whoami named for an access token from ``source`` (Codex checks it
+        at login and at every load)."""
+        if self.workspaces is not None and account_id not in self.workspaces:
+            raise WorkspaceRefused(
+                f"the access token in {source} belongs to workspace {account_id}: "
                 f"{self._restricted()}"
             )
 

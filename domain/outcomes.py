@@ -17,11 +17,13 @@ from __future__ import annotations
 import attrs
 
 from codex_login.domain.errors import (
+    AccessTokenRefused,
     AccountNotFound,
     BrokerUnreachable,
     CodexLoginError,
     ConfigurationError,
     CredentialsError,
+    EmptyAccessToken,
     InvalidApiKey,
     InvalidJwt,
     IssuerMismatch,
@@ -110,6 +112,8 @@ _FINER: dict[type[CodexLoginError], tuple[type[CodexLoginError], str]] = {
     IssuerMismatch: (ConfigurationError, "issuer_mismatch"),
     AccountNotFound: (ConfigurationError, "account_not_found"),
     WorkloadIdentityChanged: (SignInRequired, "identity_changed"),
+    AccessTokenRefused: (SessionEnded, "access_token_refused"),
+    EmptyAccessToken: (InvalidApiKey, "invalid_access_token"),
 }
 OUTCOMES |= {kind: OUTCOMES[group].finer(code) for kind, (group, code) in _FINER.items()}
 

@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from codex_login.domain.access_tokens import WhoAmI
 from codex_login.domain.device import DeviceCode, DevicePending
 from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.login import AuthorizationRequest
@@ -159,6 +160,16 @@ class TokenEndpoint(Protocol):
         self, issuer: IssuerConfig, device: DeviceCode
     ) -> TokenGrant | DevicePending:
         """The tokens once the user approved; raises AuthorizationDenied or LoginTimedOut."""
+        ...
+
+
+class AccountLookup(Protocol):
+    """Whoami: the account an access token (``at-…``) acts for."""
+
+    async def whoami(self, token: str) -> WhoAmI:
+        """Ask whoami with ``token`` as bearer; raises SessionEnded when it is refused,
+        TransientTokenError when whoami cannot be reached, ConfigurationError for an
+        unusable CODEX_AUTHAPI_BASE_URL."""
         ...
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from codex_login.domain.access_tokens import stored_access_token
 from codex_login.domain.errors import MalformedCredentials, SignsRequests, UnsupportedAuthMode
 from codex_login.domain.foreign import KINDS, SIGNING_MODES
 from codex_login.domain.modes import AuthMode, UnsupportedMode
@@ -24,7 +25,16 @@ class ChatGptAuth:
     mode: AuthMode = attrs.field(default=AuthMode.CHATGPT, init=False)
 
 
-ResolvedAuth = ApiKeyAuth | ChatGptAuth
+@attrs.frozen
+class AccessTokenAuth:
+    """An access token (``at-…``): a bearer for the ChatGPT model API, never refreshed; its
+    workspace comes from whoami (``domain/access_tokens.py``)."""
+
+    token: str = attrs.field(repr=False)
+    mode: AuthMode = attrs.field(default=AuthMode.CHATGPT, init=False)
+
+
+ResolvedAuth = ApiKeyAuth | ChatGptAuth | AccessTokenAuth
 
 
 def resolve(
@@ -35,6 +45,15 @@ def resolve(
     With both tokens and a key: a preferred ``apikey`` picks the key, else an
     explicit ``auth_mode`` decides, else the plan policy.
     """
+    access_token = stored_access_token(record)
+    if access_token is not None:  # Codex: no auth_mode and a personal_access_token
+        return AccessTokenAuth(access_token)
+    return _resolve_mode(record, preferred, location)
+
+
+def _resolve_mode(
+    record: CredentialRecord, preferred: AuthMode, location: str
+) -> ResolvedAuth | None:
     # An empty key is no key: handing out "" as a bearer would only fail later.
     mode, key, tokens = record.auth_mode, record.openai_api_key or None, record.tokens
     if isinstance(mode, UnsupportedMode):

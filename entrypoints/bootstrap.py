@@ -23,7 +23,7 @@ from codex_login.adapters.codex_config import (
     secret_auth_storage,
 )
 from codex_login.adapters.file_store import FileCredentialStore
-from codex_login.adapters.lazy_endpoint import LazyHttpTokenEndpoint
+from codex_login.adapters.lazy_endpoint import LazyAccountLookup, LazyHttpTokenEndpoint
 from codex_login.adapters.owned_paths import owners_from
 from codex_login.application.options import AuthOptions
 from codex_login.application.service import AuthService
@@ -38,7 +38,13 @@ from codex_login.entrypoints.settings import Settings
 if TYPE_CHECKING:
     from codex_login.adapters.broker_client import BrokerClient
     from codex_login.application.browser_login import CallbackListener
-    from codex_login.domain.ports import AccountShelf, Clock, CredentialStore, TokenEndpoint
+    from codex_login.domain.ports import (
+        AccountLookup,
+        AccountShelf,
+        Clock,
+        CredentialStore,
+        TokenEndpoint,
+    )
     from codex_login.domain.workload_identity import WorkloadIdentity
 
 STORES = ("file", "memory", "keyring", "auto", "redis")
@@ -403,6 +409,7 @@ def bootstrap(
         env_api_key=env.openai_api_key,
         # As the Codex CLI's exec: a whitespace-only value is no key.
         override_api_key=(env.codex_api_key or "").strip() or None,
+        access_token=(env.codex_access_token or "").strip() or None,  # as Codex reads it
         preferred=preferred,
         policy=policy or RefreshPolicy(),
         login_policy=login_policy,
@@ -419,4 +426,11 @@ def bootstrap(
         options=options,
         callback_listener=lambda: callback_server(env),
         shelf=shelf,
+        accounts_lookup=account_lookup(env),
     )
+
+
+def account_lookup(environ: Environ) -> AccountLookup:
+    """Whoami at ``CODEX_AUTHAPI_BASE_URL`` (checked when first asked); aiohttp loads then."""
+    env = settings_of(environ)
+    return LazyAccountLookup(base_url=env.authapi_base_url, ca_file=env.ca_file)

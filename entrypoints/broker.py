@@ -73,6 +73,7 @@ from aiohttp.web_protocol import RequestHandler
 
 from codex_login.adapters import broker_protocol as protocol
 from codex_login.adapters.client_keys import ClientKeyFile
+from codex_login.application.seam import off_loop
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import CodexLoginError, ConfigurationError, NotLoggedIn
 from codex_login.domain.outcomes import outcome_of
@@ -491,6 +492,10 @@ class Broker:
         """The token answer; ``stale``: a forced refresh's, counted by outcome."""
         try:
             token = await getting
+            # An access token's workspace is whoami's: asked once (the service holds the
+            # answer), off this loop; unreachable, it is a failure like any other.
+            token = await off_loop(self._service.identified, token)
+            api = self._service.model_api_of(token)
         except CodexLoginError as exc:
             if stale is not None:
                 self.metrics.refresh("failed", outcome_of(exc).error_code)
@@ -503,9 +508,7 @@ class Broker:
             self.metrics.refresh("refreshed" if new else "current")
         self._handed = handed
         self.metrics.token_served()
-        answer = protocol.TokenAnswer.of(
-            token, now=self._service.clock.now(), api=self._service.model_api_of(token)
-        )
+        answer = protocol.TokenAnswer.of(token, now=self._service.clock.now(), api=api)
         return _json(200, answer)
 
 

@@ -32,6 +32,7 @@ from codex_login.adapters.clock import SystemClock
 from codex_login.application.brokered import BrokeredTokens
 from codex_login.application.seam import Seam, off_loop
 from codex_login.application.service import AuthService
+from codex_login.domain.access_tokens import workspace_unknown
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.printable import printable
@@ -213,7 +214,10 @@ class AsyncCodexAuth(_Twin):
         """The model API to call with ``token`` (from ``auth()`` or ``refresh()``): its base
         URL (the login kind's default, or ``openai_base_url`` in config.toml; a broker's
         own) and its headers (``Authorization``, ``ChatGPT-Account-ID`` when the login
-        has an account). Waits for nothing."""
+        has an account). Waits for nothing, but whoami for an access token (once per
+        process), asked on a worker thread."""
+        if workspace_unknown(token):
+            return await off_loop(self._core.tokens.model_api_of, token)
         return self._core.tokens.model_api_of(token)
 
     async def status(self) -> Status | None:

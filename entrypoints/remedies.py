@@ -10,11 +10,13 @@ A class takes the remedy of its nearest listed class; "" says nothing more.
 from __future__ import annotations
 
 from codex_login.domain.errors import (
+    AccessTokenRefused,
     AccountNotFound,
     AmbiguousAccount,
     AnotherLoginStored,
     BrokerUnreachable,
     CodexLoginError,
+    EmptyAccessToken,
     EmptyApiKey,
     ForeignOverride,
     IssuerMismatch,
@@ -36,6 +38,7 @@ LOGIN = "codex-login login"
 # parentheses follows the message; a sentence follows a sentence; else after "; ".
 REMEDIES: dict[type[CodexLoginError], str] = {
     NotLoggedIn: SIGN_IN,
+    AccessTokenRefused: "run `codex-login login --with-access-token` with a new one",
     SessionEnded: f"{SIGN_IN} to sign in again",
     MalformedCredentials: f"fix it or {SIGN_IN} to replace it",
     SignsRequests: f"use it with the Codex CLI, or {SIGN_IN} for a login that has one",
@@ -49,6 +52,9 @@ REMEDIES: dict[type[CodexLoginError], str] = {
         "`codex-login login --issuer {exc.configured}` to replace it"
     ),
     LoginTimedOut: "run `{login}` again",
+    EmptyAccessToken: (
+        "pipe it in: printenv CODEX_ACCESS_TOKEN | codex-login login --with-access-token"
+    ),
     EmptyApiKey: "pipe it in: printenv OPENAI_API_KEY | codex-login login --with-api-key",
     AnotherLoginStored: "run `codex-login logout` there first, or pass --force to replace it",
     AccountNotFound: "(see `codex-login accounts`)",

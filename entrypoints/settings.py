@@ -140,6 +140,17 @@ class Settings:
         "JSON sent with each exchange for the audit log",
         WORKLOAD_IDENTITY,
     )
+    codex_access_token: str | None = _secret(
+        "CODEX_ACCESS_TOKEN",
+        "an access token (at-...) handed out instead of the\nstored login (Business, Enterprise)",
+        API_KEY,
+    )
+    authapi_base_url: str | None = _setting(
+        "CODEX_AUTHAPI_BASE_URL",
+        "where access tokens are checked (whoami; default\n"
+        "https://auth.openai.com/api/accounts; https, or\nplain http to loopback only)",
+        NETWORK,
+    )
     openai_organization: str | None = _setting(
         "OPENAI_ORGANIZATION", "sent as OpenAI-Organization to the model API", MODEL_API
     )

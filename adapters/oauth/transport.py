@@ -112,8 +112,11 @@ class Transport:
         form: str | None = None,
         json_body: Mapping[str, str] | None = None,
         revoke: bool = False,
+        bearer: str | None = None,
     ) -> Answer:
         headers = {"Accept": "application/json"}
+        if bearer is not None:  # whoami: the access token is the credential
+            headers["Authorization"] = f"Bearer {bearer}"
         if form is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         timeout = self._revoke_timeout if revoke else self._timeout
@@ -134,7 +137,7 @@ class Transport:
                 )
                 async with response:
                     body = await _read_limited(response)
-                sent = _secrets_sent(form, json_body)
+                sent = _secrets_sent(form, json_body) + ((bearer,) if bearer else ())
                 return Answer(response.status, response.reason or "", body, sent)
         except TimeoutError as exc:
             raise TransientTokenError(

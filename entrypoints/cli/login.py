@@ -9,7 +9,7 @@ import attrs
 
 from codex_login.domain.errors import LoginTimedOut
 from codex_login.domain.issuer import DEFAULT_ISSUER
-from codex_login.domain.plans import plan_name
+from codex_login.domain.plans import parse_plan, plan_name
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli import signin
@@ -33,7 +33,9 @@ machine, whose localhost is not this one). --device-auth signs in on another
 device with a code instead, for machines without a browser. --with-api-key
 stores an OpenAI API key read from stdin, or typed at a hidden prompt when stdin
 is a terminal; a key is never taken from the arguments, where other users see
-it through ps."""
+it through ps. --with-access-token stores an access token (at-..., Business and
+Enterprise) the same way, once whoami (CODEX_AUTHAPI_BASE_URL) has named its
+account, and writes auth.json as the Codex CLI does."""
 EPILOG = epilog(
     """\
   codex-login login
@@ -41,6 +43,7 @@ EPILOG = epilog(
   codex-login login --no-browser --port 0
   codex-login login --no-browser    # then paste the address the browser shows
   printenv OPENAI_API_KEY | codex-login login --with-api-key
+  printenv CODEX_ACCESS_TOKEN | codex-login login --with-access-token
   ssh -L 1455:localhost:1455 HOST   # then run codex-login login on HOST
 """,
     environment_help(settings.STORE, settings.POLICY),
@@ -53,6 +56,7 @@ EPILOG = epilog(
 @attrs.frozen
 class Options:
     with_api_key: bool = False
+    with_access_token: bool = False
     device_auth: bool = False
     no_browser: bool = False
     port: int | None = None
@@ -71,6 +75,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--with-api-key",
         action="store_true",
         help="store an OpenAI API key read from stdin (typed at a hidden prompt at a terminal)",
+    )
+    parser.add_argument(
+        "--with-access-token",
+        action="store_true",
+        help="store an access token (at-...) read from stdin, checked at whoami first "
+        "(typed at a hidden prompt at a terminal)",
     )
     parser.add_argument("--api-key", metavar="KEY", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -108,6 +118,7 @@ def options(args: argparse.Namespace) -> Options:
         )
     chosen = Options(
         with_api_key=args.with_api_key,
+        with_access_token=args.with_access_token,
         device_auth=args.device_auth,
         no_browser=args.no_browser,
         port=args.port,
@@ -122,7 +133,10 @@ def options(args: argparse.Namespace) -> Options:
 
 def _refuse_contradictions(options: Options) -> None:
     browser_only = {"--no-browser": options.no_browser, "--port": options.port is not None}
-    if options.with_api_key:
+    if options.with_api_key and options.with_access_token:
+        raise UsageError("--with-api-key cannot be combined with --with-access-token: choose one")
+    if options.with_api_key or options.with_access_token:
+        flag = "--with-api-key" if options.with_api_key else "--with-access-token"
         chatgpt_only = {
             "--device-auth": options.device_auth,
             **browser_only,
@@ -133,8 +147,8 @@ def _refuse_contradictions(options: Options) -> None:
         given = [name for name, present in chatgpt_only.items() if present]
         if given:
             raise UsageError(
-                f"--with-api-key cannot be combined with {', '.join(given)}: those options "
-                "are for signing in with ChatGPT; drop them, or drop --with-api-key"
+                f"{flag} cannot be combined with {', '.join(given)}: those options "
+                f"are for signing in with ChatGPT; drop them, or drop {flag}"
             )
     elif options.device_auth:
         given = [name for name, present in browser_only.items() if present]
@@ -155,9 +169,11 @@ def run(options: Options, io: IO, factory: Factory) -> int:
     if factory.store_notice:  # which store `auto` chose
         io.say(factory.store_notice)
     service.check_writable()  # before a key is typed or anyone signs in
-    outcome, parked = None, None
+    outcome, parked, who = None, None, None
     if options.with_api_key:
         parked = service.login_with_api_key(signin.read_key(io))
+    elif options.with_access_token:
+        who = service.login_with_access_token(signin.read_key(io, signin.ACCESS_TOKEN_INPUT))
     else:
         before = service.store.fingerprint()
         try:
@@ -172,6 +188,9 @@ def run(options: Options, io: IO, factory: Factory) -> int:
     if outcome is not None:
         _say_who(io, outcome)
         parked = outcome.parked
+    if who is not None:
+        plan = plan_title(plan_name(parse_plan(who.plan)))
+        io.say(printable(f"Logged in as {who.email or who.account_id} (ChatGPT {plan})"))
     if parked is not None:
         io.say(
             f"The previous login is kept as account {parked}; "

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from codex_login.domain.access_tokens import is_access_token
 from codex_login.domain.modes import AuthMode
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK
@@ -67,6 +68,8 @@ def run(options: Options, io: IO, factory: Factory) -> int:
         io.say("Refreshed the access token")
     elif current.mode is AuthMode.API_KEY:
         io.say("Nothing to refresh: the login is an API key")
+    elif is_access_token(current.token):
+        io.say("Nothing to refresh: the login is an access token, which is never refreshed")
     else:
         io.say(
             "Kept the access token as it is: it is younger than the minimum age for a "

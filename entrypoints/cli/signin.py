@@ -123,30 +123,56 @@ def with_device_code(
     return asyncio.run(service.login_with_device_code(announce=announce, timeout=options.timeout))
 
 
-def read_key(io: IO) -> str:
-    """The API key: piped in on stdin, or typed at a prompt that does not echo it."""
+@attrs.frozen
+class SecretInput:
+    """How a secret is read from stdin: its option, its name, its prompt, the way to pipe it."""
+
+    option: str = "--with-api-key"
+    what: str = "API key"
+    noun: str = "key"
+    prompt: str = KEY_PROMPT
+    hint: str = PIPE_HINT
+
+
+API_KEY_INPUT = SecretInput()
+ACCESS_TOKEN_INPUT = SecretInput(
+    "--with-access-token",
+    "access token",
+    "token",
+    "Paste your access token (input is hidden): ",
+    "printenv CODEX_ACCESS_TOKEN | codex-login login --with-access-token",
+)
+
+
+def read_key(io: IO, secret: SecretInput = API_KEY_INPUT) -> str:
+    """The API key (or access token): piped in on stdin, or typed at a prompt that does not
+    echo it."""
     if io.stdin is None:
         raise UsageError(
-            f"--with-api-key reads the key from stdin, but there is none; pipe it in: {PIPE_HINT}"
+            f"{secret.option} reads the {secret.noun} from stdin, but there is none; "
+            f"pipe it in: {secret.hint}"
         )
     if io.stdin_is_terminal():
-        return _prompt_for_key(io)
+        return _prompt_for_key(io, secret.prompt)
     data = io.read_stdin(MAX_KEY_BYTES + 1) or b""
     if len(data) > MAX_KEY_BYTES:
         raise UsageError(
-            "stdin holds more than 64 KiB, so it is not an API key; pipe in just the key"
+            f"stdin holds more than 64 KiB, so it is not an {secret.what}; "
+            f"pipe in just the {secret.noun}"
         )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError("the API key on stdin is not UTF-8 text; pipe in just the key") from exc
+        raise UsageError(
+            f"the {secret.what} on stdin is not UTF-8 text; pipe in just the {secret.noun}"
+        ) from exc
 
 
-def _prompt_for_key(io: IO) -> str:
+def _prompt_for_key(io: IO, prompt: str = KEY_PROMPT) -> str:
     import getpass  # noqa: PLC0415  (only a key typed at a terminal needs it)
 
     try:
-        return getpass.getpass(KEY_PROMPT, stream=io.stderr)
+        return getpass.getpass(prompt, stream=io.stderr)
     except EOFError:  # Ctrl-D: nothing typed, and the prompt's line is still open
         io.say("")
         return ""

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.adapters.clock import SystemClock
+from codex_login.domain.access_tokens import TITLE as ACCESS_TOKEN_TITLE
+from codex_login.domain.access_tokens import is_access_token
 from codex_login.domain.choice import looked_for
 from codex_login.domain.errors import CodexLoginError, NotLoggedIn, PolicyViolation
 from codex_login.domain.issuer import DEFAULT_ISSUER
@@ -39,15 +41,16 @@ if TYPE_CHECKING:
 WORKLOAD_IDENTITY = "workload identity"
 
 ABOUT = """\
-Show how you are logged in, without touching the network (a workload identity,
-which stores nothing, is exchanged to say whom it signs in). The first line is
-the Codex CLI's: "Logged in using ChatGPT", "Logged in using an API key -
-sk-...", "Logged in using workload identity", or "Not logged in". The indented
-lines below it name the account, plan and workspace, where the login is stored
-and when the access token expires; -v adds the last refresh, the client id and
-whether a refresh is due (when not logged in: where it looked, in order). --json
-prints the details as JSON on stdout, in place of the indented lines unless -v
-is given."""
+Show how you are logged in, without touching the network (but to exchange a
+workload identity, which stores nothing, or to ask whoami for an access token's
+account). The first line is the Codex CLI's: "Logged in using ChatGPT", "Logged
+in using an API key - sk-...", "Logged in using personal access token", "Logged
+in using workload identity", or "Not logged in". The indented lines below it
+name the account, plan and workspace, where the login is stored and when the
+access token expires; -v adds the last refresh, the client id and whether a
+refresh is due (when not logged in: where it looked, in order). --json prints
+the details as JSON on stdout, in place of the indented lines unless -v is
+given."""
 EPILOG = epilog(
     """\
   codex-login status
@@ -155,6 +158,8 @@ def _from_broker(options: Options, io: IO, factory: Factory, address: str) -> in
         io.emit(documents.dumps(documents.BrokeredStatusDocument.of(current, address)))
     if current.mode is AuthMode.API_KEY:
         io.say(printable(f"Logged in using an API key - {mask_api_key(current.token)}"))
+    elif is_access_token(current.token):
+        io.say(f"Logged in using {ACCESS_TOKEN_TITLE}")
     else:
         io.say("Logged in using ChatGPT")
     io.say(printable(f"  via the broker at {address}"))
@@ -169,6 +174,8 @@ def _logged_in_line(status: Status) -> str:
         return f"Logged in using {status.foreign}"
     if status.source.startswith(WORKLOAD_IDENTITY):
         return f"Logged in using {WORKLOAD_IDENTITY}"
+    if status.access_token:
+        return f"Logged in using {ACCESS_TOKEN_TITLE}"
     if status.masked_api_key is not None and status.mode is AuthMode.API_KEY:
         return f"Logged in using an API key - {status.masked_api_key}"
     return "Logged in using ChatGPT"

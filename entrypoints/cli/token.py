@@ -103,12 +103,24 @@ def run(options: Options, io: IO, factory: Factory) -> int:
     else:
         service = factory.service(account=options.account)
         current = from_store(service)
+        if not options.json:  # the bearer alone: an access token's whoami is not asked
+            print_bearer(io, options, current, factory)
+            return EXIT_OK
+        current = service.identified(current)  # an access token's workspace (whoami)
         api = service.model_api_of(current)
+    if not options.json:
+        print_bearer(io, options, current, factory)
+    else:
+        print_token(io, current, api, json=True)
+    return EXIT_OK
+
+
+def print_bearer(io: IO, options: Options, current: AccessToken, factory: Factory) -> None:
+    """The bearer alone: as it is, or in an ExecCredential (--format exec-credential)."""
     if options.format == EXEC_CREDENTIAL:
         print_exec_credential(io, current, factory.settings.kubernetes_exec_info)
     else:
-        print_token(io, current, api, json=options.json)
-    return EXIT_OK
+        print_token(io, current, None, json=False)
 
 
 def print_exec_credential(io: IO, current: AccessToken, exec_info: str | None) -> None:
@@ -119,8 +131,8 @@ def print_exec_credential(io: IO, current: AccessToken, exec_info: str | None) -
     io.emit(documents.dumps(documents.ExecCredentialDocument.of(current, api)))
 
 
-def print_token(io: IO, current: AccessToken, api: ModelApi, *, json: bool) -> None:
-    if json:
+def print_token(io: IO, current: AccessToken, api: ModelApi | None, *, json: bool) -> None:
+    if json and api is not None:
         from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: it loads cattrs)
 
         io.emit(documents.dumps(documents.TokenDocument.of(current, api)))

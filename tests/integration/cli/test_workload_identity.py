@@ -215,12 +215,12 @@ def test_an_identity_token_the_rule_does_not_accept_is_refused(
     assert identity_token() not in result.stderr
 
 
-@pytest.mark.parametrize("variable", ["CODEX_API_KEY", "OPENAI_API_KEY"])
+@pytest.mark.parametrize("variable", ["CODEX_API_KEY", "CODEX_ACCESS_TOKEN", "OPENAI_API_KEY"])
 def test_workload_identity_wins_over_the_api_key_variables(
     issuer: FakeIssuer, rule: WorkloadRule, token_file: Path, tmp_path: Path, variable: str
 ) -> None:
     """As the Codex CLI 0.171 (measured: with both set, it reads the identity token)."""
-    key = "sk-test-override-0123456789"
+    key = f"{'at' if variable == 'CODEX_ACCESS_TOKEN' else 'sk'}-test-override-0123456789"
     result = run_in_process("token", env=wi_env(issuer, tmp_path, token_file, **{variable: key}))
     assert result.returncode == 0, result.stderr
     assert key not in result.stdout

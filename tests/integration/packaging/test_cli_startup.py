@@ -76,6 +76,7 @@ BOTH = {
     "codex_login.application.seam",
     "codex_login.application.service",
     "codex_login.domain",
+    "codex_login.domain.access_tokens",
     "codex_login.domain.choice",
     "codex_login.domain.claims",
     "codex_login.domain.errors",
@@ -198,3 +199,15 @@ def test_no_garbage_collection_while_the_command_loads(tmp_path: Path, command: 
     assert found["collections_while_loading"] == []
     assert isinstance(found["frozen"], int)
     assert found["frozen"] > 10_000
+
+
+def test_token_prints_an_access_token_without_whoami_or_the_http_stack(tmp_path: Path) -> None:
+    """The bearer alone needs no workspace: whoami is not asked, aiohttp not loaded."""
+    (tmp_path / "auth.json").write_text(
+        json.dumps({"OPENAI_API_KEY": None, "personal_access_token": "at-test-0123"}, indent=2)
+    )
+    (tmp_path / "auth.json").chmod(0o600)
+    loaded = run_entry(tmp_path, "token")["modules"]
+    assert isinstance(loaded, list)
+    assert [name for name in loaded if name.split(".")[0] in NEVER] == []
+    assert "codex_login.adapters.whoami" not in loaded

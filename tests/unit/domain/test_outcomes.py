@@ -139,6 +139,8 @@ STABLE = {
     "UnsupportedAuthMode": (4, 401, "login_unusable", "unsupported_login"),
     "UntrustedPath": (1, 500, "misconfigured", "untrusted_path"),
     "WorkloadIdentityChanged": (4, 401, "sign_in_required", "identity_changed"),
+    "AccessTokenRefused": (4, 401, "session_ended", "access_token_refused"),
+    "EmptyAccessToken": (1, 500, "broker_error", "invalid_access_token"),
     "WorkspaceRefused": (4, 401, "policy_refused", "policy_refused"),
 }
 

@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
-from codex_login.testing.issuer.state import IssuerState
+from codex_login.domain.access_tokens import WHOAMI_PATH
+from codex_login.testing.issuer.state import AUTHAPI_PATH, IssuerState
 from codex_login.testing.issuer.values import GRANT_ENDPOINTS, Recorded, Reply, error
 
 _SIGN_IN_PAGE = """<!doctype html>
@@ -45,6 +46,7 @@ def issuer_app(
     app.router.add_post("/oauth/device/code", routes.device_code)
     app.router.add_post("/api/accounts/deviceauth/usercode", routes.openai_usercode)
     app.router.add_post("/api/accounts/deviceauth/token", routes.openai_device_token)
+    app.router.add_get(AUTHAPI_PATH + WHOAMI_PATH, routes.whoami)
     app.router.add_post("/elsewhere", routes.record_only)  # where a redirect would lead
     return app
 
@@ -158,6 +160,13 @@ class IssuerRoutes:
         if interfered is not None:
             return interfered
         return _send(self._state.revoke(str(recorded.fields.get("token", ""))))
+
+    async def whoami(self, request: web.Request) -> web.StreamResponse:
+        await self.record(request)
+        interfered = await self._interfere("whoami")
+        if interfered is not None:
+            return interfered
+        return _send(self._state.whoami(request.headers.get("Authorization", "")))
 
     async def record_only(self, request: web.Request) -> web.Response:
         await self.record(request)

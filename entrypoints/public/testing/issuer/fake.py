@@ -40,6 +40,8 @@ class FakeIssuer(IssuerState):
     - ``workload_rules`` (``trust_workload(rule_id, WorkloadRule(...))``): the
       federation rules a workload-identity exchange (the JWT-bearer grant) is checked
       against, and whom each signs in.
+    - ``add_access_token(...)``: an ``at-…`` token whoami answers for (at
+      ``authapi_base_url``, what CODEX_AUTHAPI_BASE_URL is set to); any other is 401.
 
     How it misbehaves, per endpoint name (``ENDPOINTS``):
 

@@ -36,6 +36,9 @@ from codex_login.testing.issuer.values import (
 )
 from codex_login.testing.tokens import access_token, id_token
 
+# Where whoami lives under the issuer: {url}/api/accounts/v1/user-auth-credential/whoami.
+AUTHAPI_PATH = "/api/accounts"
+
 if TYPE_CHECKING:
     from codex_login.domain.ports import Clock
     from codex_login.domain.record import CredentialRecord
@@ -73,6 +76,8 @@ class IssuerState:
         self.devices: dict[str, Device] = {}  # by user code
         # Federation rules by id: what a workload-identity exchange is checked against.
         self.workload_rules: dict[str, WorkloadRule] = {}
+        # Access tokens (at-…) whoami knows -> its answer for each (add_access_token).
+        self.access_tokens: dict[str, dict[str, Any]] = {}
         self._codes: dict[str, dict[str, str | None]] = {}
         self._grants: dict[str, Grant] = {}  # every refresh token ever issued -> its grant
         # every access token handed out with a grant's refresh token -> (grant, account, expiry)
@@ -357,6 +362,42 @@ class IssuerState:
             **self.metadata,
         }
         return {k: v for k, v in document.items() if v is not None}
+
+    # -- access tokens: whoami ----------------------------------------------------------------
+
+    @property
+    def authapi_base_url(self) -> str:
+        """What CODEX_AUTHAPI_BASE_URL is set to for this issuer's whoami."""
+        return f"{self.url}{AUTHAPI_PATH}"
+
+    def add_access_token(
+        self,
+        token: str | None = None,
+        *,
+        email: str | None = "user@example.com",
+        account_id: str = "workspace-1",
+        user_id: str = "user-1",
+        plan: str = "enterprise",
+        fedramp: bool = False,
+    ) -> str:
+        """An access token whoami answers for (a new ``at-…`` one unless ``token``)."""
+        token = token or f"at-test-{next(self._serials)}-0123456789abcdef"
+        self.access_tokens[token] = {
+            "email": email,
+            "chatgpt_user_id": user_id,
+            "chatgpt_account_id": account_id,
+            "chatgpt_plan_type": plan,
+            "chatgpt_account_is_fedramp": fedramp,
+        }
+        return token
+
+    def whoami(self, authorization: str) -> Reply:
+        """Whoami's answer for ``Authorization: Bearer <token>``; 401 for any other."""
+        scheme, _, token = authorization.partition(" ")
+        answer = self.access_tokens.get(token) if scheme.lower() == "bearer" else None
+        if answer is None:
+            return error(401, "invalid_token", "unknown access token")
+        return Reply(200, dict(answer))
 
     # -- device login: RFC 8628 and the OpenAI issuer's own endpoints ------------------------
 

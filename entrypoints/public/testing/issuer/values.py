@@ -20,6 +20,7 @@ ENDPOINTS = (
     "revoke",  # POST /oauth/revoke
     "metadata",  # GET /.well-known/openid-configuration
     "workload_identity",  # the JWT-bearer grant: an identity token for an access token
+    "whoami",  # GET /api/accounts/v1/user-auth-credential/whoami (access tokens)
 )
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105  (a grant type)
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
