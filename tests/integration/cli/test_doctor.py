@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from codex_login.adapters.encrypted_store import EncryptedCredentialStore
 from codex_login.adapters.keyring_store import KeyringCredentialStore
 from codex_login.adapters.secret_service import CodexSecretService
 from codex_login.entrypoints.bootstrap import bootstrap
@@ -26,6 +27,11 @@ from support.fake_issuer import FakeIssuer
 from support.locks import lock_held_elsewhere
 from support.logins import issuer_env, write_login
 from support.records import chatgpt_record
+from support.redis_server import (  # noqa: F401  (fixtures)
+    RedisServer,
+    free_port,
+    redis_server_fixture,
+)
 from support.schemas import validated
 from support.secret_service import SecretService
 from support.tokens import access_token
@@ -314,3 +320,42 @@ def test_a_stdout_in_ascii_gets_ascii_marks(home: Path, issuer: FakeIssuer) -> N
     result: subprocess.CompletedProcess[str] = run_cli("doctor", env=env)
     assert result.returncode == 0, result.stderr
     assert [line.split(" ")[0] for line in result.stdout.splitlines()] == ["ok"] * 10
+
+
+def test_the_encrypted_layout_is_read_and_named(home: Path, secret_service: SecretService) -> None:
+    (home / "config.toml").write_text(
+        'cli_auth_credentials_store = "keyring"\n[features]\nsecret_auth_storage = true\n'
+    )
+    record = chatgpt_record(expires_at=datetime.now(UTC) + timedelta(hours=1))
+    EncryptedCredentialStore(home, backend=CodexSecretService()).save(record)
+    code, checks, out = doctor(clean_env(home), child=True)
+    assert code == 0, out
+    assert "encrypted layout" in checks["store"]["said"]
+    assert "user@example.com" in checks["stored logins"]["said"]
+
+
+def test_a_login_in_redis(home: Path, issuer: FakeIssuer, redis_server: RedisServer) -> None:
+    env = logged_in(home, issuer)
+    document = (home / "auth.json").read_bytes()
+    (home / "auth.json").unlink()
+    env |= {
+        "CODEX_LOGIN_STORE": "redis",
+        "CODEX_LOGIN_REDIS_URL": redis_server.url,
+        "CODEX_LOGIN_REDIS_PREFIX": f"doctor-{os.getpid()}-{home.parent.name}",
+    }
+    assert run_in_process("import", stdin=document, env=env).returncode == 0
+    code, checks, out = doctor(env)
+    assert code == 0, out
+    said = checks["stored logins"]["said"]
+    assert "user@example.com" in said
+    assert "auth.json holds nothing" in said
+
+
+def test_a_redis_store_that_does_not_answer(home: Path) -> None:
+    env = clean_env(
+        home, CODEX_LOGIN_STORE="redis", CODEX_LOGIN_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"
+    )
+    code, checks, _ = doctor(env)
+    assert code == 1
+    assert "stored logins" in failing(checks)
+    assert "cannot be read" in checks["stored logins"]["said"]
