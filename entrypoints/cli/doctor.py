@@ -19,14 +19,14 @@ if TYPE_CHECKING:
     from codex_login.entrypoints.cli.wiring import Factory
 
 ABOUT = """\
-Check why a login works or not: which store the Codex CLI and codex-login use for
-this CODEX_HOME, what each store holds and whether they disagree, the credentials
-in the environment and which wins, the login's issuer, the login policy's verdict,
-the access token's expiry and the clock, file modes and owners, leftover .auth-*
-temp files, locks held and by whom, and whether a configured broker answers. One
-line per check, with what to do beside each failure. It changes nothing: no file
-is written, no token refreshed; the network is used only with --online (is the
-issuer's metadata reachable)."""
+Check why a login works or not: which store the Codex CLI and codex-login
+use for this CODEX_HOME, what each store holds and whether they disagree,
+the credentials in the environment and which wins, the login's issuer, the
+login policy's verdict, the access token's expiry and the clock, file modes
+and owners, leftover .auth-* temp files, locks held and by whom, and whether
+a configured broker answers. One line per check, with what to do beside each
+failure. It changes nothing: no file is written, no token refreshed; the
+network is used only with --online (is the issuer's metadata reachable)."""
 EPILOG = epilog(
     """\
   codex-login doctor
