@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codex_login.adapters.clock import SystemClock
@@ -118,7 +117,10 @@ def _holdings(settings: Settings, choice: StoreChoice) -> list[Held]:
     if choice.ours != "file":
         held.append(_read(lambda: FileCredentialStore(home, owners=owners), "file"))
     if choice.ours not in ("keyring", "auto") and _keyring_probed():
-        probed = _read(lambda: make_store("keyring", home, environ=settings)[0], "keyring")
+        try:
+            probed = _read(lambda: make_store("keyring", home, environ=settings)[0], "keyring")
+        except Exception:  # not configured: a broken backend (any error) is no keyring here
+            return held
         if probed.problem is None:  # not configured: a keyring that cannot answer is no news
             held.append(probed)
     return held
@@ -198,8 +200,3 @@ def _metadata_check(
             issuer = configured.bound_to(provenance)
     url = issuer.discovery_urls[0]
     return doctor.metadata_check(issuer.issuer, unreachable(url, ca_file=settings.ca_file))
-
-
-def home_of(settings: Settings, codex_home: Path | None) -> Settings:
-    """``settings`` with ``--codex-home`` in CODEX_HOME's place."""
-    return settings.with_home(codex_home)
