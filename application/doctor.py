@@ -8,6 +8,7 @@ API keys are masked, an access token is only "set".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -24,6 +25,7 @@ from codex_login.domain.record import CredentialRecord
 
 # An `iat` this far ahead of our clock is a skewed clock, not rounding.
 CLOCK_TOLERANCE = timedelta(minutes=5)
+_COMMAND = re.compile(r"`([^`]+)`")  # the commands a file problem names, as its fix
 
 
 @attrs.frozen
@@ -256,7 +258,9 @@ def files_check(problems: Sequence[str]) -> Check:
     """Modes and owners of CODEX_HOME and its credential files (``problems`` say the fix)."""
     if not problems:
         return Check("file modes", True, "CODEX_HOME and its files are yours and private")
-    return Check("file modes", False, problems[0], "; ".join(problems[1:]) or None)
+    commands = [command for problem in problems for command in _COMMAND.findall(problem)]
+    fix = "; ".join(commands) or "make CODEX_HOME and its files yours and private"
+    return Check("file modes", False, "; ".join(problems), fix)
 
 
 def temp_files_check(leftovers: Sequence[str]) -> Check:
@@ -264,12 +268,8 @@ def temp_files_check(leftovers: Sequence[str]) -> Check:
     if not leftovers:
         return Check("temp files", True, "no leftover .auth-* temp file")
     listed = " ".join(leftovers)
-    return Check(
-        "temp files",
-        False,
-        f"leftover temp files (they may hold secrets): {listed}",
-        f"when no login or refresh is running, remove them: `rm {listed}`",
-    )
+    said = f"leftover temp files (they may hold secrets): {listed}"
+    return Check("temp files", False, said, f"when no login or refresh runs: `rm {listed}`")
 
 
 def locks_check(held: Sequence[tuple[str, str | None]]) -> Check:
@@ -277,12 +277,8 @@ def locks_check(held: Sequence[tuple[str, str | None]]) -> Check:
     if not held:
         return Check("locks", True, "no lock held")
     said = "; ".join(f"{path} held by {who or 'an unknown process'}" for path, who in held)
-    return Check(
-        "locks",
-        False,
-        said,
-        "wait for it to finish; if it is stuck, end that process (`kill PID`)",
-    )
+    fix = "wait for it to finish; if it is stuck, end that process (`kill PID`)"
+    return Check("locks", False, said, fix)
 
 
 def broker_check(address: str | None, problem: str | None) -> Check:
@@ -290,20 +286,12 @@ def broker_check(address: str | None, problem: str | None) -> Check:
         return Check("broker", True, "no broker configured (CODEX_LOGIN_BROKER)")
     if problem is None:
         return Check("broker", True, f"the broker at {address} answers")
-    return Check(
-        "broker",
-        False,
-        problem,
-        "start the broker (`codex-login serve`), or unset CODEX_LOGIN_BROKER",
-    )
+    fix = "start the broker (`codex-login serve`), or unset CODEX_LOGIN_BROKER"
+    return Check("broker", False, problem, fix)
 
 
 def metadata_check(issuer: str, problem: str | None) -> Check:
     if problem is None:
         return Check("issuer metadata", True, f"{issuer} answers")
-    return Check(
-        "issuer metadata",
-        False,
-        problem,
-        "check the network, HTTPS_PROXY and CODEX_CA_CERTIFICATE",
-    )
+    fix = "check the network, HTTPS_PROXY and CODEX_CA_CERTIFICATE"
+    return Check("issuer metadata", False, problem, fix)

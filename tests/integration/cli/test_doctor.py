@@ -277,6 +277,7 @@ def test_loose_modes_are_named_with_their_chmod(
     assert code == 1
     assert "file modes" in failing(checks)
     assert fix in checks["file modes"]["said"]
+    assert checks["file modes"]["fix"].startswith(fix)
 
 
 def test_stray_temp_files_are_listed(home: Path, issuer: FakeIssuer) -> None:
