@@ -106,6 +106,13 @@ class BrokerClient:
         said = self._said.get(token.token)
         return said if said is not None else ModelApiSettings().model_api(token)
 
+    def health(self) -> None:
+        """Whether the broker answers ``GET /healthz`` (raises BrokerUnreachable, or
+        TransientTokenError when it does not answer in time); nothing is fetched."""
+        status, _ = self._request("GET", "/healthz", None)
+        if status != 200:
+            raise BrokerUnreachable(f"the broker at {self.address} answered /healthz with {status}")
+
     # -- plumbing -------------------------------------------------------------------
 
     def _connection(self) -> http.client.HTTPConnection:

@@ -152,18 +152,24 @@ def directory_problem(info: os.stat_result, path: Path, owners: Owners) -> str |
 def check_file(info: os.stat_result, path: Path, owners: Owners, *, private: bool) -> None:
     """Refuse a credential or lock file another user owns; with ``private`` (auth.json,
     the secrets file) also one that others can write to."""
+    problem = file_problem(info, path, owners, private=private)
+    if problem:
+        raise UntrustedPath(f"refusing to use {path}: {problem}")
+
+
+def file_problem(info: os.stat_result, path: Path, owners: Owners, *, private: bool) -> str | None:
+    """Why the credential or lock file ``path`` (``info``, its stat) must not be used, or
+    None (the rules of ``check_file``)."""
     if not owners.trust(info.st_uid):
-        raise UntrustedPath(
-            f"refusing to use {path}: it belongs to {who(info.st_uid)}, not to you "
+        return (
+            f"it belongs to {who(info.st_uid)}, not to you "
             f"({who(owners.euid)}); another user may have planted it: remove it "
             f"(`rm {path}`), or `chown {owners.euid} {path}` if it is yours"
         )
     mode = stat.S_IMODE(info.st_mode)
     if private and (mode & stat.S_IWOTH or (mode & stat.S_IWGRP and not _private_group(info))):
-        raise UntrustedPath(
-            f"refusing to use {path}: its mode {mode:04o} lets other users change it; "
-            f"run `chmod 600 {path}`"
-        )
+        return f"its mode {mode:04o} lets other users change it; run `chmod 600 {path}`"
+    return None
 
 
 def resolve_links(path: Path, owners: Owners) -> Path:

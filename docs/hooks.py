@@ -160,7 +160,7 @@ def escape(text: str) -> str:
 
 # -- the JSON contract ------------------------------------------------------------------
 
-SCHEMAS = ("token", "status", "accounts", "error", "exec-credential")
+SCHEMAS = ("token", "status", "accounts", "doctor", "error", "exec-credential")
 
 
 def json_errors_page() -> str:

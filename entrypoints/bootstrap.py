@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 STORES = ("file", "memory", "keyring", "auto", "redis")
 DEFAULT_LOCK_TIMEOUT = 90.0
+DEFAULT_BROKER_TIMEOUT = 30.0  # seconds to wait for each of a broker's answers
 EPHEMERAL_NOTICE = "The login is kept in memory only: it ends with this process"
 
 Environ = Mapping[str, str] | Settings
@@ -319,23 +320,29 @@ def broker_address(environ: Environ, chosen: str | None = None) -> str | None:
 
 
 def broker_client(
-    address: str, environ: Environ, *, warn: Callable[[str], None] | None = None
+    address: str,
+    environ: Environ,
+    *,
+    warn: Callable[[str], None] | None = None,
+    timeout: float | None = None,
 ) -> BrokerClient:
     """A client of the token broker at ``address`` (a socket path or a loopback URL).
 
     A TCP broker's secret is read from ``CODEX_LOGIN_BROKER_SECRET_FILE``; a file that
     others can read is used, with a warning through ``warn`` (default: logged).
+    ``timeout``: seconds to wait for each answer (default the client's).
     """
     from codex_login.adapters.broker_client import BrokerClient  # noqa: PLC0415
     from codex_login.adapters.secret_file import read_secret_file  # noqa: PLC0415
 
+    waits = DEFAULT_BROKER_TIMEOUT if timeout is None else timeout
     secret_file = settings_of(environ).broker_secret_file
     if not secret_file:
-        return BrokerClient(address)
+        return BrokerClient(address, timeout=waits)
     read = read_secret_file(Path(secret_file))
     if read.exposure is not None:
         (warn or _log_warning)(f"Warning: {read.exposure}")
-    return BrokerClient(address, secret=read.secret)
+    return BrokerClient(address, secret=read.secret, timeout=waits)
 
 
 def _log_warning(message: str) -> None:

@@ -298,6 +298,24 @@ class DemoDocument:
     steps: list[DemoStepDocument]
 
 
+@attrs.frozen
+class DoctorCheckDocument:
+    """One check of ``doctor --json``: ``fix`` null when it passed."""
+
+    name: str
+    ok: bool
+    said: str
+    fix: str | None
+
+
+@attrs.frozen
+class DoctorDocument:
+    """``doctor --json``: every check, and whether all passed."""
+
+    checks: list[DoctorCheckDocument]
+    ok: bool
+
+
 VERSION = 1
 # The documents of the versioned contract (docs/json.md), each with its schema.
 Versioned = (
@@ -307,6 +325,7 @@ Versioned = (
     | TokenDocument
     | AccountsDocument
     | ErrorDocument
+    | DoctorDocument
 )
 Document = Versioned | DemoDocument | ExecCredentialDocument
 

@@ -36,6 +36,9 @@ COMMANDS: dict[str, Command] = {
     "logout": Command(_PACKAGE + "logout", "revoke and remove the stored credentials"),
     "accounts": Command(_PACKAGE + "accounts", "list the stored logins, the active one marked"),
     "switch": Command(_PACKAGE + "switch", "make another stored login the active one"),
+    "doctor": Command(
+        _PACKAGE + "doctor", "check why a login works or not, one line per check (read-only)"
+    ),
     "demo": Command(_PACKAGE + "demo", "sign in, refresh and log out against a fake issuer"),
     "completion": Command(_PACKAGE + "completion", "print a shell completion script"),
 }

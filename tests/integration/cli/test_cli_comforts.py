@@ -35,7 +35,7 @@ from support.records import chatgpt_document
 
 KEY = "sk-test-123456789"
 API_KEY_FILE = json.dumps({"auth_mode": "apikey", "OPENAI_API_KEY": KEY})
-COMMANDS = ["login", "status", "token", "export", "import", "serve", "logout"]
+COMMANDS = ["login", "status", "token", "export", "import", "serve", "logout", "doctor"]
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 

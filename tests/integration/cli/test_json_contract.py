@@ -28,7 +28,7 @@ from support.logins import issuer_env, write_login
 from support.schemas import schema, validated
 
 KEY = "sk-test-json-contract-0123456789"
-SCHEMAS = ("token", "status", "accounts", "error", "exec-credential")
+SCHEMAS = ("token", "status", "accounts", "doctor", "error", "exec-credential")
 
 
 def valid(name: str, text: str) -> dict[str, Any]:
