@@ -5,7 +5,6 @@ or, without ``online``, touches the network (a configured broker is on this mach
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -36,8 +35,6 @@ from codex_login.entrypoints.settings import Settings
 if TYPE_CHECKING:
     from codex_login.domain.ports import CredentialStore
 
-# Variables read for their presence only (CODEX_ACCESS_TOKEN's value is never read here).
-ACCESS_TOKEN_VARIABLE = "CODEX_ACCESS_TOKEN"  # noqa: S105  (a name, not a token)
 BROKER_TIMEOUT = 2.0  # seconds: a broker on this machine answers at once or not at all
 
 
@@ -74,7 +71,7 @@ def _environment(settings: Settings) -> Environment:
         identity, problem = True, str(exc)
     return Environment(
         codex_api_key=(settings.codex_api_key or "").strip() or None,
-        codex_access_token=bool(os.environ.get(ACCESS_TOKEN_VARIABLE, "").strip()),
+        codex_access_token=bool((settings.codex_access_token or "").strip()),
         openai_api_key=settings.openai_api_key,
         workload_identity=identity,
         workload_problem=problem,
