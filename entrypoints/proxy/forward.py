@@ -85,7 +85,7 @@ class Proxy:
         the relay rules before routing: the router would answer 404 to an authority,
         route a full URL by its path, and resolve dot-segments first."""
         target = request.raw_path
-        if request.method == "CONNECT" or not target.startswith("/") or _proxied(target):
+        if _judged_before_routing(request.method, target):
             refused = relay.refusal(
                 request.method, target, request.headers, own_port=_own_port(request)
             )
@@ -95,7 +95,9 @@ class Proxy:
         return await handler(request)
 
     async def forward(self, request: web.Request) -> web.StreamResponse:
-        """The route: forwarded, or refused before anything is sent."""
+        """The route: forwarded, or refused before anything is sent. The relay rules are
+        judged once per request: by ``middleware`` for a raw target under ``/openai``,
+        here for one the router only made so (``/x/../openai/v1/``, ``/%6fpenai/v1/``)."""
         started = time.perf_counter()
         response = await self._forward(request)
         self._observer.forwarded(
@@ -104,9 +106,11 @@ class Proxy:
         return response
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
-        refused = relay.refusal(
-            request.method, request.raw_path, request.headers, own_port=_own_port(request)
-        )
+        refused = None
+        if not _judged_before_routing(request.method, request.raw_path):
+            refused = relay.refusal(
+                request.method, request.raw_path, request.headers, own_port=_own_port(request)
+            )
         if refused is None and request.method not in METHODS:
             refused = relay.Refusal(405, "method_not_allowed", "method not forwarded")
         if refused is not None:
@@ -271,6 +275,11 @@ def upstream_headers(client: CIMultiDictProxy[str], login: Mapping[str, str]) ->
     )
     headers.extend(login)
     return headers
+
+
+def _judged_before_routing(method: str, target: str) -> bool:
+    """Whether the middleware judges this request by the relay rules (the raw target)."""
+    return method == "CONNECT" or not target.startswith("/") or _proxied(target)
 
 
 def _proxied(target: str) -> bool:

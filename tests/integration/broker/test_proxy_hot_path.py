@@ -1,0 +1,68 @@
+"""The proxy's hot path does each thing once per request: the relay rules judged once,
+one deadline for the whole stream copy, the last piece sent with the terminating chunk.
+
+A real ``Broker`` on a Unix socket (in a thread), a real loopback upstream
+(``support.proxy_upstream``) and the fake issuer; the proxy's own calls are counted by
+wrapping them in this process (the broker's thread).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codex_login.entrypoints.bootstrap import bootstrap
+from codex_login.entrypoints.proxy import relay
+from support.broker import ThreadBroker, broker_in_thread, unix_request
+from support.fake_issuer import FakeIssuer
+from support.proxy_upstream import Upstream, running_upstream
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    with running_upstream() as running:
+        yield running
+
+
+@pytest.fixture
+def broker(
+    tmp_path: Path, home: Path, issuer: FakeIssuer, upstream: Upstream
+) -> Iterator[ThreadBroker]:
+    service = bootstrap(codex_home=home, issuer=issuer.url, environ={})
+    with broker_in_thread(
+        service, tmp_path / "broker.sock", upstream=f"{upstream.url}/base"
+    ) as running:
+        yield running
+
+
+def counting(calls: list[str], name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return function(*args, **kwargs)
+
+    return counted
+
+
+def test_the_relay_rules_are_judged_once_per_request(
+    broker: ThreadBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(relay, "refusal", counting(calls, "refusal", relay.refusal))
+    assert unix_request(broker.socket, "GET", "/openai/v1/models").status == 200
+    assert calls == ["refusal"]
+    refused = unix_request(broker.socket, "GET", "/openai/v1/a/%2e%2e/b")
+    assert refused.status == 400  # judged once still refuses
+    assert calls == ["refusal", "refusal"]
+
+
+@pytest.mark.parametrize("target", ["/x/../openai/v1/models", "/%6fpenai/v1/models"])
+def test_a_target_only_the_router_puts_under_openai_is_still_judged(
+    broker: ThreadBroker, upstream: Upstream, target: str
+) -> None:
+    """The middleware judges raw targets under /openai; the route judges what the router
+    resolved there (the route's judgement is not the one saved)."""
+    assert unix_request(broker.socket, "GET", target).status in (400, 404)
+    assert upstream.seen == []
