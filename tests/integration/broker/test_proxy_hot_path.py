@@ -8,15 +8,17 @@ wrapping them in this process (the broker's thread).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
 from codex_login.entrypoints.bootstrap import bootstrap
-from codex_login.entrypoints.proxy import relay
-from support.broker import ThreadBroker, broker_in_thread, unix_request
+from codex_login.entrypoints.proxy import forward, relay
+from support.broker import ThreadBroker, UnixHTTPConnection, broker_in_thread, unix_request
 from support.fake_issuer import FakeIssuer
 from support.proxy_upstream import Upstream, running_upstream
 
@@ -46,6 +48,18 @@ def counting(calls: list[str], name: str, function: Callable[..., Any]) -> Calla
     return counted
 
 
+class CountingAsyncio(ModuleType):
+    """``asyncio`` as the proxy's forward module sees it, its timeouts counted."""
+
+    def __init__(self, calls: list[str]) -> None:
+        super().__init__("asyncio")
+        self.timeout = counting(calls, "timeout", asyncio.timeout)
+        self.timeout_at = counting(calls, "timeout_at", asyncio.timeout_at)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+
 def test_the_relay_rules_are_judged_once_per_request(
     broker: ThreadBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -56,6 +70,25 @@ def test_the_relay_rules_are_judged_once_per_request(
     refused = unix_request(broker.socket, "GET", "/openai/v1/a/%2e%2e/b")
     assert refused.status == 400  # judged once still refuses
     assert calls == ["refusal", "refusal"]
+
+
+def test_a_stream_is_copied_under_one_deadline_not_one_per_read(
+    broker: ThreadBroker, upstream: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two events sent apart (three reads: one, two, the end): the body's wait, the
+    first byte's, and one for the whole copy."""
+    calls: list[str] = []
+    monkeypatch.setattr(forward, "asyncio", CountingAsyncio(calls))
+    connection = UnixHTTPConnection(broker.socket, timeout=10)
+    try:
+        connection.request("POST", "/openai/v1/stream", body=b"{}")
+        response = connection.getresponse()
+        assert response.readline() == b"event: one\n"
+        upstream.release.set()
+        assert response.read() == b'data: {"n": 1}\n\nevent: two\ndata: {"n": 2}\n\n'
+    finally:
+        connection.close()
+    assert len(calls) == 3, calls
 
 
 @pytest.mark.parametrize("target", ["/x/../openai/v1/models", "/%6fpenai/v1/models"])
