@@ -247,7 +247,7 @@ class Proxy:
         it did before its first piece (``answer`` not yet prepared).
 
         One deadline for the whole copy, moved to a gap ahead before each read and lifted
-        while the client is written to."""
+        while the client is written to; the last piece goes with the terminating chunk."""
         loop = asyncio.get_running_loop()
         gap = self._upstream.waits.gap
         content = upstream.content
@@ -256,14 +256,14 @@ class Proxy:
                 piece = await content.readany()
                 deadline.reschedule(None)
                 await answer.prepare(request)
-                while piece:
+                while piece and not content.at_eof():
                     await answer.write(piece)
                     deadline.reschedule(loop.time() + gap)
                     piece = await content.readany()
                     deadline.reschedule(None)
         except TimeoutError:
             return False if answer.prepared else None
-        await answer.write_eof()
+        await answer.write_eof(piece)
         return True
 
 

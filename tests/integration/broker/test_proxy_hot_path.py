@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.proxy import forward, relay
@@ -89,6 +90,25 @@ def test_a_stream_is_copied_under_one_deadline_not_one_per_read(
     finally:
         connection.close()
     assert len(calls) == 3, calls
+
+
+def test_the_last_piece_goes_with_the_terminating_chunk(
+    broker: ThreadBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body the upstream sends whole: write_eof with it, no write before (which was one
+    more send to the client, and one more wake-up of it)."""
+    calls: list[str] = []
+    monkeypatch.setattr(
+        web.StreamResponse, "write", counting(calls, "write", web.StreamResponse.write)
+    )
+    monkeypatch.setattr(
+        web.StreamResponse, "write_eof", counting(calls, "write_eof", web.StreamResponse.write_eof)
+    )
+    answer = unix_request(broker.socket, "POST", "/openai/v1/responses", body=b'{"model": "m"}')
+    assert answer.status == 200
+    assert b'"target": "/base/responses"' in answer.body
+    assert "write" not in calls  # (aiohttp calls write_eof again once the route returns)
+    assert calls[0] == "write_eof"
 
 
 @pytest.mark.parametrize("target", ["/x/../openai/v1/models", "/%6fpenai/v1/models"])
