@@ -1,6 +1,7 @@
 """The credential-injecting proxy against a direct call to the same upstream, in one run.
 
     python bench/proxy.py [--clients 1 50] [--seconds 2] [--rounds 3] [--profile FILE]
+                          [--against VENV]
 
 The upstream is a loopback Responses API stand-in in a child process of its own: each
 ``POST /v1/responses`` gets a ``text/event-stream`` of the three events of a finished
@@ -20,6 +21,10 @@ the proxy adds: latency p50/p99, first event p50, and the throughput ratio. Targ
 (issue 24), printed beside the numbers, not asserted: at most 0.5 ms added p50 with 1
 client, at least 0.5 x the direct throughput with 50 clients, 0 errors.
 
+``--against VENV`` also runs the ``codex-login serve`` of another virtual environment (a
+regular install of main, say) as a second proxy, measured in the same rounds: rows
+"against" beside "proxy", so that a change to the proxy is judged in one run.
+
 ``--profile FILE`` runs the proxy under cProfile (slower: the figures then describe the
 profiled proxy) and prints its most expensive functions on the request path.
 """
@@ -36,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -124,10 +129,12 @@ class Samples:
 
 @attrs.frozen
 class Target:
-    """Where one path's requests go."""
+    """Where one path's requests go, and the PID of the proxy on the way (None: direct)."""
 
+    name: str
     url: str
     headers: dict[str, str]
+    proxy_pid: int | None = None
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -211,7 +218,7 @@ class Proxy:
 
 @contextmanager
 def running_proxy(
-    home: Path, root: Path, upstream_url: str, env: dict[str, str], profile: Path | None
+    root: Path, upstream_url: str, env: dict[str, str], profile: Path | None, cli: Path = CLI
 ) -> Iterator[Proxy]:
     """``codex-login serve`` forwarding to ``upstream_url`` until the block ends (SIGTERM).
 
@@ -219,15 +226,17 @@ def running_proxy(
     process would have to read while it measures.
     """
     key = secrets.token_urlsafe(32)
-    secret_file = root / "proxy.secret"
+    port = free_port()
+    secret_file = root / f"proxy-{port}.secret"
     secret_file.write_text(key)
     secret_file.chmod(0o600)
-    port, log = free_port(), root / "proxy.log"
+    log = root / f"proxy-{port}.log"
     argv = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else []
     args = ["--tcp", str(port), "--secret-file", str(secret_file), "--upstream", upstream_url]
+    args += ["--socket", str(root / f"proxy-{port}.sock")]  # two proxies may share the home
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            [*argv, str(CLI), "serve", *args], env=env, stdin=subprocess.DEVNULL, stderr=stderr
+            [*argv, str(cli), "serve", *args], env=env, stdin=subprocess.DEVNULL, stderr=stderr
         )
     try:
         wait_until(
@@ -254,12 +263,14 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(
-    paths: tuple[Target, Target], clients: int, args: argparse.Namespace, pids: dict[str, int]
-) -> tuple[Samples, Samples]:
-    """Direct and proxied in turn for ``args.rounds`` rounds; each process's CPU time too."""
-    samples = Samples(), Samples()
+    paths: tuple[Target, ...], clients: int, args: argparse.Namespace, pids: dict[str, int]
+) -> tuple[Samples, ...]:
+    """Each path in turn for ``args.rounds`` rounds; each process's CPU time too (the
+    client, the upstream, and the path's proxy)."""
+    samples = tuple(Samples() for _ in paths)
     for _ in range(args.rounds):
         for target, into in zip(paths, samples, strict=True):
+            pids = {**pids, "proxy": target.proxy_pid} if target.proxy_pid else pids
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             asyncio.run(hammer(target, clients, args.seconds, into))
             for name, pid in pids.items():
@@ -267,14 +278,14 @@ def measure(
     return samples
 
 
-def print_table(results: dict[int, tuple[Samples, Samples]]) -> None:
+def print_table(results: dict[int, tuple[Samples, ...]], names: tuple[str, ...]) -> None:
     print(
         f"{'run':<8} {'clients':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'first p50':>9} {'errors':>6} {'cpu ms/request: client':>22} {'proxy':>6} "
         f"{'upstream':>8}"
     )
     for clients, pair in results.items():
-        for name, samples in zip(("direct", "proxy"), pair, strict=True):
+        for name, samples in zip(names, pair, strict=True):
             print(
                 f"{name:<8} {clients:>7} {len(samples.latencies):>8} {samples.per_second:>8.0f} "
                 f"{percentile(samples.latencies, 0.5):>8.2f} "
@@ -285,21 +296,28 @@ def print_table(results: dict[int, tuple[Samples, Samples]]) -> None:
             )
     print()
     print(
-        f"{'added by the proxy':<20} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'added by the proxy':<20} {'run':<8} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'first p50':>9} {'x direct req/s':>14}"
     )
-    for clients, (direct, proxied) in results.items():
-        print(
-            f"{'':<20} {clients:>7} {added(direct, proxied, 'latencies', 0.5):>8.2f} "
-            f"{added(direct, proxied, 'latencies', 0.99):>8.2f} "
-            f"{added(direct, proxied, 'first_events', 0.5):>9.2f} "
-            f"{proxied.per_second / direct.per_second:>14.2f}"
-        )
+    for name, index in proxied_runs(names):
+        for clients, pair in results.items():
+            direct, proxied = pair[0], pair[index]
+            print(
+                f"{'':<20} {name:<8} {clients:>7} {added(direct, proxied, 'latencies', 0.5):>8.2f} "
+                f"{added(direct, proxied, 'latencies', 0.99):>8.2f} "
+                f"{added(direct, proxied, 'first_events', 0.5):>9.2f} "
+                f"{proxied.per_second / direct.per_second:>14.2f}"
+            )
+
+
+def proxied_runs(names: tuple[str, ...]) -> list[tuple[str, int]]:
+    """The proxied paths' names and their index in a result (0 is direct)."""
+    return [(name, index) for index, name in enumerate(names) if index]
 
 
 def cpu_or_dash(samples: Samples, path: str) -> str:
     """The proxy's CPU per request on the proxied path; "-" on the direct one."""
-    return f"{samples.cpu_ms('proxy'):.2f}" if path == "proxy" else "-"
+    return f"{samples.cpu_ms('proxy'):.2f}" if path != "direct" else "-"
 
 
 def added(direct: Samples, proxied: Samples, what: str, fraction: float) -> float:
@@ -308,25 +326,27 @@ def added(direct: Samples, proxied: Samples, what: str, fraction: float) -> floa
     )
 
 
-def print_targets(results: dict[int, tuple[Samples, Samples]]) -> None:
+def print_targets(results: dict[int, tuple[Samples, ...]], name: str, index: int) -> None:
+    """The targets, judged for the proxied path at ``index`` (its row name ``name``)."""
+
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
     if 1 in results:
-        extra = added(*results[1], "latencies", 0.5)
+        extra = added(results[1][0], results[1][index], "latencies", 0.5)
         print(
-            f"target: at most {TARGET_ADDED_P50_MS:g} ms added p50 with 1 client: "
+            f"{name}: target: at most {TARGET_ADDED_P50_MS:g} ms added p50 with 1 client: "
             f"{extra:.2f} ms, {verdict(extra <= TARGET_ADDED_P50_MS)}"
         )
     if 50 in results:
-        direct, proxied = results[50]
+        direct, proxied = results[50][0], results[50][index]
         ratio = proxied.per_second / direct.per_second
         print(
-            f"target: at least {TARGET_RATIO:g} x the direct throughput with 50 clients: "
-            f"{ratio:.2f}, {verdict(ratio >= TARGET_RATIO)}"
+            f"{name}: target: at least {TARGET_RATIO:g} x the direct throughput with 50 "
+            f"clients: {ratio:.2f}, {verdict(ratio >= TARGET_RATIO)}"
         )
-    errors = sum(s.errors for pair in results.values() for s in pair)
-    print(f"target: 0 errors: {errors}, {verdict(errors == 0)}")
+    errors = sum(pair[0].errors + pair[index].errors for pair in results.values())
+    print(f"{name}: target: 0 errors: {errors}, {verdict(errors == 0)}")
 
 
 # Where the proxy's own time goes, by what runs it (first match wins); epoll's wait
@@ -368,23 +388,29 @@ def print_profile(path: Path, requests: int) -> None:
     pstats.Stats(str(path)).strip_dirs().sort_stats("tottime").print_stats(15)
 
 
-def run(args: argparse.Namespace, root: Path) -> dict[int, tuple[Samples, Samples]]:
+def run(args: argparse.Namespace, root: Path) -> dict[int, tuple[Samples, ...]]:
     home = root / "codex"
     home.mkdir(mode=0o700)
-    with running_issuer(FakeIssuer()) as issuer, upstream() as (upstream_url, upstream_pid):
+    with (
+        running_issuer(FakeIssuer()) as issuer,
+        upstream() as (upstream_url, upstream_pid),
+        ExitStack() as proxies,
+    ):
         write_login(
             home, issuer.new_refresh_token(), expires_in=timedelta(days=1), issuer=issuer.url
         )
         env = issuer_env(home, issuer)
-        with running_proxy(home, root, upstream_url, env, args.profile) as proxy:
-            direct = Target(f"{upstream_url}/responses", {"Authorization": "Bearer direct"})
-            proxied = Target(
-                f"{proxy.url}/openai/v1/responses", {"Authorization": f"Bearer {proxy.key}"}
-            )
-            pids = {"client": os.getpid(), "proxy": proxy.pid, "upstream": upstream_pid}
-            return {
-                clients: measure((direct, proxied), clients, args, pids) for clients in args.clients
-            }
+        paths = [Target("direct", f"{upstream_url}/responses", {"Authorization": "Bearer direct"})]
+        clis = {"proxy": CLI} | (
+            {"against": args.against / "bin" / "codex-login"} if args.against else {}
+        )
+        for name, cli in clis.items():
+            profile = args.profile if name == "proxy" else None
+            proxy = proxies.enter_context(running_proxy(root, upstream_url, env, profile, cli))
+            url, key = f"{proxy.url}/openai/v1/responses", {"Authorization": f"Bearer {proxy.key}"}
+            paths.append(Target(name, url, key, proxy.pid))
+        pids = {"client": os.getpid(), "upstream": upstream_pid}
+        return {clients: measure(tuple(paths), clients, args, pids) for clients in args.clients}
 
 
 def main() -> None:
@@ -393,16 +419,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", type=Path, help="run the proxy under cProfile into FILE")
+    parser.add_argument(
+        "--against", type=Path, help="another virtual environment's proxy to compare"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as root:
         results = run(args, Path(root))
-    print_table(results)
+    names = ("direct", "proxy", *(("against",) if args.against else ()))
+    print_table(results, names)
     print(
         f"({os.cpu_count()} CPUs shared by the client, the proxy and the upstream; "
         f"{args.rounds} rounds of {args.seconds:g} s per path after {WARM_UP_SECONDS:g} s of "
         "warm-up each, direct and proxy in turn)"
     )
-    print_targets(results)
+    for name, index in proxied_runs(names):
+        print_targets(results, name, index)
     if args.profile:
         print_profile(args.profile, sum(pair[1].completed for pair in results.values()))
 

@@ -85,7 +85,7 @@ class Proxy:
         the relay rules before routing: the router would answer 404 to an authority,
         route a full URL by its path, and resolve dot-segments first."""
         target = request.raw_path
-        if request.method == "CONNECT" or not target.startswith("/") or _proxied(target):
+        if _judged_before_routing(request.method, target):
             refused = relay.refusal(
                 request.method, target, request.headers, own_port=_own_port(request)
             )
@@ -95,7 +95,9 @@ class Proxy:
         return await handler(request)
 
     async def forward(self, request: web.Request) -> web.StreamResponse:
-        """The route: forwarded, or refused before anything is sent."""
+        """The route: forwarded, or refused before anything is sent. The relay rules are
+        judged once per request: by ``middleware`` for a raw target under ``/openai``,
+        here for one the router only made so (``/x/../openai/v1/``, ``/%6fpenai/v1/``)."""
         started = time.perf_counter()
         response = await self._forward(request)
         self._observer.forwarded(
@@ -104,9 +106,11 @@ class Proxy:
         return response
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
-        refused = relay.refusal(
-            request.method, request.raw_path, request.headers, own_port=_own_port(request)
-        )
+        refused = None
+        if not _judged_before_routing(request.method, request.raw_path):
+            refused = relay.refusal(
+                request.method, request.raw_path, request.headers, own_port=_own_port(request)
+            )
         if refused is None and request.method not in METHODS:
             refused = relay.Refusal(405, "method_not_allowed", "method not forwarded")
         if refused is not None:
@@ -209,13 +213,11 @@ class Proxy:
 
         forget = self._on_disconnect(request, cut)
         self._observer.stream_opened()
-        complete = False
+        copied: bool | None = False
         try:
-            first = await self._read(upstream)
-            if first is None:  # nothing sent to the client yet: it can hear why
+            copied = await self._copy(request, upstream, answer)
+            if copied is None:  # nothing sent to the client yet: it can hear why
                 return _too_slow(upstream.url.host or "?", "send its answer")
-            await answer.prepare(request)
-            complete = await self._pump(upstream, answer, first)
         except asyncio.CancelledError:
             if not left or task is None:
                 raise
@@ -224,12 +226,12 @@ class Proxy:
             pass  # the client or the upstream broke off
         finally:
             forget()
-            if complete:
+            if copied:
                 upstream.release()  # its connection goes back to the pool, for the next
             else:
                 upstream.close()  # an unfinished upstream request ends here
             self._observer.stream_closed()
-        if complete:
+        if copied:
             return answer
         if not answer.prepared and not left:  # the upstream broke off before its body
             host = upstream.url.host or "?"
@@ -237,26 +239,31 @@ class Proxy:
         _cut_short(request, answer)
         return answer
 
-    async def _read(self, upstream: aiohttp.ClientResponse) -> bytes | None:
-        """The next piece of the body (b"": the end), or None when the upstream fell
-        silent for longer than the gap."""
-        try:
-            async with asyncio.timeout(self._upstream.waits.gap):
-                return await upstream.content.readany()
-        except TimeoutError:
-            return None
+    async def _copy(
+        self, request: web.Request, upstream: aiohttp.ClientResponse, answer: web.StreamResponse
+    ) -> bool | None:
+        """Copy the upstream's body to the client, each piece as it arrives: True when
+        complete, False when the upstream fell silent for longer than the gap, None when
+        it did before its first piece (``answer`` not yet prepared).
 
-    async def _pump(
-        self, upstream: aiohttp.ClientResponse, answer: web.StreamResponse, chunk: bytes
-    ) -> bool:
-        """Copy the body from ``chunk`` on; False when the upstream fell silent."""
-        while chunk:
-            await answer.write(chunk)
-            next_chunk = await self._read(upstream)
-            if next_chunk is None:
-                return False
-            chunk = next_chunk
-        await answer.write_eof()
+        One deadline for the whole copy, moved to a gap ahead before each read and lifted
+        while the client is written to; the last piece goes with the terminating chunk."""
+        loop = asyncio.get_running_loop()
+        gap = self._upstream.waits.gap
+        content = upstream.content
+        try:
+            async with asyncio.timeout_at(loop.time() + gap) as deadline:
+                piece = await content.readany()
+                deadline.reschedule(None)
+                await answer.prepare(request)
+                while piece and not content.at_eof():
+                    await answer.write(piece)
+                    deadline.reschedule(loop.time() + gap)
+                    piece = await content.readany()
+                    deadline.reschedule(None)
+        except TimeoutError:
+            return False if answer.prepared else None
+        await answer.write_eof(piece)
         return True
 
 
@@ -271,6 +278,11 @@ def upstream_headers(client: CIMultiDictProxy[str], login: Mapping[str, str]) ->
     )
     headers.extend(login)
     return headers
+
+
+def _judged_before_routing(method: str, target: str) -> bool:
+    """Whether the middleware judges this request by the relay rules (the raw target)."""
+    return method == "CONNECT" or not target.startswith("/") or _proxied(target)
 
 
 def _proxied(target: str) -> bool:

@@ -15,6 +15,7 @@ another path once decoded; 403: a request aimed somewhere else):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -78,8 +79,10 @@ def _aimed_elsewhere(headers: Mapping[str, str], own_port: int | None) -> Refusa
     return None
 
 
+@functools.lru_cache(maxsize=256)  # bounded: the client chooses the values
 def _names_this_broker(host: str, own_port: int | None) -> bool:
-    """An empty host, or a loopback name; with a port only on TCP, the broker's own."""
+    """An empty host, or a loopback name; with a port only on TCP, the broker's own.
+    Cached: every request of a client sends the same ``Host``."""
     host = host.strip()
     if not host:
         return True

@@ -7,6 +7,7 @@ through as sent: no decompression, no redirects followed, no cookies kept.
 
 from __future__ import annotations
 
+import functools
 import ssl
 
 import aiohttp
@@ -66,7 +67,7 @@ class Upstream:
 
     def session(self, host: str) -> aiohttp.ClientSession:
         """The session for requests to ``host``."""
-        loopback = is_loopback(host)
+        loopback = _loopback(host)
         session = self._sessions.get(loopback)
         if session is None:
             session = self._sessions[loopback] = self._new_session(remote=not loopback)
@@ -88,6 +89,10 @@ class Upstream:
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.close()
+
+
+# The upstream's host is the configured one: one answer, not an address parsed per request.
+_loopback = functools.lru_cache(maxsize=64)(is_loopback)
 
 
 def _ssl_context(ca_file: str | None) -> ssl.SSLContext | bool:
