@@ -18,7 +18,9 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from codex_login.adapters import broker_protocol as protocol
+from codex_login.application.seam import off_loop
 from codex_login.application.service import AuthService
+from codex_login.domain.access_tokens import workspace_unknown
 from codex_login.domain.errors import CodexLoginError
 from codex_login.domain.outcomes import outcome_of
 from codex_login.domain.tokens import AccessToken
@@ -119,17 +121,24 @@ class Proxy:
         if isinstance(body, web.StreamResponse):
             return body
         try:
-            token = await self._service.auth()
+            token = await self._identified(await self._service.auth())
             upstream = await self._send(request, token, body)
             if upstream.status == 401:  # a token the model API refused: once more, fresh
                 upstream.close()
-                token = await self._refreshed(token)
+                token = await self._identified(await self._refreshed(token))
                 upstream = await self._send(request, token, body)
         except CodexLoginError as exc:
             return self._failure(exc)
         except _Failed as failed:
             return failed.answer
         return await self._stream(request, upstream, token.token)
+
+    async def _identified(self, token: AccessToken) -> AccessToken:
+        """``token`` with its workspace: an access token's is whoami's, asked once per
+        process (the service holds it) on a worker thread; any other as it is."""
+        if not workspace_unknown(token):
+            return token
+        return await off_loop(self._service.identified, token)
 
     async def _refreshed(self, refused: AccessToken) -> AccessToken:
         """The token after a refresh forced by ``refused``, counted by its outcome."""

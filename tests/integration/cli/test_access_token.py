@@ -8,7 +8,9 @@ import os
 import pty
 import select
 import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ import pytest
 from codex_login import CodexAuth
 from support.cli import CLI, clean_env, run_cli, run_in_process
 from support.fake_issuer import Failure, FakeIssuer
+from support.waiting import wait_until
 
 WHOAMI = "/api/accounts/v1/user-auth-credential/whoami"
 WORKSPACE = "ws-enterprise-1"
@@ -397,3 +400,52 @@ def test_the_async_embedding_api_asks_whoami_off_its_loop(
             return time.monotonic() - started
 
     assert asyncio.run(main()) < 10
+
+
+def test_the_proxy_sends_an_access_token_with_its_workspace(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    from support.broker import running_broker, unix_request  # noqa: PLC0415  (broker tests only)
+    from support.proxy_upstream import running_upstream  # noqa: PLC0415
+
+    token = issuer.add_access_token(account_id=WORKSPACE)
+    store_access_token(tmp_path, token)
+    with (
+        running_upstream() as upstream,
+        running_broker(
+            tmp_path, "--upstream", upstream.url, env=env_for(tmp_path, issuer)
+        ) as broker,
+    ):
+        assert broker.socket is not None
+        for _ in range(2):
+            answer = unix_request(broker.socket, "POST", "/openai/v1/responses", body=b"{}")
+            assert answer.status == 200, answer.body
+    for seen in upstream.seen:
+        assert seen.headers["authorization"] == f"Bearer {token}"
+        assert seen.headers["chatgpt-account-id"] == WORKSPACE
+    assert len(upstream.seen) == 2
+    assert len(issuer.requests_to(WHOAMI)) == 1  # held by the broker
+
+
+def test_the_proxy_keeps_serving_while_whoami_is_slow(tmp_path: Path, issuer: FakeIssuer) -> None:
+    from support.broker import running_broker, unix_request  # noqa: PLC0415  (broker tests only)
+    from support.proxy_upstream import running_upstream  # noqa: PLC0415
+
+    store_access_token(tmp_path, issuer.add_access_token(account_id=WORKSPACE))
+    issuer.gates["whoami"] = gate = threading.Event()
+    env = env_for(tmp_path, issuer)
+    with (
+        running_upstream() as upstream,
+        running_broker(tmp_path, "--upstream", upstream.url, env=env) as broker,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        assert broker.socket is not None
+        path = broker.socket
+        forwarded = pool.submit(unix_request, path, "POST", "/openai/v1/responses", body=b"{}")
+        wait_until(lambda: issuer.requests_to(WHOAMI), what="the proxy to ask whoami")
+        # whoami is held: the broker's loop must still answer others meanwhile.
+        assert unix_request(path, "GET", "/healthz", timeout=5).status == 200
+        assert not forwarded.done()
+        gate.set()
+        assert forwarded.result(timeout=30).status == 200
+    assert [seen.headers["chatgpt-account-id"] for seen in upstream.seen] == [WORKSPACE]
