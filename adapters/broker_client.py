@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import sys
 import time
 from urllib.parse import urlsplit
 
@@ -36,21 +37,24 @@ class _UnixConnection(http.client.HTTPConnection):
         self._path = path
 
     def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        # A Unix socket whose backlog is full refuses at once (EAGAIN) instead of
-        # queueing the caller as TCP does: wait a little and try again.
-        deadline = time.monotonic() + (self.timeout or 10.0)
-        pause = 0.005
-        while True:
-            try:
-                self.sock.connect(self._path)
-                return
-            except BlockingIOError:
-                if time.monotonic() + pause > deadline:
-                    raise
-                time.sleep(pause)
-                pause = min(pause * 2, 0.2)
+        if sys.platform == "win32":  # CPython there has no AF_UNIX
+            raise OSError("no Unix sockets on Windows: reach the broker over TCP")
+        else:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(self.timeout)
+            # A Unix socket whose backlog is full refuses at once (EAGAIN) instead of
+            # queueing the caller as TCP does: wait a little and try again.
+            deadline = time.monotonic() + (self.timeout or 10.0)
+            pause = 0.005
+            while True:
+                try:
+                    self.sock.connect(self._path)
+                    return
+                except BlockingIOError:
+                    if time.monotonic() + pause > deadline:
+                        raise
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.2)
 
 
 class BrokerClient:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import attrs
 
+from codex_login.adapters import os_flags
 from codex_login.adapters.secret_file import MIN_SECRET_LENGTH, exposure_of
 from codex_login.domain.errors import ConfigurationError
 
@@ -120,7 +121,7 @@ def read_client_keys(path: Path) -> tuple[ClientKeySet, os.stat_result]:
     when it is unreadable, too large, not UTF-8 text, malformed or not private."""
     try:
         # The checks look at the file that was opened (fstat), not at a path that may change.
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+        fd = os.open(path, os.O_RDONLY | os_flags.CLOEXEC | os_flags.NOCTTY)
         with os.fdopen(fd, "rb") as file:
             info = os.fstat(file.fileno())
             data = file.read(MAX_CLIENT_KEYS_FILE + 1)

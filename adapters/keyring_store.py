@@ -113,15 +113,16 @@ def no_keyring_error() -> ConfigurationError:
 
 def secret_service_problem() -> str:
     """On Linux, what the Secret Service backend found wrong (no D-Bus session, no daemon)."""
-    if not sys.platform.startswith("linux"):
+    if sys.platform != "linux":
         return ""
-    try:
-        from keyring.backends import SecretService  # noqa: PLC0415
+    else:
+        try:
+            from keyring.backends import SecretService  # noqa: PLC0415
 
-        SecretService.Keyring.priority  # noqa: B018  (raises with the reason)
-    except Exception as exc:
-        return f" ({str(exc).rstrip('.')})"
-    return ""
+            SecretService.Keyring.priority  # noqa: B018  (raises with the reason)
+        except Exception as exc:
+            return f" ({str(exc).rstrip('.')})"
+        return ""
 
 
 class KeyringEntry:

@@ -1,12 +1,12 @@
 """An ``flock(2)`` lock on a file in a checked directory, as the Codex CLI takes its locks.
 
-The lock itself is filelock's ``UnixFileLock``: it opens the lock file with
-``O_NOFOLLOW`` and never truncates it, so a link planted in its place cannot make a
-writer create, truncate or chmod a file elsewhere. The directory is checked before
-each acquisition, and what filelock opened is checked through the descriptor it
-hands to ``on_acquired`` (a regular file with a trusted owner), then tightened with
-``fchmod`` on that same descriptor. The lock file is opened by path after its
-directory was checked by path: nobody else can swap a name in a checked directory.
+The lock itself is filelock's ``UnixFileLock`` (``WindowsFileLock`` on Windows): it
+opens the lock file with ``O_NOFOLLOW`` and never truncates it, so a link planted in its
+place cannot make a writer create, truncate or chmod a file elsewhere. The directory is
+checked before each acquisition, and what filelock opened is checked through the
+descriptor it hands to ``on_acquired`` (a regular file with a trusted owner), then
+tightened with ``fchmod`` on that same descriptor. The lock file is opened by path after
+its directory was checked by path: nobody else can swap a name in a checked directory.
 Lock files stay in place, as the Codex CLI leaves its own. filelock is imported by
 writers only, to keep reads fast.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,20 @@ if TYPE_CHECKING:
 
 # How often a waiting writer tries again; the Codex CLI retries its commit lock every 10 ms.
 POLL_INTERVAL = 0.02
+
+
+def _native_lock() -> type[BaseFileLock]:
+    """filelock's OS lock: ``flock`` on POSIX, as the Codex CLI; on Windows ``LockFileEx``
+    on byte 0, which excludes the Codex CLI's whole-file ``LockFileEx`` (Rust's
+    ``File::try_lock``) since the ranges overlap (docs/platforms.md)."""
+    if sys.platform == "win32":
+        from filelock import WindowsFileLock  # noqa: PLC0415  (writers only)
+
+        return WindowsFileLock
+    else:
+        from filelock import UnixFileLock  # noqa: PLC0415  (writers only)
+
+        return UnixFileLock
 
 
 class LockFile:
@@ -70,9 +85,7 @@ class LockFile:
 
     def _filelock(self) -> BaseFileLock:
         if self._lock is None:
-            from filelock import UnixFileLock  # noqa: PLC0415  (writers only)
-
-            self._lock = UnixFileLock(
+            self._lock = _native_lock()(
                 self.path,
                 mode=self.mode,
                 thread_local=False,

@@ -29,18 +29,20 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 from pathlib import Path
 
 import attrs
 
+from codex_login.adapters import os_flags
 from codex_login.domain.errors import ConfigurationError, UntrustedPath
 
 TRUST_VARIABLE = "CODEX_LOGIN_TRUST_OWNER"
 ROOT_UID = 0
 _MAX_UID = 2**32 - 2  # (uid_t)-1 means "no user"
-DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+DIRECTORY_FLAGS = os.O_RDONLY | os_flags.DIRECTORY | os_flags.CLOEXEC
 # Opening a name inside a checked directory: a link there is never followed.
-NO_FOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+NO_FOLLOW = os_flags.NOFOLLOW | os_flags.CLOEXEC
 # As many links as the kernel follows in one path lookup (Linux's MAXSYMLINKS).
 MAX_LINK_HOPS = 40
 
@@ -49,7 +51,7 @@ MAX_LINK_HOPS = 40
 class Owners:
     """Whose directories and files a store uses: the effective uid, root, and ``named``."""
 
-    euid: int = attrs.field(factory=os.geteuid)
+    euid: int = attrs.field(factory=os_flags.effective_uid)
     named: int | None = None
 
     def trust(self, uid: int) -> bool:
@@ -66,15 +68,24 @@ def uid_of(text: str) -> int:
     """The uid ``text`` names: digits, or a user of this system."""
     if text.isdigit() and int(text) <= _MAX_UID:
         return int(text)
-    import pwd  # noqa: PLC0415  (only when a name is given)
+    if sys.platform == "win32":  # no user database of uids
+        raise ConfigurationError(f"{TRUST_VARIABLE}: Windows has no uids; leave it unset")
+    else:
+        return _named_uid(text)
 
-    try:
-        return pwd.getpwnam(text).pw_uid
-    except KeyError as exc:
-        raise ConfigurationError(
-            f"{TRUST_VARIABLE}={text!r} is neither a uid nor a user of this system; set it "
-            "to the owner of the credential directory to trust (`ls -ldn DIR` shows its uid)"
-        ) from exc
+
+if sys.platform != "win32":  # the user database is POSIX's
+
+    def _named_uid(text: str) -> int:
+        import pwd  # noqa: PLC0415  (only when a name is given)
+
+        try:
+            return pwd.getpwnam(text).pw_uid
+        except KeyError as exc:
+            raise ConfigurationError(
+                f"{TRUST_VARIABLE}={text!r} is neither a uid nor a user of this system; set it "
+                "to the owner of the credential directory to trust (`ls -ldn DIR` shows its uid)"
+            ) from exc
 
 
 # -- opening ---------------------------------------------------------------------
@@ -88,7 +99,7 @@ def open_directory(path: Path, owners: Owners, *, parent: int | None = None) -> 
     if parent is None:
         fd = os.open(path, DIRECTORY_FLAGS)
     else:
-        fd = os.open(path.name, DIRECTORY_FLAGS | os.O_NOFOLLOW, dir_fd=parent)
+        fd = os.open(path.name, DIRECTORY_FLAGS | os_flags.NOFOLLOW, dir_fd=parent)
     try:
         check_directory(os.fstat(fd), path, owners)
     except BaseException:
@@ -100,7 +111,9 @@ def open_directory(path: Path, owners: Owners, *, parent: int | None = None) -> 
 def make_private(fd: int, info: os.stat_result, mode: int, owners: Owners) -> None:
     """Tighten our own directory or file to ``mode`` through its descriptor (no path, no
     race); another owner's is left as it is."""
-    if info.st_uid == owners.euid and stat.S_IMODE(info.st_mode) != mode:
+    if sys.platform == "win32":  # modes are ACLs there, inherited (docs/platforms.md)
+        return
+    elif info.st_uid == owners.euid and stat.S_IMODE(info.st_mode) != mode:
         os.fchmod(fd, mode)
 
 
@@ -110,7 +123,9 @@ def give_to_directory_owner(
     """Root creating a file or directory in a trusted user's directory (a container
     over the host's CODEX_HOME) gives it to that user, who goes on using it there: a
     root-owned 0600 auth.json or lock file would lock the host's Codex CLI out."""
-    if owners.euid == ROOT_UID and info.st_uid == ROOT_UID and directory.st_uid != ROOT_UID:
+    if sys.platform == "win32":  # no owners to give to (st_uid is 0 for every file)
+        return
+    elif owners.euid == ROOT_UID and info.st_uid == ROOT_UID and directory.st_uid != ROOT_UID:
         os.fchown(fd, directory.st_uid, directory.st_gid)
 
 
@@ -218,35 +233,50 @@ def check_link(info: os.stat_result, link: Path, owners: Owners) -> None:
 
 def who(uid: int) -> str:
     """``alice (uid 1000)``, or ``uid 1000`` for a uid without a name."""
-    import pwd  # noqa: PLC0415  (only for an error message)
-
-    try:
-        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
-    except KeyError:
+    if sys.platform == "win32":
         return f"uid {uid}"
+    else:
+        import pwd  # noqa: PLC0415  (only for an error message)
+
+        try:
+            return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+        except KeyError:
+            return f"uid {uid}"
 
 
 def _group(gid: int) -> str:
-    import grp  # noqa: PLC0415
-
-    try:
-        return f"{grp.getgrgid(gid).gr_name} (gid {gid})"
-    except KeyError:
+    if sys.platform == "win32":
         return f"gid {gid}"
+    else:
+        import grp  # noqa: PLC0415
+
+        try:
+            return f"{grp.getgrgid(gid).gr_name} (gid {gid})"
+        except KeyError:
+            return f"gid {gid}"
 
 
 def _private_group(info: os.stat_result) -> bool:
     """Whether the file's group has exactly one member, its owner (by primary group or
     membership): then group write gives nobody else anything. Only asked about a
     group-writable path, so reading the user database is rare."""
-    import grp  # noqa: PLC0415
-    import pwd  # noqa: PLC0415
-
-    try:
-        group = grp.getgrgid(info.st_gid)
-        owner = pwd.getpwuid(info.st_uid).pw_name
-    except KeyError:
+    if sys.platform == "win32":  # no groups there (never asked: no mode bits either)
         return False
-    primary = {user.pw_uid for user in pwd.getpwall() if user.pw_gid == info.st_gid}
-    members = set(group.gr_mem)
-    return primary <= {info.st_uid} and members <= {owner} and bool(primary or members)
+    else:
+        return _private_posix_group(info)
+
+
+if sys.platform != "win32":  # the user database is POSIX's
+
+    def _private_posix_group(info: os.stat_result) -> bool:
+        import grp  # noqa: PLC0415
+        import pwd  # noqa: PLC0415
+
+        try:
+            group = grp.getgrgid(info.st_gid)
+            owner = pwd.getpwuid(info.st_uid).pw_name
+        except KeyError:
+            return False
+        primary = {user.pw_uid for user in pwd.getpwall() if user.pw_gid == info.st_gid}
+        members = set(group.gr_mem)
+        return primary <= {info.st_uid} and members <= {owner} and bool(primary or members)

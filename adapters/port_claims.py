@@ -33,10 +33,12 @@ from pathlib import Path
 
 import attrs
 
+from codex_login.adapters import os_flags
+
 log = logging.getLogger(__name__)
 
 _PRIVATE = 0o077  # no permission bit for group or others may be set
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = os_flags.NOFOLLOW | os_flags.CLOEXEC
 
 
 @attrs.frozen
@@ -109,7 +111,7 @@ def runtime_dir(xdg: str | None, tmpdir: str | None) -> Path | None:
     """This user's private runtime directory (see the module docstring), or None."""
     if xdg and os.path.isabs(xdg) and _private_dir(Path(xdg)) is None:
         return Path(xdg)
-    fallback = Path(tmpdir or "/tmp") / f"codex-login-{os.geteuid()}"  # noqa: S108
+    fallback = Path(tmpdir or "/tmp") / f"codex-login-{os_flags.effective_uid()}"  # noqa: S108
     with contextlib.suppress(OSError):  # it may exist; the checks below decide
         fallback.mkdir(mode=0o700)
     problem = _private_dir(fallback)
@@ -124,14 +126,14 @@ def runtime_dir(xdg: str | None, tmpdir: str | None) -> Path | None:
 def _read_private(path: Path) -> bytes | None:
     """The start of a regular file that only the effective user can read; else None."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW)  # a FIFO must not hang us
+        fd = os.open(path, os.O_RDONLY | os_flags.NONBLOCK | _NOFOLLOW)  # a FIFO must not hang us
     except OSError:
         return None
     with os.fdopen(fd, "rb") as file:
         info = os.fstat(file.fileno())
         if not stat.S_ISREG(info.st_mode):
             return None
-        if info.st_uid != os.geteuid() or info.st_mode & _PRIVATE:
+        if info.st_uid != os_flags.effective_uid() or info.st_mode & _PRIVATE:
             log.warning("ignoring %s: not a private file of this user", path)
             return None
         try:
@@ -148,7 +150,7 @@ def _private_dir(path: Path) -> str | None:
         return exc.strerror or str(exc)
     if not stat.S_ISDIR(info.st_mode):
         return "not a directory"
-    if info.st_uid != os.geteuid():
+    if info.st_uid != os_flags.effective_uid():
         return f"owned by uid {info.st_uid}"
     if info.st_mode & _PRIVATE:
         return f"mode {stat.S_IMODE(info.st_mode):04o} lets others in"

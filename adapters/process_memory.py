@@ -29,11 +29,14 @@ OPT_OUT = "CODEX_LOGIN_DUMPABLE"  # "1": stay dumpable
 def keep_memory_private(dumpable: str | None) -> bool:
     """Make this process non-dumpable unless ``dumpable`` (``$CODEX_LOGIN_DUMPABLE``) is
     "1"; True when the kernel took it, else False."""
-    if dumpable == "1" or not sys.platform.startswith("linux"):
+    if dumpable == "1":
         return False
-    try:
-        return _prctl(PR_SET_DUMPABLE, 0) == 0
-    except (ImportError, OSError, AttributeError):  # no ctypes, no libc, no prctl
+    if sys.platform == "linux":
+        try:
+            return _prctl(PR_SET_DUMPABLE, 0) == 0
+        except (ImportError, OSError, AttributeError):  # no ctypes, no libc, no prctl
+            return False
+    else:  # prctl is Linux's
         return False
 
 
@@ -57,9 +60,19 @@ def _prctl(option: int, arg: int) -> int:
         _flags_ = _ctypes.FUNCFLAG_CDECL
         _restype_ = CInt
 
-    program = _ctypes.dlopen(None, 0)  # type: ignore[arg-type]  # None: dlopen(NULL), unstubbed
-    prctl = Prctl(_ctypes.dlsym(program, "prctl"))
+    prctl = Prctl(_libc_symbol("prctl"))
     # prctl is variadic and the kernel reads unsigned longs: pass them at full width,
     # so no stale upper half of a register makes the call fail.
     value, zero = CULong(arg), CULong(0)
     return int(prctl(option, value, zero, zero, zero))
+
+
+def _libc_symbol(name: str) -> int:
+    """The address of ``name`` in the program's own libc (``dlsym(dlopen(NULL))``)."""
+    import _ctypes  # noqa: PLC0415
+
+    if sys.platform == "win32":  # no dlopen; never called there (prctl is Linux's)
+        raise OSError("no dlopen on Windows")
+    else:
+        program = _ctypes.dlopen(None, 0)  # type: ignore[arg-type]  # None: dlopen(NULL), unstubbed
+        return _ctypes.dlsym(program, name)

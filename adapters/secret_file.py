@@ -16,6 +16,7 @@ from pathlib import Path
 
 import attrs
 
+from codex_login.adapters import os_flags
 from codex_login.domain.errors import ConfigurationError
 
 MIN_SECRET_LENGTH = 16
@@ -40,7 +41,7 @@ def read_secret_file(path: Path) -> SecretFile:
     """The trimmed secret in ``path``; ConfigurationError when unreadable or too short."""
     try:
         # The checks look at the file that was opened (fstat), not at a path that may change.
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+        fd = os.open(path, os.O_RDONLY | os_flags.CLOEXEC | os_flags.NOCTTY)
         with os.fdopen(fd, "rb") as file:
             info = os.fstat(file.fileno())
             data = file.read(MAX_SECRET_FILE + 1)
@@ -77,7 +78,7 @@ def exposure_of(
 ) -> str | None:
     """Why the file ``info`` describes is not private (None when it is): another owner,
     or group or other permission bits. ``fix`` makes a private one (default: a secret)."""
-    euid = os.geteuid()
+    euid = os_flags.effective_uid()
     if info.st_uid != euid:
         return (
             f"the {what} {path} belongs to uid {info.st_uid}, not to you (uid {euid}), "

@@ -26,6 +26,7 @@ import contextlib
 import errno
 import os
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
+from codex_login.adapters import os_flags
 from codex_login.adapters.lock_file import LockFile
 from codex_login.adapters.lock_holders import describe_holders
 from codex_login.adapters.owned_paths import (
@@ -55,7 +57,7 @@ COMMIT_LOCK = "auth.json.lock"
 
 # O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOCTTY: a terminal must
 # not become ours. Neither changes how a regular file reads.
-READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | NO_FOLLOW
+READ_FLAGS = os.O_RDONLY | os_flags.NONBLOCK | os_flags.NOCTTY | NO_FOLLOW
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW
 
 Identity = tuple[int, int, int, int]
@@ -439,10 +441,24 @@ def _no_room(directory: Path, size: int, why: object) -> StorageError:
 
 def _allocate(fd: int, size: int) -> None:
     """Give the open file ``size`` bytes of disk, durably; OSError (ENOSPC) otherwise."""
-    try:
-        os.posix_fallocate(fd, 0, size)
-    except OSError as exc:
-        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-            raise
-        os.pwrite(fd, bytes(size), 0)  # a file system without fallocate: write the zeros
+    if sys.platform == "linux":
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise
+            _write_zeros(fd, size)  # a file system without fallocate
+    else:  # macOS and Windows have no posix_fallocate
+        _write_zeros(fd, size)
     os.fsync(fd)
+
+
+def _write_zeros(fd: int, size: int) -> None:
+    """Write ``size`` zero bytes at the start of the open file."""
+    if sys.platform == "win32":  # no pwrite: seek, then write until all is written
+        os.lseek(fd, 0, os.SEEK_SET)
+        data = memoryview(bytes(size))
+        while data:
+            data = data[os.write(fd, data) :]
+    else:
+        os.pwrite(fd, bytes(size), 0)

@@ -58,10 +58,9 @@ import hashlib
 import hmac
 import logging
 import os
-import pwd
 import socket
 import stat
-import struct
+import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -73,6 +72,11 @@ from aiohttp.web_protocol import RequestHandler
 
 from codex_login.adapters import broker_protocol as protocol
 from codex_login.adapters.client_keys import ClientKeyFile
+from codex_login.adapters.peer_credentials import (
+    current_uid,
+    is_unix_socket,
+    peer_credentials,
+)
 from codex_login.application.seam import off_loop
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import CodexLoginError, ConfigurationError, NotLoggedIn
@@ -117,13 +121,19 @@ class Limits:
     upstream_gap: float = 300.0  # between two reads of a streamed answer
 
 
+def own_uids() -> frozenset[int]:
+    """This user's uid, allowed on the Unix socket; none on Windows (no uids there)."""
+    uid = current_uid()
+    return frozenset() if uid is None else frozenset({uid})
+
+
 @attrs.frozen
 class Access:
     """Who may ask: on the Unix socket these uids, and the users who are members of these
     gids (primary or supplementary, by the user and group databases); on TCP, the secret
     or a key in the client keys file."""
 
-    uids: frozenset[int] = attrs.field(factory=lambda: frozenset({os.getuid()}))
+    uids: frozenset[int] = attrs.field(factory=own_uids)
     gids: frozenset[int] = frozenset()
     secret: str | None = attrs.field(default=None, repr=False)
     client_keys: ClientKeyFile | None = attrs.field(default=None, eq=False)
@@ -193,7 +203,7 @@ class Broker:
         loop = asyncio.get_running_loop()
         for listener in listeners:
             listener.setblocking(False)
-            lane = _Lane(unix=listener.family == socket.AF_UNIX)
+            lane = _Lane(unix=is_unix_socket(listener))
             factory = functools.partial(self._protocol, lane)
             # asyncio listens again with its own backlog (100): a burst of clients on a
             # Unix socket would then fail at once (EAGAIN) instead of waiting their turn.
@@ -295,25 +305,24 @@ class Broker:
     def _identify(
         self, lane: _Lane, handler: RequestHandler, transport: asyncio.BaseTransport
     ) -> _Connection | None:
-        """Who is on the other end: a uid (``SO_PEERCRED``) on the socket, an address on TCP."""
+        """Who is on the other end: a uid (``SO_PEERCRED``, macOS's ``LOCAL_PEERCRED``) on
+        the socket, an address on TCP."""
         sock = transport.get_extra_info("socket")
         if sock is None:
             return None
         if lane.unix:
             try:
-                credentials = sock.getsockopt(
-                    socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
-                )
+                credentials = peer_credentials(sock)
             except OSError:  # gone already
                 return None
-            pid, uid, _gid = struct.unpack("3i", credentials)
+            uid = credentials.uid
             allowed = uid in self._access.uids or self._members.includes(uid)
             return _Connection(
                 lane,
                 handler,
-                peer=f"uid={uid} pid={pid}",
+                peer=credentials.described,  # pid=? on macOS, which gives none
                 key=uid,
-                owner=uid == os.getuid(),
+                owner=uid == current_uid(),
                 allowed=allowed,
                 proven=allowed,
             )
@@ -655,12 +664,18 @@ class _GroupMembers:
 
 
 def _groups_of(uid: int) -> set[int]:
-    """The groups ``uid`` is a member of; none when it has no user entry."""
-    try:
-        user = pwd.getpwuid(uid)
-        return {user.pw_gid, *os.getgrouplist(user.pw_name, user.pw_gid)}
-    except (KeyError, OSError):
+    """The groups ``uid`` is a member of; none when it has no user entry (or on Windows,
+    which has no user database of uids)."""
+    if sys.platform == "win32":
         return set()
+    else:
+        import pwd  # noqa: PLC0415  (POSIX only)
+
+        try:
+            user = pwd.getpwuid(uid)
+            return {user.pw_gid, *os.getgrouplist(user.pw_name, user.pw_gid)}
+        except (KeyError, OSError):
+            return set()
 
 
 def _printable(text: str, limit: int = 128) -> str:
@@ -704,6 +719,12 @@ def _json(
     )
 
 
+NO_UNIX_SOCKET = (
+    "this Python has no Unix sockets (Windows): serve on TCP with a secret, "
+    "--tcp PORT --secret-file FILE"
+)
+
+
 # -- listeners ------------------------------------------------------------------------
 
 
@@ -713,20 +734,23 @@ def unix_listener(path: Path) -> socket.socket:
     A socket file left by a dead broker is replaced; a live broker there, or
     anything that is not a socket, is an error and is left alone.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _replace_stale_socket(path)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old_umask = os.umask(0o177)
-    try:
-        listener.bind(str(path))
-    except OSError as exc:
-        listener.close()
-        raise ConfigurationError(f"cannot listen on {path}: {exc.strerror or exc}") from exc
-    finally:
-        os.umask(old_umask)
-    os.chmod(path, 0o600)
-    listener.listen(128)
-    return listener
+    if sys.platform == "win32":  # CPython there has no AF_UNIX
+        raise ConfigurationError(NO_UNIX_SOCKET)
+    else:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _replace_stale_socket(path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)
+        try:
+            listener.bind(str(path))
+        except OSError as exc:
+            listener.close()
+            raise ConfigurationError(f"cannot listen on {path}: {exc.strerror or exc}") from exc
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o600)
+        listener.listen(128)
+        return listener
 
 
 def _replace_stale_socket(path: Path) -> None:
@@ -738,17 +762,20 @@ def _replace_stale_socket(path: Path) -> None:
         raise ConfigurationError(
             f"{path} exists and is not a socket; move it away or choose --socket"
         )
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(str(path))
-    except ConnectionRefusedError:
-        path.unlink()  # a broker that died left it behind
+    if sys.platform == "win32":  # never called there: no Unix socket to probe
         return
-    except OSError as exc:
-        raise ConfigurationError(f"cannot check {path}: {exc.strerror or exc}") from exc
-    finally:
-        probe.close()
-    raise ConfigurationError(f"another broker is already serving on {path}; stop it first")
+    else:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            path.unlink()  # a broker that died left it behind
+            return
+        except OSError as exc:
+            raise ConfigurationError(f"cannot check {path}: {exc.strerror or exc}") from exc
+        finally:
+            probe.close()
+        raise ConfigurationError(f"another broker is already serving on {path}; stop it first")
 
 
 def tcp_listener(port: int) -> socket.socket:

@@ -1,5 +1,5 @@
 """`doctor`'s wiring: reads what each check needs through the adapters, read-only, and
-hands it to the checks (``application.doctor``). Nothing here writes, locks, refreshes
+hands it to the checks (``entrypoints/doctor_checks.py``). Nothing here writes, locks, refreshes
 or, without ``online``, touches the network (a configured broker is on this machine)."""
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from codex_login.adapters.codex_config import (
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.home_inspection import held_locks, leftover_temp_files, path_problems
 from codex_login.adapters.owned_paths import owners_from
-from codex_login.application import doctor
-from codex_login.application.doctor import Check, Environment, Held, StoreChoice
 from codex_login.domain.errors import CodexLoginError
 from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.record import CredentialRecord
+from codex_login.entrypoints import doctor_checks as doctor
 from codex_login.entrypoints.bootstrap import (
     broker_address,
     broker_client,
@@ -30,6 +29,7 @@ from codex_login.entrypoints.bootstrap import (
     store_kind,
     workload_identity_from,
 )
+from codex_login.entrypoints.doctor_checks import Check, Environment, Held, StoreChoice
 from codex_login.entrypoints.settings import Settings
 
 if TYPE_CHECKING:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import socket
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from codex_login.adapters.client_keys import ClientKeyFile
+from codex_login.adapters.peer_credentials import is_unix_socket
 from codex_login.adapters.secret_file import make_one, read_secret_file
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
@@ -18,6 +19,7 @@ from codex_login.domain.model_api import base_url_problem
 from codex_login.entrypoints.broker import (
     Access,
     Broker,
+    own_uids,
     systemd_listeners,
     tcp_listener,
     unix_listener,
@@ -48,7 +50,7 @@ def serve(
     if upstream is not None and (problem := base_url_problem(upstream)) is not None:
         raise ConfigurationError(f"--upstream: {problem}")  # never echoed: it may hold a secret
     access = Access(
-        uids=frozenset({os.getuid(), *allow_uids}),
+        uids=own_uids() | frozenset(allow_uids),
         gids=frozenset(allow_gids),
         secret=_private_secret(secret_file) if secret_file else None,
         client_keys=_client_keys(client_keys, say) if client_keys else None,
@@ -91,7 +93,9 @@ def _client_keys(path: Path, say: Callable[[str], None]) -> ClientKeyFile:
     return keys
 
 
-def _listen(path: Path, tcp_port: int | None) -> tuple[list[socket.socket], Path]:
+def _listen(path: Path, tcp_port: int | None) -> tuple[list[socket.socket], Path | None]:
+    if sys.platform == "win32" and tcp_port is not None:  # no Unix socket there
+        return [tcp_listener(tcp_port)], None
     listeners = [unix_listener(path)]
     if tcp_port is not None:
         try:
@@ -118,6 +122,6 @@ async def _run(broker: Broker, listeners: list[socket.socket], say: Callable[[st
 
 def _where(listener: socket.socket) -> str:
     name = listener.getsockname()
-    if listener.family == socket.AF_UNIX:
+    if is_unix_socket(listener):
         return f"unix:{name}"
     return f"http://{name[0]}:{name[1]}"

@@ -14,9 +14,9 @@ from codex_login.entrypoints.cli.formatting import epilog
 from codex_login.entrypoints.settings import environment_help
 
 if TYPE_CHECKING:
-    from codex_login.application.doctor import Check
     from codex_login.entrypoints.cli.io import IO
     from codex_login.entrypoints.cli.wiring import Factory
+    from codex_login.entrypoints.doctor_checks import Check
 
 ABOUT = """\
 Check why a login works or not: which store the Codex CLI and codex-login

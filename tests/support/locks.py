@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import platform
 import subprocess
 import sys
@@ -46,6 +45,8 @@ def let_go(holder: subprocess.Popen[str]) -> None:
 
 def is_locked(path: Path) -> bool:
     """True when some process holds an exclusive flock on ``path``."""
+    import fcntl  # noqa: PLC0415  (POSIX-only: imported when used, see support/posix.py)
+
     with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

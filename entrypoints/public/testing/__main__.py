@@ -9,8 +9,10 @@ temporary directory (removed at the end) unless ``--home`` names a fresh one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from codex_login.domain.errors import CodexLoginError
@@ -32,24 +34,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config.toml (default: a temporary directory, removed at the end)",
     )
     options = parser.parse_args(argv)
-    # Blocked before the servers' threads start, so they inherit the mask and only
-    # sigwait below sees Ctrl-C or SIGTERM: the servers stop in order, no traceback.
-    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP)
     try:
-        with signed_in(options.home) as session:
-            sys.stdout.write(announcement(session))
-            sys.stdout.flush()
-            signal.sigwait(_STOP)
+        _serve_until_stopped(options.home)
     except (OSError, CodexLoginError) as exc:  # a home in use, or one the store refuses
         sys.stderr.write(f"{PROG}: {exc}\n")
         return 1
-    finally:
-        # A second Ctrl-C during the teardown has nothing left to stop: discarded.
-        while signal.sigtimedwait(_STOP, 0) is not None:
-            pass
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP)
     sys.stderr.write(f"{PROG}: stopped\n")
     return 0
+
+
+def _serve_until_stopped(home: str | None) -> None:
+    if sys.platform == "win32":  # no signal masks: Ctrl-C interrupts the wait
+        with signed_in(home) as session:
+            sys.stdout.write(announcement(session))
+            sys.stdout.flush()
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
+    else:
+        # Blocked before the servers' threads start, so they inherit the mask and only
+        # sigwait below sees Ctrl-C or SIGTERM: the servers stop in order, no traceback.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP)
+        try:
+            with signed_in(home) as session:
+                sys.stdout.write(announcement(session))
+                sys.stdout.flush()
+                signal.sigwait(_STOP)
+        finally:
+            # A second Ctrl-C during the teardown has nothing left to stop: discarded
+            # (sigpending, not sigtimedwait, which macOS lacks).
+            while _STOP & signal.sigpending():
+                signal.sigwait(_STOP)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP)
 
 
 def announcement(session: SignedIn) -> str:

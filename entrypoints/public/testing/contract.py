@@ -44,6 +44,7 @@ a sleep.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import threading
 import time
 import warnings
@@ -65,8 +66,12 @@ from codex_login.testing.clock import START
 from codex_login.testing.tokens import access_token, id_token
 
 if TYPE_CHECKING:
-    from multiprocessing.context import ForkContext
     from multiprocessing.process import BaseProcess
+
+    if sys.platform == "win32":  # no fork: the process tests skip there
+        from multiprocessing.context import SpawnContext as ForkContext
+    else:
+        from multiprocessing.context import ForkContext
 
 __all__ = ["CredentialStoreContract", "StoreFactory", "chatgpt_record"]
 
@@ -361,7 +366,7 @@ class CredentialStoreContract:
         written = self._writes(count)
         make_store().save(written[0])
         reader = _Reader(make_store(), written)
-        context = multiprocessing.get_context("fork")
+        context = _fork_context()
         go = context.Event()
 
         def write(worker: int) -> Callable[[], None]:
@@ -385,7 +390,9 @@ class CredentialStoreContract:
     # -- helpers ------------------------------------------------------------------------------
 
     def _require_processes(self) -> None:
-        if not self.shared_across_processes:
+        if sys.platform == "win32":
+            pytest.skip("the process tests fork, which Windows cannot")
+        elif not self.shared_across_processes:
             pytest.skip(
                 f"{type(self).__name__} keeps its record in one process "
                 "(shared_across_processes = False)"
@@ -449,7 +456,7 @@ class CredentialStoreContract:
         context: ForkContext | None = None,
     ) -> Iterator[Sequence[BaseProcess]]:
         """Fork one child per callable, started together; killed if still alive at the end."""
-        context = context or multiprocessing.get_context("fork")
+        context = context or _fork_context()
         start = context.Barrier(len(work))
 
         def run(job: Callable[[], None]) -> None:
@@ -516,3 +523,10 @@ class _Reader:
         bad = len(self.problems)
         assert bad == 0, f"{bad} bad reads of {self.reads}, the first: {self.problems[:3]}"
         assert self.reads > 0
+
+
+def _fork_context() -> ForkContext:
+    if sys.platform == "win32":  # _require_processes skipped already
+        raise OSError("no fork on Windows")
+    else:
+        return multiprocessing.get_context("fork")

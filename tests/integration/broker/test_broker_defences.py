@@ -10,10 +10,8 @@ played by ``nobody`` (``setpriv``), as in test_broker_access.py.
 
 from __future__ import annotations
 
-import grp
 import logging
 import os
-import pwd
 import re
 import secrets
 import shutil
@@ -45,6 +43,7 @@ from support.broker import (
 from support.cli import clean_env, run_cli
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored
+from support.posix import posix_module
 
 NOBODY_UID = 65534
 NOGROUP_GID = 65534
@@ -461,6 +460,7 @@ def test_allow_gid_checks_the_users_groups_not_the_peers_gid(
 
 def supplementary_member() -> tuple[str, int, int] | None:
     """(user, their primary gid, a group that lists them as a member), if the system has one."""
+    grp, pwd = posix_module("grp"), posix_module("pwd")
     for group in grp.getgrall():
         for name in group.gr_mem:
             with suppress(KeyError):

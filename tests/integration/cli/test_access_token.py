@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import select
 import socket
 import threading
@@ -18,6 +17,7 @@ import pytest
 from codex_login import CodexAuth
 from support.cli import CLI, clean_env, run_cli, run_in_process
 from support.fake_issuer import Failure, FakeIssuer
+from support.posix import posix_module
 from support.waiting import wait_until
 
 WHOAMI = "/api/accounts/v1/user-auth-credential/whoami"
@@ -45,7 +45,7 @@ def unreachable_url() -> str:
 
 def _at_a_terminal(args: list[str], env: dict[str, str], typed: bytes) -> tuple[int, str]:
     """The command on a new pseudo-terminal; ``typed`` once the hidden prompt shows."""
-    pid, controller = pty.fork()
+    pid, controller = posix_module("pty").fork()
     if pid == 0:  # the child: become the command
         try:
             os.execve(str(CLI), [str(CLI), *args], env)  # noqa: S606  (no shell, on purpose)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import select
 import subprocess
 import time
@@ -31,6 +30,7 @@ from support.cli import (
 )
 from support.fake_issuer import Failure, FakeIssuer
 from support.logins import issuer_env, write_login
+from support.posix import posix_module
 from support.records import chatgpt_document
 
 KEY = "sk-test-123456789"
@@ -295,7 +295,7 @@ def test_an_unknown_option_shows_the_usage_of_its_command(tmp_path: Path) -> Non
 def test_a_usage_error_found_while_running_shows_the_usage_of_its_command(
     tmp_path: Path,
 ) -> None:
-    controller, terminal = pty.openpty()
+    controller, terminal = posix_module("pty").openpty()
     try:
         result = subprocess.run(
             [str(CLI), "import"],
@@ -343,7 +343,7 @@ def _at_a_terminal(args: list[str], env: dict[str, str], typed: bytes) -> tuple[
     Types ``typed`` once the prompt is shown; returns the exit status and everything
     the terminal displayed, echo included.
     """
-    pid, controller = pty.fork()
+    pid, controller = posix_module("pty").fork()
     if pid == 0:  # the child: become the command
         try:
             os.execve(str(CLI), [str(CLI), *args], env)  # noqa: S606  (no shell, on purpose)
@@ -388,7 +388,7 @@ def test_a_key_typed_at_a_terminal_is_hidden_and_stored(tmp_path: Path) -> None:
 
 def test_a_terminal_that_is_only_stdin_gets_the_hidden_prompt_too(tmp_path: Path) -> None:
     """No controlling terminal (a new session, as under setsid): the prompt reads stdin."""
-    controller, terminal = pty.openpty()
+    controller, terminal = posix_module("pty").openpty()
     child = subprocess.Popen(
         [str(CLI), "login", "--with-api-key"],
         stdin=terminal,

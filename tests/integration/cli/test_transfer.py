@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import subprocess
 from pathlib import Path
 
 from support.cli import CLI, clean_env, run_in_process
+from support.posix import posix_module
 from support.records import chatgpt_document
 
 
@@ -65,7 +65,7 @@ def test_export_without_move_warns_that_two_copies_end_each_other(tmp_path: Path
 
 def test_export_refuses_a_terminal_unless_forced(tmp_path: Path) -> None:
     write_login(tmp_path)
-    leader, follower = pty.openpty()
+    leader, follower = posix_module("pty").openpty()
     try:
         refused = subprocess.run(
             [str(CLI), "export"],

@@ -3,7 +3,6 @@ up within its bound."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from codex_login.domain.errors import LockTimeout
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
 from support.locks import lock_held_elsewhere
+from support.posix import posix_module
 
 API_KEY_RECORD = CredentialRecord(auth_mode=AuthMode.API_KEY, openai_api_key="sk-test-key")
 
@@ -55,6 +55,7 @@ def test_an_unlocked_file_has_no_holder(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux /proc/locks")
 def test_the_holder_of_a_flock_is_named_with_its_command(tmp_path: Path) -> None:
+    fcntl = posix_module("fcntl")
     path = tmp_path / "lock"
     with open(path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

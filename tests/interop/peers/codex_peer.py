@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import json
 import os
 import queue
@@ -234,6 +233,8 @@ def flock_is_free(path: Path) -> bool:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
         return True
+    import fcntl  # noqa: PLC0415  (POSIX-only: imported when used)
+
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -246,6 +247,8 @@ def flock_is_free(path: Path) -> bool:
 @contextmanager
 def hold_flock(path: Path) -> Iterator[int]:
     """Hold ``LOCK_EX`` on ``path`` (created 0600 if missing) for the ``with`` body."""
+    import fcntl  # noqa: PLC0415  (POSIX-only: imported when used)
+
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

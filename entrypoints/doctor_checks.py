@@ -1,5 +1,6 @@
 """`doctor`'s checks: why a login works or not, each a pure function over what the
 adapters read (the stores, the environment, the files of CODEX_HOME), never changing it.
+They live at the edge because each fix names a codex-login command.
 
 Each check answers one question as a ``Check``: its ``name``, ``ok``, what it found
 (``said``) and, when not ok, what to do (``fix``). No value of a secret is ever said:

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codex_login.application.doctor import (
+from codex_login.domain.modes import AuthMode
+from codex_login.domain.record import CredentialRecord
+from codex_login.entrypoints.doctor_checks import (
     CLOCK_TOLERANCE,
     Environment,
     Held,
@@ -19,8 +21,6 @@ from codex_login.application.doctor import (
     holdings_check,
     store_check,
 )
-from codex_login.domain.modes import AuthMode
-from codex_login.domain.record import CredentialRecord
 from support.fakes import NOW
 from support.records import chatgpt_record
 from support.tokens import access_token
