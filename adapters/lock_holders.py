@@ -18,7 +18,6 @@ nothing is known and the holder goes unnamed.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -53,6 +52,8 @@ def describe_holders(path: Path) -> str | None:
 
 def lsof_output(path: Path) -> str:
     """What ``lsof -F pc path`` prints, within ``LSOF_TIMEOUT``; nothing on failure."""
+    import subprocess  # noqa: PLC0415  (macOS, and only while a lock is waited for)
+
     try:
         done = subprocess.run(  # noqa: S603  (a fixed program, the path as one argument)
             ["lsof", "-F", "pc", "--", str(path)],  # noqa: S607  (lsof from PATH, as a user's)
