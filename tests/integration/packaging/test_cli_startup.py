@@ -68,6 +68,7 @@ BOTH = {
     "codex_login.adapters.lock_file",
     "codex_login.adapters.lock_holders",
     "codex_login.adapters.memory_store",
+    "codex_login.adapters.os_flags",  # the open flags and uid each platform has
     "codex_login.adapters.owned_paths",
     "codex_login.adapters.store_core",
     "codex_login.adapters.process_memory",
