@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
+from codex_login.entrypoints.proxy.observer import NoObserver
+
 RefreshOutcome = Literal["refreshed", "current", "failed"]
 
 MISSING = "metrics need the metrics extra: pip install 'codex-login[metrics]'"
@@ -27,27 +29,13 @@ class Observer(Protocol):
     def exposition(self) -> tuple[bytes, str]: ...
 
 
-class NoMetrics:
-    """An observer that counts nothing (the ``metrics`` extra is not installed)."""
+class NoMetrics(NoObserver):
+    """An observer that counts nothing (the ``metrics`` extra is not installed): the
+    proxy's silent observer, and the broker's own events unheard too."""
 
     available = False
 
     def token_served(self) -> None:
-        pass
-
-    def refresh(self, outcome: RefreshOutcome, error: str = "") -> None:
-        pass
-
-    def forwarded(self, client: str, status: int, seconds: float) -> None:
-        pass
-
-    def first_byte(self, seconds: float) -> None:
-        pass
-
-    def stream_opened(self) -> None:
-        pass
-
-    def stream_closed(self) -> None:
         pass
 
     def exposition(self) -> tuple[bytes, str]:

@@ -4,8 +4,6 @@ and when whoami (the fake issuer's) is asked."""
 from __future__ import annotations
 
 import json
-import os
-import select
 import socket
 import threading
 import time
@@ -15,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from codex_login import CodexAuth
-from support.cli import CLI, clean_env, run_cli, run_in_process
+from support.cli import clean_env, run_cli, run_in_process
 from support.fake_issuer import Failure, FakeIssuer
-from support.posix import posix_module
+from support.terminal import at_a_terminal
 from support.waiting import wait_until
 
 WHOAMI = "/api/accounts/v1/user-auth-credential/whoami"
@@ -41,37 +39,6 @@ def unreachable_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}/api/accounts"
-
-
-def _at_a_terminal(args: list[str], env: dict[str, str], typed: bytes) -> tuple[int, str]:
-    """The command on a new pseudo-terminal; ``typed`` once the hidden prompt shows."""
-    pid, controller = posix_module("pty").fork()
-    if pid == 0:  # the child: become the command
-        try:
-            os.execve(str(CLI), [str(CLI), *args], env)  # noqa: S606  (no shell, on purpose)
-        finally:
-            os._exit(127)
-    shown, typed_yet = b"", False
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            if not select.select([controller], [], [], 0.5)[0]:
-                continue
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-            if not typed_yet and b"(input is hidden): " in shown:
-                os.write(controller, typed)
-                typed_yet = True
-    finally:
-        os.close(controller)
-        _, status = os.waitpid(pid, 0)
-    assert typed_yet, shown
-    return os.waitstatus_to_exitcode(status), shown.decode("utf-8", "replace")
 
 
 def one_line_error(stderr: str) -> str:
@@ -339,7 +306,7 @@ def test_an_access_token_typed_at_a_terminal_is_hidden_and_stored(
     tmp_path: Path, issuer: FakeIssuer
 ) -> None:
     token = issuer.add_access_token()
-    code, shown = _at_a_terminal(
+    code, shown = at_a_terminal(
         ["login", "--with-access-token"], env_for(tmp_path, issuer), f"{token}\n".encode()
     )
     assert code == 0, shown

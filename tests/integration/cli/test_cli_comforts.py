@@ -32,6 +32,7 @@ from support.fake_issuer import Failure, FakeIssuer
 from support.logins import issuer_env, write_login
 from support.posix import posix_module
 from support.records import chatgpt_document
+from support.terminal import at_a_terminal
 
 KEY = "sk-test-123456789"
 API_KEY_FILE = json.dumps({"auth_mode": "apikey", "OPENAI_API_KEY": KEY})
@@ -337,45 +338,8 @@ def test_the_empty_key_message_says_the_whole_command(tmp_path: Path) -> None:
 # -- a key typed at a terminal ----------------------------------------------------------
 
 
-def _at_a_terminal(args: list[str], env: dict[str, str], typed: bytes) -> tuple[int, str]:
-    """Run the command on a new pseudo-terminal (its controlling one, as in a shell).
-
-    Types ``typed`` once the prompt is shown; returns the exit status and everything
-    the terminal displayed, echo included.
-    """
-    pid, controller = posix_module("pty").fork()
-    if pid == 0:  # the child: become the command
-        try:
-            os.execve(str(CLI), [str(CLI), *args], env)  # noqa: S606  (no shell, on purpose)
-        finally:
-            os._exit(127)
-    shown = b""
-    typed_yet = False
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([controller], [], [], 0.5)
-            if not ready:
-                continue
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-            if not typed_yet and b"(input is hidden): " in shown:
-                os.write(controller, typed)
-                typed_yet = True
-    finally:
-        os.close(controller)
-        _, status = os.waitpid(pid, 0)
-    assert typed_yet, shown
-    return os.waitstatus_to_exitcode(status), shown.decode("utf-8", "replace")
-
-
 def test_a_key_typed_at_a_terminal_is_hidden_and_stored(tmp_path: Path) -> None:
-    code, shown = _at_a_terminal(
+    code, shown = at_a_terminal(
         ["login", "--with-api-key"], clean_env(tmp_path), f"{KEY}\n".encode()
     )
     assert code == 0, shown
@@ -429,7 +393,7 @@ def test_a_terminal_that_is_only_stdin_gets_the_hidden_prompt_too(tmp_path: Path
 
 
 def test_nothing_typed_at_the_prompt_is_an_empty_key(tmp_path: Path) -> None:
-    code, shown = _at_a_terminal(["login", "--with-api-key"], clean_env(tmp_path), b"\x04")
+    code, shown = at_a_terminal(["login", "--with-api-key"], clean_env(tmp_path), b"\x04")
     assert code == 1, shown
     assert "the API key is empty" in shown
     assert "Traceback" not in shown
