@@ -158,12 +158,17 @@ class ServedBroker:
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         """Signal it and wait for it to exit; its exit code. Killed if it lingers."""
         self.send(signum)
+        return self.exit_code(timeout, signum)
+
+    def exit_code(self, timeout: float = 15.0, signum: int | None = None) -> int:
+        """Wait for it to exit (already told to: no signal sent); its exit code. Killed if
+        it lingers."""
         try:
             code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(
-                f"the broker did not exit within {timeout:g} s of signal {signum}:\n"
+                f"the broker did not exit within {timeout:g} s (signal {signum}):\n"
                 f"{self.stderr()[-4000:]}"
             ) from None
         self._reader.join(timeout=10)

@@ -155,7 +155,8 @@ def test_sigterm_lets_a_stream_in_flight_finish(home: Path, issuer: FakeIssuer) 
             finally:
                 connection.close()
             assert rest.endswith(b'event: two\ndata: {"n": 2}\n\n')
-            assert broker.stop(timeout=20) == 0
+            # Told once: a second SIGTERM (stop()) could land after its handler is gone.
+            assert broker.exit_code(timeout=20) == 0
             assert "Traceback" not in broker.stderr()
 
 
