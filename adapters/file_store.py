@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 
@@ -71,10 +72,24 @@ from codex_login.adapters.store_core import (
     reserve_room,
     unlink_in,
 )
-from codex_login.domain.errors import StorageError, UntrustedPath
+from codex_login.domain.errors import ConfigurationError, StorageError, UntrustedPath
 from codex_login.domain.record import CredentialRecord, Loaded
 
 AUTH_FILE = "auth.json"
+# The store opens CODEX_HOME as a directory descriptor and names relative to it
+# (dir_fd), which native Windows has not: said in one line rather than failing midway.
+NATIVE_WINDOWS = (
+    "codex-login's credential stores do not run on native Windows yet (they need "
+    "directory descriptors); run it under WSL 2"
+)
+
+
+def refuse_native_windows() -> None:
+    """ConfigurationError on native Windows, where the store cannot run (see above)."""
+    if sys.platform == "win32":
+        raise ConfigurationError(NATIVE_WINDOWS)
+
+
 TEMP_PREFIX = ".auth-"  # shared with the Codex CLI's temp files
 # Room reserved beyond the current record's size: rotated tokens may be longer.
 RESERVE_MARGIN = 64 * 1024
@@ -143,6 +158,7 @@ class FileCredentialStore:
         notify: Callable[[str], None] | None = None,
         owners: Owners | None = None,
     ) -> None:
+        refuse_native_windows()
         self.codex_home = Path(codex_home)
         self.path = self.codex_home / AUTH_FILE
         self.owners = owners or Owners()

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from codex_login.adapters import owned_paths, store_core
+from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.domain.errors import ConfigurationError
+from support.cli import clean_env, run_in_process
 
 
 @pytest.fixture
@@ -53,3 +55,23 @@ def test_modes_are_left_to_the_acl(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert path.stat().st_mode & 0o777 == 0o644  # no fchmod: Windows has only ACLs
+
+
+@pytest.mark.usefixtures("on_windows")
+def test_the_file_store_refuses_native_windows_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        FileCredentialStore(tmp_path)
+    said = str(refused.value)
+    assert "\n" not in said
+    assert "native Windows" in said
+    assert "WSL 2" in said
+    assert list(tmp_path.iterdir()) == []  # nothing made or touched
+
+
+@pytest.mark.usefixtures("on_windows")
+def test_status_on_native_windows_is_that_one_line(tmp_path: Path) -> None:
+    result = run_in_process("status", env=clean_env(tmp_path))
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert "native Windows" in line
+    assert "Traceback" not in result.stderr
