@@ -59,6 +59,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
         name="hypothesis",
     ) from exc
 
+from codex_login.adapters.auth_json import RECORD_FIELDS, TOKEN_ORDER
 from codex_login.domain.claims import AUTH_CLAIM, parse_id_token
 from codex_login.domain.foreign import AGENT_IDENTITY
 from codex_login.domain.foreign import KINDS as FOREIGN_KINDS
@@ -101,16 +102,6 @@ KINDS: tuple[Kind, ...] = ("apikey", "chatgpt", "legacy", "foreign")
 SearchStrategy = st.SearchStrategy
 JsonValue = Any  # None | bool | int | float | str | list[JsonValue] | dict[str, JsonValue]
 
-RECORD_KEYS = ("auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh")
-# Keys the Codex CLI writes inside ``tokens``, ``login_owner_id`` included (it has a place).
-TOKEN_KEYS = (
-    "id_token",
-    "access_token",
-    "refresh_token",
-    "oauth_provenance",
-    "login_owner_id",
-    "account_id",
-)
 # A few fixed workspaces, so that a policy's workspaces and a login's often meet.
 WORKSPACES = (
     "8f2c1c3e-5d1a-4b7e-9a51-2c0f4f7b6e10",
@@ -668,7 +659,7 @@ def _extra(draw: st.DrawFn, options: _Options, known: Iterable[str]) -> dict[str
 
 @st.composite
 def _api_key_file(draw: st.DrawFn, options: _Options) -> AuthJsonFile:
-    top = _Top(AuthMode.API_KEY, draw(api_keys()), extra=_extra(draw, options, RECORD_KEYS))
+    top = _Top(AuthMode.API_KEY, draw(api_keys()), extra=_extra(draw, options, RECORD_FIELDS))
     return _written("apikey", top)
 
 
@@ -682,7 +673,7 @@ def _chatgpt_file(draw: st.DrawFn, options: _Options) -> AuthJsonFile:
         key,
         tokens,
         draw(_last_refresh(options)),
-        _extra(draw, options, RECORD_KEYS),
+        _extra(draw, options, RECORD_FIELDS),
     )
     return _written("chatgpt", top)
 
@@ -690,7 +681,7 @@ def _chatgpt_file(draw: st.DrawFn, options: _Options) -> AuthJsonFile:
 @st.composite
 def _legacy_file(draw: st.DrawFn, options: _Options) -> AuthJsonFile:
     """Files of releases before ``auth_mode``: a key, tokens, or both."""
-    extra = _extra(draw, options, RECORD_KEYS)
+    extra = _extra(draw, options, RECORD_FIELDS)
     if options.api_key is not False and draw(st.booleans()):
         return _written("legacy", _Top(None, draw(api_keys()), extra=extra))
     key = draw(api_keys()) if _wanted(draw, options.api_key) else None
@@ -709,7 +700,7 @@ def _foreign_file(draw: st.DrawFn, options: _Options) -> AuthJsonFile:
     extra: dict[str, JsonValue] = {}
     if name == AGENT_IDENTITY:
         extra["agent_identity"] = make_jwt(draw(_agent_claims(options)))
-    extra |= _extra(draw, options, (*RECORD_KEYS, *extra))
+    extra |= _extra(draw, options, (*RECORD_FIELDS, *extra))
     return _written("foreign", _Top(parse_mode(name), None, extra=extra))
 
 
@@ -767,7 +758,7 @@ def _tokens(
         kept["login_owner_id"] = draw(_user_ids())  # 0.171 keeps it, before account_id
     document |= kept
     document["account_id"] = workspace
-    unknown = _extra(draw, options, TOKEN_KEYS)
+    unknown = _extra(draw, options, TOKEN_ORDER)
     document |= unknown
     kept |= unknown
     tokens = TokenData(
