@@ -32,8 +32,7 @@ from pathlib import Path
 
 import attrs
 
-from codex_login.adapters import os_flags
-from codex_login.adapters.secret_file import MIN_SECRET_LENGTH, exposure_of
+from codex_login.adapters.secret_file import MIN_SECRET_LENGTH, exposure_of, read_opened
 from codex_login.domain.errors import ConfigurationError
 
 MAX_CLIENT_KEYS_FILE = 1 << 20  # a million bytes is thousands of keys
@@ -119,17 +118,9 @@ def _malformed(path: Path, number: int, why: str) -> ConfigurationError:
 def read_client_keys(path: Path) -> tuple[ClientKeySet, os.stat_result]:
     """The keys in ``path`` and what ``fstat`` said of the file read; ConfigurationError
     when it is unreadable, too large, not UTF-8 text, malformed or not private."""
-    try:
-        # The checks look at the file that was opened (fstat), not at a path that may change.
-        fd = os.open(path, os.O_RDONLY | os_flags.CLOEXEC | os_flags.NOCTTY)
-        with os.fdopen(fd, "rb") as file:
-            info = os.fstat(file.fileno())
-            data = file.read(MAX_CLIENT_KEYS_FILE + 1)
-    except OSError as exc:
-        missing = "; make one with: " + add_one(path) if isinstance(exc, FileNotFoundError) else ""
-        raise ConfigurationError(
-            f"cannot read the client keys file {path}: {exc.strerror or exc}{missing}"
-        ) from exc
+    data, info = read_opened(
+        path, what="client keys file", limit=MAX_CLIENT_KEYS_FILE, make=add_one(path)
+    )
     if len(data) > MAX_CLIENT_KEYS_FILE:
         raise ConfigurationError(
             f"the client keys file {path} is larger than {MAX_CLIENT_KEYS_FILE} bytes"

@@ -37,18 +37,29 @@ def make_one(path: Path) -> str:
     return f"(umask 077; head -c 32 /dev/urandom | base64 > {shlex.quote(str(path))})"
 
 
-def read_secret_file(path: Path) -> SecretFile:
-    """The trimmed secret in ``path``; ConfigurationError when unreadable or too short."""
+def read_opened(
+    path: Path, *, what: str, limit: int, make: str | None = None
+) -> tuple[bytes, os.stat_result]:
+    """Up to ``limit + 1`` bytes of the file ``path`` and what ``fstat`` said of the file
+    opened; ConfigurationError naming the ``what`` when it cannot be read (with ``make``,
+    the command that makes one, when it is missing)."""
     try:
         # The checks look at the file that was opened (fstat), not at a path that may change.
         fd = os.open(path, os.O_RDONLY | os_flags.CLOEXEC | os_flags.NOCTTY)
         with os.fdopen(fd, "rb") as file:
             info = os.fstat(file.fileno())
-            data = file.read(MAX_SECRET_FILE + 1)
+            data = file.read(limit + 1)
     except OSError as exc:
+        missing = f"; make one with: {make}" if make and isinstance(exc, FileNotFoundError) else ""
         raise ConfigurationError(
-            f"cannot read the secret file {path}: {exc.strerror or exc}"
+            f"cannot read the {what} {path}: {exc.strerror or exc}{missing}"
         ) from exc
+    return data, info
+
+
+def read_secret_file(path: Path) -> SecretFile:
+    """The trimmed secret in ``path``; ConfigurationError when unreadable or too short."""
+    data, info = read_opened(path, what="secret file", limit=MAX_SECRET_FILE)
     if len(data) > MAX_SECRET_FILE:
         raise ConfigurationError(
             f"the secret file {path} is larger than {MAX_SECRET_FILE} bytes; "
