@@ -1,0 +1,48 @@
+"""The broker's JSON answers: every one ``Cache-Control: no-store``, written by the
+protocol's one converter; a failure's status and code from the one outcome table."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from codex_login.adapters import broker_protocol as protocol
+from codex_login.domain.errors import CodexLoginError, NotLoggedIn
+from codex_login.domain.outcomes import outcome_of
+from codex_login.entrypoints.remedies import on_the_host
+
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+RETRY_AFTER_SECONDS = 10
+
+
+def failure(exc: CodexLoginError) -> web.Response:
+    """Status and code from the one table (``domain/outcomes.py``); the remedy, once,
+    says to act on the host. A login the policy forbids is kept, but not handed out."""
+    outcome = outcome_of(exc)
+    # The host's "not logged in" may name the host's files: the sandbox hears only this.
+    said = "the broker is not logged in" if isinstance(exc, NotLoggedIn) else str(exc)
+    return json_response(
+        outcome.http_status,
+        error(outcome.error_code, on_the_host(said, exc)),
+        retry_after=outcome.retry_after,
+    )
+
+
+def error(code: str, message: str) -> protocol.ErrorAnswer:
+    return protocol.ErrorAnswer(code, message)
+
+
+def json_response(
+    status: int,
+    answer: protocol.TokenAnswer | protocol.ErrorAnswer | protocol.Health,
+    *,
+    retry_after: bool = False,
+) -> web.Response:
+    headers = dict(NO_STORE)
+    if retry_after:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return web.Response(
+        status=status,
+        text=protocol.dumps(answer),
+        content_type="application/json",
+        headers=headers,
+    )
