@@ -132,8 +132,8 @@ class Settings:
     )
     identity_token_source: str | None = _setting(
         "OPENAI_IDENTITY_TOKEN_SOURCE",
-        "file (default), or spiffe: a JWT-SVID fetched from the\n"
-        "SPIFFE Workload API at each exchange (needs the\nspiffe extra)",
+        "file (default), or spiffe: a JWT-SVID fetched from\n"
+        "the SPIFFE Workload API at each exchange (needs\nthe spiffe extra)",
         WORKLOAD_IDENTITY,
     )
     spiffe_endpoint_socket: str | None = _setting(
