@@ -8,6 +8,7 @@ fake is in tests/interop/test_codex_spiffe.py.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,6 +22,7 @@ from codex_login.domain.workload_identity import JwtSvid
 from codex_login.testing import SettableClock
 from codex_login.testing.issuer.values import JWT_BEARER_GRANT, WorkloadRule
 from codex_login.testing.spiffe import FakeWorkloadApi, running_workload_api
+from support.broker import running_broker
 from support.cli import clean_env, run_cli, run_in_process
 from support.fake_issuer import FakeIssuer
 
@@ -223,8 +225,6 @@ def test_without_the_extra_the_error_names_it(
         "from codex_login.entrypoints.cli import main\n"
         "raise SystemExit(main(['token']))\n"
     )
-    import subprocess  # noqa: PLC0415
-
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -237,3 +237,19 @@ def test_without_the_extra_the_error_names_it(
     assert "pip install 'codex-login[spiffe]'" in line
     assert "pip install '.[spiffe]'" in line
     assert api.requests == []
+
+
+def test_the_broker_fetches_and_exchanges_once_for_every_job_step(
+    issuer: FakeIssuer, rule: WorkloadRule, api: FakeWorkloadApi, tmp_path: Path
+) -> None:
+    home = tmp_path / "codex"
+    home.mkdir(mode=0o700)
+    with running_broker(home, env=spiffe_env(issuer, home, api)) as broker:
+        assert broker.socket is not None
+        steps = [
+            run_cli("token", "--broker", str(broker.socket), env=clean_env(home)) for _ in range(3)
+        ]
+    assert [step.returncode for step in steps] == [0, 0, 0], [s.stderr for s in steps]
+    assert len({step.stdout for step in steps}) == 1
+    assert len(api.requests) == 1
+    assert len(issuer.posts(JWT_BEARER_GRANT)) == 1
