@@ -296,7 +296,8 @@ def lock_timeout_from(environ: Environ) -> float:
 def workload_identity_from(environ: Environ) -> WorkloadIdentity | None:
     """The workload identity the environment selects (None: none; a partial one raises)."""
     env = settings_of(environ)
-    if not (env.federation_rule_id or env.identity_token_file or env.identity_token_source):
+    markers = (env.federation_rule_id, env.identity_token_file, env.identity_token_source)
+    if not any((*markers, env.spiffe_audience, env.spiffe_id)):
         return None  # the usual case: the module stays off the hot path
     from codex_login.domain.workload_identity import select_workload_identity  # noqa: PLC0415
 
@@ -305,6 +306,9 @@ def workload_identity_from(environ: Environ) -> WorkloadIdentity | None:
         token_file=env.identity_token_file,
         source=env.identity_token_source,
         context=env.workload_identity_context,
+        spiffe_socket=env.spiffe_endpoint_socket,
+        spiffe_audience=env.spiffe_audience,
+        spiffe_id=env.spiffe_id,
     )
 
 

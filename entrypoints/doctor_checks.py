@@ -153,7 +153,9 @@ def environment_check(environment: Environment, *, stored: bool) -> Check:
             "environment",
             False,
             f"workload identity is set but unusable: {environment.workload_problem}",
-            "set both OPENAI_FEDERATION_RULE_ID and OPENAI_IDENTITY_TOKEN_FILE, or neither",
+            "set both OPENAI_FEDERATION_RULE_ID and OPENAI_IDENTITY_TOKEN_FILE (or, for "
+            "SPIFFE, OPENAI_IDENTITY_TOKEN_SOURCE=spiffe, SPIFFE_ENDPOINT_SOCKET and "
+            "OPENAI_SPIFFE_AUDIENCE), or none",
         )
     found = _in_precedence(environment)
     if not found:

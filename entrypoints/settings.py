@@ -132,7 +132,23 @@ class Settings:
     )
     identity_token_source: str | None = _setting(
         "OPENAI_IDENTITY_TOKEN_SOURCE",
-        "file (default); spiffe is not supported: write the\nJWT-SVID to a file instead",
+        "file (default), or spiffe: a JWT-SVID fetched from\n"
+        "the SPIFFE Workload API at each exchange (needs\nthe spiffe extra)",
+        WORKLOAD_IDENTITY,
+    )
+    spiffe_endpoint_socket: str | None = _setting(
+        "SPIFFE_ENDPOINT_SOCKET",
+        "spiffe: the Workload API's unix: socket URI",
+        WORKLOAD_IDENTITY,
+    )
+    spiffe_audience: str | None = _setting(
+        "OPENAI_SPIFFE_AUDIENCE",
+        "spiffe: the audience of the JWT-SVID (required)",
+        WORKLOAD_IDENTITY,
+    )
+    spiffe_id: str | None = _setting(
+        "OPENAI_SPIFFE_ID",
+        "spiffe: the SPIFFE ID to ask for when the workload\nhas several",
         WORKLOAD_IDENTITY,
     )
     workload_identity_context: str | None = _setting(

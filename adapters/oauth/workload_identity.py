@@ -39,6 +39,17 @@ def read_identity_token(path: Path) -> str:
     return checked_assertion(raw, path)
 
 
+async def identity_token(identity: WorkloadIdentity) -> str:
+    """The identity token for this exchange, from its source, read or fetched now."""
+    if identity.spiffe is not None:
+        from codex_login.adapters import spiffe_workload_api  # noqa: PLC0415  (grpcio: an extra)
+
+        return await asyncio.to_thread(spiffe_workload_api.fetch_identity_token, identity.spiffe)
+    if identity.token_file is None:
+        raise ConfigurationError(f"workload identity requires {TOKEN_FILE_VARIABLE}")
+    return await asyncio.to_thread(read_identity_token, identity.token_file)
+
+
 def exchange_form(identity: WorkloadIdentity, assertion: str) -> str:
     """The request body, its fields in the Codex CLI's order."""
     fields = [
@@ -54,7 +65,7 @@ def exchange_form(identity: WorkloadIdentity, assertion: str) -> str:
 async def exchange_workload_identity(
     transport: Transport, url: str, identity: WorkloadIdentity
 ) -> WorkloadGrant:
-    assertion = await asyncio.to_thread(read_identity_token, identity.token_file)
+    assertion = await identity_token(identity)
     answer = await transport.request(
         "POST", url, form=exchange_form(identity, assertion), what=WHAT
     )

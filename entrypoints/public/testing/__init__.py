@@ -17,6 +17,9 @@ Shipped with the package (the pytest parts need the ``testing`` extra:
   backend and a ``CodexAuth`` signed in at them in one ``with`` (``SignedIn``).
   ``python -m codex_login.testing`` runs the same on loopback until Ctrl-C and prints
   the ``export`` lines that point a shell at it.
+- ``codex_login.testing.spiffe``: ``running_workload_api()``, a fake SPIFFE Workload
+  API on a unix socket serving JWT-SVIDs the fake issuer's workload rules accept (needs
+  the ``spiffe`` extra, grpcio).
 - ``codex_login.testing.tokens``: ``id_token()``, ``access_token()``, ``make_jwt()``.
 - ``codex_login.testing.clock``: ``SettableClock`` (``now()``, ``advance()``, ``set()``).
 - ``codex_login.testing.strategies``: hypothesis strategies (auth.json files of every

@@ -337,7 +337,9 @@ import sys
 from codex_login.entrypoints.cli import main
 code = main(sys.argv[1:])
 heavy = sorted(
-    m for m in sys.modules if m.split(".")[0] in ("aiohttp", "authlib", "filelock", "asyncio")
+    m
+    for m in sys.modules
+    if m.split(".")[0] in ("aiohttp", "authlib", "filelock", "asyncio", "grpc")
 )
 print(code, heavy, file=sys.stderr)
 """

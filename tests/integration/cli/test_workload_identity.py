@@ -173,15 +173,6 @@ def test_a_partial_configuration_is_an_error_not_another_login(
     assert issuer.posts(JWT_BEARER_GRANT) == []
 
 
-def test_spiffe_is_refused_naming_the_file_alternative(issuer: FakeIssuer, tmp_path: Path) -> None:
-    env = clean_env(tmp_path, OPENAI_FEDERATION_RULE_ID=RULE, OPENAI_IDENTITY_TOKEN_SOURCE="spiffe")
-    result = run_in_process("token", env=env)
-    (line,) = result.stderr.splitlines()
-    assert result.returncode == 1
-    assert "not supported by codex-login" in line
-    assert "OPENAI_IDENTITY_TOKEN_FILE" in line
-
-
 @pytest.mark.parametrize("content", [None, "", "  \n"])
 def test_an_unreadable_or_empty_token_file_is_a_one_line_error(
     issuer: FakeIssuer, rule: WorkloadRule, tmp_path: Path, content: str | None

@@ -139,6 +139,7 @@ NEVER = (
     "ctypes",
     "email",
     "filelock",
+    "grpc",
     "http",
     "httpx",
     "keyring",
