@@ -39,13 +39,17 @@ if TYPE_CHECKING:
 
 # domain.workload_identity.SOURCE, spelled here: that module is off status's hot path.
 WORKLOAD_IDENTITY = "workload identity"
+# `codex login status` of an API key (Codex 0.171), then the masked key. Codex's second
+# line ("Authentication is checked when you send a request.") is left out: the indented
+# details follow the first line for every kind of login.
+API_KEY_LINE = "API key configured - "
 
 ABOUT = """\
 Show how you are logged in, without touching the network (but to exchange a
 workload identity, which stores nothing, or to ask whoami for an access token's
-account). The first line is the Codex CLI's: "Logged in using ChatGPT", "Logged
-in using an API key - sk-...", "Logged in using personal access token", "Logged
-in using workload identity", or "Not logged in". The indented lines below it
+account). The first line is the Codex CLI's: "Logged in using ChatGPT", "API key
+configured - sk-...", "Logged in using personal access token", "Logged in using
+workload identity", or "Not logged in". The indented lines below it
 name the account, plan and workspace, where the login is stored and when the
 access token expires; -v adds the last refresh, the client id and whether a
 refresh is due (when not logged in: where it looked, in order). --json prints
@@ -157,7 +161,7 @@ def _from_broker(options: Options, io: IO, factory: Factory, address: str) -> in
 
         io.emit(documents.dumps(documents.BrokeredStatusDocument.of(current, address)))
     if current.mode is AuthMode.API_KEY:
-        io.say(printable(f"Logged in using an API key - {mask_api_key(current.token)}"))
+        io.say(printable(f"{API_KEY_LINE}{mask_api_key(current.token)}"))
     elif is_access_token(current.token):
         io.say(f"Logged in using {ACCESS_TOKEN_TITLE}")
     else:
@@ -177,7 +181,7 @@ def _logged_in_line(status: Status) -> str:
     if status.access_token:
         return f"Logged in using {ACCESS_TOKEN_TITLE}"
     if status.masked_api_key is not None and status.mode is AuthMode.API_KEY:
-        return f"Logged in using an API key - {status.masked_api_key}"
+        return f"{API_KEY_LINE}{status.masked_api_key}"
     return "Logged in using ChatGPT"
 
 

@@ -113,7 +113,7 @@ def test_status_json_names_each_kind_as_its_first_line_does(tmp_path: Path) -> N
     home = tmp_path / "codex"
     api_key_login(home, FIRST_KEY)
     shown = run_in_process("status", "--json", home=home)
-    assert shown.stderr == "Logged in using an API key - sk-proj-***abcde\n"
+    assert shown.stderr == "API key configured - sk-proj-***abcde\n"
     assert json.loads(shown.stdout)["kind"] == "API key"
     (home / "auth.json").write_text(json.dumps({"auth_mode": "bedrockApiKey"}))
     shown = run_in_process("status", "--json", home=home)
