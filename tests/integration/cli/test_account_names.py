@@ -5,15 +5,33 @@ login as an account, and `accounts` shows on each line what tells one login from
 from __future__ import annotations
 
 import json
+import subprocess
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
-from support.cli import browser_login_in_process, clean_env, run_in_process
+import pytest
+
+from codex_login.entrypoints.cli.io import FakeIO
+from support.cli import (
+    DEVICE_CODE,
+    browser_login_in_process,
+    clean_env,
+    run_in_process,
+    start_browser_login,
+)
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env
+from support.waiting import wait_until
 
 FIRST_KEY = "sk-proj-first-0123456789abcde"
 SECOND_KEY = "sk-proj-second-9876543210vwxyz"
 ALICE = {"email": "alice@example.com", "account_id": "ws-alice"}
+KEPT_API_KEY = (
+    "The previous login is kept as account api-key; `codex-login switch api-key` goes back"
+)
 
 
 def api_key_login(home: Path, key: str, env: dict[str, str] | None = None) -> str:
@@ -98,6 +116,93 @@ def test_a_chatgpt_login_says_it_keeps_the_api_key_and_lists_who_it_is(
         ("alice", "ChatGPT", "alice@example.com", "ws-alice"),
         ("api-key", "API key", None, None),
     ]
+
+
+def access_token_env(home: Path, issuer: FakeIssuer) -> dict[str, str]:
+    return {**issuer_env(home, issuer), "CODEX_AUTHAPI_BASE_URL": issuer.authapi_base_url}
+
+
+def access_token_login(home: Path, issuer: FakeIssuer, token: str) -> list[str]:
+    env = access_token_env(home, issuer)
+    result = run_in_process("login", "--with-access-token", stdin=token, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stderr.splitlines()
+
+
+def test_an_access_token_login_says_it_keeps_the_api_key(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    home = tmp_path / "codex"
+    api_key_login(home, FIRST_KEY, access_token_env(home, issuer))
+    token = issuer.add_access_token(email="ann@example.com", account_id="ws-ann")
+    assert access_token_login(home, issuer, token) == [
+        "Successfully logged in",
+        "Logged in as ann@example.com (ChatGPT Enterprise)",
+        KEPT_API_KEY,
+    ]
+
+
+def test_a_second_access_token_says_it_keeps_the_first(tmp_path: Path, issuer: FakeIssuer) -> None:
+    home = tmp_path / "codex"
+    first = issuer.add_access_token(email="ann@example.com", account_id="ws-ann")
+    second = issuer.add_access_token(email="bob@example.com", account_id="ws-bob")
+    assert access_token_login(home, issuer, first)[-1] == (
+        "Logged in as ann@example.com (ChatGPT Enterprise)"
+    )
+    assert access_token_login(home, issuer, first)[-1] == (
+        "Logged in as ann@example.com (ChatGPT Enterprise)"
+    )  # the same token again parks nothing
+    said = access_token_login(home, issuer, second)
+    assert said[-1].startswith("The previous login is kept as account "), said
+
+
+def test_a_device_code_login_says_it_keeps_the_api_key(tmp_path: Path, issuer: FakeIssuer) -> None:
+    home = tmp_path / "codex"
+    env = issuer_env(home, issuer)
+    api_key_login(home, FIRST_KEY, env)
+    io = FakeIO()
+
+    def approve() -> None:
+        wait_until(lambda: DEVICE_CODE.search(io.err()), what="the device code")
+        found = DEVICE_CODE.search(io.err())
+        assert found is not None
+        issuer.approve_device(found.group(1))
+
+    approver = threading.Thread(target=approve, name="test-approver", daemon=True)
+    approver.start()
+    try:
+        result = run_in_process("login", "--device-auth", env=env, io=io)
+    finally:
+        approver.join(timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == KEPT_API_KEY
+
+
+class _Stay(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the browser "ends on" the redirect: it is not followed
+
+
+def redirect_of(authorize_url: str) -> str:
+    """Where the issuer sends the browser after the user approves (not requested)."""
+    browser = urllib.request.build_opener(urllib.request.ProxyHandler({}), _Stay())
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        browser.open(authorize_url, timeout=30)
+    with answer.value as redirect:
+        assert redirect.code == 302
+        return str(redirect.headers["Location"])
+
+
+def test_a_pasted_sign_in_says_it_keeps_the_api_key(tmp_path: Path, issuer: FakeIssuer) -> None:
+    """A real process: the address the browser ended on is pasted on its stdin."""
+    home = tmp_path / "codex"
+    env = issuer_env(home, issuer)
+    api_key_login(home, FIRST_KEY, env)
+    child, url = start_browser_login([], env, stdin=subprocess.PIPE)
+    redirect = redirect_of(url)
+    _, rest = child.communicate(f"{redirect}\n", timeout=60)
+    assert child.returncode == 0, rest
+    assert rest.splitlines()[-1] == KEPT_API_KEY
 
 
 def test_a_login_of_a_kind_codex_login_only_describes_is_named_in_codex_s_words(
