@@ -29,6 +29,7 @@ from support.waiting import wait_until
 FIRST_KEY = "sk-proj-first-0123456789abcde"
 SECOND_KEY = "sk-proj-second-9876543210vwxyz"
 ALICE = {"email": "alice@example.com", "account_id": "ws-alice"}
+WHOAMI = "/api/accounts/v1/user-auth-credential/whoami"
 KEPT_API_KEY = (
     "The previous login is kept as account api-key; `codex-login switch api-key` goes back"
 )
@@ -152,8 +153,38 @@ def test_a_second_access_token_says_it_keeps_the_first(tmp_path: Path, issuer: F
     assert access_token_login(home, issuer, first)[-1] == (
         "Logged in as ann@example.com (ChatGPT Enterprise)"
     )  # the same token again parks nothing
-    said = access_token_login(home, issuer, second)
-    assert said[-1].startswith("The previous login is kept as account "), said
+    assert access_token_login(home, issuer, second)[-1] == (
+        "The previous login is kept as account access-token; "
+        "`codex-login switch access-token` goes back"
+    )
+
+
+def test_accounts_tells_access_tokens_apart_without_asking_whoami(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    """What is known offline: the kind in Codex's words and the token, masked as a key is."""
+    home = tmp_path / "codex"
+    first = issuer.add_access_token("at-first-0123456789abcde", email="ann@example.com")
+    second = issuer.add_access_token("at-second-9876543210vwxyz", email="bob@example.com")
+    api_key_login(home, FIRST_KEY, access_token_env(home, issuer))
+    access_token_login(home, issuer, first)
+    access_token_login(home, issuer, second)
+    asked = len(issuer.requests_to(WHOAMI))
+    listed = accounts(home, env=access_token_env(home, issuer))
+    assert listed.splitlines() == [
+        "  access-token  personal access token at-first***abcde",
+        "* access-token-2  personal access token at-secon***vwxyz",
+        "  api-key  API key sk-proj-***abcde",
+    ]
+    assert first not in listed
+    assert second not in listed
+    assert len(issuer.requests_to(WHOAMI)) == asked
+    document = json.loads(accounts(home, "--json", env=access_token_env(home, issuer)))
+    assert [(a["name"], a["mode"], a["kind"], a["api_key"]) for a in document["accounts"]] == [
+        ("access-token", "chatgpt", "personal access token", None),
+        ("access-token-2", "chatgpt", "personal access token", None),
+        ("api-key", "apikey", "API key", "sk-proj-***abcde"),
+    ]
 
 
 def test_a_device_code_login_says_it_keeps_the_api_key(tmp_path: Path, issuer: FakeIssuer) -> None:
