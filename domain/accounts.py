@@ -21,7 +21,7 @@ from codex_login.domain.errors import AccountNotFound, AmbiguousAccount, Configu
 from codex_login.domain.foreign import ForeignLogin, describe_foreign
 from codex_login.domain.issuer import provenance_of
 from codex_login.domain.masking import mask_api_key
-from codex_login.domain.modes import AuthMode, mode_name
+from codex_login.domain.modes import KINDS, AuthMode, mode_name
 from codex_login.domain.plans import plan_name
 from codex_login.domain.record import CredentialRecord
 
@@ -63,10 +63,8 @@ class Account:
         ``personal access token``…"""
         if self.masked_access_token is not None:
             return ACCESS_TOKEN_TITLE
-        if self.mode == AuthMode.API_KEY.value:
-            return "API key"
-        if self.mode == AuthMode.CHATGPT.value:
-            return "ChatGPT"
+        if self.mode in (AuthMode.API_KEY.value, AuthMode.CHATGPT.value):
+            return KINDS[AuthMode(self.mode)]
         return ForeignLogin(self.mode).title
 
 

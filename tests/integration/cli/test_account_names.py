@@ -257,6 +257,33 @@ def test_status_json_names_each_kind_as_its_first_line_does(tmp_path: Path) -> N
     assert json.loads(shown.stdout)["kind"] == "an Amazon Bedrock key"
 
 
+def test_status_json_names_an_access_token_as_its_first_line_does(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    home = tmp_path / "codex"
+    access_token_login(home, issuer, issuer.add_access_token(email="ann@example.com"))
+    shown = run_in_process("status", "--json", env=access_token_env(home, issuer))
+    assert shown.stderr.splitlines()[0] == "Logged in using personal access token"
+    assert json.loads(shown.stdout)["kind"] == "personal access token"
+
+
+def test_brokered_status_json_names_an_access_token_as_its_first_line_does(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    from support.broker import running_broker  # noqa: PLC0415  (broker tests only)
+
+    host = tmp_path / "host"
+    access_token_login(host, issuer, issuer.add_access_token(account_id="ws-ann"))
+    with running_broker(host, env=access_token_env(host, issuer)) as broker:
+        assert broker.socket is not None
+        sandbox = clean_env(tmp_path / "sandbox", CODEX_LOGIN_BROKER=str(broker.socket))
+        shown = run_in_process("status", "--json", env=sandbox)
+        assert broker.stop() == 0
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stderr.splitlines()[0] == "Logged in using personal access token"
+    assert json.loads(shown.stdout)["kind"] == "personal access token"
+
+
 def test_an_ephemeral_login_says_it_ends_with_the_process(tmp_path: Path) -> None:
     home = tmp_path / "codex"
     home.mkdir()
