@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import attrs
+
 from codex_login.application.accounts import AccountBook, commit_login
 from codex_login.domain.access_tokens import (
     VARIABLE,
@@ -21,6 +23,15 @@ if TYPE_CHECKING:
     from codex_login.domain.ports import CredentialStore
 
 
+@attrs.frozen
+class AccessTokenLogin:
+    """What an access-token login did: who the token acts for (whoami's answer), and the
+    account the previous login of another account is now kept as, if any."""
+
+    who: WhoAmI
+    parked: str | None = None
+
+
 def login_with_access_token(
     *,
     store: CredentialStore,
@@ -28,13 +39,14 @@ def login_with_access_token(
     whoami: Callable[[str], WhoAmI],
     book: AccountBook | None = None,
     login_policy: LoginPolicy | None = None,
-) -> WhoAmI:
+) -> AccessTokenLogin:
     """Check the token at whoami, then store it as the Codex CLI does (no ``auth_mode``, a
     null ``OPENAI_API_KEY``, the token in ``personal_access_token``; nothing else kept).
 
     Refused, before whoami is asked: an empty token, one not on one line, one that is
     not an access token (an agent's identity), a policy that disables ChatGPT logins.
-    After it: a workspace the policy does not allow. Returns whoami's answer.
+    After it: a workspace the policy does not allow. Another account that was active
+    goes to its slot when there is a ``book``, else it is replaced.
     """
     token = validate_access_token(raw_token)
     if not is_access_token(token):
@@ -47,5 +59,5 @@ def login_with_access_token(
     policy.check_method(LoginMethod.CHATGPT)
     who = whoami(token)
     policy.check_new_login(who.account_id)  # Codex: the workspace whoami names
-    commit_login(store, book, lambda _previous: access_token_record(token))
-    return who
+    committed = commit_login(store, book, lambda _previous: access_token_record(token))
+    return AccessTokenLogin(who, committed.parked)

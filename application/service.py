@@ -22,6 +22,7 @@ from codex_login.domain.resolution import ResolvedAuth
 
 # Imported when first used: read-only commands should not pay for asyncio and logging.
 if TYPE_CHECKING:
+    from codex_login.application.access_token_login import AccessTokenLogin
     from codex_login.application.accounts import AccountBook
     from codex_login.application.auth_manager import AuthManager
     from codex_login.application.browser_login import BrowserLogin, CallbackListener
@@ -239,9 +240,10 @@ class AuthService:
             login_policy=self.options.login_policy,
         )
 
-    def login_with_access_token(self, token: str) -> WhoAmI:
+    def login_with_access_token(self, token: str) -> AccessTokenLogin:
         """Store an access token (``at-…``) as the login, once whoami knows it; returns who
-        it acts for. Refused when empty, not one line, or not an access token."""
+        it acts for and the account name the previous login of another account is kept
+        as. Refused when empty, not one line, or not an access token."""
         from codex_login.application.access_token_login import (  # noqa: PLC0415
             login_with_access_token,
         )

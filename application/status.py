@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.application.options import AuthOptions
+from codex_login.domain.access_tokens import TITLE as ACCESS_TOKEN_TITLE
 from codex_login.domain.choice import ENV_SOURCE, OVERRIDE_SOURCE
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import CodexLoginError, NotLoggedIn
 from codex_login.domain.foreign import ForeignLogin, describe_foreign
 from codex_login.domain.issuer import check_issuer
 from codex_login.domain.masking import mask_api_key
-from codex_login.domain.modes import AuthMode, StoredMode, UnsupportedMode
+from codex_login.domain.modes import KINDS, AuthMode, StoredMode, UnsupportedMode
 from codex_login.domain.plans import parse_plan, plan_name
 from codex_login.domain.record import Loaded
 from codex_login.domain.resolution import AccessTokenAuth, ApiKeyAuth, ResolvedAuth, resolve
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from codex_login.domain.ports import Clock, CredentialStore
 
 __all__ = ["ENV_SOURCE", "OVERRIDE_SOURCE", "Status", "get_status"]
+
+# domain.workload_identity.SOURCE, spelled here: that module is off status's hot path.
+WORKLOAD_IDENTITY = "workload identity"
 
 
 @attrs.frozen
@@ -47,6 +51,21 @@ class Status:
     foreign: str | None = None  # what a login this version cannot use is: "access token"…
     access_token: bool = False  # an access token (at-…): who it is comes from whoami
     warnings: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        """The kind of login in the Codex CLI's words, as the first line of `status`
+        names it: ``ChatGPT``, ``API key``, ``personal access token``, ``workload
+        identity``, or another tool's kind (``foreign``)."""
+        if self.foreign:
+            return self.foreign
+        if self.source.startswith(WORKLOAD_IDENTITY):
+            return WORKLOAD_IDENTITY
+        if self.access_token:
+            return ACCESS_TOKEN_TITLE
+        if self.masked_api_key is not None and self.mode is AuthMode.API_KEY:
+            return KINDS[AuthMode.API_KEY]
+        return KINDS[AuthMode.CHATGPT]
 
 
 def get_status(

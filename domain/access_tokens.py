@@ -20,7 +20,7 @@ from __future__ import annotations
 import attrs
 
 from codex_login.domain.errors import EmptyAccessToken, InvalidApiKey
-from codex_login.domain.modes import AuthMode, UnsupportedMode
+from codex_login.domain.modes import KINDS, AuthMode, UnsupportedMode
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.tokens import AccessToken
 
@@ -51,6 +51,14 @@ class WhoAmI:
 def is_access_token(token: str) -> bool:
     """Codex's rule: an ``at-`` prefix makes an access token, anything else an agent's."""
     return token.startswith(PREFIX)
+
+
+def kind_of(token: AccessToken) -> str:
+    """The kind of login a handed-out token is (a broker's answer), in the Codex CLI's
+    words: ``API key``, ``personal access token`` or ``ChatGPT``."""
+    if token.mode is AuthMode.CHATGPT and is_access_token(token.token):
+        return TITLE
+    return KINDS[token.mode]
 
 
 def workspace_unknown(token: AccessToken) -> bool:

@@ -14,14 +14,19 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
+from codex_login.domain.access_tokens import MODE as ACCESS_TOKEN_MODE
+from codex_login.domain.access_tokens import TITLE as ACCESS_TOKEN_TITLE
+from codex_login.domain.access_tokens import stored_access_token
 from codex_login.domain.errors import AccountNotFound, AmbiguousAccount, ConfigurationError
 from codex_login.domain.foreign import ForeignLogin, describe_foreign
 from codex_login.domain.issuer import provenance_of
 from codex_login.domain.masking import mask_api_key
-from codex_login.domain.modes import AuthMode, mode_name
+from codex_login.domain.modes import KINDS, AuthMode, mode_name
 from codex_login.domain.plans import plan_name
 from codex_login.domain.record import CredentialRecord
 
+# An access-token login's identity kind and base name.
+ACCESS_TOKEN = "access-token"  # noqa: S105  (a name, not a secret)
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
 
@@ -49,15 +54,17 @@ class Account:
     issuer: str | None = None
     active: bool = False
     masked_api_key: str | None = None  # an API-key login's key, as `status` shows it
+    # An access-token login's token, masked as a key is: whoami knows more, offline not.
+    masked_access_token: str | None = None
 
     @property
     def kind(self) -> str:
         """The kind of login in the Codex CLI's words: ``ChatGPT``, ``API key``,
         ``personal access token``…"""
-        if self.mode == AuthMode.API_KEY.value:
-            return "API key"
-        if self.mode == AuthMode.CHATGPT.value:
-            return "ChatGPT"
+        if self.masked_access_token is not None:
+            return ACCESS_TOKEN_TITLE
+        if self.mode in (AuthMode.API_KEY.value, AuthMode.CHATGPT.value):
+            return KINDS[AuthMode(self.mode)]
         return ForeignLogin(self.mode).title
 
 
@@ -75,6 +82,9 @@ def identity_of(record: CredentialRecord) -> Identity:
     if record.openai_api_key:
         digest = hashlib.sha256(record.openai_api_key.encode()).hexdigest()
         return Identity("apikey", user=digest)
+    token = stored_access_token(record)
+    if token is not None:  # whoami would name the account; offline, the token does
+        return Identity(ACCESS_TOKEN, user=hashlib.sha256(token.encode()).hexdigest())
     mode = mode_name(record.auth_mode) if record.auth_mode is not None else "empty"
     return Identity(mode, user=_digest_of(record))
 
@@ -91,6 +101,11 @@ def describe(name: str, record: CredentialRecord, *, active: bool = False) -> Ac
     if identity.kind == "apikey":
         key = mask_api_key(record.openai_api_key or "")
         return Account(name, identity, AuthMode.API_KEY.value, active=active, masked_api_key=key)
+    if identity.kind == ACCESS_TOKEN:
+        token = mask_api_key(stored_access_token(record) or "")
+        return Account(
+            name, identity, ACCESS_TOKEN_MODE.value, active=active, masked_access_token=token
+        )
     claims = record.tokens.id_token if record.tokens else None
     return Account(
         name,
@@ -113,6 +128,8 @@ def base_name(record: CredentialRecord) -> str:
         seed = account.workspace
     elif account.mode == AuthMode.API_KEY.value:
         seed = "api-key"
+    elif account.masked_access_token is not None:
+        seed = ACCESS_TOKEN
     else:
         seed = account.mode
     slug = _UNSAFE.sub("-", seed.lower()).strip("-._")[:48]

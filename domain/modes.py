@@ -23,6 +23,9 @@ class UnsupportedMode:
 
 StoredMode = AuthMode | UnsupportedMode
 
+# Each mode in the Codex CLI's words (`codex login status`, `accounts`, `--json`'s kind).
+KINDS = {AuthMode.API_KEY: "API key", AuthMode.CHATGPT: "ChatGPT"}
+
 
 def parse_mode(value: str) -> StoredMode:
     """Map an ``auth_mode`` string to a known mode or keep it verbatim."""

@@ -20,7 +20,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from codex_login.domain.modes import AuthMode, mode_name
+from codex_login.domain.access_tokens import kind_of
+from codex_login.domain.modes import mode_name
 from codex_login.domain.timestamps import format_timestamp
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class BrokeredStatusDocument:
             broker=broker,
             account_id=token.account_id,
             access_token_expires_at=token.expires_at,
-            kind=_kind(token.mode),
+            kind=kind_of(token),
         )
 
 
@@ -98,13 +99,8 @@ class StatusDocument:
             api_key=status.masked_api_key,
             overridden_by=status.overridden_by,
             warnings=list(status.warnings),
-            kind=status.foreign or _kind(status.mode),
+            kind=status.kind,
         )
-
-
-def _kind(mode: object) -> str:
-    """A login codex-login uses, in the Codex CLI's words (`Logged in using ChatGPT`)."""
-    return "API key" if mode is AuthMode.API_KEY else "ChatGPT"
 
 
 @attrs.frozen

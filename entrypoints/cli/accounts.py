@@ -27,8 +27,9 @@ the others kept beside it. A new login of another account keeps the previous one
 here instead of discarding it; `codex-login switch NAME` brings it back. Each line
 shows the name to use with `switch` and `--account`, the kind of login in the
 Codex CLI's words, and what tells it apart: the email, plan, workspace id and
-issuer of a ChatGPT login, the masked key of an API key; `*` marks the active
-one."""
+issuer of a ChatGPT login, the masked key of an API key or the masked token of
+an access token (whoami, which knows its email, is not asked); `*` marks the
+active one."""
 EPILOG = epilog(
     """\
   codex-login accounts
@@ -80,11 +81,14 @@ def run(options: Options, io: IO, factory: Factory) -> int:
 
 
 def account_line(account: Account) -> str:
-    """``* alice  alice@example.com  ChatGPT Pro  ws-123  https://auth.openai.com``, or
-    ``  api-key  API key sk-proj-***a1b2c``: enough to tell two logins apart."""
+    """``* alice  alice@example.com  ChatGPT Pro  ws-123  https://auth.openai.com``,
+    ``  api-key  API key sk-proj-***a1b2c`` or ``  access-token  personal access token
+    at-a1b2c***d3e4f``: enough to tell two logins apart."""
     what = account.kind
     if account.mode == AuthMode.API_KEY.value:
         what = f"{what} {account.masked_api_key}"
+    elif account.masked_access_token is not None:  # what is known without asking whoami
+        what = f"{what} {account.masked_access_token}"
     elif account.mode == AuthMode.CHATGPT.value and account.plan:
         what = f"{what} {plan_title(account.plan)}"
     fields = [account.name, account.email, what, account.workspace]

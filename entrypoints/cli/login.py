@@ -173,7 +173,8 @@ def run(options: Options, io: IO, factory: Factory) -> int:
     if options.with_api_key:
         parked = service.login_with_api_key(signin.read_key(io))
     elif options.with_access_token:
-        who = service.login_with_access_token(signin.read_key(io, signin.ACCESS_TOKEN_INPUT))
+        done = service.login_with_access_token(signin.read_key(io, signin.ACCESS_TOKEN_INPUT))
+        who, parked = done.who, done.parked
     else:
         before = service.store.fingerprint()
         try:

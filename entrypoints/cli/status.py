@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.adapters.clock import SystemClock
-from codex_login.domain.access_tokens import TITLE as ACCESS_TOKEN_TITLE
-from codex_login.domain.access_tokens import is_access_token
+from codex_login.domain.access_tokens import kind_of
 from codex_login.domain.choice import looked_for
 from codex_login.domain.errors import CodexLoginError, NotLoggedIn, PolicyViolation
 from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.masking import mask_api_key
-from codex_login.domain.modes import AuthMode
+from codex_login.domain.modes import KINDS, AuthMode
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_FAILURE, EXIT_OK
@@ -37,15 +36,17 @@ if TYPE_CHECKING:
     from codex_login.entrypoints.cli.io import IO
     from codex_login.entrypoints.cli.wiring import Factory
 
-# domain.workload_identity.SOURCE, spelled here: that module is off status's hot path.
-WORKLOAD_IDENTITY = "workload identity"
+# `codex login status` of an API key (Codex 0.171), then the masked key. Codex's second
+# line ("Authentication is checked when you send a request.") is left out: the indented
+# details follow the first line for every kind of login.
+API_KEY_LINE = "API key configured - "
 
 ABOUT = """\
 Show how you are logged in, without touching the network (but to exchange a
 workload identity, which stores nothing, or to ask whoami for an access token's
-account). The first line is the Codex CLI's: "Logged in using ChatGPT", "Logged
-in using an API key - sk-...", "Logged in using personal access token", "Logged
-in using workload identity", or "Not logged in". The indented lines below it
+account). The first line is the Codex CLI's: "Logged in using ChatGPT", "API key
+configured - sk-...", "Logged in using personal access token", "Logged in using
+workload identity", or "Not logged in". The indented lines below it
 name the account, plan and workspace, where the login is stored and when the
 access token expires; -v adds the last refresh, the client id and whether a
 refresh is due (when not logged in: where it looked, in order). --json prints
@@ -157,11 +158,9 @@ def _from_broker(options: Options, io: IO, factory: Factory, address: str) -> in
 
         io.emit(documents.dumps(documents.BrokeredStatusDocument.of(current, address)))
     if current.mode is AuthMode.API_KEY:
-        io.say(printable(f"Logged in using an API key - {mask_api_key(current.token)}"))
-    elif is_access_token(current.token):
-        io.say(f"Logged in using {ACCESS_TOKEN_TITLE}")
+        io.say(printable(f"{API_KEY_LINE}{mask_api_key(current.token)}"))
     else:
-        io.say("Logged in using ChatGPT")
+        io.say(f"Logged in using {kind_of(current)}")
     io.say(printable(f"  via the broker at {address}"))
     say_field(io, "account id", current.account_id)
     say_field(io, "access token", expiry_in_words(current.expires_at, SystemClock().now()))
@@ -170,15 +169,9 @@ def _from_broker(options: Options, io: IO, factory: Factory, address: str) -> in
 
 def _logged_in_line(status: Status) -> str:
     """The Codex CLI's first line, word for word: scripts match on it."""
-    if status.foreign:
-        return f"Logged in using {status.foreign}"
-    if status.source.startswith(WORKLOAD_IDENTITY):
-        return f"Logged in using {WORKLOAD_IDENTITY}"
-    if status.access_token:
-        return f"Logged in using {ACCESS_TOKEN_TITLE}"
-    if status.masked_api_key is not None and status.mode is AuthMode.API_KEY:
-        return f"Logged in using an API key - {status.masked_api_key}"
-    return "Logged in using ChatGPT"
+    if status.kind == KINDS[AuthMode.API_KEY]:
+        return f"{API_KEY_LINE}{status.masked_api_key}"
+    return f"Logged in using {status.kind}"
 
 
 def _say_details(io: IO, status: Status, *, now: datetime, verbose: bool) -> None:

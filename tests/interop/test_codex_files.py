@@ -57,13 +57,15 @@ def test_the_codex_cli_reports_our_api_key_login(codex: Path, tmp_path: Path) ->
 
 
 def test_we_report_the_codex_cli_api_key_login(codex: Path, tmp_path: Path) -> None:
+    """Our first line is Codex's, word for word and with the same mask (issue 25)."""
     home = new_home(tmp_path, "codex")
     run_codex(codex, ["login", "--with-api-key"], home, stdin="sk-test-123456789")
-    status = run_cli("status", home=home)
-    assert (status.returncode, status.stderr.splitlines()[0]) == (
-        0,
-        "Logged in using an API key - sk-test-***56789",
-    )
+    theirs = run_codex(codex, ["login", "status"], home)
+    ours = run_cli("status", home=home)
+    assert (ours.returncode, theirs.returncode) == (0, 0)
+    first = clean_stderr(theirs.stderr).splitlines()[0]
+    assert first == "API key configured - sk-test-***56789"
+    assert ours.stderr.splitlines()[0] == first
 
 
 def test_a_hand_made_chatgpt_file_reads_the_same_in_both_tools(codex: Path, tmp_path: Path) -> None:

@@ -114,7 +114,7 @@ def test_we_read_the_codex_cli_api_key_login(
     status = run_cli("status", env=our_env(home, secret_service))
     assert (status.returncode, status.stderr.splitlines()[0]) == (
         0,
-        "Logged in using an API key - sk-test-***56789",
+        "API key configured - sk-test-***56789",
     )
 
 
@@ -132,7 +132,7 @@ def test_codex_s_config_toml_alone_leads_us_to_its_keyring_login(
     status = run_cli("status", "--json", env=env)
     assert (status.returncode, status.stderr.splitlines()[0]) == (
         0,
-        "Logged in using an API key - sk-test-***56789",
+        "API key configured - sk-test-***56789",
     )
     assert "OS keyring" in json.loads(status.stdout)["source"]
     assert run_cli("token", env=env).stdout == f"{KEY}\n"

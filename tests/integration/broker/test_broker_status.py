@@ -85,3 +85,23 @@ def test_status_without_a_running_broker_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr.startswith("Error: ")
+
+
+def test_status_names_the_brokers_api_key_in_codex_s_words(tmp_path: Path) -> None:
+    """The same first line as on the host (`codex login status` 0.171), the key masked."""
+    host = tmp_path / "host"
+    login = run_in_process("login", "--with-api-key", home=host, stdin="sk-test-123456789")
+    assert login.returncode == 0, login.stderr
+    with running_broker(host, env=clean_env(host)) as broker:
+        assert broker.socket is not None
+        env = sandbox_env(tmp_path, broker.socket)
+        result = run_in_process("status", env=env)
+        as_json = run_in_process("status", "--json", env=env)
+        assert broker.stop() == 0
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[:2] == [
+        "API key configured - sk-test-***56789",
+        f"  via the broker at {broker.socket}",
+    ]
+    assert "sk-test-123456789" not in result.stderr + as_json.stdout
+    assert json.loads(as_json.stdout)["kind"] == "API key"

@@ -140,7 +140,7 @@ def test_status_of_an_api_key_login(tmp_path: Path) -> None:
     result = run_in_process("status", home=tmp_path)
     assert (result.returncode, result.stderr.splitlines()[0]) == (
         0,
-        "Logged in using an API key - sk-test-***56789",
+        "API key configured - sk-test-***56789",
     )
 
 
@@ -179,7 +179,7 @@ def test_status_v_when_not_logged_in_says_where_it_looked(tmp_path: Path) -> Non
 def test_status_uses_the_environment_key_only_without_a_file(tmp_path: Path) -> None:
     env = clean_env(tmp_path, OPENAI_API_KEY="sk-env-0123456789")
     result = run_in_process("status", env=env)
-    assert result.stderr.splitlines()[0] == "Logged in using an API key - sk-env-0***56789"
+    assert result.stderr.splitlines()[0] == "API key configured - sk-env-0***56789"
     write_auth(tmp_path, b"[]")
     result = run_in_process("status", env=env)
     assert result.returncode == 1

@@ -151,11 +151,11 @@ def test_status_of_an_api_key_names_the_store(tmp_path: Path) -> None:
     result = run_in_process("status", home=tmp_path)
     assert (result.returncode, result.stderr.splitlines()) == (
         0,
-        ["Logged in using an API key - sk-test-***56789", f"  credentials: {path}"],
+        ["API key configured - sk-test-***56789", f"  credentials: {path}"],
     )
     env = clean_env(tmp_path / "empty", OPENAI_API_KEY="sk-env-0123456789")
     assert run_in_process("status", env=env).stderr.splitlines() == [
-        "Logged in using an API key - sk-env-0***56789",
+        "API key configured - sk-env-0***56789",
         "  credentials: OPENAI_API_KEY environment variable",
     ]
 

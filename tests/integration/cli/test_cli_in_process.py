@@ -82,7 +82,7 @@ def test_status_run_with_options_and_a_fake_io(home: Path) -> None:
     io = FakeIO()
     factory = Factory(Settings.from_environ(), None, io)
     assert status.run(status.Options(), io, factory) == 0
-    assert io.err().splitlines()[0] == "Logged in using an API key - sk-test-***56789"
+    assert io.err().splitlines()[0] == "API key configured - sk-test-***56789"
     assert io.out() == ""
 
 

@@ -90,7 +90,7 @@ def test_status_v_of_an_api_key_login(tmp_path: Path) -> None:
     assert (result.returncode, result.stderr.splitlines()) == (
         0,
         [
-            "Logged in using an API key - sk-test-***56789",
+            "API key configured - sk-test-***56789",
             f"  credentials: {tmp_path / 'auth.json'}",
         ],
     )

@@ -41,7 +41,7 @@ def test_codex_api_key_without_any_login_is_the_login(tmp_path: Path) -> None:
     result = run_in_process("token", env=clean_env(tmp_path, CODEX_API_KEY=f"  {KEY}\n"))
     assert (result.returncode, result.stdout) == (0, f"{KEY}\n")
     status = run_in_process("status", env=clean_env(tmp_path, CODEX_API_KEY=KEY))
-    assert status.stderr.splitlines()[0] == "Logged in using an API key - sk-test-***56789"
+    assert status.stderr.splitlines()[0] == "API key configured - sk-test-***56789"
 
 
 def test_status_keeps_the_codex_cli_line_and_says_the_key_takes_precedence(

@@ -256,6 +256,16 @@ def test_status_says_workload_identity_and_whom_it_signs_in(
     assert any("idpm_rule_ci" in line for line in lines[1:])
 
 
+def test_status_json_names_workload_identity_as_the_first_line_does(
+    issuer: FakeIssuer, rule: WorkloadRule, token_file: Path, tmp_path: Path
+) -> None:
+    """Issue 25: --json names each kind of login in Codex's words, as the first line."""
+    result = run_in_process("status", "--json", env=wi_env(issuer, tmp_path / "home", token_file))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == "Logged in using workload identity"
+    assert json.loads(result.stdout)["kind"] == "workload identity"
+
+
 def test_status_of_a_partial_configuration_is_an_error(issuer: FakeIssuer, tmp_path: Path) -> None:
     env = clean_env(tmp_path, OPENAI_FEDERATION_RULE_ID=RULE)
     result = run_in_process("status", env=env)

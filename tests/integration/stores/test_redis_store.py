@@ -440,7 +440,7 @@ def test_the_cli_logs_in_reports_and_hands_out_the_key_through_redis(
         "OPENAI_API_KEY": API_KEY,
     }
     status = run_in_process("status", env=env)
-    assert status.stderr.splitlines()[0] == "Logged in using an API key - sk-test-***56789"
+    assert status.stderr.splitlines()[0] == "API key configured - sk-test-***56789"
     as_json = json.loads(run_in_process("status", "--json", env=env).stdout)
     location = f"redis://{redis_server.address}/0 key {{{redis_prefix}:default}}:record"
     assert as_json["source"] == location

@@ -198,7 +198,7 @@ def test_the_cli_logs_in_and_out_through_the_secret_service(
     env = clean_env(home, CODEX_LOGIN_STORE="keyring", **secret_service.env)
     assert run_cli("login", "--with-api-key", env=env, stdin="sk-test-123456789").returncode == 0
     status = run_cli("status", env=env)
-    assert status.stderr.splitlines()[0] == "Logged in using an API key - sk-test-***56789"
+    assert status.stderr.splitlines()[0] == "API key configured - sk-test-***56789"
     assert run_cli("logout", env=env).stderr == "Successfully logged out\n"
     assert item_attributes(secret_service.address, DIRECT_SERVICE, keyring_account(home)) == []
 
