@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import attrs
-
 from codex_login.adapters.clock import SystemClock
 from codex_login.adapters.codex_config import (
     credentials_store,
@@ -110,8 +108,10 @@ def make_store(
         config = settings.with_home(layout_home or codex_home).config_file
         return keyring_store_for(kind, file_store(), notify=notify, config=config)
     if kind == "redis":
-        redis = redis_settings_from(settings)
-        return redis_store_from(redis, lock_timeout=lock_timeout, notify=notify), None
+        from codex_login.entrypoints import redis_wiring  # noqa: PLC0415  (only Redis pays)
+
+        redis = redis_wiring.redis_settings_from(settings)
+        return redis_wiring.redis_store_from(redis, lock_timeout=lock_timeout, notify=notify), None
     raise ConfigurationError(
         f"CODEX_LOGIN_STORE={kind!r} is not a credential store; use one of: {', '.join(STORES)}"
     )
@@ -136,8 +136,10 @@ def make_shelf(
     if kind == "memory":
         return account_shelf.MemoryShelf()
     if kind == "redis":
-        redis = redis_settings_from(settings)
-        return redis_shelf_from(redis, lock_timeout=lock_timeout, notify=notify)
+        from codex_login.entrypoints import redis_wiring  # noqa: PLC0415  (only Redis pays)
+
+        redis = redis_wiring.redis_settings_from(settings)
+        return redis_wiring.redis_shelf_from(redis, lock_timeout=lock_timeout, notify=notify)
 
     def slot_store(directory: Path) -> CredentialStore:
         store, _ = make_store(
@@ -199,65 +201,6 @@ def _log_notice(message: str) -> None:
     import logging  # noqa: PLC0415
 
     logging.getLogger(__name__).info("%s", message)
-
-
-@attrs.frozen
-class RedisSettings:
-    """Where the ``redis`` store connects, from the environment."""
-
-    url: str = attrs.field(repr=False)  # may carry a password
-    prefix: str
-    password: str | None = attrs.field(repr=False)
-    ca_file: str | None
-
-
-def redis_settings_from(environ: Environ) -> RedisSettings:
-    """``CODEX_LOGIN_REDIS_URL`` (redis://, rediss://, unix://; user and password may be in
-    it), ``CODEX_LOGIN_REDIS_PREFIX``, ``REDISCLI_AUTH`` (the password when the URL has
-    none), and the extra CA bundle for rediss:// (``CODEX_CA_CERTIFICATE``, ``SSL_CERT_FILE``).
-    """
-    settings = settings_of(environ)
-    url = settings.redis_url or ""
-    if not url:
-        raise ConfigurationError(
-            "CODEX_LOGIN_STORE=redis needs CODEX_LOGIN_REDIS_URL, e.g. redis://localhost:6379/0"
-        )
-    return RedisSettings(
-        url=url,
-        prefix=settings.redis_prefix or "codex-login",
-        password=settings.redis_password,
-        ca_file=settings.ca_file,
-    )
-
-
-def redis_store_from(
-    settings: RedisSettings, *, lock_timeout: float, notify: Callable[[str], None] | None
-) -> CredentialStore:
-    """The Redis store; the redis package loads only now (its absence is a ConfigurationError)."""
-    from codex_login.adapters.redis.config import connect  # noqa: PLC0415
-    from codex_login.adapters.redis.store import RedisCredentialStore  # noqa: PLC0415
-
-    client = connect(settings.url, password=settings.password, ca_file=settings.ca_file)
-    return RedisCredentialStore(
-        client, prefix=settings.prefix, lock_timeout=lock_timeout, notify=notify
-    )
-
-
-def redis_shelf_from(
-    settings: RedisSettings, *, lock_timeout: float, notify: Callable[[str], None] | None
-) -> AccountShelf:
-    from codex_login.adapters.redis.config import connect  # noqa: PLC0415
-    from codex_login.adapters.redis.shelf import RedisShelf  # noqa: PLC0415
-    from codex_login.adapters.redis.store import RedisCredentialStore  # noqa: PLC0415
-
-    client = connect(settings.url, password=settings.password, ca_file=settings.ca_file)
-
-    def slot(name: str) -> RedisCredentialStore:
-        return RedisCredentialStore(
-            client, prefix=settings.prefix, name=name, lock_timeout=lock_timeout, notify=notify
-        )
-
-    return RedisShelf(client, slot, prefix=settings.prefix)
 
 
 def issuer_from(

@@ -29,7 +29,8 @@ from codex_login.domain.errors import (
     MalformedCredentials,
     StorageError,
 )
-from codex_login.entrypoints.bootstrap import make_store, redis_settings_from
+from codex_login.entrypoints.bootstrap import make_store
+from codex_login.entrypoints.redis_wiring import redis_settings_from
 from codex_login.testing.contract import chatgpt_record
 from codex_login.testing.issuer import FakeIssuer
 from support.cli import clean_env, run_all, run_in_process
