@@ -7,12 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from codex_login.entrypoints.cli.io import FakeIO
 from support.cli import (
@@ -24,6 +19,7 @@ from support.cli import (
 )
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env
+from support.redirects import redirected
 from support.waiting import wait_until
 
 FIRST_KEY = "sk-proj-first-0123456789abcde"
@@ -209,28 +205,13 @@ def test_a_device_code_login_says_it_keeps_the_api_key(tmp_path: Path, issuer: F
     assert result.stderr.splitlines()[-1] == KEPT_API_KEY
 
 
-class _Stay(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # the browser "ends on" the redirect: it is not followed
-
-
-def redirect_of(authorize_url: str) -> str:
-    """Where the issuer sends the browser after the user approves (not requested)."""
-    browser = urllib.request.build_opener(urllib.request.ProxyHandler({}), _Stay())
-    with pytest.raises(urllib.error.HTTPError) as answer:
-        browser.open(authorize_url, timeout=30)
-    with answer.value as redirect:
-        assert redirect.code == 302
-        return str(redirect.headers["Location"])
-
-
 def test_a_pasted_sign_in_says_it_keeps_the_api_key(tmp_path: Path, issuer: FakeIssuer) -> None:
     """A real process: the address the browser ended on is pasted on its stdin."""
     home = tmp_path / "codex"
     env = issuer_env(home, issuer)
     api_key_login(home, FIRST_KEY, env)
     child, url = start_browser_login([], env, stdin=subprocess.PIPE)
-    redirect = redirect_of(url)
+    redirect = redirected(url)
     _, rest = child.communicate(f"{redirect}\n", timeout=60)
     assert child.returncode == 0, rest
     assert rest.splitlines()[-1] == KEPT_API_KEY

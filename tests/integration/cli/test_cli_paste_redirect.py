@@ -20,6 +20,7 @@ import pytest
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from support.cli import clean_env, start_browser_login
 from support.fake_issuer import FakeIssuer
+from support.redirects import redirected
 
 
 @pytest.fixture
@@ -27,21 +28,6 @@ def issuer(codex_fake_issuer: FakeIssuer) -> FakeIssuer:
     """The testing kit's issuer; its new logins are on the plus plan."""
     codex_fake_issuer.plan = "plus"
     return codex_fake_issuer
-
-
-class _Stay(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # the browser "ends on" the redirect: it is not followed
-
-
-def redirect_of(authorize_url: str) -> str:
-    """Where the issuer sends the browser after the user approves (not requested)."""
-    browser = urllib.request.build_opener(urllib.request.ProxyHandler({}), _Stay())
-    with pytest.raises(urllib.error.HTTPError) as answer:
-        browser.open(authorize_url, timeout=30)
-    with answer.value as redirect:
-        assert redirect.code == 302
-        return str(redirect.headers["Location"])
 
 
 def with_params(url: str, **changes: str) -> str:
@@ -88,7 +74,7 @@ def stored(home: Path) -> dict[str, Any]:
 def test_a_pasted_redirect_completes_the_login(tmp_path: Path, issuer: FakeIssuer) -> None:
     home = tmp_path / "codex"
     child, url = start_login(home, issuer)
-    first = paste(child, f'  "{redirect_of(url)}"  ')
+    first = paste(child, f'  "{redirected(url)}"  ')
     status, rest = finish(child)
     assert status == 0, first + rest
     assert (first + rest).splitlines() == [
@@ -102,7 +88,7 @@ def test_a_pasted_redirect_completes_the_login(tmp_path: Path, issuer: FakeIssue
 def test_the_query_alone_is_enough(tmp_path: Path, issuer: FakeIssuer) -> None:
     home = tmp_path / "codex"
     child, url = start_login(home, issuer)
-    line = paste(child, urlsplit(redirect_of(url)).query)
+    line = paste(child, urlsplit(redirected(url)).query)
     assert line == "Successfully logged in\n"
     assert finish(child)[0] == 0
     assert stored(home)["auth_mode"] == "chatgpt"
@@ -124,7 +110,7 @@ def test_a_wrong_paste_says_why_in_one_line_and_the_login_goes_on(
 ) -> None:
     home = tmp_path / "codex"
     child, url = start_login(home, issuer)
-    redirect = redirect_of(url)
+    redirect = redirected(url)
     code = dict(parse_qsl(urlsplit(redirect).query))["code"]
     refusal = paste(child, spoil(redirect))
     assert refusal.startswith("That address was not accepted.")
@@ -143,7 +129,7 @@ def test_a_pasted_error_ends_the_login_with_the_issuers_error(
     issuer.authorize_error = "access_denied"
     home = tmp_path / "codex"
     child, url = start_login(home, issuer)
-    line = paste(child, redirect_of(url))
+    line = paste(child, redirected(url))
     status, rest = finish(child)
     assert status == 1
     assert line.startswith("Error: ")
@@ -157,7 +143,7 @@ def test_a_pasted_error_ends_the_login_with_the_issuers_error(
 def test_a_paste_from_another_issuer_is_refused(tmp_path: Path, issuer: FakeIssuer) -> None:
     home = tmp_path / "codex"
     child, url = start_login(home, issuer)
-    line = paste(child, with_params(redirect_of(url), iss="https://evil.example.com"))
+    line = paste(child, with_params(redirected(url), iss="https://evil.example.com"))
     assert finish(child)[0] == 1
     assert line.startswith("Error: ")
     assert "not from" in line
@@ -195,12 +181,10 @@ def test_a_code_both_delivered_and_pasted_is_exchanged_once(
 ) -> None:
     home = tmp_path / "codex"
     child, url = start_login(home, issuer)
-    redirect = redirect_of(url)
-    # The callback exchanges the code; its browser has not yet come to /success.
-    with pytest.raises(urllib.error.HTTPError) as answer:
-        urllib.request.build_opener(urllib.request.ProxyHandler({}), _Stay()).open(redirect)
-    assert answer.value.code == 302
-    answer.value.close()
+    redirect = redirected(url)
+    # The callback exchanges the code (it answers 302); its browser has not yet come to
+    # /success.
+    redirected(redirect)
     assert paste(child, redirect) == "Successfully logged in\n"
     assert finish(child)[0] == 0
     assert len(issuer.posts("authorization_code")) == 1

@@ -31,6 +31,7 @@ from codex_login.testing.issuer.state import IssuerState
 from support.cli import clean_env, run_cli, run_in_process
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import write_login
+from support.redirects import redirected
 
 EVIL_CLIENT = "app_evil"
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -67,21 +68,6 @@ class RelayingRoutes(IssuerRoutes):
         body = urlencode({"client_id": DEFAULT_CLIENT_ID, "scope": "openid"}).encode()
         answer = await asyncio.to_thread(_post, f"{self.honest.url}/oauth/device/code", body)
         return web.json_response(answer)
-
-
-class _Stay(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def redirected(url: str) -> str:
-    """GET ``url`` as a browser would; where it is sent next (not followed)."""
-    browser = urllib.request.build_opener(urllib.request.ProxyHandler({}), _Stay())
-    with pytest.raises(urllib.error.HTTPError) as answer:
-        browser.open(url, timeout=30)
-    with answer.value as redirect:
-        assert redirect.code == 302
-        return str(redirect.headers["Location"])
 
 
 def _post(url: str, body: bytes) -> Any:

@@ -9,10 +9,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
@@ -23,21 +20,7 @@ from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.stores import MemoryCredentialStore
 from support.broker import wait_until
 from support.fake_issuer import FakeIssuer
-
-
-class _Stay(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def redirected(url: str) -> str:
-    """GET ``url`` as a browser would, without following the redirect it answers."""
-    browser = urllib.request.build_opener(urllib.request.ProxyHandler({}), _Stay())
-    with pytest.raises(urllib.error.HTTPError) as answer:
-        browser.open(url, timeout=30)
-    with answer.value as redirect:
-        assert redirect.code == 302
-        return str(redirect.headers["Location"])
+from support.redirects import redirected
 
 
 def redirect_of(authorize_url: str) -> str:
