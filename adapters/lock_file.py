@@ -21,12 +21,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codex_login.adapters.home_access import DESCRIPTORS, HomeAccess
 from codex_login.adapters.owned_paths import (
     Owners,
     check_file,
     give_to_directory_owner,
     make_private,
-    open_directory,
 )
 from codex_login.domain.errors import StorageError
 
@@ -50,12 +50,21 @@ class LockFile:
     """An exclusive ``flock`` on ``directory/name``, a file of ``mode`` (the stores'
     ``FILE_MODE``); re-entrant for whoever holds it (the caller keeps other threads out)."""
 
-    def __init__(self, directory: Path, name: str, owners: Owners, *, mode: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        name: str,
+        owners: Owners,
+        *,
+        mode: int,
+        access: HomeAccess = DESCRIPTORS,
+    ) -> None:
         self.directory = directory
         self.name = name
         self.path = directory / name
         self.mode = mode
         self._owners = owners
+        self._access = access
         self._lock: BaseFileLock | None = None
         self._windows_lock: WindowsLock | None = None
         self._directory_info: os.stat_result | None = None
@@ -117,11 +126,11 @@ class LockFile:
 
     def _checked_directory(self) -> os.stat_result:
         try:
-            home = open_directory(self.directory, self._owners)
+            home = self._access.open_directory(self.directory, self._owners)
             try:
-                return os.fstat(home)
+                return self._access.fstat(home)
             finally:
-                os.close(home)
+                self._access.close(home)
         except OSError as exc:
             raise self._unusable(exc) from exc
 
