@@ -7,66 +7,22 @@ import ctypes
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
-import attrs
 import pytest
 
 from codex_login.adapters import windows_lock
 from codex_login.adapters.lock_file import LockFile
 from codex_login.adapters.owned_paths import Owners
-from codex_login.adapters.windows_lock import OVERLAPPED, Api, WindowsLock
+from codex_login.adapters.windows_lock import OVERLAPPED, WindowsLock
 from codex_login.domain.errors import StorageError
+from support.fake_kernel32 import FakeKernel32, install
 
 MAX = 0xFFFF_FFFF
 
 
-@attrs.define
-class FakeKernel32:
-    """Records the calls; the lock is held per file (its inode), by one handle at a time,
-    as Windows holds it. ``busy``: how many attempts still find it held by someone else;
-    ``error``: the last error every failing call reports instead of a lock violation."""
-
-    calls: list[tuple[Any, ...]] = attrs.Factory(list)
-    holders: dict[int, int] = attrs.Factory(dict)
-    busy: int = 0
-    error: int | None = None
-    last: int = 0
-
-    def LockFileEx(  # noqa: N802, PLR0917
-        self, handle: int, flags: int, reserved: int, low: int, high: int, overlapped: Any, /
-    ) -> int:
-        at = overlapped.contents
-        self.calls.append(("LockFileEx", handle, flags, reserved, low, high, at.Offset))
-        self.calls[-1] += (at.OffsetHigh,)
-        if self.error is not None:
-            self.last = self.error
-            return 0
-        inode = os.fstat(handle).st_ino
-        if self.busy > 0 or self.holders.get(inode, handle) != handle:
-            self.busy = max(self.busy - 1, 0)
-            self.last = windows_lock.ERROR_LOCK_VIOLATION
-            return 0
-        self.holders[inode] = handle
-        return 1
-
-    def UnlockFile(  # noqa: N802
-        self, handle: int, offset_low: int, offset_high: int, low: int, high: int, /
-    ) -> int:
-        self.calls.append(("UnlockFile", handle, offset_low, offset_high, low, high))
-        self.holders.pop(os.fstat(handle).st_ino, None)
-        return 1
-
-    def api(self) -> Api:
-        # The handle is the descriptor itself: the fake needs nothing else of msvcrt.
-        return Api(self, handle_of=lambda fd: fd, last_error=lambda: self.last)
-
-
 @pytest.fixture
 def kernel(monkeypatch: pytest.MonkeyPatch) -> FakeKernel32:
-    fake = FakeKernel32()
-    monkeypatch.setattr(windows_lock, "native_api", fake.api)
-    return fake
+    return install(monkeypatch)
 
 
 def test_overlapped_has_win32s_layout() -> None:
