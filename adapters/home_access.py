@@ -15,7 +15,8 @@ through a ``HomeAccess``:
   descriptor; what a path cannot give is the guarantee that the directory checked is
   the directory used: a directory renamed or swapped for a link between the check and
   the use is not noticed (docs/platforms.md, "Windows"). A directory is not fsynced
-  (Windows opens none to do it); ``os.replace`` is MoveFileEx's atomic replace there.
+  (Windows opens none to do it); ``os.replace`` is MoveFileEx's atomic replace there,
+  tried again for a moment while a reader keeps it out (``_while_shared``).
 
 ``for_platform()`` picks ``Paths`` on Windows, ``Descriptors`` elsewhere; a store can
 be given ``Paths`` on Linux too, which is how the tests run the path variant for real.
@@ -29,7 +30,8 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -39,6 +41,10 @@ from codex_login.adapters.owned_paths import (
     make_private,
     open_directory,
 )
+
+# How long a rename or delete waits for readers that keep others from it (Windows only).
+SHARING_WAIT = 1.0
+SHARING_POLL = 0.01
 
 
 class HomeAccess(Protocol):
@@ -154,11 +160,12 @@ class Paths:
         return os.stat(self.path(directory))
 
     def unlink(self, name: str, *, dir_fd: int) -> None:
-        os.unlink(self.path(dir_fd) / name)
+        path = self.path(dir_fd) / name
+        _while_shared(lambda: os.unlink(path))
 
     def replace(self, source: str, target: str, *, dir_fd: int) -> None:
         directory = self.path(dir_fd)
-        os.replace(directory / source, directory / target)
+        _while_shared(lambda: os.replace(directory / source, directory / target))
 
     def fsync(self, directory: int) -> None:
         self.path(directory)  # a directory cannot be opened to be synced on Windows
@@ -197,6 +204,26 @@ class Paths:
             key = next(self._keys)
             self._paths[key] = path
         return key
+
+
+def _while_shared(change: Callable[[], None]) -> None:
+    """``change()`` (a rename over a file, a delete). On Windows a process that has the
+    file open without FILE_SHARE_DELETE, as Python's ``open`` opens it (a reader here, who
+    takes no lock), makes both fail with a PermissionError while it reads: tried again
+    every SHARING_POLL within SHARING_WAIT before the error is the answer."""
+    if sys.platform == "win32":
+        deadline = time.monotonic() + SHARING_WAIT
+        while True:
+            try:
+                change()
+            except PermissionError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(SHARING_POLL)
+            else:
+                return
+    else:
+        change()
 
 
 def for_platform() -> HomeAccess:

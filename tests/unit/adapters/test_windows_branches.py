@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_login.adapters import owned_paths, store_core
+from codex_login.adapters import home_access, owned_paths, store_core
 from codex_login.adapters.encrypted_store import EncryptedCredentialStore
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.home_access import Paths
@@ -108,3 +108,30 @@ def test_status_and_a_login_on_native_windows(
     assert after.stderr.startswith("Logged in using an API key")
     assert "Traceback" not in before.stderr + login.stderr + after.stderr
     assert json.loads((home / "auth.json").read_text())["OPENAI_API_KEY"] == "sk-windows"
+
+
+@pytest.mark.usefixtures("on_windows")
+def test_a_rename_waits_a_moment_for_a_reader_that_keeps_it_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Windows refuses a rename over a file another process has open without
+    FILE_SHARE_DELETE (Python's open): the path variant tries again within SHARING_WAIT."""
+    refusals = [PermissionError(13, "Access is denied")] * 2
+    renamed: list[tuple[str, str]] = []
+
+    def replace(source: Path, target: Path) -> None:
+        if refusals:
+            raise refusals.pop()
+        renamed.append((source.name, target.name))
+
+    monkeypatch.setattr(os, "replace", replace)
+    access = home_access.Paths()
+    home = access.open_directory(tmp_path, owned_paths.Owners())
+    access.replace(".auth-1", "auth.json", dir_fd=home)
+    assert renamed == [(".auth-1", "auth.json")]
+    assert refusals == []
+
+    monkeypatch.setattr(home_access, "SHARING_WAIT", 0.05)
+    refusals.extend([PermissionError(13, "Access is denied")] * 1000)
+    with pytest.raises(PermissionError):  # held past the wait: the error is the answer
+        access.replace(".auth-2", "auth.json", dir_fd=home)
