@@ -40,7 +40,7 @@ POLL_INTERVAL = 0.02
 
 
 def _native_lock() -> type[BaseFileLock]:
-    """filelock's ``flock`` lock, as the Codex CLI takes on POSIX (Windows: ``_windows``)."""
+    """filelock's ``flock`` lock, as the Codex CLI takes on POSIX (Windows: ``windows_lock``)."""
     from filelock import UnixFileLock  # noqa: PLC0415  (writers only)
 
     return UnixFileLock
