@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_login.adapters import auth_json
-from codex_login.adapters.file_store import FileCredentialStore
+from codex_login.adapters.file_store import FileCredentialStore, refuse_native_windows
 from codex_login.adapters.keyring_store import KeyringEntry, home_hash
 from codex_login.adapters.owned_paths import (
     Owners,
@@ -100,6 +100,7 @@ class EncryptedCredentialStore:
         backend: KeyringBackend | None = None,
         files: FileCredentialStore | None = None,
     ) -> None:
+        refuse_native_windows()  # its secrets directory is reached by descriptor only
         self.codex_home = Path(codex_home)
         self.path = self.codex_home / SECRETS_DIR / SECRETS_FILE
         self._passphrase = KeyringEntry(SERVICE, secrets_account(self.codex_home), backend)

@@ -20,7 +20,8 @@ by nobody else, auth.json and the lock files must belong to the user, as ssh wan
 of ~/.ssh. Every file is opened relative to a descriptor of its checked directory
 with ``O_NOFOLLOW``. A symlinked auth.json (dotfiles) is followed only when the link
 is the user's and the target's directory passes the same check; the target is then
-read, replaced and deleted relative to that directory's descriptor.
+read, replaced and deleted relative to that directory's descriptor. Native Windows has
+no directory descriptors: there the same steps go by path (``home_access.Paths``).
 
 Notices for the user (a writer waiting for a lock, a logout through a link) go to
 the ``notify`` callable given to the store; by default they are logged at INFO.
@@ -42,11 +43,11 @@ from pathlib import Path
 import attrs
 
 from codex_login.adapters import auth_json
+from codex_login.adapters.home_access import HomeAccess, for_platform
 from codex_login.adapters.owned_paths import (
     Owners,
     check_file,
     check_link,
-    open_directory,
     resolve_links,
 )
 from codex_login.adapters.store_core import (
@@ -76,16 +77,17 @@ from codex_login.domain.errors import ConfigurationError, StorageError, Untruste
 from codex_login.domain.record import CredentialRecord, Loaded
 
 AUTH_FILE = "auth.json"
-# The store opens CODEX_HOME as a directory descriptor and names relative to it
-# (dir_fd), which native Windows has not: said in one line rather than failing midway.
+# The encrypted store opens its secrets directory as a descriptor and names relative to
+# it (dir_fd), which native Windows has not: said in one line rather than failing midway.
+# The file store itself reaches its directories by path there (home_access.Paths).
 NATIVE_WINDOWS = (
-    "codex-login's credential stores do not run on native Windows yet (they need "
-    "directory descriptors); run it under WSL 2"
+    "codex-login's encrypted store does not run on native Windows yet (it needs "
+    "directory descriptors); use the file or keyring store there, or run it under WSL 2"
 )
 
 
 def refuse_native_windows() -> None:
-    """ConfigurationError on native Windows, where the store cannot run (see above)."""
+    """ConfigurationError on native Windows, where the encrypted store cannot run."""
     if sys.platform == "win32":
         raise ConfigurationError(NATIVE_WINDOWS)
 
@@ -146,7 +148,8 @@ class FileCredentialStore:
 
     ``notify`` receives one-line notices meant for the user; by default they are
     logged at INFO. ``owners``: whose directories and files are used (default: the
-    effective uid and root; ``owned_paths``).
+    effective uid and root; ``owned_paths``). ``access``: how its directories are
+    reached (default: by descriptor, by path on Windows; ``home_access``).
     """
 
     def __init__(
@@ -157,12 +160,13 @@ class FileCredentialStore:
         commit_lock_timeout: float = 10.0,
         notify: Callable[[str], None] | None = None,
         owners: Owners | None = None,
+        access: HomeAccess | None = None,
     ) -> None:
-        refuse_native_windows()
         self.codex_home = Path(codex_home)
         self.path = self.codex_home / AUTH_FILE
         self.owners = owners or Owners()
         self._notify = notify or _log_notice
+        self.access = access or for_platform()
         self.locks = HomeLocks(
             self.codex_home,
             self.owners,
@@ -170,6 +174,7 @@ class FileCredentialStore:
             writer_timeout=writer_lock_timeout,
             commit_timeout=commit_lock_timeout,
             notify=self._notify,
+            access=self.access,
         )
         self._reserved: Reserved | None = None  # set by reserve(), used by the next commit
 
@@ -206,9 +211,11 @@ class FileCredentialStore:
         """Make CODEX_HOME, then create and remove a temp file where auth.json is
         written: StorageError names the directory that cannot be made or written."""
         with self._writable() as (place, directory):
-            fd, name = new_temp_file(directory, place.directory, self.owners, TEMP_PREFIX)
+            fd, name = new_temp_file(
+                directory, place.directory, self.owners, TEMP_PREFIX, access=self.access
+            )
             os.close(fd)
-            unlink_in(directory, name, place.directory / name)
+            unlink_in(directory, name, place.directory / name, access=self.access)
 
     def delete(self) -> bool:
         """Log out: remove auth.json (through a link, its target too) and orphaned
@@ -251,9 +258,9 @@ class FileCredentialStore:
         checked for the block; None when CODEX_HOME is missing (``create``: it is made,
         as a writer makes it)."""
         if create:
-            prepare_directory(self.codex_home, self.owners)
+            prepare_directory(self.codex_home, self.owners, access=self.access)
         try:
-            home = open_home(self.codex_home, self.owners)
+            home = open_home(self.codex_home, self.owners, access=self.access)
         except FileNotFoundError:
             yield None
             return
@@ -263,8 +270,8 @@ class FileCredentialStore:
             yield home, place
         finally:
             if place is not None and place.fd is not None and place.fd != home:
-                os.close(place.fd)
-            os.close(home)
+                self.access.close(place.fd)
+            self.access.close(home)
 
     def _follow(self, home: int) -> _Place:
         """auth.json in CODEX_HOME, or through the user's own link, the target in its
@@ -272,7 +279,7 @@ class FileCredentialStore:
         target's directory and (when read or replaced) the target file must all be the
         user's."""
         here = _Place(self.codex_home, home, AUTH_FILE)
-        info = _lstat_in(home, AUTH_FILE, self.path)
+        info = self._lstat_in(home, AUTH_FILE, self.path)
         if info is None or not stat.S_ISLNK(info.st_mode):
             return here
         check_link(info, self.path, self.owners)
@@ -283,7 +290,7 @@ class FileCredentialStore:
         except OSError as exc:
             raise StorageError(f"cannot follow {self.path}: {reason(exc)}") from exc
         try:
-            fd = open_directory(target.parent, self.owners)
+            fd = self.access.open_directory(target.parent, self.owners)
         except UntrustedPath as exc:
             raise UntrustedPath(f"refusing to follow {self.path} to {target}: {exc}") from exc
         except FileNotFoundError:
@@ -308,7 +315,7 @@ class FileCredentialStore:
         file of a trusted owner that nobody else can write; None when it is missing."""
         assert place.fd is not None  # noqa: S101
         try:
-            fd = os.open(place.name, READ_FLAGS, dir_fd=place.fd)
+            fd = self.access.open(place.name, READ_FLAGS, dir_fd=place.fd)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -326,7 +333,7 @@ class FileCredentialStore:
     def _unopenable(self, place: _Place, exc: OSError, action: str) -> StorageError:
         """Why auth.json cannot be opened; a socket, say, fails with "No such device or
         address", so say what it is instead when it is not a regular file."""
-        info = _lstat_in(place.fd, place.name, place.path)
+        info = self._lstat_in(place.fd, place.name, place.path)
         if info is not None and not stat.S_ISREG(info.st_mode):
             return _not_a_file(self.path, info.st_mode, action)
         return StorageError(f"cannot {action} {self.path}: {reason(exc)}")
@@ -336,7 +343,7 @@ class FileCredentialStore:
         trusted owner; None when it is missing."""
         if place.fd is None:
             return None
-        info = _lstat_in(place.fd, place.name, place.path)
+        info = self._lstat_in(place.fd, place.name, place.path)
         if info is None:
             return None
         if not stat.S_ISREG(info.st_mode):
@@ -362,13 +369,18 @@ class FileCredentialStore:
         with self._writable() as (place, directory):
             self._existing(place, "replace")
             temp = self._take_reserved(directory) or new_temp_file(
-                directory, place.directory, self.owners, TEMP_PREFIX
+                directory, place.directory, self.owners, TEMP_PREFIX, access=self.access
             )
             # We hold both locks: no live writer, ours or the Codex CLI's, owns a temp file.
             remove_orphaned_temp_files(
-                directory, place.directory, self.owners, TEMP_PREFIX, keep=temp[1]
+                directory,
+                place.directory,
+                self.owners,
+                TEMP_PREFIX,
+                keep=temp[1],
+                access=self.access,
             )
-            replace_in(directory, place.directory, temp, place.name, data)
+            replace_in(directory, place.directory, temp, place.name, data, access=self.access)
 
     def _reserve(self, size: int) -> Reserved | None:
         with self._located(create=True) as located:
@@ -376,7 +388,12 @@ class FileCredentialStore:
             place = located[1]
             if place.fd is None:
                 return None  # a dangling link: the commit says why it cannot write
-            return reserve_room(place.fd, place.directory, self.owners, TEMP_PREFIX, size)
+            return reserve_room(
+                place.fd, place.directory, self.owners, TEMP_PREFIX, size, access=self.access
+            )
+
+    def _lstat_in(self, directory: int | None, name: str, path: Path) -> os.stat_result | None:
+        return _lstat_in(self.access, directory, name, path)
 
     def _take_reserved(self, directory: int) -> tuple[int, str] | None:
         """The reserved temp file, when it is in ``directory``; it is the commit's now."""
@@ -387,20 +404,23 @@ class FileCredentialStore:
         return reserved.taken()
 
     def _remove(self, home: int, place: _Place) -> bool:
-        present = _lstat_in(home, AUTH_FILE, self.path) is not None
+        access = self.access
+        present = self._lstat_in(home, AUTH_FILE, self.path) is not None
         # First, before anything changes: a special or foreign file is refused.
         target = self._existing(place, "delete")
-        remove_orphaned_temp_files(home, self.codex_home, self.owners, TEMP_PREFIX)
+        remove_orphaned_temp_files(home, self.codex_home, self.owners, TEMP_PREFIX, access=access)
         if place.fd is not None and place.fd != home:
-            remove_orphaned_temp_files(place.fd, place.directory, self.owners, TEMP_PREFIX)
+            remove_orphaned_temp_files(
+                place.fd, place.directory, self.owners, TEMP_PREFIX, access=access
+            )
         if not present:
             return False
         if place.link and target is not None:
             assert place.fd is not None  # noqa: S101  (the target exists)
-            unlink_in(place.fd, place.name, place.path)
-            fsync_directory(place.fd, place.directory)
-        unlink_in(home, AUTH_FILE, self.path)
-        fsync_directory(home, self.codex_home)
+            unlink_in(place.fd, place.name, place.path, access=access)
+            fsync_directory(place.fd, place.directory, access=access)
+        unlink_in(home, AUTH_FILE, self.path, access=access)
+        fsync_directory(home, self.codex_home, access=access)
         if place.link:
             self._notify(_link_removed(self.path, place.path, target is not None))
         return True
@@ -432,12 +452,14 @@ def _mode_of(path: Path) -> int | None:
         raise StorageError(f"cannot reach {path}: {reason(exc)}") from exc
 
 
-def _lstat_in(directory: int | None, name: str, path: Path) -> os.stat_result | None:
+def _lstat_in(
+    access: HomeAccess, directory: int | None, name: str, path: Path
+) -> os.stat_result | None:
     """``name`` in the open ``directory``, not followed; None when it is missing."""
     if directory is None:
         return None
     try:
-        return os.stat(name, dir_fd=directory, follow_symlinks=False)
+        return access.lstat(name, dir_fd=directory)
     except FileNotFoundError:
         return None
     except OSError as exc:

@@ -1,6 +1,7 @@
 """An ``flock(2)`` lock on a file in a checked directory, as the Codex CLI takes its locks.
 
-The lock itself is filelock's ``UnixFileLock`` (``WindowsFileLock`` on Windows): it
+The lock itself is filelock's ``UnixFileLock`` (on Windows, ``windows_lock``: the
+Codex CLI's own ``LockFileEx`` over the whole file, checked the same way): it
 opens the lock file with ``O_NOFOLLOW`` and never truncates it, so a link planted in its
 place cannot make a writer create, truncate or chmod a file elsewhere. The directory is
 checked before each acquisition, and what filelock opened is checked through the
@@ -20,52 +21,63 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codex_login.adapters.home_access import DESCRIPTORS, HomeAccess
 from codex_login.adapters.owned_paths import (
     Owners,
     check_file,
     give_to_directory_owner,
     make_private,
-    open_directory,
 )
 from codex_login.domain.errors import StorageError
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
 
+    from codex_login.adapters.windows_lock import WindowsLock
+
 # How often a waiting writer tries again; the Codex CLI retries its commit lock every 10 ms.
 POLL_INTERVAL = 0.02
 
 
 def _native_lock() -> type[BaseFileLock]:
-    """filelock's OS lock: ``flock`` on POSIX, as the Codex CLI; on Windows ``LockFileEx``
-    on byte 0, which excludes the Codex CLI's whole-file ``LockFileEx`` (Rust's
-    ``File::try_lock``) since the ranges overlap (docs/platforms.md)."""
-    if sys.platform == "win32":
-        from filelock import WindowsFileLock  # noqa: PLC0415  (writers only)
+    """filelock's ``flock`` lock, as the Codex CLI takes on POSIX (Windows: ``windows_lock``)."""
+    from filelock import UnixFileLock  # noqa: PLC0415  (writers only)
 
-        return WindowsFileLock
-    else:
-        from filelock import UnixFileLock  # noqa: PLC0415  (writers only)
-
-        return UnixFileLock
+    return UnixFileLock
 
 
 class LockFile:
     """An exclusive ``flock`` on ``directory/name``, a file of ``mode`` (the stores'
     ``FILE_MODE``); re-entrant for whoever holds it (the caller keeps other threads out)."""
 
-    def __init__(self, directory: Path, name: str, owners: Owners, *, mode: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        name: str,
+        owners: Owners,
+        *,
+        mode: int,
+        access: HomeAccess = DESCRIPTORS,
+    ) -> None:
         self.directory = directory
         self.name = name
         self.path = directory / name
         self.mode = mode
         self._owners = owners
+        self._access = access
         self._lock: BaseFileLock | None = None
+        self._windows_lock: WindowsLock | None = None
         self._directory_info: os.stat_result | None = None
 
     def acquire(self, timeout: float) -> bool:
         """Take the lock within ``timeout`` seconds (0: one attempt); False when it
         stayed held. StorageError (or its UntrustedPath) when the file is not usable."""
+        if sys.platform == "win32":
+            return self._acquire_windows(timeout)
+        else:
+            return self._acquire_flock(timeout)
+
+    def _acquire_flock(self, timeout: float) -> bool:
         from filelock import Timeout  # noqa: PLC0415  (writers only)
 
         lock = self._filelock()
@@ -80,8 +92,26 @@ class LockFile:
         return True
 
     def release(self) -> None:
+        if self._windows_lock is not None:
+            self._windows_lock.release()
         if self._lock is not None:
             self._lock.release()  # the last release closes the descriptor: the flock goes
+
+    def _acquire_windows(self, timeout: float) -> bool:
+        """The Codex CLI's ``LockFileEx`` (``windows_lock``), checked as on POSIX."""
+        if self._windows_lock is None:
+            from codex_login.adapters.windows_lock import WindowsLock  # noqa: PLC0415
+
+            self._windows_lock = WindowsLock(
+                self.path, mode=self.mode, on_acquired=self._check_opened
+            )
+        lock = self._windows_lock
+        if not lock.is_locked:
+            self._directory_info = self._checked_directory()
+        try:
+            return lock.acquire(timeout)
+        except OSError as exc:
+            raise self._unusable(exc) from exc
 
     def _filelock(self) -> BaseFileLock:
         if self._lock is None:
@@ -96,11 +126,11 @@ class LockFile:
 
     def _checked_directory(self) -> os.stat_result:
         try:
-            home = open_directory(self.directory, self._owners)
+            home = self._access.open_directory(self.directory, self._owners)
             try:
-                return os.fstat(home)
+                return self._access.fstat(home)
             finally:
-                os.close(home)
+                self._access.close(home)
         except OSError as exc:
             raise self._unusable(exc) from exc
 

@@ -193,8 +193,9 @@ def resolve_links(path: Path, owners: Owners) -> Path:
     behind the user's own, say) could send a read, a write or a delete to any file.
     The part from the first missing name on is returned as it is (nothing to follow).
     OSError (ELOOP) after MAX_LINK_HOPS links."""
-    pending = list((Path.cwd() / path).parts[1:])  # Path keeps "..": resolved below, physically
-    current = Path("/")
+    whole = Path.cwd() / path
+    pending = list(whole.parts[1:])  # Path keeps "..": resolved below, physically
+    current = _root(whole)
     hops = 0
     while pending:
         name = pending.pop(0)
@@ -215,11 +216,19 @@ def resolve_links(path: Path, owners: Owners) -> Path:
         check_link(info, candidate, owners)
         target = Path(os.readlink(candidate))
         if target.is_absolute():
-            current = Path("/")
+            current = _root(target)
             pending = [*target.parts[1:], *pending]
         else:
             pending = [*target.parts, *pending]
     return current
+
+
+def _root(path: Path) -> Path:
+    """Where the absolute ``path`` starts: ``/``, or its drive (``C:\\``) on Windows."""
+    if sys.platform == "win32":
+        return Path(path.anchor)
+    else:
+        return Path("/")
 
 
 def check_link(info: os.stat_result, link: Path, owners: Owners) -> None:

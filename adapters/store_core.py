@@ -36,14 +36,13 @@ from typing import Generic, TypeVar
 import attrs
 
 from codex_login.adapters import os_flags
+from codex_login.adapters.home_access import DESCRIPTORS, HomeAccess
 from codex_login.adapters.lock_file import LockFile
 from codex_login.adapters.lock_holders import describe_holders
 from codex_login.adapters.owned_paths import (
     NO_FOLLOW,
     Owners,
     give_to_directory_owner,
-    make_private,
-    open_directory,
 )
 from codex_login.domain.errors import LockTimeout, StorageError
 
@@ -177,9 +176,11 @@ class HomeLocks:
         writer_timeout: float,
         commit_timeout: float,
         notify: Callable[[str], None],
+        access: HomeAccess = DESCRIPTORS,
     ) -> None:
         self.codex_home = codex_home
         self.owners = owners
+        self.access = access
         self._commit_timeout = commit_timeout
         self._notify = notify
         self._writer = Wait(writer_timeout, notify)
@@ -194,7 +195,9 @@ class HomeLocks:
 
     def commit_lock(self) -> contextlib.AbstractContextManager[None]:
         """Hold ``auth.json.lock``, the lock of a commit; take it inside ``exclusive()``."""
-        lock = LockFile(self.codex_home, COMMIT_LOCK, self.owners, mode=FILE_MODE)
+        lock = LockFile(
+            self.codex_home, COMMIT_LOCK, self.owners, mode=FILE_MODE, access=self.access
+        )
         return flock_held(lock, Wait(self._commit_timeout, self._notify, None))
 
     @contextlib.contextmanager
@@ -205,32 +208,34 @@ class HomeLocks:
 
     def _take_writer(self) -> LockFile:
         if self._writer_lock is None:
-            prepare_directory(self.codex_home, self.owners)
-            self._writer_lock = LockFile(self.codex_home, WRITER_LOCK, self.owners, mode=FILE_MODE)
+            prepare_directory(self.codex_home, self.owners, access=self.access)
+            self._writer_lock = LockFile(
+                self.codex_home, WRITER_LOCK, self.owners, mode=FILE_MODE, access=self.access
+            )
         lock = self._writer_lock
         wait_within(lock.acquire, self._writer, lambda: f"{lock.path}{_held_by(lock.path)}")
         return lock
 
 
-def prepare_directory(directory: Path, owners: Owners) -> None:
+def prepare_directory(directory: Path, owners: Owners, *, access: HomeAccess = DESCRIPTORS) -> None:
     """Make ``directory`` (and its parents) ``DIR_MODE``, or tighten ours to it."""
     try:
         directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(f"cannot create {directory}: {reason(exc)}") from exc
-    fd = open_home(directory, owners)
+    fd = open_home(directory, owners, access=access)
     try:
-        make_private(fd, os.fstat(fd), DIR_MODE, owners)
+        access.make_private(fd, DIR_MODE, owners)
     except OSError as exc:
         raise StorageError(f"cannot make {directory} private: {reason(exc)}") from exc
     finally:
-        os.close(fd)
+        access.close(fd)
 
 
-def open_home(directory: Path, owners: Owners) -> int:
+def open_home(directory: Path, owners: Owners, *, access: HomeAccess = DESCRIPTORS) -> int:
     """``directory``, opened and checked; FileNotFoundError when it is missing."""
     try:
-        return open_directory(directory, owners)
+        return access.open_directory(directory, owners)
     except FileNotFoundError:
         raise
     except OSError as exc:
@@ -276,28 +281,36 @@ def file_identity(path: Path) -> Identity | None:
 # -- the commit ------------------------------------------------------------------------
 
 
-def new_temp_file(directory: int, path: Path, owners: Owners, prefix: str) -> tuple[int, str]:
+def new_temp_file(
+    directory: int, path: Path, owners: Owners, prefix: str, *, access: HomeAccess = DESCRIPTORS
+) -> tuple[int, str]:
     """A new private temp file in the open ``directory`` (``path``): its fd and name."""
     for _ in range(100):
         name = prefix + os.urandom(6).hex()
         try:
-            fd = os.open(name, _TEMP_FLAGS, FILE_MODE, dir_fd=directory)
+            fd = access.open(name, _TEMP_FLAGS, FILE_MODE, dir_fd=directory)
         except FileExistsError:
             continue
         except OSError as exc:
             raise StorageError(f"cannot write in {path}: {reason(exc)}") from exc
         try:
-            give_to_directory_owner(fd, os.fstat(fd), os.fstat(directory), owners)
+            give_to_directory_owner(fd, os.fstat(fd), access.fstat(directory), owners)
         except OSError as exc:
             os.close(fd)
-            unlink_in(directory, name, path / name)
+            unlink_in(directory, name, path / name, access=access)
             raise StorageError(f"cannot write in {path}: {reason(exc)}") from exc
         return fd, name
     raise StorageError(f"cannot write in {path}: no free temp file name")
 
 
 def replace_in(
-    directory: int, path: Path, temp: tuple[int, str], name: str, data: bytes
+    directory: int,
+    path: Path,
+    temp: tuple[int, str],
+    name: str,
+    data: bytes,
+    *,
+    access: HomeAccess = DESCRIPTORS,
 ) -> os.stat_result:
     """Write ``data`` into the new temp file ``temp`` (its fd and name, in the open
     ``directory`` at ``path``), fsync it, rename it over ``name`` and sync the
@@ -311,12 +324,12 @@ def replace_in(
             file.flush()
             os.fsync(file.fileno())
             info = os.fstat(file.fileno())
-        os.replace(temp_name, name, src_dir_fd=directory, dst_dir_fd=directory)
+        access.replace(temp_name, name, dir_fd=directory)
     except OSError as exc:
         with contextlib.suppress(OSError):
-            os.unlink(temp_name, dir_fd=directory)
+            access.unlink(temp_name, dir_fd=directory)
         raise StorageError(f"cannot write {path / name}: {reason(exc)}") from exc
-    fsync_directory(directory, path)
+    fsync_directory(directory, path, access=access)
     return info
 
 
@@ -328,18 +341,18 @@ def write_new(
     return replace_in(directory, path, temp, name, data)
 
 
-def fsync_directory(directory: int, path: Path) -> None:
+def fsync_directory(directory: int, path: Path, *, access: HomeAccess = DESCRIPTORS) -> None:
     """Make the rename durable. Best effort: the rename has happened, so a failure
     here must not report the write as failed."""
     try:
-        os.fsync(directory)
+        access.fsync(directory)
     except OSError as exc:
         _log(f"could not sync directory {path}: {reason(exc)}")
 
 
-def unlink_in(directory: int, name: str, path: Path) -> None:
+def unlink_in(directory: int, name: str, path: Path, *, access: HomeAccess = DESCRIPTORS) -> None:
     try:
-        os.unlink(name, dir_fd=directory)
+        access.unlink(name, dir_fd=directory)
     except FileNotFoundError:
         pass
     except OSError as exc:
@@ -347,7 +360,12 @@ def unlink_in(directory: int, name: str, path: Path) -> None:
 
 
 def orphaned_temp_files(
-    directory: int | Path, owners: Owners, prefix: str, keep: str | None = None
+    directory: int | Path,
+    owners: Owners,
+    prefix: str,
+    keep: str | None = None,
+    *,
+    access: HomeAccess = DESCRIPTORS,
 ) -> list[str]:
     """The names of the regular ``prefix*`` files of trusted owners in ``directory`` (a
     descriptor or a path), except ``keep``: ours, and those root in a container gave to
@@ -357,8 +375,11 @@ def orphaned_temp_files(
     Every such file is an orphan only while both locks are held; without them, a file
     younger than the lock timeout may belong to a live writer."""
     try:
-        with os.scandir(directory) as scan:
-            entries = list(scan)
+        if isinstance(directory, int):
+            entries = list(access.scandir(directory))
+        else:
+            with os.scandir(directory) as scan:
+                entries = list(scan)
     except OSError:
         return []
     orphans = []
@@ -373,14 +394,20 @@ def orphaned_temp_files(
 
 
 def remove_orphaned_temp_files(
-    fd: int, directory: Path, owners: Owners, prefix: str, keep: str | None = None
+    fd: int,
+    directory: Path,
+    owners: Owners,
+    prefix: str,
+    keep: str | None = None,
+    *,
+    access: HomeAccess = DESCRIPTORS,
 ) -> None:
     """Delete temp files left by killed writers in the open ``directory``; call only
     while holding both locks. Best effort: a leftover we cannot remove must not fail
     the write."""
-    for orphan in orphaned_temp_files(fd, owners, prefix, keep):
+    for orphan in orphaned_temp_files(fd, owners, prefix, keep, access=access):
         try:
-            os.unlink(orphan, dir_fd=fd)
+            access.unlink(orphan, dir_fd=fd)
         except FileNotFoundError:
             continue
         except OSError as exc:
@@ -398,31 +425,42 @@ class Reserved:
     directory_fd: int
     fd: int
     name: str
+    access: HomeAccess = DESCRIPTORS
 
     def matches(self, directory: int) -> bool:
-        return os.path.samestat(os.fstat(self.directory_fd), os.fstat(directory))
+        access = self.access
+        return os.path.samestat(access.fstat(self.directory_fd), access.fstat(directory))
 
     def taken(self) -> tuple[int, str]:
         """The temp file's descriptor and name, for ``replace_in``: the commit's now."""
-        os.close(self.directory_fd)
+        self.access.close(self.directory_fd)
         return self.fd, self.name
 
     def discard(self) -> None:
         with contextlib.suppress(OSError):
-            os.unlink(self.name, dir_fd=self.directory_fd)
-        for fd in (self.fd, self.directory_fd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            self.access.unlink(self.name, dir_fd=self.directory_fd)
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+        with contextlib.suppress(OSError):
+            self.access.close(self.directory_fd)
 
 
-def reserve_room(directory: int, path: Path, owners: Owners, prefix: str, size: int) -> Reserved:
+def reserve_room(
+    directory: int,
+    path: Path,
+    owners: Owners,
+    prefix: str,
+    size: int,
+    *,
+    access: HomeAccess = DESCRIPTORS,
+) -> Reserved:
     """A new temp file in the open ``directory`` (``path``) holding ``size`` bytes of
     disk, durably; StorageError, having left nothing behind, when there is no room."""
     try:
-        fd, name = new_temp_file(directory, path, owners, prefix)
+        fd, name = new_temp_file(directory, path, owners, prefix, access=access)
     except StorageError as exc:
         raise _no_room(path, size, exc) from exc
-    reserved = Reserved(os.dup(directory), fd, name)
+    reserved = Reserved(access.dup(directory), fd, name, access)
     try:
         _allocate(fd, size)
     except OSError as exc:

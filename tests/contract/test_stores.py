@@ -8,6 +8,7 @@ import pytest
 
 from codex_login.adapters.encrypted_store import EncryptedCredentialStore
 from codex_login.adapters.file_store import FileCredentialStore
+from codex_login.adapters.home_access import Paths
 from codex_login.adapters.keyring_store import KeyringCredentialStore
 from codex_login.adapters.memory_store import MemoryCredentialStore
 from codex_login.adapters.secret_service import CodexSecretService
@@ -20,6 +21,15 @@ class TestFileCredentialStore(CredentialStoreContract):
     @pytest.fixture
     def make_store(self, tmp_path: Path) -> StoreFactory:
         return lambda: FileCredentialStore(tmp_path / "codex-home")
+
+
+class TestFileCredentialStoreByPath(CredentialStoreContract):
+    """The path variant native Windows takes (home_access.Paths: no directory
+    descriptor, no dir_fd), forced here on Linux, with flock: real files, real processes."""
+
+    @pytest.fixture
+    def make_store(self, tmp_path: Path) -> StoreFactory:
+        return lambda: FileCredentialStore(tmp_path / "codex-home", access=Paths())
 
 
 class TestMemoryCredentialStore(CredentialStoreContract):

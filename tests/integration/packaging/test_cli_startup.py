@@ -64,6 +64,7 @@ BOTH = {
     "codex_login.adapters.clock",
     "codex_login.adapters.codex_config",
     "codex_login.adapters.file_store",
+    "codex_login.adapters.home_access",  # how the file store reaches its directories
     "codex_login.adapters.lazy_endpoint",
     "codex_login.adapters.lock_file",
     "codex_login.adapters.lock_holders",

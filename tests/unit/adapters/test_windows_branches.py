@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from codex_login.adapters import owned_paths, store_core
+from codex_login.adapters import home_access, owned_paths, store_core
+from codex_login.adapters.encrypted_store import EncryptedCredentialStore
 from codex_login.adapters.file_store import FileCredentialStore
+from codex_login.adapters.home_access import Paths
 from codex_login.domain.errors import ConfigurationError
 from support.cli import clean_env, run_in_process
+from support.fake_kernel32 import install
 
 
 @pytest.fixture
@@ -58,9 +62,16 @@ def test_modes_are_left_to_the_acl(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("on_windows")
-def test_the_file_store_refuses_native_windows_in_one_line(tmp_path: Path) -> None:
+def test_the_file_store_starts_there_reaching_its_directories_by_path(tmp_path: Path) -> None:
+    store = FileCredentialStore(tmp_path / "home")
+    assert isinstance(store.access, Paths)  # Windows opens no directory: no dir_fd there
+    assert list(tmp_path.iterdir()) == []  # nothing made until something is written
+
+
+@pytest.mark.usefixtures("on_windows")
+def test_the_encrypted_store_refuses_native_windows_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError) as refused:
-        FileCredentialStore(tmp_path)
+        EncryptedCredentialStore(tmp_path)
     said = str(refused.value)
     assert "\n" not in said
     assert "native Windows" in said
@@ -69,9 +80,58 @@ def test_the_file_store_refuses_native_windows_in_one_line(tmp_path: Path) -> No
 
 
 @pytest.mark.usefixtures("on_windows")
-def test_status_on_native_windows_is_that_one_line(tmp_path: Path) -> None:
-    result = run_in_process("status", env=clean_env(tmp_path))
-    assert result.returncode == 1
-    [line] = result.stderr.splitlines()
-    assert "native Windows" in line
-    assert "Traceback" not in result.stderr
+def test_status_and_a_login_on_native_windows(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The CLI in this process, the platform made win32: the store goes by path, and
+    each writer's lock is the Codex CLI's LockFileEx, recorded by the fake kernel32."""
+    kernel = install(monkeypatch)
+    home = tmp_path / "home"
+    before = run_in_process("status", env=clean_env(home))
+    assert (before.returncode, before.stderr) == (1, "Not logged in\n")
+    assert kernel.calls == []  # a read takes no lock
+
+    login = run_in_process("login", "--with-api-key", stdin="sk-windows\n", env=clean_env(home))
+    assert login.returncode == 0, login.stderr
+    locks = [(home / name).stat().st_ino for name in ("auth.lock", "auth.json.lock")]
+    assert kernel.taken == locks  # auth.lock, then auth.json.lock, as the Codex CLI
+    most = 0xFFFF_FFFF
+    assert [call[0] for call in kernel.calls] == ["LockFileEx"] * 2 + ["UnlockFile"] * 2
+    # LockFileEx(handle, EXCLUSIVE | FAIL_IMMEDIATELY, 0, MAX, MAX, offset 0, offset high 0)
+    assert all(call[2:] == (0x3, 0, most, most, 0, 0) for call in kernel.calls[:2])
+    # UnlockFile(handle, 0, 0, MAX, MAX)
+    assert all(call[2:] == (0, 0, most, most) for call in kernel.calls[2:])
+    assert kernel.holders == {}  # both given back
+
+    after = run_in_process("status", env=clean_env(home))
+    assert after.returncode == 0
+    assert after.stderr.startswith("Logged in using an API key")
+    assert "Traceback" not in before.stderr + login.stderr + after.stderr
+    assert json.loads((home / "auth.json").read_text())["OPENAI_API_KEY"] == "sk-windows"
+
+
+@pytest.mark.usefixtures("on_windows")
+def test_a_rename_waits_a_moment_for_a_reader_that_keeps_it_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Windows refuses a rename over a file another process has open without
+    FILE_SHARE_DELETE (Python's open): the path variant tries again within SHARING_WAIT."""
+    refusals = [PermissionError(13, "Access is denied")] * 2
+    renamed: list[tuple[str, str]] = []
+
+    def replace(source: Path, target: Path) -> None:
+        if refusals:
+            raise refusals.pop()
+        renamed.append((source.name, target.name))
+
+    monkeypatch.setattr(os, "replace", replace)
+    access = home_access.Paths()
+    home = access.open_directory(tmp_path, owned_paths.Owners())
+    access.replace(".auth-1", "auth.json", dir_fd=home)
+    assert renamed == [(".auth-1", "auth.json")]
+    assert refusals == []
+
+    monkeypatch.setattr(home_access, "SHARING_WAIT", 0.05)
+    refusals.extend([PermissionError(13, "Access is denied")] * 1000)
+    with pytest.raises(PermissionError):  # held past the wait: the error is the answer
+        access.replace(".auth-2", "auth.json", dir_fd=home)

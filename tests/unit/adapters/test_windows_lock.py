@@ -23,9 +23,9 @@ class Recording:
         self.is_locked = False
 
 
-@pytest.mark.parametrize(
-    ("platform", "native"), [("win32", "WindowsFileLock"), ("darwin", "UnixFileLock")]
-)
+# Windows takes the Codex CLI's own LockFileEx (windows_lock), not a filelock class:
+# tests/unit/adapters/test_windows_kernel_lock.py.
+@pytest.mark.parametrize(("platform", "native"), [("darwin", "UnixFileLock")])
 def test_the_lock_is_the_platforms_native_lock(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, platform: str, native: str
 ) -> None:
@@ -44,7 +44,8 @@ def test_the_lock_is_the_platforms_native_lock(
 
 def test_filelock_windows_lock_is_lockfileex_not_msvcrt() -> None:
     """filelock's WindowsFileLock takes LockFileEx on byte 0 (this filelock's source);
-    the Codex CLI's Rust File::try_lock takes it on the whole file: the ranges overlap."""
+    the Codex CLI's Rust File::try_lock takes it on the whole file: the ranges overlap,
+    so a codex-login of an earlier release, which took filelock's, excludes it too."""
     import inspect  # noqa: PLC0415
 
     from filelock._native import _windows  # noqa: PLC0415
