@@ -8,7 +8,8 @@ directory. Redis keeps each account under its own login name.
 
 ``accounts/`` and every slot directory are credential directories: made 0700, and
 used only when they belong to the user and nobody else can write in them
-(``owned_paths``), as CODEX_HOME.
+(``owned_paths``), as CODEX_HOME. They are reached as the file store reaches
+CODEX_HOME (``home_access``): by descriptor, or by path on native Windows.
 """
 
 from __future__ import annotations
@@ -18,17 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from codex_login.adapters.home_access import for_platform
 from codex_login.adapters.memory_store import MemoryCredentialStore
-from codex_login.adapters.owned_paths import (
-    Owners,
-    give_to_directory_owner,
-    make_private,
-    open_directory,
-)
+from codex_login.adapters.owned_paths import Owners, give_to_directory_owner
 from codex_login.adapters.store_core import DIR_MODE
 from codex_login.domain.errors import StorageError
 
 if TYPE_CHECKING:
+    from codex_login.adapters.home_access import HomeAccess
     from codex_login.domain.ports import CredentialStore
 
 ACCOUNTS_DIR = "accounts"
@@ -36,30 +34,36 @@ ACCOUNTS_DIR = "accounts"
 
 class DirectoryShelf:
     """One directory per account under ``root``; ``make`` builds the store for one.
-    ``owners``: whose directories are used (default: the effective uid and root)."""
+    ``owners``: whose directories are used (default: the effective uid and root);
+    ``access``: how they are reached (default: by descriptor, by path on Windows)."""
 
     def __init__(
-        self, root: Path, make: Callable[[Path], CredentialStore], owners: Owners | None = None
+        self,
+        root: Path,
+        make: Callable[[Path], CredentialStore],
+        owners: Owners | None = None,
+        *,
+        access: HomeAccess | None = None,
     ) -> None:
         self.root = Path(root)
         self._make = make
         self._owners = owners or Owners()
+        self._access = access or for_platform()
 
     def names(self) -> list[str]:
         from codex_login.domain.accounts import NAME_PATTERN  # noqa: PLC0415  (see _check)
 
         try:
             self._check(self.root.parent)  # CODEX_HOME: whoever can write there can swap accounts/
-            fd = open_directory(self.root, self._owners)
+            handle = self._access.open_directory(self.root, self._owners)
         except FileNotFoundError:
             return []
         except OSError as exc:
             raise StorageError(f"cannot list the accounts in {self.root}: {exc}") from exc
         try:
-            with os.scandir(fd) as scan:
-                entries = list(scan)
+            entries = list(self._access.scandir(handle))
         finally:
-            os.close(fd)
+            self._access.close(handle)
         return sorted(e.name for e in entries if NAME_PATTERN.fullmatch(e.name) and e.is_dir())
 
     def slot(self, name: str) -> CredentialStore:
@@ -76,16 +80,18 @@ class DirectoryShelf:
         return self._make(directory)
 
     def _check(self, path: Path) -> None:
-        os.close(open_directory(path, self._owners))
+        self._access.close(self._access.open_directory(path, self._owners))
 
     def _make_private(self, path: Path) -> None:
         """Check the directory made or found at ``path``, and tighten it when it is ours."""
-        fd = open_directory(path, self._owners)
+        handle = self._access.open_directory(path, self._owners)
         try:
-            make_private(fd, os.fstat(fd), DIR_MODE, self._owners)
-            give_to_directory_owner(fd, os.fstat(fd), os.stat(path.parent), self._owners)
+            self._access.make_private(handle, DIR_MODE, self._owners)
+            # A no-op on Windows, the one platform whose handle is not a descriptor.
+            info = self._access.fstat(handle)
+            give_to_directory_owner(handle, info, os.stat(path.parent), self._owners)
         finally:
-            os.close(fd)
+            self._access.close(handle)
 
 
 class MemoryShelf:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from codex_login.adapters.account_shelf import DirectoryShelf
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.home_access import Paths
 from codex_login.adapters.owned_paths import Owners
@@ -73,6 +74,23 @@ def test_no_directory_descriptor_is_used(
     store.check_writable()
     assert store.delete()
     assert store.load() is None
+    assert relative_calls == []
+    assert access._paths == {}  # every handle given back
+
+
+def test_the_account_shelf_goes_by_path_too(
+    tmp_path: Path, access: Paths, relative_calls: list[str]
+) -> None:
+    """A parked login's slot (``accounts/<name>/``) is made, checked and listed by path."""
+    home = tmp_path / "home"
+    shelf = DirectoryShelf(
+        home / "accounts", lambda slot: FileCredentialStore(slot, access=access), access=access
+    )
+    assert shelf.names() == []
+    shelf.slot("work").save(api_key_record())
+    assert shelf.names() == ["work"]
+    assert shelf.slot("work").load() is not None
+    assert (home / "accounts" / "work" / "auth.json").stat().st_mode & 0o777 == 0o600
     assert relative_calls == []
     assert access._paths == {}  # every handle given back
 

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,37 @@ from support.fake_kernel32 import install
 @pytest.fixture
 def on_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "win32")
+
+
+@pytest.fixture
+def without_dir_fd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The os module as native Windows has it: no call takes a directory descriptor,
+    a directory cannot be opened with os.open, and os.scandir takes no descriptor."""
+
+    def refusing(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if any(kwargs.get(key) is not None for key in ("dir_fd", "src_dir_fd", "dst_dir_fd")):
+                raise NotImplementedError("dir_fd unavailable on this platform")
+            return real(*args, **kwargs)
+
+        return call
+
+    for name in ("stat", "unlink", "replace", "mkdir", "rmdir"):
+        monkeypatch.setattr(os, name, refusing(getattr(os, name)))
+    real_open, real_scandir = refusing(os.open), os.scandir
+
+    def open_file(path: Any, *args: Any, **kwargs: Any) -> int:
+        if isinstance(path, (str, os.PathLike)) and os.path.isdir(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return int(real_open(path, *args, **kwargs))
+
+    def scandir(path: Any = ".") -> Any:
+        if isinstance(path, int):
+            raise TypeError("scandir: path should be string, bytes, os.PathLike or None, not int")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "open", open_file)
+    monkeypatch.setattr(os, "scandir", scandir)
 
 
 @pytest.mark.usefixtures("on_windows")
@@ -79,7 +111,7 @@ def test_the_encrypted_store_refuses_native_windows_in_one_line(tmp_path: Path) 
     assert list(tmp_path.iterdir()) == []  # nothing made or touched
 
 
-@pytest.mark.usefixtures("on_windows")
+@pytest.mark.usefixtures("on_windows", "without_dir_fd")
 def test_status_and_a_login_on_native_windows(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -105,9 +137,27 @@ def test_status_and_a_login_on_native_windows(
 
     after = run_in_process("status", env=clean_env(home))
     assert after.returncode == 0
-    assert after.stderr.startswith("Logged in using an API key")
+    assert after.stderr.startswith("API key configured")
     assert "Traceback" not in before.stderr + login.stderr + after.stderr
     assert json.loads((home / "auth.json").read_text())["OPENAI_API_KEY"] == "sk-windows"
+
+
+@pytest.mark.usefixtures("on_windows", "without_dir_fd")
+def test_a_second_login_parks_the_first_as_an_account_on_native_windows(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The account shelf (``accounts/<name>/``) is reached by path there, as CODEX_HOME."""
+    install(monkeypatch)
+    home = tmp_path / "home"
+    for key in ("sk-windows-first", "sk-windows-second"):
+        login = run_in_process("login", "--with-api-key", stdin=f"{key}\n", env=clean_env(home))
+        assert login.returncode == 0, login.stderr
+    assert "keeps" in login.stderr or "kept" in login.stderr, login.stderr
+    listed = run_in_process("accounts", env=clean_env(home))
+    assert listed.returncode == 0, listed.stderr
+    assert "sk-windo***first" in listed.stdout + listed.stderr
+    assert "sk-windo***econd" in listed.stdout + listed.stderr
+    assert (home / "accounts").is_dir()
 
 
 @pytest.mark.usefixtures("on_windows")
