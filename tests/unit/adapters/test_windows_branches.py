@@ -160,6 +160,32 @@ def test_a_second_login_parks_the_first_as_an_account_on_native_windows(
     assert (home / "accounts").is_dir()
 
 
+@pytest.mark.usefixtures("on_windows", "without_dir_fd")
+def test_the_local_commands_work_on_native_windows(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Every command that needs no issuer, one after another, as a user would on Windows."""
+    install(monkeypatch)
+    home = tmp_path / "home"
+    env = clean_env(home)
+    for key in ("sk-windows-first", "sk-windows-second"):
+        assert run_in_process("login", "--with-api-key", stdin=f"{key}\n", env=env).returncode == 0
+    steps = {
+        ("token",): "sk-windows-second",
+        ("status", "--json"): '"mode": "apikey"',
+        ("switch", "api-key"): "Switched to api-key",
+        ("accounts", "--json"): '"api_key": "sk-windo***econd"',
+        ("doctor",): "holds an API key (sk-windo***first)",
+        ("export",): '"OPENAI_API_KEY": "sk-windows-first"',
+        ("logout",): "Successfully logged out",
+    }
+    for argv, expected in steps.items():
+        result = run_in_process(*argv, env=env)
+        assert result.returncode == 0, (argv, result.stderr)
+        assert expected in result.stdout + result.stderr, (argv, result.stdout, result.stderr)
+    assert not (home / "auth.json").exists()
+
+
 @pytest.mark.usefixtures("on_windows")
 def test_a_rename_waits_a_moment_for_a_reader_that_keeps_it_out(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
