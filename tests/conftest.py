@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -43,6 +44,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     ):
         report.outcome = "failed"
         report.longrepr = f"CI must run every peer test, but this one skipped: {reason}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def child_bytecode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Child Pythons (the console script, snippets, checks) keep their compiled modules in
+    one directory under the session's temp dir, instead of compiling every module of
+    codex_login again at each start where PYTHONDONTWRITEBYTECODE is set (half a child's
+    start-up). Only the children's environment changes: this process, the developer's
+    shell and the source tree stay as they were (nothing is written beside the code)."""
+    cache = tmp_path_factory.mktemp("child-bytecode")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPYCACHEPREFIX", str(cache))
+        patch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+        yield cache
 
 
 @pytest.fixture(scope="session")
