@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import compileall
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,17 +49,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(scope="session", autouse=True)
-def child_bytecode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Child Pythons (the console script, snippets, checks) keep their compiled modules in
-    one directory under the session's temp dir, instead of compiling every module of
-    codex_login again at each start where PYTHONDONTWRITEBYTECODE is set (half a child's
-    start-up). Only the children's environment changes: this process, the developer's
-    shell and the source tree stay as they were (nothing is written beside the code)."""
-    cache = tmp_path_factory.mktemp("child-bytecode")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PYTHONPYCACHEPREFIX", str(cache))
-        patch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
-        yield cache
+def installed_bytecode() -> Path | None:
+    """The installed package's modules, compiled once beside their links in ``build/``.
+
+    Where PYTHONDONTWRITEBYTECODE is set (this project's shared machine), nothing ever
+    wrote them: every child Python the tests start (the console script, snippets,
+    whole-tree checks) and every pytest process compiled each codex_login module it
+    imports again. The strict editable install's ``build/`` tree holds links to the
+    sources in directories of its own, a build artefact, as site-packages is for a
+    regular install (where pip compiled them): the compiled files go there, never beside
+    the sources. Python checks each against its source's size and mtime, so an edit is
+    never missed. A regular install (no links) is left as it is; the variable keeps its
+    meaning for everything else."""
+    spec = importlib.util.find_spec("codex_login")
+    if spec is None or spec.origin is None or not Path(spec.origin).is_symlink():
+        return None
+    package = Path(spec.origin).parent
+    compileall.compile_dir(package, quiet=1)
+    return package
 
 
 @pytest.fixture(scope="session")
