@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import compileall
+import importlib.util
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -43,6 +46,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     ):
         report.outcome = "failed"
         report.longrepr = f"CI must run every peer test, but this one skipped: {reason}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def installed_bytecode() -> Path | None:
+    """The installed package's modules, compiled once beside their links in ``build/``.
+
+    Where PYTHONDONTWRITEBYTECODE is set (this project's shared machine), nothing ever
+    wrote them: every child Python the tests start (the console script, snippets,
+    whole-tree checks) and every pytest process compiled each codex_login module it
+    imports again. The strict editable install's ``build/`` tree holds links to the
+    sources in directories of its own, a build artefact, as site-packages is for a
+    regular install (where pip compiled them): the compiled files go there, never beside
+    the sources. Python checks each against its source's size and mtime, so an edit is
+    never missed. A regular install (no links) is left as it is; the variable keeps its
+    meaning for everything else."""
+    spec = importlib.util.find_spec("codex_login")
+    if spec is None or spec.origin is None or not Path(spec.origin).is_symlink():
+        return None
+    package = Path(spec.origin).parent
+    compileall.compile_dir(package, quiet=1)
+    return package
 
 
 @pytest.fixture(scope="session")

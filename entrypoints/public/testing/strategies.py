@@ -39,6 +39,7 @@ file's ``text`` would not come back byte for byte.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import string
@@ -124,6 +125,9 @@ _URLSAFE = string.ascii_letters + string.digits + "-_"
 _MAX_EXTRA_AGE = timedelta(days=40)
 _MAX_LIFETIME = 30 * 86400
 _MAX_INT = 2**63 - 1
+# The builders that draws call again and again are cached (functools): hypothesis checks
+# each new strategy object on its first draw, which cost more than drawing from it. The
+# same strategies come back, so the same examples are drawn.
 
 
 @attrs.frozen
@@ -157,6 +161,7 @@ def plans(*, known: bool = True, unknown: bool = True) -> SearchStrategy[Plan]:
     return st.one_of(choices)
 
 
+@functools.cache
 def _unknown_plan_names() -> SearchStrategy[str]:
     known = {plan.value for plan in KnownPlan}
     spellings = {
@@ -184,6 +189,11 @@ def workspace_ids() -> SearchStrategy[str]:
 def api_keys() -> SearchStrategy[str]:
     """OpenAI API keys as ``codex login --with-api-key`` accepts them (no blanks):
     ``sk-proj-...``, ``sk-svcacct-...``, ``sk-...``, and short odd ones."""
+    return _api_keys()
+
+
+@functools.cache
+def _api_keys() -> SearchStrategy[str]:
     body = st.text(_URLSAFE, min_size=1, max_size=64)
     prefix = st.sampled_from(["sk-proj-", "sk-svcacct-", "sk-admin-", "sk-", ""])
     return st.builds(str.__add__, prefix, body)
@@ -194,7 +204,13 @@ def unknown_fields(
 ) -> SearchStrategy[dict[str, JsonValue]]:
     """JSON fields another tool wrote, named none of ``known``: any JSON value (text in
     UTF-8, integers of 64 bits, finite floats), nested a little."""
-    taken = frozenset(known)
+    return _unknown_fields(frozenset(known), min_size, max_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _unknown_fields(
+    taken: frozenset[str], min_size: int, max_size: int
+) -> SearchStrategy[dict[str, JsonValue]]:
     return st.dictionaries(
         st.text(st.characters(codec="utf-8"), max_size=12).filter(lambda key: key not in taken),
         _json_values(),
@@ -203,6 +219,7 @@ def unknown_fields(
     )
 
 
+@functools.cache
 def _json_values() -> SearchStrategy[JsonValue]:
     text = st.text(st.characters(codec="utf-8"), max_size=12)
     scalars = (
@@ -285,6 +302,7 @@ def _id_claims(
     return payload
 
 
+@functools.cache
 def _organisation_claims() -> SearchStrategy[dict[str, JsonValue]]:
     return st.fixed_dictionaries(
         {},
@@ -297,6 +315,7 @@ def _organisation_claims() -> SearchStrategy[dict[str, JsonValue]]:
     )
 
 
+@functools.cache
 def _emails() -> SearchStrategy[str]:
     """Addresses as issuers write them (cheaper to draw than ``st.emails()``)."""
     local = st.text(string.ascii_lowercase + string.digits + "._+-", min_size=1, max_size=16)
@@ -304,10 +323,12 @@ def _emails() -> SearchStrategy[str]:
     return st.builds("{}@{}".format, local, domain)
 
 
+@functools.cache
 def _user_ids() -> SearchStrategy[str]:
     return st.builds(str.__add__, st.just("user-"), _opaque(24))
 
 
+@functools.cache
 def _opaque(size: int) -> SearchStrategy[str]:
     return st.text(_URLSAFE, min_size=1, max_size=size)
 
@@ -720,6 +741,7 @@ def _agent_claims(draw: st.DrawFn, options: _Options) -> dict[str, JsonValue]:
     return claims | draw(st.fixed_dictionaries({}, optional={"email": _emails()}))
 
 
+@functools.lru_cache(maxsize=64)
 def _last_refresh(options: _Options) -> SearchStrategy[datetime]:
     return st.timedeltas(timedelta(0), _MAX_EXTRA_AGE).map(lambda age: options.now - age)
 

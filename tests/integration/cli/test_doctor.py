@@ -15,12 +15,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyrage
 import pytest
 
 from codex_login.adapters.encrypted_store import EncryptedCredentialStore
 from codex_login.adapters.keyring_store import KeyringCredentialStore
 from codex_login.adapters.secret_service import CodexSecretService
 from codex_login.entrypoints.bootstrap import bootstrap
+from support import age
 from support.broker import broker_in_thread
 from support.cli import clean_env, run_cli, run_in_process
 from support.fake_issuer import FakeIssuer
@@ -323,11 +325,16 @@ def test_a_stdout_in_ascii_gets_ascii_marks(home: Path, issuer: FakeIssuer) -> N
     assert [line.split(" ")[0] for line in result.stdout.splitlines()] == ["ok"] * 10
 
 
-def test_the_encrypted_layout_is_read_and_named(home: Path, secret_service: SecretService) -> None:
+def test_the_encrypted_layout_is_read_and_named(
+    home: Path, secret_service: SecretService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (home / "config.toml").write_text(
         'cli_auth_credentials_store = "keyring"\n[features]\nsecret_auth_storage = true\n'
     )
     record = chatgpt_record(expires_at=datetime.now(UTC) + timedelta(hours=1))
+    # The store's own save, with an age key at scrypt 2^10 rather than Codex's 2^19: each
+    # of the two doctors decrypts it in milliseconds instead of a second and a half.
+    monkeypatch.setattr(pyrage.passphrase, "encrypt", age.encrypt)
     EncryptedCredentialStore(home, backend=CodexSecretService()).save(record)
     code, checks, out = doctor(clean_env(home), child=True)
     assert code == 0, out

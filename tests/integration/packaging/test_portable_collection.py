@@ -29,7 +29,9 @@ for name in HIDDEN:
     sys.modules.pop(name, None)
 import pytest
 # Without fcntl (and without Windows's msvcrt) filelock warns that it has only soft locks.
-sys.exit(pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider",
+# --assert=plain: the modules import as they would with assertion rewriting, which
+# (their ASTs rewritten, nothing cached) was most of this child's cost.
+sys.exit(pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "--assert=plain",
                       "-W", "ignore:only soft file lock", "tests"]))
 """
 

@@ -137,6 +137,13 @@ def test_claims_pinned_absent_are_absent_in_every_kind(file: AuthJsonFile) -> No
     assert foreign is None or (foreign.plan, foreign.account_id) == (None, None)
 
 
+def test_the_builders_a_draw_calls_return_one_strategy_each() -> None:
+    """Hypothesis checks each new strategy object on its first draw: built afresh in
+    every draw, the checks cost more than the draws (the quick run, issue 22)."""
+    assert strategies.api_keys() is strategies.api_keys()
+    assert strategies.unknown_fields(["a", "b"]) is strategies.unknown_fields(("b", "a"))
+
+
 def test_every_kind_is_drawn() -> None:
     assert {file.kind for file in drawn(strategies.auth_json_files())} == set(strategies.KINDS)
 
