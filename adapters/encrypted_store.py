@@ -39,14 +39,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_login.adapters import auth_json
-from codex_login.adapters.file_store import FileCredentialStore, refuse_native_windows
+from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.keyring_store import KeyringEntry, home_hash
 from codex_login.adapters.owned_paths import (
     Owners,
     check_file,
     give_to_directory_owner,
-    make_private,
-    open_directory,
 )
 from codex_login.adapters.store_core import (
     DIR_MODE,
@@ -63,6 +61,8 @@ from codex_login.domain.record import CredentialRecord, Loaded
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
+
+    from codex_login.adapters.home_access import HomeAccess
 
 SERVICE = "codex"
 SECRETS_DIR = "secrets"
@@ -100,7 +100,6 @@ class EncryptedCredentialStore:
         backend: KeyringBackend | None = None,
         files: FileCredentialStore | None = None,
     ) -> None:
-        refuse_native_windows()  # its secrets directory is reached by descriptor only
         self.codex_home = Path(codex_home)
         self.path = self.codex_home / SECRETS_DIR / SECRETS_FILE
         self._passphrase = KeyringEntry(SERVICE, secrets_account(self.codex_home), backend)
@@ -170,8 +169,9 @@ class EncryptedCredentialStore:
         CODEX_HOME and secrets/ must be the user's and writable by nobody else, the file
         the user's and not a link (``owned_paths``)."""
         try:
-            with _secrets_directory(self.codex_home, self._files.owners) as directory:
-                fd = os.open(SECRETS_FILE, READ_FLAGS, dir_fd=directory)
+            access = self._files.access
+            with _secrets_directory(self.codex_home, self._files.owners, access) as directory:
+                fd = access.open(SECRETS_FILE, READ_FLAGS, dir_fd=directory)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -249,17 +249,23 @@ class EncryptedCredentialStore:
             data: bytes = age.passphrase.encrypt(plaintext, passphrase)
         except age.EncryptError as exc:
             raise StorageError(f"cannot encrypt {self.path}: {exc}") from exc
-        identity = _replace(self.path, data, self._files.owners)
+        identity = _replace(self.path, data, self._files.owners, self._files.access)
         with _envelopes_lock:  # our own write need not be decrypted again
             _envelopes[(str(self.path), identity)] = json.loads(plaintext)
 
 
-def _replace(path: Path, data: bytes, owners: Owners) -> Identity:
+def _replace(path: Path, data: bytes, owners: Owners, access: HomeAccess) -> Identity:
     """Write ``data`` at ``path`` atomically, 0600 in a 0700 directory; its new identity."""
     try:
-        with _secrets_directory(path.parent.parent, owners, create=True) as directory:
+        with _secrets_directory(path.parent.parent, owners, access, create=True) as directory:
             info = write_new(
-                directory, path.parent, path.name, data, owners=owners, prefix=f".{path.name}.tmp-"
+                directory,
+                path.parent,
+                path.name,
+                data,
+                owners=owners,
+                prefix=f".{path.name}.tmp-",
+                access=access,
             )
     except OSError as exc:
         raise StorageError(f"cannot write in {path.parent}: {reason(exc)}") from exc
@@ -267,32 +273,36 @@ def _replace(path: Path, data: bytes, owners: Owners) -> Identity:
 
 
 @contextlib.contextmanager
-def _secrets_directory(codex_home: Path, owners: Owners, *, create: bool = False) -> Iterator[int]:
+def _secrets_directory(
+    codex_home: Path, owners: Owners, access: HomeAccess, *, create: bool = False
+) -> Iterator[int]:
     """``secrets/`` in CODEX_HOME, opened (not through a link) and checked, for the
-    block; ``create`` makes it 0700 and tightens a looser one of the user's (Codex
-    makes it 0755). OSError when it cannot be opened (FileNotFoundError: missing)."""
+    block, reached as the file store reaches CODEX_HOME (``access``: by descriptor, by
+    path on Windows); ``create`` makes it 0700 and tightens a looser one of the user's
+    (Codex makes it 0755). OSError when it cannot be opened (FileNotFoundError: missing)."""
     directory = codex_home / SECRETS_DIR
-    home = open_directory(codex_home, owners)
+    home = access.open_directory(codex_home, owners)
     try:
         if create:
             with contextlib.suppress(FileExistsError):
-                os.mkdir(SECRETS_DIR, DIR_MODE, dir_fd=home)
-        fd = _open_secrets_directory(directory, owners, home)
-        home_info = os.fstat(home)
+                access.mkdir(SECRETS_DIR, DIR_MODE, dir_fd=home)
+        handle = _open_secrets_directory(directory, owners, home, access)
+        home_info = access.fstat(home)
     finally:
-        os.close(home)
+        access.close(home)
     try:
         if create:
-            make_private(fd, os.fstat(fd), DIR_MODE, owners)
-            give_to_directory_owner(fd, os.fstat(fd), home_info, owners)
-        yield fd
+            access.make_private(handle, DIR_MODE, owners)
+            # A no-op on Windows, the one platform whose handle is not a descriptor.
+            give_to_directory_owner(handle, access.fstat(handle), home_info, owners)
+        yield handle
     finally:
-        os.close(fd)
+        access.close(handle)
 
 
-def _open_secrets_directory(directory: Path, owners: Owners, home: int) -> int:
+def _open_secrets_directory(directory: Path, owners: Owners, home: int, access: HomeAccess) -> int:
     try:
-        return open_directory(directory, owners, parent=home)
+        return access.open_directory(directory, owners, parent=home)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(directory):
             raise StorageError(

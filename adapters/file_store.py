@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import sys
 from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 
@@ -73,25 +72,10 @@ from codex_login.adapters.store_core import (
     reserve_room,
     unlink_in,
 )
-from codex_login.domain.errors import ConfigurationError, StorageError, UntrustedPath
+from codex_login.domain.errors import StorageError, UntrustedPath
 from codex_login.domain.record import CredentialRecord, Loaded
 
 AUTH_FILE = "auth.json"
-# The encrypted store opens its secrets directory as a descriptor and names relative to
-# it (dir_fd), which native Windows has not: said in one line rather than failing midway.
-# The file store itself reaches its directories by path there (home_access.Paths).
-NATIVE_WINDOWS = (
-    "codex-login's encrypted store does not run on native Windows yet (it needs "
-    "directory descriptors); use the file or keyring store there, or run it under WSL 2"
-)
-
-
-def refuse_native_windows() -> None:
-    """ConfigurationError on native Windows, where the encrypted store cannot run."""
-    if sys.platform == "win32":
-        raise ConfigurationError(NATIVE_WINDOWS)
-
-
 TEMP_PREFIX = ".auth-"  # shared with the Codex CLI's temp files
 # Room reserved beyond the current record's size: rotated tokens may be longer.
 RESERVE_MARGIN = 64 * 1024

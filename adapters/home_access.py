@@ -82,6 +82,10 @@ class HomeAccess(Protocol):
         """Tighten our own directory to ``mode``; another owner's is left as it is."""
         ...
 
+    def mkdir(self, name: str, mode: int, *, dir_fd: int) -> None:
+        """Make the directory ``name`` in ``dir_fd`` (FileExistsError when it is there)."""
+        ...
+
     def dup(self, directory: int) -> int: ...
 
     def close(self, directory: int) -> None: ...
@@ -117,6 +121,9 @@ class Descriptors:
 
     def make_private(self, directory: int, mode: int, owners: Owners) -> None:
         make_private(directory, os.fstat(directory), mode, owners)
+
+    def mkdir(self, name: str, mode: int, *, dir_fd: int) -> None:
+        os.mkdir(name, mode, dir_fd=dir_fd)
 
     def dup(self, directory: int) -> int:
         return os.dup(directory)
@@ -182,6 +189,9 @@ class Paths:
             info = os.stat(path)
             if info.st_uid == owners.euid and stat.S_IMODE(info.st_mode) != mode:
                 os.chmod(path, mode)
+
+    def mkdir(self, name: str, mode: int, *, dir_fd: int) -> None:
+        os.mkdir(self.path(dir_fd) / name, mode)
 
     def dup(self, directory: int) -> int:
         return self._register(self.path(directory))

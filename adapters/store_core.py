@@ -334,11 +334,18 @@ def replace_in(
 
 
 def write_new(
-    directory: int, path: Path, name: str, data: bytes, *, owners: Owners, prefix: str
+    directory: int,
+    path: Path,
+    name: str,
+    data: bytes,
+    *,
+    owners: Owners,
+    prefix: str,
+    access: HomeAccess = DESCRIPTORS,
 ) -> os.stat_result:
     """Replace ``name`` in the open ``directory`` (``path``) with ``data``, atomically."""
-    temp = new_temp_file(directory, path, owners, prefix)
-    return replace_in(directory, path, temp, name, data)
+    temp = new_temp_file(directory, path, owners, prefix, access=access)
+    return replace_in(directory, path, temp, name, data, access=access)
 
 
 def fsync_directory(directory: int, path: Path, *, access: HomeAccess = DESCRIPTORS) -> None:

@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 
 from codex_login.adapters.account_shelf import DirectoryShelf
+from codex_login.adapters.encrypted_store import EncryptedCredentialStore
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.home_access import Paths
 from codex_login.adapters.owned_paths import Owners
 from codex_login.domain.errors import StorageError, UntrustedPath
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
+from support import age
+from support.keyring_backends import MemoryKeyring
 from support.records import chatgpt_record
 
 
@@ -91,6 +94,25 @@ def test_the_account_shelf_goes_by_path_too(
     assert shelf.names() == ["work"]
     assert shelf.slot("work").load() is not None
     assert (home / "accounts" / "work" / "auth.json").stat().st_mode & 0o777 == 0o600
+    assert relative_calls == []
+    assert access._paths == {}  # every handle given back
+
+
+def test_the_encrypted_store_goes_by_path_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, access: Paths, relative_calls: list[str]
+) -> None:
+    """The encrypted layout's ``secrets/`` is made, checked and written by path."""
+    pyrage = pytest.importorskip("pyrage")
+    monkeypatch.setattr(pyrage.passphrase, "encrypt", age.encrypt)  # not about scrypt's cost
+    home = tmp_path / "home"
+    files = FileCredentialStore(home, access=access)
+    store = EncryptedCredentialStore(home, backend=MemoryKeyring(), files=files)
+    with store.exclusive():
+        store.save(api_key_record())
+    loaded = store.load()
+    assert loaded is not None
+    assert loaded.record == api_key_record()
+    assert (home / "secrets").stat().st_mode & 0o777 == 0o700
     assert relative_calls == []
     assert access._paths == {}  # every handle given back
 

@@ -15,8 +15,12 @@ from codex_login.adapters.encrypted_store import EncryptedCredentialStore
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.home_access import Paths
 from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.modes import AuthMode
+from codex_login.domain.record import CredentialRecord
+from support import age
 from support.cli import clean_env, run_in_process
 from support.fake_kernel32 import install
+from support.keyring_backends import MemoryKeyring
 
 
 @pytest.fixture
@@ -100,15 +104,24 @@ def test_the_file_store_starts_there_reaching_its_directories_by_path(tmp_path: 
     assert list(tmp_path.iterdir()) == []  # nothing made until something is written
 
 
-@pytest.mark.usefixtures("on_windows")
-def test_the_encrypted_store_refuses_native_windows_in_one_line(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError) as refused:
-        EncryptedCredentialStore(tmp_path)
-    said = str(refused.value)
-    assert "\n" not in said
-    assert "native Windows" in said
-    assert "WSL 2" in said
-    assert list(tmp_path.iterdir()) == []  # nothing made or touched
+@pytest.mark.usefixtures("on_windows", "without_dir_fd")
+def test_the_encrypted_store_reaches_its_secrets_directory_by_path_there(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """secrets/ is made, checked and written by path, as CODEX_HOME is."""
+    pyrage = pytest.importorskip("pyrage")
+    monkeypatch.setattr(pyrage.passphrase, "encrypt", age.encrypt)  # not about scrypt's cost
+    install(monkeypatch)
+    home = tmp_path / "home"
+    store = EncryptedCredentialStore(home, backend=MemoryKeyring())
+    record = CredentialRecord(auth_mode=AuthMode.API_KEY, openai_api_key="sk-sealed")
+    with store.exclusive():
+        store.save(record)
+    loaded = store.load()
+    assert loaded is not None
+    assert loaded.record == record
+    assert b"sk-sealed" not in (home / "secrets" / "codex_auth.age").read_bytes()
+    assert not (home / "auth.json").exists()
 
 
 @pytest.mark.usefixtures("on_windows", "without_dir_fd")
