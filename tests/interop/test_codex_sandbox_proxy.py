@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
-import tomllib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -30,7 +29,11 @@ from codex_login.domain.refresh_policy import MIN_TOKEN_AGE_FOR_FORCED_REFRESH
 from interop.peers.browser_login import login_with_browser
 from interop.peers.codex_peer import clean_stderr, codex_env
 from interop.peers.oidc_issuer import Event, OidcIssuer, issuer_unavailable_reason
-from interop.peers.responses_api import MODEL, ResponsesApi, serving_responses_api
+from interop.peers.responses_api import (
+    ResponsesApi,
+    serving_responses_api,
+    write_loopback_config,
+)
 from support.broker import ServedBroker, free_port, running_broker, wait_until
 from support.cli import clean_env
 
@@ -136,32 +139,14 @@ def write_sandbox_config(codex_home: Path, proxy_url: str) -> Path:
     Plugins and analytics are off and ``chatgpt_base_url`` is the proxy, so Codex talks
     to nothing but the proxy; no retries, so that a 401 reaching Codex would fail the turn.
     """
-    text = "\n".join(
-        [
-            f'model_provider = "{PROVIDER_ID}"',
-            f'model = "{MODEL}"',
-            f'chatgpt_base_url = "{proxy_url}/backend-api"',
-            "",
-            "[features]",
-            "plugins = false",
-            "",
-            "[analytics]",
-            "enabled = false",
-            "",
-            f"[model_providers.{PROVIDER_ID}]",
-            'name = "codex-login proxy"',
-            f'base_url = "{proxy_url}/openai/v1"',
-            'wire_api = "responses"',
-            f'env_key = "{KEY_VARIABLE}"',
-            "stream_max_retries = 0",
-            "request_max_retries = 0",
-            "",
-        ]
+    return write_loopback_config(
+        codex_home,
+        provider_id=PROVIDER_ID,
+        name="codex-login proxy",
+        chatgpt_base_url=f"{proxy_url}/backend-api",
+        base_url=f"{proxy_url}/openai/v1",
+        more=[f"env_key = {json.dumps(KEY_VARIABLE)}"],
     )
-    tomllib.loads(text)
-    path = codex_home / "config.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @pytest.fixture

@@ -267,10 +267,32 @@ def write_codex_config(
         auth.append(f"refresh_interval_ms = {refresh_interval_ms}")
     if timeout_ms is not None:
         auth.append(f"timeout_ms = {timeout_ms}")
+    return write_loopback_config(
+        codex_home,
+        provider_id=PROVIDER_ID,
+        name="Loopback Responses API",
+        chatgpt_base_url=api.url + "/backend-api",
+        base_url=api.base_url,
+        more=["", f"[model_providers.{PROVIDER_ID}.auth]", *auth],
+    )
+
+
+def write_loopback_config(
+    codex_home: Path,
+    *,
+    provider_id: str,
+    name: str,
+    chatgpt_base_url: str,
+    base_url: str,
+    more: Sequence[str] = (),
+) -> Path:
+    """Write ``$CODEX_HOME/config.toml`` with the custom provider ``provider_id`` on
+    ``base_url`` as the model provider, and Codex kept on loopback and quick (see
+    ``write_codex_config``); ``more``: lines after the provider's table (its key or auth)."""
     lines = [
-        f"model_provider = {_toml_string(PROVIDER_ID)}",
+        f"model_provider = {_toml_string(provider_id)}",
         f"model = {_toml_string(MODEL)}",
-        f"chatgpt_base_url = {_toml_string(api.url + '/backend-api')}",
+        f"chatgpt_base_url = {_toml_string(chatgpt_base_url)}",
         "",
         "[features]",
         "plugins = false",
@@ -278,15 +300,13 @@ def write_codex_config(
         "[analytics]",
         "enabled = false",
         "",
-        f"[model_providers.{PROVIDER_ID}]",
-        'name = "Loopback Responses API"',
-        f"base_url = {_toml_string(api.base_url)}",
+        f"[model_providers.{provider_id}]",
+        f"name = {_toml_string(name)}",
+        f"base_url = {_toml_string(base_url)}",
         'wire_api = "responses"',
         "stream_max_retries = 0",
         "request_max_retries = 0",
-        "",
-        f"[model_providers.{PROVIDER_ID}.auth]",
-        *auth,
+        *more,
         "",
     ]
     text = "\n".join(lines)
