@@ -48,6 +48,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"CI must run every peer test, but this one skipped: {reason}"
 
 
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty private CODEX_HOME (a test module may define its own)."""
+    path = tmp_path / "codex"
+    path.mkdir(mode=0o700)
+    return path
+
+
 @pytest.fixture(scope="session", autouse=True)
 def installed_bytecode() -> Path | None:
     """The installed package's modules, compiled once beside their links in ``build/``.

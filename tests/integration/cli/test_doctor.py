@@ -41,13 +41,6 @@ from support.tokens import access_token
 KEY = "sk-test-doctor-0123456789abcdef"
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "codex"
-    path.mkdir(mode=0o700)
-    return path
-
-
 def logged_in(home: Path, issuer: FakeIssuer) -> dict[str, str]:
     """A healthy ChatGPT login bound to the fake issuer, and the environment naming it."""
     write_login(home, issuer.new_refresh_token(), expires_in=timedelta(hours=1), issuer=issuer.url)

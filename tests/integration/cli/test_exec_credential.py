@@ -46,13 +46,6 @@ def exec_credential(stdout: str) -> dict[str, Any]:
     return validated("exec-credential", stdout)
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "codex"
-    path.mkdir(mode=0o700)
-    return path
-
-
 def chatgpt_env(home: Path, issuer: FakeIssuer) -> dict[str, str]:
     write_login(home, issuer.new_refresh_token(), expires_in=timedelta(hours=1), issuer=issuer.url)
     return issuer_env(home, issuer)

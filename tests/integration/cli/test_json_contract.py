@@ -54,13 +54,6 @@ def failed(name: str, result: Any, code: str, exit_code: int) -> dict[str, Any]:
     return error
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "codex"
-    path.mkdir(mode=0o700)
-    return path
-
-
 def api_key(home: Path) -> None:
     (home / "auth.json").write_text(json.dumps({"auth_mode": "apikey", "OPENAI_API_KEY": KEY}))
     (home / "auth.json").chmod(0o600)

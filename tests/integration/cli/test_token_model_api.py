@@ -64,13 +64,6 @@ OVERRIDES = {
 }
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "codex"
-    path.mkdir(mode=0o700)
-    return path
-
-
 @pytest.mark.parametrize("override", OVERRIDES)
 @pytest.mark.parametrize("login", LOGINS)
 def test_token_json_gives_the_base_url_and_every_header(
