@@ -15,7 +15,13 @@ from codex_login.domain.errors import CodexLoginError, NotLoggedIn
 from codex_login.domain.foreign import ForeignLogin, describe_foreign
 from codex_login.domain.issuer import check_issuer
 from codex_login.domain.masking import mask_api_key
-from codex_login.domain.modes import KINDS, AuthMode, StoredMode, UnsupportedMode
+from codex_login.domain.modes import (
+    KINDS,
+    WORKLOAD_IDENTITY,
+    AuthMode,
+    StoredMode,
+    UnsupportedMode,
+)
 from codex_login.domain.plans import parse_plan, plan_name
 from codex_login.domain.record import Loaded
 from codex_login.domain.resolution import AccessTokenAuth, ApiKeyAuth, ResolvedAuth, resolve
@@ -27,9 +33,6 @@ if TYPE_CHECKING:
     from codex_login.domain.ports import Clock, CredentialStore
 
 __all__ = ["ENV_SOURCE", "OVERRIDE_SOURCE", "Status", "get_status"]
-
-# domain.workload_identity.SOURCE, spelled here: that module is off status's hot path.
-WORKLOAD_IDENTITY = "workload identity"
 
 
 @attrs.frozen

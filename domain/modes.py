@@ -25,6 +25,8 @@ StoredMode = AuthMode | UnsupportedMode
 
 # Each mode in the Codex CLI's words (`codex login status`, `accounts`, `--json`'s kind).
 KINDS = {AuthMode.API_KEY: "API key", AuthMode.CHATGPT: "ChatGPT"}
+# A ChatGPT login exchanged from a CI identity token, in the same words.
+WORKLOAD_IDENTITY = "workload identity"
 
 
 def parse_mode(value: str) -> StoredMode:

@@ -24,6 +24,7 @@ import attrs
 
 from codex_login.domain.errors import ConfigurationError, InvalidJwt, TokenEndpointError
 from codex_login.domain.jwt import decode_payload
+from codex_login.domain.modes import WORKLOAD_IDENTITY
 
 if TYPE_CHECKING:
     from codex_login.domain.issuer import IssuerConfig
@@ -37,7 +38,7 @@ SOCKET_VARIABLE = "SPIFFE_ENDPOINT_SOCKET"
 AUDIENCE_VARIABLE = "OPENAI_SPIFFE_AUDIENCE"
 SPIFFE_ID_VARIABLE = "OPENAI_SPIFFE_ID"
 # What `status` and the login policy's messages call it (the Codex CLI's words).
-SOURCE = "workload identity"
+SOURCE = WORKLOAD_IDENTITY
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105  (a URN)
