@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from codex_login.application.accounts import AccountBook, commit_login
-from codex_login.domain.errors import EmptyApiKey, InvalidApiKey
+from codex_login.domain.errors import EmptyApiKey
 from codex_login.domain.login_policy import LoginMethod, LoginPolicy
+from codex_login.domain.masking import one_line_secret
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
 
@@ -16,15 +17,7 @@ if TYPE_CHECKING:
 
 def validate_api_key(raw: str) -> str:
     """Trim surrounding whitespace; refuse empty keys and keys with inner whitespace."""
-    key = raw.strip()
-    if not key:
-        raise EmptyApiKey("the API key is empty")
-    if any(ch.isspace() or not ch.isprintable() for ch in key):
-        raise InvalidApiKey(
-            "the API key contains spaces, line breaks or control characters; "
-            "give exactly one key on one line"
-        )
-    return key
+    return one_line_secret(raw, what="the API key", one="key", empty=EmptyApiKey)
 
 
 def login_with_api_key(

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import attrs
 
-from codex_login.domain.errors import EmptyAccessToken, InvalidApiKey
+from codex_login.domain.errors import EmptyAccessToken
+from codex_login.domain.masking import one_line_secret
 from codex_login.domain.modes import KINDS, AuthMode, UnsupportedMode
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.tokens import AccessToken
@@ -85,15 +86,7 @@ def access_token_record(token: str) -> CredentialRecord:
 def validate_access_token(raw: str) -> str:
     """Trim surrounding whitespace; refuse an empty token and one with inner whitespace
     (the refusals of an API key, worded for a token)."""
-    token = raw.strip()
-    if not token:
-        raise EmptyAccessToken("the access token is empty")
-    if any(ch.isspace() or not ch.isprintable() for ch in token):
-        raise InvalidApiKey(
-            "the access token contains spaces, line breaks or control characters; "
-            "give exactly one token on one line"
-        )
-    return token
+    return one_line_secret(raw, what="the access token", one="token", empty=EmptyAccessToken)
 
 
 def whoami_url(base_url: str) -> str:

@@ -1,9 +1,12 @@
-"""Showing an API key without revealing it, and keeping secrets out of messages."""
+"""Showing an API key without revealing it, keeping secrets out of messages, and taking
+one in (a key or token given on stdin)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+
+from codex_login.domain.errors import InvalidApiKey
 
 MIN_MASKED_LENGTH = 14
 # Shorter strings are not real secrets, and masking them would mangle ordinary words.
@@ -34,3 +37,18 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         if scrubbed == text:
             return text
         text = scrubbed
+
+
+def one_line_secret(raw: str, *, what: str, one: str, empty: type[Exception]) -> str:
+    """``raw`` trimmed of surrounding whitespace; ``empty`` when nothing is left, and
+    InvalidApiKey when inner whitespace or a control character says it is not one secret
+    (``what``: "the API key"; ``one``: "key", as the message asks for exactly one)."""
+    secret = raw.strip()
+    if not secret:
+        raise empty(f"{what} is empty")
+    if any(ch.isspace() or not ch.isprintable() for ch in secret):
+        raise InvalidApiKey(
+            f"{what} contains spaces, line breaks or control characters; "
+            f"give exactly one {one} on one line"
+        )
+    return secret
