@@ -17,7 +17,6 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from codex_login.adapters import broker_protocol as protocol
 from codex_login.application.seam import off_loop
 from codex_login.application.service import AuthService
 from codex_login.domain.access_tokens import workspace_unknown
@@ -25,10 +24,12 @@ from codex_login.domain.errors import CodexLoginError
 from codex_login.domain.outcomes import outcome_of
 from codex_login.domain.tokens import AccessToken
 from codex_login.entrypoints.proxy import relay
+from codex_login.entrypoints.proxy.answers import error_answer, too_slow, unreachable
+from codex_login.entrypoints.proxy.body import read_body
 from codex_login.entrypoints.proxy.observer import NoObserver, ProxyObserver
+from codex_login.entrypoints.proxy.stream import OnDisconnect, stream_back
 from codex_login.entrypoints.proxy.upstream import Upstream, Waits, hop_by_hop
 
-NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Never sent upstream: who the client is to the broker, and what would aim the request.
 _CLIENT_ONLY = frozenset(
@@ -36,7 +37,6 @@ _CLIENT_ONLY = frozenset(
     | {"x-original-url", "x-rewrite-url"}
 )
 Failure = Callable[[CodexLoginError], web.StreamResponse]
-OnDisconnect = Callable[[web.Request, Callable[[], None]], Callable[[], None]]
 
 
 class _Failed(Exception):
@@ -117,7 +117,7 @@ class Proxy:
             refused = relay.Refusal(405, "method_not_allowed", "method not forwarded")
         if refused is not None:
             return error_answer(refused.status, refused.error, refused.message)
-        body = await self._body(request)
+        body = await read_body(request, limit=self._max_body, wait=self._body_wait)
         if isinstance(body, web.StreamResponse):
             return body
         try:
@@ -131,7 +131,14 @@ class Proxy:
             return self._failure(exc)
         except _Failed as failed:
             return failed.answer
-        return await self._stream(request, upstream, token.token)
+        return await stream_back(
+            request,
+            upstream,
+            secret=token.token,
+            gap=self._upstream.waits.gap,
+            on_disconnect=self._on_disconnect,
+            observer=self._observer,
+        )
 
     async def _identified(self, token: AccessToken) -> AccessToken:
         """``token`` with its workspace: an access token's is whoami's, asked once per
@@ -149,26 +156,6 @@ class Proxy:
             raise
         self._observer.refresh("refreshed" if token.token != refused.token else "current")
         return token
-
-    async def _body(self, request: web.Request) -> bytes | web.StreamResponse | None:
-        """The request body (None: there is none), or the answer refusing it: 413 beyond
-        the bound (nothing read past it), 408 when it does not come in time."""
-        if request.content_length is not None and request.content_length > self._max_body:
-            return _closing(_too_large(self._max_body))
-        if not request.body_exists:
-            return None
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            async with asyncio.timeout(self._body_wait):
-                async for chunk in request.content.iter_any():
-                    size += len(chunk)
-                    if size > self._max_body:
-                        return _closing(_too_large(self._max_body))
-                    chunks.append(chunk)
-        except TimeoutError:
-            return _closing(error_answer(408, "request_timeout", "the body came too slowly"))
-        return b"".join(chunks)
 
     async def _send(
         self, request: web.Request, token: AccessToken, body: bytes | None
@@ -190,90 +177,15 @@ class Proxy:
                     allow_redirects=False,
                 )
         except aiohttp.ConnectionTimeoutError as exc:
-            raise _Failed(_too_slow(host, "accept the connection")) from exc
+            raise _Failed(too_slow(host, "accept the connection")) from exc
         except aiohttp.ClientConnectorError as exc:
-            raise _Failed(_unreachable(host)) from exc
+            raise _Failed(unreachable(host)) from exc
         except TimeoutError as exc:
-            raise _Failed(_too_slow(host, "begin its answer")) from exc
+            raise _Failed(too_slow(host, "begin its answer")) from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise _Failed(_unreachable(host)) from exc
+            raise _Failed(unreachable(host)) from exc
         self._observer.first_byte(time.perf_counter() - sent)
         return response
-
-    async def _stream(
-        self, request: web.Request, upstream: aiohttp.ClientResponse, secret: str
-    ) -> web.StreamResponse:
-        """The upstream's answer, each piece written to the client as it arrives; a
-        client that leaves cancels the upstream request. A header that reflects the
-        login's token (``secret``) is dropped."""
-        answer = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-        drop = hop_by_hop(upstream.headers) | {"content-length"}
-        for name, value in upstream.headers.items():
-            if name.lower() not in drop and secret not in value:
-                answer.headers.add(name, value)
-        task = asyncio.current_task()
-        left = False
-
-        def cut() -> None:
-            nonlocal left
-            left = True
-            if task is not None:
-                task.cancel()
-
-        forget = self._on_disconnect(request, cut)
-        self._observer.stream_opened()
-        copied: bool | None = False
-        try:
-            copied = await self._copy(request, upstream, answer)
-            if copied is None:  # nothing sent to the client yet: it can hear why
-                return _too_slow(upstream.url.host or "?", "send its answer")
-        except asyncio.CancelledError:
-            if not left or task is None:
-                raise
-            task.uncancel()  # the client left: nothing more to do for it
-        except (ConnectionError, aiohttp.ClientError):
-            pass  # the client or the upstream broke off
-        finally:
-            forget()
-            if copied:
-                upstream.release()  # its connection goes back to the pool, for the next
-            else:
-                upstream.close()  # an unfinished upstream request ends here
-            self._observer.stream_closed()
-        if copied:
-            return answer
-        if not answer.prepared and not left:  # the upstream broke off before its body
-            host = upstream.url.host or "?"
-            return error_answer(502, "upstream_broke_off", f"the upstream {host} broke off")
-        _cut_short(request, answer)
-        return answer
-
-    async def _copy(
-        self, request: web.Request, upstream: aiohttp.ClientResponse, answer: web.StreamResponse
-    ) -> bool | None:
-        """Copy the upstream's body to the client, each piece as it arrives: True when
-        complete, False when the upstream fell silent for longer than the gap, None when
-        it did before its first piece (``answer`` not yet prepared).
-
-        One deadline for the whole copy, moved to a gap ahead before each read and lifted
-        while the client is written to; the last piece goes with the terminating chunk."""
-        loop = asyncio.get_running_loop()
-        gap = self._upstream.waits.gap
-        content = upstream.content
-        try:
-            async with asyncio.timeout_at(loop.time() + gap) as deadline:
-                piece = await content.readany()
-                deadline.reschedule(None)
-                await answer.prepare(request)
-                while piece and not content.at_eof():
-                    await answer.write(piece)
-                    deadline.reschedule(loop.time() + gap)
-                    piece = await content.readany()
-                    deadline.reschedule(None)
-        except TimeoutError:
-            return False if answer.prepared else None
-        await answer.write_eof(piece)
-        return True
 
 
 def upstream_headers(client: CIMultiDictProxy[str], login: Mapping[str, str]) -> CIMultiDict[str]:
@@ -303,40 +215,3 @@ def _own_port(request: web.Request) -> int | None:
     transport = request.transport
     name = transport.get_extra_info("sockname") if transport is not None else None
     return int(name[1]) if isinstance(name, tuple) and len(name) >= 2 else None
-
-
-def _cut_short(request: web.Request, answer: web.StreamResponse) -> None:
-    """End a stream that did not finish so that the client sees it unfinished (no last
-    chunk): the connection is closed."""
-    answer.force_close()
-    transport = request.transport
-    if transport is not None:
-        transport.close()
-
-
-def error_answer(status: int, code: str, message: str) -> web.Response:
-    return web.Response(
-        status=status,
-        text=protocol.dumps(protocol.ErrorAnswer(code, message)),
-        content_type="application/json",
-        headers=NO_STORE,
-    )
-
-
-def _closing(answer: web.Response) -> web.Response:
-    answer.force_close()  # the rest of the body is never read
-    return answer
-
-
-def _too_large(limit: int) -> web.Response:
-    return error_answer(
-        413, "request_entity_too_large", f"the body is over {limit // (1 << 20)} MiB"
-    )
-
-
-def _unreachable(host: str) -> web.Response:
-    return error_answer(502, "upstream_unreachable", f"cannot reach the upstream {host}")
-
-
-def _too_slow(host: str, what: str) -> web.Response:
-    return error_answer(504, "upstream_timeout", f"the upstream {host} did not {what} in time")

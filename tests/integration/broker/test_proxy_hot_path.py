@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from codex_login.entrypoints.bootstrap import bootstrap
-from codex_login.entrypoints.proxy import forward, relay
+from codex_login.entrypoints.proxy import body, forward, relay, stream
 from support.broker import ThreadBroker, UnixHTTPConnection, broker_in_thread, unix_request
 from support.fake_issuer import FakeIssuer
 from support.proxy_upstream import Upstream, running_upstream
@@ -50,7 +50,7 @@ def counting(calls: list[str], name: str, function: Callable[..., Any]) -> Calla
 
 
 class CountingAsyncio(ModuleType):
-    """``asyncio`` as the proxy's forward module sees it, its timeouts counted."""
+    """``asyncio`` as the proxy's modules see it, its timeouts counted."""
 
     def __init__(self, calls: list[str]) -> None:
         super().__init__("asyncio")
@@ -79,7 +79,9 @@ def test_a_stream_is_copied_under_one_deadline_not_one_per_read(
     """Two events sent apart (three reads: one, two, the end): the body's wait, the
     first byte's, and one for the whole copy."""
     calls: list[str] = []
-    monkeypatch.setattr(forward, "asyncio", CountingAsyncio(calls))
+    counted = CountingAsyncio(calls)
+    for module in (body, forward, stream):  # the body's wait, the first byte's, the copy's
+        monkeypatch.setattr(module, "asyncio", counted)
     connection = UnixHTTPConnection(broker.socket, timeout=10)
     try:
         connection.request("POST", "/openai/v1/stream", body=b"{}")
