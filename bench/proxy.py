@@ -50,10 +50,11 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support.broker import READY, free_port, wait_until
+from support.broker import READY, free_port
 from support.cli import CLI
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env, write_login
+from support.waiting import wait_until
 
 WARM_UP_SECONDS = 0.5
 TARGET_ADDED_P50_MS = 0.5  # with 1 client

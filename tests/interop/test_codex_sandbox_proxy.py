@@ -34,8 +34,9 @@ from interop.peers.responses_api import (
     serving_responses_api,
     write_loopback_config,
 )
-from support.broker import ServedBroker, free_port, running_broker, wait_until
+from support.broker import ServedBroker, free_port, running_broker
 from support.cli import clean_env
+from support.waiting import wait_until
 
 REASON = issuer_unavailable_reason()
 pytestmark = [pytest.mark.interop, pytest.mark.skipif(REASON is not None, reason=REASON or "")]

@@ -61,15 +61,6 @@ sys.stdout.write(data.decode("utf-8", "replace"))
 _WHERE = re.compile(r"(unix:[^,\s]+|http://[^,\s]+)")
 
 
-def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
-    """Poll ``condition`` every 10 ms until it holds; TimeoutError naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.01)
-
-
 # -- a child process -------------------------------------------------------------------
 
 

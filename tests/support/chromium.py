@@ -24,7 +24,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,6 +33,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import attrs
 import pytest
+
+from support.waiting import wait_until
 
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 WIDTH, HEIGHT = 360, 740
@@ -111,16 +112,28 @@ def running_chromium(executable: str, directory: Path, timeout: float = 30) -> I
 
 
 def _devtools_address(process: subprocess.Popen[bytes], log: Path, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = _LISTENING.search(log.read_bytes())
-        if found:
-            return found.group(1).decode()
+    """The DevTools address Chromium prints once it listens; its exit, or the deadline,
+    is an error with the log's tail."""
+    found: list[str] = []
+
+    def listening() -> bool:
+        match = _LISTENING.search(log.read_bytes())
+        if match:
+            found.append(match.group(1).decode())
+            return True
         if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    tail = log.read_bytes()[-2000:].decode(errors="replace")
-    raise RuntimeError(f"chromium did not offer DevTools within {timeout:g} s:\n{tail}")
+            raise RuntimeError(f"chromium exited before offering DevTools:\n{_tail(log)}")
+        return False
+
+    try:
+        wait_until(listening, timeout, "chromium to offer DevTools", poll=0.05)
+    except AssertionError as exc:
+        raise RuntimeError(f"{exc}:\n{_tail(log)}") from None
+    return found[0]
+
+
+def _tail(log: Path) -> str:
+    return log.read_bytes()[-2000:].decode(errors="replace")
 
 
 @attrs.frozen

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 import attrs
 from aiohttp import web
 
-from support.servers import loop_in_thread, run_in
+from support.servers import serve_in_thread
 
 WAIT = 30.0
 
@@ -144,17 +144,11 @@ class Upstream:
 def running_upstream(tls: ssl.SSLContext | None = None) -> Iterator[Upstream]:
     """A fresh :class:`Upstream` on 127.0.0.1 (https with ``tls``) until the block ends."""
     upstream = Upstream()
-    runner = web.AppRunner(upstream.app(), access_log=None, handler_cancellation=True)
-
-    async def start() -> str:
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls).start()
-        return f"{'https' if tls else 'http'}://127.0.0.1:{runner.addresses[0][1]}"
-
-    with loop_in_thread("upstream") as loop:
-        upstream.url = run_in(loop, start())
+    with serve_in_thread(
+        upstream.app(), name="upstream", tls=tls, handler_cancellation=True
+    ) as url:
+        upstream.url = url
         try:
             yield upstream
         finally:
             upstream.release.set()
-            run_in(loop, runner.cleanup())

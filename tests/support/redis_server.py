@@ -14,13 +14,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 import pytest
 import redis
+
+from support.waiting import wait_until
 
 MISSING = "redis-server is not installed (apt-get install redis-server)"
 START_TIMEOUT = 20.0
@@ -128,20 +129,22 @@ class RedisServer:
             client.flushall()
 
     def _wait_until_ready(self) -> None:
-        """Poll with PING until the server answers, it exits, or the deadline passes."""
-        deadline = time.monotonic() + START_TIMEOUT
+        """Until the server answers PING; its exit, or the deadline, is an error."""
         with contextlib.closing(self.client(socket_timeout=1, socket_connect_timeout=1)) as probe:
-            while True:
+
+            def answers() -> bool:
                 assert self.process is not None
                 if self.process.poll() is not None:
                     raise RuntimeError(f"redis-server exited: {self._log_tail()}")
                 with contextlib.suppress(redis.ConnectionError):
-                    if probe.ping():
-                        return
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"redis-server did not answer PING: {self._log_tail()}")
-                time.sleep(0.02)  # a poll step, bounded by the deadline above
+                    return bool(probe.ping())
+                return False
+
+            try:
+                wait_until(answers, START_TIMEOUT, "redis-server to answer PING", poll=0.02)
+            except AssertionError as exc:
+                self.stop()
+                raise RuntimeError(f"{exc}: {self._log_tail()}") from None
 
     def _log_tail(self) -> str:
         with contextlib.suppress(OSError):

@@ -19,7 +19,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,8 @@ from pathlib import Path
 import secretstorage
 from jeepney import DBus
 from jeepney.io.blocking import open_dbus_connection
+
+from support.waiting import wait_until
 
 UNAVAILABLE = "Secret Service unavailable"  # tests/conftest.py fails such skips under CI
 PASSWORD = "codex-login-test-password"
@@ -133,20 +134,24 @@ def _start_keyring(address: str, private: dict[str, str]) -> subprocess.Popen[st
 
 
 def _wait_until_ready(address: str, daemon: subprocess.Popen[str], timeout: float) -> None:
-    """Poll (every 20 ms, a bounded number of times) until the default collection is
-    there and unlocked; the daemon exiting first is a reason to skip."""
-    deadline = time.monotonic() + timeout
-    while not _default_collection_unlocked(address):
+    """Until the default collection is there and unlocked (looked at every 20 ms); the
+    daemon exiting first, or the deadline, is a reason to skip."""
+
+    def ready() -> bool:
         if daemon.poll() is not None:
             stderr = daemon.stderr.read() if daemon.stderr else ""
             raise SecretServiceUnavailable(
                 f"{UNAVAILABLE}: gnome-keyring-daemon exited ({daemon.returncode}): {stderr}"
             )
-        if time.monotonic() > deadline:
-            raise SecretServiceUnavailable(
-                f"{UNAVAILABLE}: gnome-keyring-daemon did not serve {BUS_NAME} in {timeout} s"
-            )
-        time.sleep(0.02)  # a poll interval, not a wait for something to happen
+        return _default_collection_unlocked(address)
+
+    wait_until(
+        ready,
+        timeout,
+        f"gnome-keyring-daemon to serve {BUS_NAME}",
+        poll=0.02,
+        error=lambda said: SecretServiceUnavailable(f"{UNAVAILABLE}: {said}"),
+    )
 
 
 def _default_collection_unlocked(address: str) -> bool:

@@ -50,10 +50,12 @@ def serve_in_thread(
     *,
     name: str = "loopback",
     tls: ssl.SSLContext | None = None,
+    handler_cancellation: bool = False,
 ) -> Iterator[str]:
-    """Serve ``server`` on 127.0.0.1 from a thread; yields ``http://127.0.0.1:<port>``."""
+    """Serve ``server`` on 127.0.0.1 from a thread; yields ``http://127.0.0.1:<port>``.
+    ``handler_cancellation`` (aiohttp): a handler is cancelled when its client leaves."""
     if isinstance(server, web.Application):
-        with _serve_app(server, name, tls) as url:
+        with _serve_app(server, name, tls, handler_cancellation) as url:
             yield url
         return
     with _serve_socketserver(server, name) as url:
@@ -61,8 +63,10 @@ def serve_in_thread(
 
 
 @contextmanager
-def _serve_app(app: web.Application, name: str, tls: ssl.SSLContext | None) -> Iterator[str]:
-    runner = web.AppRunner(app, access_log=None)
+def _serve_app(
+    app: web.Application, name: str, tls: ssl.SSLContext | None, handler_cancellation: bool
+) -> Iterator[str]:
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=handler_cancellation)
 
     async def start() -> str:
         await runner.setup()

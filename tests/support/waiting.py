@@ -8,12 +8,19 @@ from collections.abc import Callable
 POLL = 0.01  # seconds between two looks at the condition
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
-    """Return once ``condition()`` is true; fail after ``timeout`` seconds, naming ``what``."""
+def wait_until(
+    condition: Callable[[], object],
+    timeout: float = 30.0,
+    what: str = "",
+    *,
+    poll: float = POLL,
+    error: Callable[[str], Exception] = AssertionError,
+) -> None:
+    """Return once ``condition()`` is true; after ``timeout`` seconds raise ``error`` with
+    a message naming ``what``. ``condition`` may raise to stop waiting early (a server
+    that exited will not start). ``poll``: the pause between two looks."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(
-                f"gave up after {timeout:g} s waiting for {what or 'the condition'}"
-            )
-        time.sleep(POLL)
+            raise error(f"gave up after {timeout:g} s waiting for {what or 'the condition'}")
+        time.sleep(poll)

@@ -47,10 +47,10 @@ from support.broker import (
     start_broker,
     tcp_request,
     unix_request,
-    wait_until,
 )
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env, stored, write_login
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -32,16 +32,11 @@ import pytest
 
 from codex_login.adapters.broker_client import BrokerClient
 from codex_login.domain.errors import CodexLoginError
-from support.broker import (
-    UnixHTTPConnection,
-    fd_count,
-    running_broker,
-    unix_request,
-    wait_until,
-)
+from support.broker import UnixHTTPConnection, fd_count, running_broker, unix_request
 from support.cli import CLI, clean_env, run_cli
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored, write_login
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

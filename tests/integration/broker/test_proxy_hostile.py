@@ -28,11 +28,11 @@ from support.broker import (
     start_broker,
     status_of,
     unix_request,
-    wait_until,
 )
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.logins import issuer_env, stored, write_login
 from support.proxy_upstream import Upstream, running_upstream
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -29,11 +29,12 @@ from pathlib import Path
 
 import pytest
 
-from support.broker import READY, wait_until
+from support.broker import READY
 from support.cli import CLI
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.locks import lock_held_elsewhere
 from support.logins import issuer_env, stored, write_login
+from support.waiting import wait_until
 
 NOBODY = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"

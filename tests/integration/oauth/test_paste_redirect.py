@@ -18,9 +18,9 @@ from codex_login.application.signin import LoginOutcome
 from codex_login.domain.errors import AuthorizationDenied, LoginTimedOut
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.stores import MemoryCredentialStore
-from support.broker import wait_until
 from support.fake_issuer import FakeIssuer
 from support.redirects import redirected
+from support.waiting import wait_until
 
 
 def redirect_of(authorize_url: str) -> str:

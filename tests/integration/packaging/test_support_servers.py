@@ -64,3 +64,23 @@ def test_waiting_returns_once_the_condition_holds() -> None:
 def test_waiting_in_vain_names_what_it_waited_for() -> None:
     with pytest.raises(AssertionError, match=r"gave up after 0.05 s waiting for the moon"):
         wait_until(lambda: False, 0.05, "the moon")
+
+
+def test_waiting_in_vain_raises_the_callers_error() -> None:
+    """A server's helper turns the deadline into its own error (a skip reason, say)."""
+    with pytest.raises(LookupError, match=r"^server: gave up after 0.05 s waiting for it$"):
+        wait_until(lambda: False, 0.05, "it", error=lambda said: LookupError(f"server: {said}"))
+
+
+def test_a_condition_that_raises_ends_the_wait_at_once() -> None:
+    """A server that exited will not start: the helper says so without waiting out the
+    deadline."""
+    looks = []
+
+    def exited() -> bool:
+        looks.append(1)
+        raise RuntimeError("the server exited")
+
+    with pytest.raises(RuntimeError, match="the server exited"):
+        wait_until(exited, 30.0, "the server")
+    assert looks == [1]
