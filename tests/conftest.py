@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from support.other_users import CLOSED
 from support.secret_service import (
     UNAVAILABLE,
     SecretService,
@@ -41,7 +42,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """In CI a peer test that skipped (no Codex CLI, oidc-provider or Secret Service) fails.
+    """In CI a peer test that skipped (no Codex CLI, oidc-provider or Secret Service) fails,
+    and so does one played by another user who cannot start the CLI (a checkout closed
+    to other users).
 
     On a developer's machine it skips with its printed reason; CI installs every
     peer itself, so a skip there means the install is broken.
@@ -57,6 +60,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             or "chromium is not installed" in str(reason)
             or "redis-server is not installed" in str(reason)
             or UNAVAILABLE in str(reason)
+            or CLOSED in str(reason)
         )
     ):
         report.outcome = "failed"
@@ -88,7 +92,12 @@ def installed_bytecode() -> Path | None:
     if spec is None or spec.origin is None or not Path(spec.origin).is_symlink():
         return None
     package = Path(spec.origin).parent
-    compileall.compile_dir(package, quiet=1)
+    # Beside the links, where the children look (they have no pycache prefix).
+    prefix, sys.pycache_prefix = sys.pycache_prefix, None
+    try:
+        compileall.compile_dir(package, quiet=1)
+    finally:
+        sys.pycache_prefix = prefix
     return package
 
 

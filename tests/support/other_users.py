@@ -9,6 +9,7 @@ root is trusted, nor the victim of a bare ``nobody`` without a home).
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -28,9 +29,40 @@ OTHER_UID = 4242
 OTHER_GID = 4242
 
 
+AS_NOBODY = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
+CLOSED = "nobody cannot run"  # tests/conftest.py fails such skips under CI
+
+
 def need_root_and_setpriv() -> None:
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("playing other users needs root and setpriv (util-linux)")
+
+
+def need_nobody_to_run_the_cli() -> None:
+    """Skip, saying why, where ``nobody`` cannot start the installed CLI: a checkout
+    below a directory closed to other users (a 0700 home or temp directory)."""
+    need_root_and_setpriv()
+    refused = _why_nobody_cannot_run_the_cli()
+    if refused:
+        pytest.skip(
+            f"{CLOSED} {CLI} ({refused}); check out where other users may pass "
+            "(every directory above it o+x)"
+        )
+
+
+@functools.cache
+def _why_nobody_cannot_run_the_cli() -> str:
+    tried = subprocess.run(
+        [*AS_NOBODY, str(CLI), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        cwd="/",
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+    )
+    said = tried.stderr.strip().splitlines() or [f"exit {tried.returncode}"]
+    return "" if tried.returncode == 0 else said[-1]
 
 
 @contextmanager
@@ -71,11 +103,10 @@ def run_cli_as_nobody(
     *args: str, home: Path, stdin: str = "", **env: str
 ) -> subprocess.CompletedProcess[str]:
     """The real ``codex-login`` run as ``nobody`` with CODEX_HOME=``home``."""
-    need_root_and_setpriv()
+    need_nobody_to_run_the_cli()
     environment = clean_env(home, HOME=str(home.parent), **env)
-    command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", str(CLI)]
     result = subprocess.run(
-        [*command, *args],
+        [*AS_NOBODY, str(CLI), *args],
         input=stdin,
         capture_output=True,
         text=True,

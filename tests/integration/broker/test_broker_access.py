@@ -9,7 +9,6 @@ request leaves one access-log line without a secret in it.
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import stat
@@ -37,6 +36,7 @@ from support.broker import (
 from support.cli import clean_env, run_cli, run_in_process
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored
+from support.other_users import AS_NOBODY, need_root_and_setpriv
 
 FIELDS = {
     "access_token",
@@ -151,14 +151,10 @@ def shared_socket_dir() -> Iterator[Path]:
 
 def as_nobody(socket_path: Path) -> tuple[int | None, str]:
     """The status and the raw answer (headers and body) a client running as nobody got."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("running a client as another user needs root and setpriv (util-linux)")
+    need_root_and_setpriv()
     result = subprocess.run(
         [
-            "setpriv",
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
+            *AS_NOBODY,
             SYSTEM_PYTHON,
             "-c",
             PEER_CLIENT,

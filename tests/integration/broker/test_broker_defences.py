@@ -43,6 +43,7 @@ from support.broker import (
 from support.cli import clean_env, run_cli
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored
+from support.other_users import AS_NOBODY, need_root_and_setpriv
 from support.posix import posix_module
 
 NOBODY_UID = 65534
@@ -71,14 +72,9 @@ def shared_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def need_other_users() -> None:
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("running as another user needs root and setpriv (util-linux)")
-
-
 def as_user(user: str, gid: int, *command: str) -> subprocess.CompletedProcess[bytes]:
     """``command`` run as ``user`` with effective and real gid ``gid`` and no other groups."""
-    need_other_users()
+    need_root_and_setpriv()
     return subprocess.run(
         ["setpriv", f"--reuid={user}", f"--regid={gid}", "--clear-groups", *command],
         capture_output=True,
@@ -295,7 +291,6 @@ for _ in range(int(sys.argv[2])):
 print(served, flush=True)
 sys.stdin.read()
 """
-AS_NOBODY = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
 HOG_CONNECTIONS = 200  # more than one peer's share (Limits().max_per_peer, 128)
 
 
@@ -303,7 +298,7 @@ HOG_CONNECTIONS = 200  # more than one peer's share (Limits().max_per_peer, 128)
 def test_an_allowed_user_cannot_take_every_socket_connection(
     home: Path, issuer: FakeIssuer, shared_dir: Path
 ) -> None:
-    need_other_users()
+    need_root_and_setpriv()
     path = shared_dir / "broker.sock"
     with running_broker(
         home, "--socket", str(path), "--allow-uid", str(NOBODY_UID), env=issuer_env(home, issuer)
@@ -442,7 +437,7 @@ def test_allow_gid_checks_the_users_groups_not_the_peers_gid(
 ) -> None:
     """A setgid program run by a non-member is refused; a member running under another gid is
     served."""
-    need_other_users()
+    need_root_and_setpriv()
     path = shared_dir / "broker.sock"
     env = issuer_env(home, issuer)
     with running_broker(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import signal
 import socket
 import stat
@@ -18,6 +16,7 @@ import pytest
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from support.cli import CLI, clean_env, start_browser_login
 from support.fake_issuer import FakeIssuer
+from support.other_users import AS_NOBODY, need_root_and_setpriv
 
 
 @pytest.fixture
@@ -135,8 +134,6 @@ def test_login_v_names_the_plan_and_answers_yes_or_no(tmp_path: Path, issuer: Fa
     ]
 
 
-AS_NOBODY = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
-
 # Run as nobody: listen on [::1]:PORT only, until stdin closes.
 SQUATTER = r"""
 import socket, sys
@@ -153,8 +150,7 @@ def test_another_user_on_ipv6_loopback_makes_the_login_refuse_in_one_line(
     tmp_path: Path, issuer: FakeIssuer
 ) -> None:
     """Listening on 127.0.0.1 alone would let the browser hand the code to that user."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("running a program as another user needs root and setpriv (util-linux)")
+    need_root_and_setpriv()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -34,11 +34,11 @@ from support.cli import CLI
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.locks import lock_held_elsewhere
 from support.logins import issuer_env, stored, write_login
+from support.other_users import AS_NOBODY, need_nobody_to_run_the_cli
 from support.waiting import wait_until
 
 NOBODY = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
-AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 WAIT = 30.0
 # Run as nobody: read another process's /proc/PID/environ; say whether the kernel let us.
 READER = r"""
@@ -56,8 +56,7 @@ else:
 @pytest.fixture
 def nobody_home() -> Iterator[Path]:
     """A CODEX_HOME that belongs to nobody, in a directory nobody can reach."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("running the CLI as another user needs root and setpriv (util-linux)")
+    need_nobody_to_run_the_cli()
     if sys_python_missing():
         pytest.skip(f"{SYSTEM_PYTHON} runs the reader as nobody; it is not installed")
     shared = Path(tempfile.mkdtemp(prefix="codex-dumpable-", dir="/tmp"))

@@ -45,6 +45,7 @@ from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.callback_server import CallbackServer
 from codex_login.entrypoints.settings import Settings
 from support.fake_issuer import Failure, FakeIssuer
+from support.other_users import AS_NOBODY, need_root_and_setpriv
 
 T = TypeVar("T")
 
@@ -670,7 +671,6 @@ def test_an_unexpected_failure_ends_the_login_instead_of_leaving_it_waiting(
 
 NOBODY_UID = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
-AS_NOBODY = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
 
 # Run as nobody: try to read the login's claim, then to cancel the login without it.
 NOBODY_CANCEL = r"""
@@ -690,8 +690,7 @@ for path in ("/cancel", "/cancel?secret=guess"):
 
 def as_nobody(script: str, *args: str) -> list[str]:
     """What ``script`` printed, run by the system Python as the user nobody."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("running a client as another user needs root and setpriv (util-linux)")
+    need_root_and_setpriv()
     result = subprocess.run(
         [*AS_NOBODY, SYSTEM_PYTHON, "-c", script, *args],
         capture_output=True,

@@ -3,6 +3,7 @@ own costs down without weakening a test (issue 22, item 4)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,19 @@ def test_children_find_the_installed_modules_compiled_outside_the_sources(
     # the file in the checkout, and current.
     assert not cached.is_relative_to(source.resolve().parent)
     assert cached.stat().st_mtime >= source.stat().st_mtime
+
+
+def test_test_modules_are_compiled_once_under_build_never_beside_them() -> None:
+    """Where PYTHONDONTWRITEBYTECODE is set, pytest's rewritten test modules are kept
+    under build/pycache (tests/conftest.py), so the next run does not rewrite them."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        pytest.skip("PYTHONDONTWRITEBYTECODE is not set: Python's own __pycache__ is used")
+    this = Path(__file__).resolve()
+    root = this.parents[3]
+    assert sys.pycache_prefix == str(root / "build" / "pycache")
+    kept = Path(sys.pycache_prefix, *this.parent.parts[1:])
+    assert list(kept.glob(f"{this.stem}.*.pyc")) != []
+    assert not (this.parent / "__pycache__").exists()
 
 
 @pytest.mark.parametrize("size", [0, 100, age.CHUNK, age.CHUNK + 1, 3 * age.CHUNK])
