@@ -67,9 +67,16 @@ def _why_nobody_cannot_run_the_cli() -> str:
 
 @contextmanager
 def shared_base() -> Iterator[Path]:
-    """A directory every user can pass through (0711, root's), outside pytest's 0700 tree."""
+    """``open_to_others()`` where other users are played (root and setpriv)."""
     need_root_and_setpriv()
-    path = Path(tempfile.mkdtemp(prefix="codex-owners-", dir="/tmp"))
+    with open_to_others("codex-owners-") as path:
+        yield path
+
+
+@contextmanager
+def open_to_others(prefix: str) -> Iterator[Path]:
+    """A directory every user can pass through (0711, root's), outside pytest's 0700 tree."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     path.chmod(0o711)
     try:
         yield path

@@ -10,10 +10,8 @@ request leaves one access-log line without a secret in it.
 from __future__ import annotations
 
 import secrets
-import shutil
 import stat
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +34,13 @@ from support.broker import (
 from support.cli import clean_env, run_cli, run_in_process
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored
-from support.other_users import AS_NOBODY, need_root_and_setpriv
+from support.other_users import (
+    AS_NOBODY,
+    NOBODY_GID,
+    NOBODY_UID,
+    need_root_and_setpriv,
+    open_to_others,
+)
 
 FIELDS = {
     "access_token",
@@ -48,8 +52,6 @@ FIELDS = {
     "base_url",
     "headers",
 }
-NOBODY_UID = 65534
-NOBODY_GID = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
@@ -141,12 +143,8 @@ def test_token_command_asks_the_broker_on_the_socket(home: Path, issuer: FakeIss
 @pytest.fixture
 def shared_socket_dir() -> Iterator[Path]:
     """A directory another user can reach (0711), outside pytest's private tmp tree."""
-    path = Path(tempfile.mkdtemp(prefix="codex-broker-", dir="/tmp"))
-    path.chmod(0o711)
-    try:
+    with open_to_others("codex-broker-") as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def as_nobody(socket_path: Path) -> tuple[int | None, str]:

@@ -14,11 +14,9 @@ import logging
 import os
 import re
 import secrets
-import shutil
 import socket
 import stat
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import suppress
@@ -43,11 +41,15 @@ from support.broker import (
 from support.cli import clean_env, run_cli
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored
-from support.other_users import AS_NOBODY, need_root_and_setpriv
+from support.other_users import (
+    AS_NOBODY,
+    NOBODY_GID,
+    NOBODY_UID,
+    need_root_and_setpriv,
+    open_to_others,
+)
 from support.posix import posix_module
 
-NOBODY_UID = 65534
-NOGROUP_GID = 65534
 NOT_A_GROUP_OF_NOBODY = 4242  # no group entry; nobody is no member of it
 SYSTEM_PYTHON = "/usr/bin/python3"
 QUICK = 2.0  # seconds for an owner's request while the broker is under attack
@@ -64,12 +66,8 @@ def secret_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def shared_dir() -> Iterator[Path]:
     """A directory another user can reach (0711), outside pytest's private tmp tree."""
-    path = Path(tempfile.mkdtemp(prefix="codex-broker-", dir="/tmp"))
-    path.chmod(0o711)
-    try:
+    with open_to_others("codex-broker-") as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def as_user(user: str, gid: int, *command: str) -> subprocess.CompletedProcess[bytes]:
@@ -136,7 +134,7 @@ def test_a_secret_file_owned_by_another_user_is_refused_at_start(
 ) -> None:
     if os.geteuid() != 0:
         pytest.skip("giving a file to another user needs root")
-    os.chown(secret_file, NOBODY_UID, NOGROUP_GID)
+    os.chown(secret_file, NOBODY_UID, NOBODY_GID)
     result = serve_once(home, tmp_path, secret_file)
     assert result.returncode == 1
     assert len(result.stderr.splitlines()) == 1, result.stderr
@@ -159,7 +157,7 @@ def test_the_hint_for_a_new_secret_makes_one_nobody_can_read(
     assert made.returncode == 0, made.stderr
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(path.read_text().strip()) >= 32
-    read = as_user("nobody", NOGROUP_GID, "/bin/cat", str(path))
+    read = as_user("nobody", NOBODY_GID, "/bin/cat", str(path))
     assert read.returncode != 0, "nobody read the secret file the hint made"
     assert path.read_text().strip().encode() not in read.stdout
     port = free_port()
@@ -446,11 +444,11 @@ def test_allow_gid_checks_the_users_groups_not_the_peers_gid(
         path.chmod(0o666)
         # As a setgid-NOT_A_GROUP_OF_NOBODY program would run: its gid is the group's.
         assert asked_as("nobody", NOT_A_GROUP_OF_NOBODY, path) == 403
-    with running_broker(home, "--socket", str(path), "--allow-gid", str(NOGROUP_GID), env=env):
+    with running_broker(home, "--socket", str(path), "--allow-gid", str(NOBODY_GID), env=env):
         path.chmod(0o666)
         # nogroup is nobody's group in the user database, whatever gid it runs with.
         assert asked_as("nobody", NOT_A_GROUP_OF_NOBODY, path) == 200
-        assert asked_as("nobody", NOGROUP_GID, path) == 200
+        assert asked_as("nobody", NOBODY_GID, path) == 200
 
 
 def supplementary_member() -> tuple[str, int, int] | None:

@@ -19,10 +19,8 @@ either way: hence another user, and a read attempt rather than a look.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -34,10 +32,9 @@ from support.cli import CLI
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.locks import lock_held_elsewhere
 from support.logins import issuer_env, stored, write_login
-from support.other_users import AS_NOBODY, need_nobody_to_run_the_cli
+from support.other_users import AS_NOBODY, NOBODY_UID, need_nobody_to_run_the_cli, open_to_others
 from support.waiting import wait_until
 
-NOBODY = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
 WAIT = 30.0
 # Run as nobody: read another process's /proc/PID/environ; say whether the kernel let us.
@@ -59,14 +56,10 @@ def nobody_home() -> Iterator[Path]:
     need_nobody_to_run_the_cli()
     if sys_python_missing():
         pytest.skip(f"{SYSTEM_PYTHON} runs the reader as nobody; it is not installed")
-    shared = Path(tempfile.mkdtemp(prefix="codex-dumpable-", dir="/tmp"))
-    shared.chmod(0o711)
-    home = shared / "codex"
-    home.mkdir(mode=0o700)
-    try:
+    with open_to_others("codex-dumpable-") as shared:
+        home = shared / "codex"
+        home.mkdir(mode=0o700)
         yield home
-    finally:
-        shutil.rmtree(shared, ignore_errors=True)
 
 
 def sys_python_missing() -> bool:
@@ -75,7 +68,7 @@ def sys_python_missing() -> bool:
 
 def give_to_nobody(home: Path) -> None:
     for path in [home, *home.iterdir()]:
-        os.chown(path, NOBODY, NOBODY)
+        os.chown(path, NOBODY_UID, NOBODY_UID)
 
 
 def read_by_nobody(pid: int) -> str:
@@ -121,7 +114,7 @@ def test_a_process_of_the_same_user_is_readable_without_the_flag(nobody_home: Pa
     with subprocess.Popen([*AS_NOBODY, "sleep", "60"]) as sleeper:
         try:
             wait_until(
-                lambda: os.stat(f"/proc/{sleeper.pid}").st_uid == NOBODY,
+                lambda: os.stat(f"/proc/{sleeper.pid}").st_uid == NOBODY_UID,
                 timeout=WAIT,
                 what="setpriv to become nobody",
             )
@@ -156,7 +149,7 @@ def test_token_waiting_to_refresh_is_closed_to_the_same_user(nobody_home: Path) 
 
 @pytest.mark.parametrize(
     ("opt_out", "seen", "owner"),
-    [({}, "refused", 0), ({"CODEX_LOGIN_DUMPABLE": "1"}, "read", NOBODY)],
+    [({}, "refused", 0), ({"CODEX_LOGIN_DUMPABLE": "1"}, "read", NOBODY_UID)],
     ids=["default", "CODEX_LOGIN_DUMPABLE=1"],
 )
 def test_the_broker_is_closed_to_the_same_user(

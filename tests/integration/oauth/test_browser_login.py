@@ -7,11 +7,9 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import socket
 import stat
 import subprocess
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -45,7 +43,7 @@ from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.callback_server import CallbackServer
 from codex_login.entrypoints.settings import Settings
 from support.fake_issuer import Failure, FakeIssuer
-from support.other_users import AS_NOBODY, need_root_and_setpriv
+from support.other_users import AS_NOBODY, NOBODY_UID, need_root_and_setpriv, open_to_others
 
 T = TypeVar("T")
 
@@ -669,7 +667,6 @@ def test_an_unexpected_failure_ends_the_login_instead_of_leaving_it_waiting(
 
 # -- other local users (issue 20) ---------------------------------------------------------
 
-NOBODY_UID = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 # Run as nobody: try to read the login's claim, then to cancel the login without it.
@@ -706,12 +703,8 @@ def as_nobody(script: str, *args: str) -> list[str]:
 @pytest.fixture
 def shared_tmp() -> Iterator[Path]:
     """A TMPDIR that other users can pass through (0711), as /tmp is to them."""
-    path = Path(tempfile.mkdtemp(prefix="codex-callback-", dir="/tmp"))
-    path.chmod(0o711)
-    try:
+    with open_to_others("codex-callback-") as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
