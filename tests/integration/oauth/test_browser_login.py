@@ -44,6 +44,7 @@ from codex_login.entrypoints.callback_server import CallbackServer
 from codex_login.entrypoints.settings import Settings
 from support.fake_issuer import Failure, FakeIssuer
 from support.other_users import AS_NOBODY, NOBODY_UID, need_root_and_setpriv, open_to_others
+from support.waiting import wait_until
 
 T = TypeVar("T")
 
@@ -624,8 +625,9 @@ def test_web_pages_and_late_requests_cannot_cancel_a_login(
             for path in (cancel, "/auth/callback"):
                 statuses.append((await login.get(path, method="HEAD"))[0])
             approving = asyncio.create_task(login.approve())
-            while not issuer.posts("authorization_code"):
-                await asyncio.sleep(0.01)
+            await asyncio.to_thread(
+                wait_until, lambda: issuer.posts("authorization_code"), 30, "the code exchange"
+            )
             statuses.append((await login.get(cancel))[0])  # mid-exchange: too late
             await approving
             await login.outcome()
@@ -705,14 +707,6 @@ def shared_tmp() -> Iterator[Path]:
     """A TMPDIR that other users can pass through (0711), as /tmp is to them."""
     with open_to_others("codex-callback-") as path:
         yield path
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def test_another_user_cannot_cancel_a_login_which_then_completes(
@@ -847,7 +841,9 @@ def test_another_client_racing_for_the_success_page_gets_404_and_the_browser_get
             status, _, headers, _ = await login.get(callback.split(f":{login.port}", 1)[1])
             assert status == 302  # the credentials are committed from here on
             after_commit = len(raced)
-            await until(lambda: len(raced) >= after_commit + 6, "the racer to try again")
+            await asyncio.to_thread(
+                wait_until, lambda: len(raced) >= after_commit + 6, 10, "the racer to try again"
+            )
             stop.set()
             await racing
             first = await login.get(headers["Location"])  # the browser follows the redirect
