@@ -60,7 +60,6 @@ listener's limits), ``access`` (``Access``: uids, groups, the secret, client key
 from __future__ import annotations
 
 from codex_login.entrypoints.broker.access import CLIENT, SECRET_CLIENT, Access, own_uids
-from codex_login.entrypoints.broker.answers import NO_STORE, RETRY_AFTER_SECONDS
 from codex_login.entrypoints.broker.app import Broker, log
 from codex_login.entrypoints.broker.guard import PROXY_ROUTE, Handler
 from codex_login.entrypoints.broker.limits import Limits
@@ -70,6 +69,7 @@ from codex_login.entrypoints.broker.listeners import (
     tcp_listener,
     unix_listener,
 )
+from codex_login.entrypoints.json_answers import NO_STORE, RETRY_AFTER_SECONDS
 
 __all__ = [
     "CLIENT",

@@ -1,5 +1,5 @@
-"""The broker's JSON answers: every one ``Cache-Control: no-store``, written by the
-protocol's one converter; a failure's status and code from the one outcome table."""
+"""The broker's failures as JSON answers (``json_answers``): a failure's status and code
+from the one outcome table."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from aiohttp import web
 from codex_login.adapters import broker_protocol as protocol
 from codex_login.domain.errors import CodexLoginError, NotLoggedIn
 from codex_login.domain.outcomes import outcome_of
+from codex_login.entrypoints.json_answers import json_response
 from codex_login.entrypoints.remedies import on_the_host
-
-NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-RETRY_AFTER_SECONDS = 10
 
 
 def failure(exc: CodexLoginError) -> web.Response:
@@ -29,20 +27,3 @@ def failure(exc: CodexLoginError) -> web.Response:
 
 def error(code: str, message: str) -> protocol.ErrorAnswer:
     return protocol.ErrorAnswer(code, message)
-
-
-def json_response(
-    status: int,
-    answer: protocol.TokenAnswer | protocol.ErrorAnswer | protocol.Health,
-    *,
-    retry_after: bool = False,
-) -> web.Response:
-    headers = dict(NO_STORE)
-    if retry_after:
-        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return web.Response(
-        status=status,
-        text=protocol.dumps(answer),
-        content_type="application/json",
-        headers=headers,
-    )

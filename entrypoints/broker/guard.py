@@ -16,8 +16,9 @@ from codex_login.adapters.client_keys import ClientKeyFile
 from codex_login.entrypoints.broker.access import CLIENT, SECRET_CLIENT, Access
 from codex_login.entrypoints.broker.access_log import printable
 from codex_login.entrypoints.broker.admission import Connection
-from codex_login.entrypoints.broker.answers import error, json_response
+from codex_login.entrypoints.broker.answers import error
 from codex_login.entrypoints.broker.limits import Limits
+from codex_login.entrypoints.json_answers import json_response
 
 log = logging.getLogger(__name__)
 

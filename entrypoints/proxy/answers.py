@@ -6,17 +6,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from codex_login.adapters import broker_protocol as protocol
-
-NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+from codex_login.entrypoints.json_answers import json_response
 
 
 def error_answer(status: int, code: str, message: str) -> web.Response:
-    return web.Response(
-        status=status,
-        text=protocol.dumps(protocol.ErrorAnswer(code, message)),
-        content_type="application/json",
-        headers=NO_STORE,
-    )
+    return json_response(status, protocol.ErrorAnswer(code, message))
 
 
 def closing(answer: web.Response) -> web.Response:
