@@ -20,6 +20,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.model_api import ModelApi
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.timestamps import format_timestamp, parse_timestamp
@@ -31,8 +32,8 @@ _OLD_MODES = {"api_key": AuthMode.API_KEY}
 Message = TypeVar("Message")
 
 
-@attrs.frozen(kw_only=True)
-class TokenAnswer:
+@attrs.frozen(kw_only=True, repr=False)
+class TokenAnswer(FieldsRepr):
     """An access token as the broker hands it out; never the refresh or ID token."""
 
     access_token: str = attrs.field(repr=False, validator=attrs.validators.min_len(1))
@@ -77,23 +78,23 @@ class TokenAnswer:
         )
 
 
-@attrs.frozen
-class ErrorAnswer:
+@attrs.frozen(repr=False)
+class ErrorAnswer(FieldsRepr):
     """Why a request was refused or failed: a code for programs, a message for people."""
 
     error: str
     message: str
 
 
-@attrs.frozen
-class RefreshRequest:
+@attrs.frozen(repr=False)
+class RefreshRequest(FieldsRepr):
     """The body of ``POST /v1/token/refresh``: the token a server refused."""
 
     stale: str = attrs.field(repr=False, validator=attrs.validators.min_len(1))
 
 
-@attrs.frozen
-class Health:
+@attrs.frozen(repr=False)
+class Health(FieldsRepr):
     status: str = "ok"
 
 

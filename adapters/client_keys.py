@@ -34,6 +34,7 @@ import attrs
 
 from codex_login.adapters.secret_file import MIN_SECRET_LENGTH, exposure_of, read_opened
 from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.fields_repr import FieldsRepr
 
 MAX_CLIENT_KEYS_FILE = 1 << 20  # a million bytes is thousands of keys
 RESERVED_NAMES = frozenset({"secret"})
@@ -49,8 +50,8 @@ def add_one(path: Path, name: str = "sandbox-a") -> str:
     return f'(umask 077; echo "{name} $(head -c 32 /dev/urandom | base64)" >> {quoted})'
 
 
-@attrs.frozen
-class ClientKeySet:
+@attrs.frozen(repr=False)
+class ClientKeySet(FieldsRepr):
     """The keys read from one version of the file: a SHA-256 digest of each key, by name."""
 
     digests: tuple[tuple[str, bytes], ...] = attrs.field(default=(), repr=False)

@@ -73,6 +73,7 @@ from codex_login.adapters.store_core import (
     unlink_in,
 )
 from codex_login.domain.errors import StorageError, UntrustedPath
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.record import CredentialRecord, Loaded
 
 AUTH_FILE = "auth.json"
@@ -111,8 +112,8 @@ def _log_notice(message: str) -> None:
     logging.getLogger(__name__).info("%s", message)
 
 
-@attrs.frozen
-class _Place:
+@attrs.frozen(repr=False)
+class _Place(FieldsRepr):
     """Where auth.json really is: ``name`` in ``directory`` (open as ``fd``, checked), or
     None as ``fd`` when that directory does not exist. ``link``: the user's auth.json
     link that leads there."""

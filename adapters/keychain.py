@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
+
 GENERIC_PASSWORD = "kSecClassGenericPassword"  # noqa: S105  (an item class, not a secret)
 
 
-@attrs.frozen
-class KeychainItem:
+@attrs.frozen(repr=False)
+class KeychainItem(FieldsRepr):
     """A Keychain item's class, its two key attributes, and its data."""
 
     item_class: str

@@ -38,6 +38,7 @@ from codex_login.adapters import auth_json
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.store_core import COMMIT_LOCK, stat_or_none
 from codex_login.domain.errors import ConfigurationError, StorageError
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.record import CredentialRecord, Loaded
 
 if TYPE_CHECKING:
@@ -258,8 +259,8 @@ class KeyringCredentialStore:
             os.utime(self._marker, ns=(stamp, stamp), follow_symlinks=False)
 
 
-@attrs.frozen
-class _Seen:
+@attrs.frozen(repr=False)
+class _Seen(FieldsRepr):
     """The digest read after seeing ``marker``, trusted until ``until`` (monotonic)."""
 
     marker: Hashable

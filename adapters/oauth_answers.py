@@ -18,14 +18,15 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.tokens import TokenGrant
 
 Answer = TypeVar("Answer")
 MAX_SECONDS = 24 * 3600
 
 
-@attrs.frozen
-class IssuerMetadata:
+@attrs.frozen(repr=False)
+class IssuerMetadata(FieldsRepr):
     """OpenID Connect discovery / RFC 8414 authorization server metadata, the fields used."""
 
     issuer: str | None = None
@@ -36,8 +37,8 @@ class IssuerMetadata:
     authorization_response_iss_parameter_supported: bool = False  # RFC 9207
 
 
-@attrs.frozen
-class DeviceAuthorization:
+@attrs.frozen(repr=False)
+class DeviceAuthorization(FieldsRepr):
     """An RFC 8628 §3.2 device authorization answer, the fields used."""
 
     device_code: str | None = attrs.field(default=None, repr=False)
@@ -49,8 +50,8 @@ class DeviceAuthorization:
     expires_in: float | None = None
 
 
-@attrs.frozen
-class OpenAIDeviceCode:
+@attrs.frozen(repr=False)
+class OpenAIDeviceCode(FieldsRepr):
     """The OpenAI issuer's answer to a request for a device code."""
 
     device_auth_id: str | None = attrs.field(default=None, repr=False)
@@ -58,8 +59,8 @@ class OpenAIDeviceCode:
     interval: float | None = None
 
 
-@attrs.frozen
-class OpenAIDeviceApproval:
+@attrs.frozen(repr=False)
+class OpenAIDeviceApproval(FieldsRepr):
     """The OpenAI issuer's answer once the code is approved: a code to exchange."""
 
     authorization_code: str | None = attrs.field(default=None, repr=False)

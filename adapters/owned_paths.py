@@ -36,6 +36,7 @@ import attrs
 
 from codex_login.adapters import os_flags
 from codex_login.domain.errors import ConfigurationError, UntrustedPath
+from codex_login.domain.fields_repr import FieldsRepr
 
 TRUST_VARIABLE = "CODEX_LOGIN_TRUST_OWNER"
 ROOT_UID = 0
@@ -47,8 +48,8 @@ NO_FOLLOW = os_flags.NOFOLLOW | os_flags.CLOEXEC
 MAX_LINK_HOPS = 40
 
 
-@attrs.frozen
-class Owners:
+@attrs.frozen(repr=False)
+class Owners(FieldsRepr):
     """Whose directories and files a store uses: the effective uid, root, and ``named``."""
 
     euid: int = attrs.field(factory=os_flags.effective_uid)

@@ -25,6 +25,8 @@ from collections.abc import Callable
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
+
 UCRED = struct.Struct("=iII")  # pid_t pid; uid_t uid; gid_t gid
 XUCRED = struct.Struct("=IIh2x16I")  # version, uid, ngroups, (padding), groups[16]
 XUCRED_VERSION = 0
@@ -32,8 +34,8 @@ SOL_LOCAL = 0  # macOS <sys/un.h>
 LOCAL_PEERCRED = 1
 
 
-@attrs.frozen
-class PeerCredentials:
+@attrs.frozen(repr=False)
+class PeerCredentials(FieldsRepr):
     """The peer's effective uid, and its pid where the OS says (not on macOS)."""
 
     uid: int

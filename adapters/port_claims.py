@@ -34,6 +34,7 @@ from pathlib import Path
 import attrs
 
 from codex_login.adapters import os_flags
+from codex_login.domain.fields_repr import FieldsRepr
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,8 @@ _PRIVATE = 0o077  # no permission bit for group or others may be set
 _NOFOLLOW = os_flags.NOFOLLOW | os_flags.CLOEXEC
 
 
-@attrs.frozen
-class PortClaim:
+@attrs.frozen(repr=False)
+class PortClaim(FieldsRepr):
     """A login's claim on ``port``: ``secret`` cancels it."""
 
     port: int

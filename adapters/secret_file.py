@@ -18,13 +18,14 @@ import attrs
 
 from codex_login.adapters import os_flags
 from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.fields_repr import FieldsRepr
 
 MIN_SECRET_LENGTH = 16
 MAX_SECRET_FILE = 4096  # a secret is a line; a larger file is a mistake (or /dev/zero)
 
 
-@attrs.frozen
-class SecretFile:
+@attrs.frozen(repr=False)
+class SecretFile(FieldsRepr):
     """A secret read from ``path``, and why that file is not private (None when it is)."""
 
     path: Path

@@ -45,6 +45,7 @@ from codex_login.adapters.owned_paths import (
     give_to_directory_owner,
 )
 from codex_login.domain.errors import LockTimeout, StorageError
+from codex_login.domain.fields_repr import FieldsRepr
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -121,8 +122,8 @@ class Exclusion(Generic[H]):
             self._threads.release()
 
 
-@attrs.frozen
-class Wait:
+@attrs.frozen(repr=False)
+class Wait(FieldsRepr):
     """How long to wait for a lock, whom to tell, and which variable changes the bound."""
 
     timeout: float
@@ -424,8 +425,8 @@ def remove_orphaned_temp_files(
 # -- room for a commit -------------------------------------------------------------------
 
 
-@attrs.frozen
-class Reserved:
+@attrs.frozen(repr=False)
+class Reserved(FieldsRepr):
     """A temp file holding room for the next commit: its directory (a descriptor of
     its own), the file's descriptor and name."""
 

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import attrs
 
 from codex_login.adapters import os_flags
+from codex_login.domain.fields_repr import FieldsRepr
 
 LOCKFILE_FAIL_IMMEDIATELY = 0x01
 LOCKFILE_EXCLUSIVE_LOCK = 0x02
@@ -69,8 +70,8 @@ class Kernel32(Protocol):
     ) -> int: ...
 
 
-@attrs.frozen
-class Api:
+@attrs.frozen(repr=False)
+class Api(FieldsRepr):
     """kernel32, the Win32 handle of a C descriptor (``msvcrt.get_osfhandle``) and the
     thread's last error (``ctypes.get_last_error``)."""
 

@@ -15,6 +15,7 @@ from codex_login.domain.access_tokens import (
     validate_access_token,
 )
 from codex_login.domain.errors import InvalidApiKey
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.login_policy import LoginMethod, LoginPolicy
 
 if TYPE_CHECKING:
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from codex_login.domain.ports import CredentialStore
 
 
-@attrs.frozen
-class AccessTokenLogin:
+@attrs.frozen(repr=False)
+class AccessTokenLogin(FieldsRepr):
     """What an access-token login did: who the token acts for (whoami's answer), and the
     account the previous login of another account is now kept as, if any."""
 

@@ -23,12 +23,13 @@ from codex_login.domain.accounts import (
     select,
 )
 from codex_login.domain.errors import AccountNotFound
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.ports import AccountShelf, CredentialStore
 from codex_login.domain.record import CredentialRecord
 
 
-@attrs.frozen(kw_only=True)
-class AccountBook:
+@attrs.frozen(kw_only=True, repr=False)
+class AccountBook(FieldsRepr):
     """The active store and the shelf of inactive logins beside it."""
 
     store: CredentialStore
@@ -119,8 +120,8 @@ def _active(store: CredentialStore) -> CredentialRecord | None:
     return loaded.record if loaded else None
 
 
-@attrs.frozen
-class Committed:
+@attrs.frozen(repr=False)
+class Committed(FieldsRepr):
     """What a login's commit did besides storing it: the older logins of the same
     account it replaced (the caller may revoke them), and the slot name the previous,
     other account was parked under (the person should hear it), if any."""

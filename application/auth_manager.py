@@ -44,6 +44,7 @@ from codex_login.domain.errors import (
     UntrustedPath,
     WorkspaceRefused,
 )
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.issuer import IssuerConfig, bind, check_issuer
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
@@ -76,8 +77,8 @@ def _log() -> logging.Logger:
 COMMIT_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
 
 
-@attrs.frozen
-class _Snapshot:
+@attrs.frozen(repr=False)
+class _Snapshot(FieldsRepr):
     """What the store held at one fingerprint, resolved once."""
 
     fingerprint: Hashable

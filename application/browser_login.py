@@ -38,14 +38,15 @@ from codex_login.domain.errors import (
     LoginError,
     LoginTimedOut,
 )
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.login import AuthorizationRequest
 from codex_login.domain.plans import plan_name
 
 SINGLE_VALUED = ("code", "state", "error", "error_description", "iss")
 
 
-@attrs.frozen
-class Ignored:
+@attrs.frozen(repr=False)
+class Ignored(FieldsRepr):
     """Answer 400 and keep waiting: the request cannot end this login."""
 
     title: str
@@ -53,16 +54,16 @@ class Ignored:
     retry: bool = False  # whether the page tells the user to start a new login
 
 
-@attrs.frozen
-class Failed:
+@attrs.frozen(repr=False)
+class Failed(FieldsRepr):
     """The login ended with ``error``; ``status`` is the HTTP status to answer with."""
 
     error: CodexLoginError
     status: int
 
 
-@attrs.frozen
-class Completed:
+@attrs.frozen(repr=False)
+class Completed(FieldsRepr):
     """The credentials are stored; send the browser to ``/success?{query}``."""
 
     outcome: LoginOutcome

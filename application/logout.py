@@ -13,6 +13,7 @@ import attrs
 
 from codex_login.application.seam import Seam, off_loop
 from codex_login.domain.errors import CodexLoginError, MalformedCredentials
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.issuer import IssuerConfig, bind
 from codex_login.domain.ports import CredentialStore, TokenEndpoint
 from codex_login.domain.tokens import TokenData
@@ -20,8 +21,8 @@ from codex_login.domain.tokens import TokenData
 log = logging.getLogger(__name__)
 
 
-@attrs.frozen
-class LogoutResult:
+@attrs.frozen(repr=False)
+class LogoutResult(FieldsRepr):
     removed: bool
     revoked: bool = False
     revoke_error: str | None = None

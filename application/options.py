@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.domain.choice import choose_credential
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.model_api import ModelApiSettings
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
     from codex_login.domain.workload_identity import WorkloadIdentity
 
 
-@attrs.frozen(kw_only=True)
-class AuthOptions:
+@attrs.frozen(kw_only=True, repr=False)
+class AuthOptions(FieldsRepr):
     """Which issuer, which keys from the environment, which rules; secrets never shown."""
 
     issuer: IssuerConfig = attrs.Factory(IssuerConfig)

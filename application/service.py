@@ -17,6 +17,7 @@ from codex_login.domain.errors import (
     StorageError,
     UnsupportedAuthMode,
 )
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.login_policy import LoginMethod
 from codex_login.domain.resolution import ResolvedAuth
 
@@ -52,8 +53,8 @@ def _no_listener() -> CallbackListener:
     raise ConfigurationError("no callback server was configured for browser logins")
 
 
-@attrs.define(kw_only=True)
-class AuthService:
+@attrs.define(kw_only=True, repr=False)
+class AuthService(FieldsRepr):
     """Log in, hand out tokens, inspect and log out, against one credential store.
 
     Build it with ``codex_login.entrypoints.bootstrap.bootstrap()``, which wires

@@ -11,6 +11,7 @@ from codex_login.application.accounts import AccountBook, commit_login
 from codex_login.application.seam import off_loop
 from codex_login.domain.claims import IdToken
 from codex_login.domain.errors import CodexLoginError, TokenEndpointError
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.issuer import IssuerConfig, provenance_of
 from codex_login.domain.login import login_record, tokens_from_grant
 from codex_login.domain.login_policy import LoginPolicy
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@attrs.frozen
-class LoginOutcome:
+@attrs.frozen(repr=False)
+class LoginOutcome(FieldsRepr):
     """What a completed login stored, without secrets."""
 
     id_token: IdToken
@@ -32,8 +33,8 @@ class LoginOutcome:
     parked: str | None = None  # the account the previous login is now kept as
 
 
-@attrs.frozen(kw_only=True)
-class SignIn:
+@attrs.frozen(kw_only=True, repr=False)
+class SignIn(FieldsRepr):
     """The ports and the issuer a login needs once the issuer answered."""
 
     endpoint: TokenEndpoint

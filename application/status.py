@@ -12,6 +12,7 @@ from codex_login.domain.access_tokens import TITLE as ACCESS_TOKEN_TITLE
 from codex_login.domain.choice import ENV_SOURCE, OVERRIDE_SOURCE
 from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import CodexLoginError, NotLoggedIn
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.foreign import ForeignLogin, describe_foreign
 from codex_login.domain.issuer import check_issuer
 from codex_login.domain.masking import mask_api_key
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["ENV_SOURCE", "OVERRIDE_SOURCE", "Status", "get_status"]
 
 
-@attrs.frozen
-class Status:
+@attrs.frozen(repr=False)
+class Status(FieldsRepr):
     """A login, described without secrets."""
 
     mode: StoredMode  # an UnsupportedMode for a login of another tool (see ``foreign``)

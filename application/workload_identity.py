@@ -28,6 +28,7 @@ from codex_login.domain.errors import (
     WorkloadIdentityChanged,
     WorkspaceRefused,
 )
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.login_policy import LoginMethod, LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.tokens import AccessToken
@@ -48,8 +49,8 @@ if TYPE_CHECKING:
     from codex_login.domain.refresh_policy import RefreshPolicy
 
 
-@attrs.frozen
-class _Held:
+@attrs.frozen(repr=False)
+class _Held(FieldsRepr):
     token: AccessToken
     issued_at: datetime
     due_at: datetime

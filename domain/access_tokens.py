@@ -20,6 +20,7 @@ from __future__ import annotations
 import attrs
 
 from codex_login.domain.errors import EmptyAccessToken
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.masking import one_line_secret
 from codex_login.domain.modes import KINDS, AuthMode, UnsupportedMode
 from codex_login.domain.record import CredentialRecord
@@ -38,8 +39,8 @@ MODE = AuthMode.CHATGPT  # where its requests go: the ChatGPT model API (Codex's
 AGENT_IDENTITY = "agentIdentity"
 
 
-@attrs.frozen
-class WhoAmI:
+@attrs.frozen(repr=False)
+class WhoAmI(FieldsRepr):
     """Whoami's answer: the account an access token acts for."""
 
     account_id: str

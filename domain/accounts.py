@@ -18,6 +18,7 @@ from codex_login.domain.access_tokens import MODE as ACCESS_TOKEN_MODE
 from codex_login.domain.access_tokens import TITLE as ACCESS_TOKEN_TITLE
 from codex_login.domain.access_tokens import stored_access_token
 from codex_login.domain.errors import AccountNotFound, AmbiguousAccount, ConfigurationError
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.foreign import ForeignLogin, describe_foreign
 from codex_login.domain.issuer import provenance_of
 from codex_login.domain.masking import mask_api_key
@@ -31,8 +32,8 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
 
 
-@attrs.frozen
-class Identity:
+@attrs.frozen(repr=False)
+class Identity(FieldsRepr):
     """What makes two records the same account."""
 
     kind: str
@@ -41,8 +42,8 @@ class Identity:
     user: str | None = attrs.field(default=None, repr=False)
 
 
-@attrs.frozen
-class Account:
+@attrs.frozen(repr=False)
+class Account(FieldsRepr):
     """One login, described without secrets (an API key only masked)."""
 
     name: str

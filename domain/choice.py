@@ -18,6 +18,7 @@ from codex_login.domain.access_tokens import (
     is_access_token,
 )
 from codex_login.domain.errors import CodexLoginError, NotLoggedIn, PolicyViolation, SignsRequests
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
@@ -29,8 +30,8 @@ OVERRIDE_SOURCE = f"{OVERRIDE_VARIABLE} environment variable"
 ENV_SOURCE = f"{ENV_VARIABLE} environment variable"
 
 
-@attrs.frozen
-class Choice:
+@attrs.frozen(repr=False)
+class Choice(FieldsRepr):
     """The credential to hand out and where it came from, or why there is none.
 
     ``refusal`` is set exactly when ``auth`` is not to be handed out: NotLoggedIn

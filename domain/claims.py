@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 import attrs
 
 from codex_login.domain.errors import InvalidJwt
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.jwt import decode_payload
 from codex_login.domain.plans import Plan, parse_plan
 
 AUTH_CLAIM = "https://api.openai.com/auth"
 
 
-@attrs.frozen
-class IdToken:
+@attrs.frozen(repr=False)
+class IdToken(FieldsRepr):
     """An ID token: the raw JWT and the claims codex-login uses."""
 
     raw: str = attrs.field(repr=False)

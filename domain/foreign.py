@@ -12,6 +12,7 @@ import attrs
 
 from codex_login.domain.access_tokens import stored_access_token
 from codex_login.domain.errors import InvalidJwt
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.jwt import decode_payload
 from codex_login.domain.modes import UnsupportedMode
 from codex_login.domain.record import CredentialRecord
@@ -30,8 +31,8 @@ KINDS = {
 SIGNING_MODES = frozenset({AGENT_IDENTITY})
 
 
-@attrs.frozen
-class ForeignLogin:
+@attrs.frozen(repr=False)
+class ForeignLogin(FieldsRepr):
     """A login of a kind codex-login does not use, described without secrets."""
 
     mode: str

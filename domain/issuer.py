@@ -12,6 +12,7 @@ from codex_login.domain.errors import (
     ForeignOverride,
     IssuerMismatch,
 )
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.origins import origin_of, parse_origins, same_origin
 from codex_login.domain.tokens import Provenance, TokenData
 
@@ -31,8 +32,8 @@ class IssuerProfile(enum.Enum):
     STANDARD = "standard"
 
 
-@attrs.frozen
-class IssuerEndpoints:
+@attrs.frozen(repr=False)
+class IssuerEndpoints(FieldsRepr):
     """Where an issuer's endpoints are: fixed paths, or read from its metadata."""
 
     issuer: str
@@ -49,8 +50,8 @@ def profile_for(issuer: str) -> IssuerProfile:
     return IssuerProfile.OPENAI if issuer == DEFAULT_ISSUER else IssuerProfile.STANDARD
 
 
-@attrs.frozen
-class IssuerConfig:
+@attrs.frozen(repr=False)
+class IssuerConfig(FieldsRepr):
     """The issuer, the client id, and the URL overrides the Codex CLI honours.
 
     ``explicit`` says the issuer was named by the user (``--issuer``,

@@ -8,14 +8,15 @@ import attrs
 
 from codex_login.domain.claims import parse_id_token
 from codex_login.domain.errors import InvalidJwt, TokenEndpointError
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.plans import should_use_api_key
 from codex_login.domain.record import CredentialRecord
 from codex_login.domain.tokens import TokenData, TokenGrant
 
 
-@attrs.frozen
-class AuthorizationRequest:
+@attrs.frozen(repr=False)
+class AuthorizationRequest(FieldsRepr):
     """One browser login's authorization URL and the secrets that go with it."""
 
     url: str

@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 import attrs
 
 from codex_login.domain.errors import ConfigurationError, PolicyViolation, WorkspaceRefused
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.resolution import AccessTokenAuth, ApiKeyAuth, ResolvedAuth
 
 
@@ -50,8 +51,8 @@ def workspace_ids(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(item.strip() for item in values if item.strip())
 
 
-@attrs.frozen
-class LoginPolicy:
+@attrs.frozen(repr=False)
+class LoginPolicy(FieldsRepr):
     """The allowed login methods and ChatGPT workspaces; the default allows everything.
 
     ``workspaces`` None means any workspace; an empty tuple means none (so no

@@ -23,6 +23,7 @@ from types import MappingProxyType
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.tokens import AccessToken
 
@@ -44,8 +45,8 @@ def _frozen_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(headers))
 
 
-@attrs.frozen
-class ModelApi:
+@attrs.frozen(repr=False)
+class ModelApi(FieldsRepr):
     """The model API of a login: its base URL and every header a request must carry.
 
     ``headers`` holds the bearer token; neither ``repr`` nor ``str`` shows its values.
@@ -61,8 +62,8 @@ class ModelApi:
     )
 
 
-@attrs.frozen
-class ModelApiSettings:
+@attrs.frozen(repr=False)
+class ModelApiSettings(FieldsRepr):
     """What the configuration says about the model API, whatever the login:
     ``openai_base_url`` (config.toml) and the ``OPENAI_ORGANIZATION`` / ``OPENAI_PROJECT``
     environment variables; each None when not set."""

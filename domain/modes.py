@@ -6,6 +6,8 @@ import enum
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
+
 
 class AuthMode(enum.Enum):
     """How requests are authenticated."""
@@ -14,8 +16,8 @@ class AuthMode(enum.Enum):
     CHATGPT = "chatgpt"
 
 
-@attrs.frozen
-class UnsupportedMode:
+@attrs.frozen(repr=False)
+class UnsupportedMode(FieldsRepr):
     """An ``auth_mode`` value written by another tool, kept verbatim."""
 
     name: str

@@ -42,6 +42,7 @@ from codex_login.domain.errors import (
     UntrustedPath,
     WorkloadIdentityChanged,
 )
+from codex_login.domain.fields_repr import FieldsRepr
 
 EXIT_FAILURE = 1
 # `token` only: no retry helps, a person must sign in; other commands exit 1 (`status`
@@ -49,8 +50,8 @@ EXIT_FAILURE = 1
 EXIT_SIGN_IN = 4
 
 
-@attrs.frozen
-class Outcome:
+@attrs.frozen(repr=False)
+class Outcome(FieldsRepr):
     """How a failure ends `token` and what the broker answers for it."""
 
     exit_code: int

@@ -6,6 +6,7 @@ import enum
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.modes import AuthMode
 
 
@@ -19,8 +20,8 @@ class KnownPlan(enum.Enum):
     EDU = "edu"
 
 
-@attrs.frozen
-class UnknownPlan:
+@attrs.frozen(repr=False)
+class UnknownPlan(FieldsRepr):
     """A plan name this version does not know, kept verbatim."""
 
     name: str

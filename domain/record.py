@@ -6,12 +6,13 @@ from datetime import datetime
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.modes import StoredMode
 from codex_login.domain.tokens import Extras, TokenData
 
 
-@attrs.frozen
-class CredentialRecord:
+@attrs.frozen(repr=False)
+class CredentialRecord(FieldsRepr):
     """One auth.json, field for field, unknown fields included."""
 
     auth_mode: StoredMode | None = None
@@ -21,8 +22,8 @@ class CredentialRecord:
     extra: Extras = attrs.field(factory=dict, repr=False, hash=False)
 
 
-@attrs.frozen
-class Loaded:
+@attrs.frozen(repr=False)
+class Loaded(FieldsRepr):
     """A record read from a store, with warnings about fields that were ignored."""
 
     record: CredentialRecord

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from codex_login.domain.claims import token_times
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.tokens import TokenData
 
 EXPIRY_MARGIN = timedelta(minutes=5)
@@ -21,8 +22,8 @@ ALWAYS = datetime.min.replace(tzinfo=UTC)
 NEVER = datetime.max.replace(tzinfo=UTC)
 
 
-@attrs.frozen
-class RefreshPolicy:
+@attrs.frozen(repr=False)
+class RefreshPolicy(FieldsRepr):
     """Refresh when the access token expires within ``expiry_margin``, or within half
     its lifetime (``exp - iat``) when that is shorter: a 60-second token is used for
     30 seconds, not refreshed on every call.

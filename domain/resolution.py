@@ -6,6 +6,7 @@ import attrs
 
 from codex_login.domain.access_tokens import stored_access_token
 from codex_login.domain.errors import MalformedCredentials, SignsRequests, UnsupportedAuthMode
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.foreign import KINDS, SIGNING_MODES
 from codex_login.domain.modes import AuthMode, UnsupportedMode
 from codex_login.domain.plans import should_use_api_key
@@ -13,20 +14,20 @@ from codex_login.domain.record import CredentialRecord
 from codex_login.domain.tokens import TokenData
 
 
-@attrs.frozen
-class ApiKeyAuth:
+@attrs.frozen(repr=False)
+class ApiKeyAuth(FieldsRepr):
     api_key: str = attrs.field(repr=False)
     mode: AuthMode = attrs.field(default=AuthMode.API_KEY, init=False)
 
 
-@attrs.frozen
-class ChatGptAuth:
+@attrs.frozen(repr=False)
+class ChatGptAuth(FieldsRepr):
     tokens: TokenData
     mode: AuthMode = attrs.field(default=AuthMode.CHATGPT, init=False)
 
 
-@attrs.frozen
-class AccessTokenAuth:
+@attrs.frozen(repr=False)
+class AccessTokenAuth(FieldsRepr):
     """An access token (``at-…``): a bearer for the ChatGPT model API, never refreshed; its
     workspace comes from whoami (``domain/access_tokens.py``)."""
 

@@ -8,22 +8,23 @@ from datetime import datetime
 import attrs
 
 from codex_login.domain.claims import IdToken
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.modes import AuthMode
 
 # Unknown JSON fields written by other tools, kept so that a rewrite loses nothing.
 Extras = Mapping[str, object]
 
 
-@attrs.frozen
-class Provenance:
+@attrs.frozen(repr=False)
+class Provenance(FieldsRepr):
     """Which issuer and client issued a login's tokens (``tokens.oauth_provenance``)."""
 
     issuer: str
     client_id: str
 
 
-@attrs.frozen
-class TokenData:
+@attrs.frozen(repr=False)
+class TokenData(FieldsRepr):
     """The ``tokens`` object of auth.json."""
 
     id_token: IdToken
@@ -34,8 +35,8 @@ class TokenData:
     extra: Extras = attrs.field(factory=dict, repr=False, hash=False)
 
 
-@attrs.frozen
-class TokenGrant:
+@attrs.frozen(repr=False)
+class TokenGrant(FieldsRepr):
     """What a token endpoint returned; every field may be missing on refresh."""
 
     id_token: str | None = attrs.field(default=None, repr=False)
@@ -43,8 +44,8 @@ class TokenGrant:
     refresh_token: str | None = attrs.field(default=None, repr=False)
 
 
-@attrs.frozen
-class AccessToken:
+@attrs.frozen(repr=False)
+class AccessToken(FieldsRepr):
     """The credential to send: an API key or a ChatGPT access token, with its expiry."""
 
     mode: AuthMode

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from codex_login.domain.errors import ConfigurationError, InvalidJwt, TokenEndpointError
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.jwt import decode_payload
 from codex_login.domain.modes import WORKLOAD_IDENTITY
 
@@ -44,8 +45,8 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S10
 MAX_ASSERTION_BYTES = 16 * 1024  # the Codex CLI's limit on the identity token
 
 
-@attrs.frozen
-class SpiffeSource:
+@attrs.frozen(repr=False)
+class SpiffeSource(FieldsRepr):
     """Where a JWT-SVID comes from: the Workload API's socket, the audience it is asked
     for, and the SPIFFE ID to ask for when the workload has several."""
 
@@ -54,8 +55,8 @@ class SpiffeSource:
     spiffe_id: str | None = None
 
 
-@attrs.frozen
-class WorkloadIdentity:
+@attrs.frozen(repr=False)
+class WorkloadIdentity(FieldsRepr):
     """The federation rule and where the current identity token comes from: the file the
     platform keeps it in, or (``spiffe`` set, ``token_file`` None) the Workload API."""
 
@@ -174,8 +175,8 @@ def checked_assertion(raw: bytes, path: Path) -> str:
     return text
 
 
-@attrs.frozen
-class JwtSvid:
+@attrs.frozen(repr=False)
+class JwtSvid(FieldsRepr):
     """One JWT-SVID of a Workload API answer."""
 
     spiffe_id: str
@@ -222,8 +223,8 @@ def svid_problem(token: str, source: SpiffeSource) -> str | None:
     return None
 
 
-@attrs.frozen
-class Subject:
+@attrs.frozen(repr=False)
+class Subject(FieldsRepr):
     """Whom an exchange signed in: the same for every exchange of one process."""
 
     user_id: str
@@ -231,8 +232,8 @@ class Subject:
     account_user_id: str
 
 
-@attrs.frozen
-class WorkloadGrant:
+@attrs.frozen(repr=False)
+class WorkloadGrant(FieldsRepr):
     """The issuer's answer to one exchange (the Codex CLI's required fields)."""
 
     access_token: str = attrs.field(repr=False)

@@ -18,6 +18,7 @@ import attrs
 from codex_login.domain.choice import choose_credential
 from codex_login.domain.claims import token_times
 from codex_login.domain.errors import CodexLoginError, IssuerMismatch, NotLoggedIn
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.issuer import IssuerConfig, check_issuer
 from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.masking import mask_api_key
@@ -29,8 +30,8 @@ CLOCK_TOLERANCE = timedelta(minutes=5)
 _COMMAND = re.compile(r"`([^`]+)`")  # the commands a file problem names, as its fix
 
 
-@attrs.frozen
-class Check:
+@attrs.frozen(repr=False)
+class Check(FieldsRepr):
     """One line of `doctor`: ✓ or ✗, what was found and, for a ✗, what to do."""
 
     name: str
@@ -39,8 +40,8 @@ class Check:
     fix: str | None = None
 
 
-@attrs.frozen
-class StoreChoice:
+@attrs.frozen(repr=False)
+class StoreChoice(FieldsRepr):
     """The store each tool uses for this CODEX_HOME, and why (``kind`` None: unknown)."""
 
     ours: str
@@ -49,8 +50,8 @@ class StoreChoice:
     codex_why: str
 
 
-@attrs.frozen
-class Held:
+@attrs.frozen(repr=False)
+class Held(FieldsRepr):
     """What one store holds: a record, nothing, or why it could not be read."""
 
     location: str
@@ -58,8 +59,8 @@ class Held:
     problem: str | None = None
 
 
-@attrs.frozen
-class Environment:
+@attrs.frozen(repr=False)
+class Environment(FieldsRepr):
     """The credentials in the environment (values kept out of repr, never said)."""
 
     codex_api_key: str | None = attrs.field(default=None, repr=False)

@@ -21,6 +21,7 @@ import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from codex_login.domain.access_tokens import kind_of
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.modes import mode_name
 from codex_login.domain.timestamps import format_timestamp
 
@@ -31,16 +32,16 @@ if TYPE_CHECKING:
     from codex_login.domain.tokens import AccessToken
 
 
-@attrs.frozen
-class NotLoggedInDocument:
+@attrs.frozen(repr=False)
+class NotLoggedInDocument(FieldsRepr):
     """``status --json`` with no login; ``refused`` says why a stored one does not count."""
 
     logged_in: bool = False
     refused: str | None = None  # omitted when there is no refusal
 
 
-@attrs.frozen(kw_only=True)
-class BrokeredStatusDocument:
+@attrs.frozen(kw_only=True, repr=False)
+class BrokeredStatusDocument(FieldsRepr):
     """``status --json`` in a sandbox: the login the broker hands tokens out for."""
 
     logged_in: bool = True
@@ -61,8 +62,8 @@ class BrokeredStatusDocument:
         )
 
 
-@attrs.frozen(kw_only=True)
-class StatusDocument:
+@attrs.frozen(kw_only=True, repr=False)
+class StatusDocument(FieldsRepr):
     """``status --json`` of a login."""
 
     logged_in: bool = True
@@ -103,8 +104,8 @@ class StatusDocument:
         )
 
 
-@attrs.frozen
-class TokenDocument:
+@attrs.frozen(repr=False)
+class TokenDocument(FieldsRepr):
     """``token --json``: the credential, its mode and expiry, and the model API to call
     with it: its base URL and every header a request must carry."""
 
@@ -127,8 +128,8 @@ class TokenDocument:
         )
 
 
-@attrs.frozen
-class AccountDocument:
+@attrs.frozen(repr=False)
+class AccountDocument(FieldsRepr):
     """One entry of ``accounts --json``."""
 
     name: str
@@ -156,15 +157,15 @@ class AccountDocument:
         )
 
 
-@attrs.frozen
-class AccountsDocument:
+@attrs.frozen(repr=False)
+class AccountsDocument(FieldsRepr):
     """``accounts --json``: the stored logins, the active one first."""
 
     accounts: list[AccountDocument]
 
 
-@attrs.frozen
-class ErrorDetail:
+@attrs.frozen(repr=False)
+class ErrorDetail(FieldsRepr):
     """What failed (``code``: a kind of ``domain/outcomes.py``), said in one line, and
     what to do about it (None when the message says it all)."""
 
@@ -173,8 +174,8 @@ class ErrorDetail:
     action: str | None
 
 
-@attrs.frozen
-class ErrorDocument:
+@attrs.frozen(repr=False)
+class ErrorDocument(FieldsRepr):
     """A ``--json`` command's failure, on stdout beside the line on stderr."""
 
     error: ErrorDetail
@@ -196,14 +197,14 @@ def exec_credential_api(exec_info: str | None) -> str:
     return asked if asked in EXEC_CREDENTIAL_APIS else EXEC_CREDENTIAL_API
 
 
-@attrs.frozen
-class ExecCredentialStatus:
+@attrs.frozen(repr=False)
+class ExecCredentialStatus(FieldsRepr):
     token: str = attrs.field(repr=False)
     expirationTimestamp: datetime | None = None  # noqa: N815  (Kubernetes' spelling)
 
 
-@attrs.frozen(kw_only=True)
-class ExecCredentialDocument:
+@attrs.frozen(kw_only=True, repr=False)
+class ExecCredentialDocument(FieldsRepr):
     """``token --format exec-credential``: a Kubernetes exec plugin's answer. No
     ``expirationTimestamp`` for a credential without expiry (an API key): kubectl then
     keeps it until the server refuses it."""
@@ -224,44 +225,44 @@ class ExecCredentialDocument:
 # -- demo --json: one entry per step, its facts' keys after its outcome ---------------
 
 
-@attrs.frozen(kw_only=True)
-class SignInFacts:
+@attrs.frozen(kw_only=True, repr=False)
+class SignInFacts(FieldsRepr):
     how: str  # "browser" or "http"
     callback_port: int
     email: str | None
     plan: str
 
 
-@attrs.frozen(kw_only=True)
-class StatusFacts:
+@attrs.frozen(kw_only=True, repr=False)
+class StatusFacts(FieldsRepr):
     exit_status: int
     output: list[str]
 
 
-@attrs.frozen(kw_only=True)
-class TokenFacts:
+@attrs.frozen(kw_only=True, repr=False)
+class TokenFacts(FieldsRepr):
     refresh_requests: int
     expires_in: float
 
 
-@attrs.frozen(kw_only=True)
-class RefreshFacts:
+@attrs.frozen(kw_only=True, repr=False)
+class RefreshFacts(FieldsRepr):
     waited: float
     refresh_requests: int
     refresh_token_rotated: bool
     old_refresh_token_works: bool
 
 
-@attrs.frozen(kw_only=True)
-class ProcessesFacts:
+@attrs.frozen(kw_only=True, repr=False)
+class ProcessesFacts(FieldsRepr):
     waited: float
     processes: int
     refresh_requests: int
     same_token: bool
 
 
-@attrs.frozen(kw_only=True)
-class LogoutFacts:
+@attrs.frozen(kw_only=True, repr=False)
+class LogoutFacts(FieldsRepr):
     revoke_requests: int
     removed: bool
     refresh_token_works: bool
@@ -270,8 +271,8 @@ class LogoutFacts:
 DemoFacts = SignInFacts | StatusFacts | TokenFacts | RefreshFacts | ProcessesFacts | LogoutFacts
 
 
-@attrs.frozen(kw_only=True)
-class DemoStepDocument:
+@attrs.frozen(kw_only=True, repr=False)
+class DemoStepDocument(FieldsRepr):
     """One step of ``demo --json``: its name, outcome and time, then why it failed
     (``error``) or what it found (its facts' keys, in the same object)."""
 
@@ -282,8 +283,8 @@ class DemoStepDocument:
     facts: DemoFacts | None = None
 
 
-@attrs.frozen(kw_only=True)
-class DemoDocument:
+@attrs.frozen(kw_only=True, repr=False)
+class DemoDocument(FieldsRepr):
     """``demo --json``: the whole run, emitted also when a step failed."""
 
     ok: bool
@@ -294,8 +295,8 @@ class DemoDocument:
     steps: list[DemoStepDocument]
 
 
-@attrs.frozen
-class DoctorCheckDocument:
+@attrs.frozen(repr=False)
+class DoctorCheckDocument(FieldsRepr):
     """One check of ``doctor --json``: ``fix`` null when it passed."""
 
     name: str
@@ -304,8 +305,8 @@ class DoctorCheckDocument:
     fix: str | None
 
 
-@attrs.frozen
-class DoctorDocument:
+@attrs.frozen(repr=False)
+class DoctorDocument(FieldsRepr):
     """``doctor --json``: every check, and whether all passed."""
 
     checks: list[DoctorCheckDocument]

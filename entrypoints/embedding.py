@@ -34,6 +34,7 @@ from codex_login.application.seam import Seam, off_loop
 from codex_login.application.service import AuthService
 from codex_login.domain.access_tokens import workspace_unknown
 from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.printable import printable
 from codex_login.entrypoints.bootstrap import bootstrap, broker_address, broker_client
@@ -444,8 +445,8 @@ class TokenSource(Protocol):
     async def refresh(self, *, stale: str | None = None) -> AccessToken: ...
 
 
-@attrs.frozen
-class _Core:
+@attrs.frozen(repr=False)
+class _Core(FieldsRepr):
     """What twins share: the token source, the seam blocking calls wait on, and the
     service when there is a store (whose seam it is; a broker's core has its own)."""
 
@@ -481,8 +482,8 @@ class _Core:
         return self.service().status()
 
 
-@attrs.frozen
-class _StoredTokens:
+@attrs.frozen(repr=False)
+class _StoredTokens(FieldsRepr):
     """The auth manager of a store-backed service, as a token source."""
 
     service: AuthService

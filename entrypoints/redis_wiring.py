@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.entrypoints.bootstrap import Environ, settings_of
 
 if TYPE_CHECKING:
     from codex_login.domain.ports import AccountShelf, CredentialStore
 
 
-@attrs.frozen
-class RedisSettings:
+@attrs.frozen(repr=False)
+class RedisSettings(FieldsRepr):
     """Where the ``redis`` store connects, from the environment."""
 
     url: str = attrs.field(repr=False)  # may carry a password

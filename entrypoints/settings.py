@@ -18,6 +18,8 @@ from typing import Any
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
+
 # The help sections a command's --help lists, in this order within each section.
 STORE = "store"
 API_KEY = "api key"
@@ -37,8 +39,8 @@ DEFAULT_REQUIREMENTS = Path("/etc/codex/requirements.toml")  # the Codex CLI's m
 LABEL_WIDTH = 27  # the column where a variable's help text starts, after two spaces
 
 
-@attrs.frozen
-class Variable:
+@attrs.frozen(repr=False)
+class Variable(FieldsRepr):
     """An environment variable, as ``--help`` shows it.
 
     ``section`` None: read, but not listed (said by another variable's line, or a
@@ -72,8 +74,8 @@ def _secret(name: str, help: str, section: str | None = None) -> Any:
     )
 
 
-@attrs.frozen
-class Settings:
+@attrs.frozen(repr=False)
+class Settings(FieldsRepr):
     """The environment codex-login reads, read once; each value None when unset or empty."""
 
     codex_home: str | None = _setting(

@@ -12,6 +12,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
 from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.fields_repr import FieldsRepr
 
 DEFAULT_PREFIX = "codex-login"
 DEFAULT_NAME = "default"
@@ -35,8 +36,8 @@ TLS_URL_PARAMETERS = frozenset(
 )
 
 
-@attrs.frozen
-class Keys:
+@attrs.frozen(repr=False)
+class Keys(FieldsRepr):
     """The keys of one stored login, under one hash tag."""
 
     prefix: str = DEFAULT_PREFIX

@@ -9,13 +9,14 @@ import attrs
 import redis
 
 from codex_login.domain.errors import StorageError
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.masking import scrub
 
 Connection = redis.Connection | redis.UnixDomainSocketConnection
 
 
-@attrs.frozen
-class Server:
+@attrs.frozen(repr=False)
+class Server(FieldsRepr):
     url: str  # without the password
     address: str  # host:port or the socket's path
     password: str | None = attrs.field(repr=False)

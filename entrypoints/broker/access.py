@@ -11,6 +11,7 @@ from aiohttp import web
 
 from codex_login.adapters.client_keys import ClientKeyFile
 from codex_login.adapters.peer_credentials import current_uid
+from codex_login.domain.fields_repr import FieldsRepr
 
 # The client a TCP request proved to be: a client key's name, or SECRET_CLIENT.
 CLIENT = web.RequestKey("client", str)
@@ -23,8 +24,8 @@ def own_uids() -> frozenset[int]:
     return frozenset() if uid is None else frozenset({uid})
 
 
-@attrs.frozen
-class Access:
+@attrs.frozen(repr=False)
+class Access(FieldsRepr):
     """Who may ask: on the Unix socket these uids, and the users who are members of these
     gids (primary or supplementary, by the user and group databases); on TCP, the secret
     or a key in the client keys file."""

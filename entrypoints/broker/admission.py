@@ -13,12 +13,13 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from codex_login.adapters.peer_credentials import current_uid, peer_credentials
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.entrypoints.broker.access import Access, GroupMembers
 from codex_login.entrypoints.broker.limits import Limits
 
 
-@attrs.define(eq=False)
-class Lane:
+@attrs.define(eq=False, repr=False)
+class Lane(FieldsRepr):
     """One listener's connections, counted for its limits."""
 
     unix: bool
@@ -27,8 +28,8 @@ class Lane:
     unproven: dict[Connection, None] = attrs.field(factory=dict)  # oldest first
 
 
-@attrs.define(eq=False)
-class Connection:
+@attrs.define(eq=False, repr=False)
+class Connection(FieldsRepr):
     """One admitted connection: who is on the other end, and whether they proved it."""
 
     lane: Lane

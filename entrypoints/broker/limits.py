@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 
-@attrs.frozen
-class Limits:
+
+@attrs.frozen(repr=False)
+class Limits(FieldsRepr):
     """What one client can make the broker hold."""
 
     max_connections: int = 512  # per listener

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.printable import printable
@@ -40,8 +41,8 @@ EPILOG = epilog(
 )
 
 
-@attrs.frozen
-class Options:
+@attrs.frozen(repr=False)
+class Options(FieldsRepr):
     json: bool = False
 
 

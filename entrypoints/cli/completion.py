@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.entrypoints.cli.errors import EXIT_OK
 from codex_login.entrypoints.cli.parser import HELP_SUMMARY, build
 from codex_login.entrypoints.cli.table import COMMANDS
@@ -28,8 +29,8 @@ examples:
 """
 
 
-@attrs.frozen
-class Options:
+@attrs.frozen(repr=False)
+class Options(FieldsRepr):
     shell: str
 
 

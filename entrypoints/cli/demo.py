@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.domain.errors import CodexLoginError
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.printable import printable
 from codex_login.entrypoints.cli.errors import EXIT_FAILURE, EXIT_OK, causes
 from codex_login.entrypoints.cli.formatting import epilog, port
@@ -35,8 +36,8 @@ EPILOG = epilog(
 )
 
 
-@attrs.frozen
-class Options:
+@attrs.frozen(repr=False)
+class Options(FieldsRepr):
     json: bool = False
     no_browser: bool = False
     port: int = 0

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_FAILURE, EXIT_OK
 from codex_login.entrypoints.cli.formatting import epilog
@@ -43,8 +44,8 @@ MARKS = {True: "✓", False: "✗"}
 ASCII_MARKS = {True: "ok", False: "FAIL"}
 
 
-@attrs.frozen
-class Options:
+@attrs.frozen(repr=False)
+class Options(FieldsRepr):
     json: bool = False
     online: bool = False
 

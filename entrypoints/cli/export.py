@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK, UsageError
 from codex_login.entrypoints.cli.formatting import epilog
@@ -31,8 +32,8 @@ EPILOG = epilog(
 )
 
 
-@attrs.frozen
-class Options:
+@attrs.frozen(repr=False)
+class Options(FieldsRepr):
     move: bool = False
     force: bool = False
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.domain.errors import LoginTimedOut
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.plans import parse_plan, plan_name
 from codex_login.domain.printable import printable
@@ -53,8 +54,8 @@ EPILOG = epilog(
 )
 
 
-@attrs.frozen
-class Options:
+@attrs.frozen(repr=False)
+class Options(FieldsRepr):
     with_api_key: bool = False
     with_access_token: bool = False
     device_auth: bool = False

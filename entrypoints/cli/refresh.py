@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from codex_login.domain.access_tokens import is_access_token
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.modes import AuthMode
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK
@@ -41,8 +42,8 @@ EPILOG = epilog(
 )
 
 
-@attrs.frozen
-class Options:
+@attrs.frozen(repr=False)
+class Options(FieldsRepr):
     json: bool = False
     print_token: bool = False
     account: str | None = None

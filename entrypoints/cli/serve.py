@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK
 from codex_login.entrypoints.cli.formatting import epilog, port
@@ -43,8 +44,8 @@ EPILOG = epilog(
 )
 
 
-@attrs.frozen
-class Options:
+@attrs.frozen(repr=False)
+class Options(FieldsRepr):
     socket: Path | None = None
     tcp: int | None = None
     secret_file: Path | None = None

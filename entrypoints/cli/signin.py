@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.printable import printable
 from codex_login.entrypoints.cli.errors import UsageError
 
@@ -24,8 +25,8 @@ PIPE_HINT = "printenv OPENAI_API_KEY | codex-login login --with-api-key"
 KEY_PROMPT = "Paste your OpenAI API key (input is hidden): "
 
 
-@attrs.frozen
-class SignIn:
+@attrs.frozen(repr=False)
+class SignIn(FieldsRepr):
     """What the ChatGPT sign-ins need of login's options."""
 
     no_browser: bool
@@ -123,8 +124,8 @@ def with_device_code(
     return asyncio.run(service.login_with_device_code(announce=announce, timeout=options.timeout))
 
 
-@attrs.frozen
-class SecretInput:
+@attrs.frozen(repr=False)
+class SecretInput(FieldsRepr):
     """How a secret is read from stdin: its option, its name, its prompt, the way to pipe it."""
 
     option: str = "--with-api-key"

@@ -13,6 +13,7 @@ from codex_login.adapters.clock import SystemClock
 from codex_login.domain.access_tokens import kind_of
 from codex_login.domain.choice import looked_for
 from codex_login.domain.errors import CodexLoginError, NotLoggedIn, PolicyViolation
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.issuer import DEFAULT_ISSUER
 from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import KINDS, AuthMode
@@ -65,8 +66,8 @@ EPILOG = epilog(
 )
 
 
-@attrs.frozen
-class Options:
+@attrs.frozen(repr=False)
+class Options(FieldsRepr):
     json: bool = False
     verbose: bool = False
     account: str | None = None

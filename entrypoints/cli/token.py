@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK, Interrupted, UsageError
@@ -60,8 +61,8 @@ EPILOG = epilog(
 )
 
 
-@attrs.frozen
-class Options:
+@attrs.frozen(repr=False)
+class Options(FieldsRepr):
     json: bool = False
     broker: str | None = None
     account: str | None = None

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.model_api import is_loopback
 
 PREFIX = "/openai/v1/"
@@ -30,8 +31,8 @@ _HOST_HEADERS = ("X-Forwarded-Host", "X-Forwarded-Server")
 _FORWARDED_HOST = re.compile(r"host\s*=\s*\"?([^;,\"]*)", re.IGNORECASE)
 
 
-@attrs.frozen
-class Refusal:
+@attrs.frozen(repr=False)
+class Refusal(FieldsRepr):
     """A request the proxy will not forward: its status, error code and message."""
 
     status: int

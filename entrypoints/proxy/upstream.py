@@ -15,6 +15,7 @@ import attrs
 from multidict import CIMultiDictProxy
 
 from codex_login.domain.errors import ConfigurationError
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.model_api import is_loopback
 
 HOP_BY_HOP = frozenset(
@@ -33,8 +34,8 @@ HOP_BY_HOP = frozenset(
 )
 
 
-@attrs.frozen
-class Waits:
+@attrs.frozen(repr=False)
+class Waits(FieldsRepr):
     """How long the proxy waits for the upstream, seconds: to connect, for the answer to
     begin, and between two reads of its body."""
 

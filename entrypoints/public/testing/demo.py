@@ -42,6 +42,7 @@ import attrs
 
 from codex_login.adapters.browser import SystemBrowser
 from codex_login.domain.errors import CodexLoginError, LoginTimedOut
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.domain.plans import plan_name
 from codex_login.entrypoints.bootstrap import bootstrap
@@ -87,8 +88,8 @@ class DemoFailed(CodexLoginError):
     """A step of the demo did not do what it shows (or could not run)."""
 
 
-@attrs.frozen
-class _Done:
+@attrs.frozen(repr=False)
+class _Done(FieldsRepr):
     """What a step did: a line, maybe a second (indented) one, and its facts for --json."""
 
     summary: str
@@ -96,8 +97,8 @@ class _Done:
     facts: DemoFacts
 
 
-@attrs.frozen
-class _Child:
+@attrs.frozen(repr=False)
+class _Child(FieldsRepr):
     returncode: int
     stdout: str
     stderr: str

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from codex_login.entrypoints.embedding import CodexAuth
 from codex_login.entrypoints.settings import CONFIG_FILE
@@ -44,8 +45,8 @@ __all__ = ["SignedIn", "signed_in"]
 LOGIN_AGE = timedelta(seconds=60)  # as the pytest fixtures' login: a session under way
 
 
-@attrs.frozen
-class SignedIn:
+@attrs.frozen(repr=False)
+class SignedIn(FieldsRepr):
     """What ``signed_in()`` yields: the signed-in ``auth``, the running ``issuer`` and
     ``backend``, and ``home``, the CODEX_HOME holding the login and its config.toml."""
 

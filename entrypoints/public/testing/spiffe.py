@@ -50,6 +50,7 @@ from codex_login.adapters.spiffe_workload_api import (
     encode_response,
     grpc_module,
 )
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.workload_identity import JwtSvid
 from codex_login.testing.tokens import make_jwt
 
@@ -58,8 +59,8 @@ __all__ = ["FakeWorkloadApi", "FetchRequest", "JwtSvid", "running_workload_api"]
 TRUST_DOMAIN = "example.org"
 
 
-@attrs.frozen
-class FetchRequest:
+@attrs.frozen(repr=False)
+class FetchRequest(FieldsRepr):
     """One FetchJWTSVID call as the fake received it."""
 
     audience: tuple[str, ...]
@@ -71,8 +72,8 @@ class FetchRequest:
         return dict(self.metadata).get(SECURITY_HEADER[0])
 
 
-@attrs.define
-class FakeWorkloadApi:
+@attrs.define(repr=False)
+class FakeWorkloadApi(FieldsRepr):
     """The state of a fake Workload API; served by ``running_workload_api()``."""
 
     spiffe_ids: list[str] = attrs.Factory(lambda: [f"spiffe://{TRUST_DOMAIN}/ci"])

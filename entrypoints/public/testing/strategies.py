@@ -50,6 +50,7 @@ from typing import Any, Literal
 import attrs
 
 from codex_login._lazy import MissingExtra
+from codex_login.domain.fields_repr import FieldsRepr
 
 try:
     from hypothesis import strategies as st
@@ -130,8 +131,8 @@ _MAX_INT = 2**63 - 1
 # same strategies come back, so the same examples are drawn.
 
 
-@attrs.frozen
-class AuthJsonFile:
+@attrs.frozen(repr=False)
+class AuthJsonFile(FieldsRepr):
     """One auth.json: the record codex-login reads from it and its text as the Codex CLI
     writes it (``text``, or ``data`` as bytes). ``kind`` is the kind of login it holds."""
 
@@ -458,8 +459,8 @@ def access_tokens(
 # -- records and files -----------------------------------------------------------------
 
 
-@attrs.frozen
-class _Options:
+@attrs.frozen(repr=False)
+class _Options(FieldsRepr):
     """What the record strategies were asked for, checked once."""
 
     plans: SearchStrategy[Plan | None]
@@ -636,8 +637,8 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-@attrs.frozen
-class _Top:
+@attrs.frozen(repr=False)
+class _Top(FieldsRepr):
     """A file's top level, before it is written both ways."""
 
     mode: StoredMode | None

@@ -82,6 +82,7 @@ BOTH = {
     "codex_login.domain.choice",
     "codex_login.domain.claims",
     "codex_login.domain.errors",
+    "codex_login.domain.fields_repr",
     "codex_login.domain.foreign",
     "codex_login.domain.issuer",
     "codex_login.domain.jwt",

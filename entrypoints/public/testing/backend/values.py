@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.testing.issuer.values import Reply
 
 ACCOUNT_HEADER = "ChatGPT-Account-ID"  # what Codex sends with a ChatGPT login's requests
@@ -26,8 +27,8 @@ def refusal(message: str, code: str, *, status: int = 401) -> Reply:
     return Reply(status, {"error": {"message": message, "type": kind, "param": None, "code": code}})
 
 
-@attrs.frozen
-class Answer:
+@attrs.frozen(repr=False)
+class Answer(FieldsRepr):
     """One model answer: its ids, model, creation time and text."""
 
     response_id: str

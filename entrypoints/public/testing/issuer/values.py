@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import attrs
 
+from codex_login.domain.fields_repr import FieldsRepr
+
 # The names ``failures`` and ``gates`` take: one per thing the issuer answers.
 ENDPOINTS = (
     "authorize",  # GET /oauth/authorize (the sign-in page's click is not gated)
@@ -34,8 +36,8 @@ GRANT_ENDPOINTS = {
 }
 
 
-@attrs.define
-class Recorded:
+@attrs.define(repr=False)
+class Recorded(FieldsRepr):
     """One request the issuer received: its body as a form or as JSON, whichever came."""
 
     method: str
@@ -64,8 +66,8 @@ class Recorded:
         return value if isinstance(value, str) else None
 
 
-@attrs.define
-class Failure:
+@attrs.define(repr=False)
+class Failure(FieldsRepr):
     """How an endpoint misbehaves: this status, body and headers after ``delay`` seconds.
 
     A delay longer than the client's timeout (with any status) makes the issuer
@@ -81,8 +83,8 @@ class Failure:
     times: int | None = None
 
 
-@attrs.define
-class Device:
+@attrs.define(repr=False)
+class Device(FieldsRepr):
     """One device login: ``state`` is pending, approved, denied, expired or used."""
 
     device_code: str
@@ -90,8 +92,8 @@ class Device:
     state: str = "pending"
 
 
-@attrs.frozen
-class Visit:
+@attrs.frozen(repr=False)
+class Visit(FieldsRepr):
     """Where a browser ended up after following every redirect, and what it showed."""
 
     status: int
@@ -99,8 +101,8 @@ class Visit:
     body: str
 
 
-@attrs.define
-class Grant:
+@attrs.define(repr=False)
+class Grant(FieldsRepr):
     """One login's chain of refresh tokens; only the last one works. ``access_token``
     is the newest access token handed out with them (None before the first)."""
 
@@ -109,8 +111,8 @@ class Grant:
     access_token: str | None = attrs.field(default=None, repr=False)
 
 
-@attrs.frozen
-class IssuedAccess:
+@attrs.frozen(repr=False)
+class IssuedAccess(FieldsRepr):
     """What the issuer knows of an access token it handed out, for a resource server.
 
     ``standing`` is ``current`` for its grant's newest access token, ``superseded``
@@ -124,8 +126,8 @@ class IssuedAccess:
     standing: Literal["current", "superseded", "revoked"]
 
 
-@attrs.frozen
-class Reply:
+@attrs.frozen(repr=False)
+class Reply(FieldsRepr):
     """A JSON answer, decided by the state and sent by the app."""
 
     status: int
@@ -141,8 +143,8 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-@attrs.define
-class WorkloadRule:
+@attrs.define(repr=False)
+class WorkloadRule(FieldsRepr):
     """A federation rule: which identity tokens it accepts and whom it signs in.
 
     An identity token is accepted when it is one of ``tokens`` (opaque values), or a JWT
