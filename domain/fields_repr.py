@@ -2,8 +2,8 @@
 
 attrs writes each class its own ``__repr__`` as source and compiles it when the class
 is created: about a third of what creating a class costs, paid at every start-up for
-every class on the way (measured with ``bench/cli_startup.py --instructions``: 29M of
-the 405M instructions ``codex-login status`` ran). So each class is declared
+every class on the way (``bench/cli_startup.py --instructions``: 28M of the 405M
+instructions ``codex-login status`` ran; bench/README.md). So each class is declared
 ``@attrs.frozen(repr=False)`` (or ``define``) and inherits ``FieldsRepr``, whose one
 method gives the same text attrs would: ``Name(field=value, ...)``, fields with
 ``repr=False`` left out, a ``repr=callable`` field shown through its callable (how
