@@ -9,9 +9,9 @@ Ctrl-C back to Python (``KeyboardInterrupt``), which the command turns into one 
 
 from __future__ import annotations
 
+import _signal  # signal.py's C half, loaded with the interpreter (signal.py adds enums)
 import gc
 import os
-import signal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ CANCELLED = "Cancelled."
 
 
 def main() -> int:
-    signal.signal(signal.SIGINT, _cancelled_while_loading)
+    _signal.signal(_signal.SIGINT, _cancelled_while_loading)
     # The modules' objects live as long as the process, yet each garbage collection
     # while they load walks all of them again (about a tenth of a short command's
     # start-up): none while they load, and frozen, left out of the command's own.
@@ -34,7 +34,7 @@ def main() -> int:
     finally:
         gc.freeze()
         gc.enable()
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     try:
         return cli.main()
     except KeyboardInterrupt:  # between the handler and the command's own try

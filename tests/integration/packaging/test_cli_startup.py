@@ -130,7 +130,8 @@ HOT_PATH = {
 
 # Packages a read-only command never needs (each costs milliseconds): the HTTP and
 # OAuth stacks, an event loop, the network, other stores' clients, logging (-v only),
-# ctypes (the one libc call, prctl, goes through its C half, _ctypes), and shutil with
+# ctypes (the one libc call, prctl, goes through its C half, _ctypes), signal (its enums:
+# the console script uses _signal, which the interpreter has loaded), and shutil with
 # the compressors it loads (argparse wants only the terminal's width from it).
 NEVER = (
     "aiohttp",
@@ -151,6 +152,7 @@ NEVER = (
     "requests",
     "secretstorage",
     "shutil",
+    "signal",
     "socket",
     "ssl",
     "subprocess",
