@@ -48,6 +48,7 @@ from codex_login.domain.errors import (
     LoginError,
     LoginTimedOut,
 )
+from codex_login.entrypoints.http_answers import NO_STORE
 from codex_login.entrypoints.pages import (
     already_finished_page,
     failure_page,
@@ -61,7 +62,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORTS = (1455, 1457)
 CALLBACK_PATH = "/auth/callback"
-NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ANY_PORT_TRIES = 8  # port 0: free on 127.0.0.1 is not always free on ::1
 

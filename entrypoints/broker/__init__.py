@@ -69,7 +69,7 @@ from codex_login.entrypoints.broker.listeners import (
     tcp_listener,
     unix_listener,
 )
-from codex_login.entrypoints.json_answers import NO_STORE, RETRY_AFTER_SECONDS
+from codex_login.entrypoints.http_answers import NO_STORE, RETRY_AFTER_SECONDS
 
 __all__ = [
     "CLIENT",

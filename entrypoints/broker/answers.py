@@ -1,4 +1,4 @@
-"""The broker's failures as JSON answers (``json_answers``): a failure's status and code
+"""The broker's failures as JSON answers (``http_answers``): a failure's status and code
 from the one outcome table."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from aiohttp import web
 from codex_login.adapters import broker_protocol as protocol
 from codex_login.domain.errors import CodexLoginError, NotLoggedIn
 from codex_login.domain.outcomes import outcome_of
-from codex_login.entrypoints.json_answers import json_response
+from codex_login.entrypoints.http_answers import json_response
 from codex_login.entrypoints.remedies import on_the_host
 
 

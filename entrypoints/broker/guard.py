@@ -18,7 +18,7 @@ from codex_login.entrypoints.broker.access_log import printable
 from codex_login.entrypoints.broker.admission import Connection
 from codex_login.entrypoints.broker.answers import error
 from codex_login.entrypoints.broker.limits import Limits
-from codex_login.entrypoints.json_answers import json_response
+from codex_login.entrypoints.http_answers import json_response
 
 log = logging.getLogger(__name__)
 

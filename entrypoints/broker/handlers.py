@@ -20,7 +20,7 @@ from codex_login.entrypoints.broker.access import CLIENT, SECRET_CLIENT
 from codex_login.entrypoints.broker.admission import Connection
 from codex_login.entrypoints.broker.answers import error, failure
 from codex_login.entrypoints.broker.limits import ForcedRefreshes
-from codex_login.entrypoints.json_answers import NO_STORE, json_response
+from codex_login.entrypoints.http_answers import NO_STORE, json_response
 from codex_login.entrypoints.observer import MISSING, Observer
 
 

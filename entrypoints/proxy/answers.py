@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from codex_login.adapters import broker_protocol as protocol
-from codex_login.entrypoints.json_answers import json_response
+from codex_login.entrypoints.http_answers import json_response
 
 
 def error_answer(status: int, code: str, message: str) -> web.Response:

@@ -1,5 +1,6 @@
-"""A JSON answer of the broker's protocol over HTTP, never cached: what the broker and
-the proxy it mounts say of their own (a token, a refusal, a failure), in one shape."""
+"""What codex-login's HTTP servers answer of their own, never cached (``NO_STORE``): the
+callback server's pages, and the JSON answers of the broker and the proxy it mounts (a
+token, a refusal, a failure) in one shape."""
 
 from __future__ import annotations
 
