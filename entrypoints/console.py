@@ -1,21 +1,24 @@
 """The ``codex-login`` console script: Ctrl-C is one line and exit 130 from the start.
 
 Loading the command's modules takes a while (about 100 ms on a slow machine); Python's
-own SIGINT handler would stop that import with a traceback. This module imports only
-what the interpreter has loaded already, installs a handler that ends the process with
-one line (nothing has started, so nothing can be lost), loads the command, then gives
-Ctrl-C back to Python (``KeyboardInterrupt``), which the command turns into one line.
+own SIGINT handler would stop that import with a traceback. This module (run after the
+package's small ``__init__``) imports only modules built into the interpreter, installs
+a handler that ends the process with one line (nothing has started, so nothing can be
+lost), loads the command, then gives Ctrl-C back to Python (``KeyboardInterrupt``),
+which the command turns into one line.
 """
 
 from __future__ import annotations
 
-import _signal  # signal.py's C half, loaded with the interpreter (signal.py adds enums)
 import gc
 import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import signal as _signal  # the same functions, typed
     from types import FrameType
+else:
+    import _signal  # signal.py's C half, loaded with the interpreter (signal.py adds enums)
 
 EXIT_INTERRUPTED = 130
 CANCELLED = "Cancelled."
