@@ -6,8 +6,8 @@ every class on the way (``bench/cli_startup.py --instructions``: 28M of the 405M
 instructions ``codex-login status`` ran; bench/README.md). So each class is declared
 ``@attrs.frozen(repr=False)`` (or ``define``) and inherits ``FieldsRepr``, whose one
 method gives the same text attrs would: ``Name(field=value, ...)``, fields with
-``repr=False`` left out, a ``repr=callable`` field shown through its callable (how
-secrets stay hidden), and ``...`` for an object already being shown further up.
+``repr=False`` left out (how secrets stay hidden), a ``repr=callable`` field shown
+through its callable, and ``...`` for an object already being shown further up.
 A test keeps every attrs class of the package on it.
 """
 
@@ -36,11 +36,11 @@ class FieldsRepr:
         return f"{cls.__qualname__.rsplit('>.', 1)[-1]}({shown})"
 
 
-def _show(field: attrs.Attribute[Any], value_of: object) -> str:
+def _show(field: attrs.Attribute[Any], instance: object) -> str:
     # A field left out of __init__ may be unset; attrs shows NOTHING for it, as here.
     if field.init:
-        value = getattr(value_of, field.name)
+        value = getattr(instance, field.name)
     else:
-        value = getattr(value_of, field.name, attrs.NOTHING)
-    shown = field.repr
-    return f"{shown(value)}" if callable(shown) else repr(value)
+        value = getattr(instance, field.name, attrs.NOTHING)
+    formatter = field.repr
+    return f"{formatter(value)}" if callable(formatter) else repr(value)
