@@ -125,10 +125,13 @@ def _devtools_address(process: subprocess.Popen[bytes], log: Path, timeout: floa
             raise RuntimeError(f"chromium exited before offering DevTools:\n{_tail(log)}")
         return False
 
-    try:
-        wait_until(listening, timeout, "chromium to offer DevTools", poll=0.05)
-    except AssertionError as exc:
-        raise RuntimeError(f"{exc}:\n{_tail(log)}") from None
+    wait_until(
+        listening,
+        timeout,
+        "chromium to offer DevTools",
+        poll=0.05,
+        error=lambda said: RuntimeError(f"{said}:\n{_tail(log)}"),
+    )
     return found[0]
 
 

@@ -141,10 +141,16 @@ class RedisServer:
                 return False
 
             try:
-                wait_until(answers, START_TIMEOUT, "redis-server to answer PING", poll=0.02)
-            except AssertionError as exc:
-                self.stop()
-                raise RuntimeError(f"{exc}: {self._log_tail()}") from None
+                wait_until(
+                    answers,
+                    START_TIMEOUT,
+                    "redis-server to answer PING",
+                    poll=0.02,
+                    error=lambda said: RuntimeError(f"{said}: {self._log_tail()}"),
+                )
+            except RuntimeError:
+                self.stop()  # nothing when it has exited already
+                raise
 
     def _log_tail(self) -> str:
         with contextlib.suppress(OSError):
