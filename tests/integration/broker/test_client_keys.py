@@ -33,6 +33,7 @@ from support.broker import (
 from support.cli import run_cli
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored
+from support.other_users import NOBODY_GID, NOBODY_UID
 from support.servers import loop_in_thread, run_in
 
 KEY_A = "sandbox-a-" + secrets.token_urlsafe(24)
@@ -202,7 +203,7 @@ def test_a_key_file_another_user_owns_stops_serve(
 ) -> None:
     if os.geteuid() != 0:
         pytest.skip("giving a file to another user needs root")
-    os.chown(keys_file, 65534, 65534)
+    os.chown(keys_file, NOBODY_UID, NOBODY_GID)
     result = run_cli(
         "serve", *serving(home, tmp_path, free_port(), "--client-keys", str(keys_file)), home=home
     )

@@ -358,9 +358,10 @@ def test_the_async_embedding_api_asks_whoami_off_its_loop(
         async with AsyncCodexAuth(environ=env_for(tmp_path, issuer)) as auth:
             started = time.monotonic()
             asking = asyncio.create_task(auth.model_api())
-            deadline = started + 10
-            while not issuer.requests_to(WHOAMI) and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)  # the loop runs while whoami is asked
+            # The loop runs while whoami is asked; the wait is on a worker thread.
+            await asyncio.to_thread(
+                wait_until, lambda: issuer.requests_to(WHOAMI), 10, "whoami to be asked"
+            )
             gate.set()
             api = await asking
             assert api.headers["ChatGPT-Account-ID"] == WORKSPACE

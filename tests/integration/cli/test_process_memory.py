@@ -32,7 +32,13 @@ from support.cli import CLI
 from support.fake_issuer import FakeIssuer, running_issuer
 from support.locks import lock_held_elsewhere
 from support.logins import issuer_env, stored, write_login
-from support.other_users import AS_NOBODY, NOBODY_UID, need_nobody_to_run_the_cli, open_to_others
+from support.other_users import (
+    AS_NOBODY,
+    NOBODY_GID,
+    NOBODY_UID,
+    need_nobody_to_run_the_cli,
+    open_to_others,
+)
 from support.waiting import wait_until
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -68,7 +74,7 @@ def sys_python_missing() -> bool:
 
 def give_to_nobody(home: Path) -> None:
     for path in [home, *home.iterdir()]:
-        os.chown(path, NOBODY_UID, NOBODY_UID)
+        os.chown(path, NOBODY_UID, NOBODY_GID)
 
 
 def read_by_nobody(pid: int) -> str:

@@ -12,6 +12,7 @@ import pytest
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
+from support.other_users import NOBODY_GID, NOBODY_UID
 
 API_KEY_RECORD = CredentialRecord(auth_mode=AuthMode.API_KEY, openai_api_key="sk-test-key")
 LOCK_FILES = ["auth.json.lock", "auth.lock"]
@@ -106,6 +107,6 @@ def test_the_sweep_leaves_links_directories_and_other_names_alone(tmp_path: Path
 def test_the_sweep_leaves_other_users_files_alone(tmp_path: Path) -> None:
     theirs = tmp_path / ".auth-theirs"
     theirs.write_text("{}")
-    os.chown(theirs, 65534, 65534)
+    os.chown(theirs, NOBODY_UID, NOBODY_GID)
     FileCredentialStore(tmp_path).save(API_KEY_RECORD)
     assert theirs.exists()
