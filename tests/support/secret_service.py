@@ -160,7 +160,9 @@ def _default_collection_unlocked(address: str) -> bool:
         if not reply.body[0]:
             return False
         try:
-            collection = secretstorage.get_default_collection(connection)
+            # The alias alone: get_default_collection would create a collection of its
+            # own while the daemon is still making its login keyring.
+            collection = secretstorage.Collection(connection)
             return not collection.is_locked()
         except secretstorage.exceptions.SecretStorageException:
             return False
