@@ -13,8 +13,8 @@ from codex_login.domain.modes import AuthMode
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_FAILURE, EXIT_OK
-from codex_login.entrypoints.cli.formatting import epilog
 from codex_login.entrypoints.cli.output import plan_title
+from codex_login.entrypoints.cli.shared import epilog
 from codex_login.entrypoints.settings import environment_help
 
 if TYPE_CHECKING:

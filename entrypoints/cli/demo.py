@@ -11,7 +11,8 @@ from codex_login.domain.errors import CodexLoginError
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.printable import printable
 from codex_login.entrypoints.cli.errors import EXIT_FAILURE, EXIT_OK, causes
-from codex_login.entrypoints.cli.formatting import epilog, port
+from codex_login.entrypoints.cli.formatting import port
+from codex_login.entrypoints.cli.shared import epilog
 
 if TYPE_CHECKING:
     from codex_login.entrypoints.cli.io import IO

@@ -14,21 +14,22 @@ so that the issuer, a token or the store cannot drive the terminal or forge a li
 
 A command is a module of this package (``table.COMMANDS``): its ``Options`` value, built
 by ``options(args)``, its parser set-up ``configure(parser)`` with its help, and
-``run(options, io, factory) -> int``.
+``run(options, io, factory) -> int``. A command whose module has ``ALONE`` (the options
+of the command given with no argument: ``codex-login token``) runs with them when given
+alone, without loading argparse: parsing costs about 3 ms, a tenth of what scripts that
+call ``token`` wait for (tests check that ``ALONE`` is what the parser would give).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-from collections.abc import Sequence
+import sys
 from importlib import import_module
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 from codex_login.adapters.process_memory import keep_memory_private
 from codex_login.domain.errors import CodexLoginError
 from codex_login.domain.printable import printable
-from codex_login.entrypoints.cli import parser as parsing
 from codex_login.entrypoints.cli.errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -45,6 +46,13 @@ from codex_login.entrypoints.cli.wiring import Factory
 from codex_login.entrypoints.remedies import with_remedy
 from codex_login.entrypoints.settings import Settings
 
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from types import ModuleType
+
+    from codex_login.entrypoints.cli import parser as parsing
+
 
 def main(argv: Sequence[str] | None = None, io: IO | None = None) -> int:
     """Run one command line; argparse's own output goes to ``io`` too, and it ends
@@ -55,8 +63,13 @@ def main(argv: Sequence[str] | None = None, io: IO | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None, io: IO) -> int:
+    words = sys.argv[1:] if argv is None else list(argv)
+    if _alone(words):  # `codex-login token`: nothing to parse
+        return _run(words[0], io, None)
+    from codex_login.entrypoints.cli import parser as parsing  # noqa: PLC0415  (see above)
+
     parser, commands = parsing.build()
-    args, unknown = parser.parse_known_args(argv)
+    args, unknown = parser.parse_known_args(words)
     if args.command is None:
         if unknown:  # `codex-login --bogus`: what is wrong, not that a command is missing
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
@@ -68,29 +81,40 @@ def _main(argv: Sequence[str] | None, io: IO) -> int:
         _log_verbosely()
     if args.command == "help":
         return _help(parser, commands, args.topic, io)
-    return _run(args, commands[args.command], io)
+    return _run(args.command, io, args)
 
 
-def _run(args: argparse.Namespace, usage: argparse.ArgumentParser, io: IO) -> int:
-    """Run the command ``args`` names, and turn what it raises into a line and a code."""
-    command = import_module(COMMANDS[args.command].module)
-    factory = Factory(Settings.from_environ(), args.codex_home, io)  # the environment, once
+def _alone(words: list[str]) -> bool:
+    """A command given alone that has options for it (``ALONE``)."""
+    if len(words) != 1 or words[0] not in COMMANDS:
+        return False
+    return hasattr(import_module(COMMANDS[words[0]].module), "ALONE")
+
+
+def _run(name: str, io: IO, args: argparse.Namespace | None) -> int:
+    """Run the command ``name`` with ``args`` parsed (None: given alone, with its
+    ``ALONE``), and turn what it raises into a line and a code."""
+    command = import_module(COMMANDS[name].module)
+    verbose = bool(args and args.verbose)
+    codex_home = args.codex_home if args else None
+    factory = Factory(Settings.from_environ(), codex_home, io)  # the environment, once
     options = None
     try:
-        options = command.options(args)  # contradictions refused before anything is set up
+        # Contradictions are refused before anything is set up.
+        options = command.ALONE if args is None else command.options(args)
         keep_memory_private(factory.settings.dumpable)  # before any credential is read
         return int(command.run(options, io, factory))
     except UsageError as exc:
-        usage.error(str(exc))  # the usage of the command it concerns, as argparse's errors
+        _usage(name).error(str(exc))  # the usage of the command it concerns, as argparse's
     except StdoutClosed:
         return io.stdout_closed()
     except KeyboardInterrupt as exc:
         say_interrupted(exc, io)
         return EXIT_INTERRUPTED
     except CodexLoginError as exc:
-        return _failed(exc, command, options, args.verbose, factory)
+        return _failed(exc, command, options, verbose, factory)
     except Exception as exc:  # a bug: one line, and the traceback only when asked for
-        if args.verbose:
+        if verbose:
             raise
         # Its message could hold anything, secrets included: -v shows it to those who ask.
         said = f"unexpected {type(exc).__name__}, a bug in codex-login (-v shows details)"
@@ -98,6 +122,12 @@ def _run(args: argparse.Namespace, usage: argparse.ArgumentParser, io: IO) -> in
         if getattr(options, "json", False):
             _emit_bug(io, said)
         return EXIT_FAILURE
+
+
+def _usage(name: str) -> argparse.ArgumentParser:
+    from codex_login.entrypoints.cli import parser as parsing  # noqa: PLC0415  (errors only)
+
+    return parsing.build()[1][name]
 
 
 def _failed(

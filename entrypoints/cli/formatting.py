@@ -1,5 +1,5 @@
 """argparse's help formatters, measuring the terminal only to lay out help, and the
-option types and actions the commands share."""
+option types and actions the commands share (``shared`` holds what needs no argparse)."""
 
 from __future__ import annotations
 
@@ -46,21 +46,6 @@ class SizedHelpFormatter(argparse.HelpFormatter):
 
 class HelpFormatter(SizedHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """The same, keeping the lines of the descriptions and epilogs as written."""
-
-
-def account_option(parser: argparse.ArgumentParser) -> None:
-    """``--account NAME``: the commands that can act on one stored login without a switch."""
-    parser.add_argument(
-        "--account",
-        metavar="NAME",
-        help="act on this stored login (name, email or workspace id) without switching",
-    )
-
-
-def epilog(examples: str, *environment: str, exit_status: str = "") -> str:
-    """The end of a command's --help: examples, then the environment it reads."""
-    text = f"examples:\n{examples}\nenvironment:\n{''.join(environment)}"
-    return f"{text}\nexit status:\n{exit_status}" if exit_status else text
 
 
 class Version(argparse.Action):

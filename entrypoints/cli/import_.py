@@ -11,7 +11,7 @@ from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK, UsageError
-from codex_login.entrypoints.cli.formatting import epilog
+from codex_login.entrypoints.cli.shared import epilog
 from codex_login.entrypoints.settings import environment_help
 
 if TYPE_CHECKING:

@@ -15,8 +15,9 @@ from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli import signin
 from codex_login.entrypoints.cli.errors import EXIT_OK, UsageError
-from codex_login.entrypoints.cli.formatting import epilog, port, seconds
+from codex_login.entrypoints.cli.formatting import port, seconds
 from codex_login.entrypoints.cli.output import plan_title, saved_since, say_field
+from codex_login.entrypoints.cli.shared import epilog
 from codex_login.entrypoints.settings import environment_help
 
 if TYPE_CHECKING:

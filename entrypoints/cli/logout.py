@@ -12,8 +12,8 @@ from codex_login.domain.masking import scrub
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK
-from codex_login.entrypoints.cli.formatting import account_option, epilog
 from codex_login.entrypoints.cli.output import stored_secrets
+from codex_login.entrypoints.cli.shared import account_option, epilog
 from codex_login.entrypoints.settings import environment_help
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.modes import AuthMode
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK
-from codex_login.entrypoints.cli.formatting import account_option, epilog
+from codex_login.entrypoints.cli.shared import account_option, epilog
 from codex_login.entrypoints.cli.token import EXIT_STATUS, print_token, refreshing
 from codex_login.entrypoints.settings import environment_help
 

@@ -3,7 +3,6 @@ to exchange a workload identity, which has nothing stored to describe)."""
 
 from __future__ import annotations
 
-import argparse
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,6 @@ from codex_login.domain.modes import KINDS, AuthMode
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_FAILURE, EXIT_OK
-from codex_login.entrypoints.cli.formatting import account_option, epilog
 from codex_login.entrypoints.cli.output import (
     emit_error,
     expiry_in_words,
@@ -29,10 +27,13 @@ from codex_login.entrypoints.cli.output import (
     say_field,
     say_scrubbed,
 )
+from codex_login.entrypoints.cli.shared import account_option, epilog
 from codex_login.entrypoints.remedies import with_remedy
 from codex_login.entrypoints.settings import environment_help
 
 if TYPE_CHECKING:
+    import argparse
+
     from codex_login.application.status import Status
     from codex_login.entrypoints.cli.io import IO
     from codex_login.entrypoints.cli.wiring import Factory
@@ -71,6 +72,10 @@ class Options(FieldsRepr):
     json: bool = False
     verbose: bool = False
     account: str | None = None
+
+
+# `codex-login status` given alone: the dispatch runs it with these, without argparse.
+ALONE = Options()
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING
 
 import attrs
@@ -11,11 +10,12 @@ from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK, Interrupted, UsageError
-from codex_login.entrypoints.cli.formatting import account_option, epilog
 from codex_login.entrypoints.cli.interrupts import ctrl_c_raises
+from codex_login.entrypoints.cli.shared import account_option, epilog
 from codex_login.entrypoints.settings import environment_help
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable, Coroutine
     from typing import Any
 
@@ -70,6 +70,10 @@ class Options(FieldsRepr):
 
 
 EXEC_CREDENTIAL = "exec-credential"
+
+
+# `codex-login token` given alone: the dispatch runs it with these, without argparse.
+ALONE = Options()
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -61,7 +61,7 @@ sys.exit(getattr(entry, function)())
 def _modules_loaded_by_the_command() -> list[str]:
     [script] = entry_points(group="console_scripts", name="codex-login")
     assert script.value.partition(":")[0].startswith("codex_login.entrypoints.")
-    return ["codex_login.entrypoints.cli", "argparse", "codex_login.application.service"]
+    return ["codex_login.entrypoints.cli", "json", "codex_login.application.service"]
 
 
 @pytest.mark.parametrize("module", _modules_loaded_by_the_command())

@@ -103,10 +103,9 @@ BOTH = {
     "codex_login.entrypoints.cli",
     "codex_login.entrypoints.cli.dispatch",
     "codex_login.entrypoints.cli.errors",
-    "codex_login.entrypoints.cli.formatting",
     "codex_login.entrypoints.cli.interrupts",
     "codex_login.entrypoints.cli.io",
-    "codex_login.entrypoints.cli.parser",
+    "codex_login.entrypoints.cli.shared",
     "codex_login.entrypoints.cli.table",
     "codex_login.entrypoints.cli.wiring",
     "codex_login.entrypoints.console",
@@ -131,10 +130,12 @@ HOT_PATH = {
 # Packages a read-only command never needs (each costs milliseconds): the HTTP and
 # OAuth stacks, an event loop, the network, other stores' clients, logging (-v only),
 # ctypes (the one libc call, prctl, goes through its C half, _ctypes), signal (its enums:
-# the console script uses _signal, which the interpreter has loaded), and shutil with
-# the compressors it loads (argparse wants only the terminal's width from it).
+# the console script uses _signal, which the interpreter has loaded), shutil with the
+# compressors it loads (argparse wants only the terminal's width from it), and, given
+# alone, argparse with gettext and locale (the words it looks up in catalogues on disk).
 NEVER = (
     "aiohttp",
+    "argparse",
     "asyncio",
     "authlib",
     "bz2",
@@ -142,11 +143,13 @@ NEVER = (
     "ctypes",
     "email",
     "filelock",
+    "gettext",
     "grpc",
     "http",
     "httpx",
     "keyring",
     "logging",
+    "locale",
     "lzma",
     "redis",
     "requests",

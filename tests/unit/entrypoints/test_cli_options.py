@@ -4,6 +4,7 @@ captures the options the same way): parsed by the command's own parser, no proce
 from __future__ import annotations
 
 import argparse
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from codex_login.entrypoints.cli import login, serve, token
 from codex_login.entrypoints.cli.errors import UsageError
 from codex_login.entrypoints.cli.parser import build
+from codex_login.entrypoints.cli.table import COMMANDS
 
 
 def parsed(*argv: str) -> argparse.Namespace:
@@ -25,6 +27,17 @@ def test_token_flags_become_its_options() -> None:
     assert token.options(args) == token.Options(
         json=True, broker="/run/broker.sock", account="work"
     )
+
+
+def test_a_command_given_alone_runs_with_the_options_its_parser_gives() -> None:
+    """`codex-login status` and `token` alone skip argparse (dispatch): with ALONE, which
+    must be what the parser makes of the command with no argument."""
+    alone = {}
+    for name, command in COMMANDS.items():
+        module = import_module(command.module)
+        if hasattr(module, "ALONE"):
+            alone[name] = module.ALONE == module.options(parsed(name))
+    assert alone == {"status": True, "token": True}
 
 
 def test_login_flags_become_its_options() -> None:

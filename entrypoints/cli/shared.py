@@ -1,0 +1,25 @@
+"""What the commands' modules share that needs no argparse to load: the ``--account``
+option and the layout of an epilog. ``status`` and ``token`` given alone run without
+argparse (``dispatch``), so their modules must load without it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def account_option(parser: argparse.ArgumentParser) -> None:
+    """``--account NAME``: the commands that can act on one stored login without a switch."""
+    parser.add_argument(
+        "--account",
+        metavar="NAME",
+        help="act on this stored login (name, email or workspace id) without switching",
+    )
+
+
+def epilog(examples: str, *environment: str, exit_status: str = "") -> str:
+    """The end of a command's --help: examples, then the environment it reads."""
+    text = f"examples:\n{examples}\nenvironment:\n{''.join(environment)}"
+    return f"{text}\nexit status:\n{exit_status}" if exit_status else text
