@@ -31,6 +31,8 @@ def main() -> int:
     # start-up): none while they load, and frozen, left out of the command's own.
     # The price: what loading left for a collection stays (about 0.5 MiB, mostly what
     # attrs discards as it builds the classes); collecting it costs as much as it saves.
+    # The command's own module, and argparse when there is something to parse, load
+    # later, under Python's Ctrl-C and with collections on (few objects: they are frozen).
     gc.disable()
     try:
         from codex_login.entrypoints import cli  # noqa: PLC0415  (after the handler: see above)

@@ -160,8 +160,8 @@ def _default_collection_unlocked(address: str) -> bool:
         if not reply.body[0]:
             return False
         try:
-            # The alias alone: get_default_collection would create a collection of its
-            # own while the daemon is still making its login keyring.
+            # The alias alone: get_default_collection could create a collection of its
+            # own if the daemon had not made its login keyring yet.
             collection = secretstorage.Collection(connection)
             return not collection.is_locked()
         except secretstorage.exceptions.SecretStorageException:

@@ -61,7 +61,13 @@ sys.exit(getattr(entry, function)())
 def _modules_loaded_by_the_command() -> list[str]:
     [script] = entry_points(group="console_scripts", name="codex-login")
     assert script.value.partition(":")[0].startswith("codex_login.entrypoints.")
-    return ["codex_login.entrypoints.cli", "json", "codex_login.application.service"]
+    return [
+        "codex_login.entrypoints.cli",
+        "json",
+        "codex_login.application.service",
+        # After Ctrl-C is given back to Python: `status` alone loads its module's imports
+        "codex_login.entrypoints.cli.shared",
+    ]
 
 
 @pytest.mark.parametrize("module", _modules_loaded_by_the_command())
