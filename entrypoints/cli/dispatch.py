@@ -82,7 +82,7 @@ def _main(argv: Sequence[str] | None, io: IO) -> int:
         _log_verbosely()
     if args.command == "help":
         return _help(parser, commands, args.topic, io)
-    return _run(args.command, io, args)
+    return _run(args.command, io, args, commands)
 
 
 def _alone(words: list[str]) -> bool:
@@ -92,9 +92,14 @@ def _alone(words: list[str]) -> bool:
     return hasattr(import_module(COMMANDS[words[0]].module), "ALONE")
 
 
-def _run(name: str, io: IO, args: argparse.Namespace | None) -> int:
-    """Run the command ``name`` with ``args`` parsed (None: given alone, with its
-    ``ALONE``), and turn what it raises into a line and a code."""
+def _run(
+    name: str,
+    io: IO,
+    args: argparse.Namespace | None,
+    commands: parsing.Commands | None = None,
+) -> int:
+    """Run the command ``name`` with ``args`` parsed by ``commands`` (None: given
+    alone, with its ``ALONE``), and turn what it raises into a line and a code."""
     command = import_module(COMMANDS[name].module)
     verbose = args is not None and args.verbose
     codex_home = args.codex_home if args is not None else None
@@ -106,7 +111,8 @@ def _run(name: str, io: IO, args: argparse.Namespace | None) -> int:
         keep_memory_private(factory.settings.dumpable)  # before any credential is read
         return int(command.run(options, io, factory))
     except UsageError as exc:
-        _usage(name).error(str(exc))  # the command's usage, as argparse says its own errors
+        # The command's usage, as argparse says its own errors.
+        (commands if commands is not None else _commands())[name].error(str(exc))
     except StdoutClosed:
         return io.stdout_closed()
     except KeyboardInterrupt as exc:
@@ -125,10 +131,11 @@ def _run(name: str, io: IO, args: argparse.Namespace | None) -> int:
         return EXIT_FAILURE
 
 
-def _usage(name: str) -> argparse.ArgumentParser:
+def _commands() -> parsing.Commands:
+    """The commands' parsers, for a usage error of a command given alone."""
     from codex_login.entrypoints.cli import parser as parsing  # noqa: PLC0415  (errors only)
 
-    return parsing.build()[1][name]
+    return parsing.build()[1]
 
 
 def _failed(
