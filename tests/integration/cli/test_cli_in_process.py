@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -222,7 +223,9 @@ def test_refresh_without_a_login_exits_4_as_token_does(home: Path) -> None:
 def test_login_without_a_graphical_browser_says_open_this_url(
     tmp_path: Path, issuer: FakeIssuer
 ) -> None:
-    env = issuer_env(tmp_path / "codex", issuer)
+    runtime = tmp_path / "run"  # where the login claims its port (see port_claims.py)
+    runtime.mkdir(mode=0o700)
+    env = {**issuer_env(tmp_path / "codex", issuer), "XDG_RUNTIME_DIR": str(runtime)}
     for display in ("DISPLAY", "WAYLAND_DISPLAY"):
         env.pop(display, None)
     child, seen = start_until(
@@ -232,9 +235,12 @@ def test_login_without_a_graphical_browser_says_open_this_url(
         assert "Open this URL in a browser to sign in:" in seen
         assert "If your browser did not open" not in seen
         assert AUTHORIZE_URL.search(seen) is not None
+        assert len(list(runtime.iterdir())) == 1
     finally:
-        child.kill()
+        child.send_signal(signal.SIGINT)  # as the user leaves it: Ctrl-C
         child.communicate(timeout=30)
+    assert child.returncode == 130
+    assert list(runtime.iterdir()) == []  # the abandoned login took its claim with it
 
 
 # -- the command table ---------------------------------------------------------------
