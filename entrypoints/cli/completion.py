@@ -11,6 +11,7 @@ import attrs
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.entrypoints.cli.errors import EXIT_OK
 from codex_login.entrypoints.cli.parser import HELP_SUMMARY, build
+from codex_login.entrypoints.cli.shared import refuse_codex_home
 from codex_login.entrypoints.cli.table import COMMANDS
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def options(args: argparse.Namespace) -> Options:
+    refuse_codex_home(args, "the completion script reads no login")
     return Options(shell=args.shell)
 
 

@@ -150,6 +150,16 @@ def test_a_bare_codex_login_prints_the_help(home: Path) -> None:
     assert "required" not in io.err()
 
 
+def test_the_demo_given_a_codex_home_says_it_does_not_use_one(home: Path) -> None:
+    code, io = run("demo", "--codex-home", str(home))
+    assert code == 2
+    assert io.err().splitlines()[-1] == (
+        "codex-login demo: error: --codex-home is not for this command: the demo's login "
+        "lives in a temporary CODEX_HOME, removed at the end; leave it out"
+    )
+    assert io.out() == ""
+
+
 def test_an_unknown_option_alone_is_named(home: Path) -> None:
     code, io = run("--bogus")
     assert code == 2

@@ -73,3 +73,24 @@ def test_contradictory_login_flags_are_refused_when_options_are_built(
 ) -> None:
     with pytest.raises(UsageError, match=words):
         login.options(parsed(*argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("--codex-home", "/h", "demo"),
+        ("demo", "--codex-home", "/h"),
+        ("completion", "bash", "--codex-home", "/h"),
+    ],
+)
+def test_a_command_that_reads_no_login_refuses_codex_home(argv: tuple[str, ...]) -> None:
+    """Ignoring it would let the user believe the demo ran in that directory."""
+    [name] = [word for word in argv if word in COMMANDS]
+    with pytest.raises(UsageError, match="--codex-home is not for this command"):
+        import_module(COMMANDS[name].module).options(parsed(*argv))
+
+
+def test_demo_and_completion_take_their_options_without_codex_home() -> None:
+    demo, completion = (import_module(COMMANDS[name].module) for name in ("demo", "completion"))
+    assert demo.options(parsed("demo", "--json")) == demo.Options(json=True)
+    assert completion.options(parsed("completion", "zsh")).shell == "zsh"
