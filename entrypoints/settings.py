@@ -93,20 +93,22 @@ class Settings(FieldsRepr):
     redis_prefix: str | None = _setting(
         "CODEX_LOGIN_REDIS_PREFIX", "the redis store's key prefix", STORE
     )
+    redis_password: str | None = _secret(
+        "REDISCLI_AUTH", "the redis store's password when the URL has none", STORE
+    )
     lock_timeout: str | None = _setting(
         "CODEX_LOGIN_LOCK_TIMEOUT", "seconds to wait for a held lock (default 90)", STORE
     )
     trust_owner: str | None = _setting(
-        "CODEX_LOGIN_TRUST_OWNER", "one more owner (uid) of CODEX_HOME to trust", STORE
+        "CODEX_LOGIN_TRUST_OWNER",
+        "one more owner of CODEX_HOME to trust (a uid or\na user name)",
+        STORE,
     )
     dumpable: str | None = _setting(
         "CODEX_LOGIN_DUMPABLE",
         "1: let debuggers attach (py-spy, gdb); by default\n"
         "the process is not dumpable while it holds tokens",
         STORE,
-    )
-    redis_password: str | None = _secret(
-        "REDISCLI_AUTH", "the redis store's password when the URL has none"
     )
     requirements: str | None = _setting(
         "CODEX_LOGIN_REQUIREMENTS",
