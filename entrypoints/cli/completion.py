@@ -30,6 +30,9 @@ examples:
 """
 
 
+NO_CODEX_HOME = "the completion script reads no login"
+
+
 @attrs.frozen(repr=False)
 class Options(FieldsRepr):
     shell: str
@@ -40,7 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def options(args: argparse.Namespace) -> Options:
-    refuse_codex_home(args, "the completion script reads no login")
+    refuse_codex_home(args, NO_CODEX_HOME)
     return Options(shell=args.shell)
 
 

@@ -37,6 +37,9 @@ EPILOG = epilog(
 )
 
 
+NO_CODEX_HOME = "the demo's login lives in a temporary CODEX_HOME, removed at the end"
+
+
 @attrs.frozen(repr=False)
 class Options(FieldsRepr):
     json: bool = False
@@ -56,7 +59,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def options(args: argparse.Namespace) -> Options:
-    refuse_codex_home(args, "the demo's login lives in a temporary CODEX_HOME, removed at the end")
+    refuse_codex_home(args, NO_CODEX_HOME)
     return Options(json=args.json, no_browser=args.no_browser, port=args.port, verbose=args.verbose)
 
 

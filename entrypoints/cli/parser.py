@@ -101,12 +101,18 @@ def build() -> tuple[argparse.ArgumentParser, Commands]:
     return parser, commands
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(codex_home: bool) -> argparse.ArgumentParser:
     """The global options after the command too (`codex-login status -v --codex-home DIR`);
-    SUPPRESS keeps a value given before the command from being reset by this default."""
+    SUPPRESS keeps a value given before the command from being reset by this default.
+    A command that reads no login (``NO_CODEX_HOME``) still parses --codex-home, to
+    refuse it with its reason, but neither its help nor completion offers it."""
     common = argparse.ArgumentParser(add_help=False, formatter_class=HelpFormatter)
     common.add_argument(
-        "--codex-home", type=Path, metavar="DIR", default=argparse.SUPPRESS, help=CODEX_HOME_HELP
+        "--codex-home",
+        type=Path,
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help=CODEX_HOME_HELP if codex_home else argparse.SUPPRESS,
     )
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="say more"
@@ -119,7 +125,7 @@ def _command_parser(name: str) -> Callable[[], argparse.ArgumentParser]:
         module = import_module(COMMANDS[name].module)
         parser = Parser(
             prog=f"codex-login {name}",
-            parents=[_common()],
+            parents=[_common(codex_home=not hasattr(module, "NO_CODEX_HOME"))],
             description=module.ABOUT,
             epilog=module.EPILOG,
             formatter_class=HelpFormatter,

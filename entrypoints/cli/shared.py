@@ -23,7 +23,8 @@ def account_option(parser: argparse.ArgumentParser) -> None:
 
 
 def refuse_codex_home(args: argparse.Namespace, why: str) -> None:
-    """A command that reads no stored login says so rather than ignore ``--codex-home``."""
+    """A command that reads no stored login says so rather than ignore ``--codex-home``
+    (its module's ``NO_CODEX_HOME`` is ``why``, and keeps the option out of its help)."""
     if getattr(args, "codex_home", None) is not None:
         raise UsageError(f"--codex-home is not for this command: {why}; leave it out")
 

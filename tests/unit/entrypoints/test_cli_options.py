@@ -94,3 +94,10 @@ def test_demo_and_completion_take_their_options_without_codex_home() -> None:
     demo, completion = (import_module(COMMANDS[name].module) for name in ("demo", "completion"))
     assert demo.options(parsed("demo", "--json")) == demo.Options(json=True)
     assert completion.options(parsed("completion", "zsh")).shell == "zsh"
+
+
+def test_only_the_commands_that_read_a_login_offer_codex_home() -> None:
+    """The two that refuse it keep it out of their help (and so out of completion)."""
+    _, commands = build()
+    offered = {name for name in COMMANDS if "--codex-home DIR" in commands[name].format_help()}
+    assert sorted(set(COMMANDS) - offered) == ["completion", "demo"]
