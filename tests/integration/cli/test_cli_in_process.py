@@ -248,7 +248,12 @@ def test_login_without_a_graphical_browser_says_open_this_url(
         assert len(list(runtime.iterdir())) == 1
     finally:
         child.send_signal(signal.SIGINT)  # as the user leaves it: Ctrl-C
-        child.communicate(timeout=30)
+        try:
+            child.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # it ignored Ctrl-C: never leave it running
+            child.kill()
+            child.communicate()
+            raise
     assert child.returncode == 130
     assert list(runtime.iterdir()) == []  # the abandoned login took its claim with it
 
