@@ -14,7 +14,10 @@ from codex_login.entrypoints.proxy.observer import NoObserver
 
 RefreshOutcome = Literal["refreshed", "current", "failed"]
 
-MISSING = "metrics need the metrics extra: pip install 'codex-login[metrics]'"
+MISSING = (
+    "metrics need the metrics extra: pip install 'codex-login[metrics]' "
+    "(from a checkout: pip install '.[metrics]')"
+)
 
 
 class Observer(Protocol):

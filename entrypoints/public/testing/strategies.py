@@ -57,7 +57,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise MissingExtra(
         "codex_login.testing.strategies needs hypothesis, in the testing extra: "
-        "pip install 'codex-login[testing]'",
+        "pip install 'codex-login[testing]' (from a checkout: pip install '.[testing]')",
         name="hypothesis",
     ) from exc
 

@@ -130,6 +130,7 @@ def test_without_the_extra_metrics_answer_404_naming_it(
         assert answer.status == 404
         assert answer.json() == {
             "error": "not_found",
-            "message": "metrics need the metrics extra: pip install 'codex-login[metrics]'",
+            "message": "metrics need the metrics extra: pip install 'codex-login[metrics]' "
+            "(from a checkout: pip install '.[metrics]')",
         }
         assert unix_request(broker.socket).status == 200  # tokens are served the same

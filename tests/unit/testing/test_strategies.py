@@ -314,5 +314,5 @@ def test_the_kit_imports_without_hypothesis_and_strategies_name_the_extra() -> N
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
         "codex_login.testing.strategies needs hypothesis, in the testing extra: "
-        "pip install 'codex-login[testing]'"
+        "pip install 'codex-login[testing]' (from a checkout: pip install '.[testing]')"
     )
