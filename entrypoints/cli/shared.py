@@ -1,7 +1,7 @@
 """What the commands' modules share that needs no argparse to load: the ``--account``
 option, the refusal of ``--codex-home`` where it means nothing, and the layout of an
-epilog. ``status`` and ``token`` given alone run without
-argparse (``dispatch``), so their modules must load without it."""
+epilog. ``status`` and ``token`` given alone run without argparse (``dispatch``), so
+their modules must load without it."""
 
 from __future__ import annotations
 
