@@ -11,7 +11,6 @@ import attrs
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.entrypoints.cli.errors import EXIT_OK
 from codex_login.entrypoints.cli.parser import HELP_SUMMARY, build
-from codex_login.entrypoints.cli.shared import refuse_codex_home
 from codex_login.entrypoints.cli.table import COMMANDS
 
 if TYPE_CHECKING:
@@ -30,6 +29,7 @@ examples:
 """
 
 
+# Why --codex-home is refused (dispatch) and left out of the help (parser).
 NO_CODEX_HOME = "the completion script reads no login"
 
 
@@ -43,7 +43,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def options(args: argparse.Namespace) -> Options:
-    refuse_codex_home(args, NO_CODEX_HOME)
     return Options(shell=args.shell)
 
 

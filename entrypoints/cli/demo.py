@@ -12,7 +12,7 @@ from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.printable import printable
 from codex_login.entrypoints.cli.errors import EXIT_FAILURE, EXIT_OK, causes
 from codex_login.entrypoints.cli.formatting import port
-from codex_login.entrypoints.cli.shared import epilog, refuse_codex_home
+from codex_login.entrypoints.cli.shared import epilog
 
 if TYPE_CHECKING:
     from codex_login.entrypoints.cli.io import IO
@@ -37,6 +37,7 @@ EPILOG = epilog(
 )
 
 
+# Why --codex-home is refused (dispatch) and left out of the help (parser).
 NO_CODEX_HOME = "the demo's login lives in a temporary CODEX_HOME, removed at the end"
 
 
@@ -59,7 +60,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def options(args: argparse.Namespace) -> Options:
-    refuse_codex_home(args, NO_CODEX_HOME)
     return Options(json=args.json, no_browser=args.no_browser, port=args.port, verbose=args.verbose)
 
 

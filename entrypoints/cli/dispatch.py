@@ -107,7 +107,7 @@ def _run(
     options = None
     try:
         # Contradictions are refused before anything is set up.
-        options = command.ALONE if args is None else command.options(args)
+        options = command.ALONE if args is None else _options(command, args)
         keep_memory_private(factory.settings.dumpable)  # before any credential is read
         return int(command.run(options, io, factory))
     except UsageError as exc:
@@ -129,6 +129,15 @@ def _run(
         if getattr(options, "json", False):
             _emit_bug(io, said)
         return EXIT_FAILURE
+
+
+def _options(command: ModuleType, args: argparse.Namespace) -> object:
+    """The command's options from ``args``. A command that reads no login declares why
+    (``NO_CODEX_HOME``) and refuses --codex-home rather than ignore it."""
+    why = getattr(command, "NO_CODEX_HOME", None)
+    if why is not None and args.codex_home is not None:
+        raise UsageError(f"--codex-home is not for this command: {why}; leave it out")
+    return command.options(args)
 
 
 def _commands() -> parsing.Commands:

@@ -1,13 +1,10 @@
 """What the commands' modules share that needs no argparse to load: the ``--account``
-option, the refusal of ``--codex-home`` where it means nothing, and the layout of an
-epilog. ``status`` and ``token`` given alone run without argparse (``dispatch``), so
-their modules must load without it."""
+option and the layout of an epilog. ``status`` and ``token`` given alone run without
+argparse (``dispatch``), so their modules must load without it."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
-from codex_login.entrypoints.cli.errors import UsageError
 
 if TYPE_CHECKING:
     import argparse
@@ -20,13 +17,6 @@ def account_option(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="act on this stored login (name, email or workspace id) without switching",
     )
-
-
-def refuse_codex_home(args: argparse.Namespace, why: str) -> None:
-    """A command that reads no stored login says so rather than ignore ``--codex-home``
-    (its module's ``NO_CODEX_HOME`` is ``why``, and keeps the option out of its help)."""
-    if getattr(args, "codex_home", None) is not None:
-        raise UsageError(f"--codex-home is not for this command: {why}; leave it out")
 
 
 def epilog(examples: str, *environment: str, exit_status: str = "") -> str:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from codex_login.entrypoints.cli import login, serve, token
+from codex_login.entrypoints.cli import login, main, serve, token
 from codex_login.entrypoints.cli.errors import UsageError
+from codex_login.entrypoints.cli.io import FakeIO
 from codex_login.entrypoints.cli.parser import build
 from codex_login.entrypoints.cli.table import COMMANDS
 
@@ -86,8 +87,11 @@ def test_contradictory_login_flags_are_refused_when_options_are_built(
 def test_a_command_that_reads_no_login_refuses_codex_home(argv: tuple[str, ...]) -> None:
     """Ignoring it would let the user believe the demo ran in that directory."""
     [name] = [word for word in argv if word in COMMANDS]
-    with pytest.raises(UsageError, match="--codex-home is not for this command"):
-        import_module(COMMANDS[name].module).options(parsed(*argv))
+    io = FakeIO()
+    with pytest.raises(SystemExit) as exited:
+        main(list(argv), io)
+    assert exited.value.code == 2
+    assert f"codex-login {name}: error: --codex-home is not for this command: " in io.err()
 
 
 def test_demo_and_completion_take_their_options_without_codex_home() -> None:
