@@ -18,9 +18,11 @@ system keyring is the Secret Service, so python-keyring loads only then.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from keyring.backends import SecretService
 from keyring.errors import KeyringError
@@ -33,6 +35,16 @@ CODEX_ATTRIBUTES = {
     "target": TARGET,
     "xdg:schema": "org.freedesktop.Secret.Generic",
 }
+
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# gnome-keyring, while other clients write, has been seen to answer once that an object
+# it holds does not exist (an item it had just listed; the collection its `default`
+# alias names). Reads and saves are asked again after these pauses (seconds): both are
+# safe to repeat, and the entry either exists or not whatever the answer said.
+AGAIN_AFTER = (0.01, 0.05, 0.2)
 
 
 def codex_label(service: str, username: str) -> str:
@@ -55,17 +67,16 @@ class CodexSecretService(SecretService.Keyring):
         super().__init__()  # type: ignore[no-untyped-call]
 
     def get_password(self, service: str, username: str) -> str | None:
-        with _translated():
-            value: str | None = super().get_password(service, username)  # type: ignore[no-untyped-call]
-            return value
+        read = super().get_password
+        value: str | None = _again_if_vanished(lambda: read(service, username))  # type: ignore[no-untyped-call]
+        return value
 
     def delete_password(self, service: str, username: str) -> None:
         with _translated():
             super().delete_password(service, username)  # type: ignore[no-untyped-call]
 
     def set_password(self, service: str, username: str, password: str) -> None:
-        with _translated():
-            self._set(service, username, password)
+        _again_if_vanished(lambda: self._set(service, username, password))
 
     def _set(self, service: str, username: str, password: str) -> None:
         collection = self.get_preferred_collection()  # type: ignore[no-untyped-call]
@@ -81,6 +92,21 @@ class CodexSecretService(SecretService.Keyring):
                 password.encode("utf-8"),
                 replace=True,
             )
+
+
+def _again_if_vanished(action: Callable[[], T], pause: Callable[[float], None] = time.sleep) -> T:
+    """``action()``, asked again after each of AGAIN_AFTER while the daemon says an object
+    it holds does not exist; its failures translated (``_translated``)."""
+    from secretstorage.exceptions import ItemNotFoundException  # noqa: PLC0415
+
+    with _translated():
+        for seconds in AGAIN_AFTER:
+            try:
+                return action()
+            except ItemNotFoundException as exc:
+                log.debug("the Secret Service said %s; asking again in %s s", exc, seconds)
+                pause(seconds)
+        return action()
 
 
 @contextmanager
