@@ -78,8 +78,39 @@ class CodexSecretService(SecretService.Keyring):
     def set_password(self, service: str, username: str, password: str) -> None:
         _again_if_vanished(lambda: self._set(service, username, password))
 
+    def get_preferred_collection(self) -> Any:
+        """python-keyring's (25.x), closing the D-Bus connection it opens when it then
+        fails: python-keyring leaves it open, a socket lost at each failure (the
+        daemon's "does not exist" while others write, a collection left locked)."""
+        import secretstorage  # noqa: PLC0415  (loaded with python-keyring's backend)
+
+        bus = secretstorage.dbus_init()
+        try:
+            return self._unlocked_collection(bus)
+        except BaseException:
+            bus.close()
+            raise
+
+    def _unlocked_collection(self, bus: Any) -> Any:
+        import secretstorage  # noqa: PLC0415
+        from keyring.errors import InitError, KeyringLocked  # noqa: PLC0415
+
+        preferred = getattr(self, "preferred_collection", None)
+        try:
+            if preferred is not None:
+                collection = secretstorage.Collection(bus, preferred)
+            else:
+                collection = secretstorage.get_default_collection(bus)
+        except secretstorage.exceptions.SecretStorageException as exc:
+            raise InitError(f"Failed to create the collection: {exc}.") from exc
+        if collection.is_locked():
+            collection.unlock()
+            if collection.is_locked():  # the user dismissed the prompt
+                raise KeyringLocked("Failed to unlock the collection!")
+        return collection
+
     def _set(self, service: str, username: str, password: str) -> None:
-        collection = self.get_preferred_collection()  # type: ignore[no-untyped-call]
+        collection = self.get_preferred_collection()
         with closing(collection.connection):
             existing = _first(collection.search_items(self._query(service, username)))
             if existing is not None:

@@ -1,6 +1,7 @@
 """The Secret Service backend asks again when the daemon says, for a moment, that an
 object it holds does not exist (seen from gnome-keyring while other clients wrote: a
-reader's load failed with "Item does not exist!"); other failures are said at once."""
+reader's load failed with "Item does not exist!"); other failures are said at once.
+A failed look-up of the collection closes the D-Bus connection it opened."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 from keyring.backends import SecretService
-from keyring.errors import KeyringError
+from keyring.errors import KeyringError, KeyringLocked
 
 from codex_login.adapters import secret_service
 from codex_login.adapters.secret_service import AGAIN_AFTER, CodexSecretService
@@ -72,3 +73,57 @@ def test_a_save_goes_through_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(CodexSecretService, "_set", write)
     CodexSecretService().set_password("Codex Auth", "cli|abc", "{}")
     assert saved == [("Codex Auth", "cli|abc", "{}")]
+
+
+class Bus:
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Collection:
+    """A default collection whose lock state the daemon answers with ``locked()``."""
+
+    def __init__(self, locked: Callable[[], bool]) -> None:
+        self.is_locked = locked
+        self.unlocked = False
+
+    def unlock(self) -> None:
+        self.unlocked = True
+
+
+def vanished() -> bool:
+    raise exceptions.ItemNotFoundException("Item does not exist!")
+
+
+def serving(monkeypatch: pytest.MonkeyPatch, collection: Collection) -> Bus:
+    bus = Bus()
+    monkeypatch.setattr("secretstorage.dbus_init", lambda: bus)
+    monkeypatch.setattr("secretstorage.get_default_collection", lambda connection: collection)
+    return bus
+
+
+def test_a_failed_look_up_of_the_collection_closes_its_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bus = serving(monkeypatch, Collection(vanished))
+    with pytest.raises(exceptions.ItemNotFoundException):
+        CodexSecretService().get_preferred_collection()
+    assert bus.closed
+
+
+def test_a_collection_left_locked_closes_its_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    collection = Collection(lambda: True)
+    bus = serving(monkeypatch, collection)
+    with pytest.raises(KeyringLocked):
+        CodexSecretService().get_preferred_collection()
+    assert collection.unlocked
+    assert bus.closed
+
+
+def test_the_collection_found_keeps_its_connection_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    collection = Collection(lambda: False)
+    bus = serving(monkeypatch, collection)
+    assert CodexSecretService().get_preferred_collection() is collection
+    assert not bus.closed
