@@ -36,6 +36,10 @@ class RedisShelf:
     def slot(self, name: str) -> RedisCredentialStore:
         return self._make(ACCOUNT_NAME_PREFIX + check_name(name))
 
+    def close(self) -> None:
+        """Close the client's connections, which the slots share; a later call reconnects."""
+        self._client.close()
+
 
 def _glob_escaped(text: str) -> str:
     """``text`` matched literally by a Redis glob (SCAN MATCH)."""

@@ -95,6 +95,13 @@ class RedisCredentialStore:
         with self.exclusive():
             return self._commit("delete", b"")
 
+    def close(self) -> None:
+        """Close this store's connections now rather than when it is collected: the
+        client's pool and the cache's listener. A later call opens them again."""
+        if self._cache is not None:
+            self._cache.close()
+        self._client.close()
+
     @property
     def fingerprint_is_remote(self) -> bool:
         """Without the client-side cache every ``fingerprint()`` asks Redis."""

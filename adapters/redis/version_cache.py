@@ -49,6 +49,11 @@ class VersionCache:
                 self._read_at = time.monotonic()
             return self._version
 
+    def close(self) -> None:
+        """Close the listener; the next ``get`` opens another."""
+        with self._lock:
+            self._forget()
+
     def _drain(self) -> None:
         """Take in every announcement waiting; any of them means the version changed.
 

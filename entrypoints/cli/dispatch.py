@@ -129,6 +129,8 @@ def _run(
         if getattr(options, "json", False):
             _emit_bug(io, said)
         return EXIT_FAILURE
+    finally:
+        factory.close()
 
 
 def _options(command: ModuleType, args: argparse.Namespace) -> object:

@@ -31,6 +31,7 @@ class Factory:
         self.built: AuthService | None = None
         self.brokered = False
         self.store_notice: str | None = None  # which store `auto` chose: said by `login`
+        self._made: list[AuthService] = []
 
     def service(
         self, *, issuer: str | None = None, client_id: str | None = None, account: str | None = None
@@ -49,7 +50,18 @@ class Factory:
             client_id=client_id,
         )
         self.built = service.for_account(account) if account else service
+        self._made += [service, self.built]
         return self.built
+
+    def close(self) -> None:
+        """Hang up what the services' stores and shelves hold open (a Redis store's
+        connections) as the process's exit would: ``main`` may run in a longer process."""
+        for service in self._made:
+            for part in (service.store, service.shelf):
+                close = getattr(part, "close", None)
+                if close is not None:
+                    close()
+        self._made.clear()
 
     def broker_address(self, chosen: str | None = None) -> str | None:
         """The broker to ask instead of a store (``--broker``, CODEX_LOGIN_BROKER), if any."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import multiprocessing
 import sys
@@ -50,8 +51,23 @@ API_KEY = "sk-test-redis-0123456789"
 WAIT = 30.0  # the bound on every wait for a condition
 
 
+OPENED: list[RedisCredentialStore] = []  # by store(): closed when the test ends
+
+
 def store(server: RedisServer, prefix: str, **options: object) -> RedisCredentialStore:
-    return RedisCredentialStore(connect(server.url), prefix=prefix, **options)  # type: ignore[arg-type]
+    made = RedisCredentialStore(connect(server.url), prefix=prefix, **options)  # type: ignore[arg-type]
+    OPENED.append(made)
+    return made
+
+
+@pytest.fixture(autouse=True)
+def close_the_stores() -> Iterator[None]:
+    """Close what store() made when the test ends. Left to the collector, a connection
+    caught in a reference cycle (a retried error's traceback holds one) is closed at a
+    moment of its choosing, in another test, with a ResourceWarning (an error here)."""
+    yield
+    while OPENED:
+        OPENED.pop().close()
 
 
 def stored_bytes(server: RedisServer, prefix: str) -> bytes | None:
@@ -376,6 +392,26 @@ def test_a_redis_restarted_empty_never_repeats_a_fingerprint(
     assert loaded.record == chatgpt_record(2)
 
 
+def test_close_hangs_up_now_and_a_later_call_connects_again(own_server: RedisServer) -> None:
+    cached = store(own_server, "close", client_side_cache=True)
+    cached.save(chatgpt_record(1))
+    cached.fingerprint()  # a pooled connection, and the cache's listener
+    with contextlib.closing(own_server.client()) as client:
+        me = client.client_id()
+
+        def others() -> int:
+            return sum(1 for each in client.client_list() if each["id"] != str(me))
+
+        assert others() == 2
+        cached.close()
+        wait_until(lambda: others() == 0, WAIT, "Redis to see both connections closed")
+        loaded = cached.load()
+        assert loaded is not None
+        assert loaded.record == chatgpt_record(1)
+        assert cached.fingerprint() != 0
+        assert others() == 2
+
+
 # -- failures -------------------------------------------------------------------------------
 
 
@@ -449,6 +485,29 @@ def test_the_cli_logs_in_reports_and_hands_out_the_key_through_redis(
     assert run_in_process("logout", env=env).stderr == "Successfully logged out\n"
     assert stored_bytes(redis_server, redis_prefix) is None
     assert not (tmp_path / "codex").exists()
+
+
+def test_a_command_run_in_process_hangs_up_when_it_ends(
+    tmp_path: Path, own_server: RedisServer
+) -> None:
+    """``main`` in a longer process closes what the command opened, as an exit would."""
+    env = redis_env(tmp_path / "codex", own_server.url, "in-process")
+    collecting = gc.isenabled()
+    gc.disable()  # the store is in reference cycles: only closing it hangs up at once
+    try:
+        with contextlib.closing(own_server.client()) as client:
+            me = str(client.client_id())
+
+            def others() -> int:
+                return sum(1 for each in client.client_list() if each["id"] != me)
+
+            login = run_in_process("login", "--with-api-key", env=env, stdin=API_KEY)
+            assert login.returncode == 0
+            assert run_in_process("status", env=env).returncode == 0
+            wait_until(lambda: others() == 0, WAIT, "Redis to see the commands hang up")
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def test_processes_sharing_redis_send_one_refresh(
