@@ -71,11 +71,11 @@ def assert_signed_by_the_login(sidecar: Sidecar) -> None:
 
 
 def test_the_sync_sdk_through_the_proxy(sidecar: Sidecar) -> None:
-    client = openai.OpenAI(base_url=sidecar.base_url, api_key=sidecar.secret, max_retries=0)
-    answer = client.responses.create(model="gpt-test", input="hi")
-    assert answer.output_text == sidecar.backend.text
-    events = client.responses.create(model="gpt-test", input="hi", stream=True)
-    assert streamed_text(events) == sidecar.backend.text
+    with openai.OpenAI(base_url=sidecar.base_url, api_key=sidecar.secret, max_retries=0) as client:
+        answer = client.responses.create(model="gpt-test", input="hi")
+        assert answer.output_text == sidecar.backend.text
+        events = client.responses.create(model="gpt-test", input="hi", stream=True)
+        assert streamed_text(events) == sidecar.backend.text
     assert_signed_by_the_login(sidecar)
 
 
@@ -96,7 +96,9 @@ def test_the_async_sdk_streams_through_the_proxy(sidecar: Sidecar) -> None:
 
 
 def test_a_wrong_key_is_refused_and_nothing_reaches_the_backend(sidecar: Sidecar) -> None:
-    client = openai.OpenAI(base_url=sidecar.base_url, api_key="not-the-secret", max_retries=0)
-    with pytest.raises(openai.PermissionDeniedError):
+    with (
+        openai.OpenAI(base_url=sidecar.base_url, api_key="not-the-secret", max_retries=0) as client,
+        pytest.raises(openai.PermissionDeniedError),
+    ):
         client.responses.create(model="gpt-test", input="hi")
     assert sidecar.backend.requests_to("/responses") == []

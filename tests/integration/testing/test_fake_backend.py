@@ -77,8 +77,10 @@ def test_the_sdk_streams_an_answer_to_a_chatgpt_login(
     codex_auth: CodexAuth, codex_fake_backend: FakeBackend
 ) -> None:
     codex_fake_backend.text = "Streamed over loopback."
-    client = chatgpt_client(codex_fake_backend, codex_auth.get_token())
-    with client.responses.create(model="gpt-5-codex", input="hi", stream=True) as stream:
+    with (
+        chatgpt_client(codex_fake_backend, codex_auth.get_token()) as client,
+        client.responses.create(model="gpt-5-codex", input="hi", stream=True) as stream,
+    ):
         events = list(stream)
     assert streamed_text(events) == "Streamed over loopback."
     assert events[-1].type == "response.completed"
@@ -88,8 +90,8 @@ def test_the_sdk_streams_an_answer_to_a_chatgpt_login(
 def test_the_sdk_gets_a_plain_response_without_stream(
     codex_auth: CodexAuth, codex_fake_backend: FakeBackend
 ) -> None:
-    client = chatgpt_client(codex_fake_backend, codex_auth.get_token())
-    response = client.responses.create(model="gpt-5-codex", input="hi")
+    with chatgpt_client(codex_fake_backend, codex_auth.get_token()) as client:
+        response = client.responses.create(model="gpt-5-codex", input="hi")
     assert (response.status, response.model) == ("completed", "gpt-5-codex")
     assert response.output_text == codex_fake_backend.text
 
@@ -121,8 +123,11 @@ def test_the_sdk_raises_authentication_error_for_a_stale_token(
 ) -> None:
     stale = codex_auth.get_token()
     codex_auth.refresh()
-    with pytest.raises(openai.AuthenticationError, match="refresh") as raised:
-        chatgpt_client(codex_fake_backend, stale).responses.create(model="m", input="hi")
+    with (
+        chatgpt_client(codex_fake_backend, stale) as client,
+        pytest.raises(openai.AuthenticationError, match="refresh") as raised,
+    ):
+        client.responses.create(model="m", input="hi")
     assert raised.value.code == "token_superseded"
 
 
@@ -144,8 +149,8 @@ def test_every_request_is_recorded_with_its_headers_and_body(
     codex_auth: CodexAuth, codex_fake_backend: FakeBackend
 ) -> None:
     token = codex_auth.get_token()
-    client = chatgpt_client(codex_fake_backend, token)
-    client.responses.create(model="m", input="what was sent", stream=True).close()
+    with chatgpt_client(codex_fake_backend, token) as client:
+        client.responses.create(model="m", input="what was sent", stream=True).close()
     assert post(codex_fake_backend.url, "not-a-token").status_code == 401
     first, refused = codex_fake_backend.requests
     assert (first.method, first.path) == ("POST", "/responses")
@@ -225,13 +230,14 @@ def test_the_catalogue_is_refused_without_the_login_too(codex_fake_backend: Fake
 def test_the_api_key_flavour_takes_the_issuers_key_through_the_sdk(
     codex_fake_backend: FakeBackend, codex_fake_issuer: FakeIssuer
 ) -> None:
-    client = openai.OpenAI(
+    with openai.OpenAI(
         base_url=codex_fake_backend.api_url, api_key=codex_fake_issuer.api_key, max_retries=0
-    )
-    assert [model.id for model in client.models.list()] == [codex_fake_backend.model]
-    with client.responses.create(model="m", input="hi", stream=True) as stream:
-        assert streamed_text(stream) == codex_fake_backend.text
-    assert client.responses.create(model="m", input="hi").output_text == codex_fake_backend.text
+    ) as client:
+        assert [model.id for model in client.models.list()] == [codex_fake_backend.model]
+        with client.responses.create(model="m", input="hi", stream=True) as stream:
+            assert streamed_text(stream) == codex_fake_backend.text
+        answer = client.responses.create(model="m", input="hi")
+        assert answer.output_text == codex_fake_backend.text
     assert [r.path for r in codex_fake_backend.requests] == [
         "/v1/models",
         "/v1/responses",
@@ -248,8 +254,11 @@ def test_the_api_key_flavour_takes_the_keys_it_is_given_and_refuses_others(
     assert error_code(post(api, "sk-other", account=None)) == "invalid_api_key"
     # A ChatGPT login's access token is no API key (as at api.openai.com).
     assert error_code(post(api, codex_auth.get_token())) == "invalid_api_key"
-    with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(base_url=api, api_key="sk-other", max_retries=0).models.list()
+    with (
+        openai.OpenAI(base_url=api, api_key="sk-other", max_retries=0) as client,
+        pytest.raises(openai.AuthenticationError),
+    ):
+        client.models.list()
 
 
 # -- what the Codex CLI sends: a WebSocket first, compressed bodies -------------------------
