@@ -332,6 +332,14 @@ class AuthService(FieldsRepr):
             timeout=MAX_WAIT if timeout is None else timeout,
         )
 
+    def close_storage(self) -> None:
+        """Close what the store and the shelf hold open (a Redis store's connections) now
+        rather than when they are collected; a later call opens them again."""
+        for part in (self.store, self.shelf):
+            close = getattr(part, "close", None)  # only stores that keep connections have it
+            if close is not None:
+                close()
+
     def check_writable(self) -> None:
         """Raise StorageError when a login could not be saved (an unwritable CODEX_HOME):
         checked before a login starts, so that nobody signs in in the browser for nothing.

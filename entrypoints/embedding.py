@@ -121,7 +121,8 @@ class _Twin:
                     preferred=preferred,
                     policy=policy,
                     login_policy=login_policy,
-                )
+                ),
+                owned=service is None and store is None,
             )
         )
 
@@ -184,13 +185,14 @@ class AsyncCodexAuth(_Twin):
 
     async def aclose(self) -> None:
         """Release what ``CodexAuth.close()`` releases: the seam's background thread (and
-        its HTTP session), this one's and that of the blocking twins made from this one
-        (``as_blocking()``) or wrapping it."""
-        seams = [self._core.seam, *(twin._core.seam for twin in list(self._twins))]
-        for seam in dict.fromkeys(seams):
-            if seam.on_own_thread():
+        its HTTP session) and the connections of a store built from the environment, this
+        one's and those of the blocking twins made from this one (``as_blocking()``) or
+        wrapping it."""
+        cores = {id(core): core for core in [self._core, *(t._core for t in list(self._twins))]}
+        for core in cores.values():  # twins share a core: each closed once
+            if core.seam.on_own_thread():
                 continue  # called on the seam's own loop: stopping it would strand us
-            await off_loop(seam.close)  # joins a thread: not on the caller's loop
+            await off_loop(core.close)  # joins a thread: not on the caller's loop
 
     async def get_token(self) -> str:
         """The bearer token to send (API key or ChatGPT access token), refreshed when due."""
@@ -414,8 +416,10 @@ class CodexAuth(_Twin):
 
     def close(self) -> None:
         """Stop the background thread (the seam shared with this object's twins) and close
-        its HTTP session, if one was started. Calls after this start a new one."""
-        self._core.seam.close()
+        its HTTP session, if one was started, and the connections of a store built from
+        the environment (a Redis store's; a ``store`` or ``service`` you passed is yours to
+        close). Calls after this start a new thread and connect again."""
+        self._core.close()
 
     # -- the seam ---------------------------------------------------------------------
 
@@ -454,10 +458,17 @@ class _Core(FieldsRepr):
     seam: Seam
     _service: AuthService | None = None
     _broker: BrokeredTokens | None = None
+    _owned: bool = False  # the service was built here: its store is ours to close
 
     @classmethod
-    def stored(cls, service: AuthService) -> _Core:
-        return cls(_StoredTokens(service), service.seam, service)
+    def stored(cls, service: AuthService, *, owned: bool = False) -> _Core:
+        return cls(_StoredTokens(service), service.seam, service, owned=owned)
+
+    def close(self) -> None:
+        """Stop the seam, and close the store's connections if the store was built here."""
+        self.seam.close()
+        if self._owned and self._service is not None:
+            self._service.close_storage()
 
     @classmethod
     def brokered(cls, client: BrokerClient, clock: Clock, policy: RefreshPolicy | None) -> _Core:

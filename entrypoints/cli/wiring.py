@@ -57,10 +57,7 @@ class Factory:
         """Hang up what the services' stores and shelves hold open (a Redis store's
         connections) as the process's exit would: ``main`` may run in a longer process."""
         for service in self._made:
-            for part in (service.store, service.shelf):
-                close = getattr(part, "close", None)
-                if close is not None:
-                    close()
+            service.close_storage()
         self._made.clear()
 
     def broker_address(self, chosen: str | None = None) -> str | None:

@@ -31,6 +31,7 @@ from codex_login.domain.errors import (
     StorageError,
 )
 from codex_login.entrypoints.bootstrap import make_store
+from codex_login.entrypoints.embedding import CodexAuth
 from codex_login.entrypoints.redis_wiring import redis_settings_from
 from codex_login.testing.contract import chatgpt_record
 from codex_login.testing.issuer import FakeIssuer
@@ -58,6 +59,14 @@ def store(server: RedisServer, prefix: str, **options: object) -> RedisCredentia
     made = RedisCredentialStore(connect(server.url), prefix=prefix, **options)  # type: ignore[arg-type]
     OPENED.append(made)
     return made
+
+
+@contextlib.contextmanager
+def others_connected(server: RedisServer) -> Iterator[Callable[[], set[str]]]:
+    """The ids of the server's connections other than the one asking."""
+    with contextlib.closing(server.client()) as client:
+        me = str(client.client_id())
+        yield lambda: {each["id"] for each in client.client_list()} - {me}
 
 
 @pytest.fixture(autouse=True)
@@ -396,20 +405,15 @@ def test_close_hangs_up_now_and_a_later_call_connects_again(own_server: RedisSer
     cached = store(own_server, "close", client_side_cache=True)
     cached.save(chatgpt_record(1))
     cached.fingerprint()  # a pooled connection, and the cache's listener
-    with contextlib.closing(own_server.client()) as client:
-        me = client.client_id()
-
-        def others() -> int:
-            return sum(1 for each in client.client_list() if each["id"] != str(me))
-
-        assert others() == 2
+    with others_connected(own_server) as others:
+        assert len(others()) == 2
         cached.close()
-        wait_until(lambda: others() == 0, WAIT, "Redis to see both connections closed")
+        wait_until(lambda: not others(), WAIT, "Redis to see both connections closed")
         loaded = cached.load()
         assert loaded is not None
         assert loaded.record == chatgpt_record(1)
         assert cached.fingerprint() != 0
-        assert others() == 2
+        assert len(others()) == 2
 
 
 # -- failures -------------------------------------------------------------------------------
@@ -495,19 +499,37 @@ def test_a_command_run_in_process_hangs_up_when_it_ends(
     collecting = gc.isenabled()
     gc.disable()  # the store is in reference cycles: only closing it hangs up at once
     try:
-        with contextlib.closing(own_server.client()) as client:
-            me = str(client.client_id())
-
-            def others() -> int:
-                return sum(1 for each in client.client_list() if each["id"] != me)
-
+        with others_connected(own_server) as others:
             login = run_in_process("login", "--with-api-key", env=env, stdin=API_KEY)
             assert login.returncode == 0
             assert run_in_process("status", env=env).returncode == 0
-            wait_until(lambda: others() == 0, WAIT, "Redis to see the commands hang up")
+            wait_until(lambda: not others(), WAIT, "Redis to see the commands hang up")
     finally:
         if collecting:
             gc.enable()
+
+
+def test_codex_auth_closes_the_store_it_built_and_not_one_it_was_given(
+    tmp_path: Path, own_server: RedisServer
+) -> None:
+    env = redis_env(tmp_path / "codex", own_server.url, "embedded")
+    assert run_in_process("login", "--with-api-key", env=env, stdin=API_KEY).returncode == 0
+    with others_connected(own_server) as others:
+        built = CodexAuth(environ=env)
+        assert built.get_token() == API_KEY
+        assert others()
+        built.close()
+        wait_until(lambda: not others(), WAIT, "Redis to see CodexAuth hang up")
+        assert built.get_token() == API_KEY  # a later call connects again
+        built.close()
+        wait_until(lambda: not others(), WAIT, "Redis to see CodexAuth hang up again")
+
+        given = store(own_server, "embedded")
+        with CodexAuth(store=given, environ=env) as auth:
+            assert auth.get_token() == API_KEY
+        before = others()
+        assert given.fingerprint() != 0
+        assert others() == before  # the same connection answered: it was left open
 
 
 def test_processes_sharing_redis_send_one_refresh(
