@@ -3,6 +3,7 @@ environment read once and the global options (bootstrap does the building)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,7 +58,9 @@ class Factory:
         """Hang up what the services' stores and shelves hold open (a Redis store's
         connections) as the process's exit would: ``main`` may run in a longer process."""
         for service in self._made:
-            service.close_storage()
+            # The command's outcome stands: a hang-up that fails is the exit's to finish.
+            with contextlib.suppress(Exception):
+                service.close_storage()
         self._made.clear()
 
     def broker_address(self, chosen: str | None = None) -> str | None:

@@ -509,6 +509,23 @@ def test_a_command_run_in_process_hangs_up_when_it_ends(
             gc.enable()
 
 
+def test_a_hang_up_that_fails_leaves_the_commands_outcome_as_it_was(
+    tmp_path: Path, redis_server: RedisServer, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = redis_env(tmp_path / "codex", redis_server.url, redis_prefix)
+    assert run_in_process("login", "--with-api-key", env=env, stdin=API_KEY).returncode == 0
+
+    def broken(self: RedisCredentialStore) -> None:
+        raise OSError("the socket would not close")
+
+    monkeypatch.setattr(RedisCredentialStore, "close", broken)
+    status = run_in_process("status", env=env)
+    assert status.returncode == 0
+    assert status.stderr.splitlines()[0] == "API key configured - sk-test-***56789"
+    assert "Error" not in status.stderr
+    assert run_in_process("token", env=env).stdout == f"{API_KEY}\n"
+
+
 def test_codex_auth_closes_the_store_it_built_and_not_one_it_was_given(
     tmp_path: Path, own_server: RedisServer
 ) -> None:
