@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -41,30 +40,21 @@ def make(
         import keyring  # noqa: PLC0415
 
         monkeypatch.setattr(keyring, "get_keyring", lambda: keys)
-    opened: list[Any] = []
     if kind == "redis":
         server: RedisServer = request.getfixturevalue("redis_server")
         env |= {"CODEX_LOGIN_REDIS_URL": server.url}
         env |= {"CODEX_LOGIN_REDIS_PREFIX": request.getfixturevalue("redis_prefix")}
-        keep_clients_to_close(monkeypatch, opened)
-    yield lambda: bootstrap(environ=env)
-    for client in opened:
-        client.close()
+    made: list[AuthService] = []
 
+    def service() -> AuthService:
+        made.append(bootstrap(environ=env))
+        return made[-1]
 
-def keep_clients_to_close(monkeypatch: pytest.MonkeyPatch, opened: list[Any]) -> None:
-    """Collect the clients the services' stores and shelves make, to close them when the
-    test ends: left to the collector, one caught in a reference cycle is closed at a
-    moment of its choosing, in another test, with a ResourceWarning (an error here)."""
-    from codex_login.adapters.redis import config  # noqa: PLC0415
-
-    connect = config.connect
-
-    def kept(*args: Any, **kwargs: Any) -> Any:
-        opened.append(connect(*args, **kwargs))
-        return opened[-1]
-
-    monkeypatch.setattr(config, "connect", kept)
+    yield service
+    # Closed as each test ends: left to the collector, a Redis client caught in a reference
+    # cycle is closed in another test, with a ResourceWarning (an error here).
+    for each in made:
+        each.close_storage()
 
 
 def log_in_as(service: AuthService, issuer: FakeIssuer, email: str, workspace: str) -> None:
