@@ -3,9 +3,10 @@
 An unclosed object caught in a reference cycle is freed whenever the garbage collector
 next runs, so its ``ResourceWarning`` (an error in this suite) fails whichever test is
 running then. With this plugin the collector runs after every test, and a test that
-left something unclosed fails its teardown naming it; with tracemalloc on
-(``PYTHONTRACEMALLOC=25``) it also says where the object was made. A collection per test
-makes the run about three times slower: a tool for hunting a leak, not for every run.
+left something unclosed fails its teardown naming it, and where the object was made:
+the plugin traces allocations in the test processes (not in their children, which the
+environment variable ``PYTHONTRACEMALLOC`` would slow down too). A collection per test
+makes the run several times slower: a tool for hunting a leak, not for every run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ import warnings
 from collections.abc import Generator
 
 import pytest
+
+FRAMES = 25  # enough to get from the socket module out to the code that made it
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not tracemalloc.is_tracing():
+        tracemalloc.start(FRAMES)
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)

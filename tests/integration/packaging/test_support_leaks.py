@@ -27,32 +27,26 @@ def test_closes_its_socket() -> None:
 """
 
 
-def run_with_the_plugin(tmp_path: Path, *environment: tuple[str, str]) -> str:
+def test_the_test_that_leaked_fails_naming_where_the_socket_was_made(tmp_path: Path) -> None:
     (tmp_path / "test_sockets.py").write_text(SUITE)
-    command = [sys.executable, "-m", "pytest", "-p", "support.leaks", "-p", "no:cacheprovider"]
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": str(TESTS),
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # tracemalloc makes each import slow
-        **dict(environment),
-    }
-    command.append("test_sockets.py")
     result = subprocess.run(
-        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "pytest", "-p", "support.leaks", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(TESTS),
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only the plugin under test
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    assert result.returncode == 1, result.stdout + result.stderr
-    return result.stdout
-
-
-def test_the_test_that_leaked_fails_and_the_other_passes(tmp_path: Path) -> None:
-    out = run_with_the_plugin(tmp_path)
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
     assert "2 passed, 1 error" in out  # the leaking test passed; its teardown failed
     assert "ERROR test_sockets.py::test_leaves_a_socket" in out
     assert "test_sockets.py::test_leaves_a_socket left unclosed:" in out
     assert "unclosed <socket.socket" in out
+    assert "self.sock = socket.socket()" in out  # where it was made
     assert "test_closes_its_socket left" not in out
-
-
-def test_with_tracemalloc_it_says_where_the_socket_was_made(tmp_path: Path) -> None:
-    out = run_with_the_plugin(tmp_path, ("PYTHONTRACEMALLOC", "3"))  # frames enough to reach it
-    assert "self.sock = socket.socket()" in out
