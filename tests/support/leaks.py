@@ -6,7 +6,7 @@ running then. With this plugin the collector runs after every test, and a test t
 left something unclosed fails its teardown naming it, and where the object was made:
 the plugin traces allocations in the test processes (not in their children, which the
 environment variable ``PYTHONTRACEMALLOC`` would slow down too). A collection per test
-makes the run several times slower: a tool for hunting a leak, not for every run.
+makes the quick run about ten times slower: a tool for hunting a leak, not for every run.
 """
 
 from __future__ import annotations
