@@ -17,7 +17,7 @@ NO_UNIX_SOCKET = (
 
 
 def unix_listener(path: Path) -> socket.socket:
-    """A listening socket at ``path`` (mode 0600, in a 0700 directory).
+    """A listening socket at ``path``, mode 0600 (a missing directory is made 0700).
 
     A socket file left by a dead broker is replaced; a live broker there, or
     anything that is not a socket, is an error and is left alone.
