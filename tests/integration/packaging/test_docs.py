@@ -11,7 +11,8 @@ from types import ModuleType
 import attrs
 
 from codex_login.domain import errors
-from codex_login.domain.outcomes import outcome_of
+from codex_login.domain.outcomes import OUTCOMES, outcome_of
+from codex_login.entrypoints.proxy.observer import ProxyObserver
 from codex_login.entrypoints.settings import Settings
 from support.cli import CLI, clean_env
 
@@ -82,3 +83,17 @@ def test_the_json_page_lists_each_error_code_and_holds_each_schema() -> None:
         assert f"### `{name}.schema.json`" in built
     assert '"$schema": "https://json-schema.org/draft/2020-12/schema"' in built
     assert "<!-- generated" not in built
+
+
+def test_the_broker_page_names_every_sign_in_answer_and_observer_call() -> None:
+    """A client or a metrics collector written from docs/broker.md misses no case."""
+    page = " ".join((ROOT / "docs" / "broker.md").read_text().split())
+    sign_in = page.split("- A person must sign in: 401 with `error` one of", 1)[1]
+    sign_in = sign_in.split(";", 1)[0]
+    for outcome in OUTCOMES.values():
+        if outcome.http_status == 401:
+            assert f"`{outcome.error_code}`" in sign_in
+    calls = [name for name in vars(ProxyObserver) if not name.startswith("_")]
+    assert calls
+    for name in calls:
+        assert f"`{name}(" in page
