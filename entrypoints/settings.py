@@ -119,7 +119,7 @@ class Settings(FieldsRepr):
         "OPENAI_API_KEY", "an API-key login, used when nothing is stored", API_KEY
     )
     codex_api_key: str | None = _secret(
-        "CODEX_API_KEY", "an API key handed out instead of the login"
+        "CODEX_API_KEY", "an API key handed out instead of the login", API_KEY
     )
     federation_rule_id: str | None = _setting(
         "OPENAI_FEDERATION_RULE_ID",

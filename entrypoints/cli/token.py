@@ -30,7 +30,8 @@ EXIT_BY_OUTCOME = True  # 4: a person must log in; 1: anything a retry may cure
 ABOUT = """\
 Print the bearer credential of the current login on stdout, and nothing else:
 the API key, or the ChatGPT access token, refreshed first when it is due (within
-5 minutes of its expiry). --json adds its mode, expiry and account id, and the
+5 minutes of its expiry, or half its lifetime when that is shorter). --json adds
+its mode, expiry and account id, and the
 model API to call with it: base_url and headers (every header to send).
 --format exec-credential prints a Kubernetes ExecCredential instead, for a
 kubeconfig's exec credential plugin. --broker asks a running token broker

@@ -126,6 +126,18 @@ def test_a_commands_help_lists_the_variables_it_reads(
             assert entry.line() in environment, (command, entry.name)
 
 
+@pytest.mark.parametrize("command", ["status", "token", "refresh", "doctor", "serve"])
+def test_every_variable_that_can_stand_in_for_the_login_is_listed(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CODEX_API_KEY wins over the stored login: a --help that hid it would hide why."""
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    environment = capsys.readouterr().out.split("\nenvironment:\n", 1)[1]
+    for name in ("CODEX_API_KEY", "CODEX_ACCESS_TOKEN", "OPENAI_API_KEY"):
+        assert f"\n  {name} " in environment, (command, name)
+
+
 def test_the_config_files_are_derived_from_the_settings(tmp_path: Path) -> None:
     """config.toml follows CODEX_HOME, or --codex-home in its place; the managed file is
     CODEX_LOGIN_REQUIREMENTS, else the Codex CLI's (issue 21, item 5)."""
