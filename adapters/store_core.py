@@ -8,7 +8,10 @@
   waits at most the lock timeout.
 - **Waiting** (``wait_within``): a wait longer than ``WAIT_NOTICE_AFTER`` is announced
   once; the timeout is a one-line ``LockTimeout`` naming the lock, its holder when
-  known, and the setting that changes the bound (``TIMEOUT_VARIABLE``).
+  known, and the setting that changes the bound (``TIMEOUT_VARIABLE``). After
+  ``stop_waiting()`` (Ctrl-C) a writer still waiting gives up within
+  ``STOP_CHECK_EVERY``: nothing was sent or written yet. A commit's wait goes on: it
+  holds tokens that must be saved.
 - **The CODEX_HOME locks** (``HomeLocks``): ``auth.lock`` then ``auth.json.lock``, as
   the Codex CLI takes them whichever store it writes; the file, keyring and encrypted
   stores commit under both.
@@ -51,6 +54,7 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 MAX_FILE_BYTES = 16 * 1024 * 1024
 WAIT_NOTICE_AFTER = 1.0
+STOP_CHECK_EVERY = 0.1  # how soon a waiting writer sees stop_waiting()
 TIMEOUT_VARIABLE = "CODEX_LOGIN_LOCK_TIMEOUT"
 WRITER_LOCK = "auth.lock"
 COMMIT_LOCK = "auth.json.lock"
@@ -129,22 +133,54 @@ class Wait(FieldsRepr):
     timeout: float
     notify: Callable[[str], None]
     variable: str | None = TIMEOUT_VARIABLE
+    # False for a commit's wait: its tokens are in hand and must be saved.
+    stoppable: bool = True
+
+
+# Set by Ctrl-C in the command line (``stop_waiting``), cleared as a command starts.
+_stopped = threading.Event()
+
+
+def stop_waiting() -> None:
+    """Make every stoppable wait of this process give up (LockTimeout): the user
+    interrupted, and a writer that has not taken its lock has done nothing yet."""
+    _stopped.set()
+
+
+def allow_waiting() -> None:
+    """Let waits run to their bound again (a new command in the same process)."""
+    _stopped.clear()
 
 
 def wait_within(attempt: Callable[[float], bool], wait: Wait, holder: Callable[[], str]) -> None:
     """Take a lock with ``attempt(seconds)`` (True once taken; 0: one try) within
     ``wait.timeout`` seconds. A wait longer than WAIT_NOTICE_AFTER is announced once;
     ``holder()`` names the lock and who holds it, asked when a message needs it."""
-    deadline = time.monotonic() + wait.timeout
-    if attempt(0.0) or attempt(min(WAIT_NOTICE_AFTER, wait.timeout)):
+    start = time.monotonic()
+    notice_at = start + min(WAIT_NOTICE_AFTER, wait.timeout)
+    if attempt(0.0) or _attempt_until(attempt, notice_at, wait):
         return
-    remaining = deadline - time.monotonic()
-    if remaining > 0:
+    deadline = start + wait.timeout
+    if deadline > time.monotonic():
         bound = f" ({wait.variable} changes this)" if wait.variable else ""
         wait.notify(f"Waiting for {holder()}; giving up after {wait.timeout:g} s{bound}")
-    if not attempt(max(remaining, 0.0)):
+    if not _attempt_until(attempt, deadline, wait):
         advice = f"set {wait.variable} to wait longer" if wait.variable else "try again later"
         raise LockTimeout(f"gave up after {wait.timeout:g} s waiting for {holder()}; {advice}")
+
+
+def _attempt_until(attempt: Callable[[float], bool], until: float, wait: Wait) -> bool:
+    """``attempt`` until the monotonic moment ``until``: True once taken, False at
+    ``until``; in slices short enough to see ``stop_waiting()`` when the wait may stop."""
+    while True:
+        if wait.stoppable and _stopped.is_set():
+            raise LockTimeout("stopped waiting for a lock: interrupted")
+        left = until - time.monotonic()
+        step = min(left, STOP_CHECK_EVERY) if wait.stoppable else left
+        if attempt(max(step, 0.0)):
+            return True
+        if left <= step:
+            return False
 
 
 @contextlib.contextmanager
@@ -199,7 +235,7 @@ class HomeLocks:
         lock = LockFile(
             self.codex_home, COMMIT_LOCK, self.owners, mode=FILE_MODE, access=self.access
         )
-        return flock_held(lock, Wait(self._commit_timeout, self._notify, None))
+        return flock_held(lock, Wait(self._commit_timeout, self._notify, None, stoppable=False))
 
     @contextlib.contextmanager
     def committing(self) -> Iterator[None]:

@@ -28,6 +28,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from codex_login.adapters.process_memory import keep_memory_private
+from codex_login.adapters.store_core import allow_waiting, stop_waiting
 from codex_login.domain.errors import CodexLoginError
 from codex_login.domain.printable import printable
 from codex_login.entrypoints.cli.errors import (
@@ -105,6 +106,7 @@ def _run(
     codex_home = args.codex_home if args is not None else None
     factory = Factory(Settings.from_environ(), codex_home, io)  # the environment, once
     options = None
+    allow_waiting()  # an earlier command of this process may have been interrupted
     try:
         # Contradictions are refused before anything is set up.
         options = command.ALONE if args is None else _options(command, args)
@@ -116,6 +118,9 @@ def _run(
     except StdoutClosed:
         return io.stdout_closed()
     except KeyboardInterrupt as exc:
+        # A worker still waiting for its lock gives up (nothing sent, nothing written)
+        # instead of doing the command after the user cancelled it.
+        stop_waiting()
         say_interrupted(exc, io)
         return EXIT_INTERRUPTED
     except CodexLoginError as exc:

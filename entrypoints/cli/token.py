@@ -164,11 +164,13 @@ def refreshing(
         with ctrl_c_raises():
             return asyncio.run(refresh())
     except KeyboardInterrupt as exc:
-        # The refresh goes on to its commit on its worker thread: wait for it, then say
-        # so when it saved new tokens.
+        # A refresh still waiting for the lock gives up; one that holds it goes on to its
+        # commit on its worker thread: wait for it, then say so when it saved new tokens.
+        from codex_login.adapters.store_core import stop_waiting  # noqa: PLC0415
         from codex_login.application.seam import settle  # noqa: PLC0415  (a refresh only)
         from codex_login.entrypoints.cli.output import saved_since  # noqa: PLC0415
 
+        stop_waiting()
         settle()
         if saved_since(service, before):
             raise Interrupted(

@@ -119,30 +119,56 @@ def test_ctrl_c_right_after_the_start_is_one_line_once_our_code_runs(tmp_path: P
 # -- while blocked on a held lock ------------------------------------------------------
 
 
-def test_ctrl_c_while_waiting_for_the_lock_is_one_line_and_loses_nothing(
-    tmp_path: Path, issuer: FakeIssuer
-) -> None:
-    tmp_path.chmod(0o700)
-    write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=-1))
-    lock = tmp_path / "auth.lock"
+def interrupted_while_waiting(
+    command: list[str], env: dict[str, str], lock: Path
+) -> tuple[int, str, str]:
+    """Run ``command`` while another process holds ``lock``, Ctrl-C it once it says it
+    waits, and let the lock go only after the command ended."""
     with lock_held_elsewhere(lock):
-        child = start_token(issuer_env(tmp_path, issuer))
+        child = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         try:
             assert child.stderr is not None
             waiting = child.stderr.readline()  # said after a second of waiting
             assert waiting.startswith(f"Waiting for {lock}"), waiting
             child.send_signal(signal.SIGINT)
+            # Within a bound far below the lock's: a waiter that ignored the Ctrl-C would
+            # wait out its 600 s, then do the command.
+            stdout, stderr = child.communicate(timeout=60)
         except BaseException:
             child.kill()
             raise
-    stdout, stderr = child.communicate(timeout=60)
-    assert child.returncode == 130, stderr
-    assert stdout == ""
-    [line] = stderr.splitlines()  # the one line after the notice of the wait
-    assert line in ("Cancelled.", INTERRUPTED)
-    refresh_token = stored(tmp_path)["tokens"]["refresh_token"]
-    assert issuer.refresh_token_works(refresh_token)
-    assert (line == INTERRUPTED) == (len(issuer.posts("refresh_token")) == 1)
+    return child.returncode, stdout, stderr
+
+
+def test_ctrl_c_while_waiting_for_the_lock_is_one_line_and_refreshes_nothing(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    tmp_path.chmod(0o700)
+    before = write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(minutes=-1))
+    env = {**issuer_env(tmp_path, issuer), "CODEX_LOGIN_LOCK_TIMEOUT": "600"}
+    code, stdout, stderr = interrupted_while_waiting(
+        [str(CLI), "token"], env, tmp_path / "auth.lock"
+    )
+    assert (code, stdout, stderr) == (130, "", "Cancelled.\n")
+    assert issuer.posts("refresh_token") == []
+    assert (tmp_path / "auth.json").read_bytes() == before
+    assert issuer.refresh_token_works(stored(tmp_path)["tokens"]["refresh_token"])
+
+
+def test_ctrl_c_while_logout_waits_for_the_lock_logs_nothing_out(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    tmp_path.chmod(0o700)
+    before = write_login(tmp_path, issuer.new_refresh_token(), expires_in=timedelta(hours=1))
+    env = {**issuer_env(tmp_path, issuer), "CODEX_LOGIN_LOCK_TIMEOUT": "600"}
+    code, stdout, stderr = interrupted_while_waiting(
+        [str(CLI), "logout"], env, tmp_path / "auth.lock"
+    )
+    assert (code, stdout, stderr) == (130, "", "Cancelled.\n")
+    assert (tmp_path / "auth.json").read_bytes() == before
+    assert [r for r in issuer.requests if r.path == "/oauth/revoke"] == []
 
 
 # -- during a refresh ------------------------------------------------------------------

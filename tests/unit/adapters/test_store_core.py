@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from codex_login.adapters.store_core import (
     Exclusion,
     HomeLocks,
     Wait,
+    allow_waiting,
     file_identity,
     flock_held,
     new_temp_file,
@@ -26,11 +28,13 @@ from codex_login.adapters.store_core import (
     remove_orphaned_temp_files,
     replace_in,
     reserve_room,
+    stop_waiting,
     wait_within,
     write_new,
 )
 from codex_login.domain.errors import LockTimeout, StorageError
 from support.locks import lock_held_elsewhere
+from support.waiting import wait_until
 
 PREFIX = ".auth-"
 
@@ -148,6 +152,65 @@ def test_a_wait_without_a_setting_says_to_try_again_later(
         wait_within(lambda seconds: False, Wait(0.5, notices.append, None), lambda: "L")
     assert notices == ["Waiting for L; giving up after 0.5 s"]
     assert str(raised.value) == "gave up after 0.5 s waiting for L; try again later"
+
+
+def held_elsewhere(seconds: float) -> bool:
+    """An attempt on a lock someone else keeps: it waits as long as asked, then fails."""
+    time.sleep(seconds)
+    return False
+
+
+@pytest.fixture
+def stoppable() -> Iterator[None]:
+    yield
+    allow_waiting()  # as the next command of the process does
+
+
+@pytest.mark.usefixtures("stoppable")
+def test_a_writer_waiting_for_its_lock_gives_up_when_waits_are_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C: a writer that has not taken its lock has done nothing, so it stops."""
+    monkeypatch.setattr(store_core, "WAIT_NOTICE_AFTER", 0.0)
+    notices: list[str] = []
+    raised: list[BaseException] = []
+
+    def waiter() -> None:
+        try:
+            wait_within(held_elsewhere, Wait(600.0, notices.append), lambda: "L")
+        except LockTimeout as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    wait_until(lambda: notices)  # waiting, within its 600 s
+    stop_waiting()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert [str(exc) for exc in raised] == ["stopped waiting for a lock: interrupted"]
+
+
+@pytest.mark.usefixtures("stoppable")
+def test_a_commits_wait_goes_on_after_waits_are_stopped() -> None:
+    """A commit holds tokens that must be saved: its wait runs to the lock."""
+    attempts: list[float] = []
+    notices: list[str] = []
+
+    def taken_on_the_third_try(seconds: float) -> bool:
+        attempts.append(seconds)
+        return len(attempts) == 3
+
+    stop_waiting()
+    wait_within(
+        taken_on_the_third_try, Wait(5.0, notices.append, None, stoppable=False), lambda: "L"
+    )
+    assert len(attempts) == 3
+    with pytest.raises(LockTimeout, match="interrupted"):  # where a writer's wait stops
+        wait_within(held_elsewhere, Wait(5.0, notices.append), lambda: "L")
+    allow_waiting()
+    attempts.clear()
+    wait_within(taken_on_the_third_try, Wait(5.0, notices.append), lambda: "L")
+    assert len(attempts) == 3
 
 
 def test_a_flock_held_by_another_process_times_out_naming_the_file_and_its_holder(
