@@ -12,7 +12,12 @@ import logging
 import attrs
 
 from codex_login.application.seam import Seam, off_loop
-from codex_login.domain.errors import CodexLoginError, MalformedCredentials
+from codex_login.domain.errors import (
+    CodexLoginError,
+    CredentialsError,
+    LoginKept,
+    MalformedCredentials,
+)
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.issuer import IssuerConfig, bind
 from codex_login.domain.ports import CredentialStore, TokenEndpoint
@@ -26,8 +31,8 @@ class LogoutResult(FieldsRepr):
     removed: bool
     revoked: bool = False
     revoke_error: str | None = None
-    # Why the stored record could not be read (a malformed auth.json): it was deleted
-    # without a revoke, since no token could be taken from it.
+    # Why the stored record could not be used (a malformed auth.json, or with --local any
+    # record that cannot be read): it was deleted without a revoke.
     unreadable: str | None = None
 
 
@@ -45,7 +50,9 @@ async def logout(
     for ``--local``. The token goes only to the issuer that issued it; an
     explicitly configured issuer that differs stops the logout before anything
     is sent or deleted. A failed revoke never blocks the logout; a malformed
-    file is deleted without revoking. The revoke runs on ``seam``'s loop.
+    file is deleted without revoking. A record that cannot be read now (a
+    permission, an I/O error) may hold a sound login: it is kept (``LoginKept``)
+    unless ``revoke`` is False. The revoke runs on ``seam``'s loop.
     """
     return await off_loop(_locked_logout, store, endpoint, issuer, revoke, seam)
 
@@ -62,6 +69,8 @@ def _locked_logout(
         try:
             loaded = store.load()
         except CodexLoginError as exc:
+            if revoke and not isinstance(exc, CredentialsError):
+                raise LoginKept(f"{exc}; the login was kept, neither revoked nor deleted") from exc
             return LogoutResult(store.delete(), unreadable=_problem(exc))
         tokens = loaded.record.tokens if loaded else None
         revoked, error = False, None

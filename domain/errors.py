@@ -26,7 +26,8 @@ error codes, and the broker client's way back are one table over these classes
     │   │   └── BrokerUnreachable   no token broker listens at the address
     │   └── StorageError            the store cannot be read or written now
     │       ├── LockTimeout         another process holds the credential lock
-    │       └── LeaseLost           a lease expired or another writer committed first
+    │       ├── LeaseLost           a lease expired or another writer committed first
+    │       └── LoginKept           a logout kept a login it could not read (nor revoke)
     ├── ConfigurationError          fix the set-up (environment, option, files), then run again
     │   ├── UntrustedPath           a credential directory or file another user owns or can write
     │   ├── IssuerMismatch          the configured issuer is not the one that issued the login
@@ -190,6 +191,12 @@ class LockTimeout(StorageError):
 
 class LeaseLost(StorageError):
     """A store's lease expired, or another writer committed first: nothing was written."""
+
+
+class LoginKept(StorageError):
+    """A logout that revokes found a record it cannot read now (a permission, an I/O
+    error): it may hold a sound login, which deleted unread could never be revoked, so
+    nothing was revoked or deleted."""
 
 
 class PolicyViolation(SignInRequired):

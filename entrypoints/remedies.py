@@ -20,6 +20,7 @@ from codex_login.domain.errors import (
     EmptyApiKey,
     ForeignOverride,
     IssuerMismatch,
+    LoginKept,
     LoginTimedOut,
     MalformedCredentials,
     NotLoggedIn,
@@ -58,6 +59,7 @@ REMEDIES: dict[type[CodexLoginError], str] = {
     EmptyApiKey: "pipe it in: printenv OPENAI_API_KEY | codex-login login --with-api-key",
     AnotherLoginStored: "run `codex-login logout` there first, or pass --force to replace it",
     AccountNotFound: "(see `codex-login accounts`)",
+    LoginKept: "make it readable, or run `codex-login logout --local` to delete it unrevoked",
     AmbiguousAccount: "",  # its message names the accounts to choose from
 }
 # `token --broker`: the broker's answers carry their remedy, to run on the host.

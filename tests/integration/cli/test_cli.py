@@ -13,6 +13,7 @@ import pytest
 
 from support.cli import CLI, clean_env, run_in_process
 from support.locks import in_syscall
+from support.other_users import need_root_and_setpriv
 from support.records import chatgpt_document
 from support.tokens import id_token
 from support.waiting import wait_until
@@ -260,6 +261,41 @@ def test_logout_of_a_malformed_file_says_nothing_was_revoked(tmp_path: Path) -> 
     assert done == "Successfully logged out"
     assert note.startswith(f"  nothing was revoked at the issuer: {path} could not be read (")
     assert "not valid JSON" in note
+    assert not path.exists()
+
+
+# Root reads any file: without these capabilities it meets a mode as a user does.
+AS_A_USER_WOULD = (
+    "setpriv",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--inh-caps=-dac_override,-dac_read_search",
+)
+
+
+def test_logout_keeps_a_login_it_cannot_read_and_says_what_to_do(tmp_path: Path) -> None:
+    """A file whose mode slipped may hold a sound login: deleted unread, it could never
+    be revoked. `--local` deletes it, as asked."""
+    need_root_and_setpriv()
+    path = write_auth(tmp_path, chatgpt_document())
+    before = path.read_bytes()
+    path.chmod(0o000)
+    logout = [*AS_A_USER_WOULD, str(CLI), "logout"]
+    kept = subprocess.run(
+        logout, env=clean_env(tmp_path), capture_output=True, text=True, check=False
+    )
+    assert kept.returncode == 1, kept.stderr
+    assert kept.stderr == (
+        f"Error: cannot read {path}: Permission denied; the login was kept, neither revoked "
+        f"nor deleted; make it readable, or run `codex-login logout --local` to delete it "
+        "unrevoked\n"
+    )
+    path.chmod(0o600)
+    assert path.read_bytes() == before
+    path.chmod(0o000)
+    local = subprocess.run(
+        [*logout, "--local"], env=clean_env(tmp_path), capture_output=True, text=True, check=False
+    )
+    assert (local.returncode, local.stderr) == (0, "Successfully logged out\n")
     assert not path.exists()
 
 

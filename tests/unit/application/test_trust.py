@@ -18,9 +18,15 @@ from codex_login.application.logout import logout
 from codex_login.application.options import AuthOptions
 from codex_login.application.seam import Seam
 from codex_login.application.signin import SignIn
-from codex_login.domain.errors import IssuerMismatch, SessionEnded, StorageError, UntrustedPath
+from codex_login.domain.errors import (
+    IssuerMismatch,
+    LoginKept,
+    SessionEnded,
+    StorageError,
+    UntrustedPath,
+)
 from codex_login.domain.issuer import DEFAULT_ISSUER, IssuerConfig, issuer_config
-from codex_login.domain.record import CredentialRecord
+from codex_login.domain.record import CredentialRecord, Loaded
 from codex_login.domain.tokens import Provenance, TokenGrant
 from support.fakes import NOW, FakeClock, FakeTokenEndpoint
 from support.records import chatgpt_record
@@ -243,6 +249,35 @@ def test_logout_with_a_conflicting_issuer_sends_and_deletes_nothing() -> None:
         )
     assert endpoint.revoked == []
     assert store.load() is not None
+
+
+class UnreadableNow(MemoryCredentialStore):
+    """A store whose record exists but cannot be read now (a permission, an I/O error)."""
+
+    def load(self) -> Loaded | None:
+        raise StorageError("cannot read auth.json: Permission denied")
+
+
+def test_a_logout_that_revokes_keeps_a_record_it_cannot_read() -> None:
+    """Deleted unread, a sound login could never be revoked: keep it and say so."""
+    store = UnreadableNow(bound_record())
+    endpoint = FakeTokenEndpoint(FakeClock())
+    with pytest.raises(LoginKept, match="Permission denied; the login was kept"):
+        asyncio.run(
+            logout(store=store, endpoint=endpoint, issuer=issuer_config(), revoke=True, seam=Seam())
+        )
+    assert endpoint.revoked == []
+    assert MemoryCredentialStore.load(store) is not None
+
+
+def test_a_local_logout_deletes_a_record_it_cannot_read() -> None:
+    store = UnreadableNow(bound_record())
+    endpoint = FakeTokenEndpoint(FakeClock())
+    result = asyncio.run(
+        logout(store=store, endpoint=endpoint, issuer=issuer_config(), revoke=False, seam=Seam())
+    )
+    assert (result.removed, result.unreadable) == (True, "cannot read auth.json: Permission denied")
+    assert MemoryCredentialStore.load(store) is None
 
 
 @pytest.mark.parametrize(("issuer", "exchanges"), [(DEFAULT_ISSUER, 0), (LOCAL.issuer, 1)])

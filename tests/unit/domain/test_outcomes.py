@@ -123,6 +123,7 @@ STABLE = {
     "IssuerMismatch": (1, 500, "misconfigured", "issuer_mismatch"),
     "LeaseLost": (1, 503, "unavailable", "store_unavailable"),
     "LockTimeout": (1, 503, "unavailable", "lock_timeout"),
+    "LoginKept": (1, 503, "unavailable", "store_unavailable"),
     "LoginCancelled": (1, 500, "broker_error", "login_failed"),
     "LoginError": (1, 500, "broker_error", "login_failed"),
     "LoginTimedOut": (1, 500, "broker_error", "login_failed"),
