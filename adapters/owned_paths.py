@@ -133,6 +133,40 @@ def give_to_directory_owner(
 # -- checks ------------------------------------------------------------------------
 
 
+def check_home(path: Path) -> None:
+    """Refuse a credential directory that cannot be one at all: a file, or a directory
+    this process may not enter. Missing is fine (made when first written); ownership
+    and modes are checked where the directory is opened."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOTDIR:
+            why = "a part of its path is a file"
+            raise ConfigurationError(_not_a_directory(path, why)) from exc
+        return  # missing, or reported where it is opened, in that call's words
+    if not stat.S_ISDIR(info.st_mode):
+        raise ConfigurationError(_not_a_directory(path, "it is a file"))
+    if not os.access(path, os.R_OK | os.X_OK):
+        denied = f"cannot open the credential directory {path}: permission denied"
+        raise ConfigurationError(f"{denied}; {_fix_access(path, info)}")
+
+
+def _fix_access(path: Path, info: os.stat_result) -> str:
+    if sys.platform == "win32":  # no owners to compare (st_uid is 0 for every file)
+        return _YOURS
+    else:
+        return f"run `chmod 700 {path}`" if info.st_uid == os.geteuid() else _YOURS
+
+
+_YOURS = "use a directory of your own (CODEX_HOME or --codex-home)"
+
+
+def _not_a_directory(path: Path, why: str) -> str:
+    return (
+        f"the credential directory {path} is not a directory ({why}); move that away, or {_YOURS}"
+    )
+
+
 def check_directory(info: os.stat_result, path: Path, owners: Owners) -> None:
     """Refuse a directory another user owns or can write in; the error says the fix."""
     problem = directory_problem(info, path, owners)

@@ -22,7 +22,7 @@ from codex_login.adapters.codex_config import (
 )
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.lazy_endpoint import LazyAccountLookup, LazyHttpTokenEndpoint
-from codex_login.adapters.owned_paths import owners_from
+from codex_login.adapters.owned_paths import check_home, owners_from
 from codex_login.application.options import AuthOptions
 from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
@@ -347,6 +347,7 @@ def bootstrap(
     env = settings_of(environ)
     located = env.with_home(codex_home)  # where the credentials and policy files are
     home = located.home
+    check_home(home)  # a file, or a directory we may not enter, is said once, here
     if login_policy is None:
         login_policy = load_login_policy(located.config_file, located.requirements_file)
     if store is None:

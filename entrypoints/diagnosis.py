@@ -16,8 +16,8 @@ from codex_login.adapters.codex_config import (
 )
 from codex_login.adapters.file_store import FileCredentialStore
 from codex_login.adapters.home_inspection import held_locks, leftover_temp_files, path_problems
-from codex_login.adapters.owned_paths import owners_from
-from codex_login.domain.errors import CodexLoginError
+from codex_login.adapters.owned_paths import check_home, owners_from
+from codex_login.domain.errors import CodexLoginError, ConfigurationError
 from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.record import CredentialRecord
 from codex_login.entrypoints import doctor_checks as doctor
@@ -41,6 +41,10 @@ BROKER_TIMEOUT = 2.0  # seconds: a broker on this machine answers at once or not
 def diagnose(settings: Settings, *, online: bool = False) -> list[Check]:
     """Every check, in the order a person debugging reads them."""
     home = settings.home
+    try:
+        check_home(home)
+    except ConfigurationError as exc:  # nothing else can be read: say only this
+        return [doctor.home_check(str(exc))]
     owners = owners_from(settings.trust_owner)
     environment = _environment(settings)
     choice, store_problem = _store_choice(settings)

@@ -258,6 +258,12 @@ def expiry_check(record: CredentialRecord | None, now: datetime) -> Check:
     return Check("access token", True, f"expires in {left} min")
 
 
+def home_check(problem: str) -> Check:
+    """A credential directory that cannot be one (a file, one we may not enter)."""
+    said, _, fix = problem.partition("; ")
+    return Check("credential directory", False, said, fix)
+
+
 def files_check(problems: Sequence[str]) -> Check:
     """Modes and owners of CODEX_HOME and its credential files (``problems`` say the fix)."""
     if not problems:

@@ -30,6 +30,12 @@ OTHER_GID = 4242
 
 
 AS_NOBODY = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
+# Root reads any file: without these capabilities it meets a mode as a user does.
+AS_A_USER_WOULD = (
+    "setpriv",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--inh-caps=-dac_override,-dac_read_search",
+)
 CLOSED = "nobody cannot run"  # tests/conftest.py fails such skips under CI
 
 

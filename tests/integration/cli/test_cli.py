@@ -13,7 +13,7 @@ import pytest
 
 from support.cli import CLI, clean_env, run_in_process
 from support.locks import in_syscall
-from support.other_users import need_root_and_setpriv
+from support.other_users import AS_A_USER_WOULD, need_root_and_setpriv
 from support.records import chatgpt_document
 from support.tokens import id_token
 from support.waiting import wait_until
@@ -264,14 +264,6 @@ def test_logout_of_a_malformed_file_says_nothing_was_revoked(tmp_path: Path) -> 
     assert not path.exists()
 
 
-# Root reads any file: without these capabilities it meets a mode as a user does.
-AS_A_USER_WOULD = (
-    "setpriv",
-    "--bounding-set=-dac_override,-dac_read_search",
-    "--inh-caps=-dac_override,-dac_read_search",
-)
-
-
 def test_logout_keeps_a_login_it_cannot_read_and_says_what_to_do(tmp_path: Path) -> None:
     """A file whose mode slipped may hold a sound login: deleted unread, it could never
     be revoked. `--local` deletes it, as asked."""
@@ -333,12 +325,13 @@ def test_codex_home_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     home.write_text("")
     status = run_in_process("status", home=home)
     assert status.returncode == 1
-    assert "Not a directory" in status.stderr
+    assert f"{home} is not a directory (it is a file)" in status.stderr
     login = run_in_process("login", "--with-api-key", home=home, stdin=KEY)
     assert login.returncode == 1
-    # Checked before the login starts, which says what to do (issue 21).
+    # Checked before the login starts, which says what to do (issue 21); in the words
+    # every command now uses for a file in CODEX_HOME's place.
     [line] = login.stderr.splitlines()
-    assert line.startswith(f"Error: a login could not be saved: cannot create {home}: File exists;")
+    assert line.startswith(f"Error: the credential directory {home} is not a directory")
     assert "CODEX_HOME" in line
 
 

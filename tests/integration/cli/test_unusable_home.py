@@ -1,0 +1,84 @@
+"""A CODEX_HOME that cannot be one (a file, a directory closed to us): one line that
+names it and the fix, from every command, and nothing touched."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support.cli import CLI, clean_env, run_in_process
+from support.other_users import AS_A_USER_WOULD, need_root_and_setpriv
+
+COMMANDS = [
+    ("status",),
+    ("token",),
+    ("logout",),
+    ("accounts",),
+    ("export",),
+    ("login", "--with-api-key"),
+]
+YOURS = "use a directory of your own (CODEX_HOME or --codex-home)"
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_a_file_in_codex_homes_place_is_named_by_every_command(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    home = tmp_path / "codex"
+    home.write_bytes(b"notes, not credentials")
+    result = run_in_process(*command, home=home, stdin="sk-test-key-000000000")
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"Error: the credential directory {home} is not a directory (it is a file); "
+        f"move that away, or {YOURS}\n",
+    )
+    assert home.read_bytes() == b"notes, not credentials"
+
+
+def test_a_path_through_a_file_is_named_too(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    home = tmp_path / "file" / "codex"
+    result = run_in_process("status", home=home)
+    assert result.returncode == 1
+    assert f"{home} is not a directory (a part of its path is a file)" in result.stderr
+
+
+def test_doctor_says_only_what_is_wrong_with_the_directory(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    home.write_text("")
+    result = run_in_process("doctor", "--json", home=home)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["checks"] == [
+        {
+            "name": "credential directory",
+            "ok": False,
+            "said": f"the credential directory {home} is not a directory (it is a file)",
+            "fix": f"move that away, or {YOURS}",
+        }
+    ]
+
+
+@pytest.mark.parametrize("command", [("status",), ("token",), ("doctor",)], ids=" ".join)
+def test_a_directory_closed_to_us_says_to_open_it(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """It used to be blamed on a config.toml that does not exist."""
+    need_root_and_setpriv()
+    home = tmp_path / "codex"
+    home.mkdir(mode=0o000)
+    result = subprocess.run(
+        [*AS_A_USER_WOULD, str(CLI), *command],
+        env=clean_env(home),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    said = f"cannot open the credential directory {home}: permission denied"
+    fix = f"run `chmod 700 {home}`"
+    if command == ("doctor",):
+        assert result.stdout == f"✗ credential directory: {said}\n    fix: {fix}\n"
+    else:
+        assert result.stderr == f"Error: {said}; {fix}\n"
+    assert "config.toml" not in result.stdout + result.stderr
