@@ -14,10 +14,16 @@ import attrs
 
 from codex_login.domain.access_tokens import (
     AGENT_IDENTITY,
+    VARIABLE,
     VARIABLE_SOURCE,
     is_access_token,
 )
-from codex_login.domain.errors import CodexLoginError, NotLoggedIn, PolicyViolation, SignsRequests
+from codex_login.domain.errors import (
+    CodexLoginError,
+    NotLoggedIn,
+    PolicyViolation,
+    SigningTokenInEnvironment,
+)
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.login_policy import LoginPolicy
 from codex_login.domain.modes import AuthMode
@@ -69,7 +75,7 @@ def choose_credential(
         if not is_access_token(access_token):
             # Codex takes any other value for an agent-identity token: it signs each request
             # with a key of its own, so there is no bearer to hand out.
-            raise SignsRequests(AGENT_IDENTITY, f"agent-identity token ({VARIABLE_SOURCE})")
+            raise SigningTokenInEnvironment(AGENT_IDENTITY, "agent-identity token", VARIABLE)
         return _checked(AccessTokenAuth(access_token), VARIABLE_SOURCE, policy)
     if record is not None:
         auth = resolve(record, preferred, location=location)

@@ -16,6 +16,7 @@ error codes, and the broker client's way back are one table over these classes
     │   │   ├── MalformedCredentials  the credential file exists but is invalid
     │   │   └── UnsupportedAuthMode auth_mode written by a newer tool
     │   │       └── SignsRequests   an access token that signs requests: no bearer
+    │   │           └── SigningTokenInEnvironment  CODEX_ACCESS_TOKEN holds such a token
     │   ├── SessionEnded            refresh token expired, reused or revoked (a TokenEndpointError)
     │   │   └── AccessTokenRefused  whoami refused an access token (revoked, expired, unknown)
     │   ├── WorkloadIdentityChanged an identity-token exchange signed in someone else
@@ -162,15 +163,30 @@ class UnsupportedAuthMode(CredentialsError):
         self.mode = mode
 
 
+# What a login that signs its own requests lacks, said the same for a stored one and the
+# environment's.
+_SIGNS = (
+    "which signs each request instead of sending a bearer token, so there is no token to hand out"
+)
+
+
 class SignsRequests(UnsupportedAuthMode):
     """The login signs each request itself (an agent's access token): no bearer to send."""
 
     def __init__(self, mode: str, title: str) -> None:
+        CredentialsError.__init__(self, f'this login is an {title} (auth_mode "{mode}"), {_SIGNS}')
+
+
+class SigningTokenInEnvironment(SignsRequests):
+    """The environment's access token (``variable``) signs requests: it wins over any
+    stored login, so only unsetting it lets one be used."""
+
+    def __init__(self, mode: str, title: str, variable: str) -> None:
         CredentialsError.__init__(
-            self,
-            f'this login is an {title} (auth_mode "{mode}"), which signs each request '
-            "instead of sending a bearer token, so there is no token to hand out",
+            self, f'{variable} holds an {title} (auth_mode "{mode}"), {_SIGNS}'
         )
+        self.variable = variable
+
         self.mode = mode
 
 

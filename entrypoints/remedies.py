@@ -25,6 +25,7 @@ from codex_login.domain.errors import (
     MalformedCredentials,
     NotLoggedIn,
     SessionEnded,
+    SigningTokenInEnvironment,
     SignInRequired,
     SignsRequests,
     UnsupportedAuthMode,
@@ -43,6 +44,10 @@ REMEDIES: dict[type[CodexLoginError], str] = {
     SessionEnded: f"{SIGN_IN} to sign in again",
     MalformedCredentials: f"fix it or {SIGN_IN} to replace it",
     SignsRequests: f"use it with the Codex CLI, or {SIGN_IN} for a login that has one",
+    # It wins over any stored login: a new login would change nothing.
+    SigningTokenInEnvironment: (
+        "use it with the Codex CLI, or unset {exc.variable} to use a stored login"
+    ),
     UnsupportedAuthMode: "log in again with `codex-login login` or use the tool that wrote it",
     WorkspaceRefused: "log in again with `codex-login login`",
     ForeignOverride: "",  # its message names the variable to unset

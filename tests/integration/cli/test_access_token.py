@@ -205,8 +205,10 @@ def test_codex_access_token_of_an_agent_identity_has_no_bearer(tmp_path: Path) -
     done = run_in_process("token", env=env)
     assert done.returncode == 4
     line = one_line_error(done.stderr)
-    assert "agent-identity token (CODEX_ACCESS_TOKEN environment variable)" in line
+    # The variable wins over any stored login: the fix is to unset it, not to log in.
+    assert line.startswith("Error: CODEX_ACCESS_TOKEN holds an agent-identity token")
     assert "no token to hand out" in line
+    assert line.endswith("unset CODEX_ACCESS_TOKEN to use a stored login")
 
 
 # -- the login policy: an access token is a ChatGPT login (Codex's rule) ---------------------

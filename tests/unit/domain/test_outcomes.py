@@ -133,6 +133,7 @@ STABLE = {
     "SessionEnded": (4, 401, "session_ended", "session_ended"),
     "SignInRequired": (4, 401, "sign_in_required", "sign_in_required"),
     "SignsRequests": (4, 401, "login_unusable", "unsupported_login"),
+    "SigningTokenInEnvironment": (4, 401, "login_unusable", "unsupported_login"),
     "StorageError": (1, 503, "unavailable", "store_unavailable"),
     "TokenEndpointError": (1, 500, "broker_error", "issuer_refused"),
     "TransientTokenError": (1, 503, "unavailable", "issuer_unreachable"),

@@ -21,6 +21,7 @@ from codex_login.domain.errors import (
     NotLoggedIn,
     PolicyViolation,
     SessionEnded,
+    SigningTokenInEnvironment,
     SignsRequests,
     TransientTokenError,
     WorkspaceRefused,
@@ -84,6 +85,13 @@ def test_no_message_of_the_core_names_a_cli_command() -> None:
             'this login is an agent identity (auth_mode "agentIdentity"), which signs each '
             "request instead of sending a bearer token, so there is no token to hand out; use "
             "it with the Codex CLI, or run `codex-login login` for a login that has one",
+        ),
+        (
+            # It wins over any stored login: logging in again would change nothing.
+            SigningTokenInEnvironment("agentIdentity", "agent identity", "CODEX_ACCESS_TOKEN"),
+            'CODEX_ACCESS_TOKEN holds an agent identity (auth_mode "agentIdentity"), which signs '
+            "each request instead of sending a bearer token, so there is no token to hand out; "
+            "use it with the Codex CLI, or unset CODEX_ACCESS_TOKEN to use a stored login",
         ),
         (
             WorkspaceRefused("Login is restricted to workspace id(s) ws-a."),
