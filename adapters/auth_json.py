@@ -90,8 +90,10 @@ def _parse_json(data: bytes, location: str) -> dict[str, Any]:
             parse_float=_finite_float,
         )
     except json.JSONDecodeError as exc:
+        # Some of json's messages end in "at" already ("Unterminated string starting at").
+        at = "" if exc.msg.endswith(" at") else " at"
         where = f"line {exc.lineno} column {exc.colno}"
-        raise malformed(f"it is not valid JSON ({exc.msg} at {where})") from exc
+        raise malformed(f"it is not valid JSON ({exc.msg}{at} {where})") from exc
     except (ValueError, RecursionError) as exc:
         # _Rejected, an integer too long to convert, or nesting too deep.
         raise malformed(f"it is not valid JSON ({exc or 'nested too deeply'})") from exc

@@ -101,6 +101,9 @@ def _tokens(*, without: str = "", **fields: object) -> bytes:
         (b'\xef\xbb\xbf{"OPENAI_API_KEY": "k"}', "byte-order mark"),
         (b"\xff\xfe{}", "not UTF-8"),
         (b'{"OPENAI_API_KEY": "k"', "not valid JSON"),
+        # json's own message ends in "at": said once.
+        (b'{"OPENAI_API_KEY": "k', "(Unterminated string starting at line 1 column 20)"),
+        (b'{"OPENAI_API_KEY" "k"}', "(Expecting ':' delimiter at line 1 column 19)"),
         (b"[]", "holds a JSON array, not an object"),
         (b"null", "holds a JSON null, not an object"),
         (b'"x"', "holds a JSON string"),
