@@ -30,6 +30,7 @@ from codex_login.entrypoints.bootstrap import (
     workload_identity_from,
 )
 from codex_login.entrypoints.doctor_checks import Check, Environment, Held, StoreChoice
+from codex_login.entrypoints.remedies import remedy
 from codex_login.entrypoints.settings import Settings
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ def _read(build: Callable[[], CredentialStore], kind: str) -> Held:
     try:
         loaded = store.load()
     except CodexLoginError as exc:
-        return Held(store.location, problem=str(exc))
+        return Held(store.location, problem=str(exc), fix=remedy(exc))
     return Held(store.location, loaded.record if loaded else None)
 
 

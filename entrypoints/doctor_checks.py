@@ -57,6 +57,7 @@ class Held(FieldsRepr):
     location: str
     record: CredentialRecord | None = attrs.field(default=None, repr=False)
     problem: str | None = None
+    fix: str = ""  # what to do about the problem, when the error's kind says
 
 
 @attrs.frozen(repr=False)
@@ -96,8 +97,8 @@ def holdings_check(held: Sequence[Held], environment: Environment) -> Check:
     unreadable = [h for h in held if h.problem]
     said = "; ".join(_holding(h) for h in held)
     if unreadable:
-        first = unreadable[0]
-        return Check("stored logins", False, said, f"{first.location}: {first.problem}")
+        fix = unreadable[0].fix or "make it readable, or log in again: `codex-login login`"
+        return Check("stored logins", False, said, fix)
     logins = {_identity(h.record): h.location for h in held if h.record is not None}
     if len(logins) > 1:
         return Check(
@@ -114,7 +115,12 @@ def holdings_check(held: Sequence[Held], environment: Environment) -> Check:
 
 def _holding(held: Held) -> str:
     if held.problem:
-        return f"{held.location} cannot be read"
+        # The store's message names the place again: say it once.
+        for verb in ("cannot use", "cannot read"):
+            reason = held.problem.removeprefix(f"{verb} {held.location}: ")
+            if reason != held.problem:
+                return f"{held.location} cannot be read: {reason}"
+        return f"{held.location} cannot be read: {held.problem}"
     if held.record is None:
         return f"{held.location} holds nothing"
     return f"{held.location} holds {describe(held.record)}"

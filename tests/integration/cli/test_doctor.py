@@ -146,6 +146,18 @@ def test_not_logged_in_says_to_log_in(home: Path) -> None:
     assert "✗ stored logins" in out
 
 
+def test_a_malformed_file_is_said_once_and_its_fix_is_what_to_do(home: Path) -> None:
+    path = home / "auth.json"
+    path.write_text('{"auth_mode": "chatgpt", "tokens": {"id_token": "x')
+    code, checks, _ = doctor(clean_env(home))
+    assert code == 1
+    assert checks["stored logins"]["said"] == (
+        f"{path} cannot be read: it is not valid JSON (Unterminated string starting at "
+        "line 1 column 49)"
+    )
+    assert checks["stored logins"]["fix"] == "fix it or run `codex-login login` to replace it"
+
+
 def test_a_store_variable_the_codex_cli_does_not_follow_is_named(
     home: Path, issuer: FakeIssuer
 ) -> None:
