@@ -167,31 +167,40 @@ def environment_check(environment: Environment, *, stored: bool) -> Check:
     found = _in_precedence(environment)
     if not found:
         return Check("environment", True, "no credential in the environment")
-    winner = found[0]
-    said = "in effect, in order: " + ", ".join(found)
-    if stored and not winner.startswith("OPENAI_API_KEY"):
-        name = winner.split(" ")[0]
+    shown = [text for _, text in found]
+    said = f"{shown[0]} is set" if len(found) == 1 else "in effect, in order: " + ", ".join(shown)
+    winner = found[0][0]
+    if stored and winner != "OPENAI_API_KEY":
+        used = "it is" if len(found) == 1 else f"{shown[0].split(' (')[0]} is"
         return Check(
             "environment",
             False,
-            f"{said}; {winner} is used instead of the stored login",
-            f"unset {name} to use the stored login",
+            f"{said}; {used} used instead of the stored login",
+            f"unset {winner} to use the stored login",
         )
     if stored:
         said += " (unused: OPENAI_API_KEY counts only when nothing is stored)"
     return Check("environment", True, said)
 
 
-def _in_precedence(environment: Environment) -> list[str]:
+def _in_precedence(environment: Environment) -> list[tuple[str, str]]:
+    """The credentials set, first the one that wins: what to unset, and how to show it."""
     found = []
     if environment.workload_identity:
-        found.append("workload identity (OPENAI_FEDERATION_RULE_ID)")
+        found.append(
+            (
+                "OPENAI_FEDERATION_RULE_ID and OPENAI_IDENTITY_TOKEN_FILE",
+                "workload identity (OPENAI_FEDERATION_RULE_ID)",
+            )
+        )
     if environment.codex_api_key:
-        found.append(f"CODEX_API_KEY ({mask_api_key(environment.codex_api_key)})")
+        masked = mask_api_key(environment.codex_api_key)
+        found.append(("CODEX_API_KEY", f"CODEX_API_KEY ({masked})"))
     if environment.codex_access_token:
-        found.append("CODEX_ACCESS_TOKEN (set)")
+        found.append(("CODEX_ACCESS_TOKEN", "CODEX_ACCESS_TOKEN"))
     if environment.openai_api_key:
-        found.append(f"OPENAI_API_KEY ({mask_api_key(environment.openai_api_key)})")
+        masked = mask_api_key(environment.openai_api_key)
+        found.append(("OPENAI_API_KEY", f"OPENAI_API_KEY ({masked})"))
     return found
 
 

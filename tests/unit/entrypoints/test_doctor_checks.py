@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from codex_login.domain.masking import mask_api_key
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.record import CredentialRecord
 from codex_login.entrypoints.doctor_checks import (
@@ -90,6 +91,22 @@ def test_the_environment_is_said_in_precedence_order_without_values(
     assert positions == sorted(positions)
     overrides = codex_api_key or access or identity
     assert check.ok is not (stored and overrides)
+
+
+def test_one_credential_in_the_environment_is_said_once_and_the_fix_names_what_to_unset() -> None:
+    masked = mask_api_key(KEY)
+    check = environment_check(Environment(codex_api_key=KEY), stored=True)
+    assert check.said == f"CODEX_API_KEY ({masked}) is set; it is used instead of the stored login"
+    assert check.fix == "unset CODEX_API_KEY to use the stored login"
+    identity = environment_check(Environment(workload_identity=True), stored=True)
+    assert identity.fix == (
+        "unset OPENAI_FEDERATION_RULE_ID and OPENAI_IDENTITY_TOKEN_FILE to use the stored login"
+    )
+    both = environment_check(Environment(workload_identity=True, codex_api_key=KEY), stored=True)
+    assert both.said == (
+        f"in effect, in order: workload identity (OPENAI_FEDERATION_RULE_ID), CODEX_API_KEY "
+        f"({masked}); workload identity is used instead of the stored login"
+    )
 
 
 @pytest.mark.parametrize(
