@@ -178,7 +178,7 @@ def directory_problem(info: os.stat_result, path: Path, owners: Owners) -> str |
     """Why the directory ``path`` (``info``, its fstat) must not hold credentials, or None."""
     if not owners.trust(info.st_uid):
         return (
-            f"it belongs to {who(info.st_uid)}, not to you ({who(owners.euid)}), who could "
+            f"it belongs to {who(info.st_uid)}, not to you, {who(owners.euid)}, who could "
             "read or replace the credentials in it; use a directory of your own (CODEX_HOME "
             f"or --codex-home) or `chown {owners.euid} {path}`, or, if it is yours on the host "
             f"it is mounted from (a container), set {TRUST_VARIABLE}={info.st_uid}"
@@ -212,8 +212,8 @@ def file_problem(info: os.stat_result, path: Path, owners: Owners, *, private: b
     None (the rules of ``check_file``)."""
     if not owners.trust(info.st_uid):
         return (
-            f"it belongs to {who(info.st_uid)}, not to you "
-            f"({who(owners.euid)}); another user may have planted it: remove it "
+            f"it belongs to {who(info.st_uid)}, not to you, "
+            f"{who(owners.euid)}; another user may have planted it: remove it "
             f"(`rm {path}`), or `chown {owners.euid} {path}` if it is yours"
         )
     mode = stat.S_IMODE(info.st_mode)
@@ -270,8 +270,8 @@ def check_link(info: os.stat_result, link: Path, owners: Owners) -> None:
     """Refuse to follow a link another user made (``info``: its lstat)."""
     if not owners.trust(info.st_uid):
         raise UntrustedPath(
-            f"refusing to follow {link}: the link belongs to {who(info.st_uid)}, not to you "
-            f"({who(owners.euid)}); another user may have planted it: remove it (`rm {link}`)"
+            f"refusing to follow {link}: the link belongs to {who(info.st_uid)}, not to you, "
+            f"{who(owners.euid)}; another user may have planted it: remove it (`rm {link}`)"
         )
 
 

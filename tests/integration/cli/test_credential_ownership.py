@@ -293,7 +293,7 @@ def test_root_refuses_a_directory_another_user_owns_and_names_the_opt_in(
     code, out, err = run_as_root("token", home=mounted_home)
     assert (code, out) == (1, "")
     line = one_error_line(err)
-    assert f"it belongs to uid {OTHER_UID}, not to you (root (uid 0))" in line
+    assert f"it belongs to uid {OTHER_UID}, not to you, root (uid 0), who could" in line
     assert f"set CODEX_LOGIN_TRUST_OWNER={OTHER_UID}" in line
 
 
