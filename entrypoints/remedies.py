@@ -9,6 +9,8 @@ A class takes the remedy of its nearest listed class; "" says nothing more.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from codex_login.domain.errors import (
     AccessTokenRefused,
     AccountNotFound,
@@ -84,10 +86,24 @@ def remedy(
     return "" if kind is None else table[kind].format(exc=error, login=login)
 
 
-def with_remedy(error: CodexLoginError, *, login: str = LOGIN, brokered: bool = False) -> str:
+def with_remedy(
+    error: CodexLoginError,
+    *,
+    login: str = LOGIN,
+    brokered: bool = False,
+    own: Mapping[type[CodexLoginError], str] | None = None,
+) -> str:
     """The error's message and, once, what to run about it (``brokered``: in a sandbox,
-    where the broker said its own)."""
-    return joined(str(error), remedy(error, login=login, table=SANDBOX if brokered else REMEDIES))
+    where the broker said its own; ``own``: a command's words, first)."""
+    return joined(str(error), remedy(error, login=login, table=table_for(brokered, own)))
+
+
+def table_for(
+    brokered: bool, own: Mapping[type[CodexLoginError], str] | None = None
+) -> dict[type[CodexLoginError], str]:
+    """The remedies a command's failure is said with: its own where it has one."""
+    base = SANDBOX if brokered else REMEDIES
+    return {**base, **own} if own else base
 
 
 def on_the_host(message: str, error: CodexLoginError) -> str:

@@ -165,10 +165,13 @@ def _failed(
     words = getattr(command, "login_words", None)
     login = words(options) if words is not None else "codex-login login"
     # A broker's answer already says what to run, on the host.
-    said = with_remedy(exc, login=login, brokered=factory.brokered)
+    # A command may say what to do in its own words (`import`: its input, not a login).
+    own = getattr(command, "REMEDIES", None)
+    said = with_remedy(exc, login=login, brokered=factory.brokered, own=own)
     say_scrubbed(factory.io, f"Error: {said}", factory.built)
     if getattr(options, "json", False):  # scripts read the kind and the remedy on stdout too
-        emit_error(factory.io, exc, factory.built, login=login, brokered=factory.brokered)
+        brokered = factory.brokered
+        emit_error(factory.io, exc, factory.built, login=login, brokered=brokered, own=own)
     if verbose:
         for cause in causes(exc):
             say_scrubbed(factory.io, f"  caused by {type(cause).__name__}: {cause}", factory.built)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from codex_login.domain.errors import MalformedCredentials
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from codex_login.entrypoints.cli.wiring import Factory
 
 MAX_IMPORT_BYTES = 1 << 20
+# Its input is what is wrong, not a stored login: the CLI's usual "or log in" misleads.
+REMEDIES = {MalformedCredentials: "pipe in an auth.json as `codex-login export` writes it"}
 ABOUT = """\
 Store a login read from stdin (auth.json format, as export writes it), checked
 like a file read, under the target store's lock. A different login already

@@ -13,6 +13,8 @@ from codex_login.domain.timestamps import format_timestamp
 from codex_login.entrypoints.cli.errors import StdoutClosed
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from codex_login.application.service import AuthService
     from codex_login.entrypoints.cli.io import IO
 
@@ -90,15 +92,16 @@ def emit_error(
     *,
     login: str = "codex-login login",
     brokered: bool = False,
+    own: Mapping[type[CodexLoginError], str] | None = None,
 ) -> None:
     """Under ``--json``: the error document on stdout (docs/json.md), its code the error
     kind's (``domain/outcomes.py``), its action the CLI's remedy; secrets scrubbed."""
     from codex_login.domain.outcomes import outcome_of  # noqa: PLC0415  (only on failure)
     from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: cattrs)
-    from codex_login.entrypoints.remedies import REMEDIES, SANDBOX, remedy  # noqa: PLC0415
+    from codex_login.entrypoints.remedies import remedy, table_for  # noqa: PLC0415
 
     secrets = stored_secrets(service)
-    action = remedy(error, login=login, table=SANDBOX if brokered else REMEDIES)
+    action = remedy(error, login=login, table=table_for(brokered, own))
     document = documents.error_document(
         outcome_of(error).code, scrub(str(error), secrets), scrub(action, secrets)
     )

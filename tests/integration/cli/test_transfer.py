@@ -95,6 +95,8 @@ def test_a_malformed_import_changes_nothing(tmp_path: Path) -> None:
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert "the login on stdin" in line
+    # What is wrong is the input, not a stored login: no "run codex-login login".
+    assert line.endswith("; pipe in an auth.json as `codex-login export` writes it")
     assert (tmp_path / "auth.json").read_bytes() == data
 
 
