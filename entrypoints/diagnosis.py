@@ -59,7 +59,7 @@ def diagnose(settings: Settings, *, online: bool = False) -> list[Check]:
     checks.append(_issuer_check(record, configured))
     checks.append(_policy_check(settings, record, environment, active))
     checks.append(doctor.expiry_check(record, SystemClock().now()))
-    checks.append(doctor.files_check(path_problems(home, owners)))
+    checks.append(doctor.files_check(path_problems(home, owners), home_exists=home.exists()))
     checks.append(doctor.temp_files_check(leftover_temp_files(home, owners)))
     checks.append(doctor.locks_check(held_locks(home)))
     checks.append(_broker_check(settings))

@@ -279,9 +279,11 @@ def home_check(problem: str) -> Check:
     return Check("credential directory", False, said, fix)
 
 
-def files_check(problems: Sequence[str]) -> Check:
+def files_check(problems: Sequence[str], *, home_exists: bool = True) -> Check:
     """Modes and owners of CODEX_HOME and its credential files (``problems`` say the fix)."""
     if not problems:
+        if not home_exists:
+            return Check("file modes", True, "CODEX_HOME does not exist yet (made 0700 when used)")
         return Check("file modes", True, "CODEX_HOME and its files are yours and private")
     commands = [command for problem in problems for command in _COMMAND.findall(problem)]
     fix = "; ".join(commands) or "make CODEX_HOME and its files yours and private"

@@ -146,6 +146,15 @@ def test_not_logged_in_says_to_log_in(home: Path) -> None:
     assert "✗ stored logins" in out
 
 
+def test_a_codex_home_not_made_yet_is_not_called_private(tmp_path: Path) -> None:
+    home = tmp_path / "not-yet"
+    code, checks, _ = doctor(clean_env(home))
+    assert code == 1  # not logged in
+    assert checks["file modes"]["ok"]
+    assert checks["file modes"]["said"] == "CODEX_HOME does not exist yet (made 0700 when used)"
+    assert not home.exists()
+
+
 def test_a_malformed_file_is_said_once_and_its_fix_is_what_to_do(home: Path) -> None:
     path = home / "auth.json"
     path.write_text('{"auth_mode": "chatgpt", "tokens": {"id_token": "x')
