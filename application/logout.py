@@ -52,7 +52,8 @@ async def logout(
     is sent or deleted. A failed revoke never blocks the logout; a malformed
     file is deleted without revoking. A record that cannot be read now (a
     permission, an I/O error) may hold a sound login: it is kept (``LoginKept``)
-    unless ``revoke`` is False. The revoke runs on ``seam``'s loop.
+    unless ``revoke`` is False; a store that cannot be used at all raises its own
+    error, nothing deleted. The revoke runs on ``seam``'s loop.
     """
     return await off_loop(_locked_logout, store, endpoint, issuer, revoke, seam)
 
@@ -69,9 +70,12 @@ def _locked_logout(
         try:
             loaded = store.load()
         except CodexLoginError as exc:
-            if revoke and not isinstance(exc, CredentialsError):
+            if not revoke or isinstance(exc, CredentialsError):
+                return LogoutResult(store.delete(), unreadable=_problem(exc))
+            # The record may hold a sound login: deleted unread, it could never be revoked.
+            if isinstance(exc.__cause__, OSError):  # the system refused the read
                 raise LoginKept(f"{exc}; the login was kept, neither revoked nor deleted") from exc
-            return LogoutResult(store.delete(), unreadable=_problem(exc))
+            raise  # the store itself is unusable (its package, its server): nothing done
         tokens = loaded.record.tokens if loaded else None
         revoked, error = False, None
         if revoke and tokens is not None:

@@ -252,10 +252,19 @@ def test_logout_with_a_conflicting_issuer_sends_and_deletes_nothing() -> None:
 
 
 class UnreadableNow(MemoryCredentialStore):
-    """A store whose record exists but cannot be read now (a permission, an I/O error)."""
+    """A store whose record exists but cannot be read now (a permission, an I/O error),
+    which it says as the file store does: from the OSError."""
 
     def load(self) -> Loaded | None:
-        raise StorageError("cannot read auth.json: Permission denied")
+        denied = PermissionError(13, "Permission denied")
+        raise StorageError("cannot read auth.json: Permission denied") from denied
+
+
+class Unusable(MemoryCredentialStore):
+    """A store that cannot be used at all (its package missing, its server down)."""
+
+    def load(self) -> Loaded | None:
+        raise StorageError("the keyring store needs the keyring package")
 
 
 def test_a_logout_that_revokes_keeps_a_record_it_cannot_read() -> None:
@@ -267,6 +276,20 @@ def test_a_logout_that_revokes_keeps_a_record_it_cannot_read() -> None:
             logout(store=store, endpoint=endpoint, issuer=issuer_config(), revoke=True, seam=Seam())
         )
     assert endpoint.revoked == []
+    assert MemoryCredentialStore.load(store) is not None
+
+
+def test_a_logout_through_a_store_that_cannot_be_used_raises_its_error_and_deletes_nothing() -> (
+    None
+):
+    store = Unusable(bound_record())
+    endpoint = FakeTokenEndpoint(FakeClock())
+    with pytest.raises(StorageError) as raised:
+        asyncio.run(
+            logout(store=store, endpoint=endpoint, issuer=issuer_config(), revoke=True, seam=Seam())
+        )
+    assert str(raised.value) == "the keyring store needs the keyring package"
+    assert not isinstance(raised.value, LoginKept)
     assert MemoryCredentialStore.load(store) is not None
 
 
