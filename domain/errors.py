@@ -175,6 +175,7 @@ class SignsRequests(UnsupportedAuthMode):
 
     def __init__(self, mode: str, title: str) -> None:
         CredentialsError.__init__(self, f'this login is an {title} (auth_mode "{mode}"), {_SIGNS}')
+        self.mode = mode
 
 
 class SigningTokenInEnvironment(SignsRequests):
@@ -185,9 +186,8 @@ class SigningTokenInEnvironment(SignsRequests):
         CredentialsError.__init__(
             self, f'{variable} holds an {title} (auth_mode "{mode}"), {_SIGNS}'
         )
-        self.variable = variable
-
         self.mode = mode
+        self.variable = variable
 
 
 class NotLoggedIn(CredentialsError):

@@ -124,6 +124,17 @@ def test_a_timed_out_login_is_run_again_the_way_it_was_run() -> None:
     )
 
 
+def test_a_login_that_signs_its_requests_keeps_its_mode_wherever_it_comes_from() -> None:
+    """Both are an UnsupportedAuthMode, which carries the mode it met."""
+    stored = SignsRequests("agentIdentity", "agent identity")
+    variable = SigningTokenInEnvironment("agentIdentity", "agent identity", "CODEX_ACCESS_TOKEN")
+    assert (stored.mode, variable.mode, variable.variable) == (
+        "agentIdentity",
+        "agentIdentity",
+        "CODEX_ACCESS_TOKEN",
+    )
+
+
 def test_in_a_sandbox_only_the_clients_own_failures_get_a_remedy() -> None:
     relayed = SessionEnded("the broker says: ended; on the host, run `codex-login login`")
     assert with_remedy(relayed, brokered=True) == str(relayed)
