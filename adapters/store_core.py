@@ -137,7 +137,7 @@ class Wait(FieldsRepr):
     stoppable: bool = True
 
 
-# Set by Ctrl-C in the command line (``stop_waiting``), cleared as a command starts.
+# Set by Ctrl-C in the command line (``stop_waiting``), cleared once its workers ended.
 _stopped = threading.Event()
 
 
@@ -158,6 +158,7 @@ def wait_within(attempt: Callable[[float], bool], wait: Wait, holder: Callable[[
     ``holder()`` names the lock and who holds it, asked when a message needs it."""
     start = time.monotonic()
     notice_at = start + min(WAIT_NOTICE_AFTER, wait.timeout)
+    _unless_stopped(wait)  # a worker that reaches its lock after the Ctrl-C does nothing
     if attempt(0.0) or _attempt_until(attempt, notice_at, wait):
         return
     deadline = start + wait.timeout
@@ -173,14 +174,18 @@ def _attempt_until(attempt: Callable[[float], bool], until: float, wait: Wait) -
     """``attempt`` until the monotonic moment ``until``: True once taken, False at
     ``until``; in slices short enough to see ``stop_waiting()`` when the wait may stop."""
     while True:
-        if wait.stoppable and _stopped.is_set():
-            raise LockTimeout("stopped waiting for a lock: interrupted")
+        _unless_stopped(wait)
         left = until - time.monotonic()
         step = min(left, STOP_CHECK_EVERY) if wait.stoppable else left
         if attempt(max(step, 0.0)):
             return True
         if left <= step:
             return False
+
+
+def _unless_stopped(wait: Wait) -> None:
+    if wait.stoppable and _stopped.is_set():
+        raise LockTimeout("stopped waiting for a lock: interrupted")
 
 
 @contextlib.contextmanager

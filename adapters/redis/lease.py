@@ -45,19 +45,26 @@ class _Backoff:
     def __init__(self, try_lease: Callable[[], int | None]) -> None:
         self._try_lease = try_lease
         self._delay = FIRST_BACKOFF
+        self._next_try = 0.0  # monotonic: kept across attempts, which the wait slices
         self.version: int | None = None
 
     def attempt(self, seconds: float) -> bool:
-        """Try until the lease is taken (True) or ``seconds`` have passed (0: one try)."""
+        """Try when the backoff allows, until the lease is taken (True) or ``seconds``
+        have passed (0: one try when one is due)."""
         end = time.monotonic() + seconds
-        while (version := self._try_lease()) is None:
+        while True:
+            if time.monotonic() >= self._next_try:
+                version = self._try_lease()
+                if version is not None:
+                    self.version = version
+                    return True
+                delay = _jitter.uniform(self._delay / 2, self._delay)
+                self._next_try = time.monotonic() + delay
+                self._delay = min(self._delay * 2, MAX_BACKOFF)
             now = time.monotonic()
             if now >= end:
                 return False
-            time.sleep(max(0.0, min(_jitter.uniform(self._delay / 2, self._delay), end - now)))
-            self._delay = min(self._delay * 2, MAX_BACKOFF)
-        self.version = version
-        return True
+            time.sleep(min(self._next_try, end) - now)
 
 
 class Lease:

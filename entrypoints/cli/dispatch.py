@@ -106,7 +106,6 @@ def _run(
     codex_home = args.codex_home if args is not None else None
     factory = Factory(Settings.from_environ(), codex_home, io)  # the environment, once
     options = None
-    allow_waiting()  # an earlier command of this process may have been interrupted
     try:
         # Contradictions are refused before anything is set up.
         options = command.ALONE if args is None else _options(command, args)
@@ -118,9 +117,8 @@ def _run(
     except StdoutClosed:
         return io.stdout_closed()
     except KeyboardInterrupt as exc:
-        # A worker still waiting for its lock gives up (nothing sent, nothing written)
-        # instead of doing the command after the user cancelled it.
-        stop_waiting()
+        if not getattr(command, "KEEPS_WAITING_ON_CTRL_C", False):
+            _stop_workers()
         say_interrupted(exc, io)
         return EXIT_INTERRUPTED
     except CodexLoginError as exc:
@@ -145,6 +143,17 @@ def _options(command: ModuleType, args: argparse.Namespace) -> object:
     if why is not None and args.codex_home is not None:
         raise UsageError(f"--codex-home is not for this command: {why}; leave it out")
     return command.options(args)
+
+
+def _stop_workers() -> None:
+    """Ctrl-C: a worker still waiting for its lock gives up (nothing sent, nothing
+    written) instead of doing the command after the user cancelled it; one holding its
+    lock finishes. Then waits may run again (``main`` may run in a longer process)."""
+    from codex_login.application.seam import settle  # noqa: PLC0415  (Ctrl-C only)
+
+    stop_waiting()
+    settle()
+    allow_waiting()
 
 
 def _commands() -> parsing.Commands:

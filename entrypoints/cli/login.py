@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from codex_login.entrypoints.cli.io import IO
     from codex_login.entrypoints.cli.wiring import Factory
 
+# Ctrl-C lets a commit waiting for another process's lock go on: it holds the issuer's
+# new tokens, which given up would be lost without being revoked.
+KEEPS_WAITING_ON_CTRL_C = True
 ABOUT = """\
 Sign in with ChatGPT in a browser: start a callback server on localhost:1455
 (1457 when 1455 is taken), print the sign-in URL, open a browser unless

@@ -26,3 +26,22 @@ def test_a_lease_never_given_ends_in_a_lock_timeout_naming_the_lock_and_the_sett
         lease.wait_for(lambda: None, lock="L", timeout=0.05, notify=notices.append)
     assert len(notices) == 1
     assert notices[0].startswith("Waiting for the lease L held by another writer")
+
+
+def test_the_backoff_holds_across_the_slices_a_stoppable_wait_is_cut_into(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A wait Ctrl-C can stop tries in short slices; each must not start with a try of
+    its own, or the waiters would poll Redis every slice instead of backing off."""
+    monkeypatch.setattr(lease, "FIRST_BACKOFF", 60.0)
+    tries: list[None] = []
+
+    def refused() -> int | None:
+        tries.append(None)
+        return None
+
+    backoff = lease._Backoff(refused)
+    assert backoff.attempt(0.0) is False  # the first try is at once
+    for _ in range(3):
+        assert backoff.attempt(store_core.STOP_CHECK_EVERY) is False
+    assert len(tries) == 1  # the next is at least 30 s away
