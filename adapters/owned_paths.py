@@ -143,9 +143,15 @@ def check_home(path: Path) -> None:
         if exc.errno == errno.ENOTDIR:
             why = "a part of its path is a file"
             raise ConfigurationError(_not_a_directory(path, why)) from exc
+        if exc.errno == errno.EACCES:
+            raise ConfigurationError(
+                f"cannot reach the credential directory {path}: a directory above it is "
+                f"closed to you; open it (`chmod +x` each one), or {_YOURS}"
+            ) from exc
         return  # missing, or reported where it is opened, in that call's words
     if not stat.S_ISDIR(info.st_mode):
-        raise ConfigurationError(_not_a_directory(path, "it is a file"))
+        why = "it is a file" if stat.S_ISREG(info.st_mode) else "something else is there"
+        raise ConfigurationError(_not_a_directory(path, why))
     if not os.access(path, os.R_OK | os.X_OK):
         denied = f"cannot open the credential directory {path}: permission denied"
         raise ConfigurationError(f"{denied}; {_fix_access(path, info)}")

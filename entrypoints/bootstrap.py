@@ -347,7 +347,8 @@ def bootstrap(
     env = settings_of(environ)
     located = env.with_home(codex_home)  # where the credentials and policy files are
     home = located.home
-    check_home(home)  # a file, or a directory we may not enter, is said once, here
+    if store is None:  # a file, or a directory we may not enter, is said once, here
+        check_home(home)
     if login_policy is None:
         login_policy = load_login_policy(located.config_file, located.requirements_file)
     if store is None:

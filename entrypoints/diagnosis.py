@@ -5,6 +5,7 @@ or, without ``online``, touches the network (a configured broker is on this mach
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -59,7 +60,8 @@ def diagnose(settings: Settings, *, online: bool = False) -> list[Check]:
     checks.append(_issuer_check(record, configured))
     checks.append(_policy_check(settings, record, environment, active))
     checks.append(doctor.expiry_check(record, SystemClock().now()))
-    checks.append(doctor.files_check(path_problems(home, owners), home_exists=home.exists()))
+    made = os.path.lexists(home)  # reachable: check_home said so
+    checks.append(doctor.files_check(path_problems(home, owners), home_exists=made))
     checks.append(doctor.temp_files_check(leftover_temp_files(home, owners)))
     checks.append(doctor.locks_check(held_locks(home)))
     checks.append(_broker_check(settings))

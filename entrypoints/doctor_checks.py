@@ -275,7 +275,7 @@ def expiry_check(record: CredentialRecord | None, now: datetime) -> Check:
 
 def home_check(problem: str) -> Check:
     """A credential directory that cannot be one (a file, one we may not enter)."""
-    said, _, fix = problem.partition("; ")
+    said, _, fix = problem.rpartition("; ")  # the fix says no "; " of its own
     return Check("credential directory", False, said, fix)
 
 

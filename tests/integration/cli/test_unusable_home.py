@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from codex_login.adapters.memory_store import MemoryCredentialStore
+from codex_login.domain.login_policy import LoginPolicy
+from codex_login.entrypoints.bootstrap import bootstrap
 from support.cli import CLI, clean_env, run_in_process
 from support.other_users import AS_A_USER_WOULD, need_root_and_setpriv
 
@@ -82,3 +85,49 @@ def test_a_directory_closed_to_us_says_to_open_it(tmp_path: Path, command: tuple
     else:
         assert result.stderr == f"Error: {said}; {fix}\n"
     assert "config.toml" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", [("status",), ("doctor",)], ids=" ".join)
+def test_a_closed_directory_above_codex_home_is_named(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """It used to be blamed on config.toml, and doctor crashed on it."""
+    need_root_and_setpriv()
+    closed = tmp_path / "closed"
+    (closed / "codex").mkdir(parents=True)
+    closed.chmod(0o000)
+    home = closed / "codex"
+    result = subprocess.run(
+        [*AS_A_USER_WOULD, str(CLI), *command],
+        env=clean_env(home),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    said = f"cannot reach the credential directory {home}: a directory above it is closed to you"
+    fix = f"open it (`chmod +x` each one), or {YOURS}"
+    if command == ("doctor",):
+        assert result.stdout == f"✗ credential directory: {said}\n    fix: {fix}\n"
+    else:
+        assert result.stderr == f"Error: {said}; {fix}\n"
+
+
+def test_something_other_than_a_file_is_not_called_a_file() -> None:
+    result = run_in_process("status", home=Path("/dev/null"))
+    assert result.stderr == (
+        "Error: the credential directory /dev/null is not a directory (something else is "
+        f"there); move that away, or {YOURS}\n"
+    )
+
+
+def test_an_embedder_with_a_store_of_its_own_is_not_refused(tmp_path: Path) -> None:
+    """Its login is not in CODEX_HOME; config.toml, which is, is only looked for."""
+    home = tmp_path / "codex"
+    home.write_text("")
+    service = bootstrap(
+        store=MemoryCredentialStore(),
+        login_policy=LoginPolicy(),
+        environ={"CODEX_HOME": str(home)},
+    )
+    assert service.status() is None
