@@ -64,39 +64,10 @@ def test_doctor_says_only_what_is_wrong_with_the_directory(tmp_path: Path) -> No
     ]
 
 
-@pytest.mark.parametrize("command", [("status",), ("token",), ("doctor",)], ids=" ".join)
-def test_a_directory_closed_to_us_says_to_open_it(tmp_path: Path, command: tuple[str, ...]) -> None:
-    """It used to be blamed on a config.toml that does not exist."""
+def refused_as_a_user(home: Path, command: tuple[str, ...], said: str, fix: str) -> str:
+    """Run ``command`` as a user would meet ``home`` (no root's reach past modes); it
+    fails with ``said`` and ``fix``, on stderr or as doctor's one check. All it printed."""
     need_root_and_setpriv()
-    home = tmp_path / "codex"
-    home.mkdir(mode=0o000)
-    result = subprocess.run(
-        [*AS_A_USER_WOULD, str(CLI), *command],
-        env=clean_env(home),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 1
-    said = f"cannot open the credential directory {home}: permission denied"
-    fix = f"run `chmod 700 {home}`"
-    if command == ("doctor",):
-        assert result.stdout == f"✗ credential directory: {said}\n    fix: {fix}\n"
-    else:
-        assert result.stderr == f"Error: {said}; {fix}\n"
-    assert "config.toml" not in result.stdout + result.stderr
-
-
-@pytest.mark.parametrize("command", [("status",), ("doctor",)], ids=" ".join)
-def test_a_closed_directory_above_codex_home_is_named(
-    tmp_path: Path, command: tuple[str, ...]
-) -> None:
-    """It used to be blamed on config.toml, and doctor crashed on it."""
-    need_root_and_setpriv()
-    closed = tmp_path / "closed"
-    (closed / "codex").mkdir(parents=True)
-    closed.chmod(0o000)
-    home = closed / "codex"
     result = subprocess.run(
         [*AS_A_USER_WOULD, str(CLI), *command],
         env=clean_env(home),
@@ -105,12 +76,33 @@ def test_a_closed_directory_above_codex_home_is_named(
         check=False,
     )
     assert result.returncode == 1, result.stderr
-    said = f"cannot reach the credential directory {home}: a directory above it is closed to you"
-    fix = f"open it (`chmod +x` each one), or {YOURS}"
     if command == ("doctor",):
         assert result.stdout == f"✗ credential directory: {said}\n    fix: {fix}\n"
     else:
         assert result.stderr == f"Error: {said}; {fix}\n"
+    return result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", [("status",), ("token",), ("doctor",)], ids=" ".join)
+def test_a_directory_closed_to_us_says_to_open_it(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """It used to be blamed on a config.toml that does not exist."""
+    home = tmp_path / "codex"
+    home.mkdir(mode=0o000)
+    said = f"cannot open the credential directory {home}: permission denied"
+    printed = refused_as_a_user(home, command, said, f"run `chmod 700 {home}`")
+    assert "config.toml" not in printed
+
+
+@pytest.mark.parametrize("command", [("status",), ("doctor",)], ids=" ".join)
+def test_a_closed_directory_above_codex_home_is_named(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """It used to be blamed on config.toml, and doctor crashed on it."""
+    home = tmp_path / "closed" / "codex"
+    home.mkdir(parents=True)
+    home.parent.chmod(0o000)
+    said = f"cannot reach the credential directory {home}: a directory above it is closed to you"
+    refused_as_a_user(home, command, said, f"open it (`chmod +x` each one), or {YOURS}")
 
 
 def test_something_other_than_a_file_is_not_called_a_file() -> None:

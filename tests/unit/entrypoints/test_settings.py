@@ -104,6 +104,13 @@ def test_an_empty_variable_is_unset_and_secrets_stay_out_of_repr() -> None:
     assert "pw" not in repr(read)
 
 
+def environment_of_help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """The environment section of ``command --help``."""
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    return capsys.readouterr().out.split("\nenvironment:\n", 1)[1]
+
+
 @pytest.mark.parametrize(
     ("command", "sections"),
     [
@@ -118,9 +125,7 @@ def test_an_empty_variable_is_unset_and_secrets_stay_out_of_repr() -> None:
 def test_a_commands_help_lists_the_variables_it_reads(
     command: str, sections: tuple[str, ...], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit):
-        cli.main([command, "--help"])
-    environment = capsys.readouterr().out.split("\nenvironment:\n", 1)[1]
+    environment = environment_of_help(command, capsys)
     for entry in settings.declared():
         if entry.section in sections:
             assert entry.line() in environment, (command, entry.name)
@@ -131,9 +136,7 @@ def test_every_variable_that_can_stand_in_for_the_login_is_listed(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """CODEX_API_KEY wins over the stored login: a --help that hid it would hide why."""
-    with pytest.raises(SystemExit):
-        cli.main([command, "--help"])
-    environment = capsys.readouterr().out.split("\nenvironment:\n", 1)[1]
+    environment = environment_of_help(command, capsys)
     for name in ("CODEX_API_KEY", "CODEX_ACCESS_TOKEN", "OPENAI_API_KEY"):
         assert f"\n  {name} " in environment, (command, name)
 
@@ -162,9 +165,7 @@ def test_the_config_files_are_derived_from_the_settings(tmp_path: Path) -> None:
 def test_the_help_of_each_command_reading_the_policy_names_its_files(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit):
-        cli.main([command, "--help"])
-    environment = capsys.readouterr().out.split("\nenvironment:\n", 1)[1]
+    environment = environment_of_help(command, capsys)
     assert "CODEX_LOGIN_REQUIREMENTS   the managed login policy file" in environment
     assert "/etc/codex/requirements.toml" in environment
     assert "$CODEX_HOME/config.toml    the user's login policy" in environment
@@ -176,9 +177,7 @@ def test_the_model_api_settings_are_listed_where_they_are_said(
 ) -> None:
     """token --json and the broker's /v1/token say base_url and headers: their --help
     lists what moves them, and that OPENAI_BASE_URL does not (issue 23)."""
-    with pytest.raises(SystemExit):
-        cli.main([command, "--help"])
-    environment = capsys.readouterr().out.split("\nenvironment:\n", 1)[1]
+    environment = environment_of_help(command, capsys)
     for name in ("OPENAI_ORGANIZATION", "OPENAI_PROJECT", "OPENAI_BASE_URL", "openai_base_url"):
         assert name in environment, (command, name)
     assert "OPENAI_BASE_URL            not read" in environment
