@@ -148,7 +148,8 @@ def stop_waiting() -> None:
 
 
 def allow_waiting() -> None:
-    """Let waits run to their bound again (a new command in the same process)."""
+    """Let waits run to their bound again, once the interrupted command's workers ended
+    (the command line may run in a longer process)."""
     _stopped.clear()
 
 
