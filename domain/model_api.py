@@ -23,6 +23,7 @@ from types import MappingProxyType
 
 import attrs
 
+from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.tokens import AccessToken
@@ -86,6 +87,20 @@ class ModelApiSettings(FieldsRepr):
         if self.project and self.project.strip():
             headers[PROJECT_HEADER] = self.project
         return headers
+
+
+def header_value(variable: str, value: str | None) -> str | None:
+    """The environment's ``value`` of ``variable`` as a header carries it: trimmed, None
+    when blank. A line break or another character a header cannot carry (a control
+    character, anything outside ASCII) is refused: it would end the header early or
+    fail every request."""
+    trimmed = (value or "").strip()
+    if any(not (" " <= char <= "~") for char in trimmed):
+        raise ConfigurationError(
+            f"{variable} holds a character an HTTP header cannot carry (a line break, a "
+            f"control character or a letter outside ASCII); set it to the id alone"
+        )
+    return trimmed or None
 
 
 def default_base_url(mode: AuthMode) -> str:

@@ -28,7 +28,7 @@ from codex_login.application.service import AuthService
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.issuer import IssuerConfig, issuer_config
 from codex_login.domain.login_policy import LoginPolicy
-from codex_login.domain.model_api import ModelApiSettings
+from codex_login.domain.model_api import ModelApiSettings, header_value
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.refresh_policy import RefreshPolicy
 from codex_login.entrypoints.settings import Settings
@@ -371,8 +371,8 @@ def bootstrap(
         login_policy=login_policy,
         model_api=ModelApiSettings(
             base_url=openai_base_url(located.config_file),
-            organization=env.openai_organization,
-            project=env.openai_project,
+            organization=header_value("OPENAI_ORGANIZATION", env.openai_organization),
+            project=header_value("OPENAI_PROJECT", env.openai_project),
         ),
     )
     return AuthService(

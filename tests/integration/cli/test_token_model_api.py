@@ -104,6 +104,23 @@ def test_organization_and_project_are_headers_to_send(home: Path) -> None:
     }
 
 
+def test_an_organization_is_trimmed_and_one_with_a_line_break_is_refused(home: Path) -> None:
+    """A line break would put a header of the value's choosing into every request, and
+    into the headers scripts pass to curl: refused in one line, before anything is sent."""
+    api_key_file(home)
+    spaced = clean_env(home, OPENAI_ORGANIZATION="  org-1  ")
+    document = json.loads(run_in_process("token", "--json", env=spaced).stdout)
+    assert document["headers"]["OpenAI-Organization"] == "org-1"
+    injected = clean_env(home, OPENAI_ORGANIZATION="org-1\nX-Injected: 1")
+    refused = run_in_process("token", "--json", env=injected)
+    assert refused.returncode == 1
+    assert "X-Injected" not in refused.stdout
+    assert refused.stderr.startswith(
+        "Error: OPENAI_ORGANIZATION holds a character an HTTP header cannot carry"
+    )
+    assert len(refused.stderr.splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     "value",
     ["ftp://example.com/v1", "http://example.com/v1", "http://10.1.2.3:8080/v1", "example.com"],

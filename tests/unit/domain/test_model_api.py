@@ -4,13 +4,17 @@ configured override (issue 23, item 1), as Codex 0.171 does it."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.model_api import (
     API_KEY_BASE_URL,
     CHATGPT_BASE_URL,
     ModelApi,
     ModelApiSettings,
     base_url_problem,
+    header_value,
 )
 from codex_login.domain.modes import AuthMode
 from codex_login.domain.tokens import AccessToken
@@ -119,3 +123,18 @@ def test_other_schemes_and_plain_http_off_loopback_are_refused(url: str, problem
     found = base_url_problem(url)
     assert found is not None
     assert found.startswith(problem)
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E)))
+def test_a_printable_ascii_value_is_sent_trimmed(value: str) -> None:
+    assert header_value("OPENAI_ORGANIZATION", value) == (value.strip() or None)
+
+
+@given(st.text(), st.characters().filter(lambda char: not " " <= char <= "~"), st.text())
+def test_a_value_a_header_cannot_carry_is_refused_naming_the_variable(
+    before: str, bad: str, after: str
+) -> None:
+    """A line break would end the header early (a header of the value's choosing after
+    it); a control character or a letter outside ASCII fails every request."""
+    with pytest.raises(ConfigurationError, match=r"^OPENAI_PROJECT holds a character"):
+        header_value("OPENAI_PROJECT", f"org{before}{bad}{after}x")  # inside: not trimmed
