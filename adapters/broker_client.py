@@ -57,6 +57,18 @@ class _UnixConnection(http.client.HTTPConnection):
                     pause = min(pause * 2, 0.2)
 
 
+def _port_of(address: str) -> int:
+    """The port of a broker's URL (80 when it names none); a port that is not one is a
+    ConfigurationError, said before the missing secret that would follow."""
+    try:
+        return urlsplit(address).port or 80
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"the broker address {address!r} has no usable port ({exc}); use "
+            "http://127.0.0.1:PORT with the port `codex-login serve --tcp` printed"
+        ) from exc
+
+
 class BrokerClient:
     """The ``TokenBroker`` port over HTTP: one short request per call."""
 
@@ -66,6 +78,7 @@ class BrokerClient:
         self._timeout = timeout
         url = urlsplit(address)
         if url.scheme in ("http", "https"):
+            port = _port_of(address)
             if url.scheme != "http" or url.hostname not in ("127.0.0.1", "localhost", "::1"):
                 raise ConfigurationError(
                     f"the broker address {address!r} must be a socket path or "
@@ -76,7 +89,7 @@ class BrokerClient:
                     f"the broker at {address} needs its secret: set "
                     "CODEX_LOGIN_BROKER_SECRET_FILE to the file the broker was started with"
                 )
-            self._tcp: tuple[str, int] | None = (url.hostname, url.port or 80)
+            self._tcp: tuple[str, int] | None = (url.hostname, port)
         else:
             self._tcp = None
         # The model API the broker said with each of the last tokens it handed out (a

@@ -322,6 +322,27 @@ def test_token_command_asks_a_tcp_broker_with_the_secret_file(
         assert_no_secrets(broker.lines(), wrong, secret_file.read_text().strip())
 
 
+@pytest.mark.parametrize("port", ["notaport", "70000"])
+@pytest.mark.parametrize("with_secret", [True, False], ids=["secret file", "no secret file"])
+def test_a_broker_address_without_a_usable_port_is_said_so(
+    tmp_path: Path, port: str, with_secret: bool
+) -> None:
+    """It was 'unexpected ValueError, a bug' with a secret file, and 'needs its secret'
+    without one, when the address is what is wrong."""
+    secret_file = tmp_path / "broker.secret"
+    secret_file.write_text(secrets.token_urlsafe(32))
+    secret_file.chmod(0o600)
+    env = clean_env(tmp_path / "home", CODEX_LOGIN_BROKER=f"http://127.0.0.1:{port}")
+    if with_secret:
+        env["CODEX_LOGIN_BROKER_SECRET_FILE"] = str(secret_file)
+    result = run_in_process("token", env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"Error: the broker address 'http://127.0.0.1:{port}' has no usable port ("
+    )
+    assert len(result.stderr.splitlines()) == 1
+
+
 def test_tcp_without_a_secret_file_is_a_one_line_error(tmp_path: Path, home: Path) -> None:
     path = tmp_path / "b.sock"
     result = run_cli("serve", "--socket", str(path), "--tcp", str(free_port()), home=home)
