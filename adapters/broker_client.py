@@ -65,7 +65,7 @@ def _port_of(address: str) -> int:
     except ValueError as exc:
         raise ConfigurationError(
             f"the broker address {address!r} has no usable port ({exc}); use "
-            "http://127.0.0.1:PORT with the port `codex-login serve --tcp` printed"
+            "http://127.0.0.1:PORT with the port the broker listens on"
         ) from exc
 
 
