@@ -111,6 +111,10 @@ class AccountBook(FieldsRepr):
                 parked[name] = record
         return parked
 
+    def keeps(self, record: CredentialRecord) -> bool:
+        """Whether a slot holds ``record``'s account."""
+        return identity_of(record) in self._taken().values()
+
     def _taken(self) -> dict[str, Identity]:
         return {name: identity_of(record) for name, record in self._parked().items()}
 

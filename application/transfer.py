@@ -9,11 +9,19 @@ refresh can happen in between; an import commits under the target's lock.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import attrs
 
 from codex_login.application.credentials import record_or_none
+from codex_login.domain.accounts import identity_of
 from codex_login.domain.errors import AnotherLoginStored, ConfigurationError, NotLoggedIn
+from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.ports import CredentialStore
 from codex_login.domain.record import CredentialRecord
+
+if TYPE_CHECKING:
+    from codex_login.application.accounts import AccountBook
 
 
 def export_login(
@@ -44,19 +52,49 @@ def _nothing_to_export(store: CredentialStore) -> NotLoggedIn:
     return NotLoggedIn(f"nothing to export: no login is stored in {store.location}")
 
 
-def import_login(*, store: CredentialStore, record: CredentialRecord, replace: bool) -> bool:
-    """Commit ``record`` to ``store``; False when it already held exactly this login.
+@attrs.frozen(repr=False)
+class Imported(FieldsRepr):
+    """What an import did: whether it changed the store, and the account the login
+    stored before went to, if it was kept."""
 
-    A different login already stored is kept unless ``replace``: importing over it
-    would discard it without a revoke.
+    changed: bool
+    parked: str | None = None
+
+
+def import_login(
+    *,
+    store: CredentialStore,
+    record: CredentialRecord,
+    replace: bool,
+    book: AccountBook | None = None,
+) -> Imported:
+    """Commit ``record`` to ``store``, as ``login`` would: a login of another account
+    stored before is kept as an inactive account of ``book``.
+
+    Where that cannot be done (no book, the same account, a slot holding the imported
+    account already) a different login stored is kept unless ``replace``: importing over
+    it would discard it without a revoke.
     """
     if record.tokens is None and not record.openai_api_key:
         raise ConfigurationError("the imported record holds neither tokens nor an API key")
     with store.exclusive():
         existing = record_or_none(store)
         if existing == record:
-            return False
-        if existing is not None and not replace:
-            raise AnotherLoginStored(f"{store.location} already holds another login")
+            return Imported(changed=False)
+        parked = None
+        if existing is not None:
+            if _parkable(existing, record, book):
+                assert book is not None  # noqa: S101  (_parkable said so)
+                parked = book.park(existing)
+            elif not replace:
+                raise AnotherLoginStored(f"{store.location} already holds another login")
         store.save(record)
-    return True
+    return Imported(changed=True, parked=parked)
+
+
+def _parkable(
+    existing: CredentialRecord, record: CredentialRecord, book: AccountBook | None
+) -> bool:
+    """Whether ``existing`` can step aside for ``record`` as an account of ``book``."""
+    other = identity_of(existing) != identity_of(record)
+    return book is not None and other and not book.keeps(record)

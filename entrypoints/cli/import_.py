@@ -24,8 +24,9 @@ MAX_IMPORT_BYTES = 1 << 20
 REMEDIES = {MalformedCredentials: "pipe in an auth.json as `codex-login export` writes it"}
 ABOUT = """\
 Store a login read from stdin (auth.json format, as export writes it), checked
-like a file read, under the target store's lock. A different login already
-stored here is kept unless --force."""
+like a file read, under the target store's lock. A login of another account
+stored here is kept as an inactive account, as login keeps it; another copy of
+the same account is kept unless --force."""
 EPILOG = epilog(
     """\
   codex-login export --move | CODEX_LOGIN_STORE=redis codex-login import
@@ -42,7 +43,7 @@ class Options(FieldsRepr):
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--force", action="store_true", help="replace a different login stored here"
+        "--force", action="store_true", help="replace another copy of the same account stored here"
     )
 
 
@@ -68,10 +69,17 @@ def run(options: Options, io: IO, factory: Factory) -> int:
     loaded = auth_json.decode(data, "the login on stdin")
     for warning in loaded.warnings:
         io.say(printable(f"Warning: {warning}"))
-    changed = import_login(store=service.store, record=loaded.record, replace=options.force)
+    done = import_login(
+        store=service.store, record=loaded.record, replace=options.force, book=service.book
+    )
     where = service.store.location
-    if changed:
-        io.say(f"Imported the login into {where}")
-    else:
+    if not done.changed:
         io.say(f"{where} already holds this login; nothing changed")
+        return EXIT_OK
+    io.say(f"Imported the login into {where}")
+    if done.parked is not None:
+        io.say(
+            f"The previous login is kept as account {done.parked}; "
+            f"`codex-login switch {done.parked}` goes back"
+        )
     return EXIT_OK

@@ -100,11 +100,36 @@ def test_a_malformed_import_changes_nothing(tmp_path: Path) -> None:
     assert (tmp_path / "auth.json").read_bytes() == data
 
 
-def test_importing_over_another_login_needs_force(tmp_path: Path) -> None:
+def test_importing_another_account_keeps_the_one_stored_as_an_account(tmp_path: Path) -> None:
+    """As `login` does: `export --move | import` into a home that holds another login
+    used to be refused after the export had removed the source, losing the login."""
     source, target = tmp_path / "a", tmp_path / "b"
     write_login(source)
     other = run_in_process("login", "--with-api-key", home=target, stdin="sk-test-other-0123456789")
     assert other.returncode == 0
+    before = (target / "auth.json").read_bytes()
+    exported = run_in_process("export", home=source)
+    imported = run_in_process("import", home=target, stdin=exported.stdout)
+    assert imported.returncode == 0, imported.stderr
+    done, kept = imported.stderr.splitlines()
+    assert done == f"Imported the login into {target / 'auth.json'}"
+    name = kept.removeprefix("The previous login is kept as account ").split(";")[0]
+    assert kept == (
+        f"The previous login is kept as account {name}; `codex-login switch {name}` goes back"
+    )
+    assert (target / "auth.json").read_bytes() == (source / "auth.json").read_bytes()
+    assert (target / "accounts" / name / "auth.json").read_bytes() == before
+
+
+def test_importing_another_copy_of_the_same_account_needs_force(tmp_path: Path) -> None:
+    """Which copy of one account is the live one cannot be told: keep the stored one
+    unless told to replace it."""
+    source, target = tmp_path / "a", tmp_path / "b"
+    write_login(source)
+    write_login(target)
+    document = json.loads((target / "auth.json").read_bytes())
+    document["last_refresh"] = "2026-11-29T08:00:00Z"
+    (target / "auth.json").write_text(json.dumps(document, indent=2))
     before = (target / "auth.json").read_bytes()
     exported = run_in_process("export", home=source)
     refused = run_in_process("import", home=target, stdin=exported.stdout)
