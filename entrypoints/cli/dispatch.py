@@ -37,6 +37,7 @@ from codex_login.entrypoints.cli.errors import (
     EXIT_OK,
     EXIT_USAGE,
     StdoutClosed,
+    StdoutUnwritable,
     UsageError,
     causes,
 )
@@ -116,6 +117,8 @@ def _run(
         (commands if commands is not None else _commands())[name].error(str(exc))
     except StdoutClosed:
         return io.stdout_closed()
+    except StdoutUnwritable as exc:
+        return io.stdout_unwritable(exc)
     except KeyboardInterrupt as exc:
         if not getattr(command, "KEEPS_WAITING_ON_CTRL_C", False):
             _stop_workers()
@@ -193,7 +196,7 @@ def _failed(
 def _emit_bug(io: IO, said: str) -> None:
     from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: cattrs)
 
-    with contextlib.suppress(StdoutClosed):
+    with contextlib.suppress(StdoutClosed, StdoutUnwritable):
         io.emit(documents.dumps(documents.error_document("internal_error", said, None)))
 
 

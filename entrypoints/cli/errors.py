@@ -21,6 +21,10 @@ class StdoutClosed(Exception):
     """Whoever read stdout has gone (``| head``): end quietly, exit 141."""
 
 
+class StdoutUnwritable(Exception):
+    """stdout cannot take what a command prints (closed, a full disk): one line, exit 1."""
+
+
 def causes(error: BaseException) -> list[BaseException]:
     """The chain of underlying errors, for -v only (never a reason to act differently)."""
     chain: list[BaseException] = []

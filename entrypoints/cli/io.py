@@ -3,13 +3,20 @@ and a reader of stdout that went away. ``FakeIO`` is the same over memory, for t
 
 from __future__ import annotations
 
+import contextlib
 import io as _io
 import os
 import sys
+from collections.abc import Iterator
 from typing import TextIO
 
 from codex_login.domain.printable import printable
-from codex_login.entrypoints.cli.errors import EXIT_STDOUT_CLOSED, StdoutClosed
+from codex_login.entrypoints.cli.errors import (
+    EXIT_FAILURE,
+    EXIT_STDOUT_CLOSED,
+    StdoutClosed,
+    StdoutUnwritable,
+)
 
 
 class IO:
@@ -31,18 +38,27 @@ class IO:
 
     def emit(self, data: str) -> None:
         """Data to stdout, flushed now: a closed pipe then stops us before any more is said."""
-        try:
+        with self._writing():
             print(printable(data, keep_newlines=True), file=self.stdout, flush=True)
-        except BrokenPipeError as exc:  # only here: a broken pipe elsewhere is no reader gone
-            raise StdoutClosed from exc
 
     def emit_bytes(self, data: bytes) -> None:
         """Bytes to stdout as they are (a credential document), flushed now."""
-        try:
+        with self._writing():
             self.stdout.buffer.write(data)
             self.stdout.flush()
-        except BrokenPipeError as exc:
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A reader gone is StdoutClosed; stdout closed before we started (Python then
+        has none) or a write that fails (a full disk) is StdoutUnwritable."""
+        if self.stdout is None:  # `>&-`: print() would drop the data and say nothing
+            raise StdoutUnwritable("cannot write to stdout: it is closed")
+        try:
+            yield
+        except BrokenPipeError as exc:  # only here: a broken pipe elsewhere is no reader gone
             raise StdoutClosed from exc
+        except OSError as exc:
+            raise StdoutUnwritable(f"cannot write to stdout: {exc.strerror or exc}") from exc
 
     def read_stdin(self, limit: int) -> bytes | None:
         """Up to ``limit`` bytes of stdin; None when there is no stdin at all."""
@@ -54,7 +70,7 @@ class IO:
         return self.stdin is not None and self.stdin.isatty()
 
     def stdout_is_terminal(self) -> bool:
-        return self.stdout.isatty()
+        return self.stdout is not None and self.stdout.isatty()
 
     def stdin_descriptor(self) -> int | None:
         """stdin's file descriptor, or None when it is none or not a real file."""
@@ -65,16 +81,25 @@ class IO:
 
     def stdout_closed(self) -> int:
         """End quietly when whoever reads stdout has gone away."""
+        self._silence_stdout()
+        return EXIT_STDOUT_CLOSED
+
+    def stdout_unwritable(self, error: StdoutUnwritable) -> int:
+        """Say once that stdout could not take the output, and fail."""
+        self.say(f"Error: {error}")
+        self._silence_stdout()
+        return EXIT_FAILURE
+
+    def _silence_stdout(self) -> None:
         # Python flushes stdout again at exit; pointing it at /dev/null keeps that flush
         # from failing too and printing "Exception ignored ... BrokenPipeError".
         try:
             stdout = self.stdout.fileno()
         except (AttributeError, OSError, ValueError, _io.UnsupportedOperation):
-            return EXIT_STDOUT_CLOSED  # not a real file (embedded, captured): nothing to flush
+            return  # none, or not a real file (embedded, captured): nothing to flush
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, stdout)
         os.close(devnull)
-        return EXIT_STDOUT_CLOSED
 
 
 class _Terminal(_io.TextIOWrapper):

@@ -10,7 +10,7 @@ from codex_login.domain.errors import CodexLoginError
 from codex_login.domain.masking import scrub
 from codex_login.domain.printable import printable
 from codex_login.domain.timestamps import format_timestamp
-from codex_login.entrypoints.cli.errors import StdoutClosed
+from codex_login.entrypoints.cli.errors import StdoutClosed, StdoutUnwritable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -105,7 +105,8 @@ def emit_error(
     document = documents.error_document(
         outcome_of(error).code, scrub(str(error), secrets), scrub(action, secrets)
     )
-    with contextlib.suppress(StdoutClosed):  # the reader went: the exit code still tells
+    # The reader went, or stdout cannot be written: the exit code and stderr still tell.
+    with contextlib.suppress(StdoutClosed, StdoutUnwritable):
         io.emit(documents.dumps(document))
 
 

@@ -49,6 +49,33 @@ def test_a_closed_stdout_ends_the_command_quietly(
     assert (child.returncode, stderr.decode()) == (141, "")
 
 
+@pytest.mark.parametrize("stdout", ["full", "closed"])
+@pytest.mark.parametrize(
+    "command", [["token"], ["status", "--json"], ["export", "--move", "--force"]], ids=" ".join
+)
+def test_a_stdout_that_cannot_be_written_is_one_line_and_loses_nothing(
+    tmp_path: Path, command: list[str], stdout: str
+) -> None:
+    """A full disk (/dev/full), or stdout closed before the command began (`>&-`): it
+    was 'a bug in codex-login' or a traceback; an export that could not be written moved
+    nothing."""
+    write_auth(tmp_path, API_KEY_FILE)
+    before = (tmp_path / "auth.json").read_bytes()
+    redirect = ">/dev/full" if stdout == "full" else ">&-"
+    result = subprocess.run(
+        ["sh", "-c", f'exec "$@" {redirect}', "sh", str(CLI), *command],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=clean_env(tmp_path),
+        timeout=60,
+        check=False,
+    )
+    reason = "No space left on device" if stdout == "full" else "it is closed"
+    assert (result.returncode, result.stderr) == (1, f"Error: cannot write to stdout: {reason}\n")
+    assert (tmp_path / "auth.json").read_bytes() == before
+
+
 # -- -v ------------------------------------------------------------------------------
 
 
