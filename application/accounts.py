@@ -22,7 +22,7 @@ from codex_login.domain.accounts import (
     name_for,
     select,
 )
-from codex_login.domain.errors import AccountNotFound
+from codex_login.domain.errors import AccountNotFound, CodexLoginError
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.ports import AccountShelf, CredentialStore
 from codex_login.domain.record import CredentialRecord
@@ -38,10 +38,10 @@ class AccountBook(FieldsRepr):
     def accounts(self, *, strict: bool = True) -> list[Account]:
         """Every stored login, the active one marked; sorted by name.
 
-        ``strict``: an active record that cannot be read (a malformed auth.json) raises,
-        so a listing never shows it as no login at all; a switch, which replaces it,
-        lists without it."""
-        parked = self._parked()
+        ``strict``: a record that cannot be read (a malformed auth.json, active or in a
+        slot) raises, so a listing never shows it as no login at all; a switch, which
+        replaces the active one, lists without them."""
+        parked = self._parked(strict=strict)
         active = _active(self.store) if strict else record_or_none(self.store)
         found = [describe(name, record) for name, record in parked.items()]
         if active is not None:
@@ -51,7 +51,23 @@ class AccountBook(FieldsRepr):
         return sorted(found, key=lambda account: account.name)
 
     def find(self, wanted: str) -> Account:
+        """The account ``wanted`` names; a slot of that name that cannot be read raises
+        its own error rather than "no account"."""
+        unreadable = self.unreadable_slot(wanted)
+        if unreadable is not None:
+            _active(unreadable)  # raises what makes it unreadable
         return select(self.accounts(strict=False), wanted)
+
+    def unreadable_slot(self, name: str) -> CredentialStore | None:
+        """The slot ``name`` when it holds a record that cannot be read, else None."""
+        if name not in self.shelf.names():
+            return None
+        slot = self.shelf.slot(name)
+        try:
+            slot.load()
+        except CodexLoginError:
+            return slot
+        return None
 
     def store_of(self, account: Account) -> CredentialStore:
         """Where ``account`` lives: the active store, or its slot."""
@@ -103,10 +119,11 @@ class AccountBook(FieldsRepr):
                 return held
         return None
 
-    def _parked(self) -> dict[str, CredentialRecord]:
+    def _parked(self, *, strict: bool = False) -> dict[str, CredentialRecord]:
         parked = {}
         for name in self.shelf.names():
-            record = record_or_none(self.shelf.slot(name))
+            slot = self.shelf.slot(name)
+            record = _active(slot) if strict else record_or_none(slot)
             if record is not None:
                 parked[name] = record
         return parked

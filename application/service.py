@@ -402,8 +402,11 @@ class AuthService(FieldsRepr):
         Environment keys (CODEX_API_KEY, OPENAI_API_KEY) do not stand in for it.
         """
         book = self._required_book()
-        account = book.find(wanted)
         options = self.options.without_environment_keys()
+        unreadable = book.unreadable_slot(wanted)
+        if unreadable is not None:  # its own error, or its logout, names the file
+            return attrs.evolve(self, store=unreadable, shelf=None, options=options)
+        account = book.find(wanted)
         if account.active:
             return attrs.evolve(self, options=options)
         return attrs.evolve(self, store=book.store_of(account), shelf=None, options=options)

@@ -61,6 +61,31 @@ def test_a_second_login_keeps_the_first_as_an_inactive_account(
     ]
 
 
+def test_an_account_whose_slot_cannot_be_read_is_named_not_hidden(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    """It used to vanish from the listing, and switch or --account said there was no
+    such account, so nothing could remove it."""
+    home = tmp_path / "codex"
+    log_in(home, issuer, ALICE)
+    log_in(home, issuer, BOB)
+    slot = home / "accounts" / "alice" / "auth.json"
+    slot.write_text("{broken")
+    active = (home / "auth.json").read_bytes()
+    said = f"cannot use {slot}: it is not valid JSON"
+    for command in (["accounts"], ["switch", "alice"], ["token", "--account", "alice"]):
+        code, _, err = cli(home, issuer, *command)
+        assert code != 0, command
+        assert err.startswith(f"Error: {said}"), (command, err)
+        assert len(err.splitlines()) == 1
+    assert (home / "auth.json").read_bytes() == active
+    code, _, err = cli(home, issuer, "logout", "--account", "alice")
+    assert code == 0, err
+    assert not slot.exists()
+    assert [a["name"] for a in listed(home, issuer)] == ["bob"]
+    assert (home / "auth.json").read_bytes() == active
+
+
 def test_logging_in_again_to_the_same_account_replaces_it(
     tmp_path: Path, issuer: FakeIssuer
 ) -> None:
