@@ -69,11 +69,20 @@ def _port_of(address: str) -> int:
         ) from exc
 
 
+def _socket_path(address: str) -> str:
+    """A socket's address as ``serve`` prints it (``unix:/run/b.sock``, or the URI form
+    ``unix:///run/b.sock``) is its path; any other address is itself."""
+    if not address.startswith("unix:"):
+        return address
+    path = address.removeprefix("unix:")
+    return path.removeprefix("//") if path.startswith("///") else path
+
+
 class BrokerClient:
     """The ``TokenBroker`` port over HTTP: one short request per call."""
 
     def __init__(self, address: str, *, secret: str | None = None, timeout: float = 30.0) -> None:
-        self.address = address
+        self.address = _socket_path(address)
         self._secret = secret
         self._timeout = timeout
         url = urlsplit(address)

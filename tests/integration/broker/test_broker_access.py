@@ -138,6 +138,10 @@ def test_token_command_asks_the_broker_on_the_socket(home: Path, issuer: FakeIss
         assert (by_option.returncode, by_option.stdout) == (0, f"{expected}\n"), by_option.stderr
         by_env = run_in_process("token", env=clean_env(None, CODEX_LOGIN_BROKER=str(broker.socket)))
         assert (by_env.returncode, by_env.stdout) == (0, f"{expected}\n"), by_env.stderr
+        # The address as serve prints it ("Serving access tokens on unix:PATH"), and as a URI.
+        for said in (f"unix:{broker.socket}", f"unix://{broker.socket}"):
+            as_printed = run_in_process("token", "--broker", said, env=sandbox)
+            assert (as_printed.returncode, as_printed.stdout) == (0, f"{expected}\n"), said
 
 
 @pytest.fixture
