@@ -102,6 +102,8 @@ def emit_error(
 
     secrets = stored_secrets(service)
     action = remedy(error, login=login, table=table_for(brokered, own))
+    if action.startswith("(") and action.endswith(")"):  # parentheses belong to the line
+        action = action[1:-1]
     document = documents.error_document(
         outcome_of(error).code, scrub(str(error), secrets), scrub(action, secrets)
     )

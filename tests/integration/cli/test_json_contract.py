@@ -237,6 +237,14 @@ def test_a_malformed_auth_json_is_malformed_credentials(home: Path) -> None:
     failed("status", run_in_process("status", "--json", home=home), "malformed_credentials", 1)
 
 
+def test_an_action_said_in_parentheses_in_the_line_is_bare_in_the_document(home: Path) -> None:
+    api_key(home)
+    result = run_in_process("token", "--json", "--account", "nobody-here", home=home)
+    error = failed("token", result, "account_not_found", 1)
+    assert error["action"] == "see `codex-login accounts`"
+    assert "(see `codex-login accounts`)" in result.stderr
+
+
 def test_a_login_of_a_newer_tool_is_unsupported_login(home: Path) -> None:
     (home / "auth.json").write_text(json.dumps({"auth_mode": "agent-identity-v9"}))
     failed("token", run_in_process("token", "--json", home=home), "unsupported_login", 4)
