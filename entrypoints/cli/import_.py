@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from codex_login.entrypoints.cli.wiring import Factory
 
 MAX_IMPORT_BYTES = 1 << 20
+ON_STDIN = "the login on stdin"
 # Its input is what is wrong, not a stored login: the CLI's usual "or log in" misleads.
 REMEDIES = {MalformedCredentials: "pipe in an auth.json as `codex-login export` writes it"}
 ABOUT = """\
@@ -62,11 +63,9 @@ def run(options: Options, io: IO, factory: Factory) -> int:
             "import reads a login from stdin, not a terminal; pipe one in: "
             "codex-login export --move | CODEX_LOGIN_STORE=redis codex-login import"
         )
-    if len(data) > MAX_IMPORT_BYTES:
-        raise UsageError(
-            "stdin holds more than 1 MiB, so it is not a login; pipe in what export writes"
-        )
-    loaded = auth_json.decode(data, "the login on stdin")
+    if len(data) > MAX_IMPORT_BYTES:  # bad input, not a bad command line: exit 1
+        raise MalformedCredentials(ON_STDIN, "it holds more than 1 MiB, so it is not a login")
+    loaded = auth_json.decode(data, ON_STDIN)
     for warning in loaded.warnings:
         io.say(printable(f"Warning: {warning}"))
     done = import_login(

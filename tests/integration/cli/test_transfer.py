@@ -100,6 +100,16 @@ def test_a_malformed_import_changes_nothing(tmp_path: Path) -> None:
     assert (tmp_path / "auth.json").read_bytes() == data
 
 
+def test_an_import_over_a_mebibyte_is_bad_input_not_a_usage_error(tmp_path: Path) -> None:
+    result = run_in_process("import", home=tmp_path, stdin=b"{" + b" " * (1 << 20) + b"}")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "Error: cannot use the login on stdin: it holds more than 1 MiB, so it is not a "
+        "login; pipe in an auth.json as `codex-login export` writes it\n"
+    )
+    assert not (tmp_path / "auth.json").exists()
+
+
 def test_importing_another_account_keeps_the_one_stored_as_an_account(tmp_path: Path) -> None:
     """As `login` does: `export --move | import` into a home that holds another login
     used to be refused after the export had removed the source, losing the login."""
