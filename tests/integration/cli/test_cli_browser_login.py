@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
 import socket
 import stat
 import subprocess
+import threading
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import pytest
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID
 from support.cli import CLI, clean_env, start_browser_login
 from support.fake_issuer import FakeIssuer
+from support.locks import let_go, lock_held_elsewhere
 from support.other_users import AS_NOBODY, need_root_and_setpriv
 
 
@@ -64,6 +68,39 @@ def test_ctrl_c_exits_130_releases_the_port_and_writes_nothing(
     assert not (home / "auth.json").exists()
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))
+
+
+def open_in_a_browser_that_may_be_left(url: str) -> None:
+    """The user's browser; the login stopped with Ctrl-C may close the page's server."""
+    with contextlib.suppress(urllib.error.URLError, ConnectionError):
+        urllib.request.urlopen(url, timeout=60).read()
+
+
+def test_ctrl_c_while_the_login_waits_to_commit_saves_it_and_says_so(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    """The issuer's new tokens are in hand: given up, they would be lost unrevoked. The
+    commit waits for the lock another process holds, and the line says the truth."""
+    home = tmp_path / "codex"
+    home.mkdir(mode=0o700)
+    with lock_held_elsewhere(home / "auth.lock") as holder:
+        child, url = start_login(home, issuer)
+        browser = threading.Thread(target=open_in_a_browser_that_may_be_left, args=(url,))
+        browser.start()  # the page would answer once the login is committed
+        try:
+            assert child.stderr is not None
+            said = [child.stderr.readline()]  # the URL's advice first, then the wait's notice
+            while said[-1] and not said[-1].startswith("Waiting for"):
+                said.append(child.stderr.readline())
+            assert said[-1].startswith(f"Waiting for {home / 'auth.lock'}"), said
+            child.send_signal(signal.SIGINT)
+            let_go(holder)
+            _, stderr = child.communicate(timeout=60)
+        finally:
+            browser.join(timeout=60)
+    assert child.returncode == 0, stderr
+    assert "The sign-in had been saved when the login was stopped; you are logged in." in stderr
+    assert json.loads((home / "auth.json").read_bytes())["auth_mode"] == "chatgpt"
 
 
 def test_a_timeout_is_a_clear_error(tmp_path: Path, issuer: FakeIssuer) -> None:
