@@ -83,8 +83,7 @@ def import_login(
             return Imported(changed=False)
         parked = None
         if existing is not None:
-            if _parkable(existing, record, book):
-                assert book is not None  # noqa: S101  (_parkable said so)
+            if book is not None and _parkable(existing, record, book):
                 parked = book.park(existing)
             elif not replace:
                 raise AnotherLoginStored(f"{store.location} already holds another login")
@@ -92,9 +91,6 @@ def import_login(
     return Imported(changed=True, parked=parked)
 
 
-def _parkable(
-    existing: CredentialRecord, record: CredentialRecord, book: AccountBook | None
-) -> bool:
+def _parkable(existing: CredentialRecord, record: CredentialRecord, book: AccountBook) -> bool:
     """Whether ``existing`` can step aside for ``record`` as an account of ``book``."""
-    other = identity_of(existing) != identity_of(record)
-    return book is not None and other and not book.keeps(record)
+    return identity_of(existing) != identity_of(record) and not book.keeps(record)

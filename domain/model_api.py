@@ -98,7 +98,7 @@ def header_value(variable: str, value: str | None) -> str | None:
     if any(not (" " <= char <= "~") for char in trimmed):
         raise ConfigurationError(
             f"{variable} holds a character an HTTP header cannot carry (a line break, a "
-            f"control character or a letter outside ASCII); set it to the id alone"
+            "control character or a letter outside ASCII); set it to the id alone"
         )
     return trimmed or None
 
