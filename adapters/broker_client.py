@@ -9,7 +9,9 @@ no aiohttp.
 from __future__ import annotations
 
 import http.client
+import os
 import socket
+import stat
 import sys
 import time
 from urllib.parse import urlsplit
@@ -67,6 +69,13 @@ def _port_of(address: str) -> int:
             f"the broker address {address!r} has no usable port ({exc}); use "
             "http://127.0.0.1:PORT with the port the broker listens on"
         ) from exc
+
+
+def _exists_but_not_a_socket(path: str) -> bool:
+    try:
+        return not stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _socket_path(address: str) -> str:
@@ -162,6 +171,10 @@ class BrokerClient:
                 f"no broker is listening at {self.address} (no such socket)"
             ) from exc
         except ConnectionRefusedError as exc:
+            if self._tcp is None and _exists_but_not_a_socket(self.address):
+                raise ConfigurationError(
+                    f"{self.address} is not a socket: give the socket a broker listens on"
+                ) from exc
             raise BrokerUnreachable(
                 f"the broker at {self.address} is not running (connection refused)"
             ) from exc
@@ -198,6 +211,11 @@ class BrokerClient:
             said, code = answer.message, answer.error
         except ValueError:
             said, code = f"HTTP {status}", None
+        if status == 403 and self._tcp is not None:  # on TCP only the secret lets one in
+            return ConfigurationError(
+                f"the broker at {self.address} refused the secret this process sent ({said}); "
+                "set CODEX_LOGIN_BROKER_SECRET_FILE to the file the broker was started with"
+            )
         if status == 403:
             return ConfigurationError(
                 f"the broker at {self.address} refused this process ({said}); "

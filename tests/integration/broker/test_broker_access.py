@@ -320,7 +320,9 @@ def test_token_command_asks_a_tcp_broker_with_the_secret_file(
         assert refused.returncode == 1
         assert refused.stdout == ""
         assert len(refused.stderr.splitlines()) == 1
-        assert "refused" in refused.stderr
+        assert "refused the secret this process sent" in refused.stderr
+        assert "CODEX_LOGIN_BROKER_SECRET_FILE" in refused.stderr  # not --allow-uid: TCP
+        assert "--allow-uid" not in refused.stderr
         assert wrong not in refused.stderr
         broker.wait_for_line(lambda line: " 403 " in line)
         assert_no_secrets(broker.lines(), wrong, secret_file.read_text().strip())
@@ -345,6 +347,17 @@ def test_a_broker_address_without_a_usable_port_is_said_so(
         f"Error: the broker address 'http://127.0.0.1:{port}' has no usable port ("
     )
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_file_that_is_not_a_socket_is_said_so(tmp_path: Path) -> None:
+    """It was 'not running (connection refused)', which sent people to start a broker."""
+    not_a_socket = tmp_path / "broker.sock"
+    not_a_socket.write_text("")
+    result = run_in_process("token", "--broker", str(not_a_socket), env=clean_env(None))
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"Error: {not_a_socket} is not a socket: give the socket a broker listens on\n",
+    )
 
 
 def test_tcp_without_a_secret_file_is_a_one_line_error(tmp_path: Path, home: Path) -> None:
