@@ -28,7 +28,6 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from codex_login.adapters.process_memory import keep_memory_private
-from codex_login.adapters.store_core import allow_waiting, stop_waiting
 from codex_login.domain.errors import CodexLoginError
 from codex_login.domain.printable import printable
 from codex_login.entrypoints.cli.errors import (
@@ -41,7 +40,7 @@ from codex_login.entrypoints.cli.errors import (
     UsageError,
     causes,
 )
-from codex_login.entrypoints.cli.interrupts import say_interrupted
+from codex_login.entrypoints.cli.interrupts import say_interrupted, stop_workers
 from codex_login.entrypoints.cli.io import IO
 from codex_login.entrypoints.cli.table import COMMANDS
 from codex_login.entrypoints.cli.wiring import Factory
@@ -121,7 +120,7 @@ def _run(
         return io.stdout_unwritable(exc)
     except KeyboardInterrupt as exc:
         if not getattr(command, "KEEPS_WAITING_ON_CTRL_C", False):
-            _stop_workers()
+            stop_workers()
         say_interrupted(exc, io)
         return EXIT_INTERRUPTED
     except CodexLoginError as exc:
@@ -148,17 +147,6 @@ def _options(command: ModuleType, args: argparse.Namespace) -> object:
     return command.options(args)
 
 
-def _stop_workers() -> None:
-    """Ctrl-C: a worker still waiting for its lock gives up (nothing sent, nothing
-    written) instead of doing the command after the user cancelled it; one holding its
-    lock finishes. Then waits may run again (``main`` may run in a longer process)."""
-    from codex_login.application.seam import settle  # noqa: PLC0415  (Ctrl-C only)
-
-    stop_waiting()
-    settle()
-    allow_waiting()
-
-
 def _commands() -> parsing.Commands:
     """The commands' parsers, for a usage error of a command given alone."""
     from codex_login.entrypoints.cli import parser as parsing  # noqa: PLC0415  (errors only)
@@ -182,8 +170,7 @@ def _failed(
     said = with_remedy(exc, login=login, brokered=factory.brokered, own=own)
     say_scrubbed(factory.io, f"Error: {said}", factory.built)
     if getattr(options, "json", False):  # scripts read the kind and the remedy on stdout too
-        brokered = factory.brokered
-        emit_error(factory.io, exc, factory.built, login=login, brokered=brokered, own=own)
+        emit_error(factory.io, exc, factory.built, login=login, brokered=factory.brokered, own=own)
     if verbose:
         for cause in causes(exc):
             say_scrubbed(factory.io, f"  caused by {type(cause).__name__}: {cause}", factory.built)

@@ -19,6 +19,19 @@ def say_interrupted(exc: BaseException | None, io: IO | None = None) -> None:
     (io or IO()).say(str(exc) if isinstance(exc, Interrupted) else "Cancelled.")
 
 
+def stop_workers() -> None:
+    """After Ctrl-C: a worker still waiting for its lock gives up (nothing sent, nothing
+    written) instead of doing the command after the user cancelled it; one holding its
+    lock finishes, and this waits for it. Then waits may run again (``main`` may run in a
+    longer process)."""
+    from codex_login.adapters.store_core import allow_waiting, stop_waiting  # noqa: PLC0415
+    from codex_login.application.seam import settle  # noqa: PLC0415  (Ctrl-C only)
+
+    stop_waiting()
+    settle()
+    allow_waiting()
+
+
 @contextlib.contextmanager
 def ctrl_c_raises() -> Iterator[None]:
     """Ctrl-C raises KeyboardInterrupt wherever the main thread is, and a Ctrl-C seen

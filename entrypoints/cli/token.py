@@ -10,7 +10,7 @@ from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK, Interrupted, UsageError
-from codex_login.entrypoints.cli.interrupts import ctrl_c_raises
+from codex_login.entrypoints.cli.interrupts import ctrl_c_raises, stop_workers
 from codex_login.entrypoints.cli.shared import account_option, epilog
 from codex_login.entrypoints.settings import environment_help
 
@@ -166,12 +166,9 @@ def refreshing(
     except KeyboardInterrupt as exc:
         # A refresh still waiting for the lock gives up; one that holds it goes on to its
         # commit on its worker thread: wait for it, then say so when it saved new tokens.
-        from codex_login.adapters.store_core import stop_waiting  # noqa: PLC0415
-        from codex_login.application.seam import settle  # noqa: PLC0415  (a refresh only)
         from codex_login.entrypoints.cli.output import saved_since  # noqa: PLC0415
 
-        stop_waiting()
-        settle()
+        stop_workers()
         if saved_since(service, before):
             raise Interrupted(
                 "Interrupted, but the refreshed tokens were saved; run the command again."
