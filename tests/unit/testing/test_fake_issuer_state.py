@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from codex_login.domain.claims import parse_id_token
+from codex_login.domain.plans import parse_plan
 from codex_login.testing.issuer.state import IssuerState
 from codex_login.testing.issuer.values import Failure, Reply, s256
 
@@ -96,3 +98,20 @@ def test_the_metadata_drops_the_keys_a_test_set_to_none() -> None:
     document = issuer.metadata_document()
     assert document["issuer"] == URL
     assert "revocation_endpoint" not in document
+
+
+def test_a_refresh_answers_for_the_user_who_signed_in_and_the_plan_of_now() -> None:
+    issuer = state()
+    issuer.claims = {"email": "alice@example.com", "account_id": "ws-a"}
+    alices = issuer.new_refresh_token()
+    issuer.claims = {"email": "bob@example.com", "account_id": "ws-b"}
+    issuer.plan = "team"
+    refreshed = issuer.refresh(alices).document
+    who = parse_id_token(refreshed["id_token"])
+    assert (who.email, who.account_id) == ("alice@example.com", "ws-a")
+    assert who.plan == parse_plan("team")
+    issued = issuer.issued_access(refreshed["access_token"])
+    assert issued is not None
+    assert issued.account_id == "ws-a"
+    bobs = parse_id_token(issuer.issue_tokens(issuer.new_refresh_token())["id_token"])
+    assert (bobs.email, bobs.account_id) == ("bob@example.com", "ws-b")

@@ -22,9 +22,10 @@ class FakeIssuer(IssuerState):
 
     What it hands out (change before or between requests):
 
-    - ``plan``: the ChatGPT plan in new ID tokens; ``claims``: more keywords for
-      ``codex_login.testing.tokens.id_token`` (``email``, ``account_id``,
-      ``organization_id``...);
+    - ``plan``: the ChatGPT plan in new ID tokens, refreshes included; ``claims``:
+      more keywords for ``codex_login.testing.tokens.id_token`` (``email``,
+      ``account_id``, ``organization_id``...) for the logins that start from now on
+      (a login's refreshes keep the claims it signed in with: the same user);
     - ``access_ttl``: the lifetime of new access tokens (``exp``, with ``iat``),
       measured on ``clock`` (default: the system clock);
     - ``api_key``: what the API-key exchange returns;

@@ -129,19 +129,24 @@ class IssuerState:
         """The refresh token of a new grant, as if a login had just happened."""
         token = f"rt-{next(self._serials)}"
         with self._lock:
-            self._grants[token] = Grant([token])
+            self._grants[token] = Grant([token], claims=dict(self.claims))
         return token
 
     def issue_tokens(self, refresh_token: str, *, now: datetime | None = None) -> dict[str, str]:
         """The ID, access and refresh tokens this issuer answers with, for ``refresh_token``.
 
-        The ID token names this issuer (``iss``) and carries ``plan`` and ``claims``;
+        The ID token names this issuer (``iss``) and carries ``plan`` (the plan may
+        change between refreshes) and the claims of the grant's login (who signed in
+        does not: ``claims`` as it was then; for a token of no grant, as it is now);
         the access token is issued ``now`` (default: the issuer's clock) and expires
         ``access_ttl`` later.
         """
         now = now or self._now()
+        with self._lock:
+            grant = self._grants.get(refresh_token)
+        claims = self.claims if grant is None else grant.claims
         tokens = {
-            "id_token": id_token(plan=self.plan, issuer=self.url or None, **self.claims),
+            "id_token": id_token(plan=self.plan, issuer=self.url or None, **claims),
             "access_token": access_token(
                 now + self.access_ttl, issued_at=now, jti=f"at-{next(self._serials)}"
             ),

@@ -104,11 +104,14 @@ class Visit(FieldsRepr):
 @attrs.define(repr=False)
 class Grant(FieldsRepr):
     """One login's chain of refresh tokens; only the last one works. ``access_token``
-    is the newest access token handed out with them (None before the first)."""
+    is the newest access token handed out with them (None before the first).
+    ``claims``: who signed in, as the issuer's ``claims`` were then; every ID token of
+    the grant carries them, as a real refresh answers for the same user."""
 
     refresh_tokens: list[str]
     revoked: bool = False
     access_token: str | None = attrs.field(default=None, repr=False)
+    claims: dict[str, Any] = attrs.Factory(dict)
 
 
 @attrs.frozen(repr=False)
