@@ -22,7 +22,12 @@ from codex_login.domain.accounts import (
     name_for,
     select,
 )
-from codex_login.domain.errors import AccountNotFound, CodexLoginError
+from codex_login.domain.errors import (
+    AccountNotFound,
+    CodexLoginError,
+    MalformedCredentials,
+    UnreadableAccount,
+)
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.ports import AccountShelf, CredentialStore
 from codex_login.domain.record import CredentialRecord
@@ -53,9 +58,8 @@ class AccountBook(FieldsRepr):
     def find(self, wanted: str) -> Account:
         """The account ``wanted`` names; a slot of that name that cannot be read raises
         its own error rather than "no account"."""
-        unreadable = self.unreadable_slot(wanted)
-        if unreadable is not None:
-            _active(unreadable)  # raises what makes it unreadable
+        if self.unreadable_slot(wanted) is not None:
+            _slot_record(wanted, self.shelf.slot(wanted))  # raises what makes it unreadable
         return select(self.accounts(strict=False), wanted)
 
     def unreadable_slot(self, name: str) -> CredentialStore | None:
@@ -123,7 +127,7 @@ class AccountBook(FieldsRepr):
         parked = {}
         for name in self.shelf.names():
             slot = self.shelf.slot(name)
-            record = _active(slot) if strict else record_or_none(slot)
+            record = _slot_record(name, slot) if strict else record_or_none(slot)
             if record is not None:
                 parked[name] = record
         return parked
@@ -139,6 +143,16 @@ class AccountBook(FieldsRepr):
 def _active(store: CredentialStore) -> CredentialRecord | None:
     loaded = store.load()
     return loaded.record if loaded else None
+
+
+def _slot_record(name: str, slot: CredentialStore) -> CredentialRecord | None:
+    """The record in account ``name``'s slot; one that cannot be read names the account."""
+    try:
+        return _active(slot)
+    except UnreadableAccount:
+        raise
+    except MalformedCredentials as exc:
+        raise UnreadableAccount(name, exc.location, exc.problem) from exc
 
 
 @attrs.frozen(repr=False)

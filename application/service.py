@@ -381,6 +381,11 @@ class AuthService(FieldsRepr):
         that cannot be read raises, unless not ``strict``."""
         return self._required_book().accounts(strict=strict)
 
+    def kept_names(self) -> list[str]:
+        """The names of the stored logins that are not the active one, sorted; none
+        without a shelf. Read from the shelf alone: no record is opened."""
+        return [] if self.shelf is None else sorted(self.shelf.names())
+
     def switch(self, wanted: str) -> Account:
         """Make another stored login the active one, by name, email or workspace id."""
         return self._required_book().switch(wanted, accept=self._allowed_to_switch_to)

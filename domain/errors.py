@@ -14,6 +14,7 @@ error codes, and the broker client's way back are one table over these classes
     │   ├── CredentialsError        the stored login cannot be used
     │   │   ├── NotLoggedIn         nothing stored, no API key in the environment
     │   │   ├── MalformedCredentials  the credential file exists but is invalid
+    │   │   │   └── UnreadableAccount  an inactive account's slot holds such a file
     │   │   └── UnsupportedAuthMode auth_mode written by a newer tool
     │   │       └── SignsRequests   an access token that signs requests: no bearer
     │   │           └── SigningTokenInEnvironment  CODEX_ACCESS_TOKEN holds such a token
@@ -153,6 +154,15 @@ class MalformedCredentials(CredentialsError):
         super().__init__(f"cannot use {location}: {problem}")
         self.location = location
         self.problem = problem
+
+
+class UnreadableAccount(MalformedCredentials):
+    """An inactive account's slot holds a record that cannot be read; ``name`` is the
+    account's (its logout removes the slot)."""
+
+    def __init__(self, name: str, location: str, problem: str) -> None:
+        super().__init__(location, problem)
+        self.name = name
 
 
 class UnsupportedAuthMode(CredentialsError):

@@ -30,6 +30,7 @@ from codex_login.domain.errors import (
     SigningTokenInEnvironment,
     SignInRequired,
     SignsRequests,
+    UnreadableAccount,
     UnsupportedAuthMode,
     WorkspaceRefused,
 )
@@ -45,6 +46,8 @@ REMEDIES: dict[type[CodexLoginError], str] = {
     AccessTokenRefused: "run `codex-login login --with-access-token` with a new one",
     SessionEnded: f"{SIGN_IN} to sign in again",
     MalformedCredentials: f"fix it or {SIGN_IN} to replace it",
+    # A login of the active store would leave the slot as it is.
+    UnreadableAccount: "fix it or run `codex-login logout --account {exc.name}` to remove it",
     SignsRequests: f"use it with the Codex CLI, or {SIGN_IN} for a login that has one",
     # It wins over any stored login: a new login would change nothing.
     SigningTokenInEnvironment: (
@@ -96,6 +99,15 @@ def with_remedy(
     """The error's message and, once, what to run about it (``brokered``: in a sandbox,
     where the broker said its own; ``own``: a command's words, first)."""
     return joined(str(error), remedy(error, login=login, table=table_for(brokered, own)))
+
+
+def of_account(error: CodexLoginError, account: str | None) -> CodexLoginError:
+    """``error`` as said for a command run on ``account`` (``--account NAME``): a record
+    it could not read is that account's slot, whose remedy removes the slot rather than
+    replacing the active login."""
+    if account and type(error) is MalformedCredentials:
+        return UnreadableAccount(account, error.location, error.problem)
+    return error
 
 
 def table_for(

@@ -44,7 +44,7 @@ from codex_login.entrypoints.cli.interrupts import say_interrupted, stop_workers
 from codex_login.entrypoints.cli.io import IO
 from codex_login.entrypoints.cli.table import COMMANDS
 from codex_login.entrypoints.cli.wiring import Factory
-from codex_login.entrypoints.remedies import with_remedy
+from codex_login.entrypoints.remedies import of_account, with_remedy
 from codex_login.entrypoints.settings import Settings
 
 if TYPE_CHECKING:
@@ -161,6 +161,7 @@ def _failed(
     from codex_login.domain.outcomes import outcome_of  # noqa: PLC0415  (only on failure)
     from codex_login.entrypoints.cli.output import emit_error, say_scrubbed  # noqa: PLC0415
 
+    exc = of_account(exc, getattr(options, "account", None))
     # The login command to run again: `login` says the way the user signed in.
     words = getattr(command, "login_words", None)
     login = words(options) if words is not None else "codex-login login"

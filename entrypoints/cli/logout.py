@@ -12,7 +12,7 @@ from codex_login.domain.masking import scrub
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK
-from codex_login.entrypoints.cli.output import stored_secrets
+from codex_login.entrypoints.cli.output import say_kept_accounts, stored_secrets
 from codex_login.entrypoints.cli.shared import account_option, epilog
 from codex_login.entrypoints.settings import environment_help
 
@@ -64,6 +64,8 @@ def run(options: Options, io: IO, factory: Factory) -> int:
         warning = f"Warning: could not revoke the login at the issuer: {result.revoke_error}"
         io.say(printable(scrub(warning, secrets)))
     io.say("Successfully logged out" if result.removed else "Not logged in")
+    if options.account is None:  # the active login went (or was not there)
+        say_kept_accounts(io, service)
     if result.unreadable and result.removed and not options.local:
         io.say(
             printable(

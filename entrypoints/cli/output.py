@@ -112,6 +112,23 @@ def emit_error(
         io.emit(documents.dumps(document))
 
 
+def say_kept_accounts(io: IO, service: AuthService) -> None:
+    """With no active login: the other accounts still stored, and how to make one active."""
+    try:
+        names = service.kept_names()
+    except CodexLoginError:  # a hint only: the shelf's trouble is said where it is used
+        return
+    if not names:
+        return
+    which = names[0] if len(names) == 1 else "NAME"
+    io.say(
+        printable(
+            f"  other accounts are kept: {', '.join(names)}; "
+            f"`codex-login switch {which}` makes {'it' if len(names) == 1 else 'one'} active"
+        )
+    )
+
+
 def saved_since(service: AuthService, before: object) -> bool:
     """Whether a record was committed since the store showed ``before``: its
     fingerprint, the one answer to "did a commit happen?", tells."""

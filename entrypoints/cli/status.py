@@ -25,10 +25,11 @@ from codex_login.entrypoints.cli.output import (
     iso,
     plan_title,
     say_field,
+    say_kept_accounts,
     say_scrubbed,
 )
 from codex_login.entrypoints.cli.shared import account_option, epilog
-from codex_login.entrypoints.remedies import with_remedy
+from codex_login.entrypoints.remedies import of_account, with_remedy
 from codex_login.entrypoints.settings import environment_help
 
 if TYPE_CHECKING:
@@ -101,10 +102,11 @@ def run(options: Options, io: IO, factory: Factory) -> int:
         io.say("Not logged in")
         say_scrubbed(io, f"  {with_remedy(exc)}", service)
         return EXIT_FAILURE
-    except CodexLoginError as exc:
-        say_scrubbed(io, f"Error checking login status: {with_remedy(exc)}", service)
+    except CodexLoginError as raised:
+        failure = of_account(raised, options.account)
+        say_scrubbed(io, f"Error checking login status: {with_remedy(failure)}", service)
         if options.json:
-            emit_error(io, exc, service)
+            emit_error(io, failure, service)
         return EXIT_FAILURE
     if status is not None:
         for warning in status.warnings:
@@ -122,6 +124,7 @@ def run(options: Options, io: IO, factory: Factory) -> int:
         io.say("Not logged in")  # the Codex CLI's line, alone: scripts match on it
         if options.verbose:
             say_scrubbed(io, f"  {looked_for(service.store.location)}", service)
+            say_kept_accounts(io, service)
         return EXIT_FAILURE
     io.say(printable(_logged_in_line(status)))
     if options.verbose or not options.json:  # --json alone: the details are on stdout

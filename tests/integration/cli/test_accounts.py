@@ -73,10 +73,18 @@ def test_an_account_whose_slot_cannot_be_read_is_named_not_hidden(
     slot.write_text("{broken")
     active = (home / "auth.json").read_bytes()
     said = f"cannot use {slot}: it is not valid JSON"
-    for command in (["accounts"], ["switch", "alice"], ["token", "--account", "alice"]):
+    # Not "run codex-login login": a login of the active account leaves the slot as it is.
+    remedy = "; fix it or run `codex-login logout --account alice` to remove it\n"
+    for command, error in (
+        (["accounts"], "Error"),
+        (["switch", "alice"], "Error"),
+        (["token", "--account", "alice"], "Error"),
+        (["status", "--account", "alice"], "Error checking login status"),  # the Codex CLI's
+    ):
         code, _, err = cli(home, issuer, *command)
         assert code != 0, command
-        assert err.startswith(f"Error: {said}"), (command, err)
+        assert err.startswith(f"{error}: {said}"), (command, err)
+        assert err.endswith(remedy), (command, err)
         assert len(err.splitlines()) == 1
     assert (home / "auth.json").read_bytes() == active
     code, _, err = cli(home, issuer, "logout", "--account", "alice")
@@ -144,7 +152,6 @@ def test_account_option_acts_on_an_inactive_login_in_its_own_slot(
     issuer.access_ttl = timedelta(hours=1)
     log_in(home, issuer, BOB)
     active_before = (home / "auth.json").read_bytes()
-    issuer.claims = dict(ALICE)  # what the issuer says of alice when her tokens refresh
     code, token, err = cli(home, issuer, "token", "--account", "alice")
     assert code == 0, err
     slot = json.loads((home / "accounts" / "alice" / "auth.json").read_bytes())
@@ -158,6 +165,36 @@ def test_account_option_acts_on_an_inactive_login_in_its_own_slot(
     assert (code, err.strip()) == (0, "Successfully logged out")
     assert [a["name"] for a in listed(home, issuer)] == ["bob"]
     assert (home / "auth.json").read_bytes() == active_before
+
+
+def test_logging_out_of_the_active_account_names_the_ones_kept_and_how_to_switch(
+    tmp_path: Path, issuer: FakeIssuer
+) -> None:
+    home = tmp_path / "codex"
+    log_in(home, issuer, ALICE)
+    log_in(home, issuer, BOB)
+    code, _, err = cli(home, issuer, "logout")
+    assert (code, err.splitlines()) == (
+        0,
+        [
+            "Successfully logged out",
+            "  other accounts are kept: alice; `codex-login switch alice` makes it active",
+        ],
+    )
+    code, _, err = cli(home, issuer, "status")
+    assert (code, err) == (1, "Not logged in\n")  # the Codex CLI's line, alone
+    code, _, err = cli(home, issuer, "status", "-v")
+    assert code == 1
+    assert err.splitlines()[-1] == (
+        "  other accounts are kept: alice; `codex-login switch alice` makes it active"
+    )
+    log_in(home, issuer, BOB)
+    issuer.claims = {"email": "carol@example.com", "account_id": "ws-carol"}
+    log_in(home, issuer, issuer.claims)
+    code, _, err = cli(home, issuer, "logout", "--local")
+    assert err.splitlines()[1:] == [
+        "  other accounts are kept: alice, bob; `codex-login switch NAME` makes one active"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -138,6 +138,7 @@ STABLE = {
     "TokenEndpointError": (1, 500, "broker_error", "issuer_refused"),
     "TransientTokenError": (1, 503, "unavailable", "issuer_unreachable"),
     "TryAgain": (1, 503, "unavailable", "unavailable"),
+    "UnreadableAccount": (4, 401, "login_unusable", "malformed_credentials"),
     "UnsupportedAuthMode": (4, 401, "login_unusable", "unsupported_login"),
     "UntrustedPath": (1, 500, "misconfigured", "untrusted_path"),
     "WorkloadIdentityChanged": (4, 401, "sign_in_required", "identity_changed"),
