@@ -55,6 +55,12 @@ class AccountBook(FieldsRepr):
             found.append(describe(name, active, active=True))
         return sorted(found, key=lambda account: account.name)
 
+    def names(self) -> list[str]:
+        """Every stored login's name, sorted; a slot that cannot be read is named too
+        (its logout removes it). Nothing else of the records is shown."""
+        listed = {account.name for account in self.accounts(strict=False)}
+        return sorted(listed | set(self.shelf.names()))
+
     def find(self, wanted: str) -> Account:
         """The account ``wanted`` names; a slot of that name that cannot be read raises
         its own error rather than "no account"."""

@@ -381,6 +381,10 @@ class AuthService(FieldsRepr):
         that cannot be read raises, unless not ``strict``."""
         return self._required_book().accounts(strict=strict)
 
+    def account_names(self) -> list[str]:
+        """Every stored login's name (what ``switch`` and ``for_account`` take), sorted."""
+        return self._required_book().names()
+
     def kept_names(self) -> list[str]:
         """The names of the stored logins that are not the active one, sorted; none
         without a shelf. Read from the shelf alone: no record is opened."""

@@ -35,6 +35,7 @@ EPILOG = epilog(
     """\
   codex-login accounts
   codex-login accounts --json | jq -r '.accounts[] | select(.active) | .name'
+  for name in $(codex-login accounts --names); do codex-login token --account "$name"; done
 """,
     environment_help(settings.STORE, settings.POLICY),
     environment_help(settings.BROKER),
@@ -44,14 +45,21 @@ EPILOG = epilog(
 @attrs.frozen(repr=False)
 class Options(FieldsRepr):
     json: bool = False
+    names: bool = False
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print them as JSON on stdout")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print them as JSON on stdout")
+    shown.add_argument(
+        "--names",
+        action="store_true",
+        help="print only their names, one per line (for scripts and shell completion)",
+    )
 
 
 def options(args: argparse.Namespace) -> Options:
-    return Options(json=args.json)
+    return Options(json=args.json, names=args.names)
 
 
 def run(options: Options, io: IO, factory: Factory) -> int:
@@ -66,6 +74,10 @@ def run(options: Options, io: IO, factory: Factory) -> int:
             action = "run `codex-login accounts` on the broker's host"
             io.emit(documents.dumps(documents.error_document("brokered", said, action)))
         return EXIT_FAILURE
+    if options.names:
+        for name in factory.service().account_names():
+            io.emit(printable(name))
+        return EXIT_OK
     accounts = factory.service().accounts()
     if options.json:
         from codex_login.entrypoints import documents  # noqa: PLC0415  (--json only: it loads cattrs)

@@ -11,6 +11,7 @@ import attrs
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.entrypoints.cli.errors import EXIT_OK
 from codex_login.entrypoints.cli.parser import HELP_SUMMARY, build
+from codex_login.entrypoints.cli.shared import ACCOUNT_NAME
 from codex_login.entrypoints.cli.table import COMMANDS
 
 if TYPE_CHECKING:
@@ -46,16 +47,60 @@ def options(args: argparse.Namespace) -> Options:
     return Options(shell=args.shell)
 
 
+CODEX_HOME = "--codex-home"
+# What a completion script runs for a stored login's name (the store the command line
+# would use: the environment's, or the --codex-home given before the command).
+NAMES = "codex-login {home}accounts --names 2>/dev/null"
+
+
+@attrs.frozen(repr=False)
+class Grammar(FieldsRepr):
+    """What the scripts complete: the global options, each command's options and
+    positional choices, its summary; which options and commands take an account name."""
+
+    global_: Options_
+    table: dict[str, Options_]
+    summaries: dict[str, str]
+    choices: dict[str, list[str]]
+    account_options: list[str]
+    account_commands: list[str]
+
+
 def run(options: Options, io: IO, factory: Factory) -> int:
     del factory
+    script = {"bash": _bash, "zsh": _zsh, "fish": _fish}[options.shell]
+    io.emit(script(grammar()))
+    return EXIT_OK
+
+
+def grammar() -> Grammar:
     parser, commands = build()
-    table = {name: _options_of(command) for name, command in commands.items()}
-    choices = {name: _choices_of(command) for name, command in commands.items()}
     summaries = {name: command.summary for name, command in COMMANDS.items()}
     summaries["help"] = HELP_SUMMARY
-    script = {"bash": _bash, "zsh": _zsh, "fish": _fish}[options.shell]
-    io.emit(script(_options_of(parser), table, summaries, choices))
-    return EXIT_OK
+    return Grammar(
+        global_=_options_of(parser),
+        table={name: _options_of(command) for name, command in commands.items()},
+        summaries=summaries,
+        choices={name: _choices_of(command) for name, command in commands.items()},
+        account_options=sorted(
+            {
+                spelling
+                for command in commands.values()
+                for action in command._actions  # argparse lists them nowhere public
+                if _takes_account(action)
+                for spelling in action.option_strings
+            }
+        ),
+        account_commands=[
+            name
+            for name, command in commands.items()
+            if any(_takes_account(a) and not a.option_strings for a in command._actions)
+        ],
+    )
+
+
+def _takes_account(action: argparse.Action) -> bool:
+    return str(action.metavar or "").split("|")[0] == ACCOUNT_NAME
 
 
 # Each option: its spellings, its help, whether it takes a value.
@@ -84,49 +129,61 @@ def _words(options: Options_) -> str:
     return " ".join(spelling for spellings, _, _ in options for spelling in spellings)
 
 
-def _bash(
-    global_: Options_,
-    table: dict[str, Options_],
-    summaries: dict[str, str],
-    choices: dict[str, list[str]],
-) -> str:
+def _bash(grammar: Grammar) -> str:
     cases = "".join(
-        f'        {name}) words="{" ".join(choices[name] + [_words(options)])}" ;;\n'
-        for name, options in table.items()
+        f'        {name}) words="{" ".join(grammar.choices[name] + [_words(options)])}" ;;\n'
+        for name, options in grammar.table.items()
     )
     # Before the command only the global options come; the value of one is no command.
+    # --codex-home's is kept, before or after the command, for the names' store.
     valued = "|".join(
-        spelling for spellings, _, takes_value in global_ if takes_value for spelling in spellings
+        spelling
+        for spellings, _, takes_value in grammar.global_
+        if takes_value
+        for spelling in spellings
+        if spelling != CODEX_HOME
     )
+    skipped = f"\n            {valued}) skip=1 ;;" if valued else ""
+    names = NAMES.format(home='"${home[@]}" ')
     return f"""\
 # codex-login completion for bash (codex-login completion bash)
 _codex_login() {{
-    local cur="${{COMP_WORDS[COMP_CWORD]}}" command="" skip="" word words
+    local cur="${{COMP_WORDS[COMP_CWORD]}}" prev="${{COMP_WORDS[COMP_CWORD-1]}}"
+    local command="" skip="" word words home=()
     for word in "${{COMP_WORDS[@]:1:COMP_CWORD-1}}"; do
-        if [[ -n "$skip" ]]; then skip=""; continue; fi
+        if [[ -n "$skip" ]]; then
+            [[ "$skip" == home ]] && home=(--codex-home "$word")
+            skip=""; continue
+        fi
         case "$word" in
-            {valued}) skip=1 ;;
+            {CODEX_HOME}) skip=home ;;{skipped}
             -*) ;;
-            *) command="$word"; break ;;
+            *) [[ -z "$command" ]] && command="$word" ;;
         esac
     done
     case "$command" in
-        "") words="{" ".join(summaries)} {_words(global_)}" ;;
+        "") words="{" ".join(grammar.summaries)} {_words(grammar.global_)}" ;;
 {cases}        *) words="" ;;
     esac
+    # A stored login's name: the value of {"/".join(grammar.account_options)}, the argument of \
+{"/".join(grammar.account_commands)}.
+    if [[ -n "$command" ]]; then
+        case "$prev" in
+            {"|".join(grammar.account_options)}) words="$({names})" ;;
+            *) case "$command" in
+                   {"|".join(grammar.account_commands)})
+                       [[ "$cur" == -* ]] || words="$({names})" ;;
+               esac ;;
+        esac
+    fi
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }}
 complete -o default -F _codex_login codex-login
 """
 
 
-def _zsh(
-    global_: Options_,
-    table: dict[str, Options_],
-    summaries: dict[str, str],
-    choices: dict[str, list[str]],
-) -> str:
-    bash = _bash(global_, table, summaries, choices).split("\n", 1)[1]
+def _zsh(grammar: Grammar) -> str:
+    bash = _bash(grammar).split("\n", 1)[1]
     return f"""\
 # codex-login completion for zsh (codex-login completion zsh), through bashcompinit
 autoload -U +X bashcompinit && bashcompinit
@@ -137,32 +194,33 @@ def _fish_quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _fish(
-    global_: Options_,
-    table: dict[str, Options_],
-    summaries: dict[str, str],
-    choices: dict[str, list[str]],
-) -> str:
+def _fish(grammar: Grammar) -> str:
     lines = ["# codex-login completion for fish (codex-login completion fish)"]
     lines.append("complete -c codex-login -f")
-    for name, summary in summaries.items():
+    names = _fish_quote(f"({NAMES.format(home='')})")
+    for name, summary in grammar.summaries.items():
         lines.append(
             f"complete -c codex-login -n __fish_use_subcommand -a {name} -d {_fish_quote(summary)}"
         )
-    for name, values in choices.items():
+    for name, values in grammar.choices.items():
         if values:
             lines.append(
                 f"complete -c codex-login -n '__fish_seen_subcommand_from {name}' "
                 f"-a {_fish_quote(' '.join(values))}"
             )
-    for condition, options in [("__fish_use_subcommand", global_)] + [
-        (f"'__fish_seen_subcommand_from {name}'", options) for name, options in table.items()
+    for name in grammar.account_commands:
+        lines.append(f"complete -c codex-login -n '__fish_seen_subcommand_from {name}' -a {names}")
+    for condition, options in [("__fish_use_subcommand", grammar.global_)] + [
+        (f"'__fish_seen_subcommand_from {name}'", options)
+        for name, options in grammar.table.items()
     ]:
         for spellings, help_, takes_value in options:
             flags = " ".join(
                 f"-l {s[2:]}" if s.startswith("--") else f"-s {s[1:]}" for s in spellings
             )
             value = " -r" if takes_value else ""
+            if set(spellings) & set(grammar.account_options):
+                value = f" -x -a {names}"
             lines.append(
                 f"complete -c codex-login -n {condition} {flags}{value} -d {_fish_quote(help_)}"
             )

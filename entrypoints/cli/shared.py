@@ -10,11 +10,16 @@ if TYPE_CHECKING:
     import argparse
 
 
+# The metavar of an argument that takes a stored login's name: the completion scripts
+# offer the names `accounts --names` prints there.
+ACCOUNT_NAME = "NAME"
+
+
 def account_option(parser: argparse.ArgumentParser) -> None:
     """``--account NAME``: the commands that can act on one stored login without a switch."""
     parser.add_argument(
         "--account",
-        metavar="NAME",
+        metavar=ACCOUNT_NAME,
         help="act on this stored login (name, email or workspace id) without switching",
     )
 

@@ -11,7 +11,7 @@ from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK
-from codex_login.entrypoints.cli.shared import epilog
+from codex_login.entrypoints.cli.shared import ACCOUNT_NAME, epilog
 from codex_login.entrypoints.settings import environment_help
 
 if TYPE_CHECKING:
@@ -38,7 +38,9 @@ class Options(FieldsRepr):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="NAME|EMAIL|WORKSPACE", help="the login to activate")
+    parser.add_argument(
+        "target", metavar=f"{ACCOUNT_NAME}|EMAIL|WORKSPACE", help="the login to activate"
+    )
 
 
 def options(args: argparse.Namespace) -> Options:

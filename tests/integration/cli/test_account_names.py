@@ -5,7 +5,9 @@ login as an account, and `accounts` shows on each line what tells one login from
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -277,3 +279,36 @@ def test_an_ephemeral_login_says_it_ends_with_the_process(tmp_path: Path) -> Non
     assert not (home / "auth.json").exists()
     status = run_in_process("status", home=home)
     assert (status.returncode, status.stderr) == (1, "Not logged in\n")
+
+
+def test_shell_completion_offers_the_stored_logins_names(tmp_path: Path) -> None:
+    home, elsewhere = tmp_path / "codex", tmp_path / "elsewhere"
+    api_key_login(home, FIRST_KEY)
+    api_key_login(home, SECOND_KEY)
+    api_key_login(elsewhere, FIRST_KEY)
+    assert accounts(home, "--names").splitlines() == ["api-key", "api-key-2"]
+    script = run_in_process("completion", "bash", home=home).stdout
+    # The script runs the console script, as it would in the user's shell.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    complete = (
+        'source /dev/stdin; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _codex_login; '
+        'echo "${COMPREPLY[*]}"'
+    )
+
+    def completions(*words: str) -> str:
+        return subprocess.run(
+            ["bash", "-c", complete, "bash", "codex-login", *words],
+            input=script,
+            env=clean_env(home, PATH=path),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+
+    assert completions("switch", "") == "api-key api-key-2"
+    assert completions("token", "--account", "api-key-") == "api-key-2"
+    assert completions("--codex-home", str(elsewhere), "logout", "--account", "") == "api-key"
+    assert completions("switch", "--") == "--help --codex-home --verbose"  # options, not names
+    fish = run_in_process("completion", "fish", home=home).stdout
+    assert "-l account -x -a '(codex-login accounts --names 2>/dev/null)'" in fish
