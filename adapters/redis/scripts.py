@@ -59,6 +59,10 @@ return 0
 # as committed.
 # A missing version starts from the server's clock in microseconds, so that a
 # Redis restarted empty never hands out a fingerprint it gave before.
+# The record is written last: Redis does not undo a script's writes when a later
+# command fails (a command an ACL forbids, memory full), and a version moved alone
+# only makes the others read the same record again, whereas a record written
+# without its version would be one nobody is fenced against.
 COMMIT = """
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then
@@ -75,14 +79,15 @@ end
 if ARGV[3] == 'delete' and not record then
   return {1, version, 0}
 end
+if version == '0' then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[2], now[1] .. string.rep('0', 6 - #now[2]) .. now[2])
+end
+local committed = redis.call('INCR', KEYS[2])
 if ARGV[3] == 'delete' then
   redis.call('DEL', KEYS[3])
 else
   redis.call('SET', KEYS[3], ARGV[4])
 end
-if version == '0' then
-  local now = redis.call('TIME')
-  redis.call('SET', KEYS[2], now[1] .. string.rep('0', 6 - #now[2]) .. now[2])
-end
-return {1, redis.call('INCR', KEYS[2]), record and 1 or 0}
+return {1, committed, record and 1 or 0}
 """

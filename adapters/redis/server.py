@@ -7,12 +7,15 @@ from typing import Any
 
 import attrs
 import redis
+from redis.exceptions import NoPermissionError
 
 from codex_login.domain.errors import StorageError
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.masking import scrub
 
 Connection = redis.Connection | redis.UnixDomainSocketConnection
+# getaddrinfo's EAI_NONAME: no such host (a typo, not an outage).
+UNKNOWN_HOST = "Name or service not known"
 
 
 @attrs.frozen(repr=False)
@@ -44,10 +47,25 @@ class Server(FieldsRepr):
 
     def error(self, doing: str, exc: redis.RedisError) -> StorageError:
         reason = scrub(" ".join(str(exc).split()), [self.password or ""]) or type(exc).__name__
+        if isinstance(exc, redis.AuthenticationError) and not self.password:
+            return StorageError(
+                f"Redis at {self.address} asks for a password and none was given ({reason}); "
+                "give it in the URL (redis://:PASSWORD@HOST) or in REDISCLI_AUTH"
+            )
         if isinstance(exc, redis.AuthenticationError):
             return StorageError(
                 f"Redis at {self.address} refused our credentials ({reason}); "
                 "check the user and password"
+            )
+        if isinstance(exc, NoPermissionError) or "can't run this command" in reason:
+            return StorageError(
+                f"Redis at {self.address} refused to {doing}: its user may not run a command "
+                f"the store needs ({reason}); grant it the commands docs/fleet.md lists"
+            )
+        if isinstance(exc, redis.ConnectionError) and UNKNOWN_HOST in reason:
+            return StorageError(
+                f"cannot find the Redis host of {self.address} to {doing} ({reason}); "
+                "check the host name in the URL"
             )
         if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
             return StorageError(

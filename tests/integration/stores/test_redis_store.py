@@ -278,6 +278,26 @@ def test_a_commit_after_another_writer_committed_is_refused(
     assert stored_bytes(redis_server, redis_prefix) == rogue
 
 
+def test_a_commit_the_server_refuses_part_way_writes_nothing(
+    own_server: RedisServer, redis_prefix: str
+) -> None:
+    """A script is not rolled back when a command in it fails (here TIME, which an ACL
+    made of @read, @write and @scripting leaves out): the commit writes last, so a
+    refusal leaves no record without its version."""
+    with contextlib.closing(own_server.client()) as admin:
+        admin.acl_setuser(
+            "no-time", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-time"]
+        )
+        limited = RedisCredentialStore(
+            connect(f"redis://no-time:pw@{own_server.address}/0"), prefix=redis_prefix
+        )
+        OPENED.append(limited)
+        with pytest.raises(StorageError, match="refused"):
+            limited.save(chatgpt_record(1))
+        keys = Keys(redis_prefix)
+        assert (admin.get(keys.record), admin.get(keys.version)) == (None, None)
+
+
 def test_the_renewal_keeps_a_held_lease_across_three_ttls(
     redis_server: RedisServer, redis_prefix: str
 ) -> None:
@@ -597,12 +617,42 @@ def test_a_wrong_password_is_one_line_without_it(
     result = run_in_process("status", env=env)
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
-    assert line.startswith(
-        f"Error checking login status: Redis at {locked_server.address} refused our credentials ("
-    )
-    assert line.endswith("); check the user and password")
+    if where == "none":  # nothing was refused: nothing was given
+        said = "asks for a password and none was given ("
+        remedy = "); give it in the URL (redis://:PASSWORD@HOST) or in REDISCLI_AUTH"
+    else:
+        said, remedy = "refused our credentials (", "); check the user and password"
+    assert line.startswith(f"Error checking login status: Redis at {locked_server.address} {said}")
+    assert line.endswith(remedy)
     assert wrong not in result.stderr
     assert PASSWORD not in result.stderr
+
+
+def test_a_user_without_a_permission_the_store_needs_is_told_so(
+    tmp_path: Path, own_server: RedisServer
+) -> None:
+    with contextlib.closing(own_server.client()) as admin:
+        admin.acl_setuser(
+            "no-scan", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-scan"]
+        )
+    env = redis_env(tmp_path, f"redis://no-scan:pw@{own_server.address}/0", "perm")
+    result = run_in_process("accounts", env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"Error: Redis at {own_server.address} refused to list the accounts: its user may not "
+        "run a command the store needs ("
+    )
+    assert result.stderr.endswith("); grant it the commands docs/fleet.md lists\n")
+
+
+def test_an_unknown_host_is_a_set_up_mistake_not_an_outage(tmp_path: Path) -> None:
+    env = redis_env(tmp_path, "redis://no-such-host.invalid:6379/0", "host")
+    result = run_in_process("status", env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "Error checking login status: cannot find the Redis host of no-such-host.invalid:6379"
+    )
+    assert result.stderr.endswith("; check the host name in the URL\n")
 
 
 def test_the_url_password_beats_rediscli_auth() -> None:
