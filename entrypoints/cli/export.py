@@ -10,7 +10,7 @@ import attrs
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK, UsageError
-from codex_login.entrypoints.cli.shared import epilog
+from codex_login.entrypoints.cli.shared import HAND_OVER, epilog
 from codex_login.entrypoints.settings import environment_help
 
 if TYPE_CHECKING:
@@ -21,12 +21,17 @@ if TYPE_CHECKING:
 ABOUT = """\
 Write the stored login to stdout in auth.json format, under the store's lock, to
 move it to another store or machine. A terminal is refused unless --force: the
-output is a live credential. --move removes the login here once written, because
-two live copies of one single-use refresh token end each other's session."""
+output is a live credential. Two live copies of one single-use refresh token end
+each other's session: end the pipeline with `&& codex-login logout --local`,
+which removes the login here once the import has stored it, and only then.
+--move removes it as soon as it is written, before the reader has stored it (a
+failed import would lose it): keep --move for a file."""
 EPILOG = epilog(
     """\
-  codex-login export --move | CODEX_LOGIN_STORE=redis codex-login import
-  codex-login export --move | ssh HOST codex-login import
+  codex-login export | CODEX_LOGIN_STORE=redis codex-login import \\
+      && codex-login logout --local
+  codex-login export | ssh HOST codex-login import && codex-login logout --local
+  codex-login export --move > login.json
 """,
     environment_help(settings.STORE, settings.POLICY),
 )
@@ -42,7 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--move",
         action="store_true",
-        help="remove it here once handed over (two live copies end each other's session)",
+        help="remove it here once written, before the reader stored it (for a file)",
     )
     parser.add_argument("--force", action="store_true", help="write to a terminal too")
 
@@ -59,8 +64,7 @@ def run(options: Options, io: IO, factory: Factory) -> int:
     if io.stdout_is_terminal() and not options.force:
         raise UsageError(
             "export refuses to write a live credential to a terminal; pipe it into import "
-            "(codex-login export --move | CODEX_LOGIN_STORE=redis codex-login import), "
-            "or pass --force to print it here"
+            f"({HAND_OVER}), or pass --force to print it here"
         )
 
     def hand_over(record: CredentialRecord) -> None:

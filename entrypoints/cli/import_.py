@@ -12,7 +12,7 @@ from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK, UsageError
-from codex_login.entrypoints.cli.shared import epilog
+from codex_login.entrypoints.cli.shared import HAND_OVER, epilog
 from codex_login.entrypoints.settings import environment_help
 
 if TYPE_CHECKING:
@@ -30,7 +30,8 @@ stored here is kept as an inactive account, as login keeps it; another copy of
 the same account is kept unless --force."""
 EPILOG = epilog(
     """\
-  codex-login export --move | CODEX_LOGIN_STORE=redis codex-login import
+  codex-login export | CODEX_LOGIN_STORE=redis codex-login import \\
+      && codex-login logout --local
   codex-login import --force < auth.json
 """,
     environment_help(settings.STORE, settings.POLICY),
@@ -60,8 +61,7 @@ def run(options: Options, io: IO, factory: Factory) -> int:
     data = None if io.stdin_is_terminal() else io.read_stdin(MAX_IMPORT_BYTES + 1)
     if data is None:
         raise UsageError(
-            "import reads a login from stdin, not a terminal; pipe one in: "
-            "codex-login export --move | CODEX_LOGIN_STORE=redis codex-login import"
+            f"import reads a login from stdin, not a terminal; pipe one in: {HAND_OVER}"
         )
     if len(data) > MAX_IMPORT_BYTES:  # bad input, not a bad command line: exit 1
         raise MalformedCredentials(ON_STDIN, "it holds more than 1 MiB, so it is not a login")

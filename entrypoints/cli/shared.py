@@ -1,6 +1,6 @@
 """What the commands' modules share that needs no argparse to load: the ``--account``
-option and the layout of an epilog. ``status`` and ``token`` given alone run without
-argparse (``dispatch``), so their modules must load without it."""
+option, the layout of an epilog, the way to move a login. ``status`` and ``token``
+given alone run without argparse (``dispatch``), so their modules must load without it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import argparse
 
+
+# Removed here only once stored there: `&&` runs logout only after an import that succeeded.
+HAND_OVER = (
+    "codex-login export | CODEX_LOGIN_STORE=redis codex-login import && codex-login logout --local"
+)
 
 # The metavar of an argument that takes a stored login's name: the completion scripts
 # offer the names `accounts --names` prints there.
