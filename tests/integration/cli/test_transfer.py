@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from codex_login.entrypoints.cli.shared import HAND_OVER
 from support.cli import CLI, clean_env, run_in_process
 from support.posix import posix_module
 from support.records import chatgpt_document
@@ -164,3 +165,25 @@ def test_an_export_nobody_reads_keeps_the_source(tmp_path: Path) -> None:
     _, stderr = exporter.communicate(timeout=60)
     assert exporter.returncode == 141, stderr
     assert (tmp_path / "auth.json").read_bytes() == data
+
+
+def test_the_documented_hand_over_keeps_the_login_when_the_import_fails(tmp_path: Path) -> None:
+    """The help's pipeline, in a shell: an import that fails (here: the redis store
+    without its URL) leaves the login where it was; one that succeeds removes it."""
+    source = tmp_path / "laptop"
+    data = write_login(source)
+    env = clean_env(source, PATH=f"{CLI.parent}{os.pathsep}{os.environ['PATH']}")
+    failed = subprocess.run(
+        ["sh", "-c", HAND_OVER], env=env, capture_output=True, timeout=60, check=False
+    )
+    assert failed.returncode == 1
+    assert b"CODEX_LOGIN_REDIS_URL" in failed.stderr
+    assert (source / "auth.json").read_bytes() == data
+    target = tmp_path / "server"
+    moved = HAND_OVER.replace("CODEX_LOGIN_STORE=redis", f"CODEX_HOME={target}")
+    done = subprocess.run(
+        ["sh", "-c", moved], env=env, capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert not (source / "auth.json").exists()
+    assert (target / "auth.json").read_bytes() == data
