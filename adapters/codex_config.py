@@ -36,10 +36,17 @@ MAX_BYTES = 1 << 20  # far above any real policy file; a bigger one is a mistake
 METHOD_NAMES = '"chatgpt" or "api"'
 
 
-def load_login_policy(config: Path, requirements: Path) -> LoginPolicy:
+def load_login_policy(
+    config: Path, requirements: Path, *, requirements_named: str | None = None
+) -> LoginPolicy:
     """Both layers (the user's ``config.toml``, the managed ``requirements.toml``)
-    narrowed into one policy; refused when it leaves no way to log in."""
-    policy = user_layer(config).narrow(managed_layer(requirements))
+    narrowed into one policy; refused when it leaves no way to log in.
+
+    ``requirements_named``: the variable that named ``requirements``, if one did. A
+    missing default file restricts nothing (no policy is managed here), but a file
+    someone named must be there: a typo would otherwise lift the policy unseen."""
+    managed = managed_layer(requirements, required_by=requirements_named)
+    policy = user_layer(config).narrow(managed)
     if not any(policy.allows(method) for method in LoginMethod):
         raise ConfigurationError(
             f"authentication requirements do not permit any usable login method "
@@ -61,9 +68,15 @@ def user_layer(path: Path) -> LoginPolicy:
     return LoginPolicy(methods, workspaces or None)  # an empty restriction is none
 
 
-def managed_layer(path: Path) -> LoginPolicy:
-    """``allowed_login_methods`` and ``allowed_chatgpt_workspaces`` of requirements.toml."""
+def managed_layer(path: Path, *, required_by: str | None = None) -> LoginPolicy:
+    """``allowed_login_methods`` and ``allowed_chatgpt_workspaces`` of requirements.toml
+    (``required_by``: the variable that named it, which makes a missing file an error)."""
     table = read_toml(path)
+    if table is None and required_by is not None:
+        raise ConfigurationError(
+            f"{required_by} names {path}, which does not exist, so its login policy cannot "
+            f"be applied; correct the path, or unset {required_by} to use none"
+        )
     if table is None:
         return LoginPolicy()
     methods = ALL_METHODS

@@ -350,7 +350,11 @@ def bootstrap(
     if store is None:  # a file, or a directory we may not enter, is said once, here
         check_home(home)
     if login_policy is None:
-        login_policy = load_login_policy(located.config_file, located.requirements_file)
+        login_policy = load_login_policy(
+            located.config_file,
+            located.requirements_file,
+            requirements_named=located.requirements_named,
+        )
     if store is None:
         kind = store_kind(env, located.config_file)
         timeout = lock_timeout_from(env)

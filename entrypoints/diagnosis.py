@@ -171,7 +171,11 @@ def _policy_check(
     settings: Settings, record: CredentialRecord | None, environment: Environment, held: Held | None
 ) -> Check:
     try:
-        policy = load_login_policy(settings.config_file, settings.requirements_file)
+        policy = load_login_policy(
+            settings.config_file,
+            settings.requirements_file,
+            requirements_named=settings.requirements_named,
+        )
     except CodexLoginError as exc:
         return Check("login policy", False, str(exc), "correct config.toml or requirements.toml")
     location = held.location if held else str(settings.home / "auth.json")

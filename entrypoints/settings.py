@@ -35,6 +35,7 @@ WORKLOAD_IDENTITY = "workload identity"
 DEFAULT_HOME = "~/.codex"
 CONFIG_FILE = "config.toml"  # the Codex CLI's, in the credential directory
 DEFAULT_REQUIREMENTS = Path("/etc/codex/requirements.toml")  # the Codex CLI's managed file
+REQUIREMENTS_VARIABLE = "CODEX_LOGIN_REQUIREMENTS"
 
 LABEL_WIDTH = 27  # the column where a variable's help text starts, after two spaces
 
@@ -111,7 +112,7 @@ class Settings(FieldsRepr):
         STORE,
     )
     requirements: str | None = _setting(
-        "CODEX_LOGIN_REQUIREMENTS",
+        REQUIREMENTS_VARIABLE,
         f"the managed login policy file (default\n{DEFAULT_REQUIREMENTS})",
         POLICY,
     )
@@ -260,6 +261,11 @@ class Settings(FieldsRepr):
         """The managed requirements file: ``CODEX_LOGIN_REQUIREMENTS``, else the Codex CLI's
         ``/etc/codex/requirements.toml``."""
         return Path(self.requirements) if self.requirements else DEFAULT_REQUIREMENTS
+
+    @property
+    def requirements_named(self) -> str | None:
+        """The variable that named the requirements file (which must then exist), if any."""
+        return REQUIREMENTS_VARIABLE if self.requirements else None
 
     @property
     def graphical_display(self) -> str | None:

@@ -17,6 +17,7 @@ import pytest
 from codex_login import CodexAuth
 from codex_login.domain.errors import PolicyViolation
 from codex_login.domain.login_policy import LoginMethod, LoginPolicy
+from codex_login.entrypoints.settings import DEFAULT_REQUIREMENTS
 from support.cli import (
     AUTHORIZE_URL,
     CLI,
@@ -298,7 +299,9 @@ def test_status_and_token_parse_nothing_without_a_config_file(home: Path) -> Non
         "import sys; from codex_login.entrypoints.cli import main; code = main(['token']); "
         "print('tomllib' in sys.modules, file=sys.stderr); raise SystemExit(code)"
     )
-    env = env_for(home, CODEX_LOGIN_REQUIREMENTS=str(home / "absent.toml"))
+    # The default managed file, absent here (a named one must exist: it would be parsed).
+    assert not DEFAULT_REQUIREMENTS.exists(), "this machine manages a login policy"
+    env = env_for(home)
     python = CLI.with_name("python")
     result = subprocess.run(
         [str(python), "-c", probe], capture_output=True, text=True, env=env, check=False

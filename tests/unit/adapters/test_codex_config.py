@@ -32,6 +32,23 @@ def test_a_missing_file_restricts_nothing(tmp_path: Path) -> None:
     assert load_login_policy(tmp_path / "config.toml", tmp_path / "nothing.toml").unrestricted
 
 
+def test_a_requirements_file_a_variable_names_must_exist(tmp_path: Path) -> None:
+    """A typo in CODEX_LOGIN_REQUIREMENTS would otherwise lift the policy unseen."""
+    missing = tmp_path / "typo.toml"
+    with pytest.raises(ConfigurationError) as raised:
+        load_login_policy(tmp_path / "config.toml", missing, requirements_named=REQUIREMENTS_ENV)
+    assert str(raised.value) == (
+        f"{REQUIREMENTS_ENV} names {missing}, which does not exist, so its login policy "
+        f"cannot be applied; correct the path, or unset {REQUIREMENTS_ENV} to use none"
+    )
+    named = write(tmp_path, 'allowed_login_methods = ["api"]\n', "requirements.toml")
+    policy = load_login_policy(tmp_path / "x.toml", named, requirements_named=REQUIREMENTS_ENV)
+    assert policy == LoginPolicy(frozenset({LoginMethod.API}), None)
+    settings = Settings.from_environ({REQUIREMENTS_ENV: str(missing)})
+    assert settings.requirements_named == REQUIREMENTS_ENV
+    assert Settings.from_environ({}).requirements_named is None
+
+
 def test_unrelated_keys_and_tables_are_ignored(tmp_path: Path) -> None:
     text = 'model = "o3"\nsome_number = 5\n[features]\nsecret_auth_storage = true\n'
     assert user_layer(write(tmp_path, text)) == LoginPolicy()
