@@ -40,6 +40,7 @@ from codex_login.domain.errors import (
     NotLoggedIn,
     SessionEnded,
     StorageError,
+    TokensUnsaved,
     TransientTokenError,
     UntrustedPath,
     WorkspaceRefused,
@@ -75,6 +76,9 @@ def _log() -> logging.Logger:
 
 # Pauses between attempts to save tokens the issuer already rotated (a full disk may clear).
 COMMIT_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
+# Where tokens the store refused are: a long-lived process saves them at its next
+# refresh; the edge that knows a process ends here says what that means (the CLI).
+ONLY_HERE = "the new tokens are kept in this process's memory and saved at its next refresh"
 
 
 @attrs.frozen(repr=False)
@@ -425,8 +429,7 @@ class AuthManager:
                 self._unsaved = (spent, record)
                 raise UntrustedPath(
                     f"the issuer sent new tokens but they were not saved ({exc}); the "
-                    "stored refresh token is probably spent: fix that, then try again "
-                    "(this process retries the save)"
+                    f"stored refresh token is probably spent: {ONLY_HERE}"
                 ) from exc
             except StorageError as exc:
                 if delay is not None:
@@ -434,10 +437,9 @@ class AuthManager:
                     time.sleep(delay)
                     continue
                 self._unsaved = (spent, record)
-                raise StorageError(
+                raise TokensUnsaved(
                     f"the issuer sent new tokens but they could not be saved ({exc}); the "
-                    "stored refresh token is probably spent: free the space or fix the "
-                    "problem, then try again (this process retries the save)"
+                    f"stored refresh token is probably spent: {ONLY_HERE}"
                 ) from exc
             else:
                 self._unsaved = None

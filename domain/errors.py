@@ -29,7 +29,8 @@ error codes, and the broker client's way back are one table over these classes
     │   └── StorageError            the store cannot be read or written now
     │       ├── LockTimeout         another process holds the credential lock
     │       ├── LeaseLost           a lease expired or another writer committed first
-    │       └── LoginKept           a logout kept a login it could not read (nor revoke)
+    │       ├── LoginKept           a logout kept a login it could not read (nor revoke)
+    │       └── TokensUnsaved       rotated tokens the store refused: only in this process
     ├── ConfigurationError          fix the set-up (environment, option, files), then run again
     │   ├── UntrustedPath           a credential directory or file another user owns or can write
     │   ├── IssuerMismatch          the configured issuer is not the one that issued the login
@@ -223,6 +224,12 @@ class LoginKept(StorageError):
     """A logout that revokes found a record it cannot read now (a permission, an I/O
     error): it may hold a sound login, which deleted unread could never be revoked, so
     nothing was revoked or deleted."""
+
+
+class TokensUnsaved(StorageError):
+    """The issuer rotated the tokens, but the store could not save them (after a few
+    tries): the stored refresh token is probably spent, and the new tokens live only in
+    this process, which saves them at its next refresh. A process that ends loses them."""
 
 
 class PolicyViolation(SignInRequired):

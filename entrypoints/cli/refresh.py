@@ -12,7 +12,7 @@ from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.modes import AuthMode
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK
-from codex_login.entrypoints.cli.shared import account_option, epilog
+from codex_login.entrypoints.cli.shared import REFRESHING_REMEDIES, account_option, epilog
 from codex_login.entrypoints.cli.token import EXIT_STATUS, print_token, refreshing
 from codex_login.entrypoints.settings import environment_help
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from codex_login.entrypoints.cli.wiring import Factory
 
 EXIT_BY_OUTCOME = True  # as `token`: 4 a person must log in, 1 anything a retry may cure
+REMEDIES = REFRESHING_REMEDIES
 
 ABOUT = """\
 Refresh the ChatGPT tokens of the stored login now, whether due or not, and

@@ -6,8 +6,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from codex_login.domain.errors import TokensUnsaved
+
 if TYPE_CHECKING:
     import argparse
+
+# The remedies of a command that refreshes and then ends: tokens only in its memory go
+# with it (a long-lived process, the broker, saves them at its next refresh).
+REFRESHING_REMEDIES = {
+    TokensUnsaved: (
+        "this command ends here and the new tokens with it: once the store works, "
+        "run `codex-login login`"
+    ),
+}
 
 
 # Removed here only once stored there: `&&` runs logout only after an import that succeeded.

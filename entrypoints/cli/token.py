@@ -11,7 +11,7 @@ from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
 from codex_login.entrypoints.cli.errors import EXIT_OK, Interrupted, UsageError
 from codex_login.entrypoints.cli.interrupts import ctrl_c_raises, stop_workers
-from codex_login.entrypoints.cli.shared import account_option, epilog
+from codex_login.entrypoints.cli.shared import REFRESHING_REMEDIES, account_option, epilog
 from codex_login.entrypoints.settings import environment_help
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from codex_login.entrypoints.cli.wiring import Factory
 
 EXIT_BY_OUTCOME = True  # 4: a person must log in; 1: anything a retry may cure
+REMEDIES = REFRESHING_REMEDIES
 
 ABOUT = """\
 Print the bearer credential of the current login on stdout, and nothing else:

@@ -23,6 +23,7 @@ from codex_login.domain.errors import (
     LoginKept,
     SessionEnded,
     StorageError,
+    TokensUnsaved,
     UntrustedPath,
 )
 from codex_login.domain.issuer import DEFAULT_ISSUER, IssuerConfig, issuer_config
@@ -156,9 +157,12 @@ def test_a_commit_that_keeps_failing_says_the_token_is_spent_and_is_saved_later(
     endpoint = FakeTokenEndpoint(FakeClock())
     store = FullDisk(bound_record(), failures=5)
     manager = manager_for(store, endpoint, issuer_config(), commit_retry_delays=(0, 0))
-    with pytest.raises(StorageError, match="probably spent") as caught:
+    with pytest.raises(TokensUnsaved, match="probably spent") as caught:
         asyncio.run(manager.get_token())
     assert "No space left on device" in str(caught.value)
+    assert str(caught.value).endswith(
+        "the new tokens are kept in this process's memory and saved at its next refresh"
+    )
     assert store.saved == []
     store.failures = 0
     token = asyncio.run(manager.get_token())  # space freed: the kept tokens are saved

@@ -136,6 +136,7 @@ STABLE = {
     "SigningTokenInEnvironment": (4, 401, "login_unusable", "unsupported_login"),
     "StorageError": (1, 503, "unavailable", "store_unavailable"),
     "TokenEndpointError": (1, 500, "broker_error", "issuer_refused"),
+    "TokensUnsaved": (1, 503, "unavailable", "store_unavailable"),
     "TransientTokenError": (1, 503, "unavailable", "issuer_unreachable"),
     "TryAgain": (1, 503, "unavailable", "unavailable"),
     "UnreadableAccount": (4, 401, "login_unusable", "malformed_credentials"),

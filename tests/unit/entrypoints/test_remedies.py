@@ -23,9 +23,11 @@ from codex_login.domain.errors import (
     SessionEnded,
     SigningTokenInEnvironment,
     SignsRequests,
+    TokensUnsaved,
     TransientTokenError,
     WorkspaceRefused,
 )
+from codex_login.entrypoints.cli import refresh, token
 from codex_login.entrypoints.remedies import on_the_host, with_remedy
 
 # `codex-login login`, `codex-login serve`... : a command a library's user may not have.
@@ -155,3 +157,15 @@ def test_the_broker_says_to_act_on_the_host_once() -> None:
         "instead. On the host, run `codex-login login`."
     )
     assert on_the_host("no answer", TransientTokenError("no answer")) == "no answer"
+
+
+def test_tokens_only_in_memory_are_lost_with_a_command_and_kept_by_a_broker() -> None:
+    """`token` and `refresh` end, and the rotated tokens with them: they say to sign in
+    once the store works. The broker lives on and saves them: it adds nothing."""
+    unsaved = TokensUnsaved("the issuer sent new tokens but they could not be saved (x)")
+    for command in (token, refresh):
+        assert with_remedy(unsaved, own=command.REMEDIES) == (
+            f"{unsaved}; this command ends here and the new tokens with it: once the store "
+            "works, run `codex-login login`"
+        )
+    assert on_the_host(str(unsaved), unsaved) == str(unsaved)
