@@ -80,6 +80,7 @@ def connect(url: str, *, password: str | None = None, ca_file: str | None = None
             f"the Redis URL {shown} must start with redis://, rediss:// or unix://"
         )
     _refuse_unknown_tls_parameters(url, shown, tls=scheme == "rediss")
+    _refuse_a_database_that_is_no_number(url, shown, unix=scheme == "unix")
     options: dict[str, Any] = {
         "socket_timeout": SOCKET_TIMEOUT,
         "socket_connect_timeout": SOCKET_TIMEOUT,
@@ -99,6 +100,19 @@ def connect(url: str, *, password: str | None = None, ca_file: str | None = None
     if scheme == "rediss":
         _require_verification(client.connection_pool.connection_kwargs, shown)
     return client
+
+
+def _refuse_a_database_that_is_no_number(url: str, shown: str, *, unix: bool) -> None:
+    """redis-py reads a path it cannot parse as a number (``/O``, ``/abc``) as database 0:
+    a typo would then share another login's database without a word."""
+    if unix:  # the path is the socket's; the database is ?db=, which redis-py checks
+        return
+    path = urlsplit(url).path.strip("/")
+    if path and not path.isdigit():
+        raise ConfigurationError(
+            f"the Redis URL {shown.partition('?')[0]} names the database {path!r}; "
+            "a database is a number (redis://HOST:PORT/0)"
+        )
 
 
 def _refuse_unknown_tls_parameters(url: str, shown: str, *, tls: bool) -> None:

@@ -663,6 +663,18 @@ def test_the_url_password_beats_rediscli_auth() -> None:
     assert client.connection_pool.connection_kwargs["password"] == "from-env"
 
 
+@pytest.mark.parametrize("database", ["O", "abc", "1x"])
+def test_a_database_that_is_no_number_is_refused_not_read_as_zero(database: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        connect(f"redis://:secret@127.0.0.1:6379/{database}")
+    assert str(raised.value) == (
+        f"the Redis URL redis://:***@127.0.0.1:6379/{database} names the database "
+        f"{database!r}; a database is a number (redis://HOST:PORT/0)"
+    )
+    for good in ("redis://127.0.0.1:6379/3", "redis://127.0.0.1:6379/", "redis://h:1"):
+        assert connect(good) is not None
+
+
 def test_a_unix_socket_url(redis_server: RedisServer, redis_prefix: str) -> None:
     redis_store = RedisCredentialStore(
         connect(f"unix://{redis_server.socket}"), prefix=redis_prefix
