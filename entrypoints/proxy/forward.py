@@ -124,9 +124,7 @@ class Proxy:
             token = await self._identified(await self._service.auth())
             upstream = await self._send(request, token, body)
             if upstream.status == 401:  # a token the model API refused: once more, fresh
-                upstream.close()
-                token = await self._identified(await self._refreshed(token))
-                upstream = await self._send(request, token, body)
+                upstream, token = await self._again_if_renewed(request, body, upstream, token)
         except CodexLoginError as exc:
             return self._failure(exc)
         except _Failed as failed:
@@ -139,6 +137,26 @@ class Proxy:
             on_disconnect=self._on_disconnect,
             observer=self._observer,
         )
+
+    async def _again_if_renewed(
+        self,
+        request: web.Request,
+        body: bytes | None,
+        refused: aiohttp.ClientResponse,
+        token: AccessToken,
+    ) -> tuple[aiohttp.ClientResponse, AccessToken]:
+        """The request sent again with a new token; the refusal itself when the forced
+        refresh gave none (a key, a token refreshed a moment ago): the same credential
+        would be refused again, and a POST would be sent twice for nothing."""
+        try:
+            fresh = await self._identified(await self._refreshed(token))
+        except BaseException:
+            refused.close()
+            raise
+        if fresh.token == token.token:
+            return refused, token
+        refused.close()
+        return await self._send(request, fresh, body), fresh
 
     async def _identified(self, token: AccessToken) -> AccessToken:
         """``token`` with its workspace: an access token's is whoami's, asked once per

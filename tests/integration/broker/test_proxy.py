@@ -135,6 +135,20 @@ def test_a_second_401_passes_through_untouched(proxied: Proxied) -> None:
     assert len(proxied.issuer.posts("refresh_token")) == 1
 
 
+def test_a_401_is_not_sent_again_when_the_refresh_gives_no_new_token(proxied: Proxied) -> None:
+    """A token refreshed a moment ago is what a forced refresh answers with: sending the
+    request again would only repeat it (a POST, twice) with the refused credential."""
+    proxied.upstream.refuse_every_token = True
+    assert unix_request(proxied.socket, "POST", "/openai/v1/responses", body=b"{}").status == 401
+    refreshed = proxied.token()
+    answer = unix_request(proxied.socket, "POST", "/openai/v1/responses", body=b"{2}")
+    assert answer.status == 401
+    assert answer.json() == {"error": {"code": "token_expired"}}
+    assert [seen.body for seen in proxied.upstream.seen] == [b"{}", b"{}", b"{2}"]
+    assert proxied.upstream.seen[-1].headers["authorization"] == f"Bearer {refreshed}"
+    assert len(proxied.issuer.posts("refresh_token")) == 1
+
+
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
 def test_429_and_5xx_pass_through_untouched(proxied: Proxied, status: int) -> None:
     answer = unix_request(proxied.socket, "GET", f"/openai/v1/status/{status}")
