@@ -234,3 +234,39 @@ def test_a_declined_authorization_goes_back_with_the_error(
         "error_description": "the user declined",
         "iss": codex_fake_issuer.url,
     }
+
+
+ASYNC_AUTH_USERS = """
+import asyncio
+import threading
+
+pytest_plugins = ["codex_login.testing.plugin"]
+
+
+def seams():
+    return [t for t in threading.enumerate() if t.name == "codex-login"]
+
+
+def test_refreshes(codex_async_auth):
+    asyncio.run(codex_async_auth.refresh())
+    assert len(seams()) == 1
+
+
+def test_after_it():
+    assert seams() == []
+"""
+
+
+def test_codex_async_auth_stops_its_thread_when_the_test_ends(tmp_path: Path) -> None:
+    """It was returned, never closed: each test that used it left a thread running."""
+    (tmp_path / "test_user.py").write_text(ASYNC_AUTH_USERS)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout

@@ -99,12 +99,19 @@ def codex_auth(codex_home: Path, codex_fake_issuer: FakeIssuer) -> Iterator[Code
 
 
 @pytest.fixture
-def codex_async_auth(codex_home: Path, codex_fake_issuer: FakeIssuer) -> AsyncCodexAuth:
-    """The ``AsyncCodexAuth`` twin of ``codex_auth``: the same login, awaitable methods."""
+def codex_async_auth(codex_home: Path, codex_fake_issuer: FakeIssuer) -> Iterator[AsyncCodexAuth]:
+    """The ``AsyncCodexAuth`` twin of ``codex_auth``: the same login, awaitable methods;
+    closed after the test (its background thread stopped), as ``codex_auth`` is."""
+    import asyncio  # noqa: PLC0415
+
     from codex_login import AsyncCodexAuth  # noqa: PLC0415
 
     store = _logged_in(codex_home, codex_fake_issuer)
-    return AsyncCodexAuth(store=store, issuer=codex_fake_issuer.url, environ={})
+    auth = AsyncCodexAuth(store=store, issuer=codex_fake_issuer.url, environ={})
+    try:
+        yield auth
+    finally:
+        asyncio.run(auth.aclose())  # the test's own loop, if it had one, has ended
 
 
 def _logged_in(home: Path, issuer: FakeIssuer) -> FileCredentialStore:
