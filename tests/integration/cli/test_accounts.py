@@ -23,6 +23,14 @@ def log_in(home: Path, issuer: FakeIssuer, claims: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def alice_then_bob(tmp_path: Path, issuer: FakeIssuer) -> Path:
+    """A home where bob logged in after alice: bob active, alice kept."""
+    home = tmp_path / "codex"
+    log_in(home, issuer, ALICE)
+    log_in(home, issuer, BOB)
+    return home
+
+
 def cli(home: Path, issuer: FakeIssuer, *args: str) -> tuple[int, str, str]:
     result = run_in_process(*args, home=home, env=issuer_env(home, issuer))
     return result.returncode, result.stdout, result.stderr
@@ -66,9 +74,7 @@ def test_an_account_whose_slot_cannot_be_read_is_named_not_hidden(
 ) -> None:
     """It used to vanish from the listing, and switch or --account said there was no
     such account, so nothing could remove it."""
-    home = tmp_path / "codex"
-    log_in(home, issuer, ALICE)
-    log_in(home, issuer, BOB)
+    home = alice_then_bob(tmp_path, issuer)
     slot = home / "accounts" / "alice" / "auth.json"
     slot.write_text("{broken")
     active = (home / "auth.json").read_bytes()
@@ -108,9 +114,7 @@ def test_logging_in_again_to_the_same_account_replaces_it(
 def test_switch_brings_back_the_parked_login_and_parks_the_active_one(
     tmp_path: Path, issuer: FakeIssuer
 ) -> None:
-    home = tmp_path / "codex"
-    log_in(home, issuer, ALICE)
-    log_in(home, issuer, BOB)
+    home = alice_then_bob(tmp_path, issuer)
     code, _, err = cli(home, issuer, "switch", "alice@example.com")
     assert code == 0, err
     assert err.splitlines()[0] == "Switched to alice (alice@example.com)"
@@ -127,9 +131,7 @@ def test_switch_brings_back_the_parked_login_and_parks_the_active_one(
 
 
 def test_rotated_tokens_survive_a_switch(tmp_path: Path, issuer: FakeIssuer) -> None:
-    home = tmp_path / "codex"
-    log_in(home, issuer, ALICE)
-    log_in(home, issuer, BOB)
+    home = alice_then_bob(tmp_path, issuer)
     issuer.access_ttl = timedelta(minutes=-1)  # so the next token refresh is due at once
     log_in(home, issuer, BOB)
     issuer.access_ttl = timedelta(hours=1)
@@ -170,9 +172,7 @@ def test_account_option_acts_on_an_inactive_login_in_its_own_slot(
 def test_logging_out_of_the_active_account_names_the_ones_kept_and_how_to_switch(
     tmp_path: Path, issuer: FakeIssuer
 ) -> None:
-    home = tmp_path / "codex"
-    log_in(home, issuer, ALICE)
-    log_in(home, issuer, BOB)
+    home = alice_then_bob(tmp_path, issuer)
     code, _, err = cli(home, issuer, "logout")
     assert (code, err.splitlines()) == (
         0,
@@ -207,9 +207,7 @@ def test_logging_out_of_the_active_account_names_the_ones_kept_and_how_to_switch
 def test_unknown_names_are_one_line_listing_the_choices(
     tmp_path: Path, issuer: FakeIssuer, wanted: str, message: str
 ) -> None:
-    home = tmp_path / "codex"
-    log_in(home, issuer, ALICE)
-    log_in(home, issuer, BOB)
+    home = alice_then_bob(tmp_path, issuer)
     before = (home / "auth.json").read_bytes()
     for args in (["switch", wanted], ["token", "--account", wanted]):
         code, out, err = cli(home, issuer, *args)
@@ -237,9 +235,7 @@ def test_an_ambiguous_email_lists_the_accounts_it_matches(
 def test_the_embedding_api_lists_switches_and_acts_on_one_account(
     tmp_path: Path, issuer: FakeIssuer
 ) -> None:
-    home = tmp_path / "codex"
-    log_in(home, issuer, ALICE)
-    log_in(home, issuer, BOB)
+    home = alice_then_bob(tmp_path, issuer)
     environ = issuer_env(home, issuer)
     with CodexAuth(codex_home=home, environ=environ) as auth:
         assert [(a.name, a.active) for a in auth.accounts()] == [("alice", False), ("bob", True)]
@@ -250,9 +246,7 @@ def test_the_embedding_api_lists_switches_and_acts_on_one_account(
 
 
 def test_a_switch_obeys_the_workspace_policy(tmp_path: Path, issuer: FakeIssuer) -> None:
-    home = tmp_path / "codex"
-    log_in(home, issuer, ALICE)
-    log_in(home, issuer, BOB)
+    home = alice_then_bob(tmp_path, issuer)
     (home / "config.toml").write_text('forced_chatgpt_workspace_id = "ws-team"\n')
     before = (home / "auth.json").read_bytes()
     code, _, err = cli(home, issuer, "switch", "alice")
