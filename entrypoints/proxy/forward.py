@@ -124,7 +124,9 @@ class Proxy:
             token = await self._identified(await self._service.auth())
             upstream = await self._send(request, token, body)
             if upstream.status == 401:  # a token the model API refused: once more, fresh
-                upstream, token = await self._again_if_renewed(request, body, upstream, token)
+                fresh = await self._renewed(token, upstream)
+                if fresh is not None:
+                    token, upstream = fresh, await self._send(request, fresh, body)
         except CodexLoginError as exc:
             return self._failure(exc)
         except _Failed as failed:
@@ -138,26 +140,6 @@ class Proxy:
             observer=self._observer,
         )
 
-    async def _again_if_renewed(
-        self,
-        request: web.Request,
-        body: bytes | None,
-        refused: aiohttp.ClientResponse,
-        token: AccessToken,
-    ) -> tuple[aiohttp.ClientResponse, AccessToken]:
-        """The request sent again with a new token; the refusal itself when the forced
-        refresh gave none (a key, a token refreshed a moment ago): the same credential
-        would be refused again, and a POST would be sent twice for nothing."""
-        try:
-            fresh = await self._identified(await self._refreshed(token))
-        except BaseException:
-            refused.close()
-            raise
-        if fresh.token == token.token:
-            return refused, token
-        refused.close()
-        return await self._send(request, fresh, body), fresh
-
     async def _identified(self, token: AccessToken) -> AccessToken:
         """``token`` with its workspace: an access token's is whoami's, asked once per
         process (the service holds it) on a worker thread; any other as it is."""
@@ -165,15 +147,24 @@ class Proxy:
             return token
         return await off_loop(self._service.identified, token)
 
-    async def _refreshed(self, refused: AccessToken) -> AccessToken:
-        """The token after a refresh forced by ``refused``, counted by its outcome."""
+    async def _renewed(
+        self, refused: AccessToken, answer: aiohttp.ClientResponse
+    ) -> AccessToken | None:
+        """The token after a refresh forced by ``refused`` (counted by its outcome), its
+        ``answer`` closed; None when it is the same (a key, a token refreshed a moment ago):
+        that answer is then passed back, not the request sent again for nothing."""
         try:
             token = await self._service.refresh(stale=refused.token)
-        except CodexLoginError as exc:
-            self._observer.refresh("failed", outcome_of(exc).error_code)
+        except BaseException as exc:
+            answer.close()
+            if isinstance(exc, CodexLoginError):
+                self._observer.refresh("failed", outcome_of(exc).error_code)
             raise
         self._observer.refresh("refreshed" if token.token != refused.token else "current")
-        return token
+        if token.token == refused.token:
+            return None
+        answer.close()
+        return await self._identified(token)
 
     async def _send(
         self, request: web.Request, token: AccessToken, body: bytes | None
