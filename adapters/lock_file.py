@@ -66,6 +66,7 @@ class LockFile:
         self._owners = owners
         self._access = access
         self._lock: BaseFileLock | None = None
+        self._lock_pid = 0  # the process that made _lock
         self._windows_lock: WindowsLock | None = None
         self._directory_info: os.stat_result | None = None
 
@@ -114,7 +115,9 @@ class LockFile:
             raise self._unusable(exc) from exc
 
     def _filelock(self) -> BaseFileLock:
-        if self._lock is None:
+        # filelock refuses an instance a forked child inherited: the child makes its own.
+        if self._lock is None or self._lock_pid != os.getpid():
+            self._lock_pid = os.getpid()
             self._lock = _native_lock()(
                 self.path,
                 mode=self.mode,

@@ -14,6 +14,7 @@ session is only ever used on the loop that made it.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
@@ -85,7 +86,11 @@ def _workers() -> ThreadPoolExecutor:
 
 
 class Seam:
-    """A long-lived event loop on a daemon thread, started when first needed."""
+    """A long-lived event loop on a daemon thread, started when first needed.
+
+    A child made by ``fork()`` has none of its parent's threads: there the seam forgets
+    the parent's loop (without stopping it: it is the parent's) and starts its own when
+    next used, as the worker pool does."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -93,6 +98,7 @@ class Seam:
         self._thread: threading.Thread | None = None
         self._stop: weakref.finalize[Any, Seam] | None = None
         self._cleanups: list[CleanUp] = []
+        _seams.add(self)
 
     def __repr__(self) -> str:
         return f"Seam(running={self._loop is not None})"
@@ -148,6 +154,13 @@ class Seam:
         # finalizer holds the loop, not the seam.
         self._stop = weakref.finalize(self, _stop, loop, thread, self._cleanups)
 
+    def _forget_the_parents_loop(self) -> None:
+        """In a forked child: the loop and its thread stayed in the parent."""
+        self._lock = threading.Lock()  # may have been held by a parent's thread
+        if self._stop is not None:
+            self._stop.detach()  # nothing to stop here, nor to wait for at exit
+        self._loop = self._thread = self._stop = None
+
     def close(self) -> None:
         """Run the clean-ups on the loop, stop it and join its thread. A later call
         starts a new one."""
@@ -156,6 +169,21 @@ class Seam:
             self._loop = self._thread = None
         if stop is not None:
             stop()
+
+
+_seams: weakref.WeakSet[Seam] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """The parent's threads did not come along: its pool's workers and seams' loops."""
+    global _pool, _pool_lock, _pending  # the process's own, anew
+    _pool, _pool_lock, _pending = None, threading.Lock(), set()
+    for seam in list(_seams):
+        seam._forget_the_parents_loop()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _stop(
