@@ -27,6 +27,7 @@ from codex_login.entrypoints.proxy.observer import ProxyObserver
 from codex_login.entrypoints.proxy.upstream import Waits
 
 log = logging.getLogger(__name__)
+CUT_MARGIN = 1.0  # seconds between our cut of the streams and aiohttp's own bound
 
 
 class Broker(Routes, Guard, Connections):
@@ -88,8 +89,11 @@ class Broker(Routes, Guard, Connections):
         # The app's client_max_size bounds the token routes; the proxy reads its bodies.
         app.router.add_route("*", "/openai/v1/{path:.*}", self._proxy.forward, name=PROXY_ROUTE)
         app.router.add_get("/metrics", self._metrics_page, allow_head=False)
+        # aiohttp's own bound comes after our cut (stop): the two racing at one moment
+        # would have it cancel a handler that our cut is ending.
+        after_the_cut = self._limits.shutdown_grace + CUT_MARGIN
         self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=self._limits.shutdown_grace
+            app, access_log=None, handle_signals=False, shutdown_timeout=after_the_cut
         )
         await self._runner.setup()
         loop = asyncio.get_running_loop()
@@ -124,9 +128,21 @@ class Broker(Routes, Guard, Connections):
         # lets the requests in flight finish and closes the connections, bounded.
         self._servers.clear()
         if self._runner is not None:
-            await self._runner.cleanup()
+            # aiohttp waits its bound for a handler, then as long again after cancelling
+            # it, and a stream does not hear that cancel: cut what still streams at the
+            # grace's end, as a client that left, so it ends (and is logged) then.
+            late = asyncio.get_running_loop().call_later(self._limits.shutdown_grace, self._cut)
+            try:
+                await self._runner.cleanup()
+            finally:
+                late.cancel()
             self._runner = None
         await self._proxy.close()  # after the streams in flight (bounded by the grace)
+
+    def _cut(self) -> None:
+        for connection in list(self._connections.values()):
+            for callback in list(connection.lost):
+                callback()
 
     def _new_proxy(
         self, upstream: str | None, observer: ProxyObserver | None, ca_file: str | None

@@ -207,6 +207,28 @@ def test_a_client_that_leaves_mid_stream_ends_the_upstream_request(proxied: Prox
     assert not [line for line in proxied.broker.log if "Traceback" in line or "rejected" in line]
 
 
+def test_a_stop_cuts_a_stream_still_open_at_the_end_of_the_grace_and_logs_it(
+    tmp_path: Path, home: Path, issuer: FakeIssuer
+) -> None:
+    """aiohttp waits the grace, cancels, then waits as long again for a handler that
+    streams (it does not hear the cancel): serve took twice its 30 s, and the request
+    was never logged. The stream is cut at the grace's end, as a client that left."""
+    service = bootstrap(codex_home=home, issuer=issuer.url, environ={})
+    with running_upstream() as upstream:
+        with broker_in_thread(
+            service, tmp_path / "b.sock", upstream=upstream.url, limits=Limits(shutdown_grace=0.5)
+        ) as broker:
+            connection = UnixHTTPConnection(broker.socket, timeout=30)
+            connection.request("POST", "/openai/v1/hold", body=b"{}")
+            response = connection.getresponse()
+            assert response.readline() == b"event: one\n"
+        # the with block's end stopped the broker: the stream was cut, and said so
+        assert upstream.ended.wait(10), "the upstream request outlived the stop"
+        connection.close()
+    assert [line for line in broker.log if " POST /openai/v1/hold 200 " in line], broker.log
+    assert not [line for line in broker.log if "rejected" in line], broker.log
+
+
 def test_the_answer_never_holds_the_logins_token(proxied: Proxied) -> None:
     targets = (
         "/openai/v1/models",
