@@ -37,12 +37,12 @@ if TYPE_CHECKING:
 PLACEHOLDER_KEY = "codex-login"
 
 
-def openai_client(auth: CodexAuth | None = None, **kwargs: Any) -> OpenAI:
-    """An ``openai.OpenAI`` signed by ``auth`` (default: ``CodexAuth()``, the login of
-    ``$CODEX_HOME``); ``kwargs`` go to its constructor."""
+def openai_client(auth: CodexAuth | AsyncCodexAuth | None = None, **kwargs: Any) -> OpenAI:
+    """An ``openai.OpenAI`` signed by ``auth``, either twin (default: ``CodexAuth()``,
+    the login of ``$CODEX_HOME``); ``kwargs`` go to its constructor."""
     from openai import OpenAI  # noqa: PLC0415  (the optional extra, loaded when used)
 
-    credential = auth if auth is not None else CodexAuth()
+    credential = auth.as_blocking() if auth is not None else CodexAuth()
     signer = CodexHttpxAuth(credential)
     given = kwargs.pop("http_client", None)
     if given is not None:
@@ -56,14 +56,16 @@ def openai_client(auth: CodexAuth | None = None, **kwargs: Any) -> OpenAI:
     )
 
 
-async def async_openai_client(auth: AsyncCodexAuth | None = None, **kwargs: Any) -> AsyncOpenAI:
-    """An ``openai.AsyncOpenAI`` signed by ``auth`` (default: ``AsyncCodexAuth()``);
-    ``kwargs`` go to its constructor. A coroutine: finding the login's base URL may wait
-    for the store or a refresh, never on the caller's loop."""
+async def async_openai_client(
+    auth: CodexAuth | AsyncCodexAuth | None = None, **kwargs: Any
+) -> AsyncOpenAI:
+    """An ``openai.AsyncOpenAI`` signed by ``auth``, either twin (default:
+    ``AsyncCodexAuth()``); ``kwargs`` go to its constructor. A coroutine: finding the
+    login's base URL may wait for the store or a refresh, never on the caller's loop."""
     from openai import AsyncOpenAI  # noqa: PLC0415  (the optional extra, loaded when used)
 
     # Made on a worker thread: it reads the settings' files.
-    credential = auth if auth is not None else await off_loop(AsyncCodexAuth)
+    credential = auth.as_async() if auth is not None else await off_loop(AsyncCodexAuth)
     signer = CodexHttpxAuth(credential)
     given = kwargs.pop("http_client", None)
     if given is not None:

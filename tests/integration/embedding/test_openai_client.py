@@ -79,6 +79,23 @@ def test_the_async_client_does_the_same(home: Path, issuer: FakeIssuer, api: Rec
     assert api.headers(*SIGNED) == [signed(token)]
 
 
+def test_each_helper_takes_either_twin(home: Path, issuer: FakeIssuer, api: RecordingApi) -> None:
+    """The page says both take the login to use: the blocking helper given the async
+    twin called its coroutine unawaited, the async one awaited a plain value."""
+    token = log_in(home, issuer)
+
+    async def models(auth: CodexAuth) -> list[str]:
+        client = await codex_login.aio.openai_client(auth, max_retries=0)
+        async with client:
+            return [model.id async for model in client.models.list()]
+
+    with CodexAuth(codex_home=home, issuer=issuer.url, environ={}) as auth:
+        with codex_login.openai_client(auth.as_async(), max_retries=0) as client:
+            assert [model.id for model in client.models.list()] == ["gpt-test"]
+        assert asyncio.run(models(auth)) == ["gpt-test"]
+    assert api.headers(*SIGNED) == [signed(token), signed(token)]
+
+
 def test_a_refused_token_is_refreshed_once_and_the_call_succeeds(
     home: Path, issuer: FakeIssuer, api: RecordingApi
 ) -> None:
