@@ -10,6 +10,7 @@ A ``requests.Session`` takes it as ``session.auth = CodexRequestsAuth(CodexAuth(
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
 
 from requests import PreparedRequest, Response
 from requests.auth import AuthBase
@@ -83,6 +84,8 @@ class _RetryOnce:
         self._replayable = body is None or isinstance(body, bytes | str) or tell is not None
 
     def __call__(self, response: Response, **send_options: Any) -> Response:
+        if response.is_redirect:
+            self._keep_the_login_home(response)
         if self._retried or response.status_code != UNAUTHORIZED:
             return response
         if not self._carried_our_token(response):
@@ -92,6 +95,17 @@ class _RetryOnce:
         if renewed.token == self._sent.token or not self._replayable:
             return response  # an API key, nothing newer to try, or a body already spent
         return self._send_again(response, renewed, send_options)
+
+    def _keep_the_login_home(self, redirect: Response) -> None:
+        """requests drops Authorization on a redirect to another host, not the login's
+        other headers (``ChatGPT-Account-ID`` names the workspace): the next request is a
+        copy of this one, so they leave this one, as that host gets no token either."""
+        sent = redirect.request
+        target = urljoin(sent.url or "", redirect.headers.get("location", ""))
+        if urlsplit(target).hostname != urlsplit(sent.url or "").hostname:
+            for name in self._auth.model_api_of(self._sent).headers:
+                if name.lower() != "authorization":  # requests' own rule decides that one
+                    sent.headers.pop(name, None)
 
     def _carried_our_token(self, response: Response) -> bool:
         """False for a redirect that dropped our header (another host): it gets no token."""

@@ -25,6 +25,7 @@ class LoopbackApi:
     def __init__(self) -> None:
         self.url = ""
         self.seen: list[str] = []  # the Authorization header of each request ("" if none)
+        self.accounts: list[str] = []  # its ChatGPT-Account-ID header ("" if none)
         self.bodies: list[bytes] = []
         self.refused: set[str] = set()  # bearer tokens answered with 401
         self.refuse_all = False
@@ -56,12 +57,14 @@ class LoopbackApi:
     async def _elsewhere(self, request: web.Request) -> web.Response:
         """A redirect to the same API under another host name."""
         self.seen.append(request.headers.get("Authorization", ""))
+        self.accounts.append(request.headers.get("ChatGPT-Account-ID", ""))
         port = request.url.port
         raise web.HTTPFound(f"http://localhost:{port}/v1/models")
 
     async def _refusal(self, request: web.Request) -> web.Response | None:
         header = request.headers.get("Authorization", "")
         self.seen.append(header)
+        self.accounts.append(request.headers.get("ChatGPT-Account-ID", ""))
         self.bodies.append(await request.read())
         token = header.removeprefix("Bearer ")
         if header and not self.refuse_all and token not in self.refused:

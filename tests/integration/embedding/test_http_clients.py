@@ -271,6 +271,7 @@ def test_requests_sends_no_token_after_a_redirect_to_another_host(
         response = session.get(f"{api.url}/elsewhere", auth=CodexRequestsAuth(auth), timeout=WAIT)
     assert response.status_code == 401  # requests dropped the header: the host changed
     assert api.seen == [f"Bearer {access_token(tmp_path)}", ""]
+    assert api.accounts == ["acc-123", ""]  # nor does the workspace go to another host
     assert issuer.posts("refresh_token") == []
 
 
