@@ -36,6 +36,7 @@ error codes, and the broker client's way back are one table over these classes
     │   ├── IssuerMismatch          the configured issuer is not the one that issued the login
     │   │   └── ForeignOverride     a URL override leads away from the login's issuer
     │   ├── ForeignEndpoint         an issuer names an endpoint on another origin (mix-up)
+    │   ├── ClientIdRequired        a login at another issuer needs that issuer's client id
     │   ├── AnotherLoginStored      an import would replace a different login
     │   └── AccountNotFound         no stored account matches the name asked for
     │       └── AmbiguousAccount    more than one does
@@ -119,6 +120,19 @@ class ForeignOverride(IssuerMismatch):
         self.stored = issuer
         self.configured = url
         self.variable = variable
+
+
+class ClientIdRequired(ConfigurationError):
+    """A new login at an issuer other than OpenAI's was about to use OpenAI's client id:
+    with it and the one shared redirect URI, that issuer could send the browser to
+    OpenAI's sign-in page and collect the code. Name that issuer's own client id."""
+
+    def __init__(self, issuer: str, default_issuer: str) -> None:
+        super().__init__(
+            f"a login at {issuer} needs that issuer's own client id; OpenAI's is used only "
+            f"for {default_issuer}"
+        )
+        self.issuer = issuer
 
 
 class ForeignEndpoint(ConfigurationError):

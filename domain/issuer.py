@@ -7,6 +7,7 @@ import enum
 import attrs
 
 from codex_login.domain.errors import (
+    ClientIdRequired,
     ConfigurationError,
     ForeignEndpoint,
     ForeignOverride,
@@ -91,10 +92,7 @@ class IssuerConfig(FieldsRepr):
         """
         if self.is_default or self.client_named or self.client_id != DEFAULT_CLIENT_ID:
             return
-        raise ConfigurationError(
-            f"a login at {self.issuer} needs that issuer's own client id: pass --client-id "
-            f"(or set CODEX_LOGIN_CLIENT_ID); OpenAI's is used only for {DEFAULT_ISSUER}"
-        )
+        raise ClientIdRequired(self.issuer, DEFAULT_ISSUER)
 
     def requires_iss(self, advertised: bool) -> bool:
         """Whether the authorization response must name its issuer (RFC 9207 ``iss``).

@@ -17,6 +17,7 @@ from codex_login.domain.errors import (
     AmbiguousAccount,
     AnotherLoginStored,
     BrokerUnreachable,
+    ClientIdRequired,
     CodexLoginError,
     EmptyAccessToken,
     EmptyApiKey,
@@ -63,6 +64,7 @@ REMEDIES: dict[type[CodexLoginError], str] = {
         "`codex-login login --issuer {exc.configured}` to replace it"
     ),
     LoginTimedOut: "run `{login}` again",
+    ClientIdRequired: "pass --client-id (or set CODEX_LOGIN_CLIENT_ID)",
     EmptyAccessToken: (
         "pipe it in: printenv CODEX_ACCESS_TOKEN | codex-login login --with-access-token"
     ),

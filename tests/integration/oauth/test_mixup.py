@@ -23,7 +23,11 @@ from aiohttp import web
 
 from codex_login import AsyncCodexAuth, CodexAuth
 from codex_login.domain.device import DeviceCode
-from codex_login.domain.errors import ConfigurationError, ForeignEndpoint, LoginError
+from codex_login.domain.errors import (
+    ClientIdRequired,
+    ForeignEndpoint,
+    LoginError,
+)
 from codex_login.domain.issuer import DEFAULT_CLIENT_ID, DEFAULT_ISSUER
 from codex_login.stores import MemoryCredentialStore
 from codex_login.testing.issuer.app import IssuerRoutes, issuer_app
@@ -183,12 +187,12 @@ def test_a_login_at_another_issuer_without_its_own_client_id_sends_nothing(
     store = MemoryCredentialStore()
     with (
         CodexAuth(store=store, issuer=evil.url, environ={}) as auth,
-        pytest.raises(ConfigurationError, match="--client-id"),
+        pytest.raises(ClientIdRequired, match="needs that issuer's own client id"),
     ):
         auth.login_in_browser(announce=honest.approve_in_background, open_browser=False, port=0)
     with (
         CodexAuth(store=store, issuer=evil.url, environ={}) as auth,
-        pytest.raises(ConfigurationError, match="--client-id"),
+        pytest.raises(ClientIdRequired, match="needs that issuer's own client id"),
     ):
         auth.login_with_device_code(show=lambda device: None)
     assert evil.requests == []
@@ -272,9 +276,9 @@ def test_the_cli_asks_for_a_client_id_at_another_issuer(
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert line == (
-        f"Error: a login at {evil.url} needs that issuer's own client id: pass "
-        "--client-id (or set CODEX_LOGIN_CLIENT_ID); OpenAI's is used only for "
-        "https://auth.openai.com"
+        f"Error: a login at {evil.url} needs that issuer's own client id; OpenAI's is "
+        "used only for https://auth.openai.com; pass --client-id (or set "
+        "CODEX_LOGIN_CLIENT_ID)"
     )
     assert evil.requests == []
     assert not (tmp_path / "auth.json").exists()

@@ -14,6 +14,7 @@ from codex_login.application.browser_login import BrowserLogin, CallbackAnswer, 
 from codex_login.application.signin import SignIn
 from codex_login.domain.claims import parse_id_token
 from codex_login.domain.errors import (
+    ClientIdRequired,
     ConfigurationError,
     ForeignEndpoint,
     ForeignOverride,
@@ -159,9 +160,11 @@ def test_an_issuer_with_user_info_is_refused() -> None:
 
 
 def test_openais_client_id_is_not_lent_to_another_issuer() -> None:
-    with pytest.raises(ConfigurationError, match="--client-id") as caught:
+    with pytest.raises(ClientIdRequired, match="needs that issuer's own client id") as caught:
         issuer_config(issuer=EVIL).check_login_client()
     assert "\n" not in str(caught.value)
+    assert "--client-id" not in str(caught.value)  # a flag is the CLI's to name
+    assert caught.value.issuer == EVIL
 
 
 @pytest.mark.parametrize(
