@@ -26,7 +26,9 @@ def refreshed_record(
         raise TokenEndpointError("there are no ChatGPT tokens to refresh")
     try:
         if not grant.access_token:
-            raise TokenEndpointError("the refresh answer lacks an access_token")
+            raise TokenEndpointError(
+                "the refresh answer has no access_token (missing, empty or not a string)"
+            )
         _check_access_token(grant.access_token)
         updated = attrs.evolve(tokens, access_token=grant.access_token)
         if grant.id_token:

@@ -139,7 +139,8 @@ def test_a_session_that_ended_says_to_log_in_again_and_keeps_the_file(
     [
         (Failure(503, "<html>busy</html>", "text/html"), "HTTP 503"),
         (Failure(200, "not json", "text/plain"), "not a JSON object"),
-        (Failure(200, "{}"), "lacks an access_token"),
+        (Failure(200, "{}"), "has no access_token (missing, empty or not a string)"),
+        (Failure(200, '{"access_token": 5}'), "has no access_token (missing, empty or not"),
         (
             Failure(200, json.dumps({"access_token": make_jwt({"sub": "x"})})),
             "without a usable exp",

@@ -235,7 +235,7 @@ def test_a_transient_failure_leaves_the_record_and_is_retried_later() -> None:
 @pytest.mark.parametrize(
     ("grant", "problem"),
     [
-        (TokenGrant(), "lacks an access_token"),
+        (TokenGrant(), "has no access_token"),
         (TokenGrant(access_token=make_jwt({"sub": "x"})), "JWT without a usable exp"),
         (
             TokenGrant(access_token=access_token(NOW + timedelta(hours=1)), id_token="nope"),
