@@ -123,6 +123,7 @@ class _Twin:
                     login_policy=login_policy,
                 ),
                 owned=service is None and store is None,
+                display=env.graphical_display,
             )
         )
 
@@ -268,7 +269,7 @@ class AsyncCodexAuth(_Twin):
         if open_browser:
             from codex_login.adapters.browser import SystemBrowser  # noqa: PLC0415
 
-            opener = SystemBrowser(Settings.from_environ().graphical_display).open
+            opener = SystemBrowser(self._core.display).open  # the given environ's
         return await self.service.login_in_browser(
             announce=announce,
             open_browser=opener,
@@ -459,10 +460,13 @@ class _Core(FieldsRepr):
     _service: AuthService | None = None
     _broker: BrokeredTokens | None = None
     _owned: bool = False  # the service was built here: its store is ours to close
+    display: str | None = None  # the graphical display of the settings it was made with
 
     @classmethod
-    def stored(cls, service: AuthService, *, owned: bool = False) -> _Core:
-        return cls(_StoredTokens(service), service.seam, service, owned=owned)
+    def stored(
+        cls, service: AuthService, *, owned: bool = False, display: str | None = None
+    ) -> _Core:
+        return cls(_StoredTokens(service), service.seam, service, owned=owned, display=display)
 
     def close(self) -> None:
         """Stop the seam, and close the store's connections if the store was built here."""

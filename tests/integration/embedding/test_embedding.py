@@ -233,3 +233,35 @@ def test_a_blocking_call_from_its_own_callback_is_refused(
 
         auth.login_with_device_code(show=show)
     assert "use AsyncCodexAuth" in str(seen[0])
+
+
+@pytest.mark.parametrize(
+    ("given", "display"), [({}, None), ({"WAYLAND_DISPLAY": "wayland-1"}, "wayland-1")]
+)
+def test_the_browser_is_looked_for_on_the_display_of_the_environ_given(
+    tmp_path: Path,
+    issuer: FakeIssuer,
+    monkeypatch: pytest.MonkeyPatch,
+    given: dict[str, str],
+    display: str | None,
+) -> None:
+    """``environ={}`` means no display: the process's own DISPLAY is not the object's."""
+    from codex_login.adapters import browser  # noqa: PLC0415
+
+    monkeypatch.setenv("DISPLAY", ":7")
+    asked: list[str | None] = []
+
+    class Recorded(browser.SystemBrowser):
+        def __init__(self, display: str | None) -> None:
+            asked.append(display)
+            super().__init__(display)
+
+        def open(self, url: str) -> None:
+            follow(url)
+
+    monkeypatch.setattr(browser, "SystemBrowser", Recorded)
+    with CodexAuth(
+        codex_home=tmp_path, issuer=issuer.url, client_id=DEFAULT_CLIENT_ID, environ=given
+    ) as auth:
+        auth.login_in_browser(announce=lambda url, port: None, open_browser=True, port=0)
+    assert asked == [display]
