@@ -256,8 +256,9 @@ def test_the_browser_is_looked_for_on_the_display_of_the_environ_given(
             asked.append(display)
             super().__init__(display)
 
-        def open(self, url: str) -> None:
-            follow(url)
+        def open(self, url: str) -> bool:
+            follow(url)  # the user's browser, at once
+            return True
 
     monkeypatch.setattr(browser, "SystemBrowser", Recorded)
     with CodexAuth(
