@@ -84,8 +84,15 @@ def connect(url: str, *, password: str | None = None, ca_file: str | None = None
     options: dict[str, Any] = {
         "socket_timeout": SOCKET_TIMEOUT,
         "socket_connect_timeout": SOCKET_TIMEOUT,
-        # A stale pooled connection is retried at once; an outage fails within a second.
-        "retry": Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 2),
+        # A stale pooled connection (reset, refused) is retried at once, and a server
+        # that is down fails within a second. A timeout is not retried: the server was
+        # reached and did not answer (or a rediss:// URL met a server without TLS), and
+        # two more waits of SOCKET_TIMEOUT would only hold the command three times as long.
+        "retry": Retry(
+            ExponentialWithJitterBackoff(cap=0.5, base=0.05),
+            2,
+            supported_errors=(redis.ConnectionError,),
+        ),
     }
     if password and not _url_password(url):
         options["password"] = password

@@ -67,6 +67,11 @@ class Server(FieldsRepr):
                 f"cannot find the Redis host of {self.address} to {doing} ({reason}); "
                 "check the host name in the URL"
             )
+        if isinstance(exc, redis.TimeoutError) and self.url.startswith("rediss://"):
+            return StorageError(
+                f"Redis at {self.address} did not answer in time to {doing} ({reason}); "
+                "if it does not speak TLS on that port, use redis:// (or its TLS port)"
+            )
         if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
             return StorageError(
                 f"cannot reach Redis at {self.address} to {doing} ({reason}); "

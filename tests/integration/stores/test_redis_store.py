@@ -645,6 +645,20 @@ def test_a_user_without_a_permission_the_store_needs_is_told_so(
     assert result.stderr.endswith("); grant it the commands docs/fleet.md lists\n")
 
 
+@pytest.mark.slow  # it waits for the socket timeout (5 s), once
+def test_a_tls_url_at_a_server_without_tls_says_so_after_one_wait(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """The server takes the connection and waits for a command while we wait for its
+    TLS greeting: it was a 'passing outage' after three timeouts (30 s)."""
+    env = redis_env(tmp_path, f"rediss://{redis_server.address}/0", "tls")
+    result = run_in_process("token", env=env)
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"Error: Redis at {redis_server.address} did not answer in time to ")
+    assert line.endswith("; if it does not speak TLS on that port, use redis:// (or its TLS port)")
+
+
 def test_an_unknown_host_is_a_set_up_mistake_not_an_outage(tmp_path: Path) -> None:
     env = redis_env(tmp_path, "redis://no-such-host.invalid:6379/0", "host")
     result = run_in_process("status", env=env)
