@@ -46,38 +46,46 @@ class Server(FieldsRepr):
         return cls(url, address, options.get("password"), lambda: pool.connection_class(**own))
 
     def error(self, doing: str, exc: redis.RedisError) -> StorageError:
+        """One line for a redis-py failure: what kind of trouble it is, and where."""
         reason = scrub(" ".join(str(exc).split()), [self.password or ""]) or type(exc).__name__
+        said = self._refused(doing, exc, reason) or self._not_reached(doing, exc, reason)
+        return StorageError(said or f"Redis at {self.address} refused to {doing}: {reason}")
+
+    def _refused(self, doing: str, exc: redis.RedisError, reason: str) -> str | None:
+        """The server would not have us: no password, a wrong one, a missing permission."""
+        at = f"Redis at {self.address}"
         if isinstance(exc, redis.AuthenticationError) and not self.password:
-            return StorageError(
-                f"Redis at {self.address} asks for a password and none was given ({reason}); "
+            return (
+                f"{at} asks for a password and none was given ({reason}); "
                 "give it in the URL (redis://:PASSWORD@HOST) or in REDISCLI_AUTH"
             )
         if isinstance(exc, redis.AuthenticationError):
-            return StorageError(
-                f"Redis at {self.address} refused our credentials ({reason}); "
-                "check the user and password"
-            )
+            return f"{at} refused our credentials ({reason}); check the user and password"
         if isinstance(exc, NoPermissionError) or "can't run this command" in reason:
-            return StorageError(
-                f"Redis at {self.address} refused to {doing}: its user may not run a command "
-                f"the store needs ({reason}); grant it the commands docs/fleet.md lists"
+            return (
+                f"{at} refused to {doing}: its user may not run a command the store needs "
+                f"({reason}); grant it the commands docs/fleet.md lists"
             )
+        return None
+
+    def _not_reached(self, doing: str, exc: redis.RedisError, reason: str) -> str | None:
+        """No such host, no answer, no connection: a set-up mistake or an outage."""
         if isinstance(exc, redis.ConnectionError) and UNKNOWN_HOST in reason:
-            return StorageError(
+            return (
                 f"cannot find the Redis host of {self.address} to {doing} ({reason}); "
                 "check the host name in the URL"
             )
         if isinstance(exc, redis.TimeoutError) and self.url.startswith("rediss://"):
-            return StorageError(
+            return (
                 f"Redis at {self.address} did not answer in time to {doing} ({reason}); "
                 "if it does not speak TLS on that port, use redis:// (or its TLS port)"
             )
         if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-            return StorageError(
+            return (
                 f"cannot reach Redis at {self.address} to {doing} ({reason}); "
                 "it may be a passing outage: try again"
             )
-        return StorageError(f"Redis at {self.address} refused to {doing}: {reason}")
+        return None
 
 
 # redis-py leaves ``send_command`` and ``disconnect`` unannotated; these give them types.
