@@ -76,6 +76,8 @@ def store_check(choice: StoreChoice) -> Check:
         f"codex-login uses {choice.ours} ({choice.ours_why}); "
         f"the Codex CLI uses {choice.codex} ({choice.codex_why})"
     )
+    if choice.ours == "redis":  # codex-login's own, shared on purpose
+        said += f"; the Codex CLI cannot read Redis: {REDIS_FOR_CODEX}"
     if _same_store(choice.ours, choice.codex):
         return Check("store", True, said)
     return Check(
@@ -85,6 +87,9 @@ def store_check(choice: StoreChoice) -> Check:
         f'use one store for both: set cli_auth_credentials_store = "{choice.ours}" in '
         "config.toml, or unset CODEX_LOGIN_STORE",
     )
+
+
+REDIS_FOR_CODEX = "on these machines it gets tokens through `codex-login token` or the broker"
 
 
 def _same_store(ours: str, codex: str) -> bool:
@@ -97,7 +102,7 @@ def holdings_check(held: Sequence[Held], environment: Environment) -> Check:
     unreadable = [h for h in held if h.problem]
     said = "; ".join(_holding(h) for h in held)
     if unreadable:
-        fix = unreadable[0].fix or "make it readable, or log in again: `codex-login login`"
+        fix = unreadable[0].fix or "fix what the line names, then run `codex-login doctor` again"
         return Check("stored logins", False, said, fix)
     logins = {_identity(h.record): h.location for h in held if h.record is not None}
     if len(logins) > 1:

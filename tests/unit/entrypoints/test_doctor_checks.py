@@ -49,6 +49,28 @@ def test_the_store_check_passes_when_both_tools_use_one_store(
     assert (check.fix is None) is ok
 
 
+def test_the_store_check_says_the_codex_cli_does_not_read_redis() -> None:
+    check = store_check(StoreChoice("redis", "CODEX_LOGIN_STORE", "file", "the default"))
+    assert check.said.endswith(
+        "; the Codex CLI cannot read Redis: on these machines it gets tokens through "
+        "`codex-login token` or the broker"
+    )
+    assert "cannot read Redis" not in store_check(StoreChoice("file", "w", "file", "w")).said
+
+
+def test_a_store_that_cannot_be_read_is_fixed_as_its_error_says() -> None:
+    """Not "log in again": a login cannot replace a damaged encrypted file, nor reach a
+    Redis that is down. An error whose kind has a remedy keeps it."""
+    damaged = Held("secrets/codex_auth.age", problem="cannot decrypt it; move the file away")
+    check = holdings_check([damaged], Environment())
+    assert (check.ok, check.fix) == (
+        False,
+        "fix what the line names, then run `codex-login doctor` again",
+    )
+    own = Held("auth.json", problem="not JSON", fix="fix it or run `codex-login login`")
+    assert holdings_check([own], Environment()).fix == "fix it or run `codex-login login`"
+
+
 def test_two_stores_holding_one_login_agree() -> None:
     held = [Held("keyring", chatgpt_record()), Held("auth.json", chatgpt_record(refresh="rt-2"))]
     assert holdings_check(held, Environment()).ok
