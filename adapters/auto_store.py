@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable, Hashable
 
 from codex_login.adapters.file_store import FileCredentialStore
+from codex_login.adapters.keyring_store import KEYRING_FAILED
 from codex_login.domain.errors import StorageError
 from codex_login.domain.ports import CredentialStore
 from codex_login.domain.record import CredentialRecord, Loaded
@@ -86,4 +87,6 @@ class AutoCredentialStore:
         """Say so, once per store: a long-lived process would otherwise repeat it."""
         if not self._told:
             self._told = True
-            self._notify(f"The OS keyring failed ({exc}); using {self._files.location} instead")
+            # The keyring's own errors begin with what failed: said once here.
+            reason = str(exc).removeprefix(f"{KEYRING_FAILED}: ").rstrip(".")
+            self._notify(f"The OS keyring failed ({reason}); using {self._files.location} instead")

@@ -52,6 +52,7 @@ INSTALL_HINT = (
     "install it with: pip install 'codex-login[keyring]' (from a checkout: "
     "pip install '.[keyring]')"
 )
+KEYRING_FAILED = "the OS keyring failed"
 T = TypeVar("T")
 
 
@@ -119,7 +120,9 @@ def secret_service_problem() -> str:
     else:
         try:
             from keyring.backends import SecretService  # noqa: PLC0415
-
+        except ImportError:
+            return f" (the keyring package is not installed; {INSTALL_HINT})"
+        try:
             SecretService.Keyring.priority  # noqa: B018  (raises with the reason)
         except Exception as exc:
             return f" ({str(exc).rstrip('.')})"
@@ -173,7 +176,7 @@ class KeyringEntry:
         try:
             return action(keys)
         except KeyringError as exc:
-            raise StorageError(f"the OS keyring failed: {exc or type(exc).__name__}") from exc
+            raise StorageError(f"{KEYRING_FAILED}: {exc or type(exc).__name__}") from exc
 
 
 class KeyringCredentialStore:

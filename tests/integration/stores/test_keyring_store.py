@@ -89,17 +89,34 @@ MISSING_PACKAGE = (
 def test_the_cli_without_the_keyring_package_says_how_to_install_it(
     tmp_path: Path, command: list[str], prefix: str
 ) -> None:
+    home = tmp_path / "codex"
+    env = without_the_keyring_package(tmp_path, home, "keyring")
+    result = run_cli(*command, env=env, stdin="sk-test-123456789")
+    assert (result.returncode, result.stderr) == (1, f"{prefix}{MISSING_PACKAGE}\n")
+    assert not (home / "auth.json").exists()
+
+
+def test_auto_without_the_keyring_package_says_how_to_install_it(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    env = without_the_keyring_package(tmp_path, home, "auto")
+    login = run_cli("login", "--with-api-key", env=env, stdin="sk-test-123456789")
+    assert login.returncode == 0, login.stderr
+    assert login.stderr.splitlines()[0] == (
+        "No OS keyring is available (the keyring package is not installed; install it with: "
+        "pip install 'codex-login[keyring]' (from a checkout: pip install '.[keyring]')); "
+        f"using {home / 'auth.json'} (mode 0600)"
+    )
+
+
+def without_the_keyring_package(tmp_path: Path, home: Path, store: str) -> dict[str, str]:
+    """The CLI's environment with a ``keyring`` that cannot be imported found first."""
     shadow = tmp_path / "shadow" / "keyring"  # found before the installed package
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text(
         "raise ModuleNotFoundError(\"No module named 'keyring'\", name='keyring')\n"
     )
-    home = tmp_path / "codex"
     path = os.pathsep.join(filter(None, [str(shadow.parent), os.environ.get("PYTHONPATH")]))
-    env = clean_env(home, CODEX_LOGIN_STORE="keyring", PYTHONPATH=path)
-    result = run_cli(*command, env=env, stdin="sk-test-123456789")
-    assert (result.returncode, result.stderr) == (1, f"{prefix}{MISSING_PACKAGE}\n")
-    assert not (home / "auth.json").exists()
+    return clean_env(home, CODEX_LOGIN_STORE=store, PYTHONPATH=path)
 
 
 def keyring_env(home: Path, keyring_file: Path, store: str, backend: str) -> dict[str, str]:
@@ -231,9 +248,8 @@ def test_auto_falls_back_on_a_keyring_error_and_says_so_once(tmp_path: Path) -> 
     store = auto_store(tmp_path, keys, notices)
     assert store.load() is not None
     assert store.load() is not None
-    assert notices == [
-        "The OS keyring failed (the OS keyring failed: the keyring is locked); "
-        f"using {tmp_path / 'auth.json'} instead"
+    assert notices == [  # said once, without the keyring's own "the OS keyring failed:"
+        f"The OS keyring failed (the keyring is locked); using {tmp_path / 'auth.json'} instead"
     ]
 
 
