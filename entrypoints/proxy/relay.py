@@ -57,8 +57,10 @@ def path_problem(path: str) -> Refusal | None:
     """Why ``path`` (raw, still percent-encoded) may not be forwarded, or None."""
     if not path.startswith(PREFIX):
         return Refusal(404, "not_found", "only /openai/v1/ is forwarded")
-    if "\\" in path or _ENCODED.search(path):
-        return Refusal(400, "bad_request", "encoded slashes or dots in the path")
+    if "\\" in path:
+        return Refusal(400, "bad_request", "a backslash in the path")
+    if _ENCODED.search(path):
+        return Refusal(400, "bad_request", "encoded slashes, backslashes or dots in the path")
     segments = path.split("/")[1:]
     if any(segment in (".", "..") for segment in segments):
         return Refusal(400, "bad_request", "dot-segments in the path")

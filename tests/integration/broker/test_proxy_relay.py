@@ -16,6 +16,7 @@ import pytest
 
 from codex_login.entrypoints.bootstrap import bootstrap
 from codex_login.entrypoints.broker import Access
+from codex_login.entrypoints.proxy.relay import path_problem
 from support.broker import Address, ThreadBroker, broker_in_thread, send_raw, unix_request
 from support.fake_issuer import FakeIssuer
 from support.proxy_upstream import Upstream, running_upstream
@@ -124,3 +125,18 @@ def test_tcp_without_the_secret_sends_nothing(relay: Relay) -> None:
     assert answer is not None
     assert answer.status == 403
     assert relay.upstream.seen == []
+
+
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        ("/openai/v1/a\\b", "a backslash in the path"),
+        ("/openai/v1/a%2fb", "encoded slashes, backslashes or dots in the path"),
+        ("/openai/v1/a%5Cb", "encoded slashes, backslashes or dots in the path"),
+        ("/openai/v1/%2e%2e/x", "encoded slashes, backslashes or dots in the path"),
+    ],
+)
+def test_a_refused_path_says_what_is_in_it(path: str, said: str) -> None:
+    refusal = path_problem(path)
+    assert refusal is not None
+    assert (refusal.status, refusal.message) == (400, said)
