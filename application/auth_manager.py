@@ -422,8 +422,10 @@ class AuthManager:
                 self._store.save(record)
             except LeaseLost as exc:  # another writer's record stands: never overwrite it
                 raise LeaseLost(
-                    f"the issuer sent new tokens but they were not saved ({exc}); another "
-                    "process may have refreshed meanwhile and its login stands"
+                    f"the issuer sent new tokens but they were not saved ({exc}): another "
+                    "writer's newer record stands and these tokens were dropped; the refresh "
+                    "token they replaced is spent, so a login that still holds it (an account "
+                    "kept aside, say) must sign in again"
                 ) from exc
             except UntrustedPath as exc:  # no retry cures it: a person must fix the set-up
                 self._unsaved = (spent, record)
