@@ -63,7 +63,7 @@ def diagnose(settings: Settings, *, online: bool = False) -> list[Check]:
     made = os.path.lexists(home)  # reachable: check_home said so
     checks.append(doctor.files_check(path_problems(home, owners), home_exists=made))
     checks.append(doctor.temp_files_check(leftover_temp_files(home, owners)))
-    checks.append(doctor.locks_check(held_locks(home)))
+    checks.append(doctor.locks_check(held_locks(home) + _leases(settings, choice)))
     checks.append(_broker_check(settings))
     if online:
         checks.append(_metadata_check(settings, record, configured))
@@ -128,6 +128,27 @@ def _holdings(settings: Settings, choice: StoreChoice) -> list[Held]:
         if probed.problem is None:  # not configured: a keyring that cannot answer is no news
             held.append(probed)
     return held
+
+
+def _leases(settings: Settings, choice: StoreChoice | None) -> list[tuple[str, str | None]]:
+    """A Redis store's writers' lease, when held: a fleet's lock is there, not in a file."""
+    if choice is None or choice.ours != "redis":
+        return []
+    from codex_login.adapters.redis.store import RedisCredentialStore  # noqa: PLC0415
+
+    try:
+        store = make_store("redis", settings.home, environ=settings)[0]
+    except CodexLoginError:  # the stored-logins check says why
+        return []
+    if not isinstance(store, RedisCredentialStore):
+        return []
+    try:
+        who = store.lease_holder()
+    except CodexLoginError:  # the stored-logins check says why Redis cannot be read
+        return []
+    finally:
+        store.close()
+    return [] if who is None else [(f"the lease of {store.location}", who)]
 
 
 def _keyring_probed() -> bool:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
+import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -18,21 +21,40 @@ log = logging.getLogger(__name__)
 _jitter = random.SystemRandom()
 
 
+def new_token() -> str:
+    """A lease's value: who holds it (host and pid, so a waiter can name them), then a
+    random part that makes it this holder's alone."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(16)}"
+
+
+def holder_of(token: bytes | str | None) -> str:
+    """Who holds a lease, from its value; "another writer" for a value that does not say
+    (an older release's)."""
+    value = token.decode(errors="replace") if isinstance(token, bytes) else (token or "")
+    host, _, rest = value.partition(":")
+    pid, _, _random = rest.partition(":")
+    if host and pid.isdigit() and _random:
+        return f"pid {pid} on {host}"
+    return "another writer"
+
+
 def wait_for(
     try_lease: Callable[[], int | None],
     *,
     lock: str,
     timeout: float,
     notify: Callable[[str], None],
+    holder: Callable[[], str] = lambda: "another writer",
 ) -> int:
     """Call ``try_lease`` until it gives the version read under a new lease.
 
     Raises ``LockTimeout`` after ``timeout`` seconds; says once, after a second, why it
-    waits (``store_core.wait_within``, the rule every store's lock follows).
+    waits and who holds the lease (``holder()``; ``store_core.wait_within``, the rule
+    every store's lock follows).
     """
     backoff = _Backoff(try_lease)
     wait_within(
-        backoff.attempt, Wait(timeout, notify), lambda: f"the lease {lock} held by another writer"
+        backoff.attempt, Wait(timeout, notify), lambda: f"the lease {lock} held by {holder()}"
     )
     assert backoff.version is not None  # noqa: S101  (wait_within returned: it was taken)
     return backoff.version

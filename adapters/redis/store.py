@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
 import threading
 from collections.abc import Callable, Hashable, Iterator
 
@@ -13,7 +12,7 @@ import redis
 from codex_login.adapters import auth_json
 from codex_login.adapters.redis import scripts
 from codex_login.adapters.redis.config import DEFAULT_NAME, DEFAULT_PREFIX, Keys
-from codex_login.adapters.redis.lease import Lease, wait_for
+from codex_login.adapters.redis.lease import Lease, holder_of, new_token, wait_for
 from codex_login.adapters.redis.server import Server, as_bytes, as_int
 from codex_login.adapters.redis.version_cache import VersionCache
 from codex_login.adapters.store_core import Exclusion
@@ -133,13 +132,20 @@ class RedisCredentialStore:
 
     # -- the lease -------------------------------------------------------------------
 
+    def lease_holder(self) -> str | None:
+        """Who holds the writers' lease now (``pid P on HOST``), or None when nobody does."""
+        with self._translated("read the lease"):
+            token = self._client.get(self.keys.lock)
+        return None if token is None else holder_of(token)
+
     def _take_lease(self) -> Lease:
-        token = secrets.token_hex(16)
+        token = new_token()
         version = wait_for(
             lambda: self._try_lease(token),
             lock=self.keys.lock,
             timeout=self._lock_timeout,
             notify=self._notify,
+            holder=self._named_holder,
         )
         lease = Lease(token, version, threading.get_ident())
         if self._renew:
@@ -157,6 +163,13 @@ class RedisCredentialStore:
         """Extend ``lease``; False once it is not ours any more (expired, taken)."""
         with self._translated("renew the lease"):
             return bool(self._renew_script(keys=[self.keys.lock], args=[lease.token, self._ttl_ms]))
+
+    def _named_holder(self) -> str:
+        """For the wait's one notice: who holds the lease, as well as can be read."""
+        try:
+            return self.lease_holder() or "another writer (it has just let go)"
+        except StorageError:
+            return "another writer"
 
     def _give_back(self, lease: Lease) -> None:
         """Release ``lease``. A failure is only logged: what the block did stands, and

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ import pytest
 
 from codex_login.adapters.encrypted_store import EncryptedCredentialStore
 from codex_login.adapters.keyring_store import KeyringCredentialStore
+from codex_login.adapters.redis.config import connect
+from codex_login.adapters.redis.store import RedisCredentialStore
 from codex_login.adapters.secret_service import CodexSecretService
 from codex_login.entrypoints.bootstrap import bootstrap
 from support import age
@@ -371,6 +374,20 @@ def test_a_login_in_redis(home: Path, issuer: FakeIssuer, redis_server: RedisSer
     said = checks["stored logins"]["said"]
     assert "user@example.com" in said
     assert "auth.json holds nothing" in said
+    assert checks["locks"]["said"] == "no lock held"
+    assert checks["store"]["said"].endswith("`codex-login token` or the broker")
+    # A writer holding the lease (here, this process) is named, as a file lock's holder is.
+    prefix = env["CODEX_LOGIN_REDIS_PREFIX"]
+    writer = RedisCredentialStore(connect(redis_server.url), prefix=prefix)
+    try:
+        with writer.exclusive():
+            code, checks, _ = doctor(env)
+    finally:
+        writer.close()
+    assert (code, failing(checks)) == (1, {"locks"})
+    assert checks["locks"]["said"] == (
+        f"the lease of {writer.location} held by pid {os.getpid()} on {socket.gethostname()}"
+    )
 
 
 def test_a_redis_store_that_does_not_answer(home: Path) -> None:

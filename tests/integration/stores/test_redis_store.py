@@ -6,6 +6,8 @@ import contextlib
 import gc
 import json
 import multiprocessing
+import os
+import socket
 import sys
 import time
 import warnings
@@ -22,6 +24,7 @@ import codex_login.adapters
 from codex_login.adapters import auth_json
 from codex_login.adapters.redis import version_cache
 from codex_login.adapters.redis.config import Keys, connect
+from codex_login.adapters.redis.lease import holder_of, new_token
 from codex_login.adapters.redis.store import RedisCredentialStore
 from codex_login.domain.errors import (
     ConfigurationError,
@@ -355,14 +358,22 @@ def test_a_waiting_writer_says_so_then_gives_up_naming_the_lease(
             waiter.save(chatgpt_record())
         waited = time.monotonic() - started
     assert 1.3 <= waited < 1.3 + 2.0
+    who = f"pid {os.getpid()} on {socket.gethostname()}"  # the holder, named as file locks are
     assert str(caught.value) == (
-        f"gave up after 1.3 s waiting for the lease {lock} held by another writer; "
+        f"gave up after 1.3 s waiting for the lease {lock} held by {who}; "
         "set CODEX_LOGIN_LOCK_TIMEOUT to wait longer"
     )
     assert notices == [
-        f"Waiting for the lease {lock} held by another writer; giving up after 1.3 s "
+        f"Waiting for the lease {lock} held by {who}; giving up after 1.3 s "
         "(CODEX_LOGIN_LOCK_TIMEOUT changes this)"
     ]
+    assert holder.lease_holder() is None  # let go at the end of its block
+
+
+def test_a_lease_of_an_older_release_is_held_by_another_writer() -> None:
+    assert holder_of(b"0123456789abcdef0123456789abcdef") == "another writer"
+    assert holder_of(b"box-1:4242:00ff") == "pid 4242 on box-1"
+    assert holder_of(new_token()) == f"pid {os.getpid()} on {socket.gethostname()}"
 
 
 # -- client-side caching of the fingerprint -------------------------------------------------
