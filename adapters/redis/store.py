@@ -65,6 +65,7 @@ class RedisCredentialStore:
         self._commit_script = client.register_script(scripts.COMMIT)
         self._confirm_script = client.register_script(scripts.CONFIRM)
         self._cache = VersionCache(self._server, self.keys.version) if client_side_cache else None
+        self._unreleased: str | None = None  # the token of a lease Redis would not release
         # The lease excludes other handles and hosts; the exclusion, other threads of ours.
         self._exclusion = Exclusion(
             self._take_lease, self._give_back, timeout=lock_timeout, writing=self.keys.record
@@ -139,7 +140,10 @@ class RedisCredentialStore:
         return None if token is None else holder_of(token)
 
     def _take_lease(self) -> Lease:
-        token = new_token()
+        # A lease this store could not give back (Redis refused the release) is still
+        # ours until its TTL: taking it again with its token renews it, where a new token
+        # would wait for our own lease to expire.
+        token, self._unreleased = self._unreleased or new_token(), None
         version = wait_for(
             lambda: self._try_lease(token),
             lock=self.keys.lock,
@@ -179,6 +183,7 @@ class RedisCredentialStore:
             with self._translated("release the lease"):
                 self._release(keys=[self.keys.lock], args=[lease.token])
         except StorageError as exc:
+            self._unreleased = lease.token
             log.info("%s; it expires within %g s", exc, self._ttl_ms / 1000)
 
     def _mine(self) -> Lease | None:

@@ -65,7 +65,7 @@ def options(args: argparse.Namespace) -> Options:
 def run(options: Options, io: IO, factory: Factory) -> int:
     service = factory.service(account=options.account)
     before = service.store.fingerprint()
-    current = refreshing(service, service.refresh)
+    current = refreshing(service, service.refresh, io.say)
     if service.store.fingerprint() != before:
         io.say("Refreshed the access token")
     elif current.mode is AuthMode.API_KEY:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import attrs
 
+from codex_login.domain.errors import TokensUnsaved
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
     from codex_login.entrypoints.cli.wiring import Factory
 
 EXIT_BY_OUTCOME = True  # 4: a person must log in; 1: anything a retry may cure
+# How long a command keeps trying to save tokens the store refused before it ends (and
+# loses them): a store that is back within it saves them.
+SAVE_PATIENCE = 30.0
 REMEDIES = REFRESHING_REMEDIES
 
 ABOUT = """\
@@ -109,7 +114,7 @@ def run(options: Options, io: IO, factory: Factory) -> int:
         current, api = factory.answer_from_broker(broker)
     else:
         service = factory.service(account=options.account)
-        current = from_store(service)
+        current = from_store(service, io.say)
         if not options.json:  # the bearer alone: an access token's whoami is not asked
             print_bearer(io, options, current, factory)
             return EXIT_OK
@@ -147,23 +152,23 @@ def print_token(io: IO, current: AccessToken, api: ModelApi | None, *, json: boo
         io.emit(printable(current.token))
 
 
-def from_store(service: AuthService) -> AccessToken:
+def from_store(service: AuthService, say: Callable[[str], None]) -> AccessToken:
     fresh = service.fresh()  # the hot path: one stat, one clock read, no event loop
     if fresh is not None:
         return fresh
-    return refreshing(service, service.auth)
+    return refreshing(service, service.auth, say)
 
 
 def refreshing(
-    service: AuthService, refresh: Callable[[], Coroutine[Any, Any, AccessToken]]
+    service: AuthService,
+    refresh: Callable[[], Coroutine[Any, Any, AccessToken]],
+    say: Callable[[str], None],
 ) -> AccessToken:
     """Run ``refresh`` to its end; Ctrl-C says whether new tokens were saved meanwhile."""
-    import asyncio  # noqa: PLC0415  (only a refresh needs an event loop)
-
     before = service.store.fingerprint()
     try:
         with ctrl_c_raises():
-            return asyncio.run(refresh())
+            return _until_saved(refresh, say)
     except KeyboardInterrupt as exc:
         # A refresh still waiting for the lock gives up; one that holds it goes on to its
         # commit on its worker thread: wait for it, then say so when it saved new tokens.
@@ -175,3 +180,29 @@ def refreshing(
                 "Interrupted, but the refreshed tokens were saved; run the command again."
             ) from exc
         raise
+
+
+def _until_saved(
+    refresh: Callable[[], Coroutine[Any, Any, AccessToken]], say: Callable[[str], None]
+) -> AccessToken:
+    """``refresh``'s token; when the issuer's new tokens could not be saved, the save is
+    tried again (each try with the core's own few retries) for up to ``SAVE_PATIENCE``:
+    they exist only in this process, which would end with them."""
+    import asyncio  # noqa: PLC0415  (only a refresh needs an event loop)
+
+    deadline = time.monotonic() + SAVE_PATIENCE
+    told = False
+    while True:
+        try:
+            return asyncio.run(refresh())  # a later run saves the kept tokens first
+        except TokensUnsaved as exc:
+            if time.monotonic() >= deadline:
+                raise
+            if not told:
+                told = True
+                say(
+                    printable(
+                        f"{exc}; trying to save them for up to {SAVE_PATIENCE:g} s "
+                        "(Ctrl-C gives up, and they are lost)"
+                    )
+                )

@@ -504,3 +504,48 @@ def test_an_unreachable_redis_is_one_line_naming_it_and_writes_no_file(
     assert line.startswith(f"{prefix}127.0.0.1:{port} to "), line
     assert line.endswith("it may be a passing outage: try again"), line
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+# -- new tokens the store refuses for a while -----------------------------------------------
+
+
+def test_token_keeps_trying_to_save_new_tokens_while_redis_refuses_writes(
+    tmp_path: Path, codex_fake_issuer: FakeIssuer
+) -> None:
+    """The issuer has rotated the refresh token; Redis refuses writes for a moment (no
+    replica, here): `token` used to end at once and lose the only live tokens. It says so
+    and tries again until the store takes them."""
+    issuer = codex_fake_issuer
+    with running_redis(tmp_path / "redis") as server:
+        shared = Redis(tmp_path, server, "patience", issuer)
+        shared.put_expired_login(issuer.new_refresh_token())
+        issuer.gates["refresh"] = answer = threading.Event()
+        child = subprocess.Popen(
+            [str(CLI), "token"],
+            env=shared.env(0),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_until(lambda: issuer.posts("refresh_token"), WAIT, "the refresh request")
+            with contextlib.closing(server.client()) as admin:
+                admin.config_set("min-replicas-to-write", 1)  # every write refused
+                answer.set()  # the new tokens go to a process that cannot save them
+                said = child.stderr.readline() if child.stderr else ""
+                admin.config_set("min-replicas-to-write", 0)
+            out, rest = child.communicate(timeout=WAIT)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
+        stored = json.loads(shared.record() or b"")
+    assert said.startswith("the issuer sent new tokens but they could not be saved ("), said
+    assert said.endswith(
+        "; trying to save them for up to 30 s (Ctrl-C gives up, and they are lost)\n"
+    ), said
+    assert child.returncode == 0, said + rest
+    assert "Waiting for the lease" not in rest  # its own lease, not given back, is taken again
+    assert out.strip() == stored["tokens"]["access_token"]
+    assert issuer.refresh_token_works(stored["tokens"]["refresh_token"])
+    assert len(issuer.posts("refresh_token")) == 1  # saved, not refreshed again
