@@ -194,7 +194,7 @@ def keyring_store_for(
     from codex_login.adapters.auto_store import AutoCredentialStore  # noqa: PLC0415
 
     auto = AutoCredentialStore(keyring, files, notify=notify or _log_notice)
-    return auto, f"Using {keyring.location}"
+    return auto, f"Using {keyring.location} ({files.location} if the keyring fails)"
 
 
 def _log_notice(message: str) -> None:

@@ -185,7 +185,10 @@ def test_auto_uses_the_keyring_when_there_is_one(tmp_path: Path) -> None:
     home = tmp_path / "codex"
     env = keyring_env(home, tmp_path / "k.json", "auto", "support.keyring_backends.FileKeyring")
     login = run_cli("login", "--with-api-key", env=env, stdin="sk-test-123456789")
-    assert login.stderr.splitlines()[0].startswith("Using the OS keyring (Codex Auth / cli|")
+    first = login.stderr.splitlines()[0]
+    assert first.startswith("Using the OS keyring (Codex Auth / cli|")
+    # Said before the save: it says where the login goes should the keyring fail.
+    assert first.endswith(f") ({home / 'auth.json'} if the keyring fails)")
     assert not (home / "auth.json").exists()
 
 
