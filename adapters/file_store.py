@@ -112,7 +112,7 @@ def _log_notice(message: str) -> None:
     logging.getLogger(__name__).info("%s", message)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class _Place(FieldsRepr):
     """Where auth.json really is: ``name`` in ``directory`` (open as ``fd``, checked), or
     None as ``fd`` when that directory does not exist. ``link``: the user's auth.json

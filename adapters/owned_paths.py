@@ -48,7 +48,7 @@ NO_FOLLOW = os_flags.NOFOLLOW | os_flags.CLOEXEC
 MAX_LINK_HOPS = 40
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Owners(FieldsRepr):
     """Whose directories and files a store uses: the effective uid, root, and ``named``."""
 

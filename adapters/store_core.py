@@ -126,7 +126,7 @@ class Exclusion(Generic[H]):
             self._threads.release()
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Wait(FieldsRepr):
     """How long to wait for a lock, whom to tell, and which variable changes the bound."""
 
@@ -467,7 +467,7 @@ def remove_orphaned_temp_files(
 # -- room for a commit -------------------------------------------------------------------
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Reserved(FieldsRepr):
     """A temp file holding room for the next commit: its directory (a descriptor of
     its own), the file's descriptor and name."""

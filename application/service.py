@@ -53,7 +53,7 @@ def _no_listener() -> CallbackListener:
     raise ConfigurationError("no callback server was configured for browser logins")
 
 
-@attrs.define(kw_only=True, repr=False)
+@attrs.define(kw_only=True, repr=False, eq=False)
 class AuthService(FieldsRepr):
     """Log in, hand out tokens, inspect and log out, against one credential store.
 

@@ -40,7 +40,7 @@ REQUIREMENTS_VARIABLE = "CODEX_LOGIN_REQUIREMENTS"
 LABEL_WIDTH = 27  # the column where a variable's help text starts, after two spaces
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Variable(FieldsRepr):
     """An environment variable, as ``--help`` shows it.
 
@@ -75,7 +75,7 @@ def _secret(name: str, help: str, section: str | None = None) -> Any:
     )
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Settings(FieldsRepr):
     """The environment codex-login reads, read once; each value None when unset or empty."""
 
