@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from codex_login.adapters.oauth.endpoint import HttpTokenEndpoint
     from codex_login.adapters.whoami import HttpAccountLookup
-    from codex_login.domain.access_tokens import WhoAmI
     from codex_login.domain.device import DeviceCode, DevicePending
     from codex_login.domain.issuer import IssuerConfig
     from codex_login.domain.login import AuthorizationRequest
     from codex_login.domain.tokens import TokenGrant
+    from codex_login.domain.whoami import WhoAmI
     from codex_login.domain.workload_identity import WorkloadGrant, WorkloadIdentity
 
 

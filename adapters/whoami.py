@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from codex_login.domain.access_tokens import DEFAULT_AUTHAPI_BASE_URL, WhoAmI, whoami_url
+from codex_login.domain.access_tokens import DEFAULT_AUTHAPI_BASE_URL, whoami_url
 from codex_login.domain.errors import (
     AccessTokenRefused,
     ConfigurationError,
     TransientTokenError,
 )
 from codex_login.domain.model_api import base_url_problem
+from codex_login.domain.whoami import WhoAmI
 
 if TYPE_CHECKING:
     from codex_login.adapters.oauth.transport import Transport

@@ -9,7 +9,6 @@ import attrs
 from codex_login.application.accounts import AccountBook, commit_login
 from codex_login.domain.access_tokens import (
     VARIABLE,
-    WhoAmI,
     access_token_record,
     is_access_token,
     validate_access_token,
@@ -17,6 +16,7 @@ from codex_login.domain.access_tokens import (
 from codex_login.domain.errors import InvalidApiKey
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.login_policy import LoginMethod, LoginPolicy
+from codex_login.domain.whoami import WhoAmI
 
 if TYPE_CHECKING:
     from collections.abc import Callable

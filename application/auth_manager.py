@@ -61,9 +61,9 @@ if TYPE_CHECKING:
     import logging
     from collections.abc import Callable
 
-    from codex_login.domain.access_tokens import WhoAmI
     from codex_login.domain.choice import Choice
     from codex_login.domain.ports import Clock, CredentialStore, TokenEndpoint
+    from codex_login.domain.whoami import WhoAmI
 
 __all__ = ["AccessToken", "AuthManager"]  # AccessToken is the domain's, re-exported here
 

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from codex_login.application.signin import LoginOutcome, SignIn
     from codex_login.application.status import Status
     from codex_login.application.workload_identity import WorkloadIdentityTokens
-    from codex_login.domain.access_tokens import WhoAmI
     from codex_login.domain.accounts import Account
     from codex_login.domain.device import DeviceCode
     from codex_login.domain.model_api import ModelApi
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
     )
     from codex_login.domain.record import CredentialRecord
     from codex_login.domain.tokens import AccessToken
+    from codex_login.domain.whoami import WhoAmI
 
 ListenerFactory = Callable[[], "CallbackListener"]
 

@@ -30,8 +30,8 @@ from codex_login.domain.resolution import AccessTokenAuth, ApiKeyAuth, ResolvedA
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from codex_login.domain.access_tokens import WhoAmI
     from codex_login.domain.ports import Clock, CredentialStore
+    from codex_login.domain.whoami import WhoAmI
 
 __all__ = ["ENV_SOURCE", "OVERRIDE_SOURCE", "Status", "get_status"]
 

@@ -17,10 +17,7 @@ never rewritten, and the one codex-login writes is the Codex CLI's, byte for byt
 
 from __future__ import annotations
 
-import attrs
-
 from codex_login.domain.errors import EmptyAccessToken
-from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.masking import one_line_secret
 from codex_login.domain.modes import KINDS, AuthMode, UnsupportedMode
 from codex_login.domain.record import CredentialRecord
@@ -37,17 +34,6 @@ TITLE = "personal access token"  # `codex login status`: "Logged in using person
 MODE = AuthMode.CHATGPT  # where its requests go: the ChatGPT model API (Codex's backend)
 # The auth_mode Codex reports for an agent-identity token (domain/foreign.py's name).
 AGENT_IDENTITY = "agentIdentity"
-
-
-@attrs.frozen(repr=False)
-class WhoAmI(FieldsRepr):
-    """Whoami's answer: the account an access token acts for."""
-
-    account_id: str
-    user_id: str
-    plan: str
-    fedramp: bool = False
-    email: str | None = None
 
 
 def is_access_token(token: str) -> bool:

@@ -7,13 +7,13 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from codex_login.domain.access_tokens import WhoAmI
 from codex_login.domain.device import DeviceCode, DevicePending
 from codex_login.domain.issuer import IssuerConfig
 from codex_login.domain.login import AuthorizationRequest
 from codex_login.domain.model_api import ModelApi
 from codex_login.domain.record import CredentialRecord, Loaded
 from codex_login.domain.tokens import AccessToken, TokenGrant
+from codex_login.domain.whoami import WhoAmI
 
 
 class Clock(Protocol):
