@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -93,6 +94,7 @@ class Transport:
         )
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._session_pid = 0  # the process that made the session
         # How many sessions this transport made (one while all requests share a loop).
         self.sessions_made = 0
 
@@ -100,8 +102,14 @@ class Transport:
         """Close the shared session; call it on the loop that made it. A later request
         makes a new one."""
         session, self._session, self._session_loop = self._session, None, None
-        if session is not None:
+        if session is not None and self._session_pid == os.getpid():
             await session.close()
+
+    def _forget_a_parents_session(self) -> None:
+        """In a child made by fork(): the session, its sockets and its loop's selector are
+        the parent's; closing them here would take them from under it. Forgotten."""
+        if self._session is not None and self._session_pid != os.getpid():
+            self._session, self._session_loop = None, None
 
     async def request(
         self,
@@ -162,8 +170,10 @@ class Transport:
     async def _session_for_this_loop(self) -> AsyncIterator[aiohttp.ClientSession]:
         """The shared session on its own loop; on another loop, one for this request."""
         loop = asyncio.get_running_loop()
+        self._forget_a_parents_session()
         if self._session is None or self._session.closed:
             self._session, self._session_loop = self._new_session(), loop
+            self._session_pid = os.getpid()
         if self._session_loop is loop:
             yield self._session
             return

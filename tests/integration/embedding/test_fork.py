@@ -61,3 +61,8 @@ def test_a_child_forked_after_a_refresh_refreshes_and_closes_on_its_own() -> Non
         assert token == stored["tokens"]["access_token"]
         assert len(session.issuer.posts("refresh_token")) == 2  # the parent's, the child's
         assert session.auth.get_token() == token  # the parent goes on, on its own thread
+        # The child's close left the parent's HTTP session alone (its sockets, and the
+        # selector they are registered with, are shared with the parent): a refresh works.
+        clock.advance(timedelta(minutes=20))
+        assert session.auth.get_token() != token
+        assert len(session.issuer.posts("refresh_token")) == 3
