@@ -78,7 +78,10 @@ def _log() -> logging.Logger:
 COMMIT_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
 # Where tokens the store refused are: a long-lived process saves them at its next
 # refresh; the edge that knows a process ends here says what that means (the CLI).
-ONLY_HERE = "the new tokens are kept in this process's memory and saved at its next refresh"
+ONLY_HERE = (
+    "the new tokens exist only in this process's memory (a process that goes on saves them "
+    "at its next refresh)"
+)
 
 
 @attrs.frozen(repr=False)

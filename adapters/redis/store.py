@@ -143,7 +143,7 @@ class RedisCredentialStore:
         # A lease this store could not give back (Redis refused the release) is still
         # ours until its TTL: taking it again with its token renews it, where a new token
         # would wait for our own lease to expire.
-        token, self._unreleased = self._unreleased or new_token(), None
+        token = self._unreleased or new_token()
         version = wait_for(
             lambda: self._try_lease(token),
             lock=self.keys.lock,
@@ -151,6 +151,7 @@ class RedisCredentialStore:
             notify=self._notify,
             holder=self._named_holder,
         )
+        self._unreleased = None  # taken: ours again, or a new one
         lease = Lease(token, version, threading.get_ident())
         if self._renew:
             lease.start_renewing(self._renew_lease, self._ttl_ms / 3000)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from codex_login.domain.errors import TokensUnsaved
+from codex_login.domain.errors import StorageError, TokensUnsaved
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.printable import printable
 from codex_login.entrypoints import settings
@@ -31,6 +31,7 @@ EXIT_BY_OUTCOME = True  # 4: a person must log in; 1: anything a retry may cure
 # How long a command keeps trying to save tokens the store refused before it ends (and
 # loses them): a store that is back within it saves them.
 SAVE_PATIENCE = 30.0
+SAVE_PAUSE = 0.5
 REMEDIES = REFRESHING_REMEDIES
 
 ABOUT = """\
@@ -186,23 +187,24 @@ def _until_saved(
     refresh: Callable[[], Coroutine[Any, Any, AccessToken]], say: Callable[[str], None]
 ) -> AccessToken:
     """``refresh``'s token; when the issuer's new tokens could not be saved, the save is
-    tried again (each try with the core's own few retries) for up to ``SAVE_PATIENCE``:
-    they exist only in this process, which would end with them."""
+    tried again for up to ``SAVE_PATIENCE``: they exist only in this process, which would
+    end with them. A later run saves the kept tokens first; until the store answers
+    again, its read or its lock fails too (a ``StorageError``), which is waited out."""
     import asyncio  # noqa: PLC0415  (only a refresh needs an event loop)
 
-    deadline = time.monotonic() + SAVE_PATIENCE
-    told = False
+    deadline: float | None = None  # set once tokens are kept unsaved
     while True:
         try:
-            return asyncio.run(refresh())  # a later run saves the kept tokens first
-        except TokensUnsaved as exc:
-            if time.monotonic() >= deadline:
-                raise
-            if not told:
-                told = True
+            return asyncio.run(refresh())
+        except StorageError as exc:
+            if deadline is None and isinstance(exc, TokensUnsaved):
+                deadline = time.monotonic() + SAVE_PATIENCE
                 say(
                     printable(
                         f"{exc}; trying to save them for up to {SAVE_PATIENCE:g} s "
                         "(Ctrl-C gives up, and they are lost)"
                     )
                 )
+            if deadline is None or time.monotonic() >= deadline:
+                raise
+        time.sleep(SAVE_PAUSE)  # each try has the core's own retries; a pause between

@@ -533,6 +533,9 @@ def test_token_keeps_trying_to_save_new_tokens_while_redis_refuses_writes(
                 admin.config_set("min-replicas-to-write", 1)  # every write refused
                 answer.set()  # the new tokens go to a process that cannot save them
                 said = child.stderr.readline() if child.stderr else ""
+                # Refused on, until a later try has failed too (its lease, its save).
+                refused = refusals(admin)
+                wait_until(lambda: refusals(admin) >= refused + 2, WAIT, "a second try")
                 admin.config_set("min-replicas-to-write", 0)
             out, rest = child.communicate(timeout=WAIT)
         finally:
@@ -549,3 +552,9 @@ def test_token_keeps_trying_to_save_new_tokens_while_redis_refuses_writes(
     assert out.strip() == stored["tokens"]["access_token"]
     assert issuer.refresh_token_works(stored["tokens"]["refresh_token"])
     assert len(issuer.posts("refresh_token")) == 1  # saved, not refreshed again
+
+
+def refusals(admin: Any) -> int:
+    """How many commands the server has answered with an error so far."""
+    count: int = admin.info("stats")["total_error_replies"]
+    return count

@@ -161,7 +161,8 @@ def test_a_commit_that_keeps_failing_says_the_token_is_spent_and_is_saved_later(
         asyncio.run(manager.get_token())
     assert "No space left on device" in str(caught.value)
     assert str(caught.value).endswith(
-        "the new tokens are kept in this process's memory and saved at its next refresh"
+        "the new tokens exist only in this process's memory (a process that goes on saves "
+        "them at its next refresh)"
     )
     assert store.saved == []
     store.failures = 0
