@@ -62,7 +62,9 @@ return 0
 # The record is written last: Redis does not undo a script's writes when a later
 # command fails (a command an ACL forbids, memory full), and a version moved alone
 # only makes the others read the same record again, whereas a record written
-# without its version would be one nobody is fenced against.
+# without its version would be one nobody is fenced against. A record write that
+# fails puts the version back (as read) and fails the commit with its error: a
+# moved version would otherwise read as another writer's commit at the retry.
 COMMIT = """
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then
@@ -84,10 +86,15 @@ if version == '0' then
   redis.call('SET', KEYS[2], now[1] .. string.rep('0', 6 - #now[2]) .. now[2])
 end
 local committed = redis.call('INCR', KEYS[2])
+local written
 if ARGV[3] == 'delete' then
-  redis.call('DEL', KEYS[3])
+  written = redis.pcall('DEL', KEYS[3])
 else
-  redis.call('SET', KEYS[3], ARGV[4])
+  written = redis.pcall('SET', KEYS[3], ARGV[4])
+end
+if type(written) == 'table' and written.err then
+  redis.call('SET', KEYS[2], version)
+  return redis.error_reply(written.err)
 end
 return {1, committed, record and 1 or 0}
 """

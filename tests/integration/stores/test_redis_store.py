@@ -301,6 +301,29 @@ def test_a_commit_the_server_refuses_part_way_writes_nothing(
         assert (admin.get(keys.record), admin.get(keys.version)) == (None, None)
 
 
+def test_a_record_write_the_server_refuses_puts_the_version_back(
+    own_server: RedisServer, redis_prefix: str
+) -> None:
+    """Here DEL (a logout) is refused after the version moved: the commit fails with
+    Redis's refusal, the version is as it was, and the record stays."""
+    keys = Keys(redis_prefix)
+    store(own_server, redis_prefix).save(chatgpt_record(1))
+    with contextlib.closing(own_server.client()) as admin:
+        before = (admin.get(keys.record), admin.get(keys.version))
+        admin.acl_setuser(
+            "no-del", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-del"]
+        )
+        limited = RedisCredentialStore(
+            connect(f"redis://no-del:pw@{own_server.address}/0"), prefix=redis_prefix
+        )
+        OPENED.append(limited)
+        with pytest.raises(StorageError) as caught:
+            limited.delete()
+        assert not isinstance(caught.value, LeaseLost)  # not "another writer committed"
+        assert "may not run a command the store needs" in str(caught.value)
+        assert (admin.get(keys.record), admin.get(keys.version)) == before
+
+
 def test_the_renewal_keeps_a_held_lease_across_three_ttls(
     redis_server: RedisServer, redis_prefix: str
 ) -> None:
