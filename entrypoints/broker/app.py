@@ -8,6 +8,7 @@ import functools
 import logging
 import socket
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -67,6 +68,8 @@ class Broker(Routes, Guard, Connections):
         self._proxy = self._new_proxy(upstream, proxy_observer, upstream_ca_file)
         self._handed: bytes | None = None  # a digest of the last token handed out
         self._keys_said: str | None = None  # the client keys file's state, as last logged
+        self._in_flight: dict[asyncio.Task[Any], bool] = {}
+        self._grace_over = False
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -139,11 +142,6 @@ class Broker(Routes, Guard, Connections):
             self._runner = None
         await self._proxy.close()  # after the streams in flight (bounded by the grace)
 
-    def _cut(self) -> None:
-        for connection in list(self._connections.values()):
-            for callback in list(connection.lost):
-                callback()
-
     def _new_proxy(
         self, upstream: str | None, observer: ProxyObserver | None, ca_file: str | None
     ) -> Proxy:
@@ -166,6 +164,9 @@ class Broker(Routes, Guard, Connections):
         self, request: web.Request, callback: Callable[[], None]
     ) -> Callable[[], None]:
         """Call ``callback`` when ``request``'s connection is lost; returns the undo."""
+        task = asyncio.current_task()
+        if task in self._in_flight:  # a stream: the cut ends it through ``callback``
+            self._in_flight[task] = True
         connection = self._connections.get(request.protocol)
         if connection is None:
             return lambda: None

@@ -17,6 +17,7 @@ from codex_login.entrypoints.broker.access import CLIENT, SECRET_CLIENT, Access
 from codex_login.entrypoints.broker.access_log import printable
 from codex_login.entrypoints.broker.admission import Connection
 from codex_login.entrypoints.broker.answers import error
+from codex_login.entrypoints.broker.grace import Grace
 from codex_login.entrypoints.broker.limits import Limits
 from codex_login.entrypoints.http_answers import json_response
 
@@ -26,7 +27,7 @@ PROXY_ROUTE = "proxy"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class Guard:
+class Guard(Grace):
     """The broker's part that guards its routes (mixed into ``Broker``, which sets these
     attributes)."""
 
@@ -49,7 +50,7 @@ class Guard:
             if refusal is not None:
                 response: web.StreamResponse = refusal
             else:
-                response = await self._answer(request, handler)
+                response = await self._until_cut(request, handler)
         except Exception as exc:  # a bug: answered as JSON and logged, never a traceback
             log.debug("the broker failed unexpectedly", exc_info=True)
             response = json_response(500, error("broker_error", f"unexpected {type(exc).__name__}"))

@@ -21,6 +21,7 @@ from support.broker import ThreadBroker, UnixHTTPConnection, broker_in_thread, u
 from support.fake_issuer import FakeIssuer
 from support.logins import stored
 from support.proxy_upstream import Upstream, running_upstream
+from support.waiting import wait_until
 
 
 @attrs.frozen
@@ -227,6 +228,35 @@ def test_a_stop_cuts_a_stream_still_open_at_the_end_of_the_grace_and_logs_it(
         connection.close()
     assert [line for line in broker.log if " POST /openai/v1/hold 200 " in line], broker.log
     assert not [line for line in broker.log if "rejected" in line], broker.log
+
+
+def test_a_stop_answers_a_request_still_waiting_at_the_end_of_the_grace(
+    tmp_path: Path, home: Path, issuer: FakeIssuer
+) -> None:
+    """A proxied request whose upstream has not answered yet is not a stream: it did not
+    hear the cut either, and took twice the grace. It is answered 503 then, and logged."""
+    service = bootstrap(codex_home=home, issuer=issuer.url, environ={})
+    answered: list[tuple[int, bytes]] = []
+    with running_upstream() as upstream:
+        with broker_in_thread(
+            service, tmp_path / "b.sock", upstream=upstream.url, limits=Limits(shutdown_grace=0.5)
+        ) as broker:
+            connection = UnixHTTPConnection(broker.socket, timeout=30)
+
+            def ask() -> None:
+                connection.request("POST", "/openai/v1/stall", body=b"{}")
+                response = connection.getresponse()
+                answered.append((response.status, response.read()))
+
+            asking = threading.Thread(target=ask)
+            asking.start()
+            wait_until(lambda: upstream.seen, 30.0, "the request upstream")
+        asking.join(30)
+        connection.close()
+    [(status, body)] = answered
+    assert status == 503, body
+    assert b"the broker stopped before the answer" in body
+    assert [line for line in broker.log if " POST /openai/v1/stall 503 " in line], broker.log
 
 
 def test_the_answer_never_holds_the_logins_token(proxied: Proxied) -> None:
