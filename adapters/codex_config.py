@@ -75,7 +75,7 @@ def managed_layer(path: Path, *, required_by: str | None = None) -> LoginPolicy:
     if table is None and required_by is not None:
         raise ConfigurationError(
             f"{required_by} names {path}, which does not exist, so its login policy cannot "
-            f"be applied; correct the path, or unset {required_by} to use none"
+            f"be applied; correct the path, or unset {required_by} to use the default file"
         )
     if table is None:
         return LoginPolicy()

@@ -57,7 +57,8 @@ class AccountBook(FieldsRepr):
 
     def names(self) -> list[str]:
         """Every stored login's name, sorted; a slot that cannot be read is named too
-        (its logout removes it). Nothing else of the records is shown."""
+        (its logout removes it). The records are read (the active login's name depends
+        on the others'), but only the names are given."""
         listed = {account.name for account in self.accounts(strict=False)}
         return sorted(listed | set(self.shelf.names()))
 

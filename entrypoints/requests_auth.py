@@ -10,11 +10,12 @@ A ``requests.Session`` takes it as ``session.auth = CodexRequestsAuth(CodexAuth(
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from requests import PreparedRequest, Response
 from requests.auth import AuthBase
 from requests.cookies import extract_cookies_to_jar
+from requests.sessions import SessionRedirectMixin
 
 from codex_login.entrypoints.embedding import AsyncCodexAuth, CodexAuth
 
@@ -97,12 +98,15 @@ class _RetryOnce:
         return self._send_again(response, renewed, send_options)
 
     def _keep_the_login_home(self, redirect: Response) -> None:
-        """requests drops Authorization on a redirect to another host, not the login's
-        other headers (``ChatGPT-Account-ID`` names the workspace): the next request is a
-        copy of this one, so they leave this one, as that host gets no token either."""
+        """requests drops Authorization on a redirect to another host (or port, or
+        scheme), not the login's other headers (``ChatGPT-Account-ID`` names the
+        workspace): the next request is a copy of this one, so they leave this one (the
+        request in the response's ``history`` shows them gone), as the token does."""
         sent = redirect.request
         target = urljoin(sent.url or "", redirect.headers.get("location", ""))
-        if urlsplit(target).hostname != urlsplit(sent.url or "").hostname:
+        # requests' own rule for Authorization (host, port, or scheme changed), so that
+        # the login's headers go, or stay, together.
+        if SessionRedirectMixin().should_strip_auth(sent.url or "", target):
             for name in self._auth.model_api_of(self._sent).headers:
                 if name.lower() != "authorization":  # requests' own rule decides that one
                     sent.headers.pop(name, None)

@@ -144,21 +144,25 @@ def _bash(grammar: Grammar) -> str:
         if spelling != CODEX_HOME
     )
     skipped = f"\n            {valued}) skip=1 ;;" if valued else ""
-    names = NAMES.format(home='"${home[@]}" ')
+    # ${home[@]+...}: an empty array is "unbound" under `set -u` in bash before 4.4.
+    names = NAMES.format(home='${home[@]+"${home[@]}"} ')
     return f"""\
 # codex-login completion for bash (codex-login completion bash)
 _codex_login() {{
     local cur="${{COMP_WORDS[COMP_CWORD]}}" prev="${{COMP_WORDS[COMP_CWORD-1]}}"
-    local command="" skip="" word words home=()
+    local command="" skip="" word words home=() given=0
     for word in "${{COMP_WORDS[@]:1:COMP_CWORD-1}}"; do
         if [[ -n "$skip" ]]; then
-            [[ "$skip" == home ]] && home=(--codex-home "$word")
+            # --codex-home=DIR arrives as three words where "=" breaks words
+            [[ "$word" == "=" ]] && continue
+            [[ "$skip" == home ]] && _codex_login_home "$word"
             skip=""; continue
         fi
         case "$word" in
-            {CODEX_HOME}) skip=home ;;{skipped}
+            {CODEX_HOME}) skip=home ;;
+            {CODEX_HOME}=*) _codex_login_home "${{word#{CODEX_HOME}=}}" ;;{skipped}
             -*) ;;
-            *) [[ -z "$command" ]] && command="$word" ;;
+            *) if [[ -z "$command" ]]; then command="$word"; else given=$((given + 1)); fi ;;
         esac
     done
     case "$command" in
@@ -172,11 +176,18 @@ _codex_login() {{
             {"|".join(grammar.account_options)}) words="$({names})" ;;
             *) case "$command" in
                    {"|".join(grammar.account_commands)})
-                       [[ "$cur" == -* ]] || words="$({names})" ;;
+                       [[ "$cur" == -* || $given -gt 0 ]] || words="$({names})" ;;
                esac ;;
         esac
     fi
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
+}}
+# The directory as the command would get it: quotes removed, a leading ~ expanded.
+_codex_login_home() {{
+    local dir="$1"
+    dir="${{dir#[\\"\\']}}"; dir="${{dir%[\\"\\']}}"
+    [[ "$dir" == "~" || "$dir" == "~/"* ]] && dir="$HOME${{dir#\\~}}"
+    home=(--codex-home "$dir")
 }}
 complete -o default -F _codex_login codex-login
 """

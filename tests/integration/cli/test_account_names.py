@@ -290,8 +290,8 @@ def test_shell_completion_offers_the_stored_logins_names(tmp_path: Path) -> None
     script = run_in_process("completion", "bash", home=home).stdout
     # The script runs the console script, as it would in the user's shell.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    complete = (
-        'source /dev/stdin; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _codex_login; '
+    complete = (  # under set -u: an empty array is "unbound" in older bash
+        'source /dev/stdin; set -u; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _codex_login; '
         'echo "${COMPREPLY[*]}"'
     )
 
@@ -299,7 +299,7 @@ def test_shell_completion_offers_the_stored_logins_names(tmp_path: Path) -> None
         return subprocess.run(
             ["bash", "-c", complete, "bash", "codex-login", *words],
             input=script,
-            env=clean_env(home, PATH=path),
+            env=clean_env(home, PATH=path, HOME=str(tmp_path)),
             capture_output=True,
             text=True,
             check=True,
@@ -309,6 +309,13 @@ def test_shell_completion_offers_the_stored_logins_names(tmp_path: Path) -> None
     assert completions("switch", "") == "api-key api-key-2"
     assert completions("token", "--account", "api-key-") == "api-key-2"
     assert completions("--codex-home", str(elsewhere), "logout", "--account", "") == "api-key"
+    # The directory as the command gets it: --codex-home=DIR (split at "=" by bash),
+    # quoted, with ~, and after the command.
+    assert completions("--codex-home", "=", str(elsewhere), "switch", "") == "api-key"
+    assert completions(f"--codex-home='{elsewhere}'", "switch", "") == "api-key"
+    assert completions("--codex-home", "~/elsewhere", "switch", "") == "api-key"
+    assert completions("token", "--codex-home", str(elsewhere), "--account", "") == "api-key"
     assert completions("switch", "--") == "--help --codex-home --verbose"  # options, not names
+    assert "api-key" not in completions("switch", "api-key", "")  # switch takes one name
     fish = run_in_process("completion", "fish", home=home).stdout
     assert "-l account -x -a '(codex-login accounts --names 2>/dev/null)'" in fish

@@ -39,7 +39,8 @@ def test_a_requirements_file_a_variable_names_must_exist(tmp_path: Path) -> None
         load_login_policy(tmp_path / "config.toml", missing, requirements_named=REQUIREMENTS_ENV)
     assert str(raised.value) == (
         f"{REQUIREMENTS_ENV} names {missing}, which does not exist, so its login policy "
-        f"cannot be applied; correct the path, or unset {REQUIREMENTS_ENV} to use none"
+        f"cannot be applied; correct the path, or unset {REQUIREMENTS_ENV} to use the default "
+        "file"
     )
     named = write(tmp_path, 'allowed_login_methods = ["api"]\n', "requirements.toml")
     policy = load_login_policy(tmp_path / "x.toml", named, requirements_named=REQUIREMENTS_ENV)
