@@ -24,8 +24,9 @@ move it to another store or machine. A terminal is refused unless --force: the
 output is a live credential. Two live copies of one single-use refresh token end
 each other's session: end the pipeline with `&& codex-login logout --local`,
 which removes the login here once the import has stored it, and only then.
---move removes it as soon as it is written, before the reader has stored it (a
-failed import would lose it): keep --move for a file."""
+Stop what uses the login here first: a refresh in between would leave the copy a
+spent refresh token. --move removes it as soon as it is written, before the
+reader has stored it (a failed import would lose it): keep --move for a file."""
 EPILOG = epilog(
     """\
   codex-login export | CODEX_LOGIN_STORE=redis codex-login import \\
