@@ -10,9 +10,12 @@ no redirects, foreign errors translated.
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from pathlib import Path
 from urllib.parse import urlencode
 
+from codex_login.adapters import os_flags
 from codex_login.adapters.oauth.transport import Transport
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.workload_identity import (
@@ -28,10 +31,21 @@ from codex_login.domain.workload_identity import (
 WHAT = "the workload identity exchange"
 
 
+# A link is followed (a projected service-account token is one); a FIFO or a terminal in
+# its place must not make the read wait for a writer.
+OPEN_FLAGS = os.O_RDONLY | os_flags.NONBLOCK | os_flags.NOCTTY | os_flags.CLOEXEC
+
+
 def read_identity_token(path: Path) -> str:
     """The identity token in ``path``, read now; an unreadable file is a ConfigurationError."""
     try:
-        with path.open("rb") as file:
+        fd = os.open(path, OPEN_FLAGS)
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ConfigurationError(
+                    f"cannot read {TOKEN_FILE_VARIABLE} {path}: it is not a regular file; "
+                    "name the file that holds the identity token"
+                )
             raw = file.read(MAX_ASSERTION_BYTES + 1)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__

@@ -7,6 +7,7 @@ is a real file, rewritten between exchanges as a CI platform rotates it.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -185,6 +186,34 @@ def test_an_unreadable_or_empty_token_file_is_a_one_line_error(
     assert result.returncode == 1
     assert str(path) in line
     assert issuer.posts(JWT_BEARER_GRANT) == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_a_token_file_that_is_no_file_is_a_one_line_error_not_a_hang(
+    issuer: FakeIssuer, rule: WorkloadRule, tmp_path: Path, kind: str
+) -> None:
+    """A FIFO used to make `token` wait for a writer for ever (a plain open)."""
+    path = tmp_path / "token"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.mkdir()
+    result = run_cli("token", env=wi_env(issuer, tmp_path / "home", path), timeout=30)
+    (line,) = result.stderr.splitlines()
+    assert result.returncode == 1
+    assert line.startswith(f"Error: cannot read OPENAI_IDENTITY_TOKEN_FILE {path}: ")
+    assert issuer.posts(JWT_BEARER_GRANT) == []
+
+
+def test_a_token_file_reached_through_a_link_is_read(
+    issuer: FakeIssuer, rule: WorkloadRule, token_file: Path, tmp_path: Path
+) -> None:
+    """As a projected service-account token is (a link into a ..data directory)."""
+    link = tmp_path / "linked-token"
+    link.symlink_to(token_file)
+    result = run_in_process("token", env=wi_env(issuer, tmp_path / "home", link))
+    assert result.returncode == 0, result.stderr
+    assert len(issuer.posts(JWT_BEARER_GRANT)) == 1
 
 
 def test_a_relative_token_file_is_refused(issuer: FakeIssuer, tmp_path: Path) -> None:
