@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from codex_login.adapters.codex_config import CODEX_STORES
 from codex_login.domain.choice import choose_credential
 from codex_login.domain.claims import token_times
 from codex_login.domain.errors import CodexLoginError, IssuerMismatch, NotLoggedIn
@@ -76,25 +77,24 @@ def store_check(choice: StoreChoice) -> Check:
         f"codex-login uses {choice.ours} ({choice.ours_why}); "
         f"the Codex CLI uses {choice.codex} ({choice.codex_why})"
     )
-    if choice.ours == "redis":  # codex-login's own, shared on purpose
-        said += f"; the Codex CLI cannot read Redis: {REDIS_FOR_CODEX}"
-    if _same_store(choice.ours, choice.codex):
+    codex_name = CODEX_NAMES.get(choice.ours, choice.ours)
+    if codex_name not in CODEX_STORES:  # codex-login's own (redis): shared on purpose
+        said += f"; the Codex CLI cannot read a {choice.ours} store: {OWN_STORE_FOR_CODEX}"
+        return Check("store", True, said)
+    if codex_name == choice.codex:
         return Check("store", True, said)
     return Check(
         "store",
         False,
         said,
-        f'use one store for both: set cli_auth_credentials_store = "{choice.ours}" in '
+        f'use one store for both: set cli_auth_credentials_store = "{codex_name}" in '
         "config.toml, or unset CODEX_LOGIN_STORE",
     )
 
 
-REDIS_FOR_CODEX = "on these machines it gets tokens through `codex-login token` or the broker"
-
-
-def _same_store(ours: str, codex: str) -> bool:
-    # Codex's "ephemeral" is our memory store; redis is codex-login's own (shared by design).
-    return ours == codex or (ours, codex) == ("memory", "ephemeral") or ours == "redis"
+# Our store's name -> the Codex CLI's for the same store, where they differ.
+CODEX_NAMES = {"memory": "ephemeral"}
+OWN_STORE_FOR_CODEX = "on these machines it gets tokens through `codex-login token` or the broker"
 
 
 def holdings_check(held: Sequence[Held], environment: Environment) -> Check:

@@ -49,13 +49,24 @@ def test_the_store_check_passes_when_both_tools_use_one_store(
     assert (check.fix is None) is ok
 
 
-def test_the_store_check_says_the_codex_cli_does_not_read_redis() -> None:
-    check = store_check(StoreChoice("redis", "CODEX_LOGIN_STORE", "file", "the default"))
+@pytest.mark.parametrize("ours", ["redis", "jsondir"])  # jsondir: a store someone adds
+def test_the_store_check_says_the_codex_cli_does_not_read_codex_logins_own_stores(
+    ours: str,
+) -> None:
+    """Not 'set cli_auth_credentials_store = "redis"', which the Codex CLI refuses."""
+    check = store_check(StoreChoice(ours, "CODEX_LOGIN_STORE", "file", "the default"))
+    assert check.ok
     assert check.said.endswith(
-        "; the Codex CLI cannot read Redis: on these machines it gets tokens through "
-        "`codex-login token` or the broker"
+        f"; the Codex CLI cannot read a {ours} store: on these machines it gets tokens "
+        "through `codex-login token` or the broker"
     )
-    assert "cannot read Redis" not in store_check(StoreChoice("file", "w", "file", "w")).said
+    assert "cannot read" not in store_check(StoreChoice("file", "w", "file", "w")).said
+
+
+def test_the_store_check_names_the_codex_clis_word_for_the_memory_store() -> None:
+    check = store_check(StoreChoice("memory", "CODEX_LOGIN_STORE", "file", "the default"))
+    assert check.fix is not None
+    assert 'cli_auth_credentials_store = "ephemeral"' in check.fix
 
 
 def test_a_store_that_cannot_be_read_is_fixed_as_its_error_says() -> None:
