@@ -23,19 +23,19 @@ if TYPE_CHECKING:
     from codex_login.entrypoints.cli.wiring import Factory
 
 ABOUT = """\
-List the stored logins: the active one (in auth.json, what the Codex CLI uses) and
-the others kept beside it. A new login of another account keeps the previous one
-here instead of discarding it; `codex-login switch NAME` brings it back. Each line
-shows the name to use with `switch` and `--account`, the kind of login in the
-Codex CLI's words, and what tells it apart: the email, plan, workspace id and
-issuer of a ChatGPT login, the masked key of an API key or the masked token of
-an access token (whoami, which knows its email, is not asked); `*` marks the
-active one."""
+List the stored logins: the active one (in auth.json, what the Codex CLI uses)
+and the others kept beside it. A new login of another account keeps the
+previous one here instead of discarding it; `codex-login switch NAME` brings it
+back. Each line shows the name to use with `switch` and `--account`, the kind of
+login in the Codex CLI's words, and what tells it apart: the email, plan,
+workspace id and issuer of a ChatGPT login, the masked key of an API key or the
+masked token of an access token (whoami, which knows its email, is not asked);
+`*` marks the active one. --names prints only the names, one per line."""
 EPILOG = epilog(
     """\
   codex-login accounts
   codex-login accounts --json | jq -r '.accounts[] | select(.active) | .name'
-  for name in $(codex-login accounts --names); do codex-login token --account "$name"; done
+  codex-login accounts --names | xargs -n 1 codex-login token --account
 """,
     environment_help(settings.STORE, settings.POLICY),
     environment_help(settings.BROKER),

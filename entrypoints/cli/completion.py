@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 
 SHELLS = ("bash", "zsh", "fish")
 ABOUT = """\
-Print a shell completion script for codex-login on stdout: commands and their
-options complete on Tab. Load it from your shell's start-up file."""
+Print a shell completion script for codex-login on stdout: commands, their
+options and the names of the stored logins (after `switch` and `--account`)
+complete on Tab. Load it from your shell's start-up file, or save it where your
+shell looks for completions."""
 EPILOG = """\
 examples:
   echo 'eval "$(codex-login completion bash)"' >> ~/.bashrc

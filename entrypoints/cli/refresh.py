@@ -25,11 +25,12 @@ REMEDIES = REFRESHING_REMEDIES
 
 ABOUT = """\
 Refresh the ChatGPT tokens of the stored login now, whether due or not, and
-store the new ones (as `gh auth refresh` does): after a plan or workspace change,
-or to check that the session still works. Tokens younger than the refresh
-policy's minimum age for a forced refresh (5 seconds) are kept as they are, so
-that a loop of refreshes costs the issuer one; an API key cannot be refreshed and
-is kept too. Nothing is printed on stdout unless --print-token or --json."""
+store the new ones (as `gh auth refresh` does): after a plan or workspace
+change, or to check that the session still works. Tokens younger than the
+refresh policy's minimum age for a forced refresh (5 seconds) are kept as they
+are, so that a loop of refreshes costs the issuer one; an API key cannot be
+refreshed and is kept too. Nothing is printed on stdout unless --print-token or
+--json."""
 EPILOG = epilog(
     """\
   codex-login refresh
@@ -39,7 +40,7 @@ EPILOG = epilog(
     environment_help(settings.API_KEY),
     environment_help(settings.ISSUER),
     environment_help(settings.NETWORK),
-    exit_status=EXIT_STATUS.replace("0 printed;", "0 refreshed (or kept, see above);"),
+    exit_status=EXIT_STATUS.replace("  0 printed;", "  0 refreshed (or kept, see above);\n "),
 )
 
 
