@@ -23,10 +23,9 @@ from codex_login.application.seam import Seam, off_loop
 from codex_login.domain.claims import parse_id_token
 from codex_login.domain.errors import (
     InvalidJwt,
-    PolicyViolation,
     TokenEndpointError,
     WorkloadIdentityChanged,
-    WorkspaceRefused,
+    WorkloadIdentityRefused,
 )
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.login_policy import LoginMethod, LoginPolicy
@@ -172,7 +171,7 @@ def check_method(policy: LoginPolicy) -> None:
     """Before any exchange: the login policy must allow ChatGPT logins (the Codex CLI's
     rule: a workload identity is a ChatGPT login)."""
     if not policy.allows(LoginMethod.CHATGPT):
-        raise PolicyViolation(
+        raise WorkloadIdentityRefused(
             "workload identity requires a login policy that permits ChatGPT authentication"
         )
 
@@ -181,7 +180,7 @@ def check_workspace(policy: LoginPolicy, account_id: str) -> None:
     """After an exchange: its workspace must be one the policy allows."""
     check_method(policy)
     if policy.workspaces is not None and account_id not in policy.workspaces:
-        raise WorkspaceRefused(
+        raise WorkloadIdentityRefused(
             f"the {SOURCE} signs in to workspace {account_id}: Login is restricted to "
             f"workspace id(s) {', '.join(policy.workspaces)}."
         )

@@ -22,7 +22,8 @@ error codes, and the broker client's way back are one table over these classes
     │   │   └── AccessTokenRefused  whoami refused an access token (revoked, expired, unknown)
     │   ├── WorkloadIdentityChanged an identity-token exchange signed in someone else
     │   └── PolicyViolation         the login-method or workspace policy forbids this login
-    │       └── WorkspaceRefused    a stored login of a workspace the policy does not allow
+    │       ├── WorkspaceRefused    a stored login of a workspace the policy does not allow
+    │       └── WorkloadIdentityRefused  the policy refuses what a workload identity signs in
     ├── TryAgain                    a later call may succeed
     │   ├── TransientTokenError     issuer unreachable: network, timeout, 5xx (a TokenEndpointError)
     │   │   └── BrokerUnreachable   no token broker listens at the address
@@ -257,6 +258,12 @@ class PolicyViolation(SignInRequired):
 class WorkspaceRefused(PolicyViolation):
     """A stored ChatGPT login names no workspace, or one the policy does not allow: a
     login in an allowed workspace replaces it."""
+
+
+class WorkloadIdentityRefused(PolicyViolation):
+    """The login policy refuses the login a workload identity makes (ChatGPT logins not
+    allowed, or its workspace not among the allowed ones). No sign-in helps: a workload
+    identity wins over any stored login; the rule or the policy must change."""
 
 
 class InvalidJwt(CodexLoginError):

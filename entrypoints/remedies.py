@@ -33,6 +33,7 @@ from codex_login.domain.errors import (
     SignsRequests,
     UnreadableAccount,
     UnsupportedAuthMode,
+    WorkloadIdentityRefused,
     WorkspaceRefused,
 )
 
@@ -56,6 +57,11 @@ REMEDIES: dict[type[CodexLoginError], str] = {
     ),
     UnsupportedAuthMode: "log in again with `codex-login login` or use the tool that wrote it",
     WorkspaceRefused: "log in again with `codex-login login`",
+    # It wins over any stored login: a login would change nothing.
+    WorkloadIdentityRefused: (
+        "change the federation rule (OPENAI_FEDERATION_RULE_ID) or the login policy "
+        "(config.toml, requirements.toml)"
+    ),
     ForeignOverride: "",  # its message names the variable to unset
     # Only `login` has --issuer, and a login replaces the stored one: every other
     # command's explicit issuer is CODEX_LOGIN_ISSUER.

@@ -257,11 +257,21 @@ def test_the_login_policy_applies_as_to_a_chatgpt_login(
     (line,) = result.stderr.splitlines()
     assert result.returncode == 4
     assert "permits ChatGPT authentication" in line
+    # Not "log in": a workload identity wins over any login.
+    remedy = (
+        "; change the federation rule (OPENAI_FEDERATION_RULE_ID) or the login policy "
+        "(config.toml, requirements.toml)"
+    )
+    assert line.endswith(remedy)
     assert issuer.posts(JWT_BEARER_GRANT) == []
     (home / "config.toml").write_text('forced_chatgpt_workspace_id = "ws-elsewhere"\n')
     refused = run_in_process("token", env=wi_env(issuer, home, token_file))
     assert refused.returncode == 4
     assert "ws-ci" in refused.stderr
+    assert refused.stderr.endswith(  # a sentence after the Codex CLI's sentence
+        ". Change the federation rule (OPENAI_FEDERATION_RULE_ID) or the login policy "
+        "(config.toml, requirements.toml).\n"
+    )
 
 
 def test_the_real_cli_exchanges_in_a_child_process(

@@ -147,6 +147,7 @@ STABLE = {
     "AccessTokenRefused": (4, 401, "session_ended", "access_token_refused"),
     "EmptyAccessToken": (1, 500, "broker_error", "invalid_access_token"),
     "WorkspaceRefused": (4, 401, "policy_refused", "policy_refused"),
+    "WorkloadIdentityRefused": (4, 401, "policy_refused", "policy_refused"),
 }
 
 
