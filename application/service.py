@@ -12,6 +12,7 @@ from codex_login.application.options import AuthOptions
 from codex_login.application.seam import Seam, SeamEndpoint
 from codex_login.domain.errors import (
     ConfigurationError,
+    HostManagedLogin,
     NotLoggedIn,
     PolicyViolation,
     StorageError,
@@ -429,9 +430,7 @@ class AuthService(FieldsRepr):
     async def logout(self, *, revoke: bool = True) -> LogoutResult:
         """Revoke at the issuer (best effort, unless ``revoke=False``) and forget."""
         if self.options.uses_workload_identity:  # the Codex CLI's refusal, word for word
-            raise ConfigurationError(
-                "workload identity auth is managed by the host and cannot be logged out"
-            )
+            raise HostManagedLogin()
         from codex_login.application.logout import logout  # noqa: PLC0415
 
         return await logout(

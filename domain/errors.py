@@ -38,6 +38,7 @@ error codes, and the broker client's way back are one table over these classes
     │   │   └── ForeignOverride     a URL override leads away from the login's issuer
     │   ├── ForeignEndpoint         an issuer names an endpoint on another origin (mix-up)
     │   ├── ClientIdRequired        a login at another issuer needs that issuer's client id
+    │   ├── HostManagedLogin        a workload identity, the host's: no logout here
     │   ├── AnotherLoginStored      an import would replace a different login
     │   └── AccountNotFound         no stored account matches the name asked for
     │       └── AmbiguousAccount    more than one does
@@ -134,6 +135,14 @@ class ClientIdRequired(ConfigurationError):
             f"for {default_issuer}"
         )
         self.issuer = issuer
+
+
+class HostManagedLogin(ConfigurationError):
+    """A logout while a workload identity is configured: that login is the host's (the
+    Codex CLI's words), and the stored one is left as it is."""
+
+    def __init__(self) -> None:
+        super().__init__("workload identity auth is managed by the host and cannot be logged out")
 
 
 class ForeignEndpoint(ConfigurationError):

@@ -22,6 +22,7 @@ from codex_login.domain.errors import (
     EmptyAccessToken,
     EmptyApiKey,
     ForeignOverride,
+    HostManagedLogin,
     IssuerMismatch,
     LoginKept,
     LoginTimedOut,
@@ -71,6 +72,10 @@ REMEDIES: dict[type[CodexLoginError], str] = {
     ),
     LoginTimedOut: "run `{login}` again",
     ClientIdRequired: "pass --client-id (or set CODEX_LOGIN_CLIENT_ID)",
+    HostManagedLogin: (
+        "unset OPENAI_FEDERATION_RULE_ID and the identity token's variables to act on the "
+        "stored login"
+    ),
     EmptyAccessToken: (
         "pipe it in: printenv CODEX_ACCESS_TOKEN | codex-login login --with-access-token"
     ),

@@ -191,6 +191,11 @@ def run(options: Options, io: IO, factory: Factory) -> int:
                 raise
             io.say("The sign-in had been saved when the login was stopped; you are logged in.")
     io.say("Successfully logged in")
+    if service.options.uses_workload_identity:  # it wins over any stored login
+        io.say(
+            "  note: OPENAI_FEDERATION_RULE_ID is set, so status and token use the workload "
+            "identity, not this login, until it is unset"
+        )
     if outcome is not None:
         _say_who(io, outcome)
         parked = outcome.parked

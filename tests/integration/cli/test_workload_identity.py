@@ -351,6 +351,19 @@ def test_status_json_describes_it(
     assert document["source"].startswith("workload identity")
 
 
+def test_a_login_while_a_workload_identity_is_set_says_it_will_not_be_used(
+    issuer: FakeIssuer, token_file: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    env = wi_env(issuer, home, token_file)
+    result = run_in_process("login", "--with-api-key", env=env, stdin="sk-proj-wi-0123456789")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "  note: OPENAI_FEDERATION_RULE_ID is set, so status and token use the workload "
+        "identity, not this login, until it is unset"
+    )
+
+
 def test_logout_is_refused_as_the_codex_cli_refuses_it(
     issuer: FakeIssuer, token_file: Path, tmp_path: Path
 ) -> None:
@@ -361,5 +374,9 @@ def test_logout_is_refused_as_the_codex_cli_refuses_it(
     FileCredentialStore(home).save(issuer.login_record())
     result = run_in_process("logout", env=wi_env(issuer, home, token_file))
     assert result.returncode == 1
-    assert "cannot be logged out" in result.stderr
+    assert result.stderr == (  # the Codex CLI's words, then what to do
+        "Error: workload identity auth is managed by the host and cannot be logged out; "
+        "unset OPENAI_FEDERATION_RULE_ID and the identity token's variables to act on the "
+        "stored login\n"
+    )
     assert (home / "auth.json").exists()  # the stored login is not touched

@@ -117,6 +117,7 @@ STABLE = {
     "CredentialsError": (4, 401, "login_unusable", "login_unusable"),
     "EmptyApiKey": (1, 500, "broker_error", "invalid_api_key"),
     "ClientIdRequired": (1, 500, "misconfigured", "misconfigured"),
+    "HostManagedLogin": (1, 500, "misconfigured", "misconfigured"),
     "ForeignEndpoint": (1, 500, "misconfigured", "misconfigured"),
     "ForeignOverride": (1, 500, "misconfigured", "issuer_mismatch"),
     "InvalidApiKey": (1, 500, "broker_error", "invalid_api_key"),
