@@ -26,6 +26,7 @@ from codex_login.domain.errors import ConfigurationError, InvalidJwt, TokenEndpo
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.jwt import decode_payload
 from codex_login.domain.modes import WORKLOAD_IDENTITY
+from codex_login.domain.timestamps import format_timestamp
 
 if TYPE_CHECKING:
     from codex_login.domain.issuer import IssuerConfig
@@ -173,6 +174,30 @@ def checked_assertion(raw: bytes, path: Path) -> str:
     if not text or "\0" in text:
         raise ConfigurationError(f"the identity token file {path} is empty")
     return text
+
+
+# Clocks disagree: only a token expired by more than this is refused here (the issuer
+# decides the rest).
+EXPIRY_TOLERANCE = timedelta(minutes=5)
+
+
+def check_not_expired(assertion: str, path: Path, now: datetime) -> None:
+    """An identity token whose ``exp`` has passed is refused before it is sent, naming the
+    file and the moment: the issuer's answer (``invalid_grant``) would not tell it from a
+    rule the token does not match. A token that is not a readable JWT is the issuer's to
+    judge."""
+    try:
+        expiry = decode_payload(assertion).get("exp")
+    except InvalidJwt:
+        return
+    if isinstance(expiry, bool) or not isinstance(expiry, int | float):
+        return
+    expired_at = datetime.fromtimestamp(expiry, now.tzinfo)
+    if expired_at < now - EXPIRY_TOLERANCE:
+        raise ConfigurationError(
+            f"the identity token in {path} expired at {format_timestamp(expired_at)}; "
+            f"a CI provider writes a new one for each job: point {TOKEN_FILE_VARIABLE} at it"
+        )
 
 
 @attrs.frozen(repr=False)

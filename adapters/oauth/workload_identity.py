@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from codex_login.adapters import os_flags
+from codex_login.adapters.clock import SystemClock
 from codex_login.adapters.oauth.transport import Transport
 from codex_login.domain.errors import ConfigurationError
 from codex_login.domain.workload_identity import (
@@ -24,6 +25,7 @@ from codex_login.domain.workload_identity import (
     TOKEN_FILE_VARIABLE,
     WorkloadGrant,
     WorkloadIdentity,
+    check_not_expired,
     checked_assertion,
     read_workload_grant,
 )
@@ -50,7 +52,9 @@ def read_identity_token(path: Path) -> str:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigurationError(f"cannot read {TOKEN_FILE_VARIABLE} {path}: {reason}") from exc
-    return checked_assertion(raw, path)
+    assertion = checked_assertion(raw, path)
+    check_not_expired(assertion, path, SystemClock().now())
+    return assertion
 
 
 async def identity_token(identity: WorkloadIdentity) -> str:

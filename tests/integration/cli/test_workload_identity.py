@@ -216,6 +216,20 @@ def test_a_token_file_reached_through_a_link_is_read(
     assert len(issuer.posts(JWT_BEARER_GRANT)) == 1
 
 
+def test_an_expired_identity_token_is_named_before_anything_is_sent(
+    issuer: FakeIssuer, rule: WorkloadRule, token_file: Path, tmp_path: Path
+) -> None:
+    """The issuer would only answer invalid_grant, as for a subject the rule refuses."""
+    token_file.write_text(identity_token(exp=1_700_000_000))  # 2023-11-14T22:13:20Z
+    result = run_in_process("token", env=wi_env(issuer, tmp_path / "home", token_file))
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"Error: the identity token in {token_file} expired at 2023-11-14T22:13:20Z; a CI "
+        "provider writes a new one for each job: point OPENAI_IDENTITY_TOKEN_FILE at it\n",
+    )
+    assert issuer.posts(JWT_BEARER_GRANT) == []
+
+
 def test_a_relative_token_file_is_refused(issuer: FakeIssuer, tmp_path: Path) -> None:
     result = run_in_process("token", env=wi_env(issuer, tmp_path, "token"))
     (line,) = result.stderr.splitlines()

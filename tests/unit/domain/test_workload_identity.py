@@ -17,6 +17,7 @@ from codex_login.domain.workload_identity import (
     SpiffeSource,
     Subject,
     WorkloadIdentity,
+    check_not_expired,
     checked_assertion,
     chosen_svid,
     exchange_due_at,
@@ -252,3 +253,25 @@ def test_the_next_exchange_is_due_by_the_refresh_policy() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert exchange_due_at(RefreshPolicy(), now, 3600) == now + timedelta(minutes=55)
     assert exchange_due_at(RefreshPolicy(), now, 60) == now + timedelta(seconds=30)
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "refused"),
+    [
+        (timedelta(minutes=-6), True),  # beyond the tolerance for clocks that disagree
+        (timedelta(minutes=-4), False),  # within it: the issuer decides
+        (timedelta(minutes=10), False),
+    ],
+)
+def test_an_identity_token_expired_beyond_the_tolerance_is_refused_here(
+    expires_in: timedelta, refused: bool
+) -> None:
+    now = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
+    token = make_jwt({"sub": "ci", "exp": int((now + expires_in).timestamp())})
+    if refused:
+        with pytest.raises(ConfigurationError, match="expired at 2026-12-08T11:54:00Z"):
+            check_not_expired(token, Path("/run/token"), now)
+    else:
+        check_not_expired(token, Path("/run/token"), now)
+    check_not_expired("not-a-jwt", Path("/run/token"), now)  # the issuer's to judge
+    check_not_expired(make_jwt({"exp": True}), Path("/run/token"), now)
