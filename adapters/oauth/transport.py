@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import ssl
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -101,15 +102,21 @@ class Transport:
     async def aclose(self) -> None:
         """Close the shared session; call it on the loop that made it. A later request
         makes a new one."""
+        self._forget_a_parents_session()
         session, self._session, self._session_loop = self._session, None, None
-        if session is not None and self._session_pid == os.getpid():
+        if session is not None:
             await session.close()
 
     def _forget_a_parents_session(self) -> None:
-        """In a child made by fork(): the session, its sockets and its loop's selector are
-        the parent's; closing them here would take them from under it. Forgotten."""
-        if self._session is not None and self._session_pid != os.getpid():
-            self._session, self._session_loop = None, None
+        """In a child made by fork(): the session's kept-alive sockets are registered with
+        the parent's loop, whose epoll set the child shares. Closing them here (as closing
+        the session would, or the collector, which closes a connector left open) would take
+        them out of that set, from under the parent. They are let go unclosed instead: the
+        child's copies of their descriptors close with them, the parent's stay as they are."""
+        if self._session is None or self._session_pid == os.getpid():
+            return
+        _let_go(self._session)
+        self._session, self._session_loop = None, None
 
     async def request(
         self,
@@ -174,6 +181,7 @@ class Transport:
         if self._session is None or self._session.closed:
             self._session, self._session_loop = self._new_session(), loop
             self._session_pid = os.getpid()
+            _with_sessions.add(self)
         if self._session_loop is loop:
             yield self._session
             return
@@ -183,6 +191,30 @@ class Transport:
     def _new_session(self) -> aiohttp.ClientSession:
         self.sessions_made += 1
         return aiohttp.ClientSession(timeout=self._timeout, trust_env=True)
+
+
+# Transports that made a session: a child made by fork() lets the parent's go at once,
+# before anything (a request, an exit's collection) could close them.
+_with_sessions: weakref.WeakSet[Transport] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for transport in list(_with_sessions):
+        transport._forget_a_parents_session()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _let_go(session: aiohttp.ClientSession) -> None:
+    """Forget a session inherited from the parent without closing a connection: its pool
+    is emptied and the connector marked closed (aiohttp's own attributes: no public way
+    drops a pool unclosed), so neither it nor the collector closes them here."""
+    connector = session.connector
+    if connector is not None:
+        connector._conns.clear()
+        connector._closed = True
 
 
 async def _read_limited(response: aiohttp.ClientResponse) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ import pytest
 
 from codex_login.testing import SettableClock
 from codex_login.testing.session import signed_in
+from support.cli import clean_env
 from support.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() on this platform")
@@ -66,3 +68,42 @@ def test_a_child_forked_after_a_refresh_refreshes_and_closes_on_its_own() -> Non
         clock.advance(timedelta(minutes=20))
         assert session.auth.get_token() != token
         assert len(session.issuer.posts("refresh_token")) == 3
+
+
+# In a process of its own: under pytest the collector's warning for the parent's session
+# is kept by pytest's hook, so the session is never collected and the bug never shows.
+PARENT_AFTER_A_CHILD = r"""
+import gc, os, sys, threading
+from datetime import UTC, datetime, timedelta
+from codex_login.testing import SettableClock
+from codex_login.testing.session import signed_in
+
+clock = SettableClock(datetime.now(UTC))
+with signed_in(clock=clock, access_ttl=timedelta(minutes=10)) as session:
+    session.auth.refresh()  # the parent's session keeps a connection to the issuer
+    pid = os.fork()
+    if pid == 0:
+        clock.advance(timedelta(minutes=20))
+        session.auth.get_token()  # the child's own session
+        session.auth.close()
+        gc.collect()  # what an exit would collect
+        os._exit(0)
+    os.waitpid(pid, 0)
+    clock.advance(timedelta(minutes=20))
+    done = threading.Event()
+    threading.Thread(target=lambda: (session.auth.get_token(), done.set()), daemon=True).start()
+    print("parent refreshed" if done.wait(20) else "parent hung", flush=True)
+    os._exit(0 if done.is_set() else 1)
+"""
+
+
+def test_a_child_that_closes_and_collects_leaves_the_parents_connections_alone() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", PARENT_AFTER_A_CHILD],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=clean_env(None),
+    )
+    assert (result.returncode, result.stdout) == (0, "parent refreshed\n"), result.stderr[-2000:]
