@@ -192,7 +192,10 @@ def check_not_expired(assertion: str, path: Path, now: datetime) -> None:
         return
     if isinstance(expiry, bool) or not isinstance(expiry, int | float):
         return
-    expired_at = datetime.fromtimestamp(expiry, now.tzinfo)
+    try:
+        expired_at = datetime.fromtimestamp(expiry, now.tzinfo)
+    except (ValueError, OverflowError, OSError):  # milliseconds, NaN, out of range
+        return
     if expired_at < now - EXPIRY_TOLERANCE:
         raise ConfigurationError(
             f"the identity token in {path} expired at {format_timestamp(expired_at)}; "

@@ -42,16 +42,16 @@ def read_identity_token(path: Path) -> str:
     """The identity token in ``path``, read now; an unreadable file is a ConfigurationError."""
     try:
         fd = os.open(path, OPEN_FLAGS)
-        with os.fdopen(fd, "rb") as file:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise ConfigurationError(
-                    f"cannot read {TOKEN_FILE_VARIABLE} {path}: it is not a regular file; "
-                    "name the file that holds the identity token"
-                )
-            raw = file.read(MAX_ASSERTION_BYTES + 1)
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+            raw = os.read(fd, MAX_ASSERTION_BYTES + 1) if regular else b""
+        finally:
+            os.close(fd)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigurationError(f"cannot read {TOKEN_FILE_VARIABLE} {path}: {reason}") from exc
+    if not regular:  # a FIFO, a directory, a device
+        raise ConfigurationError(f"cannot read {TOKEN_FILE_VARIABLE} {path}: not a regular file")
     assertion = checked_assertion(raw, path)
     check_not_expired(assertion, path, SystemClock().now())
     return assertion

@@ -27,6 +27,13 @@ def new_token() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(16)}"
 
 
+def held_by_this_process(token: str) -> bool:
+    """Whether ``token`` is a lease value this process made (not one a parent it was forked
+    from made, which the parent may still hold)."""
+    _host, _, rest = token.partition(":")
+    return rest.partition(":")[0] == str(os.getpid())
+
+
 def holder_of(token: bytes | str | None) -> str:
     """Who holds a lease, from its value; "another writer" for a value that does not say
     (an older release's)."""

@@ -12,7 +12,13 @@ import redis
 from codex_login.adapters import auth_json
 from codex_login.adapters.redis import scripts
 from codex_login.adapters.redis.config import DEFAULT_NAME, DEFAULT_PREFIX, Keys
-from codex_login.adapters.redis.lease import Lease, holder_of, new_token, wait_for
+from codex_login.adapters.redis.lease import (
+    Lease,
+    held_by_this_process,
+    holder_of,
+    new_token,
+    wait_for,
+)
 from codex_login.adapters.redis.server import Server, as_bytes, as_int
 from codex_login.adapters.redis.version_cache import VersionCache
 from codex_login.adapters.store_core import Exclusion
@@ -143,7 +149,10 @@ class RedisCredentialStore:
         # A lease this store could not give back (Redis refused the release) is still
         # ours until its TTL: taking it again with its token renews it, where a new token
         # would wait for our own lease to expire.
-        token = self._unreleased or new_token()
+        kept = self._unreleased
+        token = kept if kept is not None and held_by_this_process(kept) else new_token()
+        # Remembered before the wait: a take whose answer was lost may have got the lease.
+        self._unreleased = token
         version = wait_for(
             lambda: self._try_lease(token),
             lock=self.keys.lock,

@@ -164,11 +164,11 @@ class Broker(Routes, Guard, Connections):
         self, request: web.Request, callback: Callable[[], None]
     ) -> Callable[[], None]:
         """Call ``callback`` when ``request``'s connection is lost; returns the undo."""
-        task = asyncio.current_task()
-        if task in self._in_flight:  # a stream: the cut ends it through ``callback``
-            self._in_flight[task] = True
         connection = self._connections.get(request.protocol)
         if connection is None:
             return lambda: None
         connection.lost.append(callback)
+        task = asyncio.current_task()
+        if task in self._in_flight:  # a stream: the cut ends it through ``callback``
+            self._in_flight[task] = True
         return lambda: connection.lost.remove(callback) if callback in connection.lost else None

@@ -194,7 +194,7 @@ def run(options: Options, io: IO, factory: Factory) -> int:
     if service.options.uses_workload_identity:  # it wins over any stored login
         io.say(
             "  note: OPENAI_FEDERATION_RULE_ID is set, so status and token use the workload "
-            "identity, not this login, until it is unset"
+            "identity, not this login, until it and the identity token's variables are unset"
         )
     if outcome is not None:
         _say_who(io, outcome)

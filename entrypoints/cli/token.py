@@ -192,19 +192,21 @@ def _until_saved(
     again, its read or its lock fails too (a ``StorageError``), which is waited out."""
     import asyncio  # noqa: PLC0415  (only a refresh needs an event loop)
 
-    deadline: float | None = None  # set once tokens are kept unsaved
+    deadline, unsaved = 0.0, None  # the first TokensUnsaved, once tokens are kept
     while True:
         try:
             return asyncio.run(refresh())
         except StorageError as exc:
-            if deadline is None and isinstance(exc, TokensUnsaved):
-                deadline = time.monotonic() + SAVE_PATIENCE
+            if unsaved is None and isinstance(exc, TokensUnsaved):
+                deadline, unsaved = time.monotonic() + SAVE_PATIENCE, exc
                 say(
                     printable(
                         f"{exc}; trying to save them for up to {SAVE_PATIENCE:g} s "
                         "(Ctrl-C gives up, and they are lost)"
                     )
                 )
-            if deadline is None or time.monotonic() >= deadline:
+            if unsaved is None:
                 raise
+            if time.monotonic() >= deadline:  # said as what it is: tokens lost, not a read
+                raise unsaved from exc
         time.sleep(SAVE_PAUSE)  # each try has the core's own retries; a pause between

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from codex_login import CodexAuth
-from codex_login.domain.errors import (
-    WorkloadIdentityChanged,
-)
+from codex_login.adapters.oauth.workload_identity import read_identity_token
+from codex_login.domain.errors import ConfigurationError, WorkloadIdentityChanged
 from codex_login.testing import SettableClock
 from codex_login.testing.issuer.values import JWT_BEARER_GRANT, Failure, WorkloadRule
 from codex_login.testing.tokens import make_jwt
@@ -205,6 +204,17 @@ def test_a_token_file_that_is_no_file_is_a_one_line_error_not_a_hang(
     assert issuer.posts(JWT_BEARER_GRANT) == []
 
 
+def test_reading_a_token_file_that_is_no_file_leaves_no_descriptor_open(tmp_path: Path) -> None:
+    """A broker or an embedder reads the file at each exchange: one leak per attempt."""
+    directory = tmp_path / "token"
+    directory.mkdir()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        with pytest.raises(ConfigurationError, match="not a regular file"):
+            read_identity_token(directory)
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
 def test_a_token_file_reached_through_a_link_is_read(
     issuer: FakeIssuer, rule: WorkloadRule, token_file: Path, tmp_path: Path
 ) -> None:
@@ -374,7 +384,7 @@ def test_a_login_while_a_workload_identity_is_set_says_it_will_not_be_used(
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1] == (
         "  note: OPENAI_FEDERATION_RULE_ID is set, so status and token use the workload "
-        "identity, not this login, until it is unset"
+        "identity, not this login, until it and the identity token's variables are unset"
     )
 
 

@@ -24,7 +24,7 @@ import codex_login.adapters
 from codex_login.adapters import auth_json
 from codex_login.adapters.redis import version_cache
 from codex_login.adapters.redis.config import Keys, connect
-from codex_login.adapters.redis.lease import holder_of, new_token
+from codex_login.adapters.redis.lease import held_by_this_process, holder_of, new_token
 from codex_login.adapters.redis.store import RedisCredentialStore
 from codex_login.domain.errors import (
     ConfigurationError,
@@ -397,6 +397,14 @@ def test_a_lease_of_an_older_release_is_held_by_another_writer() -> None:
     assert holder_of(b"0123456789abcdef0123456789abcdef") == "another writer"
     assert holder_of(b"box-1:4242:00ff") == "pid 4242 on box-1"
     assert holder_of(new_token()) == f"pid {os.getpid()} on {socket.gethostname()}"
+
+
+def test_only_a_lease_this_process_made_is_taken_again_with_its_token() -> None:
+    """A child made by fork() inherits the parent's unreleased token: reusing it would
+    make the two one holder."""
+    assert held_by_this_process(new_token())
+    assert not held_by_this_process(f"box-1:{os.getpid() + 1}:00ff")
+    assert not held_by_this_process("0123456789abcdef0123456789abcdef")
 
 
 # -- client-side caching of the fingerprint -------------------------------------------------

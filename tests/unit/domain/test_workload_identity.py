@@ -275,3 +275,10 @@ def test_an_identity_token_expired_beyond_the_tolerance_is_refused_here(
         check_not_expired(token, Path("/run/token"), now)
     check_not_expired("not-a-jwt", Path("/run/token"), now)  # the issuer's to judge
     check_not_expired(make_jwt({"exp": True}), Path("/run/token"), now)
+
+
+@pytest.mark.parametrize("expiry", [1.7e12, 1e20, -1e20, float("nan"), float("inf")])
+def test_an_exp_out_of_range_is_left_to_the_issuer(expiry: float) -> None:
+    """Milliseconds, or nonsense: no datetime holds it; a crash here was a 'bug' line."""
+    now = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
+    check_not_expired(make_jwt({"exp": expiry}), Path("/run/token"), now)
