@@ -43,6 +43,21 @@ def clean_env(home: Path | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
+def run_python(
+    script: str, *, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``script`` run by this interpreter in a process of its own (no pytest hooks in it),
+    in an environment without the caller's credentials unless ``env`` is given."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env if env is not None else clean_env(None),
+    )
+
+
 def run_cli(
     *args: str,
     home: Path | None = None,

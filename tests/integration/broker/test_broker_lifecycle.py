@@ -16,7 +16,6 @@ import os
 import signal
 import socket
 import stat
-import subprocess
 import sys
 import threading
 import time
@@ -33,7 +32,7 @@ import pytest
 from codex_login.adapters.broker_client import BrokerClient
 from codex_login.domain.errors import CodexLoginError
 from support.broker import UnixHTTPConnection, fd_count, running_broker, unix_request
-from support.cli import CLI, clean_env, run_cli
+from support.cli import CLI, run_cli, run_python
 from support.fake_issuer import FakeIssuer
 from support.logins import issuer_env, stored, write_login
 from support.waiting import wait_until
@@ -413,14 +412,7 @@ with running_issuer(FakeIssuer()) as issuer, tempfile.TemporaryDirectory() as ro
 
 def test_broker_stop_amid_connecting_clients_is_prompt() -> None:
     """``Broker.stop()`` must not wait for a just-accepted connection's deadline."""
-    result = subprocess.run(
-        [sys.executable, "-c", STOP_AMID_CLIENTS],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=clean_env(None),
-    )
+    result = run_python(STOP_AMID_CLIENTS, timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
     stops = [float(line) for line in result.stdout.split()]
     assert max(stops) < PROMPT, f"seconds each Broker.stop() took: {stops}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +13,7 @@ import pytest
 
 from codex_login.testing import SettableClock
 from codex_login.testing.session import signed_in
-from support.cli import clean_env
+from support.cli import run_python
 from support.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() on this platform")
@@ -98,12 +97,5 @@ with signed_in(clock=clock, access_ttl=timedelta(minutes=10)) as session:
 
 
 def test_a_child_that_closes_and_collects_leaves_the_parents_connections_alone() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PARENT_AFTER_A_CHILD],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=clean_env(None),
-    )
+    result = run_python(PARENT_AFTER_A_CHILD, timeout=120)
     assert (result.returncode, result.stdout) == (0, "parent refreshed\n"), result.stderr[-2000:]
