@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from codex_login.domain.claims import token_expiry
 from codex_login.domain.errors import ConfigurationError, InvalidJwt, TokenEndpointError
 from codex_login.domain.fields_repr import FieldsRepr
 from codex_login.domain.jwt import decode_payload
@@ -186,17 +187,8 @@ def check_not_expired(assertion: str, path: Path, now: datetime) -> None:
     file and the moment: the issuer's answer (``invalid_grant``) would not tell it from a
     rule the token does not match. A token that is not a readable JWT is the issuer's to
     judge."""
-    try:
-        expiry = decode_payload(assertion).get("exp")
-    except InvalidJwt:
-        return
-    if isinstance(expiry, bool) or not isinstance(expiry, int | float):
-        return
-    try:
-        expired_at = datetime.fromtimestamp(expiry, now.tzinfo)
-    except (ValueError, OverflowError, OSError):  # milliseconds, NaN, out of range
-        return
-    if expired_at < now - EXPIRY_TOLERANCE:
+    expired_at = token_expiry(assertion)  # None: not a JWT, or no exp a datetime holds
+    if expired_at is not None and expired_at < now - EXPIRY_TOLERANCE:
         raise ConfigurationError(
             f"the identity token in {path} expired at {format_timestamp(expired_at)}; "
             f"a CI provider writes a new one for each job: point {TOKEN_FILE_VARIABLE} at it"
