@@ -65,8 +65,8 @@ class AccountBook(FieldsRepr):
     def find(self, wanted: str) -> Account:
         """The account ``wanted`` names; a slot of that name that cannot be read raises
         its own error rather than "no account"."""
-        if self.unreadable_slot(wanted) is not None:
-            _slot_record(wanted, self.shelf.slot(wanted))  # raises what makes it unreadable
+        if wanted in self.shelf.names():
+            _slot_record(wanted, self.shelf.slot(wanted))  # read once: raises when unreadable
         return select(self.accounts(strict=False), wanted)
 
     def unreadable_slot(self, name: str) -> CredentialStore | None:
