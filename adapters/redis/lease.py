@@ -30,19 +30,23 @@ def new_token() -> str:
 def held_by_this_process(token: str) -> bool:
     """Whether ``token`` is a lease value this process made (not one a parent it was forked
     from made, which the parent may still hold)."""
-    _host, _, rest = token.partition(":")
-    return rest.partition(":")[0] == str(os.getpid())
+    named = _host_and_pid(token)
+    return named is not None and named[1] == str(os.getpid())
 
 
 def holder_of(token: bytes | str | None) -> str:
     """Who holds a lease, from its value; "another writer" for a value that does not say
     (an older release's)."""
     value = token.decode(errors="replace") if isinstance(token, bytes) else (token or "")
-    host, _, rest = value.partition(":")
-    pid, _, _random = rest.partition(":")
-    if host and pid.isdigit() and _random:
-        return f"pid {pid} on {host}"
-    return "another writer"
+    named = _host_and_pid(value)
+    return "another writer" if named is None else f"pid {named[1]} on {named[0]}"
+
+
+def _host_and_pid(token: str) -> tuple[str, str] | None:
+    """The holder a lease value names (``new_token``'s form), or None when it names none."""
+    host, _, rest = token.partition(":")
+    pid, _, random_part = rest.partition(":")
+    return (host, pid) if host and pid.isdigit() and random_part else None
 
 
 def wait_for(
